@@ -1,0 +1,1 @@
+"""Decode heads registered in mmseg.registry.MODELS."""

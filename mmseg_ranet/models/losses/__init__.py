@@ -1,0 +1,1 @@
+"""Losses registered in mmseg.registry.MODELS."""

@@ -1,0 +1,84 @@
+"""Train a segmentor; the same command line as mmseg's ``tools/train.py``.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    bash tools/dist_train.sh CONFIG NUM_PROCS [...]      # distributed, through torchrun
+
+On top of mmseg's tool it checks the config early (missing data roots, plugin modules used without
+``custom_imports``), loads mmengine checkpoints under torch's weights-only default (see README,
+"Trusting checkpoints"), and falls back to the gloo backend for distributed runs without CUDA.
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
+
+from mmseg_ranet.utils.launch import load_tool_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train a segmentor")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--work-dir", help="the dir to save logs and models")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        help="resume from the latest checkpoint in the work_dir, or from the given checkpoint file",
+    )
+    parser.add_argument("--amp", action="store_true", default=False, help="enable automatic-mixed-precision training")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        help="override settings in the config, key=value pairs (e.g. train_cfg.max_iters=100)",
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher")
+    # torch.distributed launchers pass --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"tools/train.py: error: {err}")
+
+    if args.amp:
+        import torch
+
+        if not torch.cuda.is_available():
+            sys.exit("tools/train.py: error: --amp needs a CUDA device (mmengine's AmpOptimWrapper is GPU-only)")
+        if cfg.optim_wrapper.type == "AmpOptimWrapper":
+            print_log("AMP training is already enabled in your config.", logger="current", level=logging.WARNING)
+        elif cfg.optim_wrapper.type != "OptimWrapper":
+            sys.exit(f"tools/train.py: error: --amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type}")
+        else:
+            cfg.optim_wrapper.type = "AmpOptimWrapper"
+            cfg.optim_wrapper.loss_scale = "dynamic"
+
+    if args.resume == "auto":
+        cfg.resume = True
+    elif args.resume is not None:
+        if not os.path.isfile(args.resume):
+            sys.exit(f"tools/train.py: error: --resume checkpoint {args.resume!r} does not exist")
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Learned frame recommendation for interactive VOS."""
