@@ -7,7 +7,7 @@ import os.path as osp
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .generate import CLASSES, PALETTE
+from .synthetic_classes import CLASSES, PALETTE
 
 
 @DATASETS.register_module()

@@ -1,3 +1,3 @@
 """Models of the plugin: decode heads, losses and their operators."""
 
-from . import decode_heads, losses  # noqa: F401
+from . import decode_heads, losses, ops  # noqa: F401

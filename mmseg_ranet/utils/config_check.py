@@ -23,8 +23,9 @@ def _walk_types(node: Any) -> Iterator[str]:
 
 def plugin_type_names() -> set[str]:
     """Names of every class that ``mmseg_ranet`` registers in mmseg's registries."""
-    import mmseg_ranet  # noqa: F401  (registers the modules)
     from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+
+    import mmseg_ranet  # noqa: F401  (registers the modules)
 
     names = set()
     for registry in (MODELS, DATASETS, TRANSFORMS, METRICS):

@@ -13,7 +13,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
-from mmseg_ranet.datasets.generate import CLASSES, CUE_COLOURS, SceneConfig, generate_dataset, generate_scene, main
+from mmseg_ranet.datasets.generate import (
+    CLASSES,
+    CUE_COLOURS,
+    SceneConfig,
+    generate_dataset,
+    generate_scene,
+    main,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "configs/_base_/datasets/synthetic_context.py"

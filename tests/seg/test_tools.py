@@ -114,7 +114,7 @@ def test_checkpoint_loader(tmp_path, monkeypatch):
 
     # An mmengine-style checkpoint holds non-tensor objects: weights-only loading fails, the fallback works.
     rich = tmp_path / "rich.pth"
-    torch.save({"message_hub": {"log": HistoryBuffer([1.0, 2.0])}}, rich)
+    torch.save({"message_hub": {"log": HistoryBuffer([1.0, 2.0], [1, 1])}}, rich)
     assert isinstance(load_trusted_local_checkpoint(str(rich))["message_hub"]["log"], HistoryBuffer)
     monkeypatch.setenv("MMSEG_RANET_WEIGHTS_ONLY", "1")
     with pytest.raises(pickle.UnpicklingError, match="MMSEG_RANET_WEIGHTS_ONLY"):

@@ -1,0 +1,43 @@
+"""Region operators of RANet (boundary table D, Jensen-Shannon table E, regions, representatives,
+region attentions), written with tensor operations only."""
+
+from .boundary_max_table import BoundaryMaxTable, boundary_max_table, segment_sample_geometry
+from .jensen_shannon import DIVERGENCE_FORMS, jensen_shannon_table
+from .region_attention import (
+    GLOBAL_SOFTMAX_MODES,
+    distribution,
+    global_interaction,
+    local_collection,
+    masked_softmax,
+    segment_softmax,
+)
+from .region_labels import (
+    REGION_RULES,
+    compact_region_labels,
+    connected_component_roots,
+    greedy_pointer_roots,
+    region_labels,
+)
+from .region_representatives import Representatives, region_representativeness, select_representatives
+
+__all__ = [
+    "BoundaryMaxTable",
+    "DIVERGENCE_FORMS",
+    "GLOBAL_SOFTMAX_MODES",
+    "REGION_RULES",
+    "Representatives",
+    "boundary_max_table",
+    "compact_region_labels",
+    "connected_component_roots",
+    "distribution",
+    "global_interaction",
+    "greedy_pointer_roots",
+    "jensen_shannon_table",
+    "local_collection",
+    "masked_softmax",
+    "region_labels",
+    "region_representativeness",
+    "segment_sample_geometry",
+    "segment_softmax",
+    "select_representatives",
+]

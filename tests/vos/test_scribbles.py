@@ -1,0 +1,137 @@
+"""DAVIS scribble JSON: reading real-format files, atomic writing, rasterising."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vos_recommender.interaction import (
+    annotated_frames,
+    empty_scribble,
+    fuse_scribbles,
+    is_empty,
+    load_scribble,
+    rasterize_all,
+    rasterize_scribble,
+    save_scribble,
+    scribble_frame,
+    scribble_points,
+)
+
+# Written by hand in the layout of DAVIS-2017 `Scribbles/<seq>/001.json`: no "annotated_frame" key,
+# paths normalised by width and height, times in milliseconds.
+REAL_FORMAT = """{"scribbles": [[], [], [{"path": [[0.25, 0.5], [0.5, 0.5], [0.75, 0.5]],
+"object_id": 1, "start_time": 0, "end_time": 1712}, {"path": [[0.0, 0.0], [0.0, 0.25]],
+"object_id": 0, "start_time": 2275, "end_time": 2518}], []], "sequence": "bear"}"""
+
+
+def test_reads_real_davis_format(tmp_path: Path) -> None:
+    path = tmp_path / "001.json"
+    path.write_text(REAL_FORMAT)
+    scribble = load_scribble(path)
+    assert scribble["sequence"] == "bear"
+    assert len(scribble["scribbles"]) == 4
+    assert "annotated_frame" not in scribble
+    assert scribble_frame(scribble) == 2
+    assert annotated_frames(scribble) == [2]
+    assert not is_empty(scribble)
+    raster = rasterize_scribble(scribble, None, height=8, width=8)
+    # x = 0.25..0.75 of width 8 -> columns 2..6 on row 0.5 * 8 = 4.
+    assert (raster[4, 2:7] == 1).all()
+    assert (raster[0:3, 0] == 0).all()
+    assert set(np.unique(raster).tolist()) == {-1, 0, 1}
+    assert (raster == 1).sum() == 5
+
+
+def test_save_load_round_trip_and_atomic(tmp_path: Path) -> None:
+    scribble = empty_scribble("seq", 3)
+    scribble["scribbles"][1].append(
+        {"path": np.array([[0.1, 0.2], [0.3, 0.4]]), "object_id": np.int64(2), "start_time": 0, "end_time": 5}
+    )
+    scribble["annotated_frame"] = 1
+    target = tmp_path / "sub" / "002.json"
+    save_scribble(target, scribble)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["002.json"]  # no temporary left behind
+    loaded = load_scribble(target)
+    assert loaded["scribbles"][1][0]["path"] == [[0.1, 0.2], [0.3, 0.4]]
+    assert loaded["scribbles"][1][0]["object_id"] == 2
+    assert loaded["annotated_frame"] == 1
+    # Overwriting replaces the whole file.
+    save_scribble(target, empty_scribble("seq", 3))
+    assert is_empty(load_scribble(target))
+
+
+def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "001.json"
+    save_scribble(target, empty_scribble("seq", 2))
+    before = target.read_bytes()
+    bad = empty_scribble("seq", 2)
+    bad["scribbles"][0].append({"path": [[0.1, 0.1]], "object_id": 1, "start_time": object()})
+    with pytest.raises(TypeError):
+        save_scribble(target, bad)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["001.json"]
+
+
+def test_invalid_files_raise_with_path(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        load_scribble(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match="broken.json"):
+        load_scribble(broken)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"sequence": "x"}))
+    with pytest.raises(ValueError, match="scribbles"):
+        load_scribble(wrong)
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"sequence": "x", "scribbles": [[]], "annotated_frame": 3}))
+    with pytest.raises(ValueError, match="annotated_frame"):
+        load_scribble(outside)
+
+
+def test_empty_scribble_and_frame_lookup() -> None:
+    scribble = empty_scribble("s", 5)
+    assert scribble_frame(scribble) is None
+    assert is_empty(scribble)
+    assert (rasterize_scribble(scribble, None, 4, 4) == -1).all()
+    scribble["scribbles"][3].append({"path": [[0.5, 0.5]], "object_id": 1, "start_time": 0, "end_time": 1})
+    scribble["annotated_frame"] = 0  # stale key pointing at an empty frame is ignored
+    assert scribble_frame(scribble) == 3
+    with pytest.raises(ValueError):
+        empty_scribble("s", 0)
+
+
+def test_fuse_keeps_all_strokes_and_latest_frame() -> None:
+    first = empty_scribble("s", 4)
+    first["scribbles"][1].append({"path": [[0.1, 0.1]], "object_id": 1, "start_time": 0, "end_time": 1})
+    second = empty_scribble("s", 4)
+    second["scribbles"][3].append({"path": [[0.2, 0.2]], "object_id": 0, "start_time": 0, "end_time": 1})
+    fused = fuse_scribbles([first, second])
+    assert annotated_frames(fused) == [1, 3]
+    assert fused["annotated_frame"] == 3
+    stack = rasterize_all(fused, 10, 10)
+    assert stack.shape == (4, 10, 10)
+    assert stack[1, 1, 1] == 1 and stack[3, 2, 2] == 0 and (stack[[0, 2]] == -1).all()
+    assert len(first["scribbles"][3]) == 0  # inputs untouched
+    with pytest.raises(ValueError, match="sequences"):
+        fuse_scribbles([first, empty_scribble("other", 4)])
+
+
+def test_points_and_thickness() -> None:
+    scribble = empty_scribble("s", 1)
+    scribble["scribbles"][0].append(
+        {"path": [[0.0, 0.0], [1.0, 1.0]], "object_id": 300, "start_time": 0, "end_time": 1}
+    )
+    points, ids = scribble_points(scribble, 0, 10, 10)
+    np.testing.assert_array_equal(points, [[0, 0], [9, 9]])  # the far edge is clipped inside
+    np.testing.assert_array_equal(ids, [300, 300])
+    thin = rasterize_scribble(scribble, 0, 10, 10, thickness=1)
+    thick = rasterize_scribble(scribble, 0, 10, 10, thickness=3)
+    assert (thin == 300).sum() == 10  # the diagonal, ids above 255 preserved
+    assert (thick == 300).sum() > (thin == 300).sum()
+    with pytest.raises(IndexError):
+        rasterize_scribble(scribble, 4, 10, 10)

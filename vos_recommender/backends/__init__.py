@@ -1,0 +1,93 @@
+"""Interactive VOS backends, selected by name.
+
+``build_backend(name, **kwargs)`` builds one of the registered backends:
+
+============  ==========================================================================
+``flow``      random-walker segmentation of the scribbles + optical-flow propagation
+              (no weights; runs anywhere)
+``learned``   small interaction + propagation networks trained here
+              (``python -m vos_recommender.backends.train_learned``)
+``cache``     wraps another backend and replays recorded results from disk
+``ipn``       the authors' IPN (Oh et al., CVPR 2019) given its code and weights
+``manet``     the authors' MANet (Miao et al., CVPR 2020) given its code and weights
+``atnet``     the authors' ATNet (Heo et al., ECCV 2020) given its code and weights
+============  ==========================================================================
+
+Modules are imported only when a backend is built, so importing this package stays light.
+Third-party backends register with :func:`register_backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend, VOSResult
+
+__all__ = [
+    "BACKENDS",
+    "BackendNotAvailableError",
+    "VOSBackend",
+    "VOSResult",
+    "available_backends",
+    "build_backend",
+    "register_backend",
+]
+
+#: name -> "module:Class" (imported lazily) or the class itself.
+BACKENDS: dict[str, str | type[VOSBackend]] = {
+    "flow": "vos_recommender.backends.flow:FlowBackend",
+    "learned": "vos_recommender.backends.learned:LearnedBackend",
+    "cache": "vos_recommender.backends.cache:CachingBackend",
+    "ipn": "vos_recommender.backends.adapters:IPNBackend",
+    "manet": "vos_recommender.backends.adapters:MANetBackend",
+    "atnet": "vos_recommender.backends.adapters:ATNetBackend",
+}
+
+
+def register_backend(name: str, backend: str | type[VOSBackend], overwrite: bool = False) -> None:
+    """Register a backend class (or a lazy ``"module:Class"`` path) under ``name``.
+
+    Args:
+        name: Name used by :func:`build_backend`, configs and command lines.
+        backend: A :class:`VOSBackend` subclass or its ``"module:Class"`` import path.
+        overwrite: Allow replacing an existing entry.
+
+    Raises:
+        KeyError: If ``name`` is taken and ``overwrite`` is False.
+    """
+    if name in BACKENDS and not overwrite:
+        raise KeyError(f"backend {name!r} is already registered")
+    BACKENDS[name] = backend
+
+
+def available_backends() -> list[str]:
+    """Sorted names of the registered backends."""
+    return sorted(BACKENDS)
+
+
+def _resolve(name: str) -> type[VOSBackend]:
+    if name not in BACKENDS:
+        raise KeyError(f"unknown VOS backend {name!r}; known backends: {', '.join(available_backends())}")
+    entry = BACKENDS[name]
+    if isinstance(entry, str):
+        module_name, _, class_name = entry.partition(":")
+        entry = getattr(importlib.import_module(module_name), class_name)
+    return entry
+
+
+def build_backend(name: str, **kwargs: Any) -> VOSBackend:
+    """Build the backend registered under ``name``.
+
+    Args:
+        name: One of :func:`available_backends`.
+        **kwargs: Constructor arguments of that backend (e.g. ``checkpoint=`` for ``learned``,
+            ``backend=``/``cache_dir=`` for ``cache``, ``code_dir=``/``weights=`` for the adapters).
+
+    Returns:
+        The backend instance.
+
+    Raises:
+        KeyError: If the name is unknown (the message lists the known names).
+    """
+    return _resolve(name)(**kwargs)

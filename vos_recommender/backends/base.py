@@ -1,0 +1,201 @@
+"""The interface every interactive VOS backend implements.
+
+A backend is the segmentation model inside the interaction loop. The loop is the one of the DAVIS
+interactive benchmark and of the released frame-recommendation scripts:
+
+1. ``start_video(frames, num_objects)`` once per episode (the model may pre-compute features);
+2. ``interact(scribble, frame)`` once per round: the user's scribbles of this round, drawn on
+   ``frame``, go in; label masks and per-object probabilities for every frame come out;
+3. ``reset()`` forgets the video.
+
+The scribble is a DAVIS scribble dict (``{"scribbles": [[stroke, ...] per frame], "sequence": ...}``,
+stroke = ``{"path": [[x, y], ...] normalised by (W, H), "object_id": int, ...}``) holding the strokes
+of the current round. Backends that need earlier rounds (ATNet uses every scribble so far) keep them
+themselves: the loop never resends old strokes.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["VOSBackend", "VOSResult", "BackendNotAvailableError", "scribble_frames"]
+
+
+class BackendNotAvailableError(RuntimeError):
+    """Raised when a backend cannot run here (missing code, weights, checkpoint or module)."""
+
+
+@dataclasses.dataclass
+class VOSResult:
+    """What a backend returns after one round.
+
+    Attributes:
+        masks: ``T x H x W`` uint8 label masks (0 = background, ``1..O`` = objects).
+        probs: ``T x (O+1) x H x W`` float32 probabilities; channel 0 is the background.
+        elapsed: Seconds the backend itself spent on this round (for a replayed result: the time of
+            the run that produced it).
+        from_cache: True when the result was replayed from a cache rather than computed.
+    """
+
+    masks: np.ndarray
+    probs: np.ndarray
+    elapsed: float
+    from_cache: bool = False
+
+    def validate(self, num_frames: int, num_objects: int, height: int, width: int) -> None:
+        """Check shapes and dtypes against the video.
+
+        Args:
+            num_frames: Expected ``T``.
+            num_objects: Expected ``O``.
+            height: Expected ``H``.
+            width: Expected ``W``.
+
+        Raises:
+            ValueError: On any mismatch.
+        """
+        if self.masks.shape != (num_frames, height, width) or self.masks.dtype != np.uint8:
+            raise ValueError(
+                f"masks must be uint8 of shape {(num_frames, height, width)}, got "
+                f"{self.masks.dtype} {self.masks.shape}"
+            )
+        want = (num_frames, num_objects + 1, height, width)
+        if self.probs.shape != want or self.probs.dtype != np.float32:
+            raise ValueError(f"probs must be float32 of shape {want}, got {self.probs.dtype} {self.probs.shape}")
+
+
+def scribble_frames(scribble: dict[str, Any]) -> list[int]:
+    """Indices of the frames that carry at least one stroke in a DAVIS scribble dict."""
+    return [t for t, strokes in enumerate(scribble.get("scribbles", [])) if strokes]
+
+
+class VOSBackend(abc.ABC):
+    """Base class of interactive VOS backends.
+
+    Subclasses implement :meth:`_start` and :meth:`_interact`; this class validates inputs, keeps the
+    list of annotated frames (``self.annotated_frames``, one entry per round, repeats allowed), and
+    measures ``elapsed``.
+
+    Attributes:
+        name: Registry name of the backend.
+        frames: The current video, ``T x H x W x 3`` uint8, or None before :meth:`start_video`.
+        num_objects: Number of objects ``O`` of the current video.
+        annotated_frames: Frame of every round so far, in order.
+    """
+
+    name: str = "base"
+
+    def __init__(self) -> None:
+        self.frames: np.ndarray | None = None
+        self.num_objects: int = 0
+        self.annotated_frames: list[int] = []
+        self.video_id: str | None = None
+
+    # ------------------------------------------------------------------ public API
+    def start_video(self, frames: np.ndarray, num_objects: int, video_id: str | None = None) -> None:
+        """Start a new video (a new episode).
+
+        Args:
+            frames: ``T x H x W x 3`` uint8 RGB frames.
+            num_objects: Number of objects ``O`` (ids ``1..O``); the object count is known at start,
+                as the IPN contract requires.
+            video_id: Optional name of the video (used by caches and logs).
+
+        Raises:
+            ValueError: If the frames or the object count are malformed.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 T x H x W x 3, got {frames.dtype} {frames.shape}")
+        if int(num_objects) < 1:
+            raise ValueError(f"num_objects must be >= 1, got {num_objects}")
+        self.frames = frames
+        self.num_objects = int(num_objects)
+        self.annotated_frames = []
+        self.video_id = video_id
+        self._start()
+
+    def interact(self, scribble: dict[str, Any], frame: int) -> VOSResult:
+        """Apply one round of scribbles drawn on ``frame`` and re-segment the whole video.
+
+        Args:
+            scribble: DAVIS scribble dict with this round's strokes (only those on ``frame`` are
+                used).
+            frame: Index of the annotated frame.
+
+        Returns:
+            The new :class:`VOSResult` for every frame.
+
+        Raises:
+            RuntimeError: If no video was started.
+            IndexError: If ``frame`` is outside the video.
+        """
+        if self.frames is None:
+            raise RuntimeError(f"{type(self).__name__}.interact called before start_video")
+        num_frames = self.frames.shape[0]
+        if not 0 <= int(frame) < num_frames:
+            raise IndexError(f"annotated frame {frame} outside the video (0..{num_frames - 1})")
+        if len(scribble.get("scribbles", [])) != num_frames:
+            raise ValueError(
+                f"scribble has {len(scribble.get('scribbles', []))} frame lists, the video {num_frames} frames"
+            )
+        frame = int(frame)
+        self.annotated_frames.append(frame)
+        tic = time.perf_counter()
+        masks, probs = self._interact(scribble, frame)
+        elapsed = time.perf_counter() - tic
+        result = VOSResult(
+            masks=np.ascontiguousarray(masks, dtype=np.uint8),
+            probs=np.ascontiguousarray(probs, dtype=np.float32),
+            elapsed=float(elapsed),
+        )
+        _, height, width, _ = self.frames.shape
+        result.validate(num_frames, self.num_objects, height, width)
+        return result
+
+    def reset(self) -> None:
+        """Forget the current video and every round."""
+        self.frames = None
+        self.num_objects = 0
+        self.annotated_frames = []
+        self.video_id = None
+        self._reset()
+
+    # ------------------------------------------------------------------ hooks
+    @abc.abstractmethod
+    def _start(self) -> None:
+        """Prepare for ``self.frames`` / ``self.num_objects`` (features, flows, state)."""
+
+    @abc.abstractmethod
+    def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(masks T x H x W, probs T x (O+1) x H x W)`` after this round."""
+
+    def _reset(self) -> None:
+        """Drop backend-specific state (override when there is any)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def probs_to_masks(probs: np.ndarray) -> np.ndarray:
+    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis)."""
+    return np.argmax(probs, axis=1).astype(np.uint8)
+
+
+def objects_to_probs(object_probs: np.ndarray) -> np.ndarray:
+    """Per-object foreground probabilities ``T x O x H x W`` -> normalised ``T x (O+1) x H x W``.
+
+    The background is the probability that no object is present, ``prod_o (1 - p_o)``, and the
+    result is renormalised over classes; this is the soft aggregation the released IPN code uses
+    (there through a logit softmax, which gives the same normalised odds).
+    """
+    p = np.clip(object_probs.astype(np.float32), 1e-7, 1 - 1e-7)
+    background = np.prod(1.0 - p, axis=1, keepdims=True)
+    stacked = np.concatenate([background, p], axis=1)
+    odds = stacked / (1.0 - stacked)
+    return (odds / odds.sum(axis=1, keepdims=True)).astype(np.float32)

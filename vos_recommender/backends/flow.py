@@ -1,0 +1,255 @@
+"""A VOS backend that needs no weights: random-walker segmentation + optical-flow propagation.
+
+Interaction: the scribbles of the annotated frame (all rounds on that frame so far) seed a random
+walker (Grady, "Random Walks for Image Segmentation", TPAMI 2006; ``skimage.segmentation.random_walker``)
+on the RGB frame, which gives one probability map per class. When the frame already had a result,
+that result, eroded and kept away from the new strokes, adds seeds too, so a correction changes the
+mask near the strokes and keeps it elsewhere.
+
+Propagation: the probability maps of the annotated frames are warped frame by frame with dense
+optical flow (OpenCV DIS or Farneback), forward from the nearest annotated frame on the left and
+backward from the nearest one on the right; the two are blended with weights linear in temporal
+distance (the nearer annotated frame counts more), as in the released IPN propagation. Each warp step
+accumulates flow error and misses occlusions, so the quality really decays with distance from the
+annotated frames, which is what frame recommendation needs to exploit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from skimage.color import rgb2lab
+from skimage.segmentation import random_walker
+
+from vos_recommender.backends.base import VOSBackend, probs_to_masks
+from vos_recommender.interaction.scribbles import rasterize_scribble
+
+__all__ = ["FlowBackend", "warp_probs", "dense_flow"]
+
+
+def dense_flow(src_gray: np.ndarray, dst_gray: np.ndarray, method: str = "dis") -> np.ndarray:
+    """Dense optical flow from ``src_gray`` to ``dst_gray`` (``H x W x 2``, ``(dx, dy)`` per pixel).
+
+    Args:
+        src_gray: ``H x W`` uint8 frame the flow starts from.
+        dst_gray: ``H x W`` uint8 frame the flow points into.
+        method: ``"dis"`` (OpenCV DIS, medium preset) or ``"farneback"``.
+
+    Returns:
+        Float32 flow such that ``src(y, x)`` corresponds to ``dst(y + dy, x + dx)``.
+    """
+    if method == "dis":
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return dis.calc(src_gray, dst_gray, None)
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(src_gray, dst_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    raise ValueError(f"unknown optical flow method {method!r}; use 'dis' or 'farneback'")
+
+
+def warp_probs(probs: np.ndarray, flow_to_source: np.ndarray) -> np.ndarray:
+    """Backward-warp class probabilities into a new frame.
+
+    Args:
+        probs: ``C x H x W`` probabilities on the source frame.
+        flow_to_source: ``H x W x 2`` flow from the *new* frame to the source frame, so the new pixel
+            ``(y, x)`` reads the source at ``(y + dy, x + dx)``.
+
+    Returns:
+        ``C x H x W`` warped probabilities, renormalised over classes.
+    """
+    height, width = probs.shape[1:]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    map_x = grid_x + flow_to_source[..., 0]
+    map_y = grid_y + flow_to_source[..., 1]
+    warped = np.stack(
+        [
+            cv2.remap(channel, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for channel in probs.astype(np.float32)
+        ]
+    )
+    warped = np.clip(warped, 0.0, None)
+    return warped / np.maximum(warped.sum(axis=0, keepdims=True), 1e-8)
+
+
+class FlowBackend(VOSBackend):
+    """Scribbles -> random walker on the annotated frame -> optical-flow propagation to the others.
+
+    Args:
+        beta: Random-walker edge weight (higher follows colour edges more strictly).
+        colour_space: ``"lab"`` (CIE Lab scaled by 1/100, default: closer to perceived colour
+            differences, which separates textured objects better on the generated videos) or ``"rgb"``.
+        scribble_thickness: Line thickness (pixels) used to rasterise strokes into seeds.
+        keep_erosion: Erosion radius (pixels) applied to an annotated frame's previous result before
+            its pixels become seeds.
+        protect_fraction: Previous-result seeds closer than this fraction of the image diagonal to a
+            new stroke of another label are dropped, so the stroke can move the boundary.
+        flow_method: ``"dis"`` or ``"farneback"``.
+        rw_mode: ``mode`` of ``skimage.segmentation.random_walker``.
+    """
+
+    name = "flow"
+
+    def __init__(
+        self,
+        beta: float = 2000.0,
+        colour_space: str = "lab",
+        scribble_thickness: int = 3,
+        keep_erosion: int = 2,
+        protect_fraction: float = 0.03,
+        flow_method: str = "dis",
+        rw_mode: str = "cg_j",
+    ) -> None:
+        super().__init__()
+        if flow_method not in ("dis", "farneback"):
+            raise ValueError(f"unknown optical flow method {flow_method!r}; use 'dis' or 'farneback'")
+        if colour_space not in ("lab", "rgb"):
+            raise ValueError(f"colour_space must be 'lab' or 'rgb', got {colour_space!r}")
+        self.beta = float(beta)
+        self.colour_space = colour_space
+        self.scribble_thickness = int(scribble_thickness)
+        self.keep_erosion = int(keep_erosion)
+        self.protect_fraction = float(protect_fraction)
+        self.flow_method = flow_method
+        self.rw_mode = rw_mode
+        self._key_probs: dict[int, np.ndarray] = {}
+        self._seed_labels: dict[int, np.ndarray] = {}
+        self._flow_from_prev: list[np.ndarray | None] = []
+        self._flow_from_next: list[np.ndarray | None] = []
+        self._probs: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ hooks
+    def _start(self) -> None:
+        assert self.frames is not None
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.frames]
+        num_frames = len(gray)
+        # flow_from_prev[t]: flow from frame t to frame t-1 (used when propagating forward into t).
+        self._flow_from_prev = [None] + [
+            dense_flow(gray[t], gray[t - 1], self.flow_method) for t in range(1, num_frames)
+        ]
+        self._flow_from_next = [
+            dense_flow(gray[t], gray[t + 1], self.flow_method) for t in range(num_frames - 1)
+        ] + [None]
+        self._key_probs = {}
+        self._seed_labels = {}
+        self._probs = None
+
+    def _reset(self) -> None:
+        self._key_probs = {}
+        self._seed_labels = {}
+        self._flow_from_prev = []
+        self._flow_from_next = []
+        self._probs = None
+
+    def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        self._key_probs[frame] = self._segment_frame(scribble, frame)
+        self._probs = self._propagate()
+        return probs_to_masks(self._probs), self._probs
+
+    # ------------------------------------------------------------------ interaction
+    def _segment_frame(self, scribble: dict[str, Any], frame: int) -> np.ndarray:
+        assert self.frames is not None
+        image = self.frames[frame]
+        height, width = image.shape[:2]
+        num_classes = self.num_objects + 1
+        strokes = rasterize_scribble(scribble, frame, height, width, thickness=self.scribble_thickness)
+        strokes[strokes > self.num_objects] = -1  # ids beyond the video's objects are ignored
+        # Strokes of earlier rounds on this frame stay; new ones overwrite where they cross.
+        accumulated = self._seed_labels.get(frame, np.full((height, width), -1, dtype=np.int32)).copy()
+        accumulated[strokes >= 0] = strokes[strokes >= 0]
+        self._seed_labels[frame] = accumulated
+
+        seeds = np.zeros((height, width), dtype=np.int32)  # random_walker: 0 = unlabelled
+        if self._probs is not None:
+            seeds = self._seeds_from_previous(self._probs[frame], strokes)
+        seeds[accumulated >= 0] = accumulated[accumulated >= 0] + 1
+
+        present = np.unique(seeds[seeds > 0])
+        if 1 not in present:
+            # Without any background seed the walker would label the whole frame as an object:
+            # seed the image border where no object stroke is near.
+            seeds = self._add_border_background(seeds, accumulated)
+            present = np.unique(seeds[seeds > 0])
+        probs = np.zeros((num_classes, height, width), dtype=np.float32)
+        if len(present) == 1:
+            probs[present[0] - 1] = 1.0
+            return probs
+        features = image.astype(np.float32) / 255.0
+        if self.colour_space == "lab":
+            features = (rgb2lab(features) / 100.0).astype(np.float32)
+        full = random_walker(
+            features,
+            seeds,
+            beta=self.beta,
+            mode=self.rw_mode,
+            channel_axis=-1,
+            return_full_prob=True,
+        )
+        for index, label in enumerate(present):
+            probs[label - 1] = full[index]
+        return probs / np.maximum(probs.sum(axis=0, keepdims=True), 1e-8)
+
+    def _protect_radius(self, height: int, width: int) -> float:
+        return self.protect_fraction * float(np.hypot(height, width))
+
+    def _seeds_from_previous(self, previous: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+        height, width = strokes.shape
+        labels = np.argmax(previous, axis=0)
+        seeds = np.zeros((height, width), dtype=np.int32)
+        structure = ndimage.generate_binary_structure(2, 1)
+        for cls in range(previous.shape[0]):
+            region = labels == cls
+            if self.keep_erosion > 0:
+                region = ndimage.binary_erosion(region, structure, iterations=self.keep_erosion)
+            seeds[region] = cls + 1
+        if (strokes >= 0).any():
+            # A previous-result seed near a new stroke of another label is what the user corrected.
+            distance, (rows, cols) = ndimage.distance_transform_edt(strokes < 0, return_indices=True)
+            nearest_label = strokes[rows, cols] + 1
+            conflict = (distance < self._protect_radius(height, width)) & (seeds != nearest_label)
+            seeds[conflict] = 0
+        return seeds
+
+    def _add_border_background(self, seeds: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+        height, width = seeds.shape
+        border = np.zeros((height, width), dtype=bool)
+        border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+        object_strokes = strokes > 0
+        if object_strokes.any():
+            far = ndimage.distance_transform_edt(~object_strokes) >= self._protect_radius(height, width)
+            border &= far
+        seeds = seeds.copy()
+        seeds[border & (seeds == 0)] = 1
+        return seeds
+
+    # ------------------------------------------------------------------ propagation
+    def _propagate(self) -> np.ndarray:
+        assert self.frames is not None
+        num_frames = self.frames.shape[0]
+        keys = sorted(self._key_probs)
+        forward: list[np.ndarray | None] = [None] * num_frames
+        backward: list[np.ndarray | None] = [None] * num_frames
+        for t in range(num_frames):
+            if t in self._key_probs:
+                forward[t] = self._key_probs[t]
+            elif forward[t - 1] is not None if t > 0 else False:
+                forward[t] = warp_probs(forward[t - 1], self._flow_from_prev[t])
+        for t in reversed(range(num_frames)):
+            if t in self._key_probs:
+                backward[t] = self._key_probs[t]
+            elif backward[t + 1] is not None if t < num_frames - 1 else False:
+                backward[t] = warp_probs(backward[t + 1], self._flow_from_next[t])
+        out = np.empty((num_frames,) + self._key_probs[keys[0]].shape, dtype=np.float32)
+        for t in range(num_frames):
+            left = max((k for k in keys if k <= t), default=None)
+            right = min((k for k in keys if k >= t), default=None)
+            if left is not None and right is not None and right != left:
+                w_left = (right - t) / (right - left)
+                out[t] = w_left * forward[t] + (1.0 - w_left) * backward[t]
+            elif left is not None:
+                out[t] = forward[t]
+            else:
+                out[t] = backward[t]
+        return out

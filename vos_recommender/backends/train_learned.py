@@ -1,0 +1,272 @@
+"""Train the ``learned`` VOS backend's interaction and propagation networks on DAVIS-layout videos.
+
+Usage::
+
+    python -m vos_recommender.backends.train_learned --data data/davis_synth --out runs/learned_vos
+
+Sections run in this order: settings, data (videos down-scaled to the network resolution), training
+samples (simulated previous masks and scribbles), the training loop of both networks, and the
+checkpoint (``<out>/learned_vos.pt``, written atomically) with ``<out>/settings.json`` and
+``<out>/metrics.json`` next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from scipy import ndimage
+from torch.nn import functional as F
+
+from vos_recommender.backends.learned import (
+    InteractionNet,
+    PropagationNet,
+    resize_maps,
+    save_checkpoint,
+    scribble_maps,
+)
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """Every setting of a training run."""
+
+    data: str = "data/davis_synth"
+    """DAVIS-layout dataset root (e.g. from ``vos_recommender.data.generate``)."""
+    out: str = "runs/learned_vos"
+    """Run folder for the checkpoint, settings and metrics."""
+    split: str = "train"
+    """Split to train on."""
+    steps: int = 600
+    """Optimisation steps for each network."""
+    batch_size: int = 12
+    """Samples per step."""
+    lr: float = 2e-3
+    """Adam learning rate."""
+    width: int = 16
+    """Channels of the first network level."""
+    scale: float = 0.5
+    """Network resolution relative to the video frames."""
+    seed: int = 0
+    """Random seed."""
+    interaction_pool: int = 600
+    """Interaction samples generated before training (objects of frames with simulated scribbles)."""
+    log_every: int = 50
+    """Print the running loss every this many steps."""
+    threads: int = 2
+    """Torch CPU threads."""
+
+
+class Video:
+    """A training video at full resolution (for scribbles) and at network resolution (for the nets)."""
+
+    def __init__(self, name: str, frames: np.ndarray, masks: np.ndarray, num_objects: int, scale: float) -> None:
+        self.name = name
+        self.full_masks = masks
+        self.num_objects = num_objects
+        _, height, width, _ = frames.shape
+        self.size = (max(8, round(height * scale)), max(8, round(width * scale)))
+        h, w = self.size
+        self.frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32)
+        self.frames /= 255.0
+        self.masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) for m in masks])
+
+
+def load_videos(root: str, split: str, scale: float) -> list[Video]:
+    """Read every video of a split (frames and masks also down-scaled to the network resolution)."""
+    from vos_recommender.data.davis import DavisDataset
+
+    dataset = DavisDataset(root, split=split)
+    videos = [
+        Video(sample.name, sample.frames, sample.masks, int(sample.num_objects), scale)
+        for sample in (dataset[i] for i in range(len(dataset.sequences)))
+    ]
+    if not videos:
+        raise RuntimeError(f"no videos found in split {split!r} of {root}")
+    return videos
+
+
+def perturb_mask(mask: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """A plausible wrong result for a binary mask: shifted, dilated or eroded (still binary)."""
+    out = mask.astype(bool)
+    dy, dx = np.rint(rng.integers(-4, 5, size=2) * strength).astype(int)
+    out = ndimage.shift(out.astype(np.uint8), (dy, dx), order=0, mode="constant").astype(bool)
+    grow = int(round(rng.integers(-2, 3) * strength))
+    if grow > 0:
+        out = ndimage.binary_dilation(out, iterations=grow)
+    elif grow < 0:
+        out = ndimage.binary_erosion(out, iterations=-grow)
+    return out
+
+
+def soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A binary mask turned into a soft probability map (blurred edges)."""
+    return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (5, 5), rng.uniform(0.5, 1.5)), 0.0, 1.0)
+
+
+def interaction_samples(videos: list[Video], count: int, rng: np.random.Generator, thickness: int = 3) -> list:
+    """Interaction samples made with the same scribble sources the backend meets.
+
+    Round-1 samples use the generator's human-like scribble on an empty prediction; correction
+    samples run the simulated user on a perturbed prediction. Strokes are rasterised at full
+    resolution and down-scaled exactly as :class:`~vos_recommender.backends.learned.LearnedBackend`
+    does at run time.
+
+    Returns:
+        A list of ``(rgb 3xhxw, prev 1xhxw, pos, neg, target)`` tuples.
+    """
+    from vos_recommender.data.generate import human_scribble
+    from vos_recommender.interaction.robot import InteractiveRobot
+    from vos_recommender.interaction.scribbles import rasterize_scribble
+
+    robot = InteractiveRobot()
+    samples = []
+    while len(samples) < count:
+        video = videos[int(rng.integers(len(videos)))]
+        t = int(rng.integers(len(video.frames)))
+        gt = video.full_masks[t]
+        height, width = gt.shape
+        h, w = video.size
+        if rng.random() < 0.4:
+            pred = np.zeros_like(gt)
+            scribble = human_scribble(video.full_masks[t : t + 1], 0, video.num_objects, video.name, rng)
+        else:
+            pred = np.zeros_like(gt)
+            for obj in range(1, video.num_objects + 1):
+                pred[perturb_mask(gt == obj, rng, strength=float(rng.uniform(0.5, 2.5)))] = obj
+            scribble = robot.interact(video.name, pred[None], gt[None], 0, video.num_objects)
+        strokes = rasterize_scribble(scribble, 0, height, width, thickness=thickness)
+        for obj in range(1, video.num_objects + 1):
+            positive, negative = scribble_maps(strokes, obj)
+            prev = soften(pred == obj, rng) if pred.any() else np.zeros_like(positive)
+            samples.append(
+                (
+                    video.frames[t].transpose(2, 0, 1),
+                    resize_maps(prev, h, w)[None],
+                    resize_maps(positive, h, w, binary=True)[None],
+                    resize_maps(negative, h, w, binary=True)[None],
+                    (video.masks[t] == obj).astype(np.float32)[None],
+                )
+            )
+    return samples
+
+
+def propagation_sample(videos: list[Video], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """One propagation sample: ``(rgb, prev prob, ref rgb, ref prob, target)``."""
+    video = videos[int(rng.integers(len(videos)))]
+    frames, masks, num_objects = video.frames, video.masks, video.num_objects
+    num_frames = len(frames)
+    t = int(rng.integers(num_frames))
+    step = 1 if rng.random() < 0.5 else -1
+    prev_t = int(np.clip(t - step, 0, num_frames - 1))
+    ref_t = int(rng.integers(num_frames))
+    obj = int(rng.integers(1, num_objects + 1))
+    target = (masks[t] == obj).astype(np.float32)
+    prev = soften(perturb_mask(masks[prev_t] == obj, rng, strength=float(rng.uniform(0.0, 1.0))), rng)
+    ref = (masks[ref_t] == obj).astype(np.float32)
+    return (
+        frames[t].transpose(2, 0, 1),
+        prev[None],
+        frames[ref_t].transpose(2, 0, 1),
+        ref[None],
+        target[None],
+    )
+
+
+def batch(samples: list[tuple[np.ndarray, ...]]) -> list[torch.Tensor]:
+    """Stack samples field by field into float tensors."""
+    return [torch.from_numpy(np.stack(field)).float() for field in zip(*samples)]
+
+
+def train(settings: TrainSettings) -> dict:
+    """Train both networks, write the checkpoint and return the metrics."""
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    rng = np.random.default_rng(settings.seed)
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2))
+
+    # ---- data
+    videos = load_videos(settings.data, settings.split, settings.scale)
+    print(f"[train_learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}")
+
+    # ---- networks
+    interaction = InteractionNet(width=settings.width)
+    propagation = PropagationNet(width=settings.width)
+    opt_i = torch.optim.Adam(interaction.parameters(), lr=settings.lr)
+    opt_p = torch.optim.Adam(propagation.parameters(), lr=settings.lr)
+
+    # ---- interaction samples (a fixed pool: the simulated user is the costly part)
+    pool = interaction_samples(videos, settings.interaction_pool, rng)
+    print(f"[train_learned] {len(pool)} interaction samples", flush=True)
+
+    # ---- training loop
+    history: dict[str, list[float]] = {"interaction": [], "propagation": []}
+    tic = time.time()
+    for step in range(1, settings.steps + 1):
+        picks = rng.integers(len(pool), size=settings.batch_size)
+        rgb, prev, pos, neg, target = batch([pool[i] for i in picks])
+        loss_i = F.binary_cross_entropy_with_logits(interaction(rgb, prev, pos, neg), target)
+        opt_i.zero_grad()
+        loss_i.backward()
+        opt_i.step()
+
+        rgb, prev, ref_rgb, ref_prob, target = batch(
+            [propagation_sample(videos, rng) for _ in range(settings.batch_size)]
+        )
+        loss_p = F.binary_cross_entropy_with_logits(propagation(rgb, prev, ref_rgb, ref_prob), target)
+        opt_p.zero_grad()
+        loss_p.backward()
+        opt_p.step()
+
+        history["interaction"].append(loss_i.item())
+        history["propagation"].append(loss_p.item())
+        if step % settings.log_every == 0 or step == settings.steps:
+            window = slice(-settings.log_every, None)
+            print(
+                f"[train_learned] step {step}/{settings.steps} "
+                f"loss/interaction {np.mean(history['interaction'][window]):.4f} "
+                f"loss/propagation {np.mean(history['propagation'][window]):.4f} "
+                f"({time.time() - tic:.0f}s)",
+                flush=True,
+            )
+
+    # ---- checkpoint
+    checkpoint = out / "learned_vos.pt"
+    save_checkpoint(checkpoint, interaction, propagation, {"width": settings.width, "scale": settings.scale})
+    head = max(1, settings.steps // 10)
+    metrics = {
+        "checkpoint": str(checkpoint),
+        "seconds": time.time() - tic,
+        "loss_interaction_first": float(np.mean(history["interaction"][:head])),
+        "loss_interaction_last": float(np.mean(history["interaction"][-head:])),
+        "loss_propagation_first": float(np.mean(history["propagation"][:head])),
+        "loss_propagation_last": float(np.mean(history["propagation"][-head:])),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"[train_learned] wrote {checkpoint}")
+    return metrics
+
+
+def parse_args(argv: list[str] | None = None) -> TrainSettings:
+    """Build :class:`TrainSettings` from the command line (one flag per field)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for field in dataclasses.fields(TrainSettings):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+    return TrainSettings(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""Gymnasium environment: choose which frame the user corrects next in interactive VOS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from vos_recommender.backends import VOSBackend, VOSResult, build_backend
+from vos_recommender.backends.cache import CachingBackend
+from vos_recommender.interaction.robot import InteractiveRobot
+from vos_recommender.interaction.scribbles import scribble_frame
+from vos_recommender.metrics.auc import round_auc
+from vos_recommender.metrics.jf import per_frame_jf
+from vos_recommender.quality import OracleQuality, QualitySource, build_quality
+
+__all__ = ["FrameRecommendationEnv", "GoalStatistics"]
+
+
+def _drawing_seconds(scribble: dict) -> float:
+    """Drawing time of a scribble's strokes in seconds (``max end_time - min start_time``, ms in the file)."""
+    strokes = [s for frame in scribble["scribbles"] for s in frame if "start_time" in s and "end_time" in s]
+    if not strokes:
+        return 0.0
+    return float(max(s["end_time"] for s in strokes) - min(s["start_time"] for s in strokes)) / 1000.0
+
+
+class GoalStatistics:
+    """Mean and standard deviation of J&F under random recommendation, per round, cached on disk.
+
+    For a (video, first scribble) pair, ``num_runs`` episodes choose every later frame uniformly at
+    random (repeats allowed); after each round the mean per-frame J&F is recorded. The statistics of
+    round ``r`` are ``mean`` and ``std(ddof=1)`` over the runs. They cost ``num_runs`` full episodes
+    per video, so they are stored as JSON under ``cache_dir`` (written atomically) and keyed by
+    everything they depend on.
+
+    Args:
+        cache_dir: Folder of the JSON files (None keeps them in memory only).
+        num_runs: Random episodes per (video, first scribble) (paper: 30).
+        seed: Seed of the random frame choices.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None, num_runs: int = 30, seed: int = 0) -> None:
+        if num_runs < 2:
+            raise ValueError(f"num_runs must be >= 2 for a standard deviation, got {num_runs}")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.num_runs = int(num_runs)
+        self.seed = int(seed)
+        self._memory: dict[str, dict] = {}
+
+    def key(self, namespace: str, video: str, scribble_index: int, num_rounds: int) -> str:
+        """Key of one statistics record."""
+        payload = json.dumps([namespace, video, scribble_index, num_rounds, self.num_runs, self.seed])
+        return hashlib.sha1(payload.encode()).hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        """A stored record, or None."""
+        if key in self._memory:
+            return self._memory[key]
+        if self.cache_dir is not None:
+            path = self.cache_dir / f"{key}.json"
+            if path.is_file():
+                try:
+                    record = json.loads(path.read_text())
+                except (json.JSONDecodeError, OSError):
+                    return None
+                self._memory[key] = record
+                return record
+        return None
+
+    def put(self, key: str, record: dict) -> None:
+        """Store a record (atomically when on disk)."""
+        self._memory[key] = record
+        if self.cache_dir is None:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.cache_dir)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(record, handle)
+            os.replace(tmp, self.cache_dir / f"{key}.json")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+class FrameRecommendationEnv(gym.Env):
+    """Frame recommendation for interactive video object segmentation.
+
+    ## Description
+
+    The MDP of Yin et al., "Learning to Recommend Frame for Interactive Video Object Segmentation in
+    the Wild" (CVPR 2021). An episode is one interactive session on one video. In round 1 the user's
+    first scribble (the dataset's human scribble ``Scribbles/<seq>/001.json`` when present) goes to the
+    VOS backend, which segments every frame. In each later round the agent picks a frame, the
+    simulated user (the DAVIS robot) scribbles corrections on that frame, and the backend re-segments
+    the video. The aim is a high J&F after the last round.
+
+    ## Action Space
+
+    ``Discrete(max_frames)``: the index of the frame to annotate next. Repeats are allowed. Videos
+    shorter than ``max_frames`` are padded; indices ``>= num_frames`` of the current video are
+    invalid: :meth:`action_masks` (and ``info["action_mask"]``) marks the valid ones, as sb3-contrib's
+    maskable algorithms expect, and :meth:`step` raises ``ValueError`` naming an invalid action
+    (also for actions outside ``[0, max_frames)``).
+
+    ## Observation Space
+
+    ``Box(low=0, high=..., shape=(3, max_frames), float32)``, one column per frame:
+
+    | row | content | range |
+    |-----|---------|-------|
+    | 0 | quality ``q``: true per-frame J&F (``quality="oracle"``) or the estimator's prediction (``"wild"``) | [0, 1] |
+    | 1 | annotation count ``h``: rounds that annotated the frame so far (raw counts, as released) | [0, num_rounds] |
+    | 2 | validity: 1 for frames of the video, 0 for padding | {0, 1} |
+
+    Padded columns are all zero. The paper's state is ``concat(q, h)`` over the valid columns.
+
+    ## Rewards
+
+    With ``P`` the mean per-frame J&F after the round and ``mu``, ``sigma`` the mean and standard
+    deviation (ddof=1) of ``P`` at the same round over ``num_random_runs`` random-recommendation
+    episodes of the same video and first scribble (:class:`GoalStatistics`, cached on disk):
+
+    * goal ``r_goal = (P - mu) / sigma`` (``goal_baseline="mean"``) or the stricter
+      ``(P - (mu + sigma)) / sigma`` (``"mean_plus_std"``, the released code's choice, default);
+    * auxiliary ``r_aux = +1`` if the chosen frame was among the least-annotated frames (``argmin h``
+      before the action), else ``-1``.
+
+    ``reward_mode="seed"`` (default, the paper's formulation): ``r_aux`` at every step except the last,
+    ``r_goal`` at the last step. ``reward_mode="released"``: ``r_goal + r_aux`` at every step (the
+    released code trains on the two terms with separate losses; both are also in ``info`` as
+    ``reward_goal`` / ``reward_aux`` so an agent can rebuild them). No ``delta`` scale is applied here;
+    the agent applies it.
+
+    ## Starting State
+
+    A video drawn uniformly with ``self.np_random`` (or ``options={"video": name}``), its first
+    scribble (``options={"scribble": index}``, default 0) applied in round 1.
+
+    ## Episode End
+
+    Terminated after ``num_rounds`` rounds (``num_rounds - 1`` agent actions). Never truncated.
+
+    ## Arguments
+
+    * ``data_root`` / ``split``: a DAVIS-layout dataset, or ``videos``: a list of ``VideoSample``.
+    * ``backend``: registry name or instance; ``backend_kwargs``; ``cache_dir``: wrap it in the cache
+      backend storing entries there.
+    * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
+    * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
+    * ``max_frames`` (default: the longest video).
+    * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir``, ``stats_seed``,
+      ``min_sigma`` (floor of ``sigma``).
+    * ``robot_kwargs``: :class:`InteractiveRobot` settings.
+    * ``info_timing``: copy the wall-clock timings into ``info`` (see below).
+    * ``render_mode``: ``"rgb_array"`` gives the last annotated frame with the masks overlaid.
+
+    ``info`` carries ``jf`` (per-frame true J&F), ``jf_mean``, ``quality``, ``auc`` (area under the
+    J&F-per-round curve so far, divided by ``num_rounds``), ``action_mask``, ``annotated_frames``,
+    ``round``, ``video``, ``user_time`` (simulated drawing time of all scribbles so far, seconds, from
+    the strokes' ``start_time``/``end_time``), ``reward_goal`` and ``reward_aux``. Measured wall-clock
+    times (``elapsed``: the backend's seconds this round, ``elapsed_total``, ``step_time``) and, with a
+    cache, ``cache`` (hits, misses, hit rate) are kept in ``env.unwrapped.timing``; with
+    ``info_timing=True`` they are copied into ``info`` too (off by default: they differ between
+    identical runs, which Gymnasium's determinism check rejects).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(
+        self,
+        data_root: str | os.PathLike | None = None,
+        split: str = "train",
+        videos: list | None = None,
+        backend: str | VOSBackend = "flow",
+        backend_kwargs: dict[str, Any] | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        quality: str | QualitySource = "oracle",
+        quality_kwargs: dict[str, Any] | None = None,
+        num_rounds: int = 8,
+        max_frames: int | None = None,
+        reward_mode: str = "seed",
+        goal_baseline: str = "mean_plus_std",
+        num_random_runs: int = 30,
+        stats_dir: str | os.PathLike | None = None,
+        stats_seed: int = 0,
+        min_sigma: float = 1e-3,
+        robot_kwargs: dict[str, Any] | None = None,
+        info_timing: bool = False,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__()
+        if videos is None:
+            if data_root is None:
+                raise ValueError("give data_root= (a DAVIS-layout dataset) or videos=")
+            from vos_recommender.data.davis import DavisDataset
+
+            dataset = DavisDataset(data_root, split=split)
+            videos = [dataset[i] for i in range(len(dataset.sequences))]
+        if not videos:
+            raise ValueError("the environment needs at least one video")
+        self.videos = {video.name: video for video in videos}
+        self.video_names = sorted(self.videos)
+        if num_rounds < 2:
+            raise ValueError(f"num_rounds must be >= 2 (round 1 + at least one recommendation), got {num_rounds}")
+        if reward_mode not in ("seed", "released"):
+            raise ValueError(f"reward_mode must be 'seed' or 'released', got {reward_mode!r}")
+        if goal_baseline not in ("mean", "mean_plus_std"):
+            raise ValueError(f"goal_baseline must be 'mean' or 'mean_plus_std', got {goal_baseline!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        longest = max(video.num_frames for video in videos)
+        self.max_frames = int(max_frames) if max_frames is not None else longest
+        if self.max_frames < longest:
+            raise ValueError(f"max_frames={self.max_frames} is shorter than the longest video ({longest} frames)")
+
+        if isinstance(backend, str):
+            inner = build_backend(backend, **(backend_kwargs or {}))
+            namespace = json.dumps([backend, backend_kwargs or {}], sort_keys=True, default=str)
+        else:
+            inner = backend
+            namespace = json.dumps([backend.name, backend_kwargs or {}], sort_keys=True, default=str)
+        self.backend: VOSBackend = (
+            CachingBackend(inner, cache_dir, namespace=namespace) if cache_dir is not None else inner
+        )
+        self.backend_namespace = namespace
+        self.quality: QualitySource = (
+            build_quality(quality, **(quality_kwargs or {})) if isinstance(quality, str) else quality
+        )
+        self.robot_kwargs = dict(robot_kwargs or {})
+        self.robot = InteractiveRobot(**self.robot_kwargs)
+        self.num_rounds = int(num_rounds)
+        self.reward_mode = reward_mode
+        self.goal_baseline = goal_baseline
+        self.min_sigma = float(min_sigma)
+        self.stats = GoalStatistics(stats_dir, num_runs=num_random_runs, seed=stats_seed)
+        self.render_mode = render_mode
+        self.info_timing = bool(info_timing)
+        self.timing: dict[str, Any] = {}
+        self._user_time = 0.0
+
+        self.action_space = spaces.Discrete(self.max_frames)
+        high = np.zeros((3, self.max_frames), dtype=np.float32)
+        high[0] = 1.0
+        high[1] = float(self.num_rounds)
+        high[2] = 1.0
+        self.observation_space = spaces.Box(low=np.zeros_like(high), high=high, dtype=np.float32)
+
+        self._video = None
+        self._scribble_index = 0
+        self._round = 0
+        self._counts = np.zeros(self.max_frames, dtype=np.int64)
+        self._quality = np.zeros(self.max_frames, dtype=np.float32)
+        self._result: VOSResult | None = None
+        self._jf_rounds: list[float] = []
+        self._annotated: list[int] = []
+        self._elapsed_total = 0.0
+        self._goal_record: dict | None = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def num_frames(self) -> int:
+        """Frames of the current video."""
+        return 0 if self._video is None else self._video.num_frames
+
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask of valid actions (the current video's frames), length ``max_frames``."""
+        mask = np.zeros(self.max_frames, dtype=bool)
+        mask[: self.num_frames] = True
+        return mask
+
+    def _observation(self) -> np.ndarray:
+        obs = np.zeros((3, self.max_frames), dtype=np.float32)
+        n = self.num_frames
+        obs[0, :n] = np.clip(self._quality[:n], 0.0, 1.0)
+        obs[1, :n] = np.minimum(self._counts[:n], self.num_rounds)
+        obs[2, :n] = 1.0
+        return obs
+
+    def _first_scribble(self, video, index: int) -> tuple[dict, int]:
+        if video.scribbles:
+            if not 0 <= index < len(video.scribbles):
+                raise IndexError(f"video {video.name!r} has {len(video.scribbles)} scribbles, asked for {index}")
+            scribble = video.scribbles[index]
+            return scribble, int(scribble_frame(scribble))
+        # No human scribble: the robot corrects an empty prediction on the frame with the most object pixels.
+        frame = int(np.argmax([(m > 0).sum() for m in video.masks]))
+        empty = np.zeros_like(video.masks)
+        return self.robot.interact(video.name, empty, video.masks, frame, video.num_objects), frame
+
+    def _run_round(self, scribble: dict, frame: int) -> tuple[VOSResult, np.ndarray]:
+        result = self.backend.interact(scribble, frame)
+        jf = per_frame_jf(self._video.masks, result.masks, self._video.num_objects)["JF"]
+        return result, jf
+
+    def _frame_quality(self, result: VOSResult, jf: np.ndarray) -> np.ndarray:
+        if type(self.quality) is OracleQuality:
+            return jf.astype(np.float32)  # the oracle is the J&F computed for the reward already
+        video = self._video
+        return self.quality(video.frames, result, video.masks, video.num_objects)
+
+    def _info(self, jf: np.ndarray, elapsed: float, step_time: float, r_goal: float, r_aux: float) -> dict:
+        info: dict[str, Any] = {
+            "video": self._video.name,
+            "scribble_index": self._scribble_index,
+            "round": self._round,
+            "jf": jf.astype(np.float32),
+            "jf_mean": float(jf.mean()),
+            "quality": self._quality[: self.num_frames].copy(),
+            "auc": float(round_auc(np.asarray(self._jf_rounds), num_rounds=self.num_rounds)),
+            "action_mask": self.action_masks(),
+            "annotated_frames": list(self._annotated),
+            "user_time": float(self._user_time),
+            "reward_goal": float(r_goal),
+            "reward_aux": float(r_aux),
+        }
+        self.timing = {
+            "elapsed": float(elapsed),
+            "elapsed_total": float(self._elapsed_total),
+            "step_time": float(step_time),
+        }
+        if isinstance(self.backend, CachingBackend):
+            self.timing["cache"] = self.backend.stats()
+        if self.info_timing:
+            info.update(self.timing)
+        return info
+
+    # ------------------------------------------------------------------ goal statistics
+    def goal_statistics(self, video_name: str, scribble_index: int = 0) -> dict:
+        """Random-recommendation ``mean`` / ``std`` of the J&F per round (computed once, then cached).
+
+        Args:
+            video_name: Video.
+            scribble_index: Index of its first scribble.
+
+        Returns:
+            ``{"mean": [...], "std": [...], "runs": [[P per round] per run]}``, lists indexed by round - 1.
+        """
+        key = self.stats.key(
+            json.dumps([self.backend_namespace, self.robot_kwargs], sort_keys=True, default=str),
+            video_name,
+            scribble_index,
+            self.num_rounds,
+        )
+        record = self.stats.get(key)
+        if record is not None:
+            return record
+        video = self.videos[video_name]
+        rng = np.random.default_rng([self.stats.seed, zlib.crc32(video_name.encode()), scribble_index])
+        runs = []
+        for _ in range(self.stats.num_runs):
+            self.backend.start_video(video.frames, video.num_objects, video_id=video.name)
+            scribble, frame = self._first_scribble(video, scribble_index)
+            curve = []
+            for round_index in range(self.num_rounds):
+                result = self.backend.interact(scribble, frame)
+                curve.append(float(per_frame_jf(video.masks, result.masks, video.num_objects)["JF"].mean()))
+                if round_index + 1 < self.num_rounds:
+                    frame = int(rng.integers(video.num_frames))
+                    scribble = self.robot.interact(video.name, result.masks, video.masks, frame, video.num_objects)
+            runs.append(curve)
+        values = np.asarray(runs)
+        record = {
+            "mean": values.mean(axis=0).tolist(),
+            "std": values.std(axis=0, ddof=1).tolist(),
+            "runs": runs,
+        }
+        self.stats.put(key, record)
+        return record
+
+    def goal_reward(self, performance: float, round_number: int) -> float:
+        """``r_goal`` of a mean J&F after round ``round_number`` (1-based) of the current episode."""
+        assert self._goal_record is not None
+        mu = float(self._goal_record["mean"][round_number - 1])
+        sigma = max(float(self._goal_record["std"][round_number - 1]), self.min_sigma)
+        baseline = mu + sigma if self.goal_baseline == "mean_plus_std" else mu
+        return float((performance - baseline) / sigma)
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """Start an episode: pick a video, apply its first scribble (round 1).
+
+        Args:
+            seed: Seeds ``self.np_random``.
+            options: ``{"video": name, "scribble": index}`` to choose instead of drawing.
+
+        Returns:
+            ``(observation, info)``.
+        """
+        super().reset(seed=seed)
+        options = options or {}
+        if "video" in options:
+            if options["video"] not in self.videos:
+                raise KeyError(f"unknown video {options['video']!r}; known: {', '.join(self.video_names)}")
+            name = options["video"]
+        else:
+            name = self.video_names[int(self.np_random.integers(len(self.video_names)))]
+        video = self.videos[name]
+        self._scribble_index = int(options.get("scribble", 0))
+        self._goal_record = self.goal_statistics(name, self._scribble_index)
+
+        tic = time.perf_counter()
+        self._video = video
+        self.backend.start_video(video.frames, video.num_objects, video_id=video.name)
+        scribble, frame = self._first_scribble(video, self._scribble_index)
+        self._round = 1
+        self._counts = np.zeros(self.max_frames, dtype=np.int64)
+        self._counts[frame] += 1
+        self._annotated = [frame]
+        result, jf = self._run_round(scribble, frame)
+        self._result = result
+        self._elapsed_total = result.elapsed
+        self._user_time = _drawing_seconds(scribble)
+        self._jf_rounds = [float(jf.mean())]
+        self._quality = np.zeros(self.max_frames, dtype=np.float32)
+        self._quality[: video.num_frames] = self._frame_quality(result, jf)
+        info = self._info(jf, result.elapsed, time.perf_counter() - tic, 0.0, 0.0)
+        return self._observation(), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
+        """Annotate frame ``action``: robot scribble there, backend round, rewards.
+
+        Args:
+            action: Frame index (``int`` or integer numpy scalar/0-d array).
+
+        Returns:
+            ``(observation, reward, terminated, truncated, info)``.
+
+        Raises:
+            RuntimeError: If called before :meth:`reset` or after the episode ended.
+            ValueError: If the action is not an integer frame of the current video.
+        """
+        if self._video is None or self._result is None:
+            raise RuntimeError("call reset() before step()")
+        if self._round >= self.num_rounds:
+            raise RuntimeError(f"the episode ended after {self.num_rounds} rounds; call reset()")
+        try:
+            frame = int(np.asarray(action).item())
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"action {action!r} is not a frame index") from err
+        if np.asarray(action).dtype.kind not in "iu" and float(np.asarray(action).item()) != frame:
+            raise ValueError(f"action {action!r} is not an integer frame index")
+        if not 0 <= frame < self.max_frames:
+            raise ValueError(f"action {frame} is outside the action space Discrete({self.max_frames})")
+        if frame >= self.num_frames:
+            raise ValueError(
+                f"action {frame} is a padded frame: video {self._video.name!r} has {self.num_frames} frames "
+                f"(valid actions 0..{self.num_frames - 1}; see action_masks())"
+            )
+        tic = time.perf_counter()
+        video = self._video
+        least = self._counts[: self.num_frames].min()
+        r_aux = 1.0 if self._counts[frame] == least else -1.0
+        scribble = self.robot.interact(video.name, self._result.masks, video.masks, frame, video.num_objects)
+        result, jf = self._run_round(scribble, frame)
+        self._result = result
+        self._round += 1
+        self._counts[frame] += 1
+        self._annotated.append(frame)
+        self._elapsed_total += result.elapsed
+        self._user_time += _drawing_seconds(scribble)
+        self._jf_rounds.append(float(jf.mean()))
+        self._quality[: video.num_frames] = self._frame_quality(result, jf)
+        r_goal = self.goal_reward(float(jf.mean()), self._round)
+        terminated = self._round >= self.num_rounds
+        if self.reward_mode == "seed":
+            reward = r_goal if terminated else r_aux
+        else:
+            reward = r_goal + r_aux
+        info = self._info(jf, result.elapsed, time.perf_counter() - tic, r_goal, r_aux)
+        return self._observation(), float(reward), bool(terminated), False, info
+
+    def render(self) -> np.ndarray | None:
+        """``rgb_array``: the last annotated frame with the current masks blended in."""
+        if self.render_mode != "rgb_array" or self._video is None or self._result is None:
+            return None
+        frame = self._annotated[-1]
+        image = self._video.frames[frame].astype(np.float32)
+        labels = self._result.masks[frame]
+        colours = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48]], np.float32)
+        overlay = colours[np.minimum(labels, len(colours) - 1)]
+        blended = np.where(labels[..., None] > 0, 0.5 * image + 0.5 * overlay, image)
+        return blended.astype(np.uint8)

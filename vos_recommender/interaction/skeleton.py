@@ -1,0 +1,184 @@
+"""Turning a binary region into stroke paths: smoothing, medial axis, skeleton graph, longest paths.
+
+These are the geometric steps of the DAVIS interactive robot (Caelles et al., "The 2018 DAVIS
+Challenge on Video Object Segmentation", arXiv:1803.00557), shared by the simulated user and by the
+first-round scribbles of the generated data set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import networkx as nx
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from skimage.morphology import disk, medial_axis
+
+__all__ = ["centred_disk", "longest_paths", "open_region", "skeleton_graph", "smooth_path"]
+
+
+def centred_disk(radius: float) -> np.ndarray:
+    """Disk structuring element for a real-valued radius, always of odd size and centred.
+
+    ``skimage.morphology.disk`` is the tool for integer radii, but with a fractional radius it builds
+    an even-sized grid whose centre is off by a pixel, which would shift the opened region; the DAVIS
+    radius rule gives fractional radii, so the disk is built here on a centred integer grid.
+    """
+    half = int(math.floor(radius))
+    if half == int(radius):
+        return disk(half).astype(np.uint8)
+    yy, xx = np.ogrid[-half : half + 1, -half : half + 1]
+    return (xx * xx + yy * yy <= radius * radius).astype(np.uint8)
+
+
+def open_region(
+    mask: np.ndarray, kernel_size: float = 0.2, max_kernel_radius: float = 16.0, min_radius: float = 1.0
+) -> np.ndarray:
+    """Morphological opening that removes thin slivers from a region before skeletonising.
+
+    The disk radius is ``min(kernel_size * sqrt(area) / 2, max_kernel_radius)``; while the opening
+    would erase the whole region the radius shrinks by a factor 0.9. Once the radius is at most
+    ``min_radius`` the region is kept as it is (a one-pixel opening removes nothing useful).
+
+    Args:
+        mask: ``H x W`` binary region.
+        kernel_size: Radius as a fraction of the region's side ``sqrt(area)``, halved.
+        max_kernel_radius: Upper bound on the radius in pixels.
+        min_radius: Radius at or below which no opening is applied.
+
+    Returns:
+        ``H x W`` bool array: the opened region (never empty when ``mask`` is not).
+    """
+    mask = np.asarray(mask).astype(bool)
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return mask.copy()
+    radius = min(kernel_size * math.sqrt(area) * 0.5, float(max_kernel_radius))
+    src = mask.astype(np.uint8)
+    while radius > min_radius:
+        kernel = centred_disk(radius)
+        # OpenCV treats pixels outside the image as neutral for erosion, so regions touching the
+        # image border are not eaten from outside (the same as a rank minimum filter).
+        opened = cv2.dilate(cv2.erode(src, kernel), kernel)
+        if opened.any():
+            return opened.astype(bool)
+        radius *= 0.9
+    return mask.copy()
+
+
+def skeleton_graph(skeleton: np.ndarray) -> tuple[nx.Graph, np.ndarray]:
+    """Graph over skeleton pixels with edges between 8-neighbours.
+
+    Args:
+        skeleton: ``H x W`` binary skeleton.
+
+    Returns:
+        ``(graph, points)``: nodes are indices into ``points`` (``N x 2`` array of ``(x, y)`` pixel
+        coordinates); edges carry ``weight`` 1 (axis neighbours) or sqrt(2) (diagonal neighbours).
+    """
+    skeleton = np.asarray(skeleton).astype(bool)
+    rows, cols = np.nonzero(skeleton)
+    points = np.stack([cols, rows], axis=1).astype(np.int64)
+    index = np.full(skeleton.shape, -1, dtype=np.int64)
+    index[rows, cols] = np.arange(len(rows))
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(rows)))
+    height, width = skeleton.shape
+    # Four forward offsets cover every 8-neighbour pair exactly once.
+    for dr, dc, weight in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, math.sqrt(2.0)), (1, -1, math.sqrt(2.0))):
+        r2, c2 = rows + dr, cols + dc
+        inside = (r2 >= 0) & (r2 < height) & (c2 >= 0) & (c2 < width)
+        src = index[rows[inside], cols[inside]]
+        dst = index[r2[inside], c2[inside]]
+        keep = dst >= 0
+        graph.add_weighted_edges_from(zip(src[keep].tolist(), dst[keep].tolist(), [weight] * int(keep.sum())))
+    return graph, points
+
+
+def _tree_diameter_path(tree: nx.Graph) -> list[int]:
+    """Longest path of a tree: the farthest node from any node is one end, the farthest from it the other."""
+    start = min(tree.nodes)
+    dist = nx.single_source_dijkstra_path_length(tree, start)
+    end_a = max(dist, key=lambda node: (dist[node], -node))
+    dist_a, paths_a = nx.single_source_dijkstra(tree, end_a)
+    end_b = max(dist_a, key=lambda node: (dist_a[node], -node))
+    return list(paths_a[end_b])
+
+
+def longest_paths(region: np.ndarray, min_nb_nodes: int = 4) -> list[np.ndarray]:
+    """Longest skeleton path of every connected part of a region.
+
+    The medial axis of the region is turned into an 8-neighbour graph; each connected component is
+    reduced to its minimum spanning tree (which breaks the small cycles medial axes form at
+    junctions, removing diagonal edges first), components with fewer than ``min_nb_nodes`` pixels are
+    dropped, and the longest path of each remaining tree is returned.
+
+    Args:
+        region: ``H x W`` binary region (already smoothed).
+        min_nb_nodes: Smallest number of skeleton pixels a component needs to give a path.
+
+    Returns:
+        List of ``N x 2`` float arrays of ``(x, y)`` pixel coordinates, longest first.
+    """
+    region = np.asarray(region).astype(bool)
+    if not region.any():
+        return []
+    # Padding keeps the medial axis of regions touching the border inside the region. scikit-image
+    # breaks ties between equidistant pixels in random order; a fixed generator makes it repeatable.
+    padded = np.pad(region, 1, mode="constant", constant_values=False)
+    skeleton = medial_axis(padded, rng=0)[1:-1, 1:-1]
+    if not skeleton.any():
+        return []
+    graph, points = skeleton_graph(skeleton)
+    paths: list[np.ndarray] = []
+    for component in nx.connected_components(graph):
+        if len(component) < min_nb_nodes:
+            continue
+        tree = nx.minimum_spanning_tree(graph.subgraph(component))
+        node_path = _tree_diameter_path(tree)
+        paths.append(points[node_path].astype(np.float64))
+    paths.sort(key=lambda p: (-_arc_length(p), p[0, 1], p[0, 0]))
+    return paths
+
+
+def _arc_length(path: np.ndarray) -> float:
+    if len(path) < 2:
+        return 0.0
+    return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+
+
+def smooth_path(path: np.ndarray, nb_points: int = 1000, sigma: float | None = None) -> np.ndarray:
+    """Smooth a pixel path into a curve and resample it evenly by arc length.
+
+    A Gaussian filter along the path removes the staircase of pixel steps while keeping the curve
+    within about ``sigma`` pixels of the skeleton (a single Bezier curve through all points, as the
+    DAVIS robot draws, can cut far across curved regions). The curve is then resampled to about one
+    point per pixel of length, capped at ``nb_points``.
+
+    Args:
+        path: ``N x 2`` ``(x, y)`` points.
+        nb_points: Maximum number of output points.
+        sigma: Smoothing width in points; ``None`` picks ``clip(N / 20, 1, 4)``.
+
+    Returns:
+        ``M x 2`` float array, ``2 <= M <= nb_points`` (or a single point for a one-point path).
+    """
+    path = np.asarray(path, dtype=np.float64).reshape(-1, 2)
+    if len(path) <= 1:
+        return path.copy()
+    if sigma is None:
+        sigma = float(np.clip(len(path) / 20.0, 1.0, 4.0))
+    smooth = gaussian_filter1d(path, sigma=sigma, axis=0, mode="nearest") if len(path) > 2 else path
+    # Keep the true ends, so the stroke spans the whole skeleton path.
+    smooth[0], smooth[-1] = path[0], path[-1]
+    seg = np.linalg.norm(np.diff(smooth, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    length = cum[-1]
+    if length == 0:
+        return smooth[:1].copy()
+    count = int(min(max(nb_points, 2), max(2, math.ceil(length) + 1)))
+    targets = np.linspace(0.0, length, count)
+    x = np.interp(targets, cum, smooth[:, 0])
+    y = np.interp(targets, cum, smooth[:, 1])
+    return np.stack([x, y], axis=1)

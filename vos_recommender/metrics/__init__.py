@@ -1,0 +1,25 @@
+"""Segmentation quality (J, F, J&F) and its summaries over interaction rounds (AUC, J&F@60s)."""
+
+from vos_recommender.metrics.auc import average_curves, jf_at_time, round_auc, time_auc, time_curve
+from vos_recommender.metrics.jf import (
+    boundary_map,
+    boundary_tolerance,
+    db_eval_boundary,
+    db_eval_iou,
+    jf_mean,
+    per_frame_jf,
+)
+
+__all__ = [
+    "average_curves",
+    "boundary_map",
+    "boundary_tolerance",
+    "db_eval_boundary",
+    "db_eval_iou",
+    "jf_at_time",
+    "jf_mean",
+    "per_frame_jf",
+    "round_auc",
+    "time_auc",
+    "time_curve",
+]

@@ -1,0 +1,176 @@
+"""Summaries of J&F over interaction rounds.
+
+Two conventions exist and both are offered, each under its own name:
+
+* :func:`round_auc` — the frame-recommendation paper (Yin et al., CVPR 2021): the area under the
+  curve ``[0, m_1, ..., m_R]`` over the round index with unit spacing, divided by ``R`` (R = 8).
+  With the trapezoid rule this is ``(m_1 + ... + m_{R-1} + m_R / 2) / R``.
+* :func:`time_auc` and :func:`jf_at_time` — the DAVIS interactive challenge (davis-interactive's
+  ``summarize_report``): the curve starts at ``(0 s, 0)``, has one point per round at the cumulative
+  time when that round finished, and ends with a flat segment to the time budget. The AUC is the
+  trapezoid area normalised by that budget; J&F@60s is the curve *linearly interpolated* at 60 s
+  (``np.interp``), not the value of the last round finished by then.
+
+For a data set, davis-interactive first averages J&F and per-round time over all samples (sequence,
+starting scribble) and then summarises the averaged curve; :func:`average_curves` does that averaging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["average_curves", "jf_at_time", "round_auc", "time_auc", "time_curve"]
+
+
+def _as_rounds(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"{name} must hold at least one round")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {arr}")
+    return arr
+
+
+def round_auc(jf_per_round: Sequence[float] | np.ndarray, num_rounds: int = 8) -> float:
+    """Area under the J&F-versus-round curve, as the frame-recommendation paper reports it.
+
+    The curve is ``[0, m_1, ..., m_R]`` at round indices ``0..R`` (unit spacing), integrated with the
+    trapezoid rule and divided by ``R``. A run that stopped early (fewer than ``num_rounds`` values)
+    keeps its last J&F for the missing rounds, the rule davis-interactive applies to samples that hit
+    the time-out.
+
+    Args:
+        jf_per_round: J&F after each round, ``m_1..m_k`` with ``k <= num_rounds``.
+        num_rounds: Number of rounds R (8 in the paper).
+
+    Returns:
+        ``(m_1 + ... + m_{R-1} + m_R / 2) / R``.
+
+    Raises:
+        ValueError: If more than ``num_rounds`` values or none are given.
+    """
+    values = _as_rounds(jf_per_round, "jf_per_round")
+    if num_rounds < 1:
+        raise ValueError(f"num_rounds must be >= 1, got {num_rounds}")
+    if values.size > num_rounds:
+        raise ValueError(f"got {values.size} rounds of J&F but num_rounds={num_rounds}")
+    if values.size < num_rounds:
+        values = np.concatenate([values, np.full(num_rounds - values.size, values[-1])])
+    curve = np.concatenate([[0.0], values])
+    return float(np.trapezoid(curve, dx=1.0) / num_rounds)
+
+
+def time_curve(
+    jf_per_round: Sequence[float] | np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    max_time: float | None = None,
+    cumulative: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DAVIS challenge curve of J&F against accumulated time.
+
+    Args:
+        jf_per_round: J&F after each round.
+        times: Seconds each round took (``cumulative=False``, what davis-interactive records per
+            interaction) or the cumulative time at the end of each round (``cumulative=True``).
+        max_time: Time budget that closes the curve. ``None`` uses davis-interactive's rule without an
+            explicit time-out: number of rounds x the longest round.
+        cumulative: Whether ``times`` are already cumulative.
+
+    Returns:
+        ``(time, jf)`` arrays: ``[0, c_1, ..., c_k, max_time]`` and ``[0, m_1, ..., m_k, m_k]``.
+
+    Raises:
+        ValueError: On length mismatch, negative or decreasing times, or a budget shorter than the run.
+    """
+    values = _as_rounds(jf_per_round, "jf_per_round")
+    t = _as_rounds(times, "times")
+    if t.size != values.size:
+        raise ValueError(f"{values.size} J&F values but {t.size} times")
+    if np.any(t < 0):
+        raise ValueError("times must be non-negative")
+    if cumulative:
+        if np.any(np.diff(t) < 0):
+            raise ValueError("cumulative times must not decrease")
+        durations = np.diff(np.concatenate([[0.0], t]))
+        cum = t
+    else:
+        durations = t
+        cum = np.cumsum(t)
+    if max_time is None:
+        max_time = float(values.size * durations.max())
+    if max_time < cum[-1] - 1e-9:
+        raise ValueError(f"max_time={max_time} is shorter than the run's total time {cum[-1]}")
+    time = np.concatenate([[0.0], cum, [max_time]])
+    jf = np.concatenate([[0.0], values, values[-1:]])
+    return time, jf
+
+
+def time_auc(
+    jf_per_round: Sequence[float] | np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    max_time: float | None = None,
+    cumulative: bool = False,
+) -> float:
+    """DAVIS challenge AUC: area under J&F versus accumulated time, divided by the time budget.
+
+    Args:
+        jf_per_round: J&F after each round.
+        times: Per-round seconds, or cumulative seconds with ``cumulative=True``.
+        max_time: Time budget; see :func:`time_curve`.
+        cumulative: Whether ``times`` are already cumulative.
+
+    Returns:
+        The normalised area in ``[0, 1]``; ``0`` when the budget is zero.
+    """
+    time, jf = time_curve(jf_per_round, times, max_time, cumulative)
+    if time.max() == 0:
+        return 0.0
+    return float(np.trapezoid(jf, x=time) / time.max())
+
+
+def jf_at_time(
+    jf_per_round: Sequence[float] | np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    t: float = 60.0,
+    max_time: float | None = None,
+    cumulative: bool = False,
+) -> float:
+    """J&F at a given accumulated time (J&F@60s), by linear interpolation of the DAVIS curve.
+
+    davis-interactive evaluates ``np.interp(60, time, jf)`` on the curve of :func:`time_curve`, so a
+    time between two rounds gives a value between their J&F, and before the first round finishes the
+    value rises linearly from 0. Past the budget the last J&F holds.
+
+    Args:
+        jf_per_round: J&F after each round.
+        times: Per-round seconds, or cumulative seconds with ``cumulative=True``.
+        t: Time in seconds at which to read the curve.
+        max_time: Time budget; see :func:`time_curve`.
+        cumulative: Whether ``times`` are already cumulative.
+
+    Returns:
+        The interpolated J&F.
+    """
+    time, jf = time_curve(jf_per_round, times, max_time, cumulative)
+    return float(np.interp(t, time, jf))
+
+
+def average_curves(
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray, times: Sequence[Sequence[float]] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Average per-round J&F and per-round time over samples, as davis-interactive does.
+
+    Args:
+        jf_per_round: ``S x R`` J&F of S samples (sequence and starting scribble) over R rounds.
+        times: ``S x R`` per-round seconds.
+
+    Returns:
+        ``(mean_jf, mean_times)`` of length R, ready for :func:`time_auc` / :func:`jf_at_time`.
+    """
+    jf = np.asarray(jf_per_round, dtype=np.float64)
+    tm = np.asarray(times, dtype=np.float64)
+    if jf.ndim != 2 or jf.shape != tm.shape:
+        raise ValueError(f"expected two S x R arrays of equal shape, got {jf.shape} and {tm.shape}")
+    return jf.mean(axis=0), tm.mean(axis=0)

@@ -1,0 +1,35 @@
+"""Per-frame segmentation quality sources: the oracle (true J&F) and a learned estimator (wild).
+
+Both map one round's VOS result to a length-``T`` array in ``[0, 1]``::
+
+    quality(frames, result, gt_masks, num_objects) -> np.ndarray
+
+``build_quality("oracle")`` / ``build_quality("wild", checkpoint=...)`` select one by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vos_recommender.quality.oracle import OracleQuality, QualitySource
+
+__all__ = ["OracleQuality", "QualitySource", "build_quality"]
+
+
+def build_quality(name: str, **kwargs: Any) -> QualitySource:
+    """Build a quality source by name (``"oracle"`` or ``"wild"``).
+
+    Args:
+        name: Source name.
+        **kwargs: Constructor arguments (``checkpoint=`` for ``wild``).
+
+    Raises:
+        KeyError: If the name is unknown.
+    """
+    if name == "oracle":
+        return OracleQuality(**kwargs)
+    if name == "wild":
+        from vos_recommender.quality.estimator import WildQuality
+
+        return WildQuality(**kwargs)
+    raise KeyError(f"unknown quality source {name!r}; known: oracle, wild")
