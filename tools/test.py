@@ -1,6 +1,6 @@
 """Test (and evaluate) a segmentor; the same command line as mmseg's ``tools/test.py``.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR] [--tta]
+python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR] [--tta]
 """
 
 import argparse
@@ -20,12 +20,16 @@ def parse_args(argv=None):
     parser.add_argument("--work-dir", help="directory where the evaluation metrics are dumped as json")
     parser.add_argument("--out", type=str, help="directory to save output predictions for offline evaluation")
     parser.add_argument("--show", action="store_true", help="show prediction results")
-    parser.add_argument("--show-dir", help="directory where painted images are saved (under work_dir/timestamp)")
+    parser.add_argument(
+        "--show-dir", help="directory where painted images are saved (under work_dir/timestamp)"
+    )
     parser.add_argument("--wait-time", type=float, default=2, help="the interval of show (s)")
     parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, help="override settings in the config, key=value pairs"
     )
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher")
+    parser.add_argument(
+        "--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher"
+    )
     parser.add_argument("--tta", action="store_true", help="test time augmentation")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     args = parser.parse_args(argv)

@@ -32,14 +32,18 @@ def parse_args(argv=None):
         default=None,
         help="resume from the latest checkpoint in the work_dir, or from the given checkpoint file",
     )
-    parser.add_argument("--amp", action="store_true", default=False, help="enable automatic-mixed-precision training")
+    parser.add_argument(
+        "--amp", action="store_true", default=False, help="enable automatic-mixed-precision training"
+    )
     parser.add_argument(
         "--cfg-options",
         nargs="+",
         action=DictAction,
         help="override settings in the config, key=value pairs (e.g. train_cfg.max_iters=100)",
     )
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher")
+    parser.add_argument(
+        "--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher"
+    )
     # torch.distributed launchers pass --local-rank (torch >= 2.0) or --local_rank.
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     args = parser.parse_args(argv)
@@ -59,11 +63,17 @@ def main(argv=None):
         import torch
 
         if not torch.cuda.is_available():
-            sys.exit("tools/train.py: error: --amp needs a CUDA device (mmengine's AmpOptimWrapper is GPU-only)")
+            sys.exit(
+                "tools/train.py: error: --amp needs a CUDA device (mmengine's AmpOptimWrapper is GPU-only)"
+            )
         if cfg.optim_wrapper.type == "AmpOptimWrapper":
-            print_log("AMP training is already enabled in your config.", logger="current", level=logging.WARNING)
+            print_log(
+                "AMP training is already enabled in your config.", logger="current", level=logging.WARNING
+            )
         elif cfg.optim_wrapper.type != "OptimWrapper":
-            sys.exit(f"tools/train.py: error: --amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type}")
+            sys.exit(
+                f"tools/train.py: error: --amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type}"
+            )
         else:
             cfg.optim_wrapper.type = "AmpOptimWrapper"
             cfg.optim_wrapper.loss_scale = "dynamic"

@@ -107,7 +107,9 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
         period = rng.uniform(5, 10)
         t = (np.hypot((xx % period) - period / 2, (yy % period) - period / 2) < period / 4).astype(np.float32)
     else:  # smooth random blobs
-        t = ndimage.gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), sigma=rng.uniform(2, 4))
+        t = ndimage.gaussian_filter(
+            rng.standard_normal((size, size)).astype(np.float32), sigma=rng.uniform(2, 4)
+        )
         t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
     return c1 * t[..., None] + c2 * (1 - t[..., None])
 
@@ -135,7 +137,9 @@ class SceneObject:
     mean_cue_distance: float  # mean distance in pixels from the object's visible pixels to the cue centre
 
 
-def generate_scene(cfg: SceneConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[SceneObject]]:
+def generate_scene(
+    cfg: SceneConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[SceneObject]]:
     """Draw one scene.
 
     Returns:
@@ -250,10 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-val", type=int, default=100, help="number of validation images")
     defaults = SceneConfig()
     parser.add_argument("--size", type=int, default=defaults.size, help="image size in pixels")
-    parser.add_argument("--num-objects", type=_range, default=defaults.num_objects, help="objects per image, lo,hi")
-    parser.add_argument("--object-radius", type=_range, default=defaults.object_radius, help="object radius, lo,hi")
-    parser.add_argument("--cue-radius", type=int, default=defaults.cue_radius, help="class cue radius in pixels")
-    parser.add_argument("--num-textures", type=int, default=defaults.num_textures, help="shared texture pool size")
+    parser.add_argument(
+        "--num-objects", type=_range, default=defaults.num_objects, help="objects per image, lo,hi"
+    )
+    parser.add_argument(
+        "--object-radius", type=_range, default=defaults.object_radius, help="object radius, lo,hi"
+    )
+    parser.add_argument(
+        "--cue-radius", type=int, default=defaults.cue_radius, help="class cue radius in pixels"
+    )
+    parser.add_argument(
+        "--num-textures", type=int, default=defaults.num_textures, help="shared texture pool size"
+    )
     parser.add_argument("--noise-std", type=float, default=defaults.noise_std, help="pixel noise std (0-255)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="dataset seed")
     args = parser.parse_args(argv)

@@ -11,6 +11,12 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 200, 0),
 )
 #: Cue colour of each object class (RGB); index 0 (background) has no cue.
-CUE_COLOURS: tuple[tuple[int, int, int], ...] = ((0, 0, 0), (235, 30, 30), (30, 220, 30), (30, 60, 240), (240, 230, 20))
+CUE_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 0),
+    (235, 30, 30),
+    (30, 220, 30),
+    (30, 60, 240),
+    (240, 230, 20),
+)
 
 __all__ = ["CLASSES", "CUE_COLOURS", "PALETTE"]

@@ -22,7 +22,9 @@ class SyntheticContextDataset(BaseSegDataset):
     METAINFO = dict(classes=CLASSES, palette=[list(c) for c in PALETTE])
 
     def __init__(self, img_suffix: str = ".png", seg_map_suffix: str = ".png", **kwargs) -> None:
-        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, reduce_zero_label=False, **kwargs)
+        super().__init__(
+            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, reduce_zero_label=False, **kwargs
+        )
 
     def load_data_list(self) -> list[dict]:
         """Check that the folders exist before listing them, so a missing root gives a useful error."""

@@ -80,7 +80,9 @@ def load_trusted_local_checkpoint(filename: str, map_location=None):
         )
         return torch.load(filename, map_location=map_location, weights_only=False)
     except (RuntimeError, EOFError) as err:
-        raise RuntimeError(f"checkpoint {filename!r} is unreadable (truncated or not a torch file): {err}") from err
+        raise RuntimeError(
+            f"checkpoint {filename!r} is unreadable (truncated or not a torch file): {err}"
+        ) from err
 
 
 def register_checkpoint_io() -> None:

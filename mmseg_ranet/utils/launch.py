@@ -47,6 +47,8 @@ def load_tool_config(config: str, cfg_options: dict | None, launcher: str, work_
     # mmseg's default runtime asks for NCCL, which needs CUDA; CPU-only distributed runs need gloo.
     dist_cfg = cfg.get("env_cfg", {}).get("dist_cfg", {})
     if launcher != "none" and dist_cfg.get("backend") == "nccl" and not torch.cuda.is_available():
-        print_log("no CUDA device: using the gloo backend instead of nccl", logger="current", level=logging.WARNING)
+        print_log(
+            "no CUDA device: using the gloo backend instead of nccl", logger="current", level=logging.WARNING
+        )
         cfg.env_cfg.dist_cfg.backend = "gloo"
     return cfg

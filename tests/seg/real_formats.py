@@ -56,7 +56,9 @@ def write_pascal_context(root: Path, n: int = 2, h: int = 60, w: int = 80, seed:
         (root / "ImageSets" / "SegmentationContext" / f"{split}.txt").write_text("\n".join(ids) + "\n")
         for name in ids:
             cv2.imwrite(str(root / "JPEGImages" / f"{name}.jpg"), _image(rng, h, w))
-            cv2.imwrite(str(root / "SegmentationClassContext" / f"{name}.png"), _labels(rng, h, w, range(60), False))
+            cv2.imwrite(
+                str(root / "SegmentationClassContext" / f"{name}.png"), _labels(rng, h, w, range(60), False)
+            )
     return root
 
 
@@ -69,7 +71,8 @@ def write_coco_stuff164k(root: Path, n: int = 2, h: int = 48, w: int = 64, seed:
             name = f"{i:012d}"
             cv2.imwrite(str(root / "images" / split / f"{name}.jpg"), _image(rng, h, w))
             cv2.imwrite(
-                str(root / "annotations" / split / f"{name}_labelTrainIds.png"), _labels(rng, h, w, range(171))
+                str(root / "annotations" / split / f"{name}_labelTrainIds.png"),
+                _labels(rng, h, w, range(171)),
             )
     return root
 

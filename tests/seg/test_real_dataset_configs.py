@@ -54,7 +54,9 @@ def test_pipeline_loads_real_layout(config_name, tmp_path):
         ds_cfg = copy.deepcopy(cfg[loader].dataset)
         ds_cfg.data_root = str(root)
         dataset = DATASETS.build(ds_cfg)
-        assert len(dataset) == 2, f"{config_name} {loader}: expected the 2 written files, found {len(dataset)}"
+        assert len(dataset) == 2, (
+            f"{config_name} {loader}: expected the 2 written files, found {len(dataset)}"
+        )
         sample = dataset[0]
         inputs, data_sample = sample["inputs"], sample["data_samples"]
         assert inputs.ndim == 3 and inputs.shape[0] == 3
@@ -67,7 +69,9 @@ def test_pipeline_loads_real_layout(config_name, tmp_path):
             if crop is not None:
                 # RandomCrop never returns more than the crop; smaller images are padded later by the
                 # data preprocessor.
-                assert all(s <= c for s, c in zip(inputs.shape[-2:], crop)), f"{config_name}: {inputs.shape} vs {crop}"
+                assert all(s <= c for s, c in zip(inputs.shape[-2:], crop)), (
+                    f"{config_name}: {inputs.shape} vs {crop}"
+                )
         # The train pipeline may add a boundary map; it must line up with the labels.
         if "gt_edge_map" in data_sample:
             assert data_sample.gt_edge_map.data.shape == data_sample.gt_sem_seg.data.shape

@@ -36,13 +36,28 @@ def _digest(root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("synth"), num_train=6, num_val=3, cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2))
+    return generate_dataset(
+        tmp_path_factory.mktemp("synth"),
+        num_train=6,
+        num_val=3,
+        cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2),
+    )
 
 
 def test_same_seed_same_bytes(tmp_path, small_dataset):
-    again = generate_dataset(tmp_path / "again", num_train=6, num_val=3, cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2))
+    again = generate_dataset(
+        tmp_path / "again",
+        num_train=6,
+        num_val=3,
+        cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2),
+    )
     assert _digest(again) == _digest(small_dataset)
-    other = generate_dataset(tmp_path / "other", num_train=6, num_val=3, cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2, seed=1))
+    other = generate_dataset(
+        tmp_path / "other",
+        num_train=6,
+        num_val=3,
+        cfg=SceneConfig(size=64, object_radius=(10, 16), cue_radius=2, seed=1),
+    )
     assert _digest(other) != _digest(small_dataset)
 
 
@@ -85,13 +100,18 @@ def test_texture_does_not_tell_the_class():
                 continue
             feats.append(image[far].mean(0))
             classes.append(obj.class_id)
-            cue_hits += int(np.argmin([np.abs(np.subtract(image[r, c], col)).sum() for col in CUE_COLOURS[1:]]) + 1 == obj.class_id)
+            cue_hits += int(
+                np.argmin([np.abs(np.subtract(image[r, c], col)).sum() for col in CUE_COLOURS[1:]]) + 1
+                == obj.class_id
+            )
     feats, classes = np.asarray(feats), np.asarray(classes)
     half = len(feats) // 2
     centroids = np.stack([feats[:half][classes[:half] == k].mean(0) for k in range(1, len(CLASSES))])
     pred = np.argmin(((feats[half:, None] - centroids[None]) ** 2).sum(-1), axis=1) + 1
     accuracy = (pred == classes[half:]).mean()
-    assert accuracy < 0.45, f"appearance away from the cue predicts the class ({accuracy:.2f}); chance is 0.25"
+    assert accuracy < 0.45, (
+        f"appearance away from the cue predicts the class ({accuracy:.2f}); chance is 0.25"
+    )
     assert cue_hits == len(classes)
 
 
@@ -106,7 +126,9 @@ def test_cue_radius_controls_difficulty(tmp_path):
     assert d_large > 1.5 * d_small
 
 
-@pytest.mark.parametrize("bad", [dict(cue_radius=0), dict(object_radius=(10, 80)), dict(num_objects=(3, 1)), dict(size=8)])
+@pytest.mark.parametrize(
+    "bad", [dict(cue_radius=0), dict(object_radius=(10, 80)), dict(num_objects=(3, 1)), dict(size=8)]
+)
 def test_bad_settings_name_the_setting(bad):
     key = next(iter(bad))
     with pytest.raises(ValueError, match=key):
@@ -114,7 +136,23 @@ def test_bad_settings_name_the_setting(bad):
 
 
 def test_cli_writes_dataset(tmp_path, capsys):
-    assert main(["--out", str(tmp_path / "d"), "--num-train", "2", "--num-val", "1", "--size", "64", "--object-radius", "10,14"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path / "d"),
+                "--num-train",
+                "2",
+                "--num-val",
+                "1",
+                "--size",
+                "64",
+                "--object-radius",
+                "10,14",
+            ]
+        )
+        == 0
+    )
     assert "wrote 2 train and 1 val" in capsys.readouterr().out
     assert len(list((tmp_path / "d/img_dir/train").glob("*.png"))) == 2
 

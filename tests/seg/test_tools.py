@@ -32,7 +32,10 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     return generate_dataset(
-        tmp_path_factory.mktemp("tools_data"), 4, 2, SceneConfig(size=64, object_radius=(10, 16), cue_radius=2)
+        tmp_path_factory.mktemp("tools_data"),
+        4,
+        2,
+        SceneConfig(size=64, object_radius=(10, 16), cue_radius=2),
     )
 
 
@@ -72,7 +75,14 @@ def test_train_checkpoint_evaluate_resume_test(data_root, tmp_path):
     assert "resumed epoch: 0, iter: 2" in log
     assert (work / "iter_4.pth").is_file()
 
-    tested = _run("tools/test.py", DEMO, str(work / "iter_4.pth"), "--work-dir", str(tmp_path / "test"), *_small(data_root, 4))
+    tested = _run(
+        "tools/test.py",
+        DEMO,
+        str(work / "iter_4.pth"),
+        "--work-dir",
+        str(tmp_path / "test"),
+        *_small(data_root, 4),
+    )
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "mIoU" in tested.stdout + tested.stderr
 
@@ -80,8 +90,12 @@ def test_train_checkpoint_evaluate_resume_test(data_root, tmp_path):
 def test_missing_data_root_is_named(tmp_path):
     missing = tmp_path / "nowhere"
     res = _run(
-        "tools/train.py", DEMO, "--work-dir", str(tmp_path / "w"),
-        "--cfg-options", f"train_dataloader.dataset.data_root={missing}",
+        "tools/train.py",
+        DEMO,
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--cfg-options",
+        f"train_dataloader.dataset.data_root={missing}",
     )
     assert res.returncode != 0
     assert "train_dataloader: data_root" in res.stderr and str(missing) in res.stderr
@@ -95,7 +109,9 @@ def test_config_without_custom_imports_is_named(tmp_path):
     )
     res = _run("tools/train.py", str(cfg), "--work-dir", str(tmp_path / "w"))
     assert res.returncode != 0
-    assert "SyntheticContextDataset" in res.stderr and "custom_imports" in res.stderr and str(cfg) in res.stderr
+    assert (
+        "SyntheticContextDataset" in res.stderr and "custom_imports" in res.stderr and str(cfg) in res.stderr
+    )
 
 
 def test_missing_config_and_checkpoint_are_named(tmp_path):

@@ -19,7 +19,7 @@ from vos_recommender.backends.adapters import AuthorsCode
 from vos_recommender.interaction.scribbles import empty_scribble
 
 FAKE = Path(__file__).parent / "fake_authors"
-T, H, W, O = 6, 32, 48, 2
+T, H, W, NUM_OBJECTS = 6, 32, 48, 2
 
 
 def _frames() -> np.ndarray:
@@ -93,22 +93,24 @@ def test_ipn_adapter_contract(tmp_path):
     assert backend.model.model_I.conv.bias.item() == -5.0  # weights really loaded
     for name in ("model", "interaction_net", "propagation_net", "utils_ipn"):
         assert name not in sys.modules  # the authors' generic names do not leak
-    backend.start_video(_frames(), O, video_id="toy")
+    backend.start_video(_frames(), NUM_OBJECTS, video_id="toy")
     result = backend.interact(_scribble(2, {1: (5, 5), 2: (20, 30), 0: (28, 2)}), 2)
-    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, O + 1, H, W)
+    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, NUM_OBJECTS + 1, H, W)
     assert result.masks[2, 5, 5] == 1 and result.masks[2, 20, 30] == 2 and result.masks[2, 28, 2] == 0
     np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, atol=1e-5)
     # Round 2 on frame 4: IPN receives only this round's strokes and the object count from the start.
     backend.interact(_scribble(4, {1: (10, 40)}), 4)
     last = backend.code.modules["model"].CALLS[-1]
-    assert last["num_objs"] == O
+    assert last["num_objs"] == NUM_OBJECTS
     assert last["scribbles"]["annotated_frame"] == 4
     assert [len(s) for s in last["scribbles"]["scribbles"]] == [0, 0, 0, 0, 1, 0]
 
 
 # ---------------------------------------------------------------------------------------- MANet
 def test_manet_adapter_contract(tmp_path):
-    intvos = AuthorsCode(FAKE / "manet", "fake", [], injected=_manet_config_module()).import_module("networks.IntVOS")
+    intvos = AuthorsCode(FAKE / "manet", "fake", [], injected=_manet_config_module()).import_module(
+        "networks.IntVOS"
+    )
     deeplab = _import_fake("manet", "networks.deeplab")
     with torch.no_grad():
         model = intvos.IntVOS(_manet_cfg(), deeplab.DeepLab())
@@ -117,12 +119,16 @@ def test_manet_adapter_contract(tmp_path):
     torch.save(model.state_dict(), tmp_path / "save_step_80000.pth")
 
     backend = build_backend(
-        "manet", code_dir=FAKE / "manet", weights=tmp_path / "save_step_80000.pth", device="cpu", input_size=(32, 48)
+        "manet",
+        code_dir=FAKE / "manet",
+        weights=tmp_path / "save_step_80000.pth",
+        device="cpu",
+        input_size=(32, 48),
     )
     assert "config" not in sys.modules and "networks" not in sys.modules
-    backend.start_video(_frames(), O, video_id="toy")
+    backend.start_video(_frames(), NUM_OBJECTS, video_id="toy")
     result = backend.interact(_scribble(3, {1: (4, 4), 2: (24, 40), 0: (16, 24)}), 3)
-    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, O + 1, H, W)
+    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, NUM_OBJECTS + 1, H, W)
     np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, atol=1e-5)
     assert result.masks[3, 4, 4] == 1 and result.masks[3, 24, 40] == 2
     calls = backend.code.modules["networks.IntVOS"].CALLS
@@ -156,10 +162,12 @@ def test_atnet_adapter_contract(tmp_path):
         net.anet.weight.copy_(torch.tensor([0, 0, 0, 0, 10.0, -10.0]).view(1, 6, 1, 1))
         net.anet.bias.fill_(-5.0)
     torch.save(net.state_dict(), tmp_path / "ATNet-checkpoint.pth")
-    backend = build_backend("atnet", code_dir=FAKE / "atnet", weights=tmp_path / "ATNet-checkpoint.pth", device="cpu")
-    backend.start_video(_frames(), O, video_id="toy")
+    backend = build_backend(
+        "atnet", code_dir=FAKE / "atnet", weights=tmp_path / "ATNet-checkpoint.pth", device="cpu"
+    )
+    backend.start_video(_frames(), NUM_OBJECTS, video_id="toy")
     result = backend.interact(_scribble(1, {1: (5, 5), 2: (20, 30)}), 1)
-    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, O + 1, H, W)
+    assert result.masks.shape == (T, H, W) and result.probs.shape == (T, NUM_OBJECTS + 1, H, W)
     assert result.masks[1, 5, 5] == 1 and result.masks[1, 20, 30] == 2
     assert result.masks[4, 5, 5] == 1  # propagated by the transfer network
     utils_calls = backend.code.modules["libs.utils"].CALLS

@@ -224,8 +224,12 @@ class IPNBackend(VOSBackend):
             interaction_weights = Path(weights) / "I.pth"
         if propagation_weights is None and weights is not None:
             propagation_weights = Path(weights) / "P.pth"
-        i_path = _require_file(interaction_weights, "IPN", "the interaction network weights (weights=<dir with I.pth>)")
-        p_path = _require_file(propagation_weights, "IPN", "the propagation network weights (weights=<dir with P.pth>)")
+        i_path = _require_file(
+            interaction_weights, "IPN", "the interaction network weights (weights=<dir with I.pth>)"
+        )
+        p_path = _require_file(
+            propagation_weights, "IPN", "the propagation network weights (weights=<dir with P.pth>)"
+        )
         self.device = device
         module = self.code.import_module("model")
         with self.code.active():
@@ -245,7 +249,9 @@ class IPNBackend(VOSBackend):
         id_masks = np.zeros((num_frames, height, width), dtype=np.uint8)
         id_masks.reshape(-1)[: self.num_objects + 1] = np.arange(self.num_objects + 1)
         with self.code.active():
-            self._variables = self.model.init_variables(frames=self.frames, masks=id_masks, device=self.device)
+            self._variables = self.model.init_variables(
+                frames=self.frames, masks=id_masks, device=self.device
+            )
 
     def _reset(self) -> None:
         self._variables = None
@@ -396,7 +402,9 @@ class MANetBackend(VOSBackend):
                 frame_num=[frame],
                 first_inter=first,
             )
-            logits = functional.interpolate(out[seq], size=(height, width), mode="bilinear", align_corners=True)
+            logits = functional.interpolate(
+                out[seq], size=(height, width), mode="bilinear", align_corners=True
+            )
             probs[frame] = logits
             annotated_label = torch.argmax(logits, dim=1)
             state["labels"][frame] = annotated_label[0]
@@ -424,7 +432,9 @@ class MANetBackend(VOSBackend):
                         frame_num=[t],
                         dynamic_seghead=self.model.dynamic_seghead,
                     )
-                    logits = functional.interpolate(out[seq], size=(height, width), mode="bilinear", align_corners=True)
+                    logits = functional.interpolate(
+                        out[seq], size=(height, width), mode="bilinear", align_corners=True
+                    )
                     probs[t] = logits
                     label_t = torch.argmax(logits, dim=1)
                     state["labels"][t] = label_t[0]
@@ -451,8 +461,10 @@ def _rough_roi(scribble_label: Any, margin: int = 20) -> Any:
             continue
         (h_min, w_min), (h_max, w_max) = labelled.min(0).values, labelled.max(0).values
         h, w = scribble_label.shape[-2:]
-        box = (slice(max(int(h_min) - margin, 0), min(int(h_max) + margin, h - 1)),
-               slice(max(int(w_min) - margin, 0), min(int(w_max) + margin, w - 1)))
+        box = (
+            slice(max(int(h_min) - margin, 0), min(int(h_max) + margin, h - 1)),
+            slice(max(int(w_min) - margin, 0), min(int(w_max) + margin, w - 1)),
+        )
         out[i, 0][box] = scribble_label[i, 0][box]
     return out
 
@@ -490,7 +502,6 @@ class ATNetBackend(VOSBackend):
             weights = self.code.code_dir / self.config.test_load_state_dir
         weights_path = _require_file(weights, "ATNet", "the checkpoint (weights=.../ATNet-checkpoint.pth)")
         self.device = device
-        torch = _torch()
         with self.code.active():
             self.net = atnet_module.ATnet()
             _load_state_dict(self.net, weights_path, "ATNet", device=device)
@@ -505,14 +516,19 @@ class ATNetBackend(VOSBackend):
             _, pad_info = self.utils.apply_pad(np.zeros((height, width)))
             mean = np.asarray(self.config.mean, dtype=np.float32)
             var = np.asarray(self.config.var, dtype=np.float32)
-            images = [self.utils.apply_pad((f.astype(np.float32) / 255.0 - mean) / var, pad_info) for f in self.frames]
+            images = [
+                self.utils.apply_pad((f.astype(np.float32) / 255.0 - mean) / var, pad_info)
+                for f in self.frames
+            ]
         images = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()).float().to(self.device)
         (hpad1, hpad2), (wpad1, wpad2) = pad_info
         self._state = {
             "pad_info": pad_info,
             "images": images,
             "crop": (slice(hpad1, images.shape[-2] - hpad2), slice(wpad1, images.shape[-1] - wpad2)),
-            "prob_maps": torch.zeros((num_frames, self.num_objects) + tuple(images.shape[-2:]), device=self.device),
+            "prob_maps": torch.zeros(
+                (num_frames, self.num_objects) + tuple(images.shape[-2:]), device=self.device
+            ),
             "anno_3ch": [],
             "anno_6ch": [],
             "final_masks": np.zeros((num_frames, height, width)),
@@ -544,14 +560,24 @@ class ATNetBackend(VOSBackend):
             for obj_id in range(1, n_objects + 1):
                 if n_interaction == 1:
                     pos = self.utils.scribble_to_image(
-                        scribbles_list, frame, obj_id, dilation=config.scribble_dilation_param, prev_mask=final_masks[frame]
+                        scribbles_list,
+                        frame,
+                        obj_id,
+                        dilation=config.scribble_dilation_param,
+                        prev_mask=final_masks[frame],
                     )
                     maps.append(np.stack([np.ones_like(pos) / 2, pos, np.zeros_like(pos)]))
                 else:
                     prev_round = (final_masks[frame] == obj_id).astype(np.float32)
                     pos, neg = self.utils.scribble_to_image(
-                        scribbles_list, frame, obj_id, dilation=config.scribble_dilation_param,
-                        prev_mask=final_masks[frame], blur=True, singleimg=False, seperate_pos_neg=True,
+                        scribbles_list,
+                        frame,
+                        obj_id,
+                        dilation=config.scribble_dilation_param,
+                        prev_mask=final_masks[frame],
+                        blur=True,
+                        singleimg=False,
+                        seperate_pos_neg=True,
                     )
                     maps.append(np.stack([prev_round, pos, neg]))
             pm_ps_ns = torch.from_numpy(np.stack(maps).astype(np.float32)).to(self.device)
@@ -586,7 +612,11 @@ class ATNetBackend(VOSBackend):
                     output_prob_prop = torch.sigmoid(logits)
                     prob = output_prob_prop[:, 0].detach()
                     # Near an earlier annotated frame, keep part of the previous round (alpha >= 0.5).
-                    side = annotated_np[annotated_np < frame] if seen_annotated == 1 else annotated_np[annotated_np > frame]
+                    side = (
+                        annotated_np[annotated_np < frame]
+                        if seen_annotated == 1
+                        else annotated_np[annotated_np > frame]
+                    )
                     if len(side) == 0:
                         alpha = 1.0
                     elif seen_annotated == 1:

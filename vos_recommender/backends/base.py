@@ -66,7 +66,9 @@ class VOSResult:
             )
         want = (num_frames, num_objects + 1, height, width)
         if self.probs.shape != want or self.probs.dtype != np.float32:
-            raise ValueError(f"probs must be float32 of shape {want}, got {self.probs.dtype} {self.probs.shape}")
+            raise ValueError(
+                f"probs must be float32 of shape {want}, got {self.probs.dtype} {self.probs.shape}"
+            )
 
 
 def scribble_frames(scribble: dict[str, Any]) -> list[int]:
@@ -175,7 +177,7 @@ class VOSBackend(abc.ABC):
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(masks T x H x W, probs T x (O+1) x H x W)`` after this round."""
 
-    def _reset(self) -> None:
+    def _reset(self) -> None:  # noqa: B027 (optional hook, deliberately not abstract)
         """Drop backend-specific state (override when there is any)."""
 
     def __repr__(self) -> str:

@@ -44,7 +44,10 @@ def scribble_hash(scribble: dict[str, Any], frame: int) -> str:
     """Hash of the strokes a backend sees in one round (those on ``frame``), in canonical JSON."""
     strokes = scribble["scribbles"][frame]
     canonical = [
-        {"path": np.round(np.asarray(s["path"], dtype=np.float64), 6).tolist(), "object_id": int(s["object_id"])}
+        {
+            "path": np.round(np.asarray(s["path"], dtype=np.float64), 6).tolist(),
+            "object_id": int(s["object_id"]),
+        }
         for s in strokes
     ]
     return hashlib.sha1(json.dumps([frame, canonical], sort_keys=True).encode()).hexdigest()

@@ -31,7 +31,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend, objects_to_probs, probs_to_masks
+from vos_recommender.backends.base import (
+    BackendNotAvailableError,
+    VOSBackend,
+    objects_to_probs,
+    probs_to_masks,
+)
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
 __all__ = [
@@ -132,7 +137,9 @@ class PropagationNet(TinyUNet):
         return super().forward(torch.cat([rgb, prev_prob, ref_rgb, ref_prob], dim=1))
 
 
-def linear_fade_weights(target: int, previous_targets: list[int], num_frames: int) -> tuple[int, int, np.ndarray]:
+def linear_fade_weights(
+    target: int, previous_targets: list[int], num_frames: int
+) -> tuple[int, int, np.ndarray]:
     """Range and blending weights of a new round, as IPN's ``Get_weight``.
 
     The new result fully replaces the old one at ``target``; the weight falls linearly to 0 at the
@@ -162,7 +169,9 @@ def linear_fade_weights(target: int, previous_targets: list[int], num_frames: in
     return left_end, right_end, weight
 
 
-def save_checkpoint(path: str | os.PathLike, interaction: nn.Module, propagation: nn.Module, config: dict) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, interaction: nn.Module, propagation: nn.Module, config: dict
+) -> None:
     """Write both networks and their configuration atomically (temporary file + ``os.replace``).
 
     Args:
@@ -210,9 +219,13 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated/corrupt files
-        raise BackendNotAvailableError(f"learned VOS checkpoint {path} is unreadable or corrupt ({err}); {train_hint}") from err
+        raise BackendNotAvailableError(
+            f"learned VOS checkpoint {path} is unreadable or corrupt ({err}); {train_hint}"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise BackendNotAvailableError(f"{path} is not a learned VOS checkpoint ({CHECKPOINT_FORMAT}); {train_hint}")
+        raise BackendNotAvailableError(
+            f"{path} is not a learned VOS checkpoint ({CHECKPOINT_FORMAT}); {train_hint}"
+        )
     config = payload["config"]
     interaction = InteractionNet(width=int(config.get("width", 16)))
     propagation = PropagationNet(width=int(config.get("width", 16)))
@@ -220,7 +233,9 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
         interaction.load_state_dict(payload["interaction"])
         propagation.load_state_dict(payload["propagation"])
     except (RuntimeError, KeyError) as err:
-        raise BackendNotAvailableError(f"learned VOS checkpoint {path} does not match the networks: {err}") from err
+        raise BackendNotAvailableError(
+            f"learned VOS checkpoint {path} does not match the networks: {err}"
+        ) from err
     return interaction.eval(), propagation.eval(), config
 
 
@@ -261,7 +276,9 @@ class LearnedBackend(VOSBackend):
 
     name = "learned"
 
-    def __init__(self, checkpoint: str | os.PathLike, scribble_thickness: int = 3, device: str = "cpu") -> None:
+    def __init__(
+        self, checkpoint: str | os.PathLike, scribble_thickness: int = 3, device: str = "cpu"
+    ) -> None:
         super().__init__()
         self.checkpoint = Path(checkpoint)
         self.interaction_net, self.propagation_net, self.config = load_checkpoint(self.checkpoint)
@@ -307,13 +324,19 @@ class LearnedBackend(VOSBackend):
             negative = resize_maps(negative, h, w, binary=True)
             ref_rgb = self._rgb[frame : frame + 1]
             ref_prob = torch.sigmoid(
-                self.interaction_net(ref_rgb, as_tensor(previous[frame, obj]), as_tensor(positive), as_tensor(negative))
+                self.interaction_net(
+                    ref_rgb, as_tensor(previous[frame, obj]), as_tensor(positive), as_tensor(negative)
+                )
             )
             new = {frame: ref_prob}
             for t in range(frame + 1, right_end + 1):
-                new[t] = torch.sigmoid(self.propagation_net(self._rgb[t : t + 1], new[t - 1], ref_rgb, ref_prob))
+                new[t] = torch.sigmoid(
+                    self.propagation_net(self._rgb[t : t + 1], new[t - 1], ref_rgb, ref_prob)
+                )
             for t in range(frame - 1, left_end - 1, -1):
-                new[t] = torch.sigmoid(self.propagation_net(self._rgb[t : t + 1], new[t + 1], ref_rgb, ref_prob))
+                new[t] = torch.sigmoid(
+                    self.propagation_net(self._rgb[t : t + 1], new[t + 1], ref_rgb, ref_prob)
+                )
             for t, prob in new.items():
                 fresh = prob[0, 0].cpu().numpy()
                 self._object_probs[t, obj] = weight[t] * fresh + (1.0 - weight[t]) * previous[t, obj]

@@ -66,14 +66,18 @@ class TrainSettings:
 class Video:
     """A training video at full resolution (for scribbles) and at network resolution (for the nets)."""
 
-    def __init__(self, name: str, frames: np.ndarray, masks: np.ndarray, num_objects: int, scale: float) -> None:
+    def __init__(
+        self, name: str, frames: np.ndarray, masks: np.ndarray, num_objects: int, scale: float
+    ) -> None:
         self.name = name
         self.full_masks = masks
         self.num_objects = num_objects
         _, height, width, _ = frames.shape
         self.size = (max(8, round(height * scale)), max(8, round(width * scale)))
         h, w = self.size
-        self.frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32)
+        self.frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]).astype(
+            np.float32
+        )
         self.frames /= 255.0
         self.masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) for m in masks])
 
@@ -110,7 +114,9 @@ def soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (5, 5), rng.uniform(0.5, 1.5)), 0.0, 1.0)
 
 
-def interaction_samples(videos: list[Video], count: int, rng: np.random.Generator, thickness: int = 3) -> list:
+def interaction_samples(
+    videos: list[Video], count: int, rng: np.random.Generator, thickness: int = 3
+) -> list:
     """Interaction samples made with the same scribble sources the backend meets.
 
     Round-1 samples use the generator's human-like scribble on an empty prediction; correction
@@ -195,7 +201,9 @@ def train(settings: TrainSettings) -> dict:
 
     # ---- data
     videos = load_videos(settings.data, settings.split, settings.scale)
-    print(f"[train_learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}")
+    print(
+        f"[train_learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}"
+    )
 
     # ---- networks
     interaction = InteractionNet(width=settings.width)
@@ -259,7 +267,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     """Build :class:`TrainSettings` from the command line (one flag per field)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for field in dataclasses.fields(TrainSettings):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
+        )
     return TrainSettings(**vars(parser.parse_args(argv)))
 
 

@@ -18,7 +18,7 @@ from gymnasium import spaces
 from vos_recommender.backends import VOSBackend, VOSResult, build_backend
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.interaction.robot import InteractiveRobot
-from vos_recommender.interaction.scribbles import scribble_frame
+from vos_recommender.interaction.scribbles import load_scribble, save_scribble, scribble_frame
 from vos_recommender.metrics.auc import round_auc
 from vos_recommender.metrics.jf import per_frame_jf
 from vos_recommender.quality import OracleQuality, QualitySource, build_quality
@@ -110,8 +110,10 @@ class FrameRecommendationEnv(gym.Env):
     ``Discrete(max_frames)``: the index of the frame to annotate next. Repeats are allowed. Videos
     shorter than ``max_frames`` are padded; indices ``>= num_frames`` of the current video are
     invalid: :meth:`action_masks` (and ``info["action_mask"]``) marks the valid ones, as sb3-contrib's
-    maskable algorithms expect, and :meth:`step` raises ``ValueError`` naming an invalid action
-    (also for actions outside ``[0, max_frames)``).
+    maskable algorithms expect. With ``invalid_action="raise"`` (default) :meth:`step` raises
+    ``ValueError`` naming such an action; with ``"skip"`` the round passes without a correction, the
+    auxiliary reward is -1 and ``info["invalid_action"]`` holds the action (for unmasked samplers such
+    as the environment checkers). Actions outside ``[0, max_frames)`` always raise.
 
     ## Observation Space
 
@@ -155,13 +157,14 @@ class FrameRecommendationEnv(gym.Env):
 
     * ``data_root`` / ``split``: a DAVIS-layout dataset, or ``videos``: a list of ``VideoSample``.
     * ``backend``: registry name or instance; ``backend_kwargs``; ``cache_dir``: wrap it in the cache
-      backend storing entries there.
+      backend storing entries there (the simulated user's scribbles are stored there too).
     * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
     * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
     * ``max_frames`` (default: the longest video).
     * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir``, ``stats_seed``,
       ``min_sigma`` (floor of ``sigma``).
     * ``robot_kwargs``: :class:`InteractiveRobot` settings.
+    * ``invalid_action``: ``"raise"`` or ``"skip"`` (see Action Space).
     * ``info_timing``: copy the wall-clock timings into ``info`` (see below).
     * ``render_mode``: ``"rgb_array"`` gives the last annotated frame with the masks overlaid.
 
@@ -197,6 +200,7 @@ class FrameRecommendationEnv(gym.Env):
         min_sigma: float = 1e-3,
         robot_kwargs: dict[str, Any] | None = None,
         info_timing: bool = False,
+        invalid_action: str = "raise",
         render_mode: str | None = None,
     ) -> None:
         super().__init__()
@@ -212,17 +216,26 @@ class FrameRecommendationEnv(gym.Env):
         self.videos = {video.name: video for video in videos}
         self.video_names = sorted(self.videos)
         if num_rounds < 2:
-            raise ValueError(f"num_rounds must be >= 2 (round 1 + at least one recommendation), got {num_rounds}")
+            raise ValueError(
+                f"num_rounds must be >= 2 (round 1 + at least one recommendation), got {num_rounds}"
+            )
         if reward_mode not in ("seed", "released"):
             raise ValueError(f"reward_mode must be 'seed' or 'released', got {reward_mode!r}")
         if goal_baseline not in ("mean", "mean_plus_std"):
             raise ValueError(f"goal_baseline must be 'mean' or 'mean_plus_std', got {goal_baseline!r}")
+        if invalid_action not in ("raise", "skip"):
+            raise ValueError(f"invalid_action must be 'raise' or 'skip', got {invalid_action!r}")
+        self.invalid_action = invalid_action
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         longest = max(video.num_frames for video in videos)
         self.max_frames = int(max_frames) if max_frames is not None else longest
         if self.max_frames < longest:
-            raise ValueError(f"max_frames={self.max_frames} is shorter than the longest video ({longest} frames)")
+            raise ValueError(
+                f"max_frames={self.max_frames} is shorter than the longest video ({longest} frames)"
+            )
 
         if isinstance(backend, str):
             inner = build_backend(backend, **(backend_kwargs or {}))
@@ -234,6 +247,9 @@ class FrameRecommendationEnv(gym.Env):
             CachingBackend(inner, cache_dir, namespace=namespace) if cache_dir is not None else inner
         )
         self.backend_namespace = namespace
+        # The simulated user's scribble is a function of the frame's prediction and ground truth, so
+        # with a cache it is stored too (it costs more than a cached VOS round to recompute).
+        self.scribble_cache_dir = Path(cache_dir) / "scribbles" if cache_dir is not None else None
         self.quality: QualitySource = (
             build_quality(quality, **(quality_kwargs or {})) if isinstance(quality, str) else quality
         )
@@ -290,13 +306,34 @@ class FrameRecommendationEnv(gym.Env):
     def _first_scribble(self, video, index: int) -> tuple[dict, int]:
         if video.scribbles:
             if not 0 <= index < len(video.scribbles):
-                raise IndexError(f"video {video.name!r} has {len(video.scribbles)} scribbles, asked for {index}")
+                raise IndexError(
+                    f"video {video.name!r} has {len(video.scribbles)} scribbles, asked for {index}"
+                )
             scribble = video.scribbles[index]
             return scribble, int(scribble_frame(scribble))
         # No human scribble: the robot corrects an empty prediction on the frame with the most object pixels.
         frame = int(np.argmax([(m > 0).sum() for m in video.masks]))
         empty = np.zeros_like(video.masks)
         return self.robot.interact(video.name, empty, video.masks, frame, video.num_objects), frame
+
+    def _robot_scribble(self, video, pred_masks: np.ndarray, frame: int) -> dict:
+        """The simulated user's correction on ``frame`` (replayed from the cache folder when present)."""
+        if self.scribble_cache_dir is None:
+            return self.robot.interact(video.name, pred_masks, video.masks, frame, video.num_objects)
+        digest = hashlib.sha1()
+        digest.update(json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode())
+        digest.update(np.ascontiguousarray(pred_masks[frame]).tobytes())
+        digest.update(np.ascontiguousarray(video.masks[frame]).tobytes())
+        key = digest.hexdigest()
+        path = self.scribble_cache_dir / key[:2] / f"{key}.json"
+        if path.is_file():
+            try:
+                return load_scribble(path)
+            except ValueError:
+                pass  # damaged file: recompute and overwrite
+        scribble = self.robot.interact(video.name, pred_masks, video.masks, frame, video.num_objects)
+        save_scribble(path, scribble)
+        return scribble
 
     def _run_round(self, scribble: dict, frame: int) -> tuple[VOSResult, np.ndarray]:
         result = self.backend.interact(scribble, frame)
@@ -367,7 +404,7 @@ class FrameRecommendationEnv(gym.Env):
                 curve.append(float(per_frame_jf(video.masks, result.masks, video.num_objects)["JF"].mean()))
                 if round_index + 1 < self.num_rounds:
                     frame = int(rng.integers(video.num_frames))
-                    scribble = self.robot.interact(video.name, result.masks, video.masks, frame, video.num_objects)
+                    scribble = self._robot_scribble(video, result.masks, frame)
             runs.append(curve)
         values = np.asarray(runs)
         record = {
@@ -387,7 +424,9 @@ class FrameRecommendationEnv(gym.Env):
         return float((performance - baseline) / sigma)
 
     # ------------------------------------------------------------------ gym API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
         """Start an episode: pick a video, apply its first scribble (round 1).
 
         Args:
@@ -452,6 +491,8 @@ class FrameRecommendationEnv(gym.Env):
             raise ValueError(f"action {action!r} is not an integer frame index")
         if not 0 <= frame < self.max_frames:
             raise ValueError(f"action {frame} is outside the action space Discrete({self.max_frames})")
+        if frame >= self.num_frames and self.invalid_action == "skip":
+            return self._skip_round(frame)
         if frame >= self.num_frames:
             raise ValueError(
                 f"action {frame} is a padded frame: video {self._video.name!r} has {self.num_frames} frames "
@@ -461,7 +502,7 @@ class FrameRecommendationEnv(gym.Env):
         video = self._video
         least = self._counts[: self.num_frames].min()
         r_aux = 1.0 if self._counts[frame] == least else -1.0
-        scribble = self.robot.interact(video.name, self._result.masks, video.masks, frame, video.num_objects)
+        scribble = self._robot_scribble(video, self._result.masks, frame)
         result, jf = self._run_round(scribble, frame)
         self._result = result
         self._round += 1
@@ -480,6 +521,20 @@ class FrameRecommendationEnv(gym.Env):
         info = self._info(jf, result.elapsed, time.perf_counter() - tic, r_goal, r_aux)
         return self._observation(), float(reward), bool(terminated), False, info
 
+    def _skip_round(self, frame: int) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
+        """A padded action under ``invalid_action="skip"``: the round passes without a correction."""
+        tic = time.perf_counter()
+        jf = per_frame_jf(self._video.masks, self._result.masks, self._video.num_objects)["JF"]
+        self._round += 1
+        self._jf_rounds.append(float(jf.mean()))
+        r_aux = -1.0
+        r_goal = self.goal_reward(float(jf.mean()), self._round)
+        terminated = self._round >= self.num_rounds
+        reward = (r_goal if terminated else r_aux) if self.reward_mode == "seed" else r_goal + r_aux
+        info = self._info(jf, 0.0, time.perf_counter() - tic, r_goal, r_aux)
+        info["invalid_action"] = frame
+        return self._observation(), float(reward), bool(terminated), False, info
+
     def render(self) -> np.ndarray | None:
         """``rgb_array``: the last annotated frame with the current masks blended in."""
         if self.render_mode != "rgb_array" or self._video is None or self._result is None:
@@ -487,7 +542,9 @@ class FrameRecommendationEnv(gym.Env):
         frame = self._annotated[-1]
         image = self._video.frames[frame].astype(np.float32)
         labels = self._result.masks[frame]
-        colours = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48]], np.float32)
+        colours = np.array(
+            [[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48]], np.float32
+        )
         overlay = colours[np.minimum(labels, len(colours) - 1)]
         blended = np.where(labels[..., None] > 0, 0.5 * image + 0.5 * overlay, image)
         return blended.astype(np.uint8)

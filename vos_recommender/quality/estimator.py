@@ -29,7 +29,14 @@ from torch import nn
 from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
 from vos_recommender.quality.oracle import QualitySource
 
-__all__ = ["QualityConfig", "QualityNet", "WildQuality", "crop_object", "load_quality_checkpoint", "save_quality_checkpoint"]
+__all__ = [
+    "QualityConfig",
+    "QualityNet",
+    "WildQuality",
+    "crop_object",
+    "load_quality_checkpoint",
+    "save_quality_checkpoint",
+]
 
 CHECKPOINT_FORMAT = "vos_recommender.quality_estimator/1"
 
@@ -80,9 +87,13 @@ def crop_object(
     box_w = max(float(x1 - x0), float(min_box)) * box_scale
     # Affine map from the box to the output square; warpAffine fills outside pixels with 0.
     sx, sy = crop_size / box_w, crop_size / box_h
-    matrix = np.array([[sx, 0.0, crop_size / 2.0 - sx * cx], [0.0, sy, crop_size / 2.0 - sy * cy]], dtype=np.float64)
+    matrix = np.array(
+        [[sx, 0.0, crop_size / 2.0 - sx * cx], [0.0, sy, crop_size / 2.0 - sy * cy]], dtype=np.float64
+    )
     size = (crop_size, crop_size)
-    rgb = cv2.warpAffine(frame.astype(np.float32) / 255.0, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    rgb = cv2.warpAffine(
+        frame.astype(np.float32) / 255.0, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0
+    )
     mask = cv2.warpAffine(prob.astype(np.float32), matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
     return np.concatenate([rgb.transpose(2, 0, 1), mask[None]], axis=0).astype(np.float32)
 
@@ -114,7 +125,11 @@ class _Bottleneck(nn.Module):
 
 
 def _resnet50_body() -> tuple[nn.Module, int]:
-    layers: list[nn.Module] = [nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1)]
+    layers: list[nn.Module] = [
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, stride=2, padding=1),
+    ]
     in_channels = 64
     for channels, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
         for index in range(blocks):
@@ -205,7 +220,9 @@ def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise BackendNotAvailableError(f"quality estimator checkpoint {path} is unreadable ({err}); {hint}") from err
+        raise BackendNotAvailableError(
+            f"quality estimator checkpoint {path} is unreadable ({err}); {hint}"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise BackendNotAvailableError(f"{path} is not a quality estimator checkpoint; {hint}")
     net = QualityNet(QualityConfig(**payload["config"]))
@@ -249,7 +266,9 @@ class WildQuality(QualitySource):
     def predict_objects(self, frames: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """Predicted J&F of every object on every frame, ``T x O``, clipped to ``[0, 1]``."""
         crops = torch.from_numpy(self.crops(frames, probs))
-        scores = torch.cat([self.net(crops[i : i + self.batch_size]) for i in range(0, len(crops), self.batch_size)])
+        scores = torch.cat(
+            [self.net(crops[i : i + self.batch_size]) for i in range(0, len(crops), self.batch_size)]
+        )
         return scores.clamp(0.0, 1.0).numpy().reshape(probs.shape[0], probs.shape[1] - 1).astype(np.float32)
 
     def __call__(

@@ -94,7 +94,9 @@ def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.ran
                 frame = scribble_frame(scribble)
             else:
                 frame = int(rng.integers(video.num_frames))
-                scribble = robot.interact(video.name, np.zeros_like(video.masks), video.masks, frame, video.num_objects)
+                scribble = robot.interact(
+                    video.name, np.zeros_like(video.masks), video.masks, frame, video.num_objects
+                )
             for round_index in range(settings.rounds):
                 result = backend.interact(scribble, frame)
                 true_frame = per_frame_jf(video.masks, result.masks, video.num_objects)["JF"]
@@ -120,7 +122,10 @@ def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.ran
 
 def _config(settings: QualityTrainSettings) -> QualityConfig:
     return QualityConfig(
-        backbone=settings.backbone, width=settings.width, crop_size=settings.crop_size, min_box=settings.min_box
+        backbone=settings.backbone,
+        width=settings.width,
+        crop_size=settings.crop_size,
+        min_box=settings.min_box,
     )
 
 
@@ -136,7 +141,10 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 def predict(net: QualityNet, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Scores of stored crops (clipped to ``[0, 1]``)."""
     net.eval()
-    out = [net(torch.from_numpy(crops[i : i + batch_size].astype(np.float32))) for i in range(0, len(crops), batch_size)]
+    out = [
+        net(torch.from_numpy(crops[i : i + batch_size].astype(np.float32)))
+        for i in range(0, len(crops), batch_size)
+    ]
     return torch.cat(out).clamp(0, 1).numpy()
 
 
@@ -196,7 +204,7 @@ def train(settings: QualityTrainSettings) -> dict:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         print(f"[quality.train] epoch {epoch}/{settings.epochs} train/mse {np.mean(losses):.4f}", flush=True)
 
     # ---- evaluation and outputs
@@ -222,7 +230,9 @@ def parse_args(argv: list[str] | None = None) -> QualityTrainSettings:
     """Build :class:`QualityTrainSettings` from the command line (one flag per field)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for field in dataclasses.fields(QualityTrainSettings):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
+        )
     return QualityTrainSettings(**vars(parser.parse_args(argv)))
 
 

@@ -218,6 +218,7 @@ class RANetHead(BaseDecodeHead):
         self.num_representatives = num_representatives
         self.region_threshold = float(region_threshold)
         self.attention_scale = attention_scale
+        self.decision_kernel_size = decision_kernel_size
         self.region_scale = float(region_scale)
         self.boundary_ignore_index = boundary_ignore_index
         for name, value in switches.items():

@@ -25,8 +25,18 @@ def get_prop_list(annotated_frames, annotated_now, num_frames, proportion=1.0, g
     return list(range(annotated_now, start - 1, -1)) + list(range(annotated_now, end + 1))
 
 
-def scribble_to_image(scribbles, currentframe, obj_id, prev_mask, dilation=5, nocare_area=None,
-                      bresenhamtf=True, blur=True, singleimg=False, seperate_pos_neg=False):
+def scribble_to_image(
+    scribbles,
+    currentframe,
+    obj_id,
+    prev_mask,
+    dilation=5,
+    nocare_area=None,
+    bresenhamtf=True,
+    blur=True,
+    singleimg=False,
+    seperate_pos_neg=False,
+):
     CALLS.append({"frame": currentframe, "obj": obj_id, "num_strokes": [len(s) for s in scribbles]})
     h, w = prev_mask.shape
     pos, neg = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)

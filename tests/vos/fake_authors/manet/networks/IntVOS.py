@@ -31,10 +31,21 @@ class IntVOS(nn.Module):
     def extract_feature(self, x):
         return self.semantic_embedding(self.feature_extracter(x))
 
-    def int_seghead(self, ref_frame_embedding=None, ref_scribble_label=None, prev_round_label=None,
-                    normalize_nearest_neighbor_distances=True, global_map_tmp_dic=None, local_map_dics=None,
-                    interaction_num=None, seq_names=None, gt_ids=None, k_nearest_neighbors=1, frame_num=None,
-                    first_inter=True):
+    def int_seghead(
+        self,
+        ref_frame_embedding=None,
+        ref_scribble_label=None,
+        prev_round_label=None,
+        normalize_nearest_neighbor_distances=True,
+        global_map_tmp_dic=None,
+        local_map_dics=None,
+        interaction_num=None,
+        seq_names=None,
+        gt_ids=None,
+        k_nearest_neighbors=1,
+        frame_num=None,
+        first_inter=True,
+    ):
         CALLS.append(("int", frame_num[0], interaction_num, bool(first_inter), prev_round_label is None))
         _, _, h, w = ref_frame_embedding.shape
         num_classes = int(gt_ids[0]) + 1
@@ -43,11 +54,25 @@ class IntVOS(nn.Module):
             logits = logits + 2 * _one_hot(prev_round_label, num_classes, h, w)
         return {seq_names[0]: logits}, local_map_dics
 
-    def prop_seghead(self, ref_frame_embedding=None, previous_frame_embedding=None, current_frame_embedding=None,
-                     ref_scribble_label=None, previous_frame_mask=None, normalize_nearest_neighbor_distances=True,
-                     use_local_map=True, seq_names=None, gt_ids=None, k_nearest_neighbors=1, global_map_tmp_dic=None,
-                     local_map_dics=None, interaction_num=None, start_annotated_frame=None, frame_num=None,
-                     dynamic_seghead=None):
+    def prop_seghead(
+        self,
+        ref_frame_embedding=None,
+        previous_frame_embedding=None,
+        current_frame_embedding=None,
+        ref_scribble_label=None,
+        previous_frame_mask=None,
+        normalize_nearest_neighbor_distances=True,
+        use_local_map=True,
+        seq_names=None,
+        gt_ids=None,
+        k_nearest_neighbors=1,
+        global_map_tmp_dic=None,
+        local_map_dics=None,
+        interaction_num=None,
+        start_annotated_frame=None,
+        frame_num=None,
+        dynamic_seghead=None,
+    ):
         CALLS.append(("prop", frame_num[0], interaction_num, start_annotated_frame))
         _, _, h, w = current_frame_embedding.shape
         num_classes = int(gt_ids[0]) + 1

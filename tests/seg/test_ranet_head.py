@@ -1,0 +1,283 @@
+"""RANetHead: losses, gradients, eval outputs, switches, edge cases and argument errors."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmseg_ranet  # noqa: F401  (registers the head)
+from mmseg_ranet.models.decode_heads import RANET_VARIANTS, RANetHead
+
+HEIGHT, WIDTH, NUM_CLASSES = 7, 9, 5
+LABEL_SIZE = (HEIGHT * 8, WIDTH * 8)
+
+
+def _head_cfg(**overrides) -> dict:
+    cfg = dict(
+        type="RANetHead",
+        in_channels=[8, 12],
+        in_index=[2, 3],
+        input_transform="multiple_select",
+        channels=6,
+        num_classes=NUM_CLASSES,
+        num_representatives=3,
+        norm_cfg=dict(type="BN"),
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def _build(seed: int = 0, **overrides) -> RANetHead:
+    init_default_scope("mmseg")
+    torch.manual_seed(seed)
+    return MODELS.build(_head_cfg(**overrides))
+
+
+def _features(seed: int = 1, batch: int = 2) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, c, HEIGHT, WIDTH, generator=generator) for c in (4, 4, 8, 12)]
+
+
+def _samples(batch: int = 2, ignore_all: bool = False, with_boundary: bool = True) -> list[SegDataSample]:
+    generator = torch.Generator().manual_seed(2)
+    samples = []
+    for _ in range(batch):
+        sample = SegDataSample()
+        labels = torch.randint(0, NUM_CLASSES, (1, *LABEL_SIZE), generator=generator)
+        if ignore_all:
+            labels.fill_(255)
+        sample.gt_sem_seg = PixelData(data=labels)
+        if with_boundary:
+            edges = torch.randint(0, 2, (1, *LABEL_SIZE), generator=generator)
+            sample.gt_edge_map = PixelData(data=torch.where(labels == 255, 255, edges))
+        sample.set_metainfo(dict(img_shape=LABEL_SIZE, pad_shape=LABEL_SIZE, ori_shape=LABEL_SIZE))
+        samples.append(sample)
+    return samples
+
+
+def _total(losses: dict) -> torch.Tensor:
+    return sum(value for key, value in losses.items() if "loss" in key)
+
+
+def _sharpen(head: RANetHead, scale: float = 25.0) -> None:
+    """Make C confident and spatially varying, so that images split into several, different regions."""
+    with torch.no_grad():
+        head.stage3_seg.weight.mul_(scale)
+
+
+@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
+    head = _build(variant=variant)
+    _sharpen(head)
+    head.train()
+    losses = head.loss(_features(), _samples(), None)
+    assert set(losses) == {"loss_ce", "loss_stage3_ce", "loss_boundary", "loss_stage3_boundary", "acc_seg"}
+    for key, value in losses.items():
+        assert value.dim() == 0 or value.numel() == 1, key
+        assert torch.isfinite(value).all(), key
+    _total(losses).backward()
+    for name, param in head.named_parameters():
+        assert param.grad is not None, f"{name} has no gradient"
+        assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
+        assert param.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+    if variant == "paper":
+        # W^g only learns through J (the region decision itself is made without gradient).
+        assert head.decision_conv.weight.grad.abs().sum() > 0
+    else:
+        assert not hasattr(head, "decision_conv")
+
+
+def test_loss_weights_are_the_released_ones():
+    head = _build()
+    weights = {
+        head.loss_decode.loss_name: head.loss_decode.loss_weight,
+        head.loss_stage3.loss_name: head.loss_stage3.loss_weight,
+        head.loss_boundary.loss_name: head.loss_boundary.loss_weight,
+        head.loss_stage3_boundary.loss_name: head.loss_stage3_boundary.loss_weight,
+    }
+    assert weights == {"loss_ce": 1.0, "loss_stage3_ce": 0.4, "loss_boundary": 0.2, "loss_stage3_boundary": 0.08}
+
+
+@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+def test_batch_items_with_different_region_counts(variant):
+    head = _build(variant=variant)
+    _sharpen(head)
+    head.train()
+    outputs = head.forward_regions(_features())
+    counts = outputs.num_regions.tolist()
+    assert counts[0] != counts[1] and min(counts) > 1, counts
+    reps = outputs.representatives
+    region = outputs.region.flatten(1)
+    for b in range(2):
+        kept = reps.pixel[b][reps.valid[b]]
+        # Every representative lies inside its own region, and small regions give all their pixels.
+        assert torch.equal(region[b, kept], reps.region[b][reps.valid[b]])
+        sizes = torch.bincount(region[b], minlength=counts[b])
+        assert int(reps.valid[b].sum()) == int(sizes.clamp(max=3).sum())
+    losses = head.loss_by_feat(
+        (outputs.seg_logits, outputs.stage3_logits, outputs.boundary_logits, outputs.stage3_boundary_logits),
+        _samples(),
+    )
+    _total(losses).backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("threshold, expected", [(-1.5, "one"), (1.5, "all")], ids=["single-region", "singletons"])
+@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+def test_single_region_and_every_pixel_its_own_region(variant, threshold, expected):
+    head = _build(variant=variant, region_threshold=threshold)
+    head.train()
+    outputs = head.forward_regions(_features())
+    want = 1 if expected == "one" else HEIGHT * WIDTH
+    assert outputs.num_regions.tolist() == [want, want]
+    losses = head.loss(_features(), _samples(), None)
+    _total(losses).backward()
+    for name, param in head.named_parameters():
+        assert param.grad is None or torch.isfinite(param.grad).all(), name
+
+
+def test_all_ignore_crop_gives_finite_losses():
+    head = _build()
+    head.train()
+    losses = head.loss(_features(), _samples(ignore_all=True), None)
+    for key, value in losses.items():
+        assert torch.isfinite(value).all(), key
+    _total(losses).backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+
+
+def test_eval_forward_returns_only_final_logits_and_needs_no_boundary_labels():
+    head = _build()
+    head.eval()
+    with torch.no_grad():
+        logits = head(_features())
+        predicted = head.predict(_features(), [s.metainfo for s in _samples(with_boundary=False)], None)
+    assert isinstance(logits, torch.Tensor)
+    assert logits.shape == (2, NUM_CLASSES, HEIGHT, WIDTH)
+    assert predicted.shape == (2, NUM_CLASSES, *LABEL_SIZE)
+
+
+def test_missing_boundary_labels_in_training_are_named():
+    head = _build()
+    head.train()
+    with pytest.raises(KeyError, match="GenerateRegionBoundary"):
+        head.loss(_features(), _samples(with_boundary=False), None)
+
+
+def test_seeded_forward_backward_is_reproducible():
+    results = []
+    for _ in range(2):
+        head = _build(seed=3)
+        _sharpen(head)
+        head.train()
+        torch.manual_seed(4)  # dropout
+        losses = head.loss(_features(), _samples(), None)
+        _total(losses).backward()
+        results.append((losses, {n: p.grad.clone() for n, p in head.named_parameters()}))
+    (losses_a, grads_a), (losses_b, grads_b) = results
+    for key in losses_a:
+        assert torch.equal(losses_a[key], losses_b[key]), key
+    for name in grads_a:
+        assert torch.equal(grads_a[name], grads_b[name]), name
+
+
+SINGLE_SWITCHES = [
+    dict(divergence="binary"),
+    dict(jsd_normalize=False),
+    dict(region_rule="greedy"),
+    dict(representativeness_source="score"),
+    dict(representativeness_source="score", learnable_decision=False),
+    dict(local_mask=False),
+    dict(global_mask=False),
+    dict(global_softmax="joint"),
+    dict(distribution_mask=False),
+    dict(feature_convs=True),
+    dict(refine_convs=True),
+    dict(attention_scale=True),
+    dict(decision_kernel_size=3),
+    dict(num_representatives=1),
+]
+
+
+@pytest.mark.parametrize("switch", SINGLE_SWITCHES, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_every_switch_can_be_ablated_alone(switch):
+    head = _build(**switch)
+    for key, value in switch.items():
+        assert getattr(head, key) == value
+    # With the parameters they share copied over, the switch alone changes the output (eval: no dropout).
+    baseline = _build()
+    _sharpen(baseline)
+    own = head.state_dict()
+    shared = {k: v for k, v in baseline.state_dict().items() if k in own and own[k].shape == v.shape}
+    head.load_state_dict(shared, strict=False)
+    head.eval()
+    baseline.eval()
+    with torch.no_grad():
+        same = torch.allclose(head(_features()), baseline(_features()))
+    # A larger W^g starts as the identity too, so only its training can change the output.
+    assert same == ("decision_kernel_size" in switch)
+    head.train()
+    losses = head.loss(_features(), _samples(), None)
+    _total(losses).backward()
+    assert all(torch.isfinite(v).all() for v in losses.values())
+
+
+def test_official_variant_sets_the_released_switches():
+    head = _build(variant="official")
+    for key, value in RANET_VARIANTS["official"].items():
+        assert getattr(head, key) == value, key
+    paper = _build(variant="official", divergence="full")
+    assert paper.divergence == "full" and paper.region_rule == "greedy"
+
+
+def test_hrnet_style_resize_concat_input():
+    head = _build(in_channels=[4, 6, 8, 10], in_index=(0, 1, 2, 3), input_transform="resize_concat", region_scale=0.5)
+    inputs = [torch.randn(2, c, 14 // s, 18 // s) for c, s in zip((4, 6, 8, 10), (1, 2, 4, 8))]
+    head.train()
+    losses = head.loss(inputs, _samples(), None)
+    _total(losses).backward()
+    head.eval()
+    assert head(inputs).shape == (2, NUM_CLASSES, HEIGHT, WIDTH)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(variant="released"), "variant"),
+        (dict(num_representatives=0), "num_representatives"),
+        (dict(num_representatives=2.5), "num_representatives"),
+        (dict(region_rule="watershed"), "region_rule"),
+        (dict(divergence="kl"), "divergence"),
+        (dict(global_softmax="none"), "global_softmax"),
+        (dict(local_mask="yes"), "local_mask"),
+        (dict(learnable_decision=False, representativeness_source="decision"), "learnable_decision"),
+        (dict(decision_kernel_size=2), "decision_kernel_size"),
+        (dict(in_channels=[8, 12, 16], in_index=[1, 2, 3]), "in_channels"),
+        (dict(in_channels=[8, 12], in_index=[3]), "in_index"),
+        (dict(region_scale=0), "region_scale"),
+        (dict(loss_stage3=dict(type="CrossEntropyLoss", loss_name="loss_ce")), "loss_name"),
+    ],
+)
+def test_bad_arguments_name_the_argument(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _build(**overrides)
+
+
+def test_bad_inputs_name_the_argument():
+    head = _build()
+    head.eval()
+    features = _features()
+    wrong_channels = copy.copy(features)
+    wrong_channels[3] = torch.randn(2, 11, HEIGHT, WIDTH)
+    with pytest.raises(ValueError, match="in_channels"):
+        head(wrong_channels)
+    with pytest.raises(ValueError, match="in_index"):
+        head(features[:3])
+    with pytest.raises(TypeError, match="list"):
+        head(features[3])

@@ -1,0 +1,85 @@
+"""The backend interface and the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vos_recommender.backends import BACKENDS, VOSBackend, available_backends, build_backend, register_backend
+from vos_recommender.backends.base import VOSResult, objects_to_probs, probs_to_masks
+from vos_recommender.interaction.scribbles import empty_scribble
+
+
+class ConstantBackend(VOSBackend):
+    """Labels every pixel with object 1."""
+
+    name = "constant"
+
+    def _start(self) -> None:
+        pass
+
+    def _interact(self, scribble, frame):
+        t, h, w, _ = self.frames.shape
+        probs = np.zeros((t, self.num_objects + 1, h, w), np.float32)
+        probs[:, 1] = 1
+        return probs_to_masks(probs), probs
+
+
+def test_unknown_backend_lists_known_names():
+    with pytest.raises(KeyError) as err:
+        build_backend("nope")
+    for name in ("flow", "learned", "cache", "ipn", "manet", "atnet"):
+        assert name in str(err.value)
+
+
+def test_register_and_build():
+    register_backend("constant-test", ConstantBackend)
+    try:
+        assert "constant-test" in available_backends()
+        with pytest.raises(KeyError, match="already registered"):
+            register_backend("constant-test", ConstantBackend)
+        backend = build_backend("constant-test")
+        frames = np.zeros((3, 8, 10, 3), np.uint8)
+        backend.start_video(frames, 2)
+        result = backend.interact(empty_scribble("x", 3), 1)
+        assert result.masks.shape == (3, 8, 10) and result.probs.shape == (3, 3, 8, 10)
+        assert result.elapsed >= 0 and not result.from_cache
+        assert backend.annotated_frames == [1]
+        backend.reset()
+        assert backend.frames is None and backend.annotated_frames == []
+    finally:
+        BACKENDS.pop("constant-test")
+
+
+def test_interface_rejects_bad_input():
+    backend = ConstantBackend()
+    with pytest.raises(RuntimeError, match="before start_video"):
+        backend.interact(empty_scribble("x", 3), 0)
+    with pytest.raises(ValueError, match="uint8"):
+        backend.start_video(np.zeros((3, 8, 10, 3), np.float32), 1)
+    with pytest.raises(ValueError, match="num_objects"):
+        backend.start_video(np.zeros((3, 8, 10, 3), np.uint8), 0)
+    backend.start_video(np.zeros((3, 8, 10, 3), np.uint8), 1)
+    with pytest.raises(IndexError, match="annotated frame 3"):
+        backend.interact(empty_scribble("x", 3), 3)
+    with pytest.raises(ValueError, match="frame lists"):
+        backend.interact(empty_scribble("x", 4), 0)
+
+
+def test_result_validation():
+    result = VOSResult(np.zeros((2, 4, 5), np.uint8), np.zeros((2, 3, 4, 5), np.float32), 0.0)
+    result.validate(2, 2, 4, 5)
+    with pytest.raises(ValueError, match="probs"):
+        result.validate(2, 3, 4, 5)
+
+
+def test_objects_to_probs_matches_reference():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.99, size=(2, 3, 4, 5)).astype(np.float32)
+    out = objects_to_probs(p)
+    # Reference: softmax of the logits of [prod(1 - p), p_1, ..., p_O] (the released IPN aggregation).
+    stacked = np.concatenate([np.prod(1 - p, axis=1, keepdims=True), p], axis=1).astype(np.float64)
+    logits = np.log(stacked / (1 - stacked))
+    ref = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)

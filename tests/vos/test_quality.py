@@ -1,0 +1,162 @@
+"""Quality sources: the oracle and the learned (wild) estimator."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from vos_recommender.backends import BackendNotAvailableError
+from vos_recommender.backends.base import VOSResult, objects_to_probs, probs_to_masks
+from vos_recommender.metrics.jf import per_frame_jf
+from vos_recommender.quality import OracleQuality, build_quality
+from vos_recommender.quality.estimator import (
+    QualityConfig,
+    QualityNet,
+    WildQuality,
+    crop_object,
+    load_quality_checkpoint,
+    save_quality_checkpoint,
+)
+
+
+def _result(rng, t=3, o=2, h=20, w=30):
+    probs = objects_to_probs(rng.uniform(size=(t, o, h, w)).astype(np.float32))
+    return VOSResult(probs_to_masks(probs), probs, 0.0)
+
+
+def test_oracle_is_true_per_frame_jf():
+    rng = np.random.default_rng(0)
+    result = _result(rng)
+    gt = rng.integers(0, 3, size=result.masks.shape).astype(np.uint8)
+    q = OracleQuality()(None, result, gt, 2)
+    np.testing.assert_allclose(q, per_frame_jf(gt, result.masks, 2)["JF"])
+    assert build_quality("oracle").needs_ground_truth
+    with pytest.raises(ValueError, match="ground-truth"):
+        OracleQuality()(None, result, None, 2)
+    with pytest.raises(KeyError, match="oracle, wild"):
+        build_quality("psychic")
+
+
+def test_crop_matches_reference():
+    frame = np.zeros((40, 60, 3), np.uint8)
+    frame[..., 0] = np.arange(60)[None, :] * 4
+    prob = np.zeros((40, 60), np.float32)
+    prob[10:20, 20:40] = 0.9  # box 10 x 20 px
+    crop = crop_object(frame, prob, crop_size=30, min_box=16, box_scale=1.5)
+    assert crop.shape == (4, 30, 30) and crop.dtype == np.float32
+    # Box sides: max(10, 16) * 1.5 = 24 rows, max(20, 16) * 1.5 = 30 cols, centred on (15, 30).
+    # Output pixel (r, c) samples the source at (15 + (r + 0.5 - 15) * 24/30 - 0.5, ...) (pixel centres).
+    rows = 15 + (np.arange(30) + 0.5 - 15) * 24 / 30 - 0.5
+    cols = 30 + (np.arange(30) + 0.5 - 15) * 30 / 30 - 0.5
+    ref_red = np.interp(cols, np.arange(60), np.arange(60) * 4.0) / 255.0
+    np.testing.assert_allclose(crop[0, 15], ref_red, atol=2e-2)
+    # Bilinear sampling: the mask value is 0.9 at source coordinates in [10, 19] x [20, 39] and 0 at
+    # coordinates a full pixel outside.
+    touches = ((rows > 9) & (rows < 20))[:, None] & ((cols > 19) & (cols < 40))[None, :]
+    inner = ((rows >= 10) & (rows <= 19))[:, None] & ((cols >= 20) & (cols <= 39))[None, :]
+    np.testing.assert_allclose(crop[3][inner], 0.9, atol=1e-5)
+    assert np.all(crop[3][~touches] == 0) and inner.sum() > 100
+
+
+def test_crop_outside_image_is_zero_and_empty_mask_uses_frame():
+    frame = np.full((20, 20, 3), 255, np.uint8)
+    prob = np.zeros((20, 20), np.float32)
+    prob[0:4, 0:4] = 1.0  # at the corner: the enlarged box reaches outside the image
+    crop = crop_object(frame, prob, crop_size=16, min_box=12, box_scale=1.5)
+    assert crop[0, 0, 0] == 0 and crop[0, -1, -1] > 0.9
+    empty = crop_object(frame, np.zeros((20, 20), np.float32), crop_size=16, min_box=4, box_scale=1.0)
+    np.testing.assert_allclose(empty[:3], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "backbone,size", [("tiny", 32), pytest.param("resnet50", 64, marks=pytest.mark.slow)]
+)
+def test_network_shapes_and_gradients(backbone, size):
+    net = QualityNet(QualityConfig(backbone=backbone, width=8, crop_size=size))
+    crops = torch.rand(2, 4, size, size)
+    out = net(crops)
+    assert out.shape == (2,)
+    F.mse_loss(out, torch.tensor([0.2, 0.8])).backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+    # The probability branch matters: changing only the probability channel changes the score.
+    net.eval()
+    other = crops.clone()
+    other[:, 3] = 1 - other[:, 3]
+    assert not torch.allclose(net(crops), net(other))
+
+
+def test_resnet50_structure():
+    net = QualityNet(QualityConfig(backbone="resnet50"))
+    blocks = [m for m in net.body.modules() if type(m).__name__ == "_Bottleneck"]
+    assert len(blocks) == 3 + 4 + 6 + 3 and net.fc.in_features == 2048
+    assert net.conv_rgb.out_channels == net.conv_prob.out_channels == 64
+    with torch.no_grad():
+        assert net.eval()(torch.rand(1, 4, 32, 32)).shape == (1,)
+
+
+def test_unknown_backbone():
+    with pytest.raises(ValueError, match="backbone"):
+        QualityNet(QualityConfig(backbone="vgg"))
+
+
+def test_wild_quality_averages_objects_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    net = QualityNet(QualityConfig(width=4, crop_size=16, min_box=8))
+    path = tmp_path / "q" / "quality_estimator.pt"
+    save_quality_checkpoint(path, net)
+    wild = build_quality("wild", checkpoint=path)
+    rng = np.random.default_rng(1)
+    result = _result(rng, t=3, o=2, h=20, w=30)
+    frames = rng.integers(0, 255, size=(3, 20, 30, 3), dtype=np.uint8)
+    per_object = wild.predict_objects(frames, result.probs)
+    assert per_object.shape == (3, 2) and np.all((per_object >= 0) & (per_object <= 1))
+    q = wild(frames, result, None, 2)
+    np.testing.assert_allclose(q, per_object.mean(axis=1), rtol=1e-6)
+    # Reference: crop each object by hand and run the same network.
+    with torch.no_grad():
+        crop = torch.from_numpy(crop_object(frames[1], result.probs[1, 2], 16, 8, 1.5))[None]
+        assert abs(float(net.eval()(crop).clamp(0, 1)) - per_object[1, 1]) < 1e-5
+    np.testing.assert_allclose(WildQuality(net=load_quality_checkpoint(path))(frames, result, None, 2), q)
+    with pytest.raises(BackendNotAvailableError, match="not found"):
+        load_quality_checkpoint(tmp_path / "missing.pt")
+
+
+def test_training_entry_point_reports_correlation(tmp_path):
+    from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.quality import train
+
+    root = generate_davis_dataset(
+        tmp_path / "d", num_train=2, num_val=1, num_frames=5, height=32, width=48, seed=4
+    )
+    out = tmp_path / "run"
+    train.main(
+        [
+            "--data",
+            str(root),
+            "--out",
+            str(out),
+            "--rounds",
+            "2",
+            "--passes",
+            "1",
+            "--epochs",
+            "2",
+            "--width",
+            "4",
+            "--crop-size",
+            "16",
+            "--min-box",
+            "8",
+        ]
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    held = metrics["heldout"]
+    assert held["num_frames"] == 2 * 5 and held["num_object_samples"] >= held["num_frames"]
+    assert -1.0 <= held["pearson_frame"] <= 1.0 or np.isnan(held["pearson_frame"])
+    assert np.isfinite(held["mse_object"])
+    assert load_quality_checkpoint(out / "quality_estimator.pt").config.crop_size == 16

@@ -1,0 +1,245 @@
+"""The frame Q-network (bidirectional LSTM over frames, shared weights) and its SB3 policy.
+
+Architecture of Yin et al., "Learning to Recommend Frame for Interactive Video Object Segmentation in
+the Wild" (CVPR 2021), as released: every frame's state ``(q_i, h_i)`` goes through a per-frame MLP
+Linear(2,128)-ReLU-Linear(128,128); one LSTM cell runs forward over the frame axis and again backward
+with the same weights; a head ReLU-Linear(256,128)-ReLU-Linear(128,1) on ``concat(h_fw, h_bw)`` gives one
+Q-value per frame. The network therefore accepts any number of frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+__all__ = ["FrameQNetwork", "FrameQPolicy", "split_observation"]
+
+
+def split_observation(obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    """Split a batch of frame observations into per-frame features and the validity mask.
+
+    The layout is the one of ``FrameRecommendationEnv``: ``B x (F+1) x N``, rows ``0..F-1`` are the
+    per-frame features (quality, annotation count) and the last row is 1 for frames of the video and 0
+    for padding.
+
+    Args:
+        obs: ``B x (F+1) x N`` float tensor.
+
+    Returns:
+        ``(features, mask)``: ``B x N x F`` float features and ``B x N`` boolean validity.
+    """
+    if obs.dim() != 3 or obs.shape[1] < 2:
+        raise ValueError(f"expected observations of shape B x (F+1) x N with F >= 1, got {tuple(obs.shape)}")
+    features = obs[:, :-1, :].transpose(1, 2).float()
+    mask = obs[:, -1, :] > 0.5
+    return features, mask
+
+
+class FrameQNetwork(nn.Module):
+    """One Q-value per frame from per-frame states, for any number of frames.
+
+    Padded frames take no part in the computation of the valid frames' values: valid frames are
+    gathered to the front of each row (in their original order), the forward pass runs over them, and
+    the backward pass runs over each row reversed within its own length, so it starts at that row's
+    last valid frame. Because the LSTM is causal, whatever follows a row's valid frames cannot reach
+    them. Padded frames get ``-inf``, so an arg-max never picks them.
+
+    The LSTM is ``nn.LSTM`` (one layer, one direction) used twice, which computes exactly what one
+    ``nn.LSTMCell`` stepped over the frames computes, with the same four weight tensors, in one fused
+    call instead of a Python loop per frame.
+
+    Args:
+        in_features: Features per frame (released: 2, quality and annotation count).
+        embed_dim: Width of the per-frame MLP (released: 128).
+        lstm_dim: LSTM hidden size (released: 128).
+        head_dim: Hidden width of the head (released: 128).
+    """
+
+    def __init__(self, in_features: int = 2, embed_dim: int = 128, lstm_dim: int = 128, head_dim: int = 128) -> None:
+        super().__init__()
+        self.in_features = int(in_features)
+        self.encoder = nn.Sequential(
+            nn.Linear(in_features, embed_dim), nn.ReLU(inplace=False), nn.Linear(embed_dim, embed_dim)
+        )
+        self.lstm = nn.LSTM(embed_dim, lstm_dim, num_layers=1, batch_first=True)
+        self.head = nn.Sequential(
+            nn.ReLU(inplace=False), nn.Linear(2 * lstm_dim, head_dim), nn.ReLU(inplace=False), nn.Linear(head_dim, 1)
+        )
+
+    def forward(self, features: th.Tensor, mask: th.Tensor | None = None) -> th.Tensor:
+        """Q-values of every frame.
+
+        Args:
+            features: ``B x N x F`` per-frame features.
+            mask: ``B x N`` boolean validity (None: every frame is valid).
+
+        Returns:
+            ``B x N`` Q-values; ``-inf`` where ``mask`` is False.
+        """
+        if features.dim() != 3 or features.shape[-1] != self.in_features:
+            raise ValueError(f"expected features of shape B x N x {self.in_features}, got {tuple(features.shape)}")
+        batch, frames, _ = features.shape
+        if mask is None:
+            mask = th.ones(batch, frames, dtype=th.bool, device=features.device)
+        mask = mask.bool()
+        if frames == 0:
+            return features.new_zeros(batch, 0)
+        positions = th.arange(frames, device=features.device).expand(batch, frames)
+        # Valid frames first, in their original order (a stable sort on "is padding").
+        order = th.sort((~mask).to(th.int8), dim=1, stable=True).indices
+        lengths = mask.sum(dim=1, keepdim=True)
+        compact = features.gather(1, order.unsqueeze(-1).expand_as(features))
+        embedded = self.encoder(compact)
+        forward_hidden, _ = self.lstm(embedded)
+        # Reverse each row within its own length; the index map is its own inverse.
+        reverse = th.where(positions < lengths, lengths - 1 - positions, positions)
+        gather_index = reverse.unsqueeze(-1)
+        backward_hidden, _ = self.lstm(embedded.gather(1, gather_index.expand_as(embedded)))
+        backward_hidden = backward_hidden.gather(1, gather_index.expand_as(backward_hidden))
+        compact_q = self.head(th.cat([forward_hidden, backward_hidden], dim=-1)).squeeze(-1)
+        q_values = th.empty_like(compact_q).scatter(1, order, compact_q)
+        return q_values.masked_fill(~mask, float("-inf"))
+
+
+class FrameQPolicy(BasePolicy):
+    """SB3 policy holding the online and target :class:`FrameQNetwork` and their optimiser.
+
+    Observations are ``(F+1) x N`` boxes (per-frame features, then the validity row; see
+    :func:`split_observation`); actions are ``Discrete(N)``. Action selection is the masked arg-max
+    of the online network; exploration is the algorithm's business (as in SB3's ``DQNPolicy``).
+
+    Args:
+        observation_space: ``Box`` of shape ``(F+1, N)``.
+        action_space: ``Discrete(N)``.
+        lr_schedule: Learning-rate schedule (the algorithm passes it).
+        embed_dim: Per-frame MLP width (released: 128).
+        lstm_dim: LSTM hidden size (released: 128).
+        head_dim: Head hidden width (released: 128).
+        optimizer_class: Optimiser (released: Adam).
+        optimizer_kwargs: Optimiser arguments besides the learning rate (default: the released weight
+            decay, ``{"weight_decay": 5e-4}``).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Box,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        embed_dim: int = 128,
+        lstm_dim: int = 128,
+        head_dim: int = 128,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if optimizer_kwargs is None:
+            optimizer_kwargs = {"weight_decay": 5e-4}
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 2:
+            raise ValueError(
+                f"FrameQPolicy needs a Box observation space of shape (F+1, N), got {observation_space}"
+            )
+        if not isinstance(action_space, spaces.Discrete) or action_space.n != observation_space.shape[1]:
+            raise ValueError(
+                f"FrameQPolicy needs Discrete(N) actions with N = {observation_space.shape[1]} frames, got {action_space}"
+            )
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor=None,
+            normalize_images=False,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+        )
+        self.net_kwargs = {
+            "in_features": int(observation_space.shape[0]) - 1,
+            "embed_dim": int(embed_dim),
+            "lstm_dim": int(lstm_dim),
+            "head_dim": int(head_dim),
+        }
+        self.q_net = FrameQNetwork(**self.net_kwargs)
+        self.q_net_target = FrameQNetwork(**self.net_kwargs)
+        self.q_net_target.load_state_dict(self.q_net.state_dict())
+        self.q_net_target.train(False)
+        self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            embed_dim=self.net_kwargs["embed_dim"],
+            lstm_dim=self.net_kwargs["lstm_dim"],
+            head_dim=self.net_kwargs["head_dim"],
+            lr_schedule=self._dummy_schedule,
+            optimizer_class=self.optimizer_class,
+            optimizer_kwargs=self.optimizer_kwargs,
+        )
+        return data
+
+    def q_values(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None) -> th.Tensor:
+        """Online-network Q-values for a batch of observations of any frame count.
+
+        Args:
+            obs: ``B x (F+1) x N`` observations (``N`` may differ from the training length).
+            action_masks: Optional ``B x N`` boolean masks, combined (AND) with the validity row.
+
+        Returns:
+            ``B x N`` Q-values, ``-inf`` at masked frames.
+        """
+        features, mask = split_observation(obs)
+        if action_masks is not None:
+            extra = th.as_tensor(np.asarray(action_masks), device=mask.device).bool().reshape(mask.shape)
+            mask = mask & extra
+        return self.q_net(features, mask)
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+        """Greedy actions (see :meth:`_predict`)."""
+        return self._predict(obs, deterministic=deterministic)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+        """Masked arg-max of the online Q-values (``deterministic`` is ignored, as in SB3's DQN policy)."""
+        assert isinstance(observation, th.Tensor)
+        q_values = self.q_values(observation)
+        if not th.isfinite(q_values.max(dim=1).values).all():
+            raise ValueError("an observation has no valid frame (its validity row is all zero)")
+        return q_values.argmax(dim=1)
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Greedy frame for one observation or a batch.
+
+        Args:
+            observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s).
+            state: Unused (the LSTM runs over frames inside one observation, not over time); returned
+                as given, for the SB3 recurrent interface.
+            episode_start: Unused, for the SB3 recurrent interface.
+            deterministic: Unused: the policy is greedy; the algorithm adds exploration.
+            action_masks: Optional ``N`` or ``B x N`` boolean masks of allowed frames.
+
+        Returns:
+            ``(actions, state)``: an integer array (0-d for a single observation).
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized = self.obs_to_tensor(observation)
+        with th.no_grad():
+            q_values = self.q_values(obs_tensor, action_masks)  # type: ignore[arg-type]
+        if not th.isfinite(q_values.max(dim=1).values).all():
+            raise ValueError("an observation has no allowed frame (validity row and action mask exclude all)")
+        actions = q_values.argmax(dim=1).cpu().numpy()
+        if not vectorized:
+            actions = actions.squeeze(axis=0)
+        return actions, state
+
+    def set_training_mode(self, mode: bool) -> None:
+        """Train/eval mode of the online network (the target network always stays in eval mode)."""
+        self.q_net.train(mode)
+        self.training = mode
