@@ -3,14 +3,14 @@
 #   python -m mmseg_ranet.datasets.generate --out data/synthetic_context
 #   python tools/train.py configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py
 _base_ = [
-    '../_base_/models/ranet_r50-d8.py',
-    '../_base_/datasets/synthetic_context.py',
-    'mmseg::_base_/default_runtime.py',
-    '../_base_/schedules/schedule_cpu_demo.py',
+    "../_base_/models/ranet_r50-d8.py",
+    "../_base_/datasets/synthetic_context.py",
+    "mmseg::_base_/default_runtime.py",
+    "../_base_/schedules/schedule_cpu_demo.py",
 ]
 crop_size = (128, 128)
 num_classes = 5
-norm_cfg = dict(type='BN', requires_grad=True)
+norm_cfg = dict(type="BN", requires_grad=True)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
@@ -23,8 +23,12 @@ model = dict(
         channels=64,
         num_representatives=8,
         num_classes=num_classes,
-        norm_cfg=norm_cfg))
+        norm_cfg=norm_cfg,
+    ),
+)
 train_pipeline = _base_.train_pipeline[:-1] + [
-    dict(type='GenerateRegionBoundary', radius=2), dict(type='PackSegInputs')]
+    dict(type="GenerateRegionBoundary", radius=2),
+    dict(type="PackSegInputs"),
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-custom_imports = dict(imports=['mmseg_ranet'], allow_failed_imports=False)
+custom_imports = dict(imports=["mmseg_ranet"], allow_failed_imports=False)

@@ -65,7 +65,9 @@ def test_pack_seg_inputs_carries_the_boundary_map_and_padding_ignores_it():
     init_default_scope("mmseg")
     seg = np.zeros((10, 12), dtype=np.uint8)
     seg[:, 6:] = 1
-    results = dict(img=np.zeros((10, 12, 3), dtype=np.uint8), gt_seg_map=seg, img_shape=(10, 12), ori_shape=(10, 12))
+    results = dict(
+        img=np.zeros((10, 12, 3), dtype=np.uint8), gt_seg_map=seg, img_shape=(10, 12), ori_shape=(10, 12)
+    )
     results = TRANSFORMS.build(dict(type="GenerateRegionBoundary"))(results)
     packed = TRANSFORMS.build(dict(type="PackSegInputs"))(results)
     sample = packed["data_samples"]

@@ -105,3 +105,14 @@ def test_large_configs_build_and_compute_losses(path):
     # Batch of 2: BatchNorm needs more than one value per channel on the tiny 1x1 pooled maps.
     losses = model(torch.randn(2, 3, *size), [sample, sample], mode="loss")
     assert all(torch.isfinite(v).all() for v in losses.values())
+
+
+def test_metafile_lists_every_config_and_only_existing_ones():
+    yaml = pytest.importorskip("yaml")
+    meta = yaml.safe_load((REPO / "configs/ranet/metafile.yaml").read_text())
+    listed = {model["Config"] for model in meta["Models"]}
+    on_disk = {str(p.relative_to(REPO)) for p in (REPO / "configs/ranet").glob("*.py")}
+    assert listed == on_disk
+    for model in meta["Models"]:
+        assert model["In Collection"] == "RANet"
+        assert model["Name"] == Path(model["Config"]).stem

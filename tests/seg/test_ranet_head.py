@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -101,7 +102,12 @@ def test_loss_weights_are_the_released_ones():
         head.loss_boundary.loss_name: head.loss_boundary.loss_weight,
         head.loss_stage3_boundary.loss_name: head.loss_stage3_boundary.loss_weight,
     }
-    assert weights == {"loss_ce": 1.0, "loss_stage3_ce": 0.4, "loss_boundary": 0.2, "loss_stage3_boundary": 0.08}
+    assert weights == {
+        "loss_ce": 1.0,
+        "loss_stage3_ce": 0.4,
+        "loss_boundary": 0.2,
+        "loss_stage3_boundary": 0.08,
+    }
 
 
 @pytest.mark.parametrize("variant", list(RANET_VARIANTS))
@@ -128,7 +134,9 @@ def test_batch_items_with_different_region_counts(variant):
     assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("threshold, expected", [(-1.5, "one"), (1.5, "all")], ids=["single-region", "singletons"])
+@pytest.mark.parametrize(
+    "threshold, expected", [(-1.5, "one"), (1.5, "all")], ids=["single-region", "singletons"]
+)
 @pytest.mark.parametrize("variant", list(RANET_VARIANTS))
 def test_single_region_and_every_pixel_its_own_region(variant, threshold, expected):
     head = _build(variant=variant, region_threshold=threshold)
@@ -237,7 +245,9 @@ def test_official_variant_sets_the_released_switches():
 
 
 def test_hrnet_style_resize_concat_input():
-    head = _build(in_channels=[4, 6, 8, 10], in_index=(0, 1, 2, 3), input_transform="resize_concat", region_scale=0.5)
+    head = _build(
+        in_channels=[4, 6, 8, 10], in_index=(0, 1, 2, 3), input_transform="resize_concat", region_scale=0.5
+    )
     inputs = [torch.randn(2, c, 14 // s, 18 // s) for c, s in zip((4, 6, 8, 10), (1, 2, 4, 8))]
     head.train()
     losses = head.loss(inputs, _samples(), None)
@@ -281,3 +291,53 @@ def test_bad_inputs_name_the_argument():
         head(features[:3])
     with pytest.raises(TypeError, match="list"):
         head(features[3])
+
+
+@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+def test_region_construction_matches_loop_reference(variant):
+    """F = (1 - D)(1 - E), F^g = W^g (x) F, G and the regions against loops over pairs."""
+    from .test_ranet_references import (
+        binary_jsd_reference,
+        boundary_max_reference,
+        canonical_partition,
+        components_reference,
+        full_jsd_reference,
+        greedy_reference,
+    )
+
+    head = _build(variant=variant, region_threshold=0.7).double()
+    with torch.no_grad():
+        if head.learnable_decision:
+            head.decision_conv.weight.fill_(1.3)  # a trained-looking affine map, not the identity
+    generator = torch.Generator().manual_seed(6)
+    height, width = 4, 5
+    class_logits = (4 * torch.randn(2, NUM_CLASSES, height, width, generator=generator, dtype=torch.float64))
+    boundary_logits = 2 * torch.randn(2, 2, height, width, generator=generator, dtype=torch.float64)
+    class_logits.requires_grad_()
+    boundary_prob, score, decision, linked, region, counts = head.construct_regions(class_logits, boundary_logits)
+    upstream = torch.rand_like(score)
+    (grad,) = torch.autograd.grad((score * upstream).sum(), class_logits)
+    for b in range(2):
+        d_table = boundary_max_reference(boundary_prob[b])
+        probs = torch.softmax(class_logits[b], 0).flatten(1)
+        if head.divergence == "full":
+            e_table = full_jsd_reference(probs) / math.log(2)
+        else:
+            e_table = binary_jsd_reference(probs)
+        n = height * width
+        f_ref = torch.stack([torch.stack([(1 - d_table[i, j]) * (1 - e_table[i, j]) for j in range(n)]) for i in range(n)])
+        torch.testing.assert_close(score[b], f_ref)
+        (grad_ref,) = torch.autograd.grad((f_ref * upstream[b]).sum(), class_logits)
+        torch.testing.assert_close(grad[b], grad_ref[b])
+        if decision is not None:
+            w, bias = float(head.decision_conv.weight), float(head.decision_conv.bias)
+            torch.testing.assert_close(decision[b], w * f_ref + bias)
+            g_ref = [[(w * f_ref[i, j] + bias + w * f_ref[j, i] + bias) / 2 > 0 for j in range(n)] for i in range(n)]
+        else:
+            g_ref = [[(f_ref[i, j] + f_ref[j, i]) / 2 > 0.7 for j in range(n)] for i in range(n)]
+        g_ref = torch.tensor([[bool(v) for v in row] for row in g_ref])
+        assert torch.equal(linked[b], g_ref)
+        reference = components_reference(g_ref) if head.region_rule == "components" else greedy_reference(g_ref)
+        assert canonical_partition(region[b].tolist()) == canonical_partition(reference)
+        assert int(counts[b]) == len(set(reference))
+    assert counts.min() > 1 and counts[0] != counts[1], "the inputs should give several, different region counts"

@@ -30,8 +30,8 @@ from .test_ranet_references import (
     components_reference,
     full_jsd_reference,
     greedy_reference,
-    representatives_reference,
     representativeness_reference,
+    representatives_reference,
     rib_reference,
 )
 
@@ -52,19 +52,30 @@ def _region_maps() -> torch.Tensor:
     return torch.stack([first, second]).view(2, -1)
 
 
-@pytest.mark.parametrize("chunk_elements", [2_000, 1 << 23])
-def test_boundary_max_table_values_and_gradients_match_reference(chunk_elements):
+@pytest.fixture(scope="module")
+def boundary_case():
+    """Two random 7x9 boundary maps, an upstream gradient and the loop reference's values and gradients."""
     torch.manual_seed(0)
     boundary = torch.rand(2, HEIGHT, WIDTH, dtype=torch.float64, requires_grad=True)
-    table = boundary_max_table(boundary, chunk_elements=chunk_elements)
-    upstream = torch.rand_like(table)
-    (grad,) = torch.autograd.grad((table * upstream).sum(), boundary)
+    upstream = torch.rand(2, HEIGHT * WIDTH, HEIGHT * WIDTH, dtype=torch.float64)
+    tables, grads = [], []
     for b in range(2):
         reference = boundary_max_reference(boundary[b])
         (reference_grad,) = torch.autograd.grad((reference * upstream[b]).sum(), boundary)
-        torch.testing.assert_close(table[b], reference, rtol=0, atol=1e-12)
-        torch.testing.assert_close(grad[b], reference_grad[b], rtol=0, atol=1e-10)
+        tables.append(reference.detach())
+        grads.append(reference_grad[b])
+    return boundary, upstream, torch.stack(tables), torch.stack(grads)
+
+
+@pytest.mark.parametrize("chunk_elements", [2_000, 1 << 22])
+def test_boundary_max_table_values_and_gradients_match_reference(boundary_case, chunk_elements):
+    boundary, upstream, reference, reference_grad = boundary_case
+    table = boundary_max_table(boundary, chunk_elements=chunk_elements)
+    (grad,) = torch.autograd.grad((table * upstream).sum(), boundary)
+    torch.testing.assert_close(table, reference, rtol=0, atol=1e-12)
+    torch.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-10)
     assert torch.all(torch.diagonal(table, dim1=1, dim2=2) == 0)
+    torch.testing.assert_close(table, table.transpose(1, 2), rtol=0, atol=0)
 
 
 def test_boundary_max_table_gradcheck_and_degenerate_maps():
@@ -127,7 +138,9 @@ def _random_symmetric_graph(num_pixels: int, density: float, seed: int) -> torch
 
 def test_connected_components_match_breadth_first_search():
     num_pixels = HEIGHT * WIDTH
-    graphs = torch.stack([_random_symmetric_graph(num_pixels, 0.01, 4), _random_symmetric_graph(num_pixels, 0.04, 5)])
+    graphs = torch.stack(
+        [_random_symmetric_graph(num_pixels, 0.01, 4), _random_symmetric_graph(num_pixels, 0.04, 5)]
+    )
     region, counts = region_labels(graphs, "components")
     for b in range(2):
         reference = components_reference(graphs[b])
@@ -168,7 +181,9 @@ def test_connected_components_match_scipy_label_on_grid_graphs():
 
 def test_greedy_partition_matches_released_rule():
     num_pixels = HEIGHT * WIDTH
-    graphs = torch.stack([_random_symmetric_graph(num_pixels, 0.05, 7), _random_symmetric_graph(num_pixels, 0.15, 8)])
+    graphs = torch.stack(
+        [_random_symmetric_graph(num_pixels, 0.05, 7), _random_symmetric_graph(num_pixels, 0.15, 8)]
+    )
     roots = greedy_pointer_roots(graphs)
     region, counts = region_labels(graphs, "greedy")
     for b in range(2):
@@ -235,7 +250,9 @@ def test_masked_and_segment_softmax_handle_empty_rows():
     scores = torch.randn(1, 3, 4, dtype=torch.float64, requires_grad=True)
     mask = torch.tensor([[[True, False, True, True], [False] * 4, [True, True, False, False]]])
     weights = masked_softmax(scores, mask)
-    assert torch.all(weights[0, 1] == 0) and torch.allclose(weights.sum(-1)[0, [0, 2]], torch.ones(2).double())
+    assert torch.all(weights[0, 1] == 0) and torch.allclose(
+        weights.sum(-1)[0, [0, 2]], torch.ones(2).double()
+    )
     segments = torch.tensor([[0, 1, 1, 0]])
     seg = segment_softmax(scores, mask, segments, 2)
     # Row 0: keys {0, 3} in segment 0 and key {2} in segment 1, each normalised separately.
@@ -247,7 +264,15 @@ def test_masked_and_segment_softmax_handle_empty_rows():
 
 def _rib(features, j_values, region, reps, paper, scale):
     local = local_collection(
-        features, features, j_values, region, reps.pixel, reps.region, reps.valid, restrict_to_region=paper, scale=scale
+        features,
+        features,
+        j_values,
+        region,
+        reps.pixel,
+        reps.region,
+        reps.valid,
+        restrict_to_region=paper,
+        scale=scale,
     )
     rep_j = j_values.gather(1, reps.pixel)
     glob = global_interaction(
@@ -261,7 +286,16 @@ def _rib(features, j_values, region, reps, paper, scale):
         scale=scale,
     )
     out = distribution(
-        features, features, j_values, region, glob, rep_j, reps.region, reps.valid, restrict_to_region=paper, scale=scale
+        features,
+        features,
+        j_values,
+        region,
+        glob,
+        rep_j,
+        reps.region,
+        reps.valid,
+        restrict_to_region=paper,
+        scale=scale,
     )
     return local, glob, out
 
@@ -308,7 +342,11 @@ def test_region_attentions_edge_cases_single_region_and_singletons(paper):
     assert reps.valid.sum(1).tolist() == [8, num_pixels]
     _, _, out = _rib(features, j_values, region, reps, paper, scale=True)
     out.square().sum().backward()
-    assert torch.isfinite(out).all() and torch.isfinite(features.grad).all() and torch.isfinite(j_values.grad).all()
+    assert (
+        torch.isfinite(out).all()
+        and torch.isfinite(features.grad).all()
+        and torch.isfinite(j_values.grad).all()
+    )
     if paper:
         # A singleton region has no non-representative pixel and only itself to distribute from.
         singles = j_values[1].unsqueeze(-1) * features[1]

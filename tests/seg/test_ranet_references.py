@@ -57,7 +57,11 @@ def full_jsd_reference(probs: Tensor) -> Tensor:
             total = probs.new_zeros(())
             for n in range(num_classes):
                 m = (probs[n, i] + probs[n, j]) / 2
-                total = total + probs[n, i] * torch.log(probs[n, i] / m) + probs[n, j] * torch.log(probs[n, j] / m)
+                total = (
+                    total
+                    + probs[n, i] * torch.log(probs[n, i] / m)
+                    + probs[n, j] * torch.log(probs[n, j] / m)
+                )
             row.append(total / 2)
         rows.append(torch.stack(row))
     return torch.stack(rows)

@@ -16,7 +16,10 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from tests.vos.test_agent_toy_env import WindowDeficitEnv
+from tests.vos.test_agent_toy_env import (
+    WindowDeficitEnv,
+    single_torch_thread,  # noqa: F401  (autouse fixture)
+)
 from vos_recommender.agent import EpisodeSeedWrapper, FrameReplayBuffer, RecurrentDQN
 
 SMALL_NET = {"embed_dim": 16, "lstm_dim": 16, "head_dim": 16}
@@ -109,7 +112,9 @@ def reference_loss(model: RecurrentDQN, batch, form: str) -> float:
 
 @pytest.mark.parametrize("form", ["seed", "released"])
 def test_training_loss_matches_double_dqn_reference(form: str) -> None:
-    model = small_model(toy_vec_env(), reward_form=form, batch_size=16, warmup_episodes=10, target_update_prob=0.0)
+    model = small_model(
+        toy_vec_env(), reward_form=form, batch_size=16, warmup_episodes=10, target_update_prob=0.0
+    )
     model.learn(30)  # fills the buffer and moves online and target networks apart
     model.set_logger(configure(None, []))
     buffer_rng = copy.deepcopy(model.replay_buffer.rng)
@@ -133,7 +138,9 @@ def test_gradient_value_clamp_and_target_copy_probability() -> None:
     model.policy.optimizer.step = recording_step
     target_before = [p.clone() for p in model.q_net_target.parameters()]
     model.train(gradient_steps=3, batch_size=8)
-    assert seen and max(seen) <= 1.0 + 1e-6 and max(seen) == pytest.approx(1.0)  # large rewards saturate the clamp
+    assert (
+        seen and max(seen) <= 1.0 + 1e-6 and max(seen) == pytest.approx(1.0)
+    )  # large rewards saturate the clamp
     assert all(torch.equal(a, b) for a, b in zip(target_before, model.q_net_target.parameters()))
     model.target_update_prob = 1.0
     model.train(gradient_steps=1, batch_size=8)
@@ -196,7 +203,9 @@ def test_save_load_gives_identical_predictions(tmp_path: Path) -> None:
     loaded = RecurrentDQN.load(tmp_path / "agent.zip")
     obs = np.stack([toy_vec_env(seed=s).reset()[0] for s in range(8)])
     np.testing.assert_array_equal(model.q_values(obs), loaded.q_values(obs))
-    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    np.testing.assert_array_equal(
+        model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
     assert loaded.policy.net_kwargs == model.policy.net_kwargs
     for a, b in zip(model.q_net_target.parameters(), loaded.q_net_target.parameters()):
         assert torch.equal(a, b)
@@ -240,10 +249,16 @@ def test_corrupt_or_mismatched_checkpoints_are_rejected_naming_the_file(tmp_path
 
 def test_checkpoint_and_eval_callbacks_work_unchanged(tmp_path: Path) -> None:
     model = small_model(toy_vec_env())
-    checkpoints = CheckpointCallback(save_freq=20, save_path=str(tmp_path / "ckpt"), name_prefix="agent",
-                                     save_replay_buffer=True)
-    evaluation = EvalCallback(toy_vec_env(seed=9), n_eval_episodes=3, eval_freq=30,
-                              best_model_save_path=str(tmp_path / "best"), log_path=str(tmp_path / "eval"))
+    checkpoints = CheckpointCallback(
+        save_freq=20, save_path=str(tmp_path / "ckpt"), name_prefix="agent", save_replay_buffer=True
+    )
+    evaluation = EvalCallback(
+        toy_vec_env(seed=9),
+        n_eval_episodes=3,
+        eval_freq=30,
+        best_model_save_path=str(tmp_path / "best"),
+        log_path=str(tmp_path / "eval"),
+    )
     model.learn(60, callback=CallbackList([checkpoints, evaluation]))
     saved = sorted(p.name for p in (tmp_path / "ckpt").glob("agent_*_steps.zip"))
     assert saved == ["agent_20_steps.zip", "agent_40_steps.zip", "agent_60_steps.zip"]

@@ -8,6 +8,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import FrameQNetwork, FrameQPolicy, split_observation
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import gymnasium
@@ -128,9 +127,7 @@ def test_rewards_on_a_hand_made_case(videos, tmp_path):
     env = _env(videos, tmp_path, num_rounds=3)
     name = videos[0].name
     # Plant the random-recommendation statistics so the expected goal reward is known.
-    key = env.stats.key(
-        json.dumps([env.backend_namespace, env.robot_kwargs], sort_keys=True, default=str), name, 0, 3
-    )
+    key = env.goal_statistics_key(name, 0)
     env.stats.put(key, {"mean": [0.5, 0.6, 0.7], "std": [0.1, 0.1, 0.05], "runs": []})
     obs, info = env.reset(seed=0, options={"video": name})
     first = info["annotated_frames"][0]
@@ -190,6 +187,13 @@ def test_cache_is_hit_on_a_second_identical_episode(videos, stats_dir, tmp_path)
     before = env.backend.stats()
     first, _ = episode()
     after_first = env.backend.stats()
+    scribble_files = list((tmp_path / "cache" / "scribbles").rglob("*.json"))
+    assert len(scribble_files) == 2  # the two simulated corrections
+
+    def no_robot(*args, **kwargs):
+        raise AssertionError("the simulated user should have been replayed from the cache")
+
+    env.robot.interact = no_robot
     second, info = episode()
     after_second = env.backend.stats()
     assert after_second["hits"] - after_first["hits"] == 3  # all three rounds replayed
@@ -211,3 +215,30 @@ def test_constructor_validation(videos, stats_dir):
         FrameRecommendationEnv()
     with pytest.raises(KeyError, match="unknown VOS backend"):
         _env(videos, stats_dir, backend="nope")
+
+
+def test_statistics_keys_follow_content_and_settings(videos, stats_dir):
+    import dataclasses
+
+    env = _env(videos, stats_dir)
+    key = env.goal_statistics_key(videos[0].name)
+    assert key == _env(videos, stats_dir).goal_statistics_key(videos[0].name)
+    altered = dataclasses.replace(videos[0], frames=255 - videos[0].frames)  # same name, other content
+    assert _env([altered, videos[1]], stats_dir).goal_statistics_key(videos[0].name) != key
+    assert _env(videos, stats_dir, num_rounds=4).goal_statistics_key(videos[0].name) != key
+    assert _env(videos, stats_dir, backend_kwargs={"beta": 900.0}).goal_statistics_key(videos[0].name) != key
+    assert env.goal_statistics_key(videos[0].name, 1) != key
+
+
+def test_render_rgb_array(videos, stats_dir):
+    env = _env(videos, stats_dir, render_mode="rgb_array")
+    assert env.render() is None  # nothing to show before reset
+    env.reset(seed=0, options={"video": videos[0].name})
+    image = env.render()
+    assert image.dtype == np.uint8 and image.shape == videos[0].frames.shape[1:]
+    frame = env.unwrapped._annotated[-1]
+    labels = env.unwrapped._result.masks[frame]
+    np.testing.assert_array_equal(image[labels == 0], videos[0].frames[frame][labels == 0])
+    assert (image[labels > 0] != videos[0].frames[frame][labels > 0]).any()
+    with pytest.raises(ValueError, match="render_mode"):
+        _env(videos, stats_dir, render_mode="human")

@@ -160,3 +160,26 @@ def test_training_entry_point_reports_correlation(tmp_path):
     assert -1.0 <= held["pearson_frame"] <= 1.0 or np.isnan(held["pearson_frame"])
     assert np.isfinite(held["mse_object"])
     assert load_quality_checkpoint(out / "quality_estimator.pt").config.crop_size == 16
+
+
+@pytest.mark.slow
+def test_estimator_learns_to_rank_quality_on_held_out_videos(tmp_path):
+    from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.quality import train
+
+    root = generate_davis_dataset(
+        tmp_path / "d", num_train=10, num_val=3, num_frames=10, height=48, width=80, seed=6
+    )
+    metrics = train.train(
+        train.QualityTrainSettings(
+            data=str(root),
+            out=str(tmp_path / "run"),
+            rounds=3,
+            passes=2,
+            epochs=12,
+            width=8,
+            crop_size=32,
+            min_box=16,
+        )
+    )
+    assert metrics["heldout"]["pearson_object"] > 0.4

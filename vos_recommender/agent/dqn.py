@@ -21,6 +21,7 @@ import json
 import os
 import pathlib
 import tempfile
+import time
 import warnings
 from typing import Any, ClassVar, TypeVar
 
@@ -186,7 +187,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
         # reproducible and survive save/load; created in _setup_model unless restored by load().
         self._explore_rng: np.random.Generator | None = None
         self._target_rng: np.random.Generator | None = None
-        self._resume_env_episodes: list[int] | None = None
+        self._resume_env_episodes: list[list[int]] | None = None
         if _init_setup_model:
             self._setup_model()
 
@@ -240,7 +241,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.ndim == 2
         batch = obs[None] if single else obs
-        masks = valid_action_masks(batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1))
+        masks = valid_action_masks(
+            batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1)
+        )
         self.policy.set_training_mode(False)
         with th.no_grad():
             features, _ = split_observation(th.as_tensor(batch, device=self.device))
@@ -275,7 +278,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.ndim == 2
         batch = obs[None] if single else obs
-        masks = valid_action_masks(batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1))
+        masks = valid_action_masks(
+            batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1)
+        )
         if not masks.any(axis=1).all():
             raise ValueError("an observation has no allowed frame (validity row and action mask exclude all)")
         values = self.q_values(batch, masks)
@@ -310,17 +315,26 @@ class RecurrentDQN(OffPolicyAlgorithm):
         self._last_episode_starts = np.asarray(dones, dtype=bool).copy()
 
     # ------------------------------------------------------------------ learning
-    def _fill_with_random_play(self, episodes: int) -> None:
+    def _fill_with_random_play(self, episodes: int, progress_bar: bool = False) -> None:
         """Store ``episodes`` whole episodes of uniformly random valid actions (not agent steps)."""
         assert self.env is not None and self._last_obs is not None
         finished = 0
         transitions = 0
+        bar = None
+        if progress_bar and episodes > 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=episodes, desc="replay warm-up (random play)", unit="episode")
         while finished < episodes:
             actions = self._random_valid_actions(valid_action_masks(np.asarray(self._last_obs)))
             new_obs, rewards, dones, infos = self.env.step(actions)
             self._store_transition(self.replay_buffer, actions, new_obs, rewards, dones, infos)
             finished += int(np.sum(dones))
             transitions += self.env.num_envs
+            if bar is not None and np.any(dones):
+                bar.update(min(int(np.sum(dones)), episodes - bar.n))
+        if bar is not None:
+            bar.close()
         if self.verbose >= 1 and episodes > 0:
             print(f"Replay buffer seeded with {finished} random episodes ({transitions} transitions)")
         self.logger.record("rollout/warmup_transitions", transitions)
@@ -353,9 +367,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
                         "reward_form='released' needs info['reward_goal'] and info['reward_aux'] from the "
                         "environment (FrameRecommendationEnv reports both)"
                     )
-                loss = F.mse_loss(q, self.gamma * next_q + self.reward_scale * batch.aux_rewards) + F.mse_loss(
-                    q, self.reward_scale * batch.goal_rewards
-                )
+                loss = F.mse_loss(
+                    q, self.gamma * next_q + self.reward_scale * batch.aux_rewards
+                ) + F.mse_loss(q, self.reward_scale * batch.goal_rewards)
             self.policy.optimizer.zero_grad()
             loss.backward()
             if self.grad_clip > 0:
@@ -410,8 +424,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         if not self.warmup_done:
-            self._fill_with_random_play(self.warmup_episodes)
+            self._fill_with_random_play(self.warmup_episodes, progress_bar)
             self.warmup_done = True
+            self.start_time = time.time_ns()  # time/fps counts agent steps only
         callback.on_training_start(locals(), globals())
         assert self.env is not None
         next_resume = self.num_timesteps + resume_every if resume_every > 0 else None
@@ -428,7 +443,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
             if not rollout.continue_training:
                 break
             if self.num_timesteps > 0 and self.num_timesteps > self.learning_starts:
-                gradient_steps = self.gradient_steps if self.gradient_steps >= 0 else rollout.episode_timesteps
+                gradient_steps = (
+                    self.gradient_steps if self.gradient_steps >= 0 else rollout.episode_timesteps
+                )
                 if gradient_steps > 0:
                     self.train(batch_size=self.batch_size, gradient_steps=gradient_steps)
             if (
@@ -529,12 +546,11 @@ class RecurrentDQN(OffPolicyAlgorithm):
         return model
 
     # ------------------------------------------------------------------ resuming
-    def _env_episode_indices(self) -> list[int] | None:
+    def _env_episode_states(self) -> list[list[int]] | None:
         env = self.env
-        if env is None or not env.has_attr("episode_index"):
+        if env is None or not env.has_attr("episode_state"):
             return None
-        # episode_index counts resets, so the running episode is one less.
-        return [int(value) - 1 for value in env.get_attr("episode_index")]
+        return [[int(seed), int(episode)] for seed, episode in env.env_method("episode_state")]
 
     def save_resume_state(self, folder: str | os.PathLike) -> None:
         """Write everything needed to continue training exactly: model, optimiser, RNGs, replay buffer.
@@ -547,7 +563,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
         """
         folder = pathlib.Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self._resume_env_episodes = self._env_episode_indices()
+        self._resume_env_episodes = self._env_episode_states()
         self.save(folder / "model.zip")
         buffer_tmp = _atomic_target(folder / "replay_buffer.pkl")
         try:
@@ -604,7 +620,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{meta_path}: unreadable ({err})") from err
         if int(meta.get("n_envs", env.num_envs)) != env.num_envs:
-            raise ValueError(f"{meta_path}: saved with {meta['n_envs']} environments, resuming with {env.num_envs}")
+            raise ValueError(
+                f"{meta_path}: saved with {meta['n_envs']} environments, resuming with {env.num_envs}"
+            )
         model = cls.load(folder / "model.zip", env=env, device=device, force_reset=False)
         if model.num_timesteps != meta["num_timesteps"]:
             raise ValueError(
@@ -627,8 +645,8 @@ class RecurrentDQN(OffPolicyAlgorithm):
         assert self.env is not None
         episodes = self._resume_env_episodes
         if episodes is not None and self.env.has_attr("set_pending_episode"):
-            for index, episode in enumerate(episodes):
-                self.env.env_method("set_pending_episode", episode, indices=[index])
+            for index, (base_seed, episode) in enumerate(episodes):
+                self.env.env_method("set_pending_episode", base_seed, episode, indices=[index])
         saved = None if self._last_obs is None else np.asarray(self._last_obs).copy()
         self._last_obs = self.env.reset()  # type: ignore[assignment]
         if saved is None or episodes is None or not np.array_equal(saved, self._last_obs):

@@ -61,7 +61,9 @@ class FrameQNetwork(nn.Module):
         head_dim: Hidden width of the head (released: 128).
     """
 
-    def __init__(self, in_features: int = 2, embed_dim: int = 128, lstm_dim: int = 128, head_dim: int = 128) -> None:
+    def __init__(
+        self, in_features: int = 2, embed_dim: int = 128, lstm_dim: int = 128, head_dim: int = 128
+    ) -> None:
         super().__init__()
         self.in_features = int(in_features)
         self.encoder = nn.Sequential(
@@ -69,7 +71,10 @@ class FrameQNetwork(nn.Module):
         )
         self.lstm = nn.LSTM(embed_dim, lstm_dim, num_layers=1, batch_first=True)
         self.head = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Linear(2 * lstm_dim, head_dim), nn.ReLU(inplace=False), nn.Linear(head_dim, 1)
+            nn.ReLU(inplace=False),
+            nn.Linear(2 * lstm_dim, head_dim),
+            nn.ReLU(inplace=False),
+            nn.Linear(head_dim, 1),
         )
 
     def forward(self, features: th.Tensor, mask: th.Tensor | None = None) -> th.Tensor:
@@ -83,7 +88,9 @@ class FrameQNetwork(nn.Module):
             ``B x N`` Q-values; ``-inf`` where ``mask`` is False.
         """
         if features.dim() != 3 or features.shape[-1] != self.in_features:
-            raise ValueError(f"expected features of shape B x N x {self.in_features}, got {tuple(features.shape)}")
+            raise ValueError(
+                f"expected features of shape B x N x {self.in_features}, got {tuple(features.shape)}"
+            )
         batch, frames, _ = features.shape
         if mask is None:
             mask = th.ones(batch, frames, dtype=th.bool, device=features.device)
@@ -165,7 +172,9 @@ class FrameQPolicy(BasePolicy):
         self.q_net_target = FrameQNetwork(**self.net_kwargs)
         self.q_net_target.load_state_dict(self.q_net.state_dict())
         self.q_net_target.train(False)
-        self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self.optimizer_class(
+            self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

@@ -40,8 +40,18 @@ class EpisodeSeedWrapper(gym.Wrapper):
         self.episode_index = 0
         self.pending_episode: int | None = None
 
-    def set_pending_episode(self, episode: int) -> None:
-        """Make the next reset start episode ``episode`` (works through outer wrappers via ``env_method``)."""
+    def episode_state(self) -> tuple[int, int]:
+        """``(base_seed, index of the running episode)``, what :meth:`set_pending_episode` restores."""
+        return self.base_seed, self.episode_index - 1
+
+    def set_pending_episode(self, base_seed: int, episode: int) -> None:
+        """Make the next reset start episode ``episode`` of base seed ``base_seed``.
+
+        Args:
+            base_seed: Base seed of the episode sequence.
+            episode: Episode index.
+        """
+        self.base_seed = int(base_seed)
         self.pending_episode = int(episode)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:

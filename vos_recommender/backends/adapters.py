@@ -90,14 +90,22 @@ class AuthorsCode:
         self.modules: dict[str, ModuleType] = dict(self.injected)
 
     def _owned(self, module: ModuleType) -> bool:
-        file = getattr(module, "__file__", None)
-        if not file:
-            return False
+        # Regular modules have __file__; namespace packages (folders without __init__.py, common in
+        # research repositories) only have __path__.
+        locations = [getattr(module, "__file__", None)]
         try:
-            Path(file).resolve().relative_to(self.code_dir)
-        except ValueError:
-            return False
-        return True
+            locations += list(getattr(module, "__path__", None) or [])
+        except TypeError:  # some extension modules expose a non-iterable __path__
+            pass
+        for location in locations:
+            if not isinstance(location, str) or not location:
+                continue
+            try:
+                Path(location).resolve().relative_to(self.code_dir)
+            except ValueError:
+                continue
+            return True
+        return False
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:

@@ -204,7 +204,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
     Only tensors and plain Python values are read (``torch.load(weights_only=True)``).
 
     Args:
-        path: Checkpoint file.
+        path: Checkpoint file, or a run folder holding ``learned_vos.pt``.
 
     Returns:
         ``(interaction_net, propagation_net, config)`` in eval mode.
@@ -213,6 +213,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
         BackendNotAvailableError: If the file is missing, unreadable or not such a checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / "learned_vos.pt"  # a run folder of train_learned
     train_hint = "train one with: python -m vos_recommender.backends.train_learned --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"learned VOS checkpoint not found: {path}; {train_hint}")
@@ -266,7 +268,7 @@ class LearnedBackend(VOSBackend):
     """IPN-style backend running the networks trained by ``train_learned``.
 
     Args:
-        checkpoint: Path to the checkpoint (``<run dir>/learned_vos.pt``).
+        checkpoint: Path to the checkpoint (``<run dir>/learned_vos.pt``) or the run folder itself.
         scribble_thickness: Line thickness used to rasterise strokes (in full-resolution pixels).
         device: Torch device.
 

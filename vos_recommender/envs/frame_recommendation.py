@@ -161,8 +161,9 @@ class FrameRecommendationEnv(gym.Env):
     * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
     * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
     * ``max_frames`` (default: the longest video).
-    * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir``, ``stats_seed``,
-      ``min_sigma`` (floor of ``sigma``).
+    * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir`` (default
+      ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor
+      of ``sigma``).
     * ``robot_kwargs``: :class:`InteractiveRobot` settings.
     * ``invalid_action``: ``"raise"`` or ``"skip"`` (see Action Space).
     * ``info_timing``: copy the wall-clock timings into ``info`` (see below).
@@ -259,7 +260,10 @@ class FrameRecommendationEnv(gym.Env):
         self.reward_mode = reward_mode
         self.goal_baseline = goal_baseline
         self.min_sigma = float(min_sigma)
+        if stats_dir is None and cache_dir is not None:
+            stats_dir = Path(cache_dir) / "goal_stats"
         self.stats = GoalStatistics(stats_dir, num_runs=num_random_runs, seed=stats_seed)
+        self._fingerprints: dict[str, str] = {}
         self.render_mode = render_mode
         self.info_timing = bool(info_timing)
         self.timing: dict[str, Any] = {}
@@ -321,7 +325,9 @@ class FrameRecommendationEnv(gym.Env):
         if self.scribble_cache_dir is None:
             return self.robot.interact(video.name, pred_masks, video.masks, frame, video.num_objects)
         digest = hashlib.sha1()
-        digest.update(json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode())
+        digest.update(
+            json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode()
+        )
         digest.update(np.ascontiguousarray(pred_masks[frame]).tobytes())
         digest.update(np.ascontiguousarray(video.masks[frame]).tobytes())
         key = digest.hexdigest()
@@ -372,7 +378,27 @@ class FrameRecommendationEnv(gym.Env):
             info.update(self.timing)
         return info
 
+    def _fingerprint(self, video_name: str) -> str:
+        """Content hash of a video (frames, masks, scribbles): statistics never mix same-named videos."""
+        if video_name not in self._fingerprints:
+            video = self.videos[video_name]
+            digest = hashlib.sha1()
+            digest.update(np.ascontiguousarray(video.frames).tobytes())
+            digest.update(np.ascontiguousarray(video.masks).tobytes())
+            digest.update(json.dumps(video.scribbles, sort_keys=True, default=str).encode())
+            self._fingerprints[video_name] = digest.hexdigest()
+        return self._fingerprints[video_name]
+
     # ------------------------------------------------------------------ goal statistics
+    def goal_statistics_key(self, video_name: str, scribble_index: int = 0) -> str:
+        """Key of the statistics record: backend, robot, video content, first scribble, rounds, runs, seed."""
+        return self.stats.key(
+            json.dumps([self.backend_namespace, self.robot_kwargs], sort_keys=True, default=str),
+            f"{video_name}:{self._fingerprint(video_name)}",
+            scribble_index,
+            self.num_rounds,
+        )
+
     def goal_statistics(self, video_name: str, scribble_index: int = 0) -> dict:
         """Random-recommendation ``mean`` / ``std`` of the J&F per round (computed once, then cached).
 
@@ -383,12 +409,7 @@ class FrameRecommendationEnv(gym.Env):
         Returns:
             ``{"mean": [...], "std": [...], "runs": [[P per round] per run]}``, lists indexed by round - 1.
         """
-        key = self.stats.key(
-            json.dumps([self.backend_namespace, self.robot_kwargs], sort_keys=True, default=str),
-            video_name,
-            scribble_index,
-            self.num_rounds,
-        )
+        key = self.goal_statistics_key(video_name, scribble_index)
         record = self.stats.get(key)
         if record is not None:
             return record

@@ -214,6 +214,8 @@ def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
         BackendNotAvailableError: If the file is missing, corrupt or of another kind.
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / "quality_estimator.pt"  # a run folder of quality.train
     hint = "train one with: python -m vos_recommender.quality.train --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"quality estimator checkpoint not found: {path}; {hint}")
@@ -234,7 +236,7 @@ class WildQuality(QualitySource):
     """Per-frame quality predicted by a trained :class:`QualityNet` (no ground truth needed).
 
     Args:
-        checkpoint: Path written by ``python -m vos_recommender.quality.train``.
+        checkpoint: Path written by ``python -m vos_recommender.quality.train`` (or its run folder).
         net: An already built network (instead of ``checkpoint``).
         batch_size: Crops per forward pass.
     """

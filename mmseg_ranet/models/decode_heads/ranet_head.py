@@ -210,8 +210,14 @@ class RANetHead(BaseDecodeHead):
         )
         if not isinstance(num_representatives, int) or num_representatives < 1:
             raise ValueError(f"num_representatives (K) must be an integer >= 1, got {num_representatives!r}")
-        if not isinstance(decision_kernel_size, int) or decision_kernel_size < 1 or decision_kernel_size % 2 == 0:
-            raise ValueError(f"decision_kernel_size must be a positive odd integer, got {decision_kernel_size!r}")
+        if (
+            not isinstance(decision_kernel_size, int)
+            or decision_kernel_size < 1
+            or decision_kernel_size % 2 == 0
+        ):
+            raise ValueError(
+                f"decision_kernel_size must be a positive odd integer, got {decision_kernel_size!r}"
+            )
         if not region_scale > 0:
             raise ValueError(f"region_scale must be > 0, got {region_scale!r}")
         self.variant = variant
@@ -259,14 +265,22 @@ class RANetHead(BaseDecodeHead):
         self.loss_stage3_boundary = MODELS.build(loss_stage3_boundary)
         final_losses = self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
         names = [loss.loss_name for loss in final_losses]
-        names += [self.loss_stage3.loss_name, self.loss_boundary.loss_name, self.loss_stage3_boundary.loss_name]
+        names += [
+            self.loss_stage3.loss_name,
+            self.loss_boundary.loss_name,
+            self.loss_stage3_boundary.loss_name,
+        ]
         if len(set(names)) != len(names):
-            raise ValueError(f"the loss configs (loss_decode, loss_stage3, loss_boundary, ...) need distinct loss_name values, got {names}")
+            raise ValueError(
+                f"the loss configs (loss_decode, loss_stage3, loss_boundary, ...) need distinct loss_name values, got {names}"
+            )
 
     def _select_features(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """Stage-3 and stage-4 inputs, checked against ``in_index`` and ``in_channels``."""
         if not isinstance(inputs, (list, tuple)):
-            raise TypeError(f"RANetHead expects a list/tuple of backbone feature maps, got {type(inputs).__name__}")
+            raise TypeError(
+                f"RANetHead expects a list/tuple of backbone feature maps, got {type(inputs).__name__}"
+            )
         indices = self.in_index if isinstance(self.in_index, (list, tuple)) else [self.in_index]
         needed = max(i if i >= 0 else -i - 1 for i in indices) + 1
         if len(inputs) < needed:
@@ -275,15 +289,22 @@ class RANetHead(BaseDecodeHead):
             )
         selected = self._transform_inputs(inputs)
         stage3, stage4 = selected if self.input_transform == "multiple_select" else (selected, selected)
-        for name, feature, expected in (("stage-3", stage3, self.expected_channels[0]), ("stage-4", stage4, self.expected_channels[1])):
+        for name, feature, expected in (
+            ("stage-3", stage3, self.expected_channels[0]),
+            ("stage-4", stage4, self.expected_channels[1]),
+        ):
             if feature.dim() != 4 or feature.shape[1] != expected:
                 raise ValueError(
                     f"RANetHead {name} input has shape {tuple(feature.shape)} but in_channels={self.in_channels} "
                     f"expects {expected} channels"
                 )
         if self.region_scale != 1.0:
-            stage3 = resize(stage3, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners)
-            stage4 = resize(stage4, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners)
+            stage3 = resize(
+                stage3, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners
+            )
+            stage4 = resize(
+                stage4, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners
+            )
         return stage3, stage4
 
     def forward_regions(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> RegionOutputs:
@@ -295,33 +316,39 @@ class RANetHead(BaseDecodeHead):
         features = self.region_feature_conv(stage4)
         batch, channels, height, width = features.shape
         if stage3_logits.shape[2:] != features.shape[2:]:
-            stage3_logits = resize(stage3_logits, size=(height, width), mode="bilinear", align_corners=self.align_corners)
+            stage3_logits = resize(
+                stage3_logits, size=(height, width), mode="bilinear", align_corners=self.align_corners
+            )
             stage3_boundary_logits = resize(
-                stage3_boundary_logits, size=(height, width), mode="bilinear", align_corners=self.align_corners
+                stage3_boundary_logits,
+                size=(height, width),
+                mode="bilinear",
+                align_corners=self.align_corners,
             )
 
-        # Region Construction Block.
-        boundary_prob = torch.softmax(stage3_boundary_logits, dim=1)[:, 1]
-        boundary_term = boundary_max_table(boundary_prob)
-        semantic_term = jensen_shannon_table(
-            torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
+        boundary_prob, score, decision, linked, region, num_regions = self.construct_regions(
+            stage3_logits, stage3_boundary_logits
         )
-        score = (1 - boundary_term) * (1 - semantic_term)
-        decision = self.decision_conv(score.unsqueeze(1)).squeeze(1) if self.learnable_decision else None
-        with torch.no_grad():
-            margin = decision if decision is not None else score - self.region_threshold
-            linked = (margin + margin.transpose(1, 2)) > 0
-            region, num_regions = region_labels(linked, self.region_rule)
 
         # Region Interaction Block.
-        j_values = region_representativeness(decision if self.representativeness_source == "decision" else score, region)
+        j_values = region_representativeness(
+            decision if self.representativeness_source == "decision" else score, region
+        )
         reps = select_representatives(j_values.detach(), region, self.num_representatives)
         query = self.query_conv(features) if self.feature_convs else features
         value = self.value_conv(features) if self.feature_convs else features
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
         local = local_collection(
-            query, value, j_values, region, reps.pixel, reps.region, reps.valid, self.local_mask, self.attention_scale
+            query,
+            value,
+            j_values,
+            region,
+            reps.pixel,
+            reps.region,
+            reps.valid,
+            self.local_mask,
+            self.attention_scale,
         )
         if self.refine_convs:
             local = self._refine_list(self.collection_refine, local, reps.valid)
@@ -339,7 +366,16 @@ class RANetHead(BaseDecodeHead):
         if self.refine_convs:
             glob = self._refine_list(self.interaction_refine, glob, reps.valid)
         context = distribution(
-            query, value, j_values, region, glob, rep_j, reps.region, reps.valid, self.distribution_mask, self.attention_scale
+            query,
+            value,
+            j_values,
+            region,
+            glob,
+            rep_j,
+            reps.region,
+            reps.valid,
+            self.distribution_mask,
+            self.attention_scale,
         )
         context = context.transpose(1, 2).reshape(batch, channels, height, width)
         if self.refine_convs:
@@ -360,6 +396,33 @@ class RANetHead(BaseDecodeHead):
             representatives=reps,
         )
 
+    def construct_regions(
+        self, stage3_logits: Tensor, stage3_boundary_logits: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
+        """Region Construction Block: b, F = (1 - D)(1 - E), F^g, G and the regions.
+
+        Args:
+            stage3_logits (Tensor): Class logits C, (B, num_classes, h, w).
+            stage3_boundary_logits (Tensor): Boundary logits B, (B, 2, h, w).
+
+        Returns:
+            tuple: boundary probability b (B, h, w); score F (B, N, N); F^g (B, N, N) or None without a
+            learnable decision; G (bool, B, N, N); region ids (B, N); region counts (B,).
+        """
+        boundary_prob = torch.softmax(stage3_boundary_logits, dim=1)[:, 1]
+        boundary_term = boundary_max_table(boundary_prob)
+        semantic_term = jensen_shannon_table(
+            torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
+        )
+        score = (1 - boundary_term) * (1 - semantic_term)
+        decision = self.decision_conv(score.unsqueeze(1)).squeeze(1) if self.learnable_decision else None
+        with torch.no_grad():
+            margin = decision if decision is not None else score - self.region_threshold
+            # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
+            linked = (margin + margin.transpose(1, 2)) > 0
+            region, num_regions = region_labels(linked, self.region_rule)
+        return boundary_prob, score, decision, linked, region, num_regions
+
     @staticmethod
     def _refine_list(conv: ConvModule, items: Tensor, valid: Tensor) -> Tensor:
         """3x3 convolution over a padded (B, M, C) list laid out as a (B, C, 1, M) map; padding stays zero."""
@@ -367,7 +430,9 @@ class RANetHead(BaseDecodeHead):
         refined = conv((items * mask).transpose(1, 2).unsqueeze(2))
         return refined.squeeze(2).transpose(1, 2) * mask
 
-    def forward(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> Tensor | tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(
+        self, inputs: list[Tensor] | tuple[Tensor, ...]
+    ) -> Tensor | tuple[Tensor, Tensor, Tensor, Tensor]:
         """Final logits in eval; ``(final, stage3, final boundary, stage3 boundary)`` logits in training."""
         outputs = self.forward_regions(inputs)
         if self.training:
@@ -395,7 +460,9 @@ class RANetHead(BaseDecodeHead):
             )
         return torch.stack([sample.gt_edge_map.data for sample in batch_data_samples], dim=0)
 
-    def loss_by_feat(self, seg_logits: tuple[Tensor, Tensor, Tensor, Tensor], batch_data_samples: SampleList) -> dict:
+    def loss_by_feat(
+        self, seg_logits: tuple[Tensor, Tensor, Tensor, Tensor], batch_data_samples: SampleList
+    ) -> dict:
         """Segmentation losses of the final and stage-3 logits and boundary losses of both branches.
 
         Args:
@@ -449,7 +516,9 @@ def _check_inputs_config(in_channels, in_index, input_transform) -> None:
             f"input_transform={input_transform!r} needs lists for in_channels and in_index, got {in_channels!r} and {in_index!r}"
         )
     if len(in_channels) != len(in_index):
-        raise ValueError(f"in_channels {list(in_channels)} and in_index {list(in_index)} must have the same length")
+        raise ValueError(
+            f"in_channels {list(in_channels)} and in_index {list(in_index)} must have the same length"
+        )
     if input_transform == "multiple_select" and len(in_channels) != 2:
         raise ValueError(
             f"input_transform='multiple_select' takes exactly two inputs (stage 3, stage 4), got in_channels={list(in_channels)}"

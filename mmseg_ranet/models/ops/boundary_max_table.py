@@ -51,14 +51,18 @@ def segment_sample_geometry(
     return floor_y, floor_x, upper_dy, upper_dx, upper_weight
 
 
-def _half_displacements_by_length(height: int, width: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+def _half_displacements_by_length(
+    height: int, width: int, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor]:
     """One displacement of every +/- pair with at least one interior sample (L >= 2), sorted by L.
 
     D is symmetric: the segment from j to i visits the same sample points (step L - t instead of t, the
     same rational position, hence bitwise the same interpolation), so half of the displacements suffice.
     """
     dy, dx = torch.meshgrid(
-        torch.arange(0, height, device=device), torch.arange(-(width - 1), width, device=device), indexing="ij"
+        torch.arange(0, height, device=device),
+        torch.arange(-(width - 1), width, device=device),
+        indexing="ij",
     )
     dy, dx = dy.reshape(-1), dx.reshape(-1)
     length = torch.maximum(dy.abs(), dx.abs())
@@ -119,7 +123,9 @@ def _boundary_max_forward(
     )
     for source, target, dy, dx, length in _pair_chunks(height, width, batch, chunk_elements, device):
         step = torch.arange(1, int(length.max()), device=device).view(1, -1)
-        lo_index, up_index, upper_weight = _sample_indices(source, dy, dx, step, height, width, boundary.dtype)
+        lo_index, up_index, upper_weight = _sample_indices(
+            source, dy, dx, step, height, width, boundary.dtype
+        )
         samples = torch.lerp(flat_boundary[:, lo_index], flat_boundary[:, up_index], upper_weight)
         # Pairs shorter than the block's longest have padded steps that must never win the max.
         samples = samples.masked_fill((step >= length.unsqueeze(-1)).unsqueeze(0), float("-inf"))
@@ -153,9 +159,19 @@ def _boundary_max_backward(
         grad = flat_grad[:, forward_index] + flat_grad[:, backward_index]
         step = flat_step[:, forward_index].long()
         lo_index, up_index, upper_weight = _sample_indices(
-            source.unsqueeze(0), dy.unsqueeze(0), dx.unsqueeze(0), step.unsqueeze(-1), height, width, grad.dtype
+            source.unsqueeze(0),
+            dy.unsqueeze(0),
+            dx.unsqueeze(0),
+            step.unsqueeze(-1),
+            height,
+            width,
+            grad.dtype,
         )
-        lo_index, up_index, upper_weight = lo_index.squeeze(-1), up_index.squeeze(-1), upper_weight.squeeze(-1)
+        lo_index, up_index, upper_weight = (
+            lo_index.squeeze(-1),
+            up_index.squeeze(-1),
+            upper_weight.squeeze(-1),
+        )
         grad = grad * (step > 0)
         grad_boundary.scatter_add_(1, lo_index.expand_as(grad), grad * (1 - upper_weight))
         grad_boundary.scatter_add_(1, up_index.expand_as(grad), grad * upper_weight)

@@ -11,7 +11,9 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 24
 
 def _check_adjacency(adjacency: Tensor) -> None:
     if adjacency.dim() != 3 or adjacency.shape[1] != adjacency.shape[2] or adjacency.dtype != torch.bool:
-        raise ValueError(f"adjacency must be a bool tensor of shape (B, N, N), got {adjacency.dtype} {tuple(adjacency.shape)}")
+        raise ValueError(
+            f"adjacency must be a bool tensor of shape (B, N, N), got {adjacency.dtype} {tuple(adjacency.shape)}"
+        )
 
 
 def _neighbour_min(adjacency: Tensor, labels: Tensor, chunk_elements: int) -> Tensor:

@@ -41,7 +41,9 @@ class Representatives(NamedTuple):
 
 
 @torch.no_grad()
-def select_representatives(representativeness: Tensor, region: Tensor, num_representatives: int) -> Representatives:
+def select_representatives(
+    representativeness: Tensor, region: Tensor, num_representatives: int
+) -> Representatives:
     """phi(R_q): the K pixels of every region with the highest J (all pixels of a region smaller than K).
 
     Pixels are sorted by (region, decreasing J) with two stable sorts, so ties keep raster order; a pixel

@@ -1,0 +1,126 @@
+"""recommend_next_frame / python -m vos_recommender.recommend on a tiny generated video."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.vos.test_agent_toy_env import WindowDeficitEnv, single_torch_thread  # noqa: F401  (autouse fixture)
+from vos_recommender.agent import RecurrentDQN
+from vos_recommender.baselines import frame_observation
+from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
+from vos_recommender.recommend import main, recommend, recommend_next_frame, to_probs
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from vos_recommender.data.generate import generate_davis_dataset
+
+    base = tmp_path_factory.mktemp("recommend")
+    root = generate_davis_dataset(
+        base / "davis", num_train=1, num_val=0, num_frames=7, height=40, width=64, max_objects=2, seed=1
+    )
+    seq = (root / "ImageSets" / "2017" / "train.txt").read_text().split()[0]
+    agent = RecurrentDQN(
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
+    )
+    agent.save(base / "agent.zip")
+    save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))
+    return {
+        "frames": root / "JPEGImages" / "480p" / seq,
+        "masks": root / "Annotations" / "480p" / seq,
+        "agent": base / "agent.zip",
+        "quality": base / "quality.pt",
+        "base": base,
+    }
+
+
+def test_recommendation_is_the_agents_argmax_on_estimated_quality(video: dict[str, Path]) -> None:
+    from vos_recommender.backends.base import VOSResult
+    from vos_recommender.data.davis import load_frame_folder, read_mask
+
+    frame, scores = recommend_next_frame(
+        video["frames"], video["masks"], [0, 3], video["agent"], video["quality"], return_scores=True
+    )
+    assert 0 <= frame < 7 and scores.shape == (7,)
+    # The same computation written out: estimator on one-hot probabilities, agent on (quality, counts).
+    frames, _ = load_frame_folder(video["frames"])
+    labels = np.stack([read_mask(p) for p in sorted(video["masks"].glob("*.png"))])
+    probs = to_probs(labels)
+    quality = WildQuality(checkpoint=video["quality"])(
+        frames, VOSResult(labels, probs, 0.0), None, probs.shape[1] - 1
+    )
+    counts = np.array([1, 0, 0, 1, 0, 0, 0])
+    expected = RecurrentDQN.load(video["agent"]).q_values(frame_observation(quality, counts))
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert frame == int(np.argmax(expected))
+
+    # Probabilities in a .npy give the same answer as the label PNGs they encode.
+    np.save(video["base"] / "probs.npy", probs)
+    assert (
+        recommend_next_frame(frames, video["base"] / "probs.npy", [0, 3], video["agent"], video["quality"])
+        == frame
+    )
+    # A given quality replaces the estimator: the agent then follows it.
+    answer = recommend(frames, labels, [0], video["agent"], quality=np.linspace(0, 1, 7))
+    np.testing.assert_allclose(answer.quality, np.linspace(0, 1, 7), rtol=1e-6)
+    assert answer.counts.tolist() == [1, 0, 0, 0, 0, 0, 0]
+
+
+def test_clear_errors_for_bad_inputs(video: dict[str, Path], tmp_path: Path) -> None:
+    short = tmp_path / "short_masks"
+    shutil.copytree(video["masks"], short)
+    sorted(short.glob("*.png"))[-1].unlink()
+    with pytest.raises(ValueError, match="7 frames but 6 masks"):
+        recommend(video["frames"], short, [0], video["agent"], video["quality"])
+    with pytest.raises(ValueError, match="out of range"):
+        recommend(video["frames"], video["masks"], [0, 7], video["agent"], video["quality"])
+    with pytest.raises(ValueError, match="out of range"):
+        recommend(video["frames"], video["masks"], [-1], video["agent"], video["quality"])
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        recommend(video["frames"], video["masks"], [0], video["agent"], tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError, match="no_frames"):
+        recommend(tmp_path / "no_frames", video["masks"], [0], video["agent"], video["quality"])
+    with pytest.raises(FileNotFoundError, match="agent_missing.zip"):
+        recommend(video["frames"], video["masks"], [0], tmp_path / "agent_missing.zip", video["quality"])
+    with pytest.raises(ValueError, match="H, W"):
+        recommend(
+            video["frames"], np.zeros((7, 10, 10), dtype=np.uint8) + 1, [0], video["agent"], video["quality"]
+        )
+    with pytest.raises(ValueError, match="probabilities"):
+        to_probs(np.full((7, 2, 4, 4), 2.0, dtype=np.float32))
+    with pytest.raises(ValueError, match="no object"):
+        to_probs(np.zeros((7, 4, 4), dtype=np.uint8))
+
+
+def test_command_line(video: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    args = [
+        "--frames",
+        str(video["frames"]),
+        "--masks",
+        str(video["masks"]),
+        "--agent",
+        str(video["agent"]),
+        "--quality",
+        str(video["quality"]),
+    ]
+    assert main([*args, "--annotated", "0,3"]) == 0
+    printed = int(capsys.readouterr().out.strip())
+    assert printed == recommend_next_frame(
+        video["frames"], video["masks"], [0, 3], video["agent"], video["quality"]
+    )
+    assert main([*args, "--annotated", "0,3", "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)
+    assert details["frame"] == printed and len(details["scores"]) == 7 and details["counts"][3] == 1
+    assert main([*args, "--annotated", "0,99"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--annotated", "zero"])

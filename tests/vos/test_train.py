@@ -1,0 +1,169 @@
+"""python -m vos_recommender.train: settings parsing, run folder, resume equality, on a tiny generated dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
+from vos_recommender.agent import RecurrentDQN
+from vos_recommender.config import TrainConfig, field_help, parse_config
+from vos_recommender.train import main
+
+
+def test_every_setting_has_a_description() -> None:
+    helps = field_help(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        assert helps.get(field.name), field.name
+
+
+def test_defaults_are_the_released_hyper_parameters() -> None:
+    config, explicit = parse_config(TrainConfig, [])
+    assert explicit == {}
+    assert (config.lr, config.weight_decay, config.grad_clip, config.batch_size) == (5e-6, 5e-4, 1.0, 32)
+    assert (config.gamma, config.reward_scale, config.target_update_prob) == (0.95, 0.1, 0.05)
+    assert (config.exploration_final_eps, config.exploration_amplitude, config.exploration_decay) == (
+        0.25,
+        0.45,
+        1000,
+    )
+    assert (config.warmup_epochs, config.num_rounds, config.quality) == (10.0, 5, "oracle")
+    assert (config.embed_dim, config.lstm_dim, config.head_dim) == (128, 128, 128)
+
+
+def test_command_line_overrides_config_file(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "settings.yaml"
+    yaml_file.write_text("lr: 0.001\nbatch_size: 8\nreward-form: released\nprogress_bar: false\n")
+    config, explicit = parse_config(
+        TrainConfig, ["--config", str(yaml_file), "--lr", "1e-4", "--n-envs", "2"]
+    )
+    assert config.lr == 1e-4 and config.batch_size == 8 and config.reward_form == "released"
+    assert config.n_envs == 2 and config.progress_bar is False
+    assert explicit == {"lr": 1e-4, "n_envs": 2}
+    json_file = tmp_path / "settings.json"
+    json_file.write_text(json.dumps({"gamma": 0.5, "total_timesteps": 10}))
+    config, _ = parse_config(TrainConfig, ["--config", str(json_file), "--gamma", "0.9", "--no-progress-bar"])
+    assert config.gamma == 0.9 and config.total_timesteps == 10 and config.progress_bar is False
+    (tmp_path / "bad.json").write_text(json.dumps({"learning_rate": 0.1}))
+    with pytest.raises(ValueError, match="learning_rate"):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "bad.json")])
+    (tmp_path / "badtype.yaml").write_text("batch_size: many\n")
+    with pytest.raises(ValueError, match="batch_size"):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "badtype.yaml")])
+    with pytest.raises(FileNotFoundError):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "missing.yaml")])
+    with pytest.raises(SystemExit):
+        parse_config(TrainConfig, ["--batch-size", "many"])
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vos_recommender.data.generate import generate_davis_dataset
+
+    root = tmp_path_factory.mktemp("davis") / "tiny"
+    generate_davis_dataset(
+        root, num_train=2, num_val=1, num_frames=6, height=40, width=64, max_objects=1, seed=0
+    )
+    return root
+
+
+def tiny_args(root: Path, runs: Path, name: str, steps: int) -> list[str]:
+    cache = runs.parent / "cache"
+    return [
+        "--data",
+        str(root),
+        "--runs-dir",
+        str(runs),
+        "--name",
+        name,
+        "--cache-dir",
+        str(cache / "vos"),
+        "--stats-dir",
+        str(cache / "stats"),
+        "--num-rounds",
+        "3",
+        "--num-random-runs",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--total-timesteps",
+        str(steps),
+        "--checkpoint-freq",
+        "4",
+        "--resume-every",
+        "0",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "4",
+        "--embed-dim",
+        "8",
+        "--lstm-dim",
+        "8",
+        "--head-dim",
+        "8",
+        "--eval-freq",
+        "4",
+        "--eval-episodes",
+        "1",
+        "--no-progress-bar",
+        "--verbose",
+        "0",
+    ]
+
+
+def params(path: Path) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in RecurrentDQN.load(path).policy.parameters()]
+
+
+def test_train_writes_run_folder_and_resume_matches_uninterrupted_run(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    main(tiny_args(tiny_dataset, runs, "full", 8))
+    run = runs / "full"
+    for name in (
+        "config.json",
+        "config.yaml",
+        "progress.csv",
+        "episodes.csv",
+        "final_model.zip",
+        "summary.json",
+    ):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents*"))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "model_4_steps.zip",
+        "model_8_steps.zip",
+    ]
+    assert json.loads((run / "config.json").read_text())["total_timesteps"] == 8
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["total_timesteps"] == 8 and summary["learning_curve"]
+    header = (run / "progress.csv").read_text().splitlines()[0]
+    assert "train/loss" in header and "rollout/ep_rew_mean" in header
+
+    # Starting over an existing run needs --resume or --overwrite.
+    with pytest.raises(FileExistsError):
+        main(tiny_args(tiny_dataset, runs, "full", 8))
+
+    # Half, then resume for the other half (episodes are 2 steps: the split is at an episode boundary).
+    main(tiny_args(tiny_dataset, runs, "split", 4))
+    main(["--resume", "--name", "split", "--runs-dir", str(runs), "--total-timesteps", "8", "--verbose", "0"])
+    assert RecurrentDQN.load(runs / "split" / "final_model.zip").num_timesteps == 8
+    for a, b in zip(params(run / "final_model.zip"), params(runs / "split" / "final_model.zip")):
+        assert torch.equal(a, b)
+    assert json.loads((runs / "split" / "config.json").read_text())["total_timesteps"] == 8
+    with pytest.raises(FileNotFoundError):
+        main(["--resume", "--name", "nothing", "--runs-dir", str(runs)])
+
+
+@pytest.mark.slow
+def test_train_with_subprocess_environments(tiny_dataset: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    main([*tiny_args(tiny_dataset, runs, "parallel", 8), "--n-envs", "2"])
+    model = RecurrentDQN.load(runs / "parallel" / "final_model.zip")
+    assert model.num_timesteps == 8 and model.n_envs == 2

@@ -1,0 +1,124 @@
+"""python -m vos_recommender.evaluate on a tiny generated dataset: table, CSV, JSON, plot, oracle-only fallback."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.vos.test_agent_toy_env import WindowDeficitEnv, single_torch_thread  # noqa: F401  (autouse fixture)
+from vos_recommender.agent import RecurrentDQN
+from vos_recommender.evaluate import main, run_session, summarise
+from vos_recommender.metrics import round_auc
+from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from vos_recommender.data.generate import generate_davis_dataset
+
+    base = tmp_path_factory.mktemp("evaluate")
+    root = generate_davis_dataset(
+        base / "davis", num_train=1, num_val=2, num_frames=6, height=40, width=64, max_objects=1, seed=2
+    )
+    agent = RecurrentDQN(
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
+    )
+    agent.save(base / "run" / "final_model.zip")
+    save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))
+    return {
+        "data": root,
+        "agent": base / "run" / "final_model.zip",
+        "quality": base / "quality.pt",
+        "base": base,
+    }
+
+
+def common_args(setup: dict[str, Path]) -> list[str]:
+    return [
+        "--agent",
+        str(setup["agent"]),
+        "--data",
+        str(setup["data"]),
+        "--num-rounds",
+        "3",
+        "--scribbles",
+        "1",
+        "--seeds",
+        "2",
+        "--cache-dir",
+        str(setup["base"] / "cache"),
+        "--stats-dir",
+        str(setup["base"] / "stats"),
+        "--verbose",
+        "0",
+    ]
+
+
+def test_evaluate_writes_the_paper_style_table(setup: dict[str, Path]) -> None:
+    out = setup["base"] / "eval_both"
+    main([*common_args(setup), "--quality-checkpoint", str(setup["quality"]), "--out", str(out)])
+    table = (out / "results.md").read_text()
+    for setting in ("oracle", "wild"):
+        for strategy in ("Random", "Linspace", "Worst", "Ours"):
+            assert f"| {setting} | {strategy} |" in table
+    with open(out / "results.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 8 and {
+        "auc_mean",
+        "auc_ci95",
+        "jf_last_mean",
+        "time_auc_mean",
+        "jf_at_60s_mean",
+    } <= set(rows[0])
+    samples = {(r["setting"], r["strategy"]): int(r["samples"]) for r in rows}
+    assert (
+        samples[("oracle", "Random")] == 4 and samples[("oracle", "Worst")] == 2
+    )  # 2 videos x 1 scribble (x 2 seeds)
+    results = json.loads((out / "results.json").read_text())
+    # The table's AUC is the mean of the per-session round AUCs, x100.
+    sessions = results["sessions"]["oracle"]["worst"]
+    expected = np.mean([round_auc(s["jf"], 3) for s in sessions]) * 100
+    assert results["settings"]["oracle"]["Worst"]["auc"]["mean"] == pytest.approx(expected)
+    assert all(len(s["jf"]) == 3 and len(s["frames"]) == 3 for s in sessions)
+    # Worst never re-annotates while unannotated frames remain.
+    assert all(len(set(s["frames"])) == 3 for s in sessions)
+    assert (out / "jf_vs_round.png").stat().st_size > 1000
+
+
+def test_missing_wild_estimator_evaluates_oracle_only_and_says_so(setup: dict[str, Path]) -> None:
+    out = setup["base"] / "eval_oracle"
+    main(
+        [
+            *common_args(setup),
+            "--quality-checkpoint",
+            str(setup["base"] / "none.pt"),
+            "--out",
+            str(out),
+            "--strategies",
+            "linspace,worst",
+        ]
+    )
+    table = (out / "results.md").read_text()
+    assert "WILD SETTING SKIPPED" in table and "none.pt" in table
+    assert "| wild |" not in table and "| oracle | Worst |" in table
+
+
+def test_summarise_statistics() -> None:
+    sessions = [{"jf": [0.5, 0.6], "times": [10.0, 5.0]}, {"jf": [0.7, 0.8], "times": [10.0, 5.0]}]
+    summary = summarise(sessions, num_rounds=2, max_time=60.0)
+    aucs = np.array([round_auc([0.5, 0.6], 2), round_auc([0.7, 0.8], 2)]) * 100
+    assert summary["auc"]["mean"] == pytest.approx(aucs.mean())
+    assert summary["auc"]["std"] == pytest.approx(aucs.std(ddof=1))
+    assert summary["auc"]["ci95"] == pytest.approx(12.706 * aucs.std(ddof=1) / np.sqrt(2), rel=1e-3)
+    assert summary["jf_last"]["mean"] == pytest.approx(70.0)
+    assert summary["jf_at_60s"]["mean"] == pytest.approx(70.0)  # both sessions end at 15 s
+    assert summary["mean_curve"] == pytest.approx([60.0, 70.0])
+    assert callable(run_session)

@@ -1,0 +1,222 @@
+"""Frame recommendation strategies: the paper's baselines (Random, Linspace, Worst) and the learned agent.
+
+Every strategy answers one question per round: given the per-frame quality ``q`` (true J&F in the
+oracle setting, the estimator's prediction in the wild), the annotation counts ``h`` and the frames
+annotated so far (in order, the first one being round 1's), which frame should the user correct next?
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "AgentStrategy",
+    "LinspaceStrategy",
+    "RandomStrategy",
+    "RecommendationStrategy",
+    "WorstStrategy",
+    "build_strategy",
+    "frame_observation",
+    "linspace_candidates",
+]
+
+
+def frame_observation(quality: np.ndarray, counts: np.ndarray, max_frames: int | None = None) -> np.ndarray:
+    """The environment's observation layout for one video: rows quality, annotation count, validity.
+
+    Args:
+        quality: ``T`` per-frame quality in ``[0, 1]``.
+        counts: ``T`` annotation counts.
+        max_frames: Pad to this many columns (default ``T``).
+
+    Returns:
+        ``3 x max_frames`` float32 array.
+    """
+    quality = np.asarray(quality, dtype=np.float32).reshape(-1)
+    counts = np.asarray(counts, dtype=np.float32).reshape(-1)
+    if quality.shape != counts.shape:
+        raise ValueError(f"{quality.size} quality values but {counts.size} annotation counts")
+    n = quality.size
+    width = n if max_frames is None else int(max_frames)
+    if width < n:
+        raise ValueError(f"max_frames={width} is shorter than the video ({n} frames)")
+    obs = np.zeros((3, width), dtype=np.float32)
+    obs[0, :n] = np.clip(quality, 0.0, 1.0)
+    obs[1, :n] = counts
+    obs[2, :n] = 1.0
+    return obs
+
+
+class RecommendationStrategy(abc.ABC):
+    """Chooses the next frame to annotate."""
+
+    name: str = "base"
+
+    def reset(self, num_frames: int, first_frame: int) -> None:
+        """Start a new interactive session.
+
+        Args:
+            num_frames: Frames of the video.
+            first_frame: Frame annotated in round 1.
+        """
+        return None  # stateless strategies need no set-up
+
+    @abc.abstractmethod
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """The next frame.
+
+        Args:
+            quality: ``T`` per-frame quality.
+            counts: ``T`` annotation counts.
+            annotated: Frames annotated so far, in order.
+
+        Returns:
+            A frame index in ``[0, T)``.
+        """
+
+
+class RandomStrategy(RecommendationStrategy):
+    """Uniform over all frames, repeats allowed (the paper's Random).
+
+    Args:
+        seed: Seed of the generator (None: fresh entropy).
+    """
+
+    name = "Random"
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """A uniformly random frame; see :meth:`RecommendationStrategy.recommend`."""
+        return int(self.rng.integers(len(quality)))
+
+
+def linspace_candidates(num_frames: int, first_frame: int, count: int = 8) -> list[int]:
+    """``count`` evenly spaced frames that include ``first_frame``, ascending (duplicates removed).
+
+    The spacing is ``num_frames / count``; positions ``first_frame + k * spacing`` wrap around the video
+    and are rounded to the nearest frame.
+
+    Args:
+        num_frames: Frames of the video.
+        first_frame: The frame annotated in round 1.
+        count: Number of evenly spaced frames (the paper: 8, one per round).
+
+    Returns:
+        Sorted frame indices.
+    """
+    if not 0 <= first_frame < num_frames:
+        raise ValueError(f"first_frame {first_frame} outside a video of {num_frames} frames")
+    spacing = num_frames / count
+    positions = {int(np.floor(first_frame + k * spacing + 0.5)) % num_frames for k in range(count)}
+    return sorted(positions)
+
+
+class LinspaceStrategy(RecommendationStrategy):
+    """8 evenly spaced frames including the first annotated one, taken in ascending order, skipping
+    annotated frames (the paper's Linspace). Once every candidate is annotated (more rounds than
+    candidates, or very short videos) it picks the frame farthest from all annotated frames.
+
+    Args:
+        count: Number of evenly spaced frames (paper: 8).
+    """
+
+    name = "Linspace"
+
+    def __init__(self, count: int = 8) -> None:
+        self.count = int(count)
+        self.candidates: list[int] = []
+
+    def reset(self, num_frames: int, first_frame: int) -> None:
+        """Compute the candidates of a new session; see :meth:`RecommendationStrategy.reset`."""
+        self.candidates = linspace_candidates(num_frames, first_frame, self.count)
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """The first candidate not annotated yet; see :meth:`RecommendationStrategy.recommend`."""
+        if not self.candidates:
+            self.reset(len(quality), int(annotated[0]) if annotated else 0)
+        done = set(int(a) for a in annotated)
+        for frame in self.candidates:
+            if frame not in done:
+                return frame
+        frames = np.arange(len(quality))
+        distance = np.min(np.abs(frames[:, None] - np.asarray(sorted(done))[None, :]), axis=1)
+        return int(np.argmax(distance))
+
+
+class WorstStrategy(RecommendationStrategy):
+    """The frame of lowest quality among frames not annotated yet (the paper's Worst; true quality in
+    the oracle setting, predicted quality in the wild). Ties go to the earliest frame; when every
+    frame is annotated, the lowest quality overall."""
+
+    name = "Worst"
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """See :meth:`RecommendationStrategy.recommend`."""
+        quality = np.asarray(quality, dtype=np.float64)
+        free = np.ones(len(quality), dtype=bool)
+        free[[int(a) for a in annotated]] = False
+        if not free.any():
+            return int(np.argmin(quality))
+        return int(np.flatnonzero(free)[np.argmin(quality[free])])
+
+
+class AgentStrategy(RecommendationStrategy):
+    """The learned agent: greedy arg-max of its Q-values over the video's frames (repeats allowed).
+
+    Args:
+        model: A :class:`~vos_recommender.agent.RecurrentDQN` or the path of its ``.zip``.
+    """
+
+    name = "Ours"
+
+    def __init__(self, model: object) -> None:
+        if isinstance(model, (str, os.PathLike)):
+            from vos_recommender.agent import RecurrentDQN
+
+            model = RecurrentDQN.load(model, device="cpu")
+        self.model = model
+
+    def scores(self, quality: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Q-value of every frame.
+
+        Args:
+            quality: ``T`` per-frame quality.
+            counts: ``T`` annotation counts.
+        """
+        return self.model.q_values(frame_observation(quality, counts))  # type: ignore[attr-defined]
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """See :meth:`RecommendationStrategy.recommend`."""
+        return int(np.argmax(self.scores(quality, counts)))
+
+
+def build_strategy(name: str, seed: int | None = None, agent: object | None = None) -> RecommendationStrategy:
+    """A strategy by name: ``random``, ``linspace``, ``worst`` or ``ours`` (needs ``agent``).
+
+    Args:
+        name: Strategy name (case-insensitive).
+        seed: Seed of ``random``.
+        agent: Model or checkpoint path of ``ours``.
+
+    Raises:
+        KeyError: If the name is unknown.
+        ValueError: If ``ours`` is asked without an agent.
+    """
+    key = name.lower()
+    if key == "random":
+        return RandomStrategy(seed)
+    if key == "linspace":
+        return LinspaceStrategy()
+    if key == "worst":
+        return WorstStrategy()
+    if key in ("ours", "agent"):
+        if agent is None:
+            raise ValueError("the 'ours' strategy needs a trained agent")
+        return AgentStrategy(agent)
+    raise KeyError(f"unknown strategy {name!r}; known: random, linspace, worst, ours")

@@ -1,0 +1,371 @@
+"""Evaluate frame recommendation strategies: ``python -m vos_recommender.evaluate --agent runs/<name>/final_model.zip``.
+
+On held-out videos, every strategy (Random, Linspace, Worst, Ours = the trained agent) runs full
+interactive sessions (8 rounds by default) with the simulated user, in the oracle setting (state quality =
+true J&F) and the wild setting (state quality = the learned estimator's prediction). Reported per
+(setting, strategy), over samples = (video, first scribble[, seed for Random]):
+
+* ``AUC``: the paper's area under J&F over rounds ``[0, m_1..m_8]`` divided by 8 (x100);
+* ``J&F@8``: J&F after the last round (x100);
+* ``time AUC`` and ``J&F@60s``: the DAVIS challenge summaries over accumulated time (x100), with the time
+  of a round = the simulated user's drawing time of its scribble + the backend's seconds, and one time
+  budget per setting (the longer of 60 s and the longest session);
+* the spread: sample standard deviation and the 95% confidence half-width of the mean (Student t).
+
+Random and Linspace ignore the quality, so they are run once (in the oracle environment) and their rows
+repeat in the wild setting. Outputs in ``--out``: ``results.md``, ``results.csv``, ``results.json`` (with
+every curve) and ``jf_vs_round.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
+from vos_recommender.config import parse_config
+from vos_recommender.metrics.auc import jf_at_time, round_auc, time_auc
+from vos_recommender.train import ensure_dataset, write_atomic
+
+__all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
+
+STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
+QUALITY_FREE = ("random", "linspace")
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """Every setting of one evaluation."""
+
+    agent: str = "runs/recommender/final_model.zip"
+    """Trained agent (.zip written by python -m vos_recommender.train)."""
+    data: str = "data/davis_synth"
+    """DAVIS-layout dataset root (generated synthetic videos when missing)."""
+    generate_if_missing: bool = True
+    """Generate the synthetic dataset when <data> has none."""
+    split: str = "val"
+    """Held-out split."""
+    backend: str = "flow"
+    """VOS backend name."""
+    backend_kwargs: str = "{}"
+    """JSON constructor arguments of the backend."""
+    cache_dir: str = "data/cache/vos"
+    """Cache backend folder (empty string: no cache)."""
+    stats_dir: str = "data/cache/goal_stats"
+    """Goal-statistics cache (the environment computes them at reset; evaluation does not use them)."""
+    quality_checkpoint: str = "runs/quality/quality_estimator.pt"
+    """Wild quality estimator (python -m vos_recommender.quality.train); missing: oracle setting only."""
+    train_quality_if_missing: bool = False
+    """Train a quick quality estimator into the checkpoint's folder when it is missing."""
+    settings: str = "oracle,wild"
+    """Comma-separated settings to evaluate."""
+    strategies: str = "random,linspace,worst,ours"
+    """Comma-separated strategies."""
+    num_rounds: int = 8
+    """Interaction rounds per session (paper: 8)."""
+    seeds: int = 3
+    """Sessions per (video, scribble) for Random (different seeds)."""
+    scribbles: int = 0
+    """First scribbles used per video (0: all the dataset has)."""
+    max_videos: int = 0
+    """Use only the first this many videos of the split (0: all)."""
+    seed: int = 0
+    """Base seed of Random."""
+    out: str = ""
+    """Output folder (default: <agent folder>/eval)."""
+    threads: int = 1
+    """Torch CPU threads."""
+    verbose: int = 1
+    """0: quiet, 1: progress and the table."""
+
+
+def _make_env(config: EvalConfig, quality: str, max_frames: int) -> Any:
+    from vos_recommender.envs import FrameRecommendationEnv
+
+    return FrameRecommendationEnv(
+        data_root=config.data,
+        split=config.split,
+        backend=config.backend,
+        backend_kwargs=json.loads(config.backend_kwargs),
+        cache_dir=config.cache_dir or None,
+        quality=quality,
+        quality_kwargs={"checkpoint": config.quality_checkpoint} if quality == "wild" else {},
+        num_rounds=config.num_rounds,
+        max_frames=max_frames,
+        num_random_runs=2,  # the goal reward is not used here; the minimum keeps resets cheap
+        stats_dir=config.stats_dir or None,
+    )
+
+
+def run_session(env: Any, strategy: RecommendationStrategy, video: str, scribble: int) -> dict[str, Any]:
+    """One interactive session of ``env.num_rounds`` rounds where ``strategy`` picks the frames.
+
+    Args:
+        env: A ``FrameRecommendationEnv`` (unwrapped).
+        strategy: The recommendation strategy.
+        video: Video name.
+        scribble: Index of its first scribble.
+
+    Returns:
+        ``{"jf": [...], "times": [...], "frames": [...]}``: mean J&F after each round, seconds of each
+        round (drawing + backend), annotated frames.
+    """
+    obs, info = env.reset(options={"video": video, "scribble": scribble})
+    n = int(obs[2].sum())
+    strategy.reset(n, int(info["annotated_frames"][0]))
+    jf = [info["jf_mean"]]
+    times = [info["user_time"] + env.timing["elapsed"]]
+    drawn = info["user_time"]
+    done = False
+    while not done:
+        frame = strategy.recommend(obs[0, :n], obs[1, :n], info["annotated_frames"])
+        obs, _, terminated, truncated, info = env.step(frame)
+        done = terminated or truncated
+        jf.append(info["jf_mean"])
+        times.append(info["user_time"] - drawn + env.timing["elapsed"])
+        drawn = info["user_time"]
+    return {"jf": jf, "times": times, "frames": list(info["annotated_frames"])}
+
+
+def _spread(values: np.ndarray) -> tuple[float, float, float]:
+    from scipy import stats
+
+    mean = float(np.mean(values))
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    std = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf(0.975, values.size - 1) * std / np.sqrt(values.size))
+    return mean, std, half
+
+
+def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) -> dict[str, Any]:
+    """Metrics of a list of sessions (mean, std, 95% CI half-width over sessions; J&F values x100).
+
+    Args:
+        sessions: Outputs of :func:`run_session`.
+        num_rounds: Rounds R of the round AUC.
+        max_time: Time budget of the time AUC.
+    """
+    per_sample = {
+        "auc": np.array([round_auc(s["jf"], num_rounds) for s in sessions]) * 100,
+        "jf_last": np.array([s["jf"][-1] for s in sessions]) * 100,
+        "time_auc": np.array([time_auc(s["jf"], s["times"], max_time=max_time) for s in sessions]) * 100,
+        "jf_at_60s": np.array([jf_at_time(s["jf"], s["times"], 60.0, max_time=max_time) for s in sessions])
+        * 100,
+    }
+    result: dict[str, Any] = {"samples": len(sessions)}
+    for key, values in per_sample.items():
+        mean, std, half = _spread(values)
+        result[key] = {"mean": mean, "std": std, "ci95": half}
+    result["mean_curve"] = (np.mean([s["jf"] for s in sessions], axis=0) * 100).tolist()
+    return result
+
+
+def _format(cell: dict[str, float]) -> str:
+    if np.isnan(cell["ci95"]):
+        return f"{cell['mean']:.2f}"
+    return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
+
+
+def _write_outputs(out: Path, results: dict[str, Any], notes: list[str]) -> None:
+    rows = []
+    lines = [
+        "| setting | strategy | AUC | J&F@8 | time AUC | J&F@60s | samples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setting, by_strategy in results["settings"].items():
+        for name, summary in by_strategy.items():
+            lines.append(
+                f"| {setting} | {name} | {_format(summary['auc'])} | {_format(summary['jf_last'])} | "
+                f"{_format(summary['time_auc'])} | {_format(summary['jf_at_60s'])} | {summary['samples']} |"
+            )
+            row = {"setting": setting, "strategy": name, "samples": summary["samples"]}
+            for key in ("auc", "jf_last", "time_auc", "jf_at_60s"):
+                for stat in ("mean", "std", "ci95"):
+                    row[f"{key}_{stat}"] = summary[key][stat]
+            rows.append(row)
+    header = [
+        f"Frame recommendation on {results['data']} ({results['split']}), backend {results['backend']}, "
+        f"{results['num_rounds']} rounds. Values x100, mean ± 95% CI half-width over samples "
+        "(video x first scribble, x seed for Random). AUC: paper's round AUC; time AUC / J&F@60s: DAVIS "
+        f"challenge summaries, round time = drawing + backend seconds, budget {results['max_time']}.",
+        "",
+    ]
+    text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
+    write_atomic(out / "results.md", text)
+    with open(out / "results.csv.tmp", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(out / "results.csv.tmp", out / "results.csv")
+    write_atomic(out / "results.json", json.dumps(results, indent=2))
+    _plot(out / "jf_vs_round.png", results)
+
+
+def _plot(path: Path, results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    settings = list(results["settings"])
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        for name, summary in results["settings"][setting].items():
+            curve = summary["mean_curve"]
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", label=name)
+        ax.set_title(f"{setting} setting")
+        ax.set_xlabel("round")
+        ax.set_ylabel("mean J&F (x100)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def evaluate(config: EvalConfig) -> dict[str, Any]:
+    """Run every (setting, strategy) and write the table, CSV, JSON and plot.
+
+    Args:
+        config: Settings.
+
+    Returns:
+        The results dictionary written to ``results.json``.
+    """
+    import torch
+
+    from vos_recommender.data.davis import DavisDataset
+
+    torch.set_num_threads(config.threads)
+    ensure_dataset(config.data, config.generate_if_missing, config.verbose)
+    agent_path = Path(config.agent)
+    out = Path(config.out) if config.out else agent_path.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    strategies = [s.strip().lower() for s in config.strategies.split(",") if s.strip()]
+    unknown = sorted(set(strategies) - set(STRATEGY_NAMES))
+    if unknown:
+        raise KeyError(f"unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
+    settings = [s.strip().lower() for s in config.settings.split(",") if s.strip()]
+    notes: list[str] = []
+    agent = None
+    if "ours" in strategies:
+        from vos_recommender.agent import RecurrentDQN
+
+        agent = RecurrentDQN.load(agent_path, device="cpu")
+        notes.append(
+            f"Ours: {agent_path} ({agent.num_timesteps} training steps, reward form {agent.reward_form})."
+        )
+    if "wild" in settings and not Path(config.quality_checkpoint).is_file():
+        if config.train_quality_if_missing:
+            from vos_recommender.quality.train import QualityTrainSettings
+            from vos_recommender.quality.train import train as train_quality
+
+            produced = train_quality(
+                QualityTrainSettings(
+                    data=config.data,
+                    out=str(Path(config.quality_checkpoint).parent),
+                    backend=config.backend,
+                    backend_kwargs=config.backend_kwargs,
+                )
+            )
+            config = dataclasses.replace(config, quality_checkpoint=produced["checkpoint"])
+            notes.append(f"Wild quality estimator trained for this evaluation: {produced['checkpoint']}.")
+        else:
+            settings.remove("wild")
+            message = (
+                f"WILD SETTING SKIPPED: no quality estimator checkpoint at {config.quality_checkpoint} "
+                "(train one with python -m vos_recommender.quality.train, or pass --train-quality-if-missing)."
+            )
+            notes.append(message)
+            print(message, flush=True)
+    if not settings:
+        raise ValueError("no setting left to evaluate")
+
+    dataset = DavisDataset(config.data, split=config.split)
+    videos = dataset.sequences[: config.max_videos] if config.max_videos > 0 else list(dataset.sequences)
+    samples = []
+    max_frames = 1
+    for name in videos:
+        video = dataset[name]
+        count = max(1, len(video.scribbles))
+        count = min(count, config.scribbles) if config.scribbles > 0 else count
+        samples += [(name, index) for index in range(count)]
+        max_frames = max(max_frames, video.num_frames)
+
+    sessions: dict[str, dict[str, list]] = {setting: {} for setting in settings}
+    for setting in settings:
+        env = _make_env(config, setting, max_frames)
+        for key in strategies:
+            if key in QUALITY_FREE and setting != settings[0]:
+                sessions[setting][key] = sessions[settings[0]][key]
+                continue
+            runs = []
+            repeats = config.seeds if key == "random" else 1
+            for repeat in range(repeats):
+                for video, scribble in samples:
+                    if key == "ours":
+                        strategy: RecommendationStrategy = AgentStrategy(agent)
+                    else:
+                        strategy = build_strategy(key, seed=config.seed + repeat)
+                    runs.append(
+                        {
+                            "video": video,
+                            "scribble": scribble,
+                            "seed": repeat,
+                            **run_session(env, strategy, video, scribble),
+                        }
+                    )
+            sessions[setting][key] = runs
+            if config.verbose:
+                mean_auc = np.mean([round_auc(r["jf"], config.num_rounds) for r in runs]) * 100
+                print(
+                    f"[evaluate] {setting:6s} {STRATEGY_NAMES[key]:8s} {len(runs)} sessions, AUC {mean_auc:.2f}",
+                    flush=True,
+                )
+        if len(settings) > 1 and any(k in QUALITY_FREE for k in strategies) and setting == settings[0]:
+            notes.append(
+                "Random and Linspace ignore the quality: their sessions are shared by both settings."
+            )
+
+    results: dict[str, Any] = {
+        "data": str(config.data),
+        "split": config.split,
+        "backend": config.backend,
+        "num_rounds": config.num_rounds,
+        "config": dataclasses.asdict(config),
+        "settings": {},
+        "sessions": sessions,
+    }
+    budgets = {}
+    for setting in settings:
+        longest = max(sum(run["times"]) for runs in sessions[setting].values() for run in runs)
+        budgets[setting] = max(60.0, float(np.ceil(longest)))
+        results["settings"][setting] = {
+            STRATEGY_NAMES[key]: summarise(sessions[setting][key], config.num_rounds, budgets[setting])
+            for key in strategies
+        }
+    results["max_time"] = budgets
+    _write_outputs(out, results, notes)
+    if config.verbose:
+        print((out / "results.md").read_text())
+        print(f"Wrote {out}/results.md, results.csv, results.json, jf_vs_round.png")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    config, _ = parse_config(EvalConfig, argv, description=__doc__.splitlines()[0])
+    evaluate(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Which frame should I annotate next? For your own video and your own segmentation model.
+
+Give the frames, your model's current result (label masks or per-object probabilities) and the frames
+you annotated so far; the wild quality estimator predicts every frame's quality, the trained agent
+scores every frame, and the best-scoring frame is returned.
+
+Python::
+
+    from vos_recommender.recommend import recommend_next_frame
+    frame = recommend_next_frame("video/frames", "video/masks", [0, 12], "runs/recommender/final_model.zip",
+                                 quality_path="runs/quality/quality_estimator.pt")
+
+Command line::
+
+    python -m vos_recommender.recommend --frames video/frames --masks video/masks --annotated 0,12 \\
+        --agent runs/recommender/final_model.zip --quality runs/quality/quality_estimator.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Recommendation", "load_masks_or_probs", "main", "recommend", "recommend_next_frame", "to_probs"]
+
+DEFAULT_QUALITY = "runs/quality/quality_estimator.pt"
+MASK_SUFFIXES = (".png",)
+
+
+@dataclasses.dataclass
+class Recommendation:
+    """The agent's answer.
+
+    Attributes:
+        frame: Frame to annotate next.
+        scores: Q-value of every frame (higher: better to annotate).
+        quality: Predicted quality of every frame (the agent's input, with the annotation counts).
+        counts: Annotation count of every frame.
+    """
+
+    frame: int
+    scores: np.ndarray
+    quality: np.ndarray
+    counts: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "frame": self.frame,
+            "scores": [float(s) for s in self.scores],
+            "quality": [float(q) for q in self.quality],
+            "counts": [int(c) for c in self.counts],
+        }
+
+
+def load_masks_or_probs(source: str | os.PathLike | np.ndarray) -> np.ndarray:
+    """Read the current segmentation: a folder of label PNGs, a ``.npy`` file, or an array.
+
+    Args:
+        source: Folder of ``T`` mask PNGs (object ids as palette indices, sorted by name), a ``.npy``
+            file, or an array: ``T x H x W`` integer labels or ``T x (O+1) x H x W`` float probabilities
+            (channel 0 = background).
+
+    Returns:
+        The array as read.
+
+    Raises:
+        FileNotFoundError: If the path does not exist or the folder holds no PNG.
+        ValueError: If the content is unreadable.
+    """
+    if isinstance(source, np.ndarray):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        from vos_recommender.data.davis import read_mask
+
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"no .png masks in {path}")
+        masks = [read_mask(p) for p in files]
+        shapes = {m.shape for m in masks}
+        if len(shapes) != 1:
+            raise ValueError(f"masks in {path} differ in size: {sorted(shapes)}")
+        return np.stack(masks)
+    if path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except Exception as err:
+            raise ValueError(f"cannot read {path} as a .npy array ({err})") from err
+    raise FileNotFoundError(f"masks/probabilities not found: {path}")
+
+
+def to_probs(masks_or_probs: np.ndarray, num_objects: int | None = None) -> np.ndarray:
+    """``T x (O+1) x H x W`` float32 probabilities from labels (one-hot) or probabilities (checked).
+
+    Args:
+        masks_or_probs: ``T x H x W`` integer labels or ``T x (O+1) x H x W`` probabilities.
+        num_objects: Object count ``O`` (default: the largest label, or the channels minus one).
+
+    Raises:
+        ValueError: On a wrong shape, negative labels or probabilities outside ``[0, 1]``.
+    """
+    array = np.asarray(masks_or_probs)
+    if array.ndim == 3:
+        if not np.issubdtype(array.dtype, np.integer):
+            if not np.all(np.equal(np.mod(array, 1), 0)):
+                raise ValueError("3-D masks must hold integer object ids (T x H x W)")
+            array = array.astype(np.int64)
+        if array.min(initial=0) < 0:
+            raise ValueError("mask labels must be >= 0")
+        objects = int(array.max(initial=0)) if num_objects is None else int(num_objects)
+        if objects < 1:
+            raise ValueError("the masks hold no object (every label is 0); give num_objects or real masks")
+        if array.max(initial=0) > objects:
+            raise ValueError(f"mask labels go up to {array.max()} but num_objects={objects}")
+        return (array[:, None] == np.arange(objects + 1)[None, :, None, None]).astype(np.float32)
+    if array.ndim == 4:
+        probs = array.astype(np.float32)
+        if probs.shape[1] < 2:
+            raise ValueError(
+                f"probabilities need background + objects channels (T x (O+1) x H x W), got {probs.shape}"
+            )
+        if num_objects is not None and probs.shape[1] != num_objects + 1:
+            raise ValueError(
+                f"probabilities have {probs.shape[1] - 1} object channels but num_objects={num_objects}"
+            )
+        if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
+            raise ValueError("probabilities must be finite and in [0, 1]")
+        return np.clip(probs, 0.0, 1.0)
+    raise ValueError(f"expected T x H x W labels or T x (O+1) x H x W probabilities, got shape {array.shape}")
+
+
+def _load_frames(frames: str | os.PathLike | np.ndarray) -> np.ndarray:
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be T x H x W x 3, got shape {frames.shape}")
+        return frames.astype(np.uint8) if frames.dtype != np.uint8 else frames
+    from vos_recommender.data.davis import load_frame_folder
+
+    return load_frame_folder(frames)[0]
+
+
+def recommend(
+    frames: str | os.PathLike | np.ndarray,
+    masks_or_probs: str | os.PathLike | np.ndarray,
+    annotated_frames: Sequence[int],
+    agent_path: str | os.PathLike | Any,
+    quality_path: str | os.PathLike | None = None,
+    num_objects: int | None = None,
+    quality: np.ndarray | None = None,
+) -> Recommendation:
+    """Recommend the next frame to annotate, with every frame's score.
+
+    Args:
+        frames: Folder of frames (sorted by name) or a ``T x H x W x 3`` uint8 array.
+        masks_or_probs: Current segmentation: folder of label PNGs, ``.npy`` file or array
+            (``T x H x W`` labels or ``T x (O+1) x H x W`` probabilities); see :func:`load_masks_or_probs`.
+        annotated_frames: Frames annotated so far (repeats count twice), in any order.
+        agent_path: Agent ``.zip`` (``python -m vos_recommender.train``) or a loaded ``RecurrentDQN``.
+        quality_path: Wild quality estimator checkpoint (default ``runs/quality/quality_estimator.pt``).
+        num_objects: Object count (default: inferred from the masks/probabilities).
+        quality: Per-frame quality to use instead of the estimator (e.g. your own estimate in [0, 1]).
+
+    Returns:
+        A :class:`Recommendation`.
+
+    Raises:
+        FileNotFoundError: If an input file or folder is missing.
+        ValueError: If inputs do not fit together (frame count vs mask count, sizes, annotated indices).
+    """
+    video = _load_frames(frames)
+    probs = to_probs(load_masks_or_probs(masks_or_probs), num_objects)
+    num_frames = video.shape[0]
+    if probs.shape[0] != num_frames:
+        raise ValueError(
+            f"{num_frames} frames but {probs.shape[0]} masks/probability maps: they must match one to one"
+        )
+    if probs.shape[2:] != video.shape[1:3]:
+        raise ValueError(f"frames are {video.shape[1:3]} (H, W) but masks are {probs.shape[2:]}")
+    counts = np.zeros(num_frames, dtype=np.int64)
+    for index in annotated_frames:
+        if isinstance(index, bool) or not float(index).is_integer():
+            raise ValueError(f"annotated frame {index!r} is not an integer index")
+        if not 0 <= int(index) < num_frames:
+            raise ValueError(
+                f"annotated frame {index} is out of range: the video has {num_frames} frames (0..{num_frames - 1})"
+            )
+        counts[int(index)] += 1
+
+    if quality is None:
+        from vos_recommender.backends.base import VOSResult, probs_to_masks
+        from vos_recommender.quality.estimator import WildQuality
+
+        checkpoint = Path(quality_path) if quality_path is not None else Path(DEFAULT_QUALITY)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"quality estimator checkpoint not found: {checkpoint} (train one with "
+                "python -m vos_recommender.quality.train, or pass quality= / --quality)"
+            )
+        estimator = WildQuality(checkpoint=checkpoint)
+        result = VOSResult(masks=probs_to_masks(probs), probs=probs, elapsed=0.0)
+        quality = estimator(video, result, None, probs.shape[1] - 1)
+    quality = np.asarray(quality, dtype=np.float32).reshape(-1)
+    if quality.size != num_frames:
+        raise ValueError(f"{quality.size} quality values for {num_frames} frames")
+
+    from vos_recommender.baselines import AgentStrategy
+
+    strategy = AgentStrategy(agent_path)
+    scores = strategy.scores(quality, counts)
+    return Recommendation(frame=int(np.argmax(scores)), scores=scores, quality=quality, counts=counts)
+
+
+def recommend_next_frame(
+    frames: str | os.PathLike | np.ndarray,
+    masks_or_probs: str | os.PathLike | np.ndarray,
+    annotated_frames: Sequence[int],
+    agent_path: str | os.PathLike | Any,
+    quality_path: str | os.PathLike | None = None,
+    num_objects: int | None = None,
+    return_scores: bool = False,
+) -> int | tuple[int, np.ndarray]:
+    """The next frame to annotate (and, with ``return_scores``, every frame's score).
+
+    Args:
+        frames: Folder of frames or ``T x H x W x 3`` array.
+        masks_or_probs: Folder of label PNGs, ``.npy`` file or array of labels / probabilities.
+        annotated_frames: Frames annotated so far.
+        agent_path: Trained agent ``.zip`` (or a loaded model).
+        quality_path: Wild quality estimator checkpoint (default ``runs/quality/quality_estimator.pt``).
+        num_objects: Object count (default: inferred).
+        return_scores: Also return the ``T`` scores.
+
+    Returns:
+        The frame index, or ``(frame, scores)``.
+    """
+    answer = recommend(frames, masks_or_probs, annotated_frames, agent_path, quality_path, num_objects)
+    return (answer.frame, answer.scores) if return_scores else answer.frame
+
+
+def _parse_annotated(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"--annotated must be comma-separated frame indices, got {text!r}"
+        ) from err
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; prints the frame (and JSON details with ``--json``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", required=True, help="folder of the video's frames (sorted by name)")
+    parser.add_argument(
+        "--masks", required=True, help="folder of label PNGs, or a .npy of labels / probabilities"
+    )
+    parser.add_argument(
+        "--annotated", required=True, type=_parse_annotated, help="annotated frames, e.g. 0,12"
+    )
+    parser.add_argument("--agent", required=True, help="trained agent .zip (python -m vos_recommender.train)")
+    parser.add_argument(
+        "--quality", default=None, help=f"wild quality estimator checkpoint (default {DEFAULT_QUALITY})"
+    )
+    parser.add_argument("--num-objects", type=int, default=None, help="object count (default: inferred)")
+    parser.add_argument("--json", action="store_true", help="print frame, scores, quality and counts as JSON")
+    args = parser.parse_args(argv)
+    try:
+        answer = recommend(
+            args.frames, args.masks, args.annotated, args.agent, args.quality, args.num_objects
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict()))
+    else:
+        print(answer.frame)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
