@@ -131,13 +131,18 @@ RANET_VECTOR_CLONES void max_over_steps(const scalar_t* __restrict row, const St
 #pragma omp simd
         for (int64_t x = x_begin; x < x_end; ++x) {
           const scalar_t v = lower[x];
-          const bool better = v > best[x];
-          best[x] = better ? v : best[x];
+          const scalar_t current = best[x];
+          const bool better = v > current;
+          best[x] = better ? v : current;
           arg[x] = better ? t : arg[x];
         }
       } else {
 #pragma omp simd
-        for (int64_t x = x_begin; x < x_end; ++x) best[x] = std::max(best[x], lower[x]);
+        for (int64_t x = x_begin; x < x_end; ++x) {
+          const scalar_t v = lower[x];
+          const scalar_t current = best[x];
+          best[x] = v > current ? v : current;
+        }
       }
     } else {
       const scalar_t* __restrict upper = lower + steps[s].upper_offset;
@@ -147,15 +152,18 @@ RANET_VECTOR_CLONES void max_over_steps(const scalar_t* __restrict row, const St
 #pragma omp simd
         for (int64_t x = x_begin; x < x_end; ++x) {
           const scalar_t v = lower[x] + w * (upper[x] - lower[x]);
-          const bool better = v > best[x];
-          best[x] = better ? v : best[x];
+          const scalar_t current = best[x];
+          const bool better = v > current;
+          best[x] = better ? v : current;
           arg[x] = better ? t : arg[x];
         }
       } else {
 #pragma omp simd
         for (int64_t x = x_begin; x < x_end; ++x) {
+          // Plain value selects (not std::max, which returns a reference) keep the loop vectorisable.
           const scalar_t v = lower[x] + w * (upper[x] - lower[x]);
-          best[x] = std::max(best[x], v);
+          const scalar_t current = best[x];
+          best[x] = v > current ? v : current;
         }
       }
     }
