@@ -6,13 +6,16 @@
 // L <= 1. The gradient of D_ij and D_ji goes to the two interpolation neighbours of the first (smallest t,
 // counted from the raster-earlier pixel) maximal sample; none when that maximum is negative.
 //
-// Layout of the work: one task is (image b, source row y, row offset dy >= 0). Within a task every column
-// offset dx is a "displacement", and for a fixed displacement and step t all sources of the row read the
-// same relative neighbours with the same weight, so the inner loop runs over contiguous source columns and
-// vectorises. The results of a task are the two W x W blocks D[(y, .), (y + dy, .)] and its mirror
-// D[(y + dy, .), (y, .)], staged in small buffers and written as contiguous runs of W values, so the
-// N x N table is written once, row segment by row segment, instead of one scattered element per pair.
-// The backward pass recomputes the arg-max per pair instead of keeping an index table (N^2 ints).
+// Layout of the work: one task is (image b, a block of source rows y, row offset dy >= 0). Within a task
+// every column offset dx is a "displacement"; its sample offsets and weights are computed once and shared
+// by the rows of the block, and for a fixed displacement and step all sources of a row read the same
+// relative neighbours with the same weight, so the inner loop runs over contiguous source columns in
+// vector registers. The results for a source row are the W x W block D[(y, .), (y + dy, .)] and its mirror
+// D[(y + dy, .), (y, .)] (D is symmetric: from j the samples are the same points, bitwise), staged in
+// small buffers and written as contiguous runs of W values, so the N x N table is written once, row segment
+// by row segment, instead of one scattered element per pair.
+// The backward pass recomputes the arg-max per pair instead of keeping an index table (N^2 ints), with the
+// same task layout, and accumulates into per-thread gradient maps.
 
 #include "boundary_max_table.h"
 
@@ -34,7 +37,8 @@ namespace {
 
 // Runtime dispatch to the widest vector unit the CPU has while the binary stays portable (built without
 // -march=native, so a wheel or a shared cache works on older x86-64 machines too).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(RANET_NO_VECTOR_CLONES)
 #define RANET_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RANET_VECTOR_CLONES
@@ -52,38 +56,55 @@ struct Step {
   int64_t floor_y;
   int64_t floor_x;
   int64_t remainder;
-  int64_t length;
   bool x_major;
   int64_t lower_offset;
   int64_t upper_offset;
-  // Same float division as the PyTorch op (remainder / length in the map's dtype), so weights agree bitwise.
+  // remainder / length divided in each dtype, as the PyTorch op does, so the weights agree bitwise.
+  float weight_float;
+  double weight_double;
   template <typename scalar_t>
-  scalar_t weight() const {
-    return static_cast<scalar_t>(remainder) / static_cast<scalar_t>(length);
-  }
+  scalar_t weight() const;
 };
+template <>
+inline float Step::weight<float>() const {
+  return weight_float;
+}
+template <>
+inline double Step::weight<double>() const {
+  return weight_double;
+}
 
-// Steps t = 1 .. L - 1 of displacement (dy >= 0, dx); the integer floor/remainder split of
-// segment_sample_geometry, so positions are exact.
+// Steps t = 1 .. L - 1 of displacement (dy >= 0, dx): floor(t * d / L) and the remainder, as in
+// segment_sample_geometry, so positions are exact. Updated incrementally (|dy|, |dx| <= L, so each
+// coordinate carries at most once per step) because integer division here showed up in profiles.
 inline void displacement_steps(int64_t dy, int64_t dx, int64_t stride, std::vector<Step>& steps) {
   const int64_t length = std::max(dy, std::abs(dx));
   const bool x_major = std::abs(dx) >= dy;
   steps.clear();
+  int64_t floor_y = 0, floor_x = 0, rem_y = 0, rem_x = 0;  // t * d = floor * length + rem, 0 <= rem < length
   for (int64_t t = 1; t < length; ++t) {
-    const int64_t num_y = t * dy;
-    const int64_t num_x = t * dx;
-    // dy >= 0, so C++ division is already the floor for y; dx may be negative.
-    const int64_t floor_y = num_y / length;
-    int64_t floor_x = num_x / length;
-    if (num_x % length != 0 && num_x < 0) floor_x -= 1;
+    rem_y += dy;
+    if (rem_y >= length) {
+      rem_y -= length;
+      floor_y += 1;
+    }
+    rem_x += dx;
+    if (rem_x >= length) {
+      rem_x -= length;
+      floor_x += 1;
+    } else if (rem_x < 0) {
+      rem_x += length;
+      floor_x -= 1;
+    }
     Step step;
     step.floor_y = floor_y;
     step.floor_x = floor_x;
-    step.remainder = x_major ? num_y - floor_y * length : num_x - floor_x * length;
-    step.length = length;
+    step.remainder = x_major ? rem_y : rem_x;
     step.x_major = x_major;
     step.lower_offset = floor_y * stride + floor_x;
     step.upper_offset = step.remainder == 0 ? 0 : (x_major ? stride : 1);
+    step.weight_float = static_cast<float>(step.remainder) / static_cast<float>(length);
+    step.weight_double = static_cast<double>(step.remainder) / static_cast<double>(length);
     steps.push_back(step);
   }
 }
@@ -100,89 +121,126 @@ std::vector<scalar_t> pad_maps(const scalar_t* boundary, int64_t batch, int64_t 
 
 inline int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
+// Rows of one task that share their step tables (the tables depend on the displacement only).
+constexpr int64_t kRowBlock = 4;
+
 template <typename scalar_t>
 struct Buffers {
-  std::vector<scalar_t> best;     // running max per source column, one displacement
-  std::vector<int32_t> arg;       // step of the running max (backward only)
-  std::vector<scalar_t> forward;  // [x][x'] = D[(y, x), (y + dy, x')]
-  std::vector<scalar_t> mirror;   // [x'][x] = D[(y + dy, x'), (y, x)]
+  std::vector<scalar_t> best;     // max per source column, one displacement and row
+  std::vector<int32_t> arg;       // step of that max (backward only)
+  std::vector<scalar_t> forward;  // per row r of the block: [x][x'] = D[(y + r, x), (y + r + dy, x')]
+  std::vector<scalar_t> mirror;   // [x'][x] = D[(y + dy, x'), (y, x)], one row at a time
   std::vector<Step> steps;
+  // The hot loop reads these compact copies of the steps (structure of arrays).
+  std::vector<int64_t> lower_offset;
+  std::vector<int64_t> upper_offset;
+  std::vector<scalar_t> weight;
   explicit Buffers(int64_t width)
-      : best(width + kPad), arg(width + kPad), forward(width * width), mirror(width * width) {}
-};
-
-// Running max over the steps of one displacement for the sources x in [x_begin, x_end) of one row, where
-// x_end - x_begin is a multiple of kPad (no scalar remainder loop; the extra sources are discarded by the
-// caller). `row` points at b[y, 0] in the padded map. Ties keep the first (smallest) step, as torch.max.
-template <typename scalar_t>
-RANET_VECTOR_CLONES void max_over_steps(const scalar_t* __restrict row, const Step* steps, int64_t num_steps,
-                                        int64_t x_begin, int64_t x_end, scalar_t* __restrict best,
-                                        int32_t* __restrict arg, bool track_arg) {
-  const scalar_t lowest = -std::numeric_limits<scalar_t>::infinity();
-  for (int64_t x = x_begin; x < x_end; ++x) {
-    best[x] = lowest;
-    arg[x] = 0;
-  }
-  for (int64_t s = 0; s < num_steps; ++s) {
-    const scalar_t* __restrict lower = row + steps[s].lower_offset;
-    const int32_t t = static_cast<int32_t>(s + 1);
-    if (steps[s].upper_offset == 0) {
-      if (track_arg) {
-#pragma omp simd
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          const scalar_t v = lower[x];
-          const scalar_t current = best[x];
-          const bool better = v > current;
-          best[x] = better ? v : current;
-          arg[x] = better ? t : arg[x];
-        }
-      } else {
-#pragma omp simd
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          const scalar_t v = lower[x];
-          const scalar_t current = best[x];
-          best[x] = v > current ? v : current;
-        }
-      }
-    } else {
-      const scalar_t* __restrict upper = lower + steps[s].upper_offset;
-      const scalar_t w = steps[s].template weight<scalar_t>();
-      // a + w (c - a): exact when both neighbours are equal, so ties on flat maps stay ties.
-      if (track_arg) {
-#pragma omp simd
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          const scalar_t v = lower[x] + w * (upper[x] - lower[x]);
-          const scalar_t current = best[x];
-          const bool better = v > current;
-          best[x] = better ? v : current;
-          arg[x] = better ? t : arg[x];
-        }
-      } else {
-#pragma omp simd
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          // Plain value selects (not std::max, which returns a reference) keep the loop vectorisable.
-          const scalar_t v = lower[x] + w * (upper[x] - lower[x]);
-          const scalar_t current = best[x];
-          best[x] = v > current ? v : current;
-        }
-      }
+      : best(width + kPad), arg(width + kPad), forward(kRowBlock * width * width), mirror(width * width) {}
+  void set_steps(int64_t dy, int64_t dx, int64_t stride) {
+    displacement_steps(dy, dx, stride, steps);
+    lower_offset.resize(steps.size());
+    upper_offset.resize(steps.size());
+    weight.resize(steps.size());
+    for (size_t s = 0; s < steps.size(); ++s) {
+      lower_offset[s] = steps[s].lower_offset;
+      upper_offset[s] = steps[s].upper_offset;
+      weight[s] = steps[s].template weight<scalar_t>();
     }
   }
+};
+
+// Max over the steps of one displacement for the sources x in [x_begin, x_end) of one row, where
+// x_end - x_begin is a multiple of kPad (the extra sources are discarded by the caller). `row` points at
+// b[y, 0] in the padded map. Sources are taken kPad at a time with the running max held in registers
+// across all steps. A sample is a + w (c - a): exact when both neighbours are equal (so ties on flat maps
+// stay ties) and when w = 0, where c is a itself (upper_offset 0). Ties keep the first (smallest) step, as
+// torch.max does.
+#if defined(__GNUC__)
+// GCC/Clang vector extensions: the compiler left the plain-array version's accumulators in memory (masked
+// stores and store-forwarding stalls in the arg-max loop); vector types pin them to registers, and each
+// target clone lowers them to its own vector width.
+template <typename scalar_t>
+struct Lanes {
+  typedef scalar_t vec __attribute__((vector_size(kPad * sizeof(scalar_t))));
+  typedef decltype(vec() > vec()) mask;  // integer lanes of the same width
+};
+
+template <typename scalar_t>
+RANET_VECTOR_CLONES void max_over_steps(const scalar_t* __restrict row, const int64_t* __restrict lower_offset,
+                                        const int64_t* __restrict upper_offset, const scalar_t* __restrict weight,
+                                        int64_t num_steps, int64_t x_begin, int64_t x_end,
+                                        scalar_t* __restrict best, int32_t* __restrict arg, bool track_arg) {
+  typedef typename Lanes<scalar_t>::vec vec;
+  typedef typename Lanes<scalar_t>::mask mask;
+  const scalar_t lowest = -std::numeric_limits<scalar_t>::infinity();
+  for (int64_t x0 = x_begin; x0 < x_end; x0 += kPad) {
+    vec acc = vec() + lowest;
+    if (track_arg) {
+      mask acc_arg = mask() + 0;
+      mask step = mask() + 0;
+      for (int64_t s = 0; s < num_steps; ++s) {
+        step += 1;  // the step number t = s + 1, in every lane
+        vec a, c;
+        std::memcpy(&a, row + x0 + lower_offset[s], sizeof(vec));
+        std::memcpy(&c, row + x0 + lower_offset[s] + upper_offset[s], sizeof(vec));
+        const vec v = a + weight[s] * (c - a);
+        const mask better = v > acc;
+        acc = better ? v : acc;
+        acc_arg = better ? step : acc_arg;
+      }
+      for (int64_t i = 0; i < kPad; ++i) arg[x0 + i] = static_cast<int32_t>(acc_arg[i]);
+    } else {
+      for (int64_t s = 0; s < num_steps; ++s) {
+        vec a, c;
+        std::memcpy(&a, row + x0 + lower_offset[s], sizeof(vec));
+        std::memcpy(&c, row + x0 + lower_offset[s] + upper_offset[s], sizeof(vec));
+        const vec v = a + weight[s] * (c - a);
+        acc = v > acc ? v : acc;
+      }
+    }
+    std::memcpy(best + x0, &acc, sizeof(vec));
+  }
 }
+#else
+template <typename scalar_t>
+void max_over_steps(const scalar_t* __restrict row, const int64_t* __restrict lower_offset,
+                    const int64_t* __restrict upper_offset, const scalar_t* __restrict weight, int64_t num_steps,
+                    int64_t x_begin, int64_t x_end, scalar_t* __restrict best, int32_t* __restrict arg,
+                    bool track_arg) {
+  const scalar_t lowest = -std::numeric_limits<scalar_t>::infinity();
+  for (int64_t x = x_begin; x < x_end; ++x) {
+    scalar_t acc = lowest;
+    int32_t acc_arg = 0;
+    for (int64_t s = 0; s < num_steps; ++s) {
+      const scalar_t a = row[x + lower_offset[s]];
+      const scalar_t c = row[x + lower_offset[s] + upper_offset[s]];
+      const scalar_t v = a + weight[s] * (c - a);
+      if (v > acc) {
+        acc = v;
+        acc_arg = static_cast<int32_t>(s + 1);
+      }
+    }
+    best[x] = acc;
+    if (track_arg) arg[x] = acc_arg;
+  }
+}
+#endif
 
 struct Task {
   int64_t batch;
-  int64_t row;
+  int64_t row;   // first source row of the block
+  int64_t rows;  // rows in the block (<= kRowBlock)
   int64_t dy;
 };
 
-// Tasks ordered longest first (small y and dy cover the most steps), which helps dynamic scheduling.
+// Tasks ordered longest first (small dy covers the most steps), which helps dynamic scheduling.
 std::vector<Task> make_tasks(int64_t batch, int64_t height) {
   std::vector<Task> tasks;
-  tasks.reserve(batch * height * (height + 1) / 2);
   for (int64_t dy = 0; dy < height; ++dy)
     for (int64_t b = 0; b < batch; ++b)
-      for (int64_t y = 0; y + dy < height; ++y) tasks.push_back({b, y, dy});
+      for (int64_t y = 0; y + dy < height; y += kRowBlock)
+        tasks.push_back({b, y, std::min(kRowBlock, height - dy - y), dy});
   return tasks;
 }
 
@@ -195,6 +253,7 @@ template <typename scalar_t>
 void forward_impl(const scalar_t* boundary, scalar_t* table, int64_t batch, int64_t height, int64_t width) {
   const int64_t pixels = height * width;
   const int64_t stride = width + kPad;
+  const int64_t block = width * width;
   const std::vector<scalar_t> padded = pad_maps(boundary, batch, height, width);
   const std::vector<Task> tasks = make_tasks(batch, height);
   const int64_t num_tasks = static_cast<int64_t>(tasks.size());
@@ -204,30 +263,38 @@ void forward_impl(const scalar_t* boundary, scalar_t* table, int64_t batch, int6
 #pragma omp for schedule(dynamic, 1)
     for (int64_t k = 0; k < num_tasks; ++k) {
       const Task task = tasks[k];
-      const scalar_t* row = padded.data() + (task.batch * height + task.row) * stride;
-      std::fill(buf.forward.begin(), buf.forward.end(), scalar_t(0));
+      std::fill(buf.forward.begin(), buf.forward.begin() + task.rows * block, scalar_t(0));
       for (int64_t dx = -(width - 1); dx < width; ++dx) {
         const int64_t length = std::max(task.dy, std::abs(dx));
         if (length <= 1) continue;  // self and 8-neighbours stay 0
         const int64_t x_begin = std::max<int64_t>(0, -dx);
         const int64_t x_end = std::min<int64_t>(width, width - dx);
-        displacement_steps(task.dy, dx, stride, buf.steps);
-        max_over_steps<scalar_t>(row, buf.steps.data(), static_cast<int64_t>(buf.steps.size()), x_begin,
-                                 x_begin + round_up(x_end - x_begin, kPad), buf.best.data(), buf.arg.data(), false);
-        for (int64_t x = x_begin; x < x_end; ++x)
-          buf.forward[x * width + x + dx] = std::max(buf.best[x], scalar_t(0));
+        buf.set_steps(task.dy, dx, stride);
+        for (int64_t r = 0; r < task.rows; ++r) {
+          const scalar_t* row = padded.data() + (task.batch * height + task.row + r) * stride;
+          max_over_steps<scalar_t>(row, buf.lower_offset.data(), buf.upper_offset.data(), buf.weight.data(),
+                                   static_cast<int64_t>(buf.steps.size()), x_begin,
+                                   x_begin + round_up(x_end - x_begin, kPad), buf.best.data(), buf.arg.data(),
+                                   false);
+          scalar_t* forward = buf.forward.data() + r * block;
+          for (int64_t x = x_begin; x < x_end; ++x) forward[x * width + x + dx] = std::max(buf.best[x], scalar_t(0));
+        }
       }
       scalar_t* image = table + task.batch * pixels * pixels;
-      const int64_t target_row = task.row + task.dy;
-      for (int64_t x = 0; x < width; ++x)
-        std::memcpy(image + (task.row * width + x) * pixels + target_row * width, buf.forward.data() + x * width,
-                    width * sizeof(scalar_t));
-      if (task.dy == 0) continue;  // within one row the forward block already holds both directions
-      for (int64_t x = 0; x < width; ++x)
-        for (int64_t xt = 0; xt < width; ++xt) buf.mirror[xt * width + x] = buf.forward[x * width + xt];
-      for (int64_t xt = 0; xt < width; ++xt)
-        std::memcpy(image + (target_row * width + xt) * pixels + task.row * width, buf.mirror.data() + xt * width,
-                    width * sizeof(scalar_t));
+      for (int64_t r = 0; r < task.rows; ++r) {
+        const int64_t source_row = task.row + r;
+        const int64_t target_row = source_row + task.dy;
+        const scalar_t* forward = buf.forward.data() + r * block;
+        for (int64_t x = 0; x < width; ++x)
+          std::memcpy(image + (source_row * width + x) * pixels + target_row * width, forward + x * width,
+                      width * sizeof(scalar_t));
+        if (task.dy == 0) continue;  // within one row the forward block already holds both directions
+        for (int64_t x = 0; x < width; ++x)
+          for (int64_t xt = 0; xt < width; ++xt) buf.mirror[xt * width + x] = forward[x * width + xt];
+        for (int64_t xt = 0; xt < width; ++xt)
+          std::memcpy(image + (target_row * width + xt) * pixels + source_row * width, buf.mirror.data() + xt * width,
+                      width * sizeof(scalar_t));
+      }
     }
   }
 }
@@ -237,11 +304,13 @@ void backward_impl(const scalar_t* boundary, const scalar_t* grad_table, scalar_
                    int64_t height, int64_t width) {
   const int64_t pixels = height * width;
   const int64_t stride = width + kPad;
+  const int64_t block = width * width;
   const std::vector<scalar_t> padded = pad_maps(boundary, batch, height, width);
   const std::vector<Task> tasks = make_tasks(batch, height);
   const int64_t num_tasks = static_cast<int64_t>(tasks.size());
   const int threads = num_threads_for(num_tasks);
   // Many pairs send gradient to the same pixel: each thread accumulates privately, then one reduction.
+  // A static schedule keeps the summation order, hence the float result, fixed for a given thread count.
   std::vector<scalar_t> partial(static_cast<size_t>(threads) * batch * pixels, scalar_t(0));
 #pragma omp parallel num_threads(threads)
   {
@@ -251,20 +320,28 @@ void backward_impl(const scalar_t* boundary, const scalar_t* grad_table, scalar_
     scalar_t* mine = partial.data();
 #endif
     Buffers<scalar_t> buf(width);
-    std::vector<scalar_t> pair_grad(width);
-#pragma omp for schedule(dynamic, 1)
+    // Per row of the block: [x][x'] = dL/dD_ij + dL/dD_ji for i = (y + r, x), j = (y + r + dy, x').
+    std::vector<scalar_t> pair_grad(kRowBlock * block);
+    std::vector<char> row_needed(kRowBlock);
+#pragma omp for schedule(static, 1)
     for (int64_t k = 0; k < num_tasks; ++k) {
       const Task task = tasks[k];
-      const scalar_t* row = padded.data() + (task.batch * height + task.row) * stride;
       const scalar_t* image = grad_table + task.batch * pixels * pixels;
-      const int64_t target_row = task.row + task.dy;
       // D_ij and D_ji read the same samples: their upstream gradients travel together.
-      for (int64_t x = 0; x < width; ++x)
-        std::memcpy(buf.forward.data() + x * width, image + (task.row * width + x) * pixels + target_row * width,
-                    width * sizeof(scalar_t));
-      for (int64_t xt = 0; xt < width; ++xt)
-        std::memcpy(buf.mirror.data() + xt * width, image + (target_row * width + xt) * pixels + task.row * width,
-                    width * sizeof(scalar_t));
+      for (int64_t r = 0; r < task.rows; ++r) {
+        const int64_t source_row = task.row + r;
+        const int64_t target_row = source_row + task.dy;
+        scalar_t* forward = buf.forward.data();
+        for (int64_t x = 0; x < width; ++x)
+          std::memcpy(forward + x * width, image + (source_row * width + x) * pixels + target_row * width,
+                      width * sizeof(scalar_t));
+        for (int64_t xt = 0; xt < width; ++xt)
+          std::memcpy(buf.mirror.data() + xt * width, image + (target_row * width + xt) * pixels + source_row * width,
+                      width * sizeof(scalar_t));
+        scalar_t* pair = pair_grad.data() + r * block;
+        for (int64_t x = 0; x < width; ++x)
+          for (int64_t xt = 0; xt < width; ++xt) pair[x * width + xt] = forward[x * width + xt] + buf.mirror[xt * width + x];
+      }
       scalar_t* grad_image = mine + task.batch * pixels;
       // Within one row only dx > 0 is visited (the raster-earlier pixel is the source, as in the forward tie
       // rule); across rows the source row is the earlier one for every dx.
@@ -275,24 +352,34 @@ void backward_impl(const scalar_t* boundary, const scalar_t* grad_table, scalar_
         const int64_t x_begin = std::max<int64_t>(0, -dx);
         const int64_t x_end = std::min<int64_t>(width, width - dx);
         bool any = false;
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          const scalar_t g = buf.forward[x * width + x + dx] + buf.mirror[(x + dx) * width + x];
-          pair_grad[x] = g;
-          any |= g != scalar_t(0);
+        for (int64_t r = 0; r < task.rows; ++r) {
+          const scalar_t* pair = pair_grad.data() + r * block;
+          bool row_any = false;
+          for (int64_t x = x_begin; x < x_end; ++x) row_any |= pair[x * width + x + dx] != scalar_t(0);
+          row_needed[r] = row_any;
+          any |= row_any;
         }
         if (!any) continue;  // sparse upstream gradients (masked tables) skip the recomputation
-        displacement_steps(task.dy, dx, stride, buf.steps);
-        max_over_steps<scalar_t>(row, buf.steps.data(), static_cast<int64_t>(buf.steps.size()), x_begin,
-                                 x_begin + round_up(x_end - x_begin, kPad), buf.best.data(), buf.arg.data(), true);
-        for (int64_t x = x_begin; x < x_end; ++x) {
-          const scalar_t g = pair_grad[x];
-          // Matches clamp_min(0): a negative maximum was clipped and passes no gradient; 0 itself does.
-          if (g == scalar_t(0) || !(buf.best[x] >= scalar_t(0))) continue;
-          const Step& step = buf.steps[buf.arg[x] - 1];
-          const int64_t lower = (task.row + step.floor_y) * width + x + step.floor_x;
-          const scalar_t w = step.template weight<scalar_t>();
-          grad_image[lower] += g * (scalar_t(1) - w);
-          if (step.remainder != 0) grad_image[lower + (step.x_major ? width : 1)] += g * w;
+        buf.set_steps(task.dy, dx, stride);
+        for (int64_t r = 0; r < task.rows; ++r) {
+          if (!row_needed[r]) continue;
+          const int64_t source_row = task.row + r;
+          const scalar_t* row = padded.data() + (task.batch * height + source_row) * stride;
+          max_over_steps<scalar_t>(row, buf.lower_offset.data(), buf.upper_offset.data(), buf.weight.data(),
+                                   static_cast<int64_t>(buf.steps.size()), x_begin,
+                                   x_begin + round_up(x_end - x_begin, kPad), buf.best.data(), buf.arg.data(),
+                                   true);
+          const scalar_t* pair = pair_grad.data() + r * block;
+          for (int64_t x = x_begin; x < x_end; ++x) {
+            const scalar_t g = pair[x * width + x + dx];
+            // Matches clamp_min(0): a negative maximum was clipped and passes no gradient; 0 itself does.
+            if (g == scalar_t(0) || !(buf.best[x] >= scalar_t(0))) continue;
+            const Step& step = buf.steps[buf.arg[x] - 1];
+            const int64_t lower = (source_row + step.floor_y) * width + x + step.floor_x;
+            const scalar_t w = step.template weight<scalar_t>();
+            grad_image[lower] += g * (scalar_t(1) - w);
+            if (step.remainder != 0) grad_image[lower + (step.x_major ? width : 1)] += g * w;
+          }
         }
       }
     }

@@ -311,10 +311,12 @@ def test_region_construction_matches_loop_reference(variant):
             head.decision_conv.weight.fill_(1.3)  # a trained-looking affine map, not the identity
     generator = torch.Generator().manual_seed(6)
     height, width = 4, 5
-    class_logits = (4 * torch.randn(2, NUM_CLASSES, height, width, generator=generator, dtype=torch.float64))
+    class_logits = 4 * torch.randn(2, NUM_CLASSES, height, width, generator=generator, dtype=torch.float64)
     boundary_logits = 2 * torch.randn(2, 2, height, width, generator=generator, dtype=torch.float64)
     class_logits.requires_grad_()
-    boundary_prob, score, decision, linked, region, counts = head.construct_regions(class_logits, boundary_logits)
+    boundary_prob, score, decision, linked, region, counts = head.construct_regions(
+        class_logits, boundary_logits
+    )
     upstream = torch.rand_like(score)
     (grad,) = torch.autograd.grad((score * upstream).sum(), class_logits)
     for b in range(2):
@@ -325,19 +327,28 @@ def test_region_construction_matches_loop_reference(variant):
         else:
             e_table = binary_jsd_reference(probs)
         n = height * width
-        f_ref = torch.stack([torch.stack([(1 - d_table[i, j]) * (1 - e_table[i, j]) for j in range(n)]) for i in range(n)])
+        f_ref = torch.stack(
+            [torch.stack([(1 - d_table[i, j]) * (1 - e_table[i, j]) for j in range(n)]) for i in range(n)]
+        )
         torch.testing.assert_close(score[b], f_ref)
         (grad_ref,) = torch.autograd.grad((f_ref * upstream[b]).sum(), class_logits)
         torch.testing.assert_close(grad[b], grad_ref[b])
         if decision is not None:
             w, bias = float(head.decision_conv.weight), float(head.decision_conv.bias)
             torch.testing.assert_close(decision[b], w * f_ref + bias)
-            g_ref = [[(w * f_ref[i, j] + bias + w * f_ref[j, i] + bias) / 2 > 0 for j in range(n)] for i in range(n)]
+            g_ref = [
+                [(w * f_ref[i, j] + bias + w * f_ref[j, i] + bias) / 2 > 0 for j in range(n)]
+                for i in range(n)
+            ]
         else:
             g_ref = [[(f_ref[i, j] + f_ref[j, i]) / 2 > 0.7 for j in range(n)] for i in range(n)]
         g_ref = torch.tensor([[bool(v) for v in row] for row in g_ref])
         assert torch.equal(linked[b], g_ref)
-        reference = components_reference(g_ref) if head.region_rule == "components" else greedy_reference(g_ref)
+        reference = (
+            components_reference(g_ref) if head.region_rule == "components" else greedy_reference(g_ref)
+        )
         assert canonical_partition(region[b].tolist()) == canonical_partition(reference)
         assert int(counts[b]) == len(set(reference))
-    assert counts.min() > 1 and counts[0] != counts[1], "the inputs should give several, different region counts"
+    assert counts.min() > 1 and counts[0] != counts[1], (
+        "the inputs should give several, different region counts"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import zipfile
 from pathlib import Path
 
@@ -310,3 +311,19 @@ def test_subproc_vec_env() -> None:
         assert env.env_method("action_masks")[0].dtype == bool
     finally:
         env.close()
+
+
+def test_resume_from_mid_episode_restarts_the_running_episode(tmp_path: Path) -> None:
+    from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
+
+    model = small_model(toy_vec_env(seed=6), seed=6, warmup_episodes=1)
+    # Stop during the 5th agent step (SB3 stops before storing it): the second 3-step episode is running.
+    stopper = StopTrainingOnMaxEpisodes(max_episodes=100)
+    stopper._on_step = lambda: stopper.n_calls < 5  # type: ignore[method-assign]
+    model.learn(30, callback=stopper, resume_dir=tmp_path / "resume")
+    assert model.num_timesteps == 5
+    assert json.loads((tmp_path / "resume" / "resume.json").read_text())["at_episode_start"] is False
+    with pytest.warns(UserWarning, match="restart"):
+        resumed = RecurrentDQN.load_resume_state(tmp_path / "resume", toy_vec_env(seed=6))
+    resumed.learn(5, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 10

@@ -234,11 +234,41 @@ def test_render_rgb_array(videos, stats_dir):
     env = _env(videos, stats_dir, render_mode="rgb_array")
     assert env.render() is None  # nothing to show before reset
     env.reset(seed=0, options={"video": videos[0].name})
-    image = env.render()
-    assert image.dtype == np.uint8 and image.shape == videos[0].frames.shape[1:]
+    first = env.render()
+    assert first.dtype == np.uint8 and first.ndim == 3 and first.shape[2] == 3
+    height, width = videos[0].frames.shape[1:3]
+    assert first.shape[0] > 3 * height and first.shape[1] > 4 * width  # frame strip (x3 scale) + plot
+    # The annotated frame's tile shows the predicted masks blended over the frame.
     frame = env.unwrapped._annotated[-1]
-    labels = env.unwrapped._result.masks[frame]
-    np.testing.assert_array_equal(image[labels == 0], videos[0].frames[frame][labels == 0])
-    assert (image[labels > 0] != videos[0].frames[frame][labels > 0]).any()
+    masks = env.unwrapped._result.masks[frame]
+    assert (masks > 0).any()
+    env.step((frame + 3) % videos[0].num_frames)
+    second = env.render()
+    assert second.shape == first.shape and second.dtype == np.uint8
+    assert (second != first).any()  # a new round changes masks, scribbles, curve and counts
+    assert np.array_equal(env.render(), second)  # rendering does not change the state
     with pytest.raises(ValueError, match="render_mode"):
         _env(videos, stats_dir, render_mode="human")
+
+
+def test_render_draws_masks_and_scribbles():
+    from vos_recommender.envs.render import CAPTION_HEIGHT, render_state
+    from vos_recommender.interaction.scribbles import empty_scribble
+
+    frames = np.full((5, 40, 60, 3), 128, np.uint8)
+    masks = np.zeros((5, 40, 60), np.uint8)
+    masks[:, 10:30, 20:40] = 1
+    quality = np.array([0.9, 0.8, 0.2, 0.7, 0.6])
+    counts = np.array([1, 0, 0, 0, 0])
+    kwargs = dict(frames=frames, pred_masks=masks, quality=quality, counts=counts, annotated=[0])
+    plain = render_state(scribbles=[], min_tile_height=40, **kwargs)
+    scribble = empty_scribble("toy", 5)
+    scribble["scribbles"][0] = [{"path": [[0.1, 0.1], [0.9, 0.1]], "object_id": 1}]
+    drawn = render_state(scribbles=[(0, scribble)], min_tile_height=40, **kwargs)
+    tile = drawn[CAPTION_HEIGHT : CAPTION_HEIGHT + 40, :60]
+    assert (tile[20, 30] != 128).any()  # inside the mask: blended with the object colour
+    assert np.array_equal(tile[35, 5], [128, 128, 128])  # background untouched
+    assert (drawn != plain).any() and (drawn[CAPTION_HEIGHT + 4, 10:50] != 128).any()  # the stroke
+    # The worst unannotated frame (2) fills the last tile; the plot changes with the quality.
+    other = render_state(scribbles=[], min_tile_height=40, **{**kwargs, "quality": quality[::-1]})
+    assert other.shape == plain.shape and (other != plain).any()

@@ -270,7 +270,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
             action_masks: Optional ``N`` / ``B x N`` masks of allowed frames (AND with the validity row).
 
         Returns:
-            ``(actions, state)``; actions is a 0-d integer array for one observation, else length ``B``.
+            ``(actions, state)``; actions is a NumPy integer for one observation, else a length-``B`` array.
 
         Raises:
             ValueError: If an observation has no allowed frame.

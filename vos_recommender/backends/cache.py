@@ -6,9 +6,22 @@ of the video, the backend and every round so far, so it is keyed by
 
     sha1(namespace, video hash, [(frame, sha1 of the round's strokes) for every round so far])
 
-and stored as one compressed ``.npz`` file per entry (``<cache_dir>/<key[:2]>/<key>.npz``). Files are
-written to a temporary name in the same folder and renamed with ``os.replace``, so a crash mid-write
-leaves either no entry or a whole one; an unreadable entry is treated as a miss and rewritten.
+Each entry is two files under ``<cache_dir>/<key[:2]>/``:
+
+* ``<key>.npz`` — the masks and probabilities (compressed; about 2 MB for 25 frames of 120 x 216);
+* ``<key>.json`` — a small record: the backend's time, the byte size of the ``.npz`` and *derived*
+  values that users of the entry attached to it (the environment stores the per-frame J and F of every
+  object against the ground truth and a pointer to the simulated user's next scribble), so a replayed
+  round usually needs neither the masks nor the probabilities.
+
+A hit only reads the record (or finds it in memory): the result it returns loads its masks and
+probabilities on first access. Records are kept in an in-memory LRU (``memory_entries``), decoded
+arrays in a smaller one (``memory_arrays``). Files are written to a temporary name in the same folder
+and renamed with ``os.replace``, the ``.npz`` before its record, so a crash mid-write leaves either no
+entry or a whole one. An entry counts as present only when its record is readable and its ``.npz`` has
+the size the record states; anything else is a miss and is rewritten. An ``.npz`` that still turns out
+unreadable when its arrays are loaded is recomputed from the history of that round. Entries written
+before records existed (``.npz`` alone) are read once and given a record.
 
 On a hit the wrapped backend is not run at all. Its internal state then lags behind; at the next miss
 the cache restarts it and replays the earlier rounds before running the new one, so results never
@@ -22,14 +35,22 @@ import json
 import os
 import tempfile
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
 from vos_recommender.backends.base import VOSBackend, VOSResult
 
-__all__ = ["CachingBackend", "video_hash", "scribble_hash"]
+__all__ = ["CachedVOSResult", "CachingBackend", "scribble_hash", "video_hash"]
+
+RECORD_FORMAT = 2
+
+#: A scribble dict, or a zero-argument callable returning it (resolved only when the wrapped
+#: backend has to run).
+ScribbleLike = Union[dict, Callable[[], dict]]
 
 
 def video_hash(frames: np.ndarray, num_objects: int) -> str:
@@ -53,6 +74,99 @@ def scribble_hash(scribble: dict[str, Any], frame: int) -> str:
     return hashlib.sha1(json.dumps([frame, canonical], sort_keys=True).encode()).hexdigest()
 
 
+def _resolve(scribble: ScribbleLike) -> dict:
+    return scribble() if callable(scribble) else scribble
+
+
+class CachedVOSResult(VOSResult):
+    """A :class:`VOSResult` of the cache backend: ``masks`` / ``probs`` are loaded on first access.
+
+    Attributes:
+        key: The cache key of the entry (identifies the result's content).
+        loaded: Whether the arrays are in memory.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        elapsed: float,
+        from_cache: bool,
+        loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+        masks: np.ndarray | None = None,
+        probs: np.ndarray | None = None,
+    ) -> None:
+        if loader is None and (masks is None or probs is None):
+            raise ValueError("CachedVOSResult needs a loader or both arrays")
+        self.key = key
+        self.elapsed = float(elapsed)
+        self.from_cache = bool(from_cache)
+        self._loader = loader
+        self._masks = masks
+        self._probs = probs
+
+    def _load(self) -> None:
+        assert self._loader is not None
+        self._masks, self._probs = self._loader()
+        self._loader = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the masks and probabilities are in memory."""
+        return self._masks is not None
+
+    @property  # type: ignore[override]
+    def masks(self) -> np.ndarray:
+        """``T x H x W`` uint8 label masks (loaded on first access)."""
+        if self._masks is None:
+            self._load()
+        assert self._masks is not None
+        return self._masks
+
+    @masks.setter
+    def masks(self, value: np.ndarray) -> None:
+        self._masks = value
+
+    @property  # type: ignore[override]
+    def probs(self) -> np.ndarray:
+        """``T x (O+1) x H x W`` float32 probabilities (loaded on first access)."""
+        if self._probs is None:
+            self._load()
+        assert self._probs is not None
+        return self._probs
+
+    @probs.setter
+    def probs(self, value: np.ndarray) -> None:
+        self._probs = value
+
+    def __repr__(self) -> str:
+        return (
+            f"CachedVOSResult(key={self.key!r}, elapsed={self.elapsed!r}, from_cache={self.from_cache}, "
+            f"loaded={self.loaded})"
+        )
+
+
+class _LRU(OrderedDict):
+    """An ordered dict that keeps its ``capacity`` most recently used items."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = int(capacity)
+
+    def get_recent(self, key: str) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        if self.capacity <= 0:
+            return
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
 class CachingBackend(VOSBackend):
     """Wraps a backend; records its results on disk and replays them for identical histories.
 
@@ -65,10 +179,18 @@ class CachingBackend(VOSBackend):
             is passed whose settings matter.
         store_dtype: ``"float32"`` (exact) or ``"float16"`` (half the disk; the first, computed result
             is rounded the same way, so replays still equal it).
+        memory_entries: Entry records (small: timing, sizes, derived values) kept in memory (LRU).
+        memory_arrays: Entries whose decoded masks and probabilities are kept in memory (LRU; each is
+            ``T x H x W x (O+2) x 4`` bytes or so, about 12 MB at 25 x 120 x 216 with 3 objects).
+        compress: Deflate the ``.npz`` files. Compression is most of the cost of recording an entry
+            (about 0.2 s for 25 x 120 x 216 with 3 objects on a slow core, for files about 2.7 times
+            smaller); False writes them uncompressed.
 
     Attributes:
         hits: Rounds answered from the cache.
         misses: Rounds that ran the wrapped backend.
+        repairs: Entries whose record was fine but whose arrays were unreadable when loaded, and
+            which were therefore recomputed.
     """
 
     name = "cache"
@@ -80,6 +202,9 @@ class CachingBackend(VOSBackend):
         backend_kwargs: dict[str, Any] | None = None,
         namespace: str | None = None,
         store_dtype: str = "float32",
+        memory_entries: int = 16384,
+        memory_arrays: int = 4,
+        compress: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(backend, str):
@@ -92,7 +217,12 @@ class CachingBackend(VOSBackend):
             self.inner = backend
         if store_dtype not in ("float32", "float16"):
             raise ValueError(f"store_dtype must be 'float32' or 'float16', got {store_dtype!r}")
+        if memory_entries < 0 or memory_arrays < 0:
+            raise ValueError(
+                f"memory_entries and memory_arrays must be >= 0, got {memory_entries} and {memory_arrays}"
+            )
         self.store_dtype = np.dtype(store_dtype)
+        self.compress = bool(compress)
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if namespace is None:
@@ -100,8 +230,13 @@ class CachingBackend(VOSBackend):
         self.namespace = namespace
         self.hits = 0
         self.misses = 0
+        self.repairs = 0
+        self._records: _LRU = _LRU(memory_entries)
+        self._arrays: _LRU = _LRU(memory_arrays)
+        # id(frames) -> (frames, hash): the hash of a 25-frame video costs milliseconds per episode.
+        self._video_hashes: _LRU = _LRU(64)
         self._video_hash = ""
-        self._history: list[tuple[dict[str, Any], int, str]] = []
+        self._history: list[tuple[ScribbleLike, int, str]] = []
         self._inner_rounds = -1  # rounds the wrapped backend has applied; -1 = video not started
 
     @property
@@ -117,7 +252,13 @@ class CachingBackend(VOSBackend):
     # ------------------------------------------------------------------ hooks
     def _start(self) -> None:
         assert self.frames is not None
-        self._video_hash = video_hash(self.frames, self.num_objects)
+        # Frames are not expected to change in place after start_video (the same object keeps its hash).
+        known = self._video_hashes.get_recent(str(id(self.frames)))
+        if known is not None and known[0] is self.frames and known[2] == self.num_objects:
+            self._video_hash = known[1]
+        else:
+            self._video_hash = video_hash(self.frames, self.num_objects)
+            self._video_hashes.put(str(id(self.frames)), (self.frames, self._video_hash, self.num_objects))
         self._history = []
         self._inner_rounds = -1
 
@@ -132,81 +273,218 @@ class CachingBackend(VOSBackend):
         return hashlib.sha1(payload.encode()).hexdigest()
 
     def entry_path(self, key: str) -> Path:
-        """File of the entry with this key."""
+        """``.npz`` file of the entry with this key."""
         return self.cache_dir / key[:2] / f"{key}.npz"
 
-    def interact(self, scribble: dict[str, Any], frame: int) -> VOSResult:
+    def record_path(self, key: str) -> Path:
+        """Record (``.json``) of the entry with this key."""
+        return self.cache_dir / key[:2] / f"{key}.json"
+
+    def interact(self, scribble: ScribbleLike, frame: int, scribble_digest: str | None = None) -> VOSResult:
         """Replay the recorded result of this history, or compute, record and return it.
 
         Args:
-            scribble: This round's DAVIS scribble dict.
+            scribble: This round's DAVIS scribble dict, or a zero-argument callable returning it (called
+                only if the wrapped backend has to run, now or at a later miss).
             frame: Annotated frame.
+            scribble_digest: :func:`scribble_hash` of ``(scribble, frame)`` when the caller knows it
+                (required when ``scribble`` is a callable).
 
         Returns:
-            The result; ``from_cache`` tells whether it was replayed, ``elapsed`` is the wrapped
-            backend's own time when the entry was recorded.
+            A :class:`CachedVOSResult`; ``from_cache`` tells whether it was replayed, ``elapsed`` is the
+            wrapped backend's own time when the entry was recorded, ``key`` identifies the entry.
         """
         if self.frames is None:
             raise RuntimeError("CachingBackend.interact called before start_video")
         if not 0 <= int(frame) < self.frames.shape[0]:
             raise IndexError(f"annotated frame {frame} outside the video (0..{self.frames.shape[0] - 1})")
         frame = int(frame)
+        if scribble_digest is None:
+            if callable(scribble):
+                raise ValueError("a lazily loaded scribble needs its scribble_digest")
+            scribble_digest = scribble_hash(scribble, frame)
         self.annotated_frames.append(frame)
-        self._history.append((scribble, frame, scribble_hash(scribble, frame)))
+        self._history.append((scribble, frame, scribble_digest))
         key = self._key()
-        path = self.entry_path(key)
-        cached = self._load(path)
-        if cached is not None:
+        record = self._record(key)
+        if record is not None:
             self.hits += 1
-            return cached
+            history = list(self._history)
+            return CachedVOSResult(
+                key,
+                elapsed=record["elapsed"],
+                from_cache=True,
+                loader=lambda: self._load_arrays(key, history),
+            )
         self.misses += 1
-        result = self._compute(scribble, frame)
-        probs = result.probs.astype(self.store_dtype)
-        self._save(path, result.masks, probs, result.elapsed)
-        return VOSResult(masks=result.masks, probs=probs.astype(np.float32), elapsed=result.elapsed)
+        masks, probs, elapsed = self._compute(key)
+        return CachedVOSResult(key, elapsed=elapsed, from_cache=False, masks=masks, probs=probs)
 
-    def _compute(self, scribble: dict[str, Any], frame: int) -> VOSResult:
+    def _compute(self, key: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """Run the wrapped backend for the current history, store and return the entry."""
         assert self.frames is not None
         if self._inner_rounds != len(self._history) - 1:
             # Bring the wrapped backend to the state just before this round.
             self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
             for old_scribble, old_frame, _ in self._history[:-1]:
-                self.inner.interact(old_scribble, old_frame)
-        result = self.inner.interact(scribble, frame)
+                self.inner.interact(_resolve(old_scribble), old_frame)
+        scribble, frame, _ = self._history[-1]
+        result = self.inner.interact(_resolve(scribble), frame)
         self._inner_rounds = len(self._history)
-        return result
+        masks, probs = self._store(key, result.masks, result.probs, result.elapsed)
+        return masks, probs, result.elapsed
+
+    def _store(
+        self, key: str, masks: np.ndarray, probs: np.ndarray, elapsed: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        stored = probs.astype(self.store_dtype)
+        size = self._save_arrays(self.entry_path(key), masks, stored, elapsed)
+        old = self._record(key, check=False)
+        derived = old["derived"] if old is not None else {}
+        self._write_record(
+            key, {"format": RECORD_FORMAT, "elapsed": float(elapsed), "npz_size": size, "derived": derived}
+        )
+        arrays = (masks, stored.astype(np.float32))
+        self._arrays.put(key, arrays)
+        return arrays
+
+    def _load_arrays(
+        self, key: str, history: list[tuple[ScribbleLike, int, str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded arrays of an entry; recomputed from ``history`` when the file is unreadable."""
+        arrays = self._arrays.get_recent(key)
+        if arrays is not None:
+            return arrays
+        path = self.entry_path(key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = (data["masks"].astype(np.uint8), data["probs"].astype(np.float32))
+        except Exception:  # damaged after its record was written: recompute from this round's history
+            arrays = self._recompute(key, history)
+        self._arrays.put(key, arrays)
+        return arrays
+
+    def _recompute(
+        self, key: str, history: list[tuple[ScribbleLike, int, str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.frames is not None
+        self.repairs += 1
+        self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
+        result = None
+        for scribble, frame, _ in history:
+            result = self.inner.interact(_resolve(scribble), frame)
+        assert result is not None
+        self._inner_rounds = -1  # it now holds that (possibly older) history: restart it at the next miss
+        return self._store(key, result.masks, result.probs, result.elapsed)
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError("CachingBackend overrides interact()")  # pragma: no cover
 
+    # ------------------------------------------------------------------ derived values
+    def derived(self, key: str, name: str) -> Any:
+        """A value attached to an entry with :meth:`put_derived`, or None.
+
+        Args:
+            key: The entry's key (``CachedVOSResult.key``).
+            name: Name of the value; include in it everything the value depends on besides the entry.
+        """
+        record = self._record(key, check=False)
+        if record is None:
+            return None
+        return record["derived"].get(name)
+
+    def put_derived(self, key: str, name: str, value: Any) -> None:
+        """Attach a JSON-serialisable value to an entry (kept in memory and in the entry's record).
+
+        Args:
+            key: The entry's key.
+            name: Name of the value.
+            value: JSON-serialisable value (floats round-trip exactly).
+        """
+        record = self._record(key, check=False)
+        if record is None:
+            raise KeyError(f"no cache entry {key}")
+        record["derived"][name] = value
+        self._write_record(key, record)
+
     # ------------------------------------------------------------------ storage
-    def _load(self, path: Path) -> VOSResult | None:
+    def _record(self, key: str, check: bool = True) -> dict | None:
+        """The record of a present entry (memory first), or None.
+
+        With ``check`` a record read from disk must match its ``.npz`` size; a ``.npz`` without a
+        record (the older layout) is read once and given one.
+        """
+        record = self._records.get_recent(key)
+        if record is not None:
+            return record
+        path = self.record_path(key)
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+                raise ValueError("not a cache record")
+            float(record["elapsed"])
+            if not isinstance(record.get("derived"), dict):
+                raise ValueError("not a cache record")
+        except (OSError, ValueError, KeyError, TypeError):
+            record = None
+        if record is not None:
+            if check:
+                try:
+                    size = self.entry_path(key).stat().st_size
+                except OSError:
+                    size = -1
+                if size != record.get("npz_size"):
+                    return None
+            self._records.put(key, record)
+            return record
+        if not check:
+            return None
+        return self._adopt_legacy(key)
+
+    def _adopt_legacy(self, key: str) -> dict | None:
+        path = self.entry_path(key)
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return VOSResult(
-                    masks=data["masks"].astype(np.uint8),
-                    probs=data["probs"].astype(np.float32),
-                    elapsed=float(data["elapsed"]),
-                    from_cache=True,
-                )
+                masks = data["masks"].astype(np.uint8)
+                probs = data["probs"].astype(np.float32)
+                elapsed = float(data["elapsed"])
         except Exception:  # a foreign or damaged file: recompute and overwrite it
             return None
+        record = {"format": RECORD_FORMAT, "elapsed": elapsed, "npz_size": path.stat().st_size, "derived": {}}
+        self._write_record(key, record)
+        self._arrays.put(key, (masks, probs))
+        return record
 
-    def _save(self, path: Path, masks: np.ndarray, probs: np.ndarray, elapsed: float) -> None:
+    def _write_record(self, key: str, record: dict) -> None:
+        self._records.put(key, record)
+        path = self.record_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(record, handle)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _save_arrays(self, path: Path, masks: np.ndarray, probs: np.ndarray, elapsed: float) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez_compressed(
+                (np.savez_compressed if self.compress else np.savez)(
                     handle,
                     masks=masks,
                     probs=probs,
                     elapsed=np.float64(elapsed),
                     recorded_at=np.float64(time.time()),
                 )
+            size = os.path.getsize(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        return size

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from vos_recommender.backends import VOSBackend, VOSResult, build_backend
-from vos_recommender.backends.cache import CachingBackend
+from vos_recommender.backends.cache import CachingBackend, scribble_hash
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble, scribble_frame
 from vos_recommender.metrics.auc import round_auc
@@ -32,6 +32,38 @@ def _drawing_seconds(scribble: dict) -> float:
     if not strokes:
         return 0.0
     return float(max(s["end_time"] for s in strokes) - min(s["start_time"] for s in strokes)) / 1000.0
+
+
+def _check_video(video) -> None:
+    """Reject a video the episode loop cannot use, naming it and what is wrong."""
+    frames, masks = np.asarray(video.frames), np.asarray(video.masks)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"video {video.name!r}: frames must be uint8 T x H x W x 3, got {frames.dtype} {frames.shape}"
+        )
+    if masks.shape != frames.shape[:3]:
+        raise ValueError(
+            f"video {video.name!r}: masks are {masks.shape} (T x H x W) but frames are {frames.shape[:3]}"
+        )
+    if int(video.num_objects) < 1:
+        raise ValueError(f"video {video.name!r} has no annotated objects (its masks hold only background)")
+
+
+class _LazyScribble:
+    """A scribble stored on disk, loaded on first call (the cache backend needs it only on a miss)."""
+
+    def __init__(self, path: Path, fallback) -> None:
+        self.path = path
+        self.fallback = fallback
+        self._value: dict | None = None
+
+    def __call__(self) -> dict:
+        if self._value is None:
+            try:
+                self._value = load_scribble(self.path)
+            except (OSError, ValueError):
+                self._value = self.fallback()  # missing or damaged: recompute (and rewrite)
+        return self._value
 
 
 class GoalStatistics:
@@ -157,7 +189,8 @@ class FrameRecommendationEnv(gym.Env):
 
     * ``data_root`` / ``split``: a DAVIS-layout dataset, or ``videos``: a list of ``VideoSample``.
     * ``backend``: registry name or instance; ``backend_kwargs``; ``cache_dir``: wrap it in the cache
-      backend storing entries there (the simulated user's scribbles are stored there too).
+      backend storing entries there (the simulated user's scribbles are stored there too);
+      ``cache_kwargs``: its settings (``memory_entries``, ``memory_arrays``, ``compress``, ``store_dtype``).
     * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
     * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
     * ``max_frames`` (default: the longest video).
@@ -165,9 +198,12 @@ class FrameRecommendationEnv(gym.Env):
       ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor
       of ``sigma``).
     * ``robot_kwargs``: :class:`InteractiveRobot` settings.
+    * ``goal_reward``: False skips the random-recommendation statistics (``r_goal`` is then 0): for
+      evaluation runs that only need the J&F per round.
     * ``invalid_action``: ``"raise"`` or ``"skip"`` (see Action Space).
     * ``info_timing``: copy the wall-clock timings into ``info`` (see below).
-    * ``render_mode``: ``"rgb_array"`` gives the last annotated frame with the masks overlaid.
+    * ``render_mode``: ``"rgb_array"`` draws the annotated frames and the worst frame with the masks
+      and the latest scribbles, above a plot of the per-frame quality and annotation counts.
 
     ``info`` carries ``jf`` (per-frame true J&F), ``jf_mean``, ``quality``, ``auc`` (area under the
     J&F-per-round curve so far, divided by ``num_rounds``), ``action_mask``, ``annotated_frames``,
@@ -189,6 +225,7 @@ class FrameRecommendationEnv(gym.Env):
         backend: str | VOSBackend = "flow",
         backend_kwargs: dict[str, Any] | None = None,
         cache_dir: str | os.PathLike | None = None,
+        cache_kwargs: dict[str, Any] | None = None,
         quality: str | QualitySource = "oracle",
         quality_kwargs: dict[str, Any] | None = None,
         num_rounds: int = 8,
@@ -203,6 +240,7 @@ class FrameRecommendationEnv(gym.Env):
         info_timing: bool = False,
         invalid_action: str = "raise",
         render_mode: str | None = None,
+        goal_reward: bool = True,
     ) -> None:
         super().__init__()
         if videos is None:
@@ -214,6 +252,8 @@ class FrameRecommendationEnv(gym.Env):
             videos = [dataset[i] for i in range(len(dataset.sequences))]
         if not videos:
             raise ValueError("the environment needs at least one video")
+        for video in videos:
+            _check_video(video)
         self.videos = {video.name: video for video in videos}
         self.video_names = sorted(self.videos)
         if num_rounds < 2:
@@ -245,7 +285,9 @@ class FrameRecommendationEnv(gym.Env):
             inner = backend
             namespace = json.dumps([backend.name, backend_kwargs or {}], sort_keys=True, default=str)
         self.backend: VOSBackend = (
-            CachingBackend(inner, cache_dir, namespace=namespace) if cache_dir is not None else inner
+            CachingBackend(inner, cache_dir, namespace=namespace, **(cache_kwargs or {}))
+            if cache_dir is not None
+            else inner
         )
         self.backend_namespace = namespace
         # The simulated user's scribble is a function of the frame's prediction and ground truth, so
@@ -260,10 +302,18 @@ class FrameRecommendationEnv(gym.Env):
         self.reward_mode = reward_mode
         self.goal_baseline = goal_baseline
         self.min_sigma = float(min_sigma)
+        self.goal_reward_enabled = bool(goal_reward)
         if stats_dir is None and cache_dir is not None:
             stats_dir = Path(cache_dir) / "goal_stats"
         self.stats = GoalStatistics(stats_dir, num_runs=num_random_runs, seed=stats_seed)
         self._fingerprints: dict[str, str] = {}
+        self._gt_keys: dict[str, str] = {}
+        self._quality_token_value: str | None = None
+        self._quality_token_done = False
+        self._first: dict[tuple[str, int], tuple] = {}
+        self._robot_key = hashlib.sha1(
+            json.dumps(self.robot_kwargs, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
         self.render_mode = render_mode
         self.info_timing = bool(info_timing)
         self.timing: dict[str, Any] = {}
@@ -283,6 +333,8 @@ class FrameRecommendationEnv(gym.Env):
         self._quality = np.zeros(self.max_frames, dtype=np.float32)
         self._result: VOSResult | None = None
         self._jf_rounds: list[float] = []
+        self._jf = np.zeros(0)
+        self._scribbles: list[tuple[int, Any]] = []
         self._annotated: list[int] = []
         self._elapsed_total = 0.0
         self._goal_record: dict | None = None
@@ -320,18 +372,34 @@ class FrameRecommendationEnv(gym.Env):
         empty = np.zeros_like(video.masks)
         return self.robot.interact(video.name, empty, video.masks, frame, video.num_objects), frame
 
+    def _first_round(self, video, index: int) -> tuple[dict, int, str | None, float]:
+        """Round 1's scribble, frame, stroke hash (with a cache) and drawing time, computed once per video."""
+        memo = self._first.get((video.name, index))
+        if memo is None:
+            scribble, frame = self._first_scribble(video, index)
+            digest = scribble_hash(scribble, frame) if self._cache is not None else None
+            memo = self._first[(video.name, index)] = (scribble, frame, digest, _drawing_seconds(scribble))
+        return memo
+
+    @property
+    def _cache(self) -> CachingBackend | None:
+        return self.backend if isinstance(self.backend, CachingBackend) else None
+
+    def _gt_key(self, video) -> str:
+        """Hash of a video's ground truth (what the J&F and the simulated user depend on)."""
+        key = self._gt_keys.get(video.name)
+        if key is None:
+            digest = hashlib.sha1()
+            digest.update(repr((video.masks.shape, int(video.num_objects))).encode())
+            digest.update(np.ascontiguousarray(video.masks).tobytes())
+            key = self._gt_keys[video.name] = digest.hexdigest()[:20]
+        return key
+
     def _robot_scribble(self, video, pred_masks: np.ndarray, frame: int) -> dict:
         """The simulated user's correction on ``frame`` (replayed from the cache folder when present)."""
         if self.scribble_cache_dir is None:
             return self.robot.interact(video.name, pred_masks, video.masks, frame, video.num_objects)
-        digest = hashlib.sha1()
-        digest.update(
-            json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode()
-        )
-        digest.update(np.ascontiguousarray(pred_masks[frame]).tobytes())
-        digest.update(np.ascontiguousarray(video.masks[frame]).tobytes())
-        key = digest.hexdigest()
-        path = self.scribble_cache_dir / key[:2] / f"{key}.json"
+        path = self._scribble_path(video, pred_masks, frame)
         if path.is_file():
             try:
                 return load_scribble(path)
@@ -341,16 +409,112 @@ class FrameRecommendationEnv(gym.Env):
         save_scribble(path, scribble)
         return scribble
 
-    def _run_round(self, scribble: dict, frame: int) -> tuple[VOSResult, np.ndarray]:
-        result = self.backend.interact(scribble, frame)
-        jf = per_frame_jf(self._video.masks, result.masks, self._video.num_objects)["JF"]
-        return result, jf
+    def _scribble_path(self, video, pred_masks: np.ndarray, frame: int) -> Path:
+        """File of the simulated user's scribble, keyed by the frame's prediction and ground truth."""
+        assert self.scribble_cache_dir is not None
+        digest = hashlib.sha1()
+        digest.update(
+            json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode()
+        )
+        digest.update(np.ascontiguousarray(pred_masks[frame]).tobytes())
+        digest.update(np.ascontiguousarray(video.masks[frame]).tobytes())
+        key = digest.hexdigest()
+        return self.scribble_cache_dir / key[:2] / f"{key}.json"
+
+    def _correction(self, video, result: VOSResult, frame: int) -> tuple[Any, str | None, float]:
+        """The simulated user's scribble on ``frame`` given ``result``: ``(scribble, stroke hash, seconds)``.
+
+        With a cache, the result's entry remembers where the scribble is stored, its stroke hash and
+        drawing time, so a replayed round needs neither the masks nor the scribble itself: the scribble
+        is then a loader the cache backend calls only if it has to run the VOS model.
+        """
+        cache = self._cache
+        key = getattr(result, "key", None)
+        if cache is None or key is None or self.scribble_cache_dir is None:
+            scribble = self._robot_scribble(video, result.masks, frame)
+            return scribble, None, _drawing_seconds(scribble)
+        name = f"scribble/{self._gt_key(video)}/{self._robot_key}/{video.name}/{frame}"
+        pointer = cache.derived(key, name)
+        if pointer is not None:
+            lazy = _LazyScribble(
+                self.scribble_cache_dir / pointer["file"],
+                lambda: self._robot_scribble(video, result.masks, frame),
+            )
+            return lazy, pointer["digest"], float(pointer["seconds"])
+        path = self._scribble_path(video, result.masks, frame)
+        scribble = self._robot_scribble(video, result.masks, frame)
+        digest = scribble_hash(scribble, frame)
+        seconds = _drawing_seconds(scribble)
+        relative = path.relative_to(self.scribble_cache_dir).as_posix()
+        cache.put_derived(key, name, {"file": relative, "digest": digest, "seconds": seconds})
+        return scribble, digest, seconds
+
+    def _run_round(
+        self, scribble: Any, frame: int, digest: str | None = None, video=None
+    ) -> tuple[VOSResult, np.ndarray]:
+        video = self._video if video is None else video
+        if self._cache is not None:
+            result = self._cache.interact(scribble, frame, scribble_digest=digest)
+        else:
+            result = self.backend.interact(scribble, frame)
+        return result, self._result_jf(video, result)
+
+    def _result_jf(self, video, result: VOSResult) -> np.ndarray:
+        """Per-frame J&F of a result (stored with its cache entry, so a replayed round skips it)."""
+        cache = self._cache
+        key = getattr(result, "key", None)
+        if cache is None or key is None:
+            return per_frame_jf(video.masks, result.masks, video.num_objects)["JF"]
+        name = f"jf/{self._gt_key(video)}"
+        stored = cache.derived(key, name)
+        if stored is not None:
+            j_values = np.asarray(stored["J"], dtype=np.float64)
+            f_values = np.asarray(stored["F"], dtype=np.float64)
+        else:
+            scores = per_frame_jf(video.masks, result.masks, video.num_objects)
+            j_values, f_values = scores["J"], scores["F"]
+            cache.put_derived(key, name, {"J": j_values.tolist(), "F": f_values.tolist()})
+        # The same operations as per_frame_jf, so the values are bit-identical.
+        return (0.5 * (j_values + f_values)).mean(axis=1)
 
     def _frame_quality(self, result: VOSResult, jf: np.ndarray) -> np.ndarray:
         if type(self.quality) is OracleQuality:
             return jf.astype(np.float32)  # the oracle is the J&F computed for the reward already
         video = self._video
-        return self.quality(video.frames, result, video.masks, video.num_objects)
+        cache, key, token = self._cache, getattr(result, "key", None), self._quality_token()
+        if cache is None or key is None or token is None:
+            return self.quality(video.frames, result, video.masks, video.num_objects)
+        # A learned estimator's prediction is a function of the entry (frames + result) and its weights.
+        name = f"quality/{token}"
+        stored = cache.derived(key, name)
+        if stored is not None:
+            return np.asarray(stored, dtype=np.float32)
+        quality = np.asarray(self.quality(video.frames, result, video.masks, video.num_objects), np.float32)
+        cache.put_derived(key, name, [float(v) for v in quality])
+        return quality
+
+    def _quality_token(self) -> str | None:
+        """Hash of a learned quality source's weights and settings (None: not stored with the cache).
+
+        The weights are hashed once, when first needed; an estimator trained further afterwards
+        needs a new environment.
+        """
+        if self._quality_token_value is not None or self._quality_token_done:
+            return self._quality_token_value
+        self._quality_token_done = True
+        net = getattr(self.quality, "net", None)
+        state_dict = getattr(net, "state_dict", None)
+        if state_dict is None:
+            return None
+        digest = hashlib.sha1()
+        digest.update(type(self.quality).__qualname__.encode())
+        digest.update(repr(getattr(net, "config", None)).encode())
+        digest.update(repr(getattr(self.quality, "batch_size", None)).encode())
+        for name, tensor in state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        self._quality_token_value = digest.hexdigest()[:20]
+        return self._quality_token_value
 
     def _info(self, jf: np.ndarray, elapsed: float, step_time: float, r_goal: float, r_aux: float) -> dict:
         info: dict[str, Any] = {
@@ -418,14 +582,14 @@ class FrameRecommendationEnv(gym.Env):
         runs = []
         for _ in range(self.stats.num_runs):
             self.backend.start_video(video.frames, video.num_objects, video_id=video.name)
-            scribble, frame = self._first_scribble(video, scribble_index)
+            scribble, frame, digest, _ = self._first_round(video, scribble_index)
             curve = []
             for round_index in range(self.num_rounds):
-                result = self.backend.interact(scribble, frame)
-                curve.append(float(per_frame_jf(video.masks, result.masks, video.num_objects)["JF"].mean()))
+                result, jf = self._run_round(scribble, frame, digest, video=video)
+                curve.append(float(jf.mean()))
                 if round_index + 1 < self.num_rounds:
                     frame = int(rng.integers(video.num_frames))
-                    scribble = self._robot_scribble(video, result.masks, frame)
+                    scribble, digest, _ = self._correction(video, result, frame)
             runs.append(curve)
         values = np.asarray(runs)
         record = {
@@ -437,7 +601,12 @@ class FrameRecommendationEnv(gym.Env):
         return record
 
     def goal_reward(self, performance: float, round_number: int) -> float:
-        """``r_goal`` of a mean J&F after round ``round_number`` (1-based) of the current episode."""
+        """``r_goal`` of a mean J&F after round ``round_number`` (1-based) of the current episode.
+
+        0 when the environment was built with ``goal_reward=False``.
+        """
+        if not self.goal_reward_enabled:
+            return 0.0
         assert self._goal_record is not None
         mu = float(self._goal_record["mean"][round_number - 1])
         sigma = max(float(self._goal_record["std"][round_number - 1]), self.min_sigma)
@@ -467,20 +636,24 @@ class FrameRecommendationEnv(gym.Env):
             name = self.video_names[int(self.np_random.integers(len(self.video_names)))]
         video = self.videos[name]
         self._scribble_index = int(options.get("scribble", 0))
-        self._goal_record = self.goal_statistics(name, self._scribble_index)
+        self._goal_record = (
+            self.goal_statistics(name, self._scribble_index) if self.goal_reward_enabled else None
+        )
 
         tic = time.perf_counter()
         self._video = video
         self.backend.start_video(video.frames, video.num_objects, video_id=video.name)
-        scribble, frame = self._first_scribble(video, self._scribble_index)
+        scribble, frame, digest, seconds = self._first_round(video, self._scribble_index)
         self._round = 1
         self._counts = np.zeros(self.max_frames, dtype=np.int64)
         self._counts[frame] += 1
         self._annotated = [frame]
-        result, jf = self._run_round(scribble, frame)
+        self._scribbles = [(frame, scribble)]
+        result, jf = self._run_round(scribble, frame, digest)
         self._result = result
+        self._jf = jf
         self._elapsed_total = result.elapsed
-        self._user_time = _drawing_seconds(scribble)
+        self._user_time = seconds
         self._jf_rounds = [float(jf.mean())]
         self._quality = np.zeros(self.max_frames, dtype=np.float32)
         self._quality[: video.num_frames] = self._frame_quality(result, jf)
@@ -523,14 +696,16 @@ class FrameRecommendationEnv(gym.Env):
         video = self._video
         least = self._counts[: self.num_frames].min()
         r_aux = 1.0 if self._counts[frame] == least else -1.0
-        scribble = self._robot_scribble(video, self._result.masks, frame)
-        result, jf = self._run_round(scribble, frame)
+        scribble, digest, seconds = self._correction(video, self._result, frame)
+        result, jf = self._run_round(scribble, frame, digest)
         self._result = result
+        self._jf = jf
         self._round += 1
         self._counts[frame] += 1
         self._annotated.append(frame)
+        self._scribbles.append((frame, scribble))
         self._elapsed_total += result.elapsed
-        self._user_time += _drawing_seconds(scribble)
+        self._user_time += seconds
         self._jf_rounds.append(float(jf.mean()))
         self._quality[: video.num_frames] = self._frame_quality(result, jf)
         r_goal = self.goal_reward(float(jf.mean()), self._round)
@@ -545,7 +720,7 @@ class FrameRecommendationEnv(gym.Env):
     def _skip_round(self, frame: int) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
         """A padded action under ``invalid_action="skip"``: the round passes without a correction."""
         tic = time.perf_counter()
-        jf = per_frame_jf(self._video.masks, self._result.masks, self._video.num_objects)["JF"]
+        jf = self._jf
         self._round += 1
         self._jf_rounds.append(float(jf.mean()))
         r_aux = -1.0
@@ -557,15 +732,32 @@ class FrameRecommendationEnv(gym.Env):
         return self._observation(), float(reward), bool(terminated), False, info
 
     def render(self) -> np.ndarray | None:
-        """``rgb_array``: the last annotated frame with the current masks blended in."""
+        """``rgb_array``: the session's state as an image (None before :meth:`reset`).
+
+        A strip of frames (the most recently annotated ones and the worst frame not annotated yet)
+        with the current masks blended in and the latest scribble of each shown frame drawn, above a
+        plot of the per-frame quality with the annotation counts (see
+        :func:`vos_recommender.envs.render.render_state`). The masks and scribbles of a replayed
+        round are loaded from the cache here.
+        """
         if self.render_mode != "rgb_array" or self._video is None or self._result is None:
             return None
-        frame = self._annotated[-1]
-        image = self._video.frames[frame].astype(np.float32)
-        labels = self._result.masks[frame]
-        colours = np.array(
-            [[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48]], np.float32
+        from vos_recommender.envs.render import render_state
+
+        video = self._video
+        n = video.num_frames
+        scribbles = [(frame, s() if callable(s) else s) for frame, s in self._scribbles]
+        title = (
+            f"{video.name}  round {self._round}/{self.num_rounds}  J&F {float(self._jf.mean()):.3f}  "
+            f"quality: {getattr(self.quality, 'name', 'custom')}"
         )
-        overlay = colours[np.minimum(labels, len(colours) - 1)]
-        blended = np.where(labels[..., None] > 0, 0.5 * image + 0.5 * overlay, image)
-        return blended.astype(np.uint8)
+        return render_state(
+            video.frames,
+            self._result.masks,
+            self._quality[:n],
+            self._counts[:n],
+            self._annotated,
+            scribbles,
+            jf=self._jf,
+            title=title,
+        )

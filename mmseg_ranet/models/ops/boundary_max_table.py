@@ -1,7 +1,7 @@
 """Boundary term D of RANet's Region Construction Block.
 
 D_ij is the largest boundary probability met on the straight segment from pixel i to pixel j, with the
-sampling of the authors' released code (see ``docs``/design notes): for d = p_j - p_i and
+sampling of the authors' released code: for d = p_j - p_i and
 L = max(|dx|, |dy|), the samples are p_i + t * d / L for t = 1 .. L - 1 (endpoints excluded). The
 major-axis coordinate of a sample is an integer; along the minor axis the boundary map is linearly
 interpolated between the two neighbouring pixels. D_ij = max(0, max_t sample), so D_ii = 0 and D is 0
@@ -17,10 +17,12 @@ On exact ties the two directions of a pair may route their gradient to different
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
-# Elements of the (batch, displacement, step, pixel) sample block evaluated at once; bounds peak memory.
+# Samples (batch x pairs x padded steps) evaluated at once; bounds the peak memory of a block.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
 
@@ -72,11 +74,26 @@ def _half_displacements_by_length(
     return dy[order], dx[order], length[order]
 
 
-def _pair_chunks(height: int, width: int, batch: int, chunk_elements: int, device: torch.device):
-    """Yield (source, target, dy, dx, length) of all pairs i < j (raster) with L >= 2, in blocks.
+class _PairBlock(NamedTuple):
+    """Pairs (source, target) of one block and the sample offsets of the block's displacements."""
 
-    Blocks hold displacements of similar length, sized so that pairs x padded steps x batch stays within
-    ``chunk_elements`` (at least one displacement per block).
+    source: Tensor  # (P,) raster index of i
+    target: Tensor  # (P,) raster index of j
+    displacement: Tensor  # (P,) row of the pair's displacement in the offset tables
+    length: Tensor  # (P,) L of the pair
+    lower_offset: (
+        Tensor  # (D, T + 1) flat offset of the lower neighbour of step t (column t; column 0 unused)
+    )
+    upper_offset: Tensor  # (D, T + 1) flat offset of the upper neighbour
+    upper_weight: Tensor  # (D, T + 1) interpolation weight of the upper neighbour
+
+
+def _pair_blocks(height: int, width: int, batch: int, chunk_elements: int, device: torch.device, dtype):
+    """Yield all pairs i < j (raster order) with L >= 2 in blocks of displacements of similar length.
+
+    Blocks are sized so that pairs x padded steps x batch stays within ``chunk_elements`` (at least one
+    displacement per block). A sample of a valid pair lies inside the map, so its flat index is the
+    source index plus a per-displacement flat offset; only the offsets depend on the displacement.
     """
     all_dy, all_dx, all_length = _half_displacements_by_length(height, width, device)
     pairs = (height - all_dy.abs()) * (width - all_dx.abs())
@@ -91,23 +108,20 @@ def _pair_chunks(height: int, width: int, batch: int, chunk_elements: int, devic
         dy, dx = all_dy[start:stop].view(-1, 1), all_dx[start:stop].view(-1, 1)
         tgt_y, tgt_x = src_y + dy, src_x + dx
         valid = (tgt_y >= 0) & (tgt_y < height) & (tgt_x >= 0) & (tgt_x < width)
-        disp_index, source = valid.nonzero(as_tuple=True)
-        pair_dy, pair_dx = all_dy[start:stop][disp_index], all_dx[start:stop][disp_index]
-        target = source + pair_dy * width + pair_dx
-        yield source, target, pair_dy, pair_dx, all_length[start:stop][disp_index]
+        displacement, source = valid.nonzero(as_tuple=True)
+        target = source + (dy * width + dx).view(-1)[displacement]
+        step = torch.arange(0, int(all_length[stop - 1]), device=device).view(1, -1)
+        lo_dy, lo_dx, up_dy, up_dx, upper_weight = segment_sample_geometry(dy, dx, step, dtype)
+        yield _PairBlock(
+            source,
+            target,
+            displacement,
+            all_length[start:stop][displacement],
+            lo_dy * width + lo_dx,
+            up_dy * width + up_dx,
+            upper_weight,
+        )
         start = stop
-
-
-def _sample_indices(source: Tensor, dy: Tensor, dx: Tensor, step: Tensor, height: int, width: int, dtype):
-    """Flat indices of the two interpolation neighbours and the upper weight for each (pair, step)."""
-    src_y, src_x = (source // width).unsqueeze(-1), (source % width).unsqueeze(-1)
-    lo_dy, lo_dx, up_dy, up_dx, upper_weight = segment_sample_geometry(
-        dy.unsqueeze(-1), dx.unsqueeze(-1), step, dtype
-    )
-    # Padded steps (t >= L) may leave the map; they are masked, clamping only keeps the reads legal.
-    lo_index = (src_y + lo_dy).clamp(0, height - 1) * width + (src_x + lo_dx).clamp(0, width - 1)
-    up_index = (src_y + up_dy).clamp(0, height - 1) * width + (src_x + up_dx).clamp(0, width - 1)
-    return lo_index, up_index, upper_weight
 
 
 def _boundary_max_forward(
@@ -121,16 +135,20 @@ def _boundary_max_forward(
     argmax_step = (
         torch.zeros(batch, num_pixels * num_pixels, dtype=torch.int16, device=device) if keep_argmax else None
     )
-    for source, target, dy, dx, length in _pair_chunks(height, width, batch, chunk_elements, device):
-        step = torch.arange(1, int(length.max()), device=device).view(1, -1)
-        lo_index, up_index, upper_weight = _sample_indices(
-            source, dy, dx, step, height, width, boundary.dtype
-        )
-        samples = torch.lerp(flat_boundary[:, lo_index], flat_boundary[:, up_index], upper_weight)
-        # Pairs shorter than the block's longest have padded steps that must never win the max.
-        samples = samples.masked_fill((step >= length.unsqueeze(-1)).unsqueeze(0), float("-inf"))
+    for block in _pair_blocks(height, width, batch, chunk_elements, device, boundary.dtype):
+        # Steps 1 .. T of the block; pairs shorter than T get padded steps that are masked below.
+        source = block.source.view(-1, 1)
+        # The upper neighbour of a zero-weight sample may fall outside the map (or wrap to the next row);
+        # clamping keeps the read legal and the zero weight removes it.
+        lo_index = (source + block.lower_offset[block.displacement, 1:]).clamp(0, num_pixels - 1)
+        up_index = (source + block.upper_offset[block.displacement, 1:]).clamp(0, num_pixels - 1)
+        weight = block.upper_weight[block.displacement, 1:]
+        samples = torch.lerp(flat_boundary[:, lo_index], flat_boundary[:, up_index], weight)
+        step = torch.arange(1, weight.shape[1] + 1, device=device).view(1, -1)
+        samples = samples.masked_fill((step >= block.length.view(-1, 1)).unsqueeze(0), float("-inf"))
         best, best_step = samples.max(dim=2)  # (batch, pairs)
-        forward_index, backward_index = source * num_pixels + target, target * num_pixels + source
+        forward_index = block.source * num_pixels + block.target
+        backward_index = block.target * num_pixels + block.source
         value = best.clamp_min(0)
         table[:, forward_index] = value
         table[:, backward_index] = value
@@ -138,7 +156,9 @@ def _boundary_max_forward(
             # Step 0 marks "no gradient" (a negative maximum was clipped to 0); from j the step is L - t.
             has_grad = best >= 0
             argmax_step[:, forward_index] = torch.where(has_grad, best_step + 1, 0).to(torch.int16)
-            argmax_step[:, backward_index] = torch.where(has_grad, length - 1 - best_step, 0).to(torch.int16)
+            argmax_step[:, backward_index] = torch.where(has_grad, block.length - 1 - best_step, 0).to(
+                torch.int16
+            )
     table = table.view(batch, num_pixels, num_pixels)
     if argmax_step is not None:
         argmax_step = argmax_step.view(batch, num_pixels, num_pixels)
@@ -154,27 +174,18 @@ def _boundary_max_backward(
     flat_grad = grad_table.reshape(batch, -1)
     flat_step = argmax_step.reshape(batch, -1)
     # The pair (j, i) reads the same sample as (i, j), so both upstream gradients travel together.
-    for source, target, dy, dx, _ in _pair_chunks(height, width, batch, chunk_elements * 4, device):
-        forward_index, backward_index = source * num_pixels + target, target * num_pixels + source
+    for block in _pair_blocks(height, width, batch, chunk_elements * 4, device, grad_table.dtype):
+        forward_index = block.source * num_pixels + block.target
+        backward_index = block.target * num_pixels + block.source
         grad = flat_grad[:, forward_index] + flat_grad[:, backward_index]
-        step = flat_step[:, forward_index].long()
-        lo_index, up_index, upper_weight = _sample_indices(
-            source.unsqueeze(0),
-            dy.unsqueeze(0),
-            dx.unsqueeze(0),
-            step.unsqueeze(-1),
-            height,
-            width,
-            grad.dtype,
-        )
-        lo_index, up_index, upper_weight = (
-            lo_index.squeeze(-1),
-            up_index.squeeze(-1),
-            upper_weight.squeeze(-1),
-        )
+        step = flat_step[:, forward_index].long()  # (batch, pairs)
+        displacement = block.displacement.view(1, -1)
+        lo_index = (block.source + block.lower_offset[displacement, step]).clamp(0, num_pixels - 1)
+        up_index = (block.source + block.upper_offset[displacement, step]).clamp(0, num_pixels - 1)
+        weight = block.upper_weight[displacement, step]
         grad = grad * (step > 0)
-        grad_boundary.scatter_add_(1, lo_index.expand_as(grad), grad * (1 - upper_weight))
-        grad_boundary.scatter_add_(1, up_index.expand_as(grad), grad * upper_weight)
+        grad_boundary.scatter_add_(1, lo_index, grad * (1 - weight))
+        grad_boundary.scatter_add_(1, up_index, grad * weight)
     return grad_boundary.view(batch, height, width)
 
 

@@ -1,0 +1,253 @@
+"""Benchmark of whole decode heads: RANet (both variants) vs mmseg's NLHead, OCRHead, CCHead, DAHead.
+
+    python benchmarks/bench_heads.py            # 65x65 and 97x97 feature maps (tens of minutes on 2 cores)
+    python benchmarks/bench_heads.py --quick    # 9x9, four heads: smoke run
+
+Inputs are random backbone features of a dilated ResNet (output stride 8), batch 2: stage 3 with 1024
+channels and stage 4 with 2048 channels at the same size (a 513x513 crop gives 65x65, 769x769 gives 97x97).
+Every head is built through ``mmseg.registry.MODELS`` from its config (RANet from
+``configs/_base_/models/ranet_r50-d8.py``; the peers from mmseg's own ``_base_/models`` files, OCRHead with
+its FCN first stage as in ``ocrnet_r50-d8.py``), with BN instead of SyncBN and 19 classes. Each
+(head, size, mode) cell runs in a fresh process; ``train`` is forward + backward of the sum of the means of
+all outputs in training mode, ``infer`` is the eval-mode forward under ``torch.no_grad()``. Time ratios
+are to NLHead in the same run. The peers' configs also carry an auxiliary FCNHead on stage 3, which
+RANet does not need (its stage-3 branch is part of the head); it is measured as its own row so that it can
+be added to a peer's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (  # noqa: E402
+    ROOT,
+    emit,
+    fmt_mib,
+    fmt_time,
+    machine_description,
+    markdown_table,
+    run_worker,
+    time_and_memory,
+    write_results,
+)
+
+HEADS = {
+    # name: (config file, label)
+    "nl": ("mmseg:nonlocal_r50-d8.py", "NLHead (non-local)"),
+    "ocr": ("mmseg:ocrnet_r50-d8.py", "FCNHead + OCRHead"),
+    "cc": ("mmseg:ccnet_r50-d8.py", "CCHead (criss-cross, recurrence 2)"),
+    "da": ("mmseg:danet_r50-d8.py", "DAHead (position + channel)"),
+    "ranet_paper": ("configs/_base_/models/ranet_r50-d8.py", "RANetHead variant='paper'"),
+    "ranet_official": ("configs/_base_/models/ranet_r50-d8.py", "RANetHead variant='official'"),
+    "ranet_paper_compiled": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead variant='paper', compiled D",
+    ),
+    "aux_fcn": ("mmseg:nonlocal_r50-d8.py", "FCNHead (peers' auxiliary head, stage 3)"),
+}
+ORDER = ["nl", "ocr", "cc", "da", "ranet_paper", "ranet_official", "ranet_paper_compiled", "aux_fcn"]
+QUICK_ORDER = ["nl", "ocr", "ranet_paper", "ranet_paper_compiled"]
+
+
+def _config_path(spec: str) -> Path:
+    if spec.startswith("mmseg:"):
+        import mmseg
+
+        return Path(mmseg.__file__).parent / ".mim" / "configs" / "_base_" / "models" / spec[len("mmseg:") :]
+    return ROOT / spec
+
+
+def build_head(name: str):
+    """The head's modules (a list: OCR has two stages) built through the registry, in float32 BN form."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+
+    init_default_scope("mmseg")
+    from mmseg.registry import MODELS
+
+    import mmseg_ranet  # noqa: F401  (registers RANetHead)
+
+    config = Config.fromfile(str(_config_path(HEADS[name][0]))).model
+    if name == "aux_fcn":
+        head_cfgs = [config.auxiliary_head]
+    elif isinstance(config.decode_head, list):
+        head_cfgs = list(config.decode_head)
+    else:
+        head_cfgs = [config.decode_head]
+    modules = []
+    for head_cfg in head_cfgs:
+        head_cfg.norm_cfg = dict(type="BN", requires_grad=True)
+        head_cfg.num_classes = 19
+        if name.startswith("ranet_"):
+            head_cfg.variant = "official" if name == "ranet_official" else "paper"
+        modules.append(revert_sync_batchnorm(MODELS.build(head_cfg)))
+    if name == "ranet_paper_compiled":
+        # Routes the head's D through the compiled operator without touching the head's code.
+        import mmseg_ranet.models.decode_heads.ranet_head as ranet_head
+        from mmseg_ranet.models.ops._compiled import (
+            boundary_max_table_compiled,
+            compiled_available,
+            compiled_unavailable_reason,
+        )
+
+        if not compiled_available():
+            raise RuntimeError(f"compiled operator unavailable: {compiled_unavailable_reason()}")
+        if not hasattr(ranet_head, "boundary_max_table"):
+            raise RuntimeError("ranet_head no longer calls boundary_max_table by that name")
+        ranet_head.boundary_max_table = lambda boundary, *args, **kwargs: boundary_max_table_compiled(
+            boundary
+        )
+    torch.manual_seed(0)
+    return modules
+
+
+def _outputs_loss(outputs):
+    import torch
+
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float().mean()
+    return sum(_outputs_loss(item) for item in outputs)
+
+
+def _forward(modules, inputs):
+    if len(modules) == 1:
+        return modules[0](inputs)
+    first = modules[0](inputs)
+    return first, modules[1](inputs, first)
+
+
+def worker_measure(name: str, size: int, modes: list[str], repeats: int, budget_s: float) -> dict:
+    import torch
+
+    modules = build_head(name)
+    generator = torch.Generator().manual_seed(size)
+    inputs = [
+        torch.randn(2, channels, size, size, generator=generator) for channels in (256, 512, 1024, 2048)
+    ]
+    result = {}
+    for mode in modes:
+        if mode == "train":
+            for module in modules:
+                module.train()
+
+            def run():
+                for module in modules:
+                    module.zero_grad(set_to_none=True)
+                _outputs_loss(_forward(modules, inputs)).backward()
+
+        else:
+            for module in modules:
+                module.eval()
+
+            def run():
+                with torch.no_grad():
+                    _forward(modules, inputs)
+
+        result[mode] = time_and_memory(run, repeats, budget_s)
+    result["parameters"] = sum(p.numel() for module in modules for p in module.parameters())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="9x9 maps and fewer heads (smoke run)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="feature map sizes (default 65 97)")
+    parser.add_argument("--heads", nargs="+", choices=ORDER, help="heads to run (default all)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell after a warm-up run")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
+    parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
+    parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
+    parser.add_argument("--output", default="heads", help="name of the files under results/")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        name, size, modes = args.worker[0], int(args.worker[1]), args.worker[2].split(",")
+        emit(worker_measure(name, size, modes, args.repeats, args.budget))
+        return
+
+    sizes = args.sizes or ([9] if args.quick else [65, 97])
+    heads = args.heads or (QUICK_ORDER if args.quick else ORDER)
+    if args.quick:
+        args.output += "_quick"
+        args.repeats = min(args.repeats, 1)
+    script = str(Path(__file__).resolve())
+    common = ["--repeats", str(args.repeats), "--budget", str(args.budget)]
+    machine = machine_description()
+    print(f"# Decode heads, batch 2, {machine['cpu']}, {machine['threads']} threads", flush=True)
+    cells: dict = {}
+    for size in sizes:
+        for name in heads:
+            if args.quick:
+                # One process for both modes keeps the smoke run short; the full run isolates every cell.
+                result = run_worker(
+                    [script, "--worker", name, str(size), "train,infer", *common],
+                    args.timeout,
+                    args.memory_cap_gib * 1024,
+                )
+                for mode in ("train", "infer"):
+                    cell = dict(result.get(mode, {}), status=result["status"])
+                    cells[f"{name}/{size}/{mode}"] = cell
+                    print(
+                        f"  {name}/{size}/{mode}: {cell['status']} {fmt_time(cell.get('time_s'))}", flush=True
+                    )
+                continue
+            for mode in ("train", "infer"):
+                result = run_worker(
+                    [script, "--worker", name, str(size), mode, *common],
+                    args.timeout,
+                    args.memory_cap_gib * 1024,
+                )
+                cell = dict(result.get(mode, {}), status=result["status"])
+                cells[f"{name}/{size}/{mode}"] = cell
+                print(f"  {name}/{size}/{mode}: {cell['status']} {fmt_time(cell.get('time_s'))}", flush=True)
+
+    headers = [
+        "map",
+        "head",
+        "train time",
+        "x NLHead",
+        "train peak MiB",
+        "infer time",
+        "x NLHead",
+        "infer peak MiB",
+    ]
+    rows = []
+    for size in sizes:
+        for name in heads:
+            row = [f"{size}x{size}", HEADS[name][1]]
+            for mode in ("train", "infer"):
+                cell = cells[f"{name}/{size}/{mode}"]
+                base = cells.get(f"nl/{size}/{mode}", {})
+                if cell.get("status") != "ok":
+                    row += [cell.get("status", "?"), "-", "-"]
+                    continue
+                ratio = f"{cell['time_s'] / base['time_s']:.2f}" if base.get("status") == "ok" else "-"
+                row += [fmt_time(cell["time_s"]), ratio, fmt_mib(cell["peak_mib"])]
+            rows.append(row)
+    table = markdown_table(headers, rows)
+    note = (
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads, torch "
+        f"{machine['torch']}, load average {machine['load_average_at_start']} at start, {machine['date_utc']}. "
+        f"Batch 2; stage-3 1024 and stage-4 2048 channels; 19 classes. Times: median of up to "
+        f"{args.repeats} runs after a warm-up (one run when a run exceeds the {args.budget:.0f} s budget); "
+        f"cells stop after {args.timeout:.0f} s or above {args.memory_cap_gib:.0f} GiB. Peak MiB: extra "
+        "resident memory of the call (fresh process per cell; quick mode measures both modes in one process)."
+    )
+    markdown = "## Decode heads (batch 2, float32, CPU)\n\n" + table + "\n\n" + note
+    print()
+    print(markdown)
+    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells})
+    print(f"\nwritten: {md_path}")
+
+
+if __name__ == "__main__":
+    main()

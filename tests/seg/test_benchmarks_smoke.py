@@ -1,0 +1,54 @@
+"""Smoke run of the benchmarks (``--quick``): the scripts run end to end and write their tables.
+
+Timings are never asserted; only that every measured cell finished and the outputs are well-formed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _run(script: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_boundary_table_benchmark_quick():
+    stdout = _run("bench_boundary_table.py")
+    assert "| map" in stdout and "compiled C++/OpenMP" in stdout
+    payload = json.loads((RESULTS / "boundary_table_quick.json").read_text())
+    cells = payload["cells"]
+    measured = {key: cell for key, cell in cells.items() if not key.startswith("agreement/")}
+    assert measured and all(cell["status"] == "ok" for cell in measured.values()), measured
+    agreement = cells["agreement/12"]
+    assert agreement["status"] == "ok"
+    # The three implementations compute the same D.
+    assert agreement["compiled_vs_grouped"]["value"] <= 1e-6
+    assert agreement["compiled_vs_per_pair"]["value"] <= 1e-6
+    assert (RESULTS / "boundary_table_quick.md").read_text().startswith("## Boundary term D")
+
+
+@pytest.mark.slow
+def test_heads_benchmark_quick():
+    stdout = _run("bench_heads.py")
+    assert "NLHead" in stdout and "RANetHead" in stdout
+    payload = json.loads((RESULTS / "heads_quick.json").read_text())
+    cells = payload["cells"]
+    assert cells and all(cell["status"] == "ok" for cell in cells.values()), cells
+    assert all(cell["time_s"] > 0 and cell["peak_mib"] >= 0 for cell in cells.values())
