@@ -95,6 +95,12 @@ def measure(make_env, plans, repeats: int, fresh_each_repeat: bool, num_rounds: 
     return total
 
 
+def _ratio(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}x"
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description="Steps/s of the frame-recommendation environment per backend."
@@ -191,7 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"Environment throughput on {len(videos)} generated video(s) of {args.frames} frames at "
         f"{args.height}x{args.width}, {args.episodes} fixed episode(s) of {args.rounds} rounds "
         f"(`{' '.join(['python benchmarks/vos_env_throughput.py'] + (argv if argv is not None else sys.argv[1:]))}`, "
-        f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}).",
+        f"{os.cpu_count()} CPU cores (load average {os.getloadavg()[0]:.1f} at the end: shared machine), "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}).",
         "",
         "| backend | cache | steps | steps/s | ms/step (in step) | vs flow uncached | cache hit rate |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         hit = f"{stats['hit_rate']:.2f}" if stats else "-"
         lines.append(
             f"| {row['backend']} | {row['cache']} | {row['steps']} | {rate:.1f} | "
-            f"{row['ms_per_step_in_step']:.2f} | {row['ratio_vs_flow']:.1f}x | {hit} |"
+            f"{row['ms_per_step_in_step']:.2f} | {_ratio(row['ratio_vs_flow'])} | {hit} |"
         )
     lines += [
         "",
