@@ -191,6 +191,9 @@ class FrameRecommendationEnv(gym.Env):
     * ``backend``: registry name or instance; ``backend_kwargs``; ``cache_dir``: wrap it in the cache
       backend storing entries there (the simulated user's scribbles are stored there too);
       ``cache_kwargs``: its settings (``memory_entries``, ``memory_arrays``, ``compress``, ``store_dtype``).
+      Each entry also keeps the per-frame J and F of every object, the wild estimator's prediction
+      and where the simulated user's next scribble is stored, so a replayed round loads neither
+      masks, probabilities nor scribbles (they load on demand, e.g. for :meth:`render`).
     * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
     * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
     * ``max_frames`` (default: the longest video).
