@@ -3,7 +3,7 @@
 #   make test   set up the environment, lint, run the test suite
 PY      := .venv/bin/python
 DATA    := data/synthetic_context
-DEMO_CONFIG ?= configs/fcn/fcn_r18-d8_1xb8-600_synthetic-128x128.py
+DEMO_CONFIG ?= configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py
 DEMO_WORK   ?= work_dirs/demo
 PYTEST_ARGS ?= -m "not slow"
 

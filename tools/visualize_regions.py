@@ -71,7 +71,8 @@ def build_model(config: str, checkpoint: str | None, cfg_options: dict | None = 
         from mmseg_ranet.utils.checkpoint import register_checkpoint_io
 
         register_checkpoint_io()
-        load_checkpoint(model, checkpoint, map_location="cpu")
+        # strict: a checkpoint of another architecture must fail, not leave layers at random values.
+        load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
     else:
         model.init_weights()
     model.cfg = cfg

@@ -4,14 +4,14 @@
 #   OMP_NUM_THREADS=1 python tools/train.py configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py
 # (on a small shared machine one thread per process is much faster than several competing ones)
 _base_ = [
-    '../_base_/models/ranet_r50-d8.py',
-    '../_base_/datasets/synthetic_context.py',
-    'mmseg::_base_/default_runtime.py',
-    '../_base_/schedules/schedule_cpu_demo.py',
+    "../_base_/models/ranet_r50-d8.py",
+    "../_base_/datasets/synthetic_context.py",
+    "mmseg::_base_/default_runtime.py",
+    "../_base_/schedules/schedule_cpu_demo.py",
 ]
 crop_size = (128, 128)
 num_classes = 5
-norm_cfg = dict(type='BN', requires_grad=True)
+norm_cfg = dict(type="BN", requires_grad=True)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
@@ -27,13 +27,9 @@ model = dict(
         norm_cfg=norm_cfg,
     ),
 )
-# From scratch and in a few hundred iterations AdamW learns the cue colours where the shared SGD
-# schedule does not (see README.md); the iteration count and the learning-rate schedule stay shared.
-optimizer = dict(_delete_=True, type='AdamW', lr=0.002, weight_decay=0.01)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
 train_pipeline = _base_.train_pipeline[:-1] + [
-    dict(type='GenerateRegionBoundary', radius=2),
-    dict(type='PackSegInputs'),
+    dict(type="GenerateRegionBoundary", radius=2),
+    dict(type="PackSegInputs"),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-custom_imports = dict(imports=['mmseg_ranet'], allow_failed_imports=False)
+custom_imports = dict(imports=["mmseg_ranet"], allow_failed_imports=False)

@@ -89,6 +89,24 @@ def test_visualize_regions_names_missing_files(data_root, tmp_path, capsys, miss
     assert f"{missing} file not found" in capsys.readouterr().err
 
 
+def test_visualize_regions_rejects_a_checkpoint_of_another_model(data_root, tmp_path):
+    import torch
+
+    checkpoint = tmp_path / "other.pth"
+    torch.save({"state_dict": {"backbone.unrelated.weight": torch.zeros(1)}}, checkpoint)
+    with pytest.raises(RuntimeError, match="do not match"):
+        _tool().main(
+            [
+                str(SMALL),
+                str(_image(data_root)),
+                "--checkpoint",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "x.png"),
+            ]
+        )
+
+
 @pytest.mark.slow
 def test_small_config_trains_a_few_iterations_with_the_runner(data_root, tmp_path):
     from mmengine.runner import Runner

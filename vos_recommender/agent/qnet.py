@@ -5,6 +5,9 @@ the Wild" (CVPR 2021), as released: every frame's state ``(q_i, h_i)`` goes thro
 Linear(2,128)-ReLU-Linear(128,128); one LSTM cell runs forward over the frame axis and again backward
 with the same weights; a head ReLU-Linear(256,128)-ReLU-Linear(128,1) on ``concat(h_fw, h_bw)`` gives one
 Q-value per frame. The network therefore accepts any number of frames.
+
+``recurrent=False`` builds an ablation without the LSTM: the head sees only each frame's own encoding,
+so a frame's value cannot depend on the other frames.
 """
 
 from __future__ import annotations
@@ -59,20 +62,29 @@ class FrameQNetwork(nn.Module):
         embed_dim: Width of the per-frame MLP (released: 128).
         lstm_dim: LSTM hidden size (released: 128).
         head_dim: Hidden width of the head (released: 128).
+        recurrent: True (default, released): the head reads ``concat(h_fw, h_bw)`` of the LSTM. False:
+            no LSTM; the head ``ReLU-Linear(embed_dim, head_dim)-ReLU-Linear(head_dim, 1)`` reads each
+            frame's own encoding only (a per-frame ablation without cross-frame context).
     """
 
     def __init__(
-        self, in_features: int = 2, embed_dim: int = 128, lstm_dim: int = 128, head_dim: int = 128
+        self,
+        in_features: int = 2,
+        embed_dim: int = 128,
+        lstm_dim: int = 128,
+        head_dim: int = 128,
+        recurrent: bool = True,
     ) -> None:
         super().__init__()
         self.in_features = int(in_features)
+        self.recurrent = bool(recurrent)
         self.encoder = nn.Sequential(
             nn.Linear(in_features, embed_dim), nn.ReLU(inplace=False), nn.Linear(embed_dim, embed_dim)
         )
-        self.lstm = nn.LSTM(embed_dim, lstm_dim, num_layers=1, batch_first=True)
+        self.lstm = nn.LSTM(embed_dim, lstm_dim, num_layers=1, batch_first=True) if self.recurrent else None
         self.head = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Linear(2 * lstm_dim, head_dim),
+            nn.Linear(2 * lstm_dim if self.recurrent else embed_dim, head_dim),
             nn.ReLU(inplace=False),
             nn.Linear(head_dim, 1),
         )
@@ -97,6 +109,10 @@ class FrameQNetwork(nn.Module):
         mask = mask.bool()
         if frames == 0:
             return features.new_zeros(batch, 0)
+        if self.lstm is None:
+            # Per-frame ablation: no frame sees another, so padding cannot reach valid frames.
+            q_values = self.head(self.encoder(features)).squeeze(-1)
+            return q_values.masked_fill(~mask, float("-inf"))
         positions = th.arange(frames, device=features.device).expand(batch, frames)
         # Valid frames first, in their original order (a stable sort on "is padding").
         order = th.sort((~mask).to(th.int8), dim=1, stable=True).indices
@@ -128,6 +144,8 @@ class FrameQPolicy(BasePolicy):
         embed_dim: Per-frame MLP width (released: 128).
         lstm_dim: LSTM hidden size (released: 128).
         head_dim: Head hidden width (released: 128).
+        recurrent: Use the bidirectional LSTM (default, released); False: per-frame ablation without
+            cross-frame context (see :class:`FrameQNetwork`).
         optimizer_class: Optimiser (released: Adam).
         optimizer_kwargs: Optimiser arguments besides the learning rate (default: the released weight
             decay, ``{"weight_decay": 5e-4}``).
@@ -141,6 +159,7 @@ class FrameQPolicy(BasePolicy):
         embed_dim: int = 128,
         lstm_dim: int = 128,
         head_dim: int = 128,
+        recurrent: bool = True,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -167,6 +186,7 @@ class FrameQPolicy(BasePolicy):
             "embed_dim": int(embed_dim),
             "lstm_dim": int(lstm_dim),
             "head_dim": int(head_dim),
+            "recurrent": bool(recurrent),
         }
         self.q_net = FrameQNetwork(**self.net_kwargs)
         self.q_net_target = FrameQNetwork(**self.net_kwargs)
@@ -182,6 +202,7 @@ class FrameQPolicy(BasePolicy):
             embed_dim=self.net_kwargs["embed_dim"],
             lstm_dim=self.net_kwargs["lstm_dim"],
             head_dim=self.net_kwargs["head_dim"],
+            recurrent=self.net_kwargs["recurrent"],
             lr_schedule=self._dummy_schedule,
             optimizer_class=self.optimizer_class,
             optimizer_kwargs=self.optimizer_kwargs,

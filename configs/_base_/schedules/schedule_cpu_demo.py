@@ -1,6 +1,9 @@
 # A short schedule that trains a small model on a CPU in minutes: validate and checkpoint at the end.
+# From scratch and in a few hundred iterations, AdamW learns the generated dataset's cue colours where
+# SGD (lr 0.02, momentum 0.9) does not: FCN, RANet paper and RANet official all stayed near 30 mIoU
+# with SGD after 600 iterations.
 max_iters = 600
-optimizer = dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=0.0005)
+optimizer = dict(type="AdamW", lr=0.002, weight_decay=0.01)
 optim_wrapper = dict(type="OptimWrapper", optimizer=optimizer, clip_grad=None)
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=50),
