@@ -79,6 +79,14 @@ fi
 
 step "verify imports"
 "$PY" -c "import mmcv.ops, mmseg, mmseg_ranet, vos_recommender; print('    mmcv', mmcv.__version__, '| mmseg', mmseg.__version__)"
+"$PY" - <<'PYEOF'
+from mmseg_ranet.models.ops._compiled import compiled_available, compiled_unavailable_reason
+
+if compiled_available():
+    print("    compiled boundary operator: available")
+else:
+    print(f"    compiled boundary operator: unavailable ({compiled_unavailable_reason()}); using PyTorch")
+PYEOF
 
 echo "$STAMP" > "$STAMP_FILE"
 echo "==> environment ready: $VENV"

@@ -352,3 +352,35 @@ def test_region_construction_matches_loop_reference(variant):
     assert counts.min() > 1 and counts[0] != counts[1], (
         "the inputs should give several, different region counts"
     )
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_compiled_and_torch_boundary_tables_give_the_same_head(variant):
+    """Training (loss and every gradient) and inference are the same with either implementation of D."""
+    from mmseg_ranet.models.ops._compiled import compiled_available, compiled_unavailable_reason
+
+    assert compiled_available(), compiled_unavailable_reason()
+    results = {}
+    for impl in ("torch", "compiled"):
+        head = _build(seed=3, variant=variant, boundary_impl=impl)
+        head.train()
+        losses = head.loss(_features(), _samples(), train_cfg={})
+        total = sum(v for k, v in losses.items() if "loss" in k)
+        total.backward()
+        grads = {n: p.grad.clone() for n, p in head.named_parameters() if p.grad is not None}
+        head.eval()
+        with torch.no_grad():
+            logits = head.forward(_features(seed=5))
+        results[impl] = (total.detach(), grads, logits)
+    loss_t, grads_t, logits_t = results["torch"]
+    loss_c, grads_c, logits_c = results["compiled"]
+    torch.testing.assert_close(loss_c, loss_t, rtol=1e-5, atol=1e-6)
+    assert grads_c.keys() == grads_t.keys()
+    for name in grads_t:
+        torch.testing.assert_close(grads_c[name], grads_t[name], rtol=1e-4, atol=1e-5, msg=name)
+    torch.testing.assert_close(logits_c, logits_t, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_boundary_impl_is_named():
+    with pytest.raises(ValueError, match="boundary_impl"):
+        _build(boundary_impl="fast")

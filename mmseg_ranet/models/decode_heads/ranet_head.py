@@ -15,6 +15,7 @@ from mmseg.utils import ConfigType, MultiConfig, SampleList
 from torch import Tensor
 
 from ..ops import (
+    BOUNDARY_IMPLS,
     DIVERGENCE_FORMS,
     GLOBAL_SOFTMAX_MODES,
     REGION_RULES,
@@ -151,6 +152,9 @@ class RANetHead(BaseDecodeHead):
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. The table's axes are
             raster indices, not image axes, so the default 1 (a learned affine map) is the natural reading.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
+        boundary_impl (str): Implementation of the boundary table D: ``'auto'`` (the compiled operator
+            when available, else PyTorch), ``'compiled'`` or ``'torch'``. Both give the same numbers.
+            Defaults to ``'auto'``.
         boundary_ignore_index (int): Ignored value in ``gt_edge_map``. Defaults to 255.
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
@@ -182,6 +186,7 @@ class RANetHead(BaseDecodeHead):
         attention_scale: bool = False,
         decision_kernel_size: int = 1,
         region_scale: float = 1.0,
+        boundary_impl: str = "auto",
         boundary_ignore_index: int = 255,
         loss_stage3: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_stage3_ce", loss_weight=0.4),
         loss_boundary: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_boundary", loss_weight=0.2),
@@ -220,12 +225,15 @@ class RANetHead(BaseDecodeHead):
             )
         if not region_scale > 0:
             raise ValueError(f"region_scale must be > 0, got {region_scale!r}")
+        if boundary_impl not in BOUNDARY_IMPLS:
+            raise ValueError(f"boundary_impl must be one of {BOUNDARY_IMPLS}, got {boundary_impl!r}")
         self.variant = variant
         self.num_representatives = num_representatives
         self.region_threshold = float(region_threshold)
         self.attention_scale = attention_scale
         self.decision_kernel_size = decision_kernel_size
         self.region_scale = float(region_scale)
+        self.boundary_impl = boundary_impl
         self.boundary_ignore_index = boundary_ignore_index
         for name, value in switches.items():
             setattr(self, name, value)
@@ -410,7 +418,7 @@ class RANetHead(BaseDecodeHead):
             learnable decision; G (bool, B, N, N); region ids (B, N); region counts (B,).
         """
         boundary_prob = torch.softmax(stage3_boundary_logits, dim=1)[:, 1]
-        boundary_term = boundary_max_table(boundary_prob)
+        boundary_term = boundary_max_table(boundary_prob, impl=self.boundary_impl)
         semantic_term = jensen_shannon_table(
             torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
         )

@@ -1,7 +1,7 @@
 """Region operators of RANet (boundary table D, Jensen-Shannon table E, regions, representatives,
 region attentions), written with tensor operations only."""
 
-from .boundary_max_table import BoundaryMaxTable, boundary_max_table, segment_sample_geometry
+from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
 from .jensen_shannon import DIVERGENCE_FORMS, jensen_shannon_table
 from .region_attention import (
     GLOBAL_SOFTMAX_MODES,
@@ -26,6 +26,7 @@ __all__ = [
     "GLOBAL_SOFTMAX_MODES",
     "REGION_RULES",
     "Representatives",
+    "BOUNDARY_IMPLS",
     "boundary_max_table",
     "compact_region_labels",
     "connected_component_roots",

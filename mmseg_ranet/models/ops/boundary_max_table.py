@@ -12,7 +12,12 @@ Pairs with the same displacement share all their sample offsets, so D is evaluat
 displacements of similar length at once, over all source pixels for which the target lies in the map
 (exact, no per-pair Python loop). D is symmetric, so only half of the displacements are evaluated. Only the
 arg-max step of every pair is kept for the backward pass instead of the autograd graph of all samples.
-On exact ties the two directions of a pair may route their gradient to different (equally valid) samples.
+On exact ties both directions of a pair route their gradient to the first maximal sample counted from the
+raster-earlier pixel.
+
+``impl='auto'`` (default) uses the compiled operator (``mmseg_ranet/csrc``, the same semantics bit for bit,
+about 100-200x faster at 97x97) when it is available for the input, and this pure-PyTorch operator
+otherwise; ``impl='torch'`` and ``impl='compiled'`` force one of them.
 """
 
 from __future__ import annotations
@@ -212,13 +217,20 @@ class BoundaryMaxTable(torch.autograd.Function):
         return grad, None
 
 
-def boundary_max_table(boundary: Tensor, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
+BOUNDARY_IMPLS = ("auto", "compiled", "torch")
+
+
+def boundary_max_table(
+    boundary: Tensor, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS, impl: str = "auto"
+) -> Tensor:
     """Pairwise boundary term D of RANet with the released code's segment sampling.
 
     Args:
         boundary (Tensor): Boundary probabilities, shape (B, H, W).
-        chunk_elements (int): Upper bound on the number of samples evaluated at once (memory knob).
-            Defaults to 2**22.
+        chunk_elements (int): Upper bound on the number of samples evaluated at once by the PyTorch
+            operator (memory knob). Defaults to 2**22.
+        impl (str): ``'auto'`` (the compiled operator when available for this input, else PyTorch),
+            ``'compiled'`` or ``'torch'``.
 
     Returns:
         Tensor: D with shape (B, H*W, H*W), pixels in raster order; ``D[b, i, j]`` is the largest
@@ -228,6 +240,24 @@ def boundary_max_table(boundary: Tensor, chunk_elements: int = DEFAULT_CHUNK_ELE
         raise ValueError(f"boundary must have shape (B, H, W), got {tuple(boundary.shape)}")
     if chunk_elements < 1:
         raise ValueError(f"chunk_elements must be >= 1, got {chunk_elements}")
+    if impl not in BOUNDARY_IMPLS:
+        raise ValueError(f"impl must be one of {BOUNDARY_IMPLS}, got {impl!r}")
+    if impl != "torch":
+        from ._compiled import boundary_max_table_compiled, compiled_available, compiled_unavailable_reason
+
+        supported = boundary.device.type == "cpu" and boundary.dtype in (torch.float32, torch.float64)
+        if impl == "compiled":
+            if not supported:
+                raise ValueError(
+                    f"impl='compiled' needs a float32/float64 CPU tensor, got {boundary.dtype} on {boundary.device}"
+                )
+            if not compiled_available():
+                raise RuntimeError(
+                    f"the compiled boundary operator is unavailable: {compiled_unavailable_reason()}"
+                )
+            return boundary_max_table_compiled(boundary)
+        if supported and compiled_available():
+            return boundary_max_table_compiled(boundary)
     if max(boundary.shape[1:]) > torch.iinfo(torch.int16).max:
         raise ValueError(f"boundary map too large for int16 arg-max steps: {tuple(boundary.shape)}")
     return BoundaryMaxTable.apply(boundary, chunk_elements)
