@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,9 @@ import numpy as np
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.metrics.auc import jf_at_time, round_auc, time_auc
-from vos_recommender.train import ensure_dataset, write_atomic
+from vos_recommender.train import ensure_dataset
+
+from .atomic import atomic_path, atomic_write_text
 
 __all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
 
@@ -198,13 +199,12 @@ def _write_outputs(out: Path, results: dict[str, Any], notes: list[str]) -> None
         "",
     ]
     text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
-    write_atomic(out / "results.md", text)
-    with open(out / "results.csv.tmp", "w", newline="") as stream:
+    atomic_write_text(out / "results.md", text)
+    with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(out / "results.csv.tmp", out / "results.csv")
-    write_atomic(out / "results.json", json.dumps(results, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     _plot(out / "jf_vs_round.png", results)
 
 
@@ -226,10 +226,9 @@ def _plot(path: Path, results: dict[str, Any]) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def evaluate(config: EvalConfig) -> dict[str, Any]:

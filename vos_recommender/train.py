@@ -20,7 +20,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,8 @@ import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
 from vos_recommender.config import TrainConfig, parse_config
 
+from .atomic import atomic_write_text
+
 __all__ = [
     "EpisodeLogCallback",
     "ensure_dataset",
@@ -44,29 +45,9 @@ __all__ = [
     "make_env",
     "make_vec_envs",
     "train",
-    "write_atomic",
 ]
 
 ENV_ID = "vos_recommender/FrameRecommendation-v0"
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write a text file atomically (temporary file in the same folder, then ``os.replace``).
-
-    Args:
-        path: Target file.
-        text: Content.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # ---------------------------------------------------------------------------- data
@@ -259,11 +240,11 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     record = dataclasses.asdict(config)
     record["resume"] = False
-    write_atomic(run_dir / "config.json", json.dumps(record, indent=2))
+    atomic_write_text(run_dir / "config.json", json.dumps(record, indent=2))
     try:
         import yaml
 
-        write_atomic(run_dir / "config.yaml", yaml.safe_dump(record, sort_keys=False))
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(record, sort_keys=False))
     except ImportError:  # pragma: no cover - yaml ships with mmengine
         pass
 
@@ -371,7 +352,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         "reward_form": config.reward_form,
         "learning_curve": learning_curve_summary(run_dir / "episodes.csv"),
     }
-    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if config.verbose:
         print(f"Saved {final} ({model.num_timesteps} steps, {wall:.0f} s)")
     return final

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from ..utils.checkpoint import atomic_write_bytes
 from .synthetic_classes import CLASSES, CUE_COLOURS, PALETTE
 
 
@@ -232,9 +233,7 @@ def generate_dataset(
             "class_pixel_fraction": dict(zip(CLASSES, (counts / counts.sum()).round(4).tolist())),
         }
     meta = {"classes": CLASSES, "palette": PALETTE, "config": dataclasses.asdict(cfg), "stats": stats}
-    tmp = root / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, root / "meta.json")
+    atomic_write_bytes(json.dumps(meta, indent=2).encode(), root / "meta.json")
     return root
 
 

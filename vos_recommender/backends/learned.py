@@ -21,7 +21,6 @@ backend loads the checkpoint written there.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,8 @@ from vos_recommender.backends.base import (
     probs_to_masks,
 )
 from vos_recommender.interaction.scribbles import rasterize_scribble
+
+from ..atomic import atomic_torch_save
 
 __all__ = [
     "InteractionNet",
@@ -188,14 +189,7 @@ def save_checkpoint(
         "interaction": interaction.state_dict(),
         "propagation": propagation.state_dict(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_torch_save(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, PropagationNet, dict]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -22,6 +21,8 @@ from vos_recommender.interaction.scribbles import load_scribble, save_scribble, 
 from vos_recommender.metrics.auc import round_auc
 from vos_recommender.metrics.jf import per_frame_jf
 from vos_recommender.quality import OracleQuality, QualitySource, build_quality
+
+from ..atomic import atomic_write_json
 
 __all__ = ["FrameRecommendationEnv", "GoalStatistics"]
 
@@ -114,15 +115,7 @@ class GoalStatistics:
         self._memory[key] = record
         if self.cache_dir is None:
             return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.cache_dir)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(record, handle)
-            os.replace(tmp, self.cache_dir / f"{key}.json")
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write_json(self.cache_dir / f"{key}.json", record)
 
 
 class FrameRecommendationEnv(gym.Env):

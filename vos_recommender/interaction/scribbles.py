@@ -21,13 +21,14 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from ..atomic import atomic_write_json
 
 __all__ = [
     "annotated_frames",
@@ -116,17 +117,7 @@ def save_scribble(path: str | os.PathLike, scribble: Scribble) -> None:
         scribble: Scribble dictionary in the DAVIS format.
     """
     validate_scribble(scribble)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_to_builtin(scribble), handle)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    atomic_write_json(path, _to_builtin(scribble))
 
 
 def _to_builtin(value: Any) -> Any:

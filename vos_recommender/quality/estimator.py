@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -28,6 +27,8 @@ from torch import nn
 
 from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
 from vos_recommender.quality.oracle import QualitySource
+
+from ..atomic import atomic_torch_save
 
 __all__ = [
     "QualityConfig",
@@ -197,14 +198,7 @@ def save_quality_checkpoint(path: str | os.PathLike, net: QualityNet, extra: dic
         "state_dict": net.state_dict(),
         "extra": dict(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_torch_save(payload, path)
 
 
 def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
