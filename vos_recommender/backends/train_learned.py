@@ -12,7 +12,6 @@ checkpoint (``<out>/learned_vos.pt``, written atomically) with ``<out>/settings.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
@@ -31,6 +30,7 @@ from vos_recommender.backends.learned import (
     save_checkpoint,
     scribble_maps,
 )
+from vos_recommender.config import parse_config
 
 
 @dataclasses.dataclass
@@ -264,13 +264,9 @@ def train(settings: TrainSettings) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
-    """Build :class:`TrainSettings` from the command line (one flag per field)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for field in dataclasses.fields(TrainSettings):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
-        )
-    return TrainSettings(**vars(parser.parse_args(argv)))
+    """Build :class:`TrainSettings` from an optional ``--config`` file and the command line (one flag per field)."""
+    settings, _ = parse_config(TrainSettings, argv, description=__doc__.splitlines()[0])
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,6 @@ quality (mean over objects) with the true per-frame J&F of the label masks. The 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
@@ -25,6 +24,8 @@ import torch
 from torch.nn import functional as F
 
 from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
+
+from ..config import parse_config
 
 
 @dataclasses.dataclass
@@ -227,13 +228,9 @@ def train(settings: QualityTrainSettings) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> QualityTrainSettings:
-    """Build :class:`QualityTrainSettings` from the command line (one flag per field)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for field in dataclasses.fields(QualityTrainSettings):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
-        )
-    return QualityTrainSettings(**vars(parser.parse_args(argv)))
+    """Build :class:`QualityTrainSettings` from an optional ``--config`` file and the command line (one flag per field)."""
+    settings, _ = parse_config(QualityTrainSettings, argv, description=__doc__.splitlines()[0])
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:
