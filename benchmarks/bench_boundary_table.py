@@ -15,6 +15,7 @@ cost is extrapolated from its largest measured size in proportion to N^2 * (max(
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -86,20 +87,13 @@ def per_pair_boundary_max(boundary: Tensor) -> Tensor:
 def _implementation(name: str):
     if name == "per_pair":
         return per_pair_boundary_max
-    if name == "grouped":
+    if name in ("grouped", "compiled"):
+        # Name the implementation explicitly: the operator's default ('auto') would pick the compiled one.
+        # impl='compiled' raises with the reason when the extension is unavailable.
         from mmseg_ranet.models.ops.boundary_max_table import boundary_max_table
 
-        return boundary_max_table
-    if name == "compiled":
-        from mmseg_ranet.models.ops._compiled import (
-            boundary_max_table_compiled,
-            compiled_available,
-            compiled_unavailable_reason,
-        )
-
-        if not compiled_available():
-            raise RuntimeError(f"compiled operator unavailable: {compiled_unavailable_reason()}")
-        return boundary_max_table_compiled
+        impl = "torch" if name == "grouped" else "compiled"
+        return functools.partial(boundary_max_table, impl=impl)
     raise ValueError(name)
 
 
