@@ -147,6 +147,10 @@ class RANetHead(BaseDecodeHead):
         feature_convs (bool, optional): Query/value 3x3 convolutions over A (released code).
         refine_convs (bool, optional): 3x3 convolutions over the representative list after collection
             and after interaction, and over the map after distribution (released code).
+        use_boundary_term (bool): Use the boundary term D in F = (1 - D)(1 - E). False sets D = 0 (an
+            ablation: regions from semantics only). Defaults to True.
+        use_semantic_term (bool): Use the semantic term E. False sets E = 0 (regions from boundaries
+            only). Defaults to True.
         attention_scale (bool): Divide attention scores by sqrt(channels). Neither paper nor released
             code does. Defaults to False.
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. The table's axes are
@@ -183,6 +187,8 @@ class RANetHead(BaseDecodeHead):
         distribution_mask: bool | None = None,
         feature_convs: bool | None = None,
         refine_convs: bool | None = None,
+        use_boundary_term: bool = True,
+        use_semantic_term: bool = True,
         attention_scale: bool = False,
         decision_kernel_size: int = 1,
         region_scale: float = 1.0,
@@ -230,6 +236,14 @@ class RANetHead(BaseDecodeHead):
         self.variant = variant
         self.num_representatives = num_representatives
         self.region_threshold = float(region_threshold)
+        for name, value in (
+            ("use_boundary_term", use_boundary_term),
+            ("use_semantic_term", use_semantic_term),
+        ):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+        self.use_boundary_term = use_boundary_term
+        self.use_semantic_term = use_semantic_term
         self.attention_scale = attention_scale
         self.decision_kernel_size = decision_kernel_size
         self.region_scale = float(region_scale)
@@ -418,11 +432,17 @@ class RANetHead(BaseDecodeHead):
             learnable decision; G (bool, B, N, N); region ids (B, N); region counts (B,).
         """
         boundary_prob = torch.softmax(stage3_boundary_logits, dim=1)[:, 1]
-        boundary_term = boundary_max_table(boundary_prob, impl=self.boundary_impl)
-        semantic_term = jensen_shannon_table(
-            torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
-        )
-        score = (1 - boundary_term) * (1 - semantic_term)
+        score = 1.0
+        if self.use_boundary_term:
+            score = 1 - boundary_max_table(boundary_prob, impl=self.boundary_impl)
+        if self.use_semantic_term:
+            semantic_term = jensen_shannon_table(
+                torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
+            )
+            score = score * (1 - semantic_term)
+        if isinstance(score, float):
+            num_pixels = boundary_prob.shape[1] * boundary_prob.shape[2]
+            score = boundary_prob.new_ones(boundary_prob.shape[0], num_pixels, num_pixels)
         decision = self.decision_conv(score.unsqueeze(1)).squeeze(1) if self.learnable_decision else None
         with torch.no_grad():
             margin = decision if decision is not None else score - self.region_threshold
