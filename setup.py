@@ -33,7 +33,11 @@ def compiled_extensions():
                     f"optional extension {ext.name} not built, the PyTorch fallback will be used: {error}"
                 )
 
-    sources = ["mmseg_ranet/csrc/boundary_max_table.cpp"]
+    sources = [
+        "mmseg_ranet/csrc/bindings.cpp",
+        "mmseg_ranet/csrc/boundary_max_table.cpp",
+        "mmseg_ranet/csrc/jensen_shannon.cpp",
+    ]
     cuda_source = "mmseg_ranet/csrc/boundary_max_table_cuda.cu"
     use_cuda = (
         os.path.isfile(cuda_source)

@@ -38,7 +38,8 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 
 # Stamp: hash of the inputs that decide what is installed. Equal stamp -> nothing to do.
 STAMP_FILE="$VENV/.setup-stamp"
-STAMP="$(cat "$ROOT/requirements.txt" "$ROOT/setup.py" "$0" | sha256sum | cut -d' ' -f1)"
+# The compiled operators' sources are inputs too: a changed kernel rebuilds the extension.
+STAMP="$(cat "$ROOT/requirements.txt" "$ROOT/setup.py" "$0" "$ROOT"/mmseg_ranet/csrc/* | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$STAMP" ] \
    && "$PY" -c "import mmcv.ops, mmseg, mmseg_ranet, vos_recommender" 2>/dev/null; then
   echo "==> environment is up to date ($VENV)"

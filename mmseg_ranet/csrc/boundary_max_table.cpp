@@ -18,6 +18,7 @@
 // same task layout, and accumulates into per-thread gradient maps.
 
 #include "boundary_max_table.h"
+#include "vector_clones.h"
 
 #include <ATen/Parallel.h>
 #include <torch/extension.h>
@@ -35,14 +36,6 @@
 namespace mmseg_ranet {
 namespace {
 
-// Runtime dispatch to the widest vector unit the CPU has while the binary stays portable (built without
-// -march=native, so a wheel or a shared cache works on older x86-64 machines too).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(RANET_NO_VECTOR_CLONES)
-#define RANET_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define RANET_VECTOR_CLONES
-#endif
 
 // Columns of zeros right of every row of the padded map: the vector loops run over whole vectors of
 // sources, and the extra (discarded) sources past the row end read these instead of leaving the buffer.
@@ -444,13 +437,3 @@ bool built_with_openmp() {
 }
 
 }  // namespace mmseg_ranet
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Compiled operators of mmseg_ranet (RANet boundary table D).";
-  m.def("boundary_max_table_forward", &mmseg_ranet::boundary_max_table_forward, "D = boundary max table (CPU)",
-        pybind11::arg("boundary"));
-  m.def("boundary_max_table_backward", &mmseg_ranet::boundary_max_table_backward,
-        "gradient of D with respect to the boundary map (CPU)", pybind11::arg("grad_table"),
-        pybind11::arg("boundary"));
-  m.def("built_with_openmp", &mmseg_ranet::built_with_openmp, "whether the extension was built with OpenMP");
-}

@@ -227,8 +227,9 @@ def test_every_switch_can_be_ablated_alone(switch):
     head.eval()
     baseline.eval()
     with torch.no_grad():
-        same = torch.allclose(head(_features()), baseline(_features()))
-    # A larger W^g starts as the identity too, so only its training can change the output.
+        same = torch.allclose(head(_features()), baseline(_features()), atol=1e-5)
+    # A larger W^g starts as the identity too, so only its training can change the output (it runs the
+    # dense tables, the baseline streams them: equal up to float rounding).
     assert same == ("decision_kernel_size" in switch)
     head.train()
     losses = head.loss(_features(), _samples(), None)

@@ -18,7 +18,9 @@ from ..ops import (
     BOUNDARY_IMPLS,
     DIVERGENCE_FORMS,
     GLOBAL_SOFTMAX_MODES,
+    JSD_IMPLS,
     REGION_RULES,
+    RegionScoreSpec,
     Representatives,
     boundary_max_table,
     distribution,
@@ -28,6 +30,7 @@ from ..ops import (
     region_labels,
     region_representativeness,
     select_representatives,
+    streamed_region_scores,
 )
 
 #: The two published behaviours. Every entry is also a constructor argument, so any single choice can be
@@ -159,6 +162,14 @@ class RANetHead(BaseDecodeHead):
         boundary_impl (str): Implementation of the boundary table D: ``'auto'`` (the compiled operator
             when available, else PyTorch), ``'compiled'`` or ``'torch'``. Both give the same numbers.
             Defaults to ``'auto'``.
+        semantic_impl (str): Implementation of the full-form semantic table E, with the same choices
+            (the compiled one evaluates its logarithms with a vectorised polynomial, so values agree to
+            float rounding). Defaults to ``'auto'``.
+        stream_tables (bool, optional): Compute the Region Construction Block table by table and row block
+            by row block without keeping N x N tables for autograd (the decision carries no gradient and J
+            is a masked row mean, recomputed in backward; see ``mmseg_ranet.models.ops.region_scores``).
+            Same numbers as the straightforward computation, with a fraction of its memory. Needs a 1x1
+            decision convolution; None (default) streams whenever ``decision_kernel_size == 1``.
         boundary_ignore_index (int): Ignored value in ``gt_edge_map``. Defaults to 255.
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
@@ -193,6 +204,8 @@ class RANetHead(BaseDecodeHead):
         decision_kernel_size: int = 1,
         region_scale: float = 1.0,
         boundary_impl: str = "auto",
+        semantic_impl: str = "auto",
+        stream_tables: bool | None = None,
         boundary_ignore_index: int = 255,
         loss_stage3: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_stage3_ce", loss_weight=0.4),
         loss_boundary: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_boundary", loss_weight=0.2),
@@ -233,6 +246,17 @@ class RANetHead(BaseDecodeHead):
             raise ValueError(f"region_scale must be > 0, got {region_scale!r}")
         if boundary_impl not in BOUNDARY_IMPLS:
             raise ValueError(f"boundary_impl must be one of {BOUNDARY_IMPLS}, got {boundary_impl!r}")
+        if semantic_impl not in JSD_IMPLS:
+            raise ValueError(f"semantic_impl must be one of {JSD_IMPLS}, got {semantic_impl!r}")
+        if stream_tables is None:
+            stream_tables = decision_kernel_size == 1
+        elif stream_tables not in (True, False):
+            raise ValueError(f"stream_tables must be True, False or None, got {stream_tables!r}")
+        elif stream_tables and decision_kernel_size != 1:
+            raise ValueError(
+                "stream_tables=True needs decision_kernel_size=1: a wider decision convolution mixes "
+                f"neighbouring rows of the score table (got decision_kernel_size={decision_kernel_size})"
+            )
         self.variant = variant
         self.num_representatives = num_representatives
         self.region_threshold = float(region_threshold)
@@ -248,6 +272,8 @@ class RANetHead(BaseDecodeHead):
         self.decision_kernel_size = decision_kernel_size
         self.region_scale = float(region_scale)
         self.boundary_impl = boundary_impl
+        self.semantic_impl = semantic_impl
+        self.stream_tables = stream_tables
         self.boundary_ignore_index = boundary_ignore_index
         for name, value in switches.items():
             setattr(self, name, value)
@@ -348,14 +374,19 @@ class RANetHead(BaseDecodeHead):
                 align_corners=self.align_corners,
             )
 
-        boundary_prob, score, decision, linked, region, num_regions = self.construct_regions(
-            stage3_logits, stage3_boundary_logits
-        )
+        if self.stream_tables:
+            boundary_prob, j_values, region, num_regions = self.construct_regions_streamed(
+                stage3_logits, stage3_boundary_logits
+            )
+        else:
+            boundary_prob, score, decision, _, region, num_regions = self.construct_regions(
+                stage3_logits, stage3_boundary_logits
+            )
+            j_values = region_representativeness(
+                decision if self.representativeness_source == "decision" else score, region
+            )
 
         # Region Interaction Block.
-        j_values = region_representativeness(
-            decision if self.representativeness_source == "decision" else score, region
-        )
         reps = select_representatives(j_values.detach(), region, self.num_representatives)
         query = self.query_conv(features) if self.feature_convs else features
         value = self.value_conv(features) if self.feature_convs else features
@@ -418,10 +449,46 @@ class RANetHead(BaseDecodeHead):
             representatives=reps,
         )
 
+    def construct_regions_streamed(
+        self, stage3_logits: Tensor, stage3_boundary_logits: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Region Construction Block and J without N x N tables held for autograd (``stream_tables``).
+
+        Returns:
+            tuple: boundary probability b (B, h, w); J (B, N); region ids (B, N); region counts (B,).
+        """
+        boundary_prob = torch.softmax(stage3_boundary_logits, dim=1)[:, 1]
+        log_probs = torch.log_softmax(stage3_logits, dim=1).flatten(2)
+        spec = RegionScoreSpec(
+            use_boundary_term=self.use_boundary_term,
+            use_semantic_term=self.use_semantic_term,
+            divergence=self.divergence,
+            jsd_normalize=self.jsd_normalize,
+            region_rule=self.region_rule,
+            boundary_impl=self.boundary_impl,
+            semantic_impl=self.semantic_impl,
+        )
+        if self.learnable_decision:
+            # F^g = w F + b with the 1x1 W^g, so mean_R(F^g) = w mean_R(F) + b.
+            weight = self.decision_conv.weight.view(())
+            bias = self.decision_conv.bias.view(())
+            mean_score, region, num_regions = streamed_region_scores(
+                boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach())
+            )
+        else:
+            mean_score, region, num_regions = streamed_region_scores(
+                boundary_prob, log_probs, spec, None, -self.region_threshold
+            )
+        if self.representativeness_source == "decision":
+            j_values = mean_score * weight + bias
+        else:
+            j_values = mean_score
+        return boundary_prob, j_values, region, num_regions
+
     def construct_regions(
         self, stage3_logits: Tensor, stage3_boundary_logits: Tensor
     ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
-        """Region Construction Block: b, F = (1 - D)(1 - E), F^g, G and the regions.
+        """Region Construction Block: b, F = (1 - D)(1 - E), F^g, G and the regions, as dense tables.
 
         Args:
             stage3_logits (Tensor): Class logits C, (B, num_classes, h, w).
@@ -437,7 +504,10 @@ class RANetHead(BaseDecodeHead):
             score = 1 - boundary_max_table(boundary_prob, impl=self.boundary_impl)
         if self.use_semantic_term:
             semantic_term = jensen_shannon_table(
-                torch.log_softmax(stage3_logits, dim=1).flatten(2), self.divergence, self.jsd_normalize
+                torch.log_softmax(stage3_logits, dim=1).flatten(2),
+                self.divergence,
+                self.jsd_normalize,
+                impl=self.semantic_impl,
             )
             score = score * (1 - semantic_term)
         if isinstance(score, float):

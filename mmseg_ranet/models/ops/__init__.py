@@ -2,7 +2,7 @@
 region attentions), written with tensor operations only."""
 
 from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
-from .jensen_shannon import DIVERGENCE_FORMS, jensen_shannon_table
+from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
 from .region_attention import (
     GLOBAL_SOFTMAX_MODES,
     distribution,
@@ -19,12 +19,15 @@ from .region_labels import (
     region_labels,
 )
 from .region_representatives import Representatives, region_representativeness, select_representatives
+from .region_scores import RegionScoreSpec, streamed_region_scores
 
 __all__ = [
     "BoundaryMaxTable",
     "DIVERGENCE_FORMS",
     "GLOBAL_SOFTMAX_MODES",
+    "JSD_IMPLS",
     "REGION_RULES",
+    "RegionScoreSpec",
     "Representatives",
     "BOUNDARY_IMPLS",
     "boundary_max_table",
@@ -33,6 +36,7 @@ __all__ = [
     "distribution",
     "global_interaction",
     "greedy_pointer_roots",
+    "jensen_shannon_rows",
     "jensen_shannon_table",
     "local_collection",
     "masked_softmax",
@@ -41,4 +45,5 @@ __all__ = [
     "segment_sample_geometry",
     "segment_softmax",
     "select_representatives",
+    "streamed_region_scores",
 ]

@@ -1,4 +1,4 @@
-"""Compiled CPU operator for the boundary term D, with a just-in-time build as fallback.
+"""Compiled CPU operators (boundary term D, semantic term E), with a just-in-time build as fallback.
 
 The extension ``mmseg_ranet._ext`` is built by ``setup.py`` when the package is installed with a C++
 compiler. A plain checkout (``pip install -e .`` without the extension, or running from the source tree)
@@ -22,8 +22,15 @@ from torch import Tensor
 logger = logging.getLogger(__name__)
 
 _CSRC = Path(__file__).resolve().parents[2] / "csrc"
-_SOURCES = [_CSRC / "boundary_max_table.cpp"]
-_JIT_NAME = "mmseg_ranet_boundary_max_table"
+_SOURCES = [_CSRC / name for name in ("bindings.cpp", "boundary_max_table.cpp", "jensen_shannon.cpp")]
+_JIT_NAME = "mmseg_ranet_ops"
+# Functions a build must export; an older installed build without them is skipped (JIT build instead).
+_REQUIRED = (
+    "boundary_max_table_forward",
+    "boundary_max_table_backward",
+    "jensen_shannon_rows_forward",
+    "jensen_shannon_rows_backward",
+)
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
@@ -74,7 +81,13 @@ def load_extension() -> ModuleType | None:
         try:
             from mmseg_ranet import _ext  # type: ignore[attr-defined]
 
-            _module = _ext
+            missing = [name for name in _REQUIRED if not hasattr(_ext, name)]
+            if missing:
+                errors.append(
+                    f"mmseg_ranet._ext is an older build without {missing} (reinstall to rebuild it)"
+                )
+            else:
+                _module = _ext
         except ImportError as error:
             errors.append(f"mmseg_ranet._ext: {error}")
         if _module is None and os.environ.get("MMSEG_RANET_NO_JIT", "") not in ("", "0"):
@@ -149,3 +162,45 @@ def boundary_max_table_compiled(boundary: Tensor) -> Tensor:
     if boundary.device.type != "cpu":
         raise ValueError(f"the compiled boundary operator runs on the CPU, got a tensor on {boundary.device}")
     return BoundaryMaxTableCompiled.apply(boundary.contiguous())
+
+
+class JensenShannonRowsCompiled(torch.autograd.Function):
+    """Rows [start, stop) of the full-class JSD table through the compiled operator (natural log)."""
+
+    @staticmethod
+    def forward(ctx, log_probs: Tensor, start: int, stop: int) -> Tensor:  # type: ignore[override]
+        module = load_extension()
+        if module is None:
+            raise RuntimeError(f"compiled Jensen-Shannon operator unavailable: {_load_error}")
+        ctx.save_for_backward(log_probs)
+        ctx.start = start
+        return module.jensen_shannon_rows_forward(log_probs, start, stop)
+
+    @staticmethod
+    def backward(ctx, grad_rows: Tensor) -> tuple[Tensor | None, None, None]:  # type: ignore[override]
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        (log_probs,) = ctx.saved_tensors
+        grad = load_extension().jensen_shannon_rows_backward(grad_rows, log_probs, ctx.start)
+        return grad, None, None
+
+
+def jensen_shannon_rows_compiled(log_probs: Tensor, start: int, stop: int) -> Tensor:
+    """Rows [start, stop) of E_ij = JSD(P_i, P_j) over all classes, natural log, by the compiled operator.
+
+    Same values (up to float rounding: the logarithm is a vectorised polynomial) and gradients as
+    :func:`mmseg_ranet.models.ops.jensen_shannon_table` with ``form='full'``.
+
+    Args:
+        log_probs (Tensor): Log class probabilities (B, C, N), float32 or float64, on the CPU.
+        start (int): First row.
+        stop (int): One past the last row.
+
+    Returns:
+        Tensor: (B, stop - start, N).
+    """
+    if log_probs.dim() != 3:
+        raise ValueError(f"log_probs must have shape (B, num_classes, N), got {tuple(log_probs.shape)}")
+    if not 0 <= start <= stop <= log_probs.shape[2]:
+        raise ValueError(f"rows [{start}, {stop}) out of range for {log_probs.shape[2]} pixels")
+    return JensenShannonRowsCompiled.apply(log_probs.contiguous(), start, stop)

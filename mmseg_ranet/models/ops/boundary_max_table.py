@@ -136,10 +136,14 @@ def _boundary_max_forward(
     num_pixels = height * width
     device = boundary.device
     flat_boundary = boundary.reshape(batch, num_pixels)
-    table = boundary.new_zeros(batch, num_pixels * num_pixels)
+    # Allocated in their final shape and written through flat views, so the returned tables are not views
+    # (callers may reuse the storage of D in place).
+    table = boundary.new_zeros(batch, num_pixels, num_pixels)
     argmax_step = (
-        torch.zeros(batch, num_pixels * num_pixels, dtype=torch.int16, device=device) if keep_argmax else None
+        torch.zeros(batch, num_pixels, num_pixels, dtype=torch.int16, device=device) if keep_argmax else None
     )
+    flat_table = table.view(batch, -1)
+    flat_step = argmax_step.view(batch, -1) if argmax_step is not None else None
     for block in _pair_blocks(height, width, batch, chunk_elements, device, boundary.dtype):
         # Steps 1 .. T of the block; pairs shorter than T get padded steps that are masked below.
         source = block.source.view(-1, 1)
@@ -155,18 +159,15 @@ def _boundary_max_forward(
         forward_index = block.source * num_pixels + block.target
         backward_index = block.target * num_pixels + block.source
         value = best.clamp_min(0)
-        table[:, forward_index] = value
-        table[:, backward_index] = value
-        if argmax_step is not None:
+        flat_table[:, forward_index] = value
+        flat_table[:, backward_index] = value
+        if flat_step is not None:
             # Step 0 marks "no gradient" (a negative maximum was clipped to 0); from j the step is L - t.
             has_grad = best >= 0
-            argmax_step[:, forward_index] = torch.where(has_grad, best_step + 1, 0).to(torch.int16)
-            argmax_step[:, backward_index] = torch.where(has_grad, block.length - 1 - best_step, 0).to(
+            flat_step[:, forward_index] = torch.where(has_grad, best_step + 1, 0).to(torch.int16)
+            flat_step[:, backward_index] = torch.where(has_grad, block.length - 1 - best_step, 0).to(
                 torch.int16
             )
-    table = table.view(batch, num_pixels, num_pixels)
-    if argmax_step is not None:
-        argmax_step = argmax_step.view(batch, num_pixels, num_pixels)
     return table, argmax_step
 
 

@@ -1,0 +1,21 @@
+// Python bindings of mmseg_ranet's compiled operators (module mmseg_ranet._ext).
+#include "boundary_max_table.h"
+#include "jensen_shannon.h"
+
+#include <torch/extension.h>
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "Compiled operators of mmseg_ranet (RANet boundary table D and semantic table E).";
+  m.def("boundary_max_table_forward", &mmseg_ranet::boundary_max_table_forward, "D = boundary max table (CPU)",
+        pybind11::arg("boundary"));
+  m.def("boundary_max_table_backward", &mmseg_ranet::boundary_max_table_backward,
+        "gradient of D with respect to the boundary map (CPU)", pybind11::arg("grad_table"),
+        pybind11::arg("boundary"));
+  m.def("jensen_shannon_rows_forward", &mmseg_ranet::jensen_shannon_rows_forward,
+        "rows [start, stop) of the full-class Jensen-Shannon table (CPU)", pybind11::arg("log_probs"),
+        pybind11::arg("start"), pybind11::arg("stop"));
+  m.def("jensen_shannon_rows_backward", &mmseg_ranet::jensen_shannon_rows_backward,
+        "gradient of a block of rows of the Jensen-Shannon table with respect to the log-probabilities (CPU)",
+        pybind11::arg("grad_rows"), pybind11::arg("log_probs"), pybind11::arg("start"));
+  m.def("built_with_openmp", &mmseg_ranet::built_with_openmp, "whether the extension was built with OpenMP");
+}

@@ -1,0 +1,227 @@
+"""Region Construction Block with streamed pairwise tables: F, G, the regions and the region mean of F.
+
+The straightforward head keeps every pairwise table of an image with its autograd graph at once: D, E,
+F = (1 - D)(1 - E), F^g and their products, each N x N (354 MB at a 97x97 map). But nothing downstream
+needs them whole with gradient:
+
+* the region decision G = [(F^g + F^g^T) / 2 > 0] carries no gradient;
+* the only differentiable consumer of F is J, a masked row mean: J_i = mean_{j in R(i)} F^g_ij, and with
+  the default 1x1 decision convolution F^g = w F + b, so J = w S + b with S_i = mean_{j in R(i)} F_ij.
+
+:func:`streamed_region_scores` therefore computes, per image and without autograd, one N x N score table
+(D is written into it and turned into F in place, E arriving in row blocks), the bool decision table (a
+quarter of a float table) in row blocks, the regions and S. Only the small inputs (the boundary map and
+the log class probabilities) are kept for the backward pass, which recomputes D (one table) and E in row
+blocks: dS_i/dF_ij = 1[j in R(i)] / |R(i)|, so the gradient of the D table is -(dL/dS_i) 1[j in R(i)]
+(1 - E_ij) / |R(i)|, built in place of D block by block, and the gradient of every E block is formed and
+consumed immediately. Peak memory: one float N x N table plus a quarter table plus blocks, for one image
+at a time, instead of several tables per image for the whole batch. The values are those of the
+straightforward computation (same formulas, same operators; only float summation order differs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .boundary_max_table import boundary_max_table
+from .jensen_shannon import _use_compiled, jensen_shannon_rows
+from .region_labels import region_labels
+
+# Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
+DEFAULT_BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True)
+class RegionScoreSpec:
+    """Settings of the streamed Region Construction Block (the head's switches).
+
+    Attributes:
+        use_boundary_term: Include D (else D = 0).
+        use_semantic_term: Include E (else E = 0).
+        divergence: ``'full'`` or ``'binary'`` JSD.
+        jsd_normalize: Divide E by ln 2.
+        region_rule: ``'components'`` or ``'greedy'``.
+        boundary_impl: Implementation of D (``'auto'``, ``'compiled'``, ``'torch'``).
+        semantic_impl: Implementation of the full-form E (``'auto'``, ``'compiled'``, ``'torch'``).
+        block_elements: Size of a row block (memory knob).
+    """
+
+    use_boundary_term: bool = True
+    use_semantic_term: bool = True
+    divergence: str = "full"
+    jsd_normalize: bool = False
+    region_rule: str = "components"
+    boundary_impl: str = "auto"
+    semantic_impl: str = "auto"
+    block_elements: int = DEFAULT_BLOCK_ELEMENTS
+
+
+def _row_blocks(num_pixels: int, log_probs: Tensor, spec: RegionScoreSpec):
+    per_row = num_pixels
+    if (
+        spec.use_semantic_term
+        and spec.divergence == "full"
+        and not _use_compiled(log_probs, "full", spec.semantic_impl)
+    ):
+        per_row *= log_probs.shape[1]  # the PyTorch full form holds (rows, N, C) intermediates
+    rows = max(1, spec.block_elements // max(1, per_row))
+    for start in range(0, num_pixels, rows):
+        yield start, min(num_pixels, start + rows)
+
+
+def _semantic_rows(log_probs: Tensor, start: int, stop: int, spec: RegionScoreSpec) -> Tensor:
+    return jensen_shannon_rows(
+        log_probs, start, stop, spec.divergence, spec.jsd_normalize, spec.semantic_impl
+    )[0]
+
+
+@torch.no_grad()
+def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> Tensor:
+    """F = (1 - D)(1 - E) of one image (boundary (1, H, W), log_probs (1, C, N)) as one (N, N) table."""
+    num_pixels = log_probs.shape[2]
+    if spec.use_boundary_term:
+        table = boundary_max_table(boundary, impl=spec.boundary_impl)[0]
+        table.neg_().add_(1)  # 1 - D, in place
+    else:
+        table = log_probs.new_ones(num_pixels, num_pixels)
+    if spec.use_semantic_term:
+        for start, stop in _row_blocks(num_pixels, log_probs, spec):
+            table[start:stop].mul_(1 - _semantic_rows(log_probs, start, stop, spec))
+    return table
+
+
+@torch.no_grad()
+def _decide(
+    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+) -> Tensor:
+    """G_ij = [(F^g_ij + F^g_ji) / 2 > 0] for F^g = w F + b (or F - threshold), in row blocks."""
+    num_pixels = score.shape[0]
+    linked = torch.empty(num_pixels, num_pixels, dtype=torch.bool, device=score.device)
+
+    def margin(values: Tensor) -> Tensor:
+        return values * weight + bias if weight is not None else values + bias
+
+    for start, stop in _row_blocks(num_pixels, log_probs, spec):
+        rows = margin(score[start:stop])
+        columns = margin(score[:, start:stop].t())
+        torch.gt(rows + columns, 0, out=linked[start:stop])
+    return linked
+
+
+def _region_sizes(region: Tensor) -> Tensor:
+    return torch.bincount(region, minlength=region.numel()).gather(0, region)
+
+
+class _StreamedRegionScores(torch.autograd.Function):
+    """(boundary, log_probs) -> (S, region, counts); see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, boundary, log_probs, spec, weight, bias):  # type: ignore[override]
+        batch, _, num_pixels = log_probs.shape
+        mean_score = log_probs.new_empty(batch, num_pixels)
+        regions = torch.empty(batch, num_pixels, dtype=torch.long, device=log_probs.device)
+        counts = torch.empty(batch, dtype=torch.long, device=log_probs.device)
+        for b in range(batch):
+            score = _score_table(boundary[b : b + 1], log_probs[b : b + 1], spec)
+            linked = _decide(score, weight, bias, log_probs, spec)
+            region, count = region_labels(linked.unsqueeze(0), spec.region_rule)
+            del linked
+            region = region[0]
+            regions[b], counts[b] = region, count[0]
+            total = log_probs.new_empty(num_pixels)
+            for start, stop in _row_blocks(num_pixels, log_probs, spec):
+                same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
+                total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
+            del score
+            mean_score[b] = total / _region_sizes(region).to(total.dtype)
+        ctx.mark_non_differentiable(regions, counts)
+        ctx.save_for_backward(boundary, log_probs, regions)
+        ctx.spec = spec
+        return mean_score, regions, counts
+
+    @staticmethod
+    def backward(ctx, grad_mean, _grad_regions, _grad_counts):  # type: ignore[override]
+        boundary, log_probs, regions = ctx.saved_tensors
+        spec: RegionScoreSpec = ctx.spec
+        need_boundary = ctx.needs_input_grad[0] and spec.use_boundary_term
+        need_log_probs = ctx.needs_input_grad[1] and spec.use_semantic_term
+        grad_boundary = torch.zeros_like(boundary) if ctx.needs_input_grad[0] else None
+        grad_log_probs = torch.zeros_like(log_probs) if ctx.needs_input_grad[1] else None
+        if grad_mean is None or not (need_boundary or need_log_probs):
+            return grad_boundary, grad_log_probs, None, None, None
+        num_pixels = log_probs.shape[2]
+        for b in range(log_probs.shape[0]):
+            region = regions[b]
+            # dL/dF_ij = c_i 1[j in R(i)] with c_i = dL/dS_i / |R(i)|.
+            coefficient = grad_mean[b] / _region_sizes(region).to(grad_mean.dtype)
+            with torch.enable_grad():
+                boundary_b = boundary[b : b + 1].detach().requires_grad_(need_boundary)
+                log_probs_b = log_probs[b : b + 1].detach().requires_grad_(need_log_probs)
+                if spec.use_boundary_term:
+                    table = boundary_max_table(boundary_b, impl=spec.boundary_impl)
+                    # D's backward keeps only the boundary map (or arg-max steps), not D itself, so D's
+                    # storage can be overwritten with D's gradient block by block.
+                    work = table.detach()[0]
+                for start, stop in _row_blocks(num_pixels, log_probs, spec):
+                    same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
+                    grad_score = torch.where(
+                        same, coefficient[start:stop].unsqueeze(1), coefficient.new_zeros(())
+                    )
+                    if spec.use_semantic_term:
+                        semantic = jensen_shannon_rows(
+                            log_probs_b, start, stop, spec.divergence, spec.jsd_normalize, spec.semantic_impl
+                        )
+                        if need_log_probs:
+                            # dF/dE = -(1 - D)
+                            grad_semantic = (
+                                -grad_score * (1 - work[start:stop])
+                                if spec.use_boundary_term
+                                else -grad_score
+                            )
+                            (grad,) = torch.autograd.grad(semantic, log_probs_b, grad_semantic.unsqueeze(0))
+                            grad_log_probs[b : b + 1] += grad
+                        if spec.use_boundary_term:
+                            # dF/dD = -(1 - E)
+                            work[start:stop] = -grad_score * (1 - semantic.detach()[0])
+                    elif spec.use_boundary_term:
+                        work[start:stop] = -grad_score
+                if need_boundary:
+                    (grad,) = torch.autograd.grad(table, boundary_b, work.unsqueeze(0))
+                    grad_boundary[b : b + 1] = grad
+        return grad_boundary, grad_log_probs, None, None, None
+
+
+def streamed_region_scores(
+    boundary: Tensor,
+    log_probs: Tensor,
+    spec: RegionScoreSpec,
+    decision_weight: float | None = None,
+    decision_bias: float = -0.8,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Regions and the region mean of the score F, without N x N tables held for autograd.
+
+    Args:
+        boundary (Tensor): Boundary probabilities b (B, H, W).
+        log_probs (Tensor): Log class probabilities (B, C, H*W).
+        spec (RegionScoreSpec): Switches of the block.
+        decision_weight (float, optional): w of a learnable 1x1 decision F^g = w F + b; None for the
+            released fixed threshold (F^g = F + decision_bias).
+        decision_bias (float): b of the decision, or minus the threshold. Defaults to -0.8.
+
+    Returns:
+        tuple: S (B, N) with S_i = mean of F_ij over the pixels j of i's region (differentiable with
+        respect to ``boundary`` and ``log_probs``), region ids (B, N) and region counts (B,).
+    """
+    if boundary.dim() != 3 or log_probs.dim() != 3:
+        raise ValueError(
+            f"boundary must be (B, H, W) and log_probs (B, C, H*W), got {tuple(boundary.shape)} and "
+            f"{tuple(log_probs.shape)}"
+        )
+    if boundary.shape[0] != log_probs.shape[0] or boundary.shape[1] * boundary.shape[2] != log_probs.shape[2]:
+        raise ValueError(
+            f"boundary {tuple(boundary.shape)} and log_probs {tuple(log_probs.shape)} disagree on batch or pixels"
+        )
+    return _StreamedRegionScores.apply(boundary, log_probs, spec, decision_weight, float(decision_bias))
