@@ -17,5 +17,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("jensen_shannon_rows_backward", &mmseg_ranet::jensen_shannon_rows_backward,
         "gradient of a block of rows of the Jensen-Shannon table with respect to the log-probabilities (CPU)",
         pybind11::arg("grad_rows"), pybind11::arg("log_probs"), pybind11::arg("start"));
+  m.def("jensen_shannon_binary_rows_forward", &mmseg_ranet::jensen_shannon_binary_rows_forward,
+        "rows [start, stop) of the binary (released-code) Jensen-Shannon table (CPU)", pybind11::arg("log_probs"),
+        pybind11::arg("start"), pybind11::arg("stop"), pybind11::arg("low"), pybind11::arg("high"));
+  m.def("jensen_shannon_binary_rows_backward", &mmseg_ranet::jensen_shannon_binary_rows_backward,
+        "gradient of a block of rows of the binary Jensen-Shannon table (CPU)", pybind11::arg("grad_rows"),
+        pybind11::arg("log_probs"), pybind11::arg("start"), pybind11::arg("low"), pybind11::arg("high"));
   m.def("built_with_openmp", &mmseg_ranet::built_with_openmp, "whether the extension was built with OpenMP");
 }

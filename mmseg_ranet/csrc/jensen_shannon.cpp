@@ -192,6 +192,133 @@ void rows_backward_impl(const scalar_t* prob, const scalar_t* log_prob, const sc
         grad_log_prob[(b * classes + c) * pixels + start + r] += row_part[(b * classes + c) * rows + r];
 }
 
+// ---- Binary form (released code): E_ij = JSD(Bern(p), Bern(q)), p = clip(P_i[c_i]), q = clip(P_j[c_i]), c_i =
+// argmax_c P_ic (first maximum). With h(x) = x log x + (1 - x) log(1 - x), E = (h(p) + h(q)) / 2 - h(m),
+// m = (p + q) / 2; h of every clipped probability is computed once, so a pair costs two logarithms.
+// dE/dp = (h'(p) - h'(m)) / 2 and dE/dq = (h'(q) - h'(m)) / 2 with h'(x) = log x - log(1 - x); the clip
+// passes the gradient where low <= P <= high, as torch.clamp does.
+
+template <typename scalar_t>
+__attribute__((always_inline)) inline scalar_t bernoulli_entropy(scalar_t x) {
+  return x * log_clamped(x) + (scalar_t(1) - x) * log_clamped(scalar_t(1) - x);
+}
+
+template <typename scalar_t>
+__attribute__((always_inline)) inline scalar_t bernoulli_entropy_slope(scalar_t x) {
+  return log_clamped(x) - log_clamped(scalar_t(1) - x);
+}
+
+template <typename scalar_t>
+struct BinaryInputs {
+  std::vector<scalar_t> clipped;  // (B, C, N) clip(P)
+  std::vector<scalar_t> entropy;  // (B, C, N) h(clip(P))
+  std::vector<int64_t> top;       // (B, N) arg-max class
+};
+
+template <typename scalar_t>
+BinaryInputs<scalar_t> binary_inputs(const scalar_t* prob, int64_t batch, int64_t classes, int64_t pixels,
+                                     scalar_t low, scalar_t high) {
+  BinaryInputs<scalar_t> in;
+  const int64_t total = batch * classes * pixels;
+  in.clipped.resize(total);
+  in.entropy.resize(total);
+  in.top.assign(batch * pixels, 0);
+  for (int64_t k = 0; k < total; ++k) {
+    const scalar_t v = std::min(std::max(prob[k], low), high);
+    in.clipped[k] = v;
+    in.entropy[k] = bernoulli_entropy(v);
+  }
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < pixels; ++i) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < classes; ++c)
+        if (prob[(b * classes + c) * pixels + i] > prob[(b * classes + best) * pixels + i]) best = c;
+      in.top[b * pixels + i] = best;
+    }
+  return in;
+}
+
+template <typename scalar_t>
+RANET_VECTOR_CLONES void binary_row(scalar_t* __restrict row, const scalar_t* __restrict q,
+                                    const scalar_t* __restrict h_q, scalar_t p, scalar_t h_p, int64_t count) {
+#pragma omp simd
+  for (int64_t j = 0; j < count; ++j) {
+    const scalar_t m = (p + q[j]) * scalar_t(0.5);
+    row[j] = scalar_t(0.5) * (h_p + h_q[j]) - bernoulli_entropy(m);
+  }
+}
+
+// row_grad[j] = g[j] * (h'(q_j) - h'(m_j)) / 2 and returns sum_j g[j] * (h'(p) - h'(m_j)) / 2.
+template <typename scalar_t>
+RANET_VECTOR_CLONES scalar_t binary_row_grad(scalar_t* __restrict column_grad, const scalar_t* __restrict g,
+                                             const scalar_t* __restrict q, scalar_t p, int64_t count) {
+  const scalar_t slope_p = bernoulli_entropy_slope(p);
+  scalar_t total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < count; ++j) {
+    const scalar_t slope_m = bernoulli_entropy_slope((p + q[j]) * scalar_t(0.5));
+    total += g[j] * (slope_p - slope_m);
+    column_grad[j] = g[j] * (bernoulli_entropy_slope(q[j]) - slope_m);
+  }
+  return scalar_t(0.5) * total;
+}
+
+template <typename scalar_t>
+void binary_rows_forward_impl(const scalar_t* prob, scalar_t* out, int64_t batch, int64_t classes, int64_t pixels,
+                              int64_t start, int64_t rows, scalar_t low, scalar_t high) {
+  const BinaryInputs<scalar_t> in = binary_inputs(prob, batch, classes, pixels, low, high);
+  at::parallel_for(0, batch * rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / rows, i = start + task % rows;
+      const int64_t c = in.top[b * pixels + i];
+      const int64_t offset = (b * classes + c) * pixels;
+      binary_row(out + task * pixels, in.clipped.data() + offset, in.entropy.data() + offset,
+                 in.clipped[offset + i], in.entropy[offset + i], pixels);
+      out[task * pixels + i] = 0;  // E_ii = 0 exactly
+    }
+  });
+}
+
+template <typename scalar_t>
+void binary_rows_backward_impl(const scalar_t* prob, const scalar_t* grad_rows, scalar_t* grad_log_prob,
+                               int64_t batch, int64_t classes, int64_t pixels, int64_t start, int64_t rows,
+                               scalar_t low, scalar_t high) {
+  const BinaryInputs<scalar_t> in = binary_inputs(prob, batch, classes, pixels, low, high);
+  // Gradient with respect to the clipped probabilities, one task per tile of columns j (disjoint writes);
+  // the row sums of each tile are added up afterwards.
+  std::vector<scalar_t> grad_clipped(batch * classes * pixels, scalar_t(0));
+  const int64_t tiles = (pixels + kColumnTile - 1) / kColumnTile;
+  std::vector<scalar_t> row_partial(batch * tiles * rows, scalar_t(0));
+  at::parallel_for(0, batch * tiles, 1, [&](int64_t begin, int64_t end) {
+    std::vector<scalar_t> column_grad(kColumnTile);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / tiles, tile = task % tiles, j0 = tile * kColumnTile;
+      const int64_t count = std::min(kColumnTile, pixels - j0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = start + r;
+        const int64_t offset = (b * classes + in.top[b * pixels + i]) * pixels;
+        row_partial[task * rows + r] =
+            binary_row_grad(column_grad.data(), grad_rows + (b * rows + r) * pixels + j0,
+                            in.clipped.data() + offset + j0, in.clipped[offset + i], count);
+        scalar_t* target = grad_clipped.data() + offset + j0;
+        for (int64_t j = 0; j < count; ++j) target[j] += scalar_t(0.5) * column_grad[j];
+      }
+    }
+  });
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = start + r;
+      scalar_t sum = 0;
+      for (int64_t tile = 0; tile < tiles; ++tile) sum += row_partial[(b * tiles + tile) * rows + r];
+      grad_clipped[(b * classes + in.top[b * pixels + i]) * pixels + i] += sum;
+    }
+  const int64_t total = batch * classes * pixels;
+  for (int64_t k = 0; k < total; ++k) {
+    const bool inside = prob[k] >= low && prob[k] <= high;
+    grad_log_prob[k] = inside ? grad_clipped[k] * prob[k] : scalar_t(0);
+  }
+}
+
 void check_log_probs(const at::Tensor& log_probs, int64_t start, int64_t stop) {
   TORCH_CHECK(log_probs.dim() == 3, "log_probs must have shape (B, C, N), got ", log_probs.sizes());
   TORCH_CHECK(log_probs.device().is_cpu(), "log_probs must be a CPU tensor for the compiled CPU operator, got ",
@@ -235,6 +362,46 @@ at::Tensor jensen_shannon_rows_backward(const at::Tensor& grad_rows_in, const at
     rows_backward_impl<scalar_t>(prob.data_ptr<scalar_t>(), log_probs.data_ptr<scalar_t>(),
                                  grad_rows.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), batch, classes, pixels,
                                  start, rows);
+  });
+  return grad;
+}
+
+}  // namespace mmseg_ranet
+
+namespace mmseg_ranet {
+
+at::Tensor jensen_shannon_binary_rows_forward(const at::Tensor& log_probs_in, int64_t start, int64_t stop, double low,
+                                              double high) {
+  check_log_probs(log_probs_in, start, stop);
+  const at::Tensor log_probs = log_probs_in.contiguous();
+  const at::Tensor prob = log_probs.exp();
+  const int64_t batch = log_probs.size(0), classes = log_probs.size(1), pixels = log_probs.size(2);
+  at::Tensor out = at::empty({batch, stop - start, pixels}, log_probs.options());
+  if (out.numel() == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES(log_probs.scalar_type(), "jensen_shannon_binary_rows_forward", [&] {
+    binary_rows_forward_impl<scalar_t>(prob.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), batch, classes, pixels,
+                                       start, stop - start, static_cast<scalar_t>(low), static_cast<scalar_t>(high));
+  });
+  return out;
+}
+
+at::Tensor jensen_shannon_binary_rows_backward(const at::Tensor& grad_rows_in, const at::Tensor& log_probs_in,
+                                               int64_t start, double low, double high) {
+  const int64_t rows = grad_rows_in.dim() == 3 ? grad_rows_in.size(1) : -1;
+  check_log_probs(log_probs_in, start, start + std::max<int64_t>(rows, 0));
+  const at::Tensor log_probs = log_probs_in.contiguous();
+  const int64_t batch = log_probs.size(0), classes = log_probs.size(1), pixels = log_probs.size(2);
+  TORCH_CHECK(grad_rows_in.dim() == 3 && grad_rows_in.size(0) == batch && grad_rows_in.size(2) == pixels,
+              "grad_rows must have shape (B, rows, N) = (", batch, ", rows, ", pixels, "), got ",
+              grad_rows_in.sizes());
+  const at::Tensor grad_rows = grad_rows_in.to(log_probs.scalar_type()).contiguous();
+  const at::Tensor prob = log_probs.exp();
+  at::Tensor grad = at::zeros_like(log_probs);
+  if (grad_rows.numel() == 0) return grad;
+  AT_DISPATCH_FLOATING_TYPES(log_probs.scalar_type(), "jensen_shannon_binary_rows_backward", [&] {
+    binary_rows_backward_impl<scalar_t>(prob.data_ptr<scalar_t>(), grad_rows.data_ptr<scalar_t>(),
+                                        grad.data_ptr<scalar_t>(), batch, classes, pixels, start, rows,
+                                        static_cast<scalar_t>(low), static_cast<scalar_t>(high));
   });
   return grad;
 }

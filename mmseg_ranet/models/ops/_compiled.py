@@ -30,6 +30,8 @@ _REQUIRED = (
     "boundary_max_table_backward",
     "jensen_shannon_rows_forward",
     "jensen_shannon_rows_backward",
+    "jensen_shannon_binary_rows_forward",
+    "jensen_shannon_binary_rows_backward",
 )
 
 _lock = threading.Lock()
@@ -165,36 +167,48 @@ def boundary_max_table_compiled(boundary: Tensor) -> Tensor:
 
 
 class JensenShannonRowsCompiled(torch.autograd.Function):
-    """Rows [start, stop) of the full-class JSD table through the compiled operator (natural log)."""
+    """Rows [start, stop) of the JSD table (full or binary form, natural log) by the compiled operator."""
 
     @staticmethod
-    def forward(ctx, log_probs: Tensor, start: int, stop: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, log_probs: Tensor, start: int, stop: int, clip: tuple[float, float] | None) -> Tensor:  # type: ignore[override]
         module = load_extension()
         if module is None:
             raise RuntimeError(f"compiled Jensen-Shannon operator unavailable: {_load_error}")
         ctx.save_for_backward(log_probs)
         ctx.start = start
-        return module.jensen_shannon_rows_forward(log_probs, start, stop)
+        ctx.clip = clip
+        if clip is None:
+            return module.jensen_shannon_rows_forward(log_probs, start, stop)
+        return module.jensen_shannon_binary_rows_forward(log_probs, start, stop, *clip)
 
     @staticmethod
-    def backward(ctx, grad_rows: Tensor) -> tuple[Tensor | None, None, None]:  # type: ignore[override]
+    def backward(ctx, grad_rows: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return None, None, None
+            return None, None, None, None
         (log_probs,) = ctx.saved_tensors
-        grad = load_extension().jensen_shannon_rows_backward(grad_rows, log_probs, ctx.start)
-        return grad, None, None
+        module = load_extension()
+        if ctx.clip is None:
+            grad = module.jensen_shannon_rows_backward(grad_rows, log_probs, ctx.start)
+        else:
+            grad = module.jensen_shannon_binary_rows_backward(grad_rows, log_probs, ctx.start, *ctx.clip)
+        return grad, None, None, None
 
 
-def jensen_shannon_rows_compiled(log_probs: Tensor, start: int, stop: int) -> Tensor:
-    """Rows [start, stop) of E_ij = JSD(P_i, P_j) over all classes, natural log, by the compiled operator.
+def jensen_shannon_rows_compiled(
+    log_probs: Tensor, start: int, stop: int, binary_clip: tuple[float, float] | None = None
+) -> Tensor:
+    """Rows [start, stop) of the semantic table E by the compiled operator (natural log).
 
-    Same values (up to float rounding: the logarithm is a vectorised polynomial) and gradients as
-    :func:`mmseg_ranet.models.ops.jensen_shannon_table` with ``form='full'``.
+    Full form (``binary_clip=None``): E_ij = JSD(P_i, P_j) over all classes. Binary form (the released
+    code's): JSD of Bernoulli(clip(P_i[c_i])) and Bernoulli(clip(P_j[c_i])), c_i = argmax P_i, clipped to
+    ``binary_clip = (low, high)``. Same values (up to float rounding: the logarithm is a vectorised
+    polynomial) and gradients as :func:`mmseg_ranet.models.ops.jensen_shannon_table`.
 
     Args:
         log_probs (Tensor): Log class probabilities (B, C, N), float32 or float64, on the CPU.
         start (int): First row.
         stop (int): One past the last row.
+        binary_clip (tuple[float, float], optional): Clip range of the binary form; None for the full form.
 
     Returns:
         Tensor: (B, stop - start, N).
@@ -203,4 +217,5 @@ def jensen_shannon_rows_compiled(log_probs: Tensor, start: int, stop: int) -> Te
         raise ValueError(f"log_probs must have shape (B, num_classes, N), got {tuple(log_probs.shape)}")
     if not 0 <= start <= stop <= log_probs.shape[2]:
         raise ValueError(f"rows [{start}, {stop}) out of range for {log_probs.shape[2]} pixels")
-    return JensenShannonRowsCompiled.apply(log_probs.contiguous(), start, stop)
+    clip = None if binary_clip is None else (float(binary_clip[0]), float(binary_clip[1]))
+    return JensenShannonRowsCompiled.apply(log_probs.contiguous(), start, stop, clip)
