@@ -1,7 +1,7 @@
 """Benchmark of whole decode heads: RANet (both variants) vs mmseg's NLHead, OCRHead, CCHead, DAHead.
 
     python benchmarks/bench_heads.py            # 65x65 and 97x97 feature maps (tens of minutes on 2 cores)
-    python benchmarks/bench_heads.py --quick    # 9x9, four heads: smoke run
+    python benchmarks/bench_heads.py --quick    # 9x9, six heads: smoke run
 
 Inputs are random backbone features of a dilated ResNet (output stride 8), batch 2: stage 3 with 1024
 channels and stage 4 with 2048 channels at the same size (a 513x513 crop gives 65x65, 769x769 gives 97x97).
@@ -43,14 +43,20 @@ HEADS = {
     "da": ("mmseg:danet_r50-d8.py", "DAHead (position + channel)"),
     "ranet_paper": ("configs/_base_/models/ranet_r50-d8.py", "RANetHead variant='paper'"),
     "ranet_official": ("configs/_base_/models/ranet_r50-d8.py", "RANetHead variant='official'"),
-    "ranet_paper_compiled": (
+    "ranet_paper_dense": (
         "configs/_base_/models/ranet_r50-d8.py",
-        "RANetHead variant='paper', compiled D",
+        "RANetHead variant='paper', dense tables (stream_tables=False)",
+    ),
+    "ranet_paper_torch": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead variant='paper', pure PyTorch ops (no compiled D, E)",
     ),
     "aux_fcn": ("mmseg:nonlocal_r50-d8.py", "FCNHead (peers' auxiliary head, stage 3)"),
 }
-ORDER = ["nl", "ocr", "cc", "da", "ranet_paper", "ranet_official", "ranet_paper_compiled", "aux_fcn"]
-QUICK_ORDER = ["nl", "ocr", "ranet_paper", "ranet_paper_compiled"]
+# The pure-PyTorch RANet row is left out of the default run: at 65x65 and 97x97 its D alone takes minutes
+# (see bench_boundary_table.py); ask for it with --heads.
+ORDER = ["nl", "ocr", "cc", "da", "ranet_paper", "ranet_official", "ranet_paper_dense", "aux_fcn"]
+QUICK_ORDER = ["nl", "ocr", "ranet_paper", "ranet_official", "ranet_paper_dense", "ranet_paper_torch"]
 
 
 def _config_path(spec: str) -> Path:
@@ -86,9 +92,12 @@ def build_head(name: str):
         head_cfg.num_classes = 19
         if name.startswith("ranet_"):
             head_cfg.variant = "official" if name == "ranet_official" else "paper"
-            # The plain RANet rows keep the pure-PyTorch D they were first measured with; the
-            # "compiled" row is the head's default ('auto' picks the compiled operator).
-            head_cfg.boundary_impl = "compiled" if name == "ranet_paper_compiled" else "torch"
+            # The default rows are the head as users get it (compiled operators when available, streamed
+            # tables); the other rows switch one thing off.
+            if name == "ranet_paper_dense":
+                head_cfg.stream_tables = False
+            if name == "ranet_paper_torch":
+                head_cfg.boundary_impl = head_cfg.semantic_impl = "torch"
         modules.append(revert_sync_batchnorm(MODELS.build(head_cfg)))
     torch.manual_seed(0)
     return modules
@@ -109,13 +118,47 @@ def _forward(modules, inputs):
     return first, modules[1](inputs, first)
 
 
-def worker_measure(name: str, size: int, modes: list[str], repeats: int, budget_s: float) -> dict:
+def _cuda_time_and_memory(run, repeats: int, budget_s: float) -> dict:
+    """Like ``time_and_memory`` for CUDA: synchronised wall time and ``torch.cuda.max_memory_allocated``."""
+    import statistics
+    import time
+
     import torch
 
-    modules = build_head(name)
+    times, peaks, spent = [], [], 0.0
+    for _ in range(max(1, repeats) + 1):
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        run()
+        torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        peaks.append((torch.cuda.max_memory_allocated() - base) / 2**20)
+        spent += elapsed
+        if len(times) > repeats or spent + elapsed > budget_s:
+            break
+    timed = times[1:] if len(times) > 1 else times
+    return {
+        "time_s": statistics.median(timed),
+        "times_s": times,
+        "warmup_counted": len(times) == 1,
+        "peak_mib": max(peaks),
+        "memory_method": "torch.cuda.max_memory_allocated above the resident tensors",
+    }
+
+
+def worker_measure(
+    name: str, size: int, modes: list[str], repeats: int, budget_s: float, device: str = "cpu"
+) -> dict:
+    import torch
+
+    modules = [module.to(device) for module in build_head(name)]
     generator = torch.Generator().manual_seed(size)
     inputs = [
-        torch.randn(2, channels, size, size, generator=generator) for channels in (256, 512, 1024, 2048)
+        torch.randn(2, channels, size, size, generator=generator).to(device)
+        for channels in (256, 512, 1024, 2048)
     ]
     result = {}
     for mode in modes:
@@ -136,47 +179,24 @@ def worker_measure(name: str, size: int, modes: list[str], repeats: int, budget_
                 with torch.no_grad():
                     _forward(modules, inputs)
 
-        result[mode] = time_and_memory(run, repeats, budget_s)
+        if device == "cuda":
+            result[mode] = _cuda_time_and_memory(run, repeats, budget_s)
+        else:
+            result[mode] = time_and_memory(run, repeats, budget_s)
     result["parameters"] = sum(p.numel() for module in modules for p in module.parameters())
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="9x9 maps and fewer heads (smoke run)")
-    parser.add_argument("--sizes", type=int, nargs="+", help="feature map sizes (default 65 97)")
-    parser.add_argument("--heads", nargs="+", choices=ORDER, help="heads to run (default all)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell after a warm-up run")
-    parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
-    parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
-    parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
-    parser.add_argument("--output", default="heads", help="name of the files under results/")
-    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-
-    if args.worker:
-        name, size, modes = args.worker[0], int(args.worker[1]), args.worker[2].split(",")
-        emit(worker_measure(name, size, modes, args.repeats, args.budget))
-        return
-
-    sizes = args.sizes or ([9] if args.quick else [65, 97])
-    heads = args.heads or (QUICK_ORDER if args.quick else ORDER)
-    if args.quick:
-        args.output += "_quick"
-        args.repeats = min(args.repeats, 1)
-    script = str(Path(__file__).resolve())
-    common = ["--repeats", str(args.repeats), "--budget", str(args.budget)]
-    machine = machine_description()
-    print(f"# Decode heads, batch 2, {machine['cpu']}, {machine['threads']} threads", flush=True)
+def _measure_cells(
+    script: str, heads: list[str], sizes: list[int], common: list[str], args, device: str
+) -> dict:
     cells: dict = {}
     for size in sizes:
         for name in heads:
             if args.quick:
                 # One process for both modes keeps the smoke run short; the full run isolates every cell.
                 result = run_worker(
-                    [script, "--worker", name, str(size), "train,infer", *common],
+                    [script, "--worker", name, str(size), "train,infer", device, *common],
                     args.timeout,
                     args.memory_cap_gib * 1024,
                 )
@@ -189,14 +209,17 @@ def main() -> None:
                 continue
             for mode in ("train", "infer"):
                 result = run_worker(
-                    [script, "--worker", name, str(size), mode, *common],
+                    [script, "--worker", name, str(size), mode, device, *common],
                     args.timeout,
                     args.memory_cap_gib * 1024,
                 )
                 cell = dict(result.get(mode, {}), status=result["status"])
                 cells[f"{name}/{size}/{mode}"] = cell
                 print(f"  {name}/{size}/{mode}: {cell['status']} {fmt_time(cell.get('time_s'))}", flush=True)
+    return cells
 
+
+def _table(cells: dict, heads: list[str], sizes: list[int]) -> str:
     headers = [
         "map",
         "head",
@@ -220,7 +243,45 @@ def main() -> None:
                 ratio = f"{cell['time_s'] / base['time_s']:.2f}" if base.get("status") == "ok" else "-"
                 row += [fmt_time(cell["time_s"]), ratio, fmt_mib(cell["peak_mib"])]
             rows.append(row)
-    table = markdown_table(headers, rows)
+    return markdown_table(headers, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="9x9 maps and fewer heads (smoke run)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="feature map sizes (default 65 97)")
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        choices=list(HEADS),
+        help="heads to run (default: all but the pure-PyTorch RANet row)",
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell after a warm-up run")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
+    parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
+    parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
+    parser.add_argument("--output", default="heads", help="name of the files under results/")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        name, size, modes = args.worker[0], int(args.worker[1]), args.worker[2].split(",")
+        device = args.worker[3] if len(args.worker) > 3 else "cpu"
+        emit(worker_measure(name, size, modes, args.repeats, args.budget, device))
+        return
+
+    sizes = args.sizes or ([9] if args.quick else [65, 97])
+    heads = args.heads or (QUICK_ORDER if args.quick else ORDER)
+    if args.quick:
+        args.output += "_quick"
+        args.repeats = min(args.repeats, 1)
+    script = str(Path(__file__).resolve())
+    common = ["--repeats", str(args.repeats), "--budget", str(args.budget)]
+    machine = machine_description()
+    print(f"# Decode heads, batch 2, {machine['cpu']}, {machine['threads']} threads", flush=True)
+    cells = _measure_cells(script, heads, sizes, common, args, "cpu")
     note = (
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads, torch "
         f"{machine['torch']}, load average {machine['load_average_at_start']} at start, {machine['date_utc']}. "
@@ -229,10 +290,27 @@ def main() -> None:
         f"cells stop after {args.timeout:.0f} s or above {args.memory_cap_gib:.0f} GiB. Peak MiB: extra "
         "resident memory of the call (fresh process per cell; quick mode measures both modes in one process)."
     )
-    markdown = "## Decode heads (batch 2, float32, CPU)\n\n" + table + "\n\n" + note
+    markdown = "## Decode heads (batch 2, float32, CPU)\n\n" + _table(cells, heads, sizes) + "\n\n" + note
+    payload = {"machine": machine, "cells": cells}
+
+    import torch
+
+    if torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(0)
+        print(f"# Decode heads on CUDA ({gpu})", flush=True)
+        cuda_cells = _measure_cells(script, heads, sizes, common, args, "cuda")
+        markdown += (
+            f"\n\n## Decode heads (batch 2, float32, CUDA: {gpu})\n\n"
+            + _table(cuda_cells, heads, sizes)
+            + "\n\nPeak MiB: torch.cuda.max_memory_allocated above the tensors resident before the call. "
+            "RANet's compiled operators are CPU-only; on CUDA its D and E use the PyTorch operators."
+        )
+        payload["cuda"] = {"device": gpu, "cells": cuda_cells}
+    else:
+        markdown += "\n\nCUDA: skipped (torch.cuda.is_available() is False on this machine)."
     print()
     print(markdown)
-    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells})
+    md_path, _ = write_results(args.output, markdown, payload)
     print(f"\nwritten: {md_path}")
 
 
