@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     status = 0
-    for script in ("bench_boundary_table.py", "bench_heads.py"):
+    for script in ("bench_boundary_table.py", "bench_semantic_table.py", "bench_heads.py"):
         status |= subprocess.call([sys.executable, str(HERE / script), *argv])
     return status
 

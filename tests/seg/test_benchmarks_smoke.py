@@ -52,3 +52,39 @@ def test_heads_benchmark_quick():
     cells = payload["cells"]
     assert cells and all(cell["status"] == "ok" for cell in cells.values()), cells
     assert all(cell["time_s"] > 0 and cell["peak_mib"] >= 0 for cell in cells.values())
+
+
+@pytest.mark.slow
+def test_semantic_table_benchmark_quick():
+    stdout = _run("bench_semantic_table.py")
+    assert "## Semantic term E" in stdout
+    payload = json.loads((RESULTS / "semantic_table_quick.json").read_text())
+    assert payload["cells"] and all(cell["status"] == "ok" for cell in payload["cells"].values())
+    # The PyTorch and the compiled operators compute the same E (float32 rounding only).
+    for check in payload["agreement"].values():
+        assert check["status"] == "ok" and check["value"] <= 1e-5
+        assert check["grad"] <= 1e-5 * check["grad_scale"]
+
+
+@pytest.mark.slow
+def test_cityscapes_inference_benchmark_small_image(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_cityscapes_inference.py"),
+            "--size",
+            "96",
+            "160",
+            "--output",
+            str(tmp_path / "cityscapes"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    payload = json.loads((tmp_path / "cityscapes.json").read_text())
+    for mode in ("slide", "whole"):
+        cell = payload["cells"][mode]
+        assert cell["status"] == "ok" and cell["windows"] == 1 and cell["time_s"] > 0
