@@ -37,6 +37,7 @@ def compiled_extensions():
         "mmseg_ranet/csrc/bindings.cpp",
         "mmseg_ranet/csrc/boundary_max_table.cpp",
         "mmseg_ranet/csrc/jensen_shannon.cpp",
+        "mmseg_ranet/csrc/region_scores.cpp",
     ]
     cuda_source = "mmseg_ranet/csrc/boundary_max_table_cuda.cu"
     use_cuda = (

@@ -52,7 +52,9 @@ SPECS = [
     dict(jsd_normalize=True, region_rule="greedy"),
     dict(use_boundary_term=False),
     dict(use_semantic_term=False),
-    dict(boundary_impl="torch", semantic_impl="torch"),
+    dict(boundary_impl="torch", semantic_impl="torch", region_impl="torch"),
+    dict(region_impl="torch", region_rule="greedy"),
+    dict(region_impl="compiled", region_rule="greedy", divergence="binary"),
     dict(block_elements=1),  # one row per block
     dict(block_elements=70, semantic_impl="torch"),  # blocks that do not divide N
 ]
@@ -146,6 +148,7 @@ HEAD_CASES = [
     dict(variant="official"),
     dict(variant="paper", divergence="binary", region_rule="greedy"),
     dict(variant="official", divergence="full", use_boundary_term=False),
+    dict(variant="paper", region_impl="torch"),
 ]
 
 
@@ -180,7 +183,77 @@ def test_stream_tables_needs_a_1x1_decision():
     assert not _head(decision_kernel_size=3).stream_tables
     with pytest.raises(ValueError, match="decision_kernel_size=1"):
         _head(decision_kernel_size=3, stream_tables=True)
+    with pytest.raises(ValueError, match="region_impl"):
+        _head(region_impl="gpu")
     with pytest.raises(ValueError, match="semantic_impl"):
         _head(semantic_impl="fast")
     with pytest.raises(ValueError, match="stream_tables"):
         _head(stream_tables="yes")
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["region-masked", "unmasked"])
+def test_attentions_by_query_chunks_equal_one_call(masked):
+    from mmseg_ranet.models.ops import (
+        distribution,
+        global_interaction,
+        local_collection,
+        select_representatives,
+    )
+
+    generator = torch.Generator().manual_seed(7)
+    batch, pixels, channels = 2, 40, 6
+    region = torch.randint(0, 9, (batch, pixels), generator=generator)
+    region[1] = region[1] % 4  # a different number of regions in the second image
+    region = torch.stack([torch.unique(r, return_inverse=True)[1] for r in region])
+    num_regions = int(region.max()) + 1
+    leaves = [
+        torch.randn(batch, pixels, channels, generator=generator, dtype=torch.float64).requires_grad_(),
+        torch.rand(batch, pixels, generator=generator, dtype=torch.float64).requires_grad_(),
+    ]
+
+    def run(chunk):
+        features, j_values = leaves
+        reps = select_representatives(j_values.detach(), region, 3)
+        local = local_collection(
+            features,
+            features,
+            j_values,
+            region,
+            reps.pixel,
+            reps.region,
+            reps.valid,
+            masked,
+            chunk_elements=chunk,
+        )
+        rep_j = j_values.gather(1, reps.pixel)
+        glob = global_interaction(
+            local,
+            rep_j,
+            reps.region,
+            reps.valid,
+            num_regions,
+            exclude_own_region=masked,
+            softmax_mode="per_region" if masked else "joint",
+            chunk_elements=chunk,
+        )
+        out = distribution(
+            features,
+            features,
+            j_values,
+            region,
+            glob,
+            rep_j,
+            reps.region,
+            reps.valid,
+            masked,
+            chunk_elements=chunk,
+        )
+        upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(8), dtype=out.dtype)
+        grads = torch.autograd.grad((out * upstream).sum(), leaves)
+        return out.detach(), grads
+
+    whole, whole_grads = run(1 << 22)
+    chunked, chunked_grads = run(50)  # one or two query rows per chunk
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    for mine, reference in zip(chunked_grads, whole_grads):
+        torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)

@@ -19,6 +19,7 @@ from ..ops import (
     DIVERGENCE_FORMS,
     GLOBAL_SOFTMAX_MODES,
     JSD_IMPLS,
+    REGION_IMPLS,
     REGION_RULES,
     RegionScoreSpec,
     Representatives,
@@ -165,6 +166,9 @@ class RANetHead(BaseDecodeHead):
         semantic_impl (str): Implementation of the full-form semantic table E, with the same choices
             (the compiled one evaluates its logarithms with a vectorised polynomial, so values agree to
             float rounding). Defaults to ``'auto'``.
+        region_impl (str): Implementation of the streamed decision, regions and region sums: ``'auto'``
+            (the compiled single pass over F when available), ``'compiled'`` or ``'torch'`` (a bool
+            decision table and min-label propagation). Same regions. Defaults to ``'auto'``.
         stream_tables (bool, optional): Compute the Region Construction Block table by table and row block
             by row block without keeping N x N tables for autograd (the decision carries no gradient and J
             is a masked row mean, recomputed in backward; see ``mmseg_ranet.models.ops.region_scores``).
@@ -205,6 +209,7 @@ class RANetHead(BaseDecodeHead):
         region_scale: float = 1.0,
         boundary_impl: str = "auto",
         semantic_impl: str = "auto",
+        region_impl: str = "auto",
         stream_tables: bool | None = None,
         boundary_ignore_index: int = 255,
         loss_stage3: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_stage3_ce", loss_weight=0.4),
@@ -248,6 +253,8 @@ class RANetHead(BaseDecodeHead):
             raise ValueError(f"boundary_impl must be one of {BOUNDARY_IMPLS}, got {boundary_impl!r}")
         if semantic_impl not in JSD_IMPLS:
             raise ValueError(f"semantic_impl must be one of {JSD_IMPLS}, got {semantic_impl!r}")
+        if region_impl not in REGION_IMPLS:
+            raise ValueError(f"region_impl must be one of {REGION_IMPLS}, got {region_impl!r}")
         if stream_tables is None:
             stream_tables = decision_kernel_size == 1
         elif stream_tables not in (True, False):
@@ -273,6 +280,7 @@ class RANetHead(BaseDecodeHead):
         self.region_scale = float(region_scale)
         self.boundary_impl = boundary_impl
         self.semantic_impl = semantic_impl
+        self.region_impl = region_impl
         self.stream_tables = stream_tables
         self.boundary_ignore_index = boundary_ignore_index
         for name, value in switches.items():
@@ -467,6 +475,7 @@ class RANetHead(BaseDecodeHead):
             region_rule=self.region_rule,
             boundary_impl=self.boundary_impl,
             semantic_impl=self.semantic_impl,
+            region_impl=self.region_impl,
         )
         if self.learnable_decision:
             # F^g = w F + b with the 1x1 W^g, so mean_R(F^g) = w mean_R(F) + b.

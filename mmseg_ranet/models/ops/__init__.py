@@ -19,13 +19,14 @@ from .region_labels import (
     region_labels,
 )
 from .region_representatives import Representatives, region_representativeness, select_representatives
-from .region_scores import RegionScoreSpec, streamed_region_scores
+from .region_scores import REGION_IMPLS, RegionScoreSpec, streamed_region_scores
 
 __all__ = [
     "BoundaryMaxTable",
     "DIVERGENCE_FORMS",
     "GLOBAL_SOFTMAX_MODES",
     "JSD_IMPLS",
+    "REGION_IMPLS",
     "REGION_RULES",
     "RegionScoreSpec",
     "Representatives",

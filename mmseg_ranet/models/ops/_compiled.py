@@ -22,7 +22,10 @@ from torch import Tensor
 logger = logging.getLogger(__name__)
 
 _CSRC = Path(__file__).resolve().parents[2] / "csrc"
-_SOURCES = [_CSRC / name for name in ("bindings.cpp", "boundary_max_table.cpp", "jensen_shannon.cpp")]
+_SOURCES = [
+    _CSRC / name
+    for name in ("bindings.cpp", "boundary_max_table.cpp", "jensen_shannon.cpp", "region_scores.cpp")
+]
 _JIT_NAME = "mmseg_ranet_ops"
 # Functions a build must export; an older installed build without them is skipped (JIT build instead).
 _REQUIRED = (
@@ -32,6 +35,8 @@ _REQUIRED = (
     "jensen_shannon_rows_backward",
     "jensen_shannon_binary_rows_forward",
     "jensen_shannon_binary_rows_backward",
+    "region_roots_from_scores",
+    "region_row_sums",
 )
 
 _lock = threading.Lock()

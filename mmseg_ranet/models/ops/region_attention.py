@@ -7,12 +7,39 @@ the representatives are a padded list with a validity mask, and masks restrict e
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 GLOBAL_SOFTMAX_MODES = ("per_region", "joint")
+# Score-table elements (batch x query rows x keys) of one chunk of queries.
+DEFAULT_CHUNK_ELEMENTS = 1 << 22
+
+
+def _by_query_chunks(fn, rows: list[Tensor], shared: list[Tensor], keys: int, chunk_elements: int) -> Tensor:
+    """``fn(*rows, *shared)`` evaluated for chunks of query rows (dim 1 of every tensor in ``rows``).
+
+    Every query's output depends on its own row only, so chunks give the same result as one call. With
+    gradients each chunk is recomputed in backward (activation checkpointing): the (queries, keys) score,
+    mask and weight tables are then held for one chunk at a time instead of for all queries, which matters
+    when regions are small and the representatives number in the thousands.
+    """
+    batch, num_rows = rows[0].shape[:2]
+    step = max(1, chunk_elements // max(1, batch * keys))
+    if step >= num_rows:
+        return fn(*rows, *shared)
+    track = torch.is_grad_enabled() and any(t.requires_grad for t in (*rows, *shared))
+    outputs = []
+    for start in range(0, num_rows, step):
+        part = [t[:, start : start + step] for t in rows]
+        if track:
+            outputs.append(checkpoint(fn, *part, *shared, use_reentrant=False))
+        else:
+            outputs.append(fn(*part, *shared))
+    return torch.cat(outputs, dim=1)
 
 
 def masked_softmax(scores: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
@@ -62,6 +89,7 @@ def local_collection(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """Local context A^l_qk = J(p) A(p) + sum_i W^l_qki (J_i A_i) for every representative p = p_qk.
 
@@ -76,6 +104,7 @@ def local_collection(
         rep_pixel, rep_region, rep_valid (Tensor): The padded representative list, (B, M).
         restrict_to_region (bool): Region-restricted collection. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False (neither paper nor code scales).
+        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
 
     Returns:
         Tensor: A^l, (B, M, C); zero rows where padded.
@@ -83,13 +112,24 @@ def local_collection(
     weighted = representativeness.unsqueeze(-1) * value
     rep_query = _gather_rows(query, rep_pixel)
     rep_term = representativeness.gather(1, rep_pixel).unsqueeze(-1) * _gather_rows(value, rep_pixel)
-    allowed = rep_valid.unsqueeze(2).expand(-1, -1, region.shape[1])
+    is_rep = None
     if restrict_to_region:
         num_pixels = region.shape[1]
         # Padded entries scatter into a spare column so they cannot clear a real representative.
         rep_or_spare = torch.where(rep_valid, rep_pixel, num_pixels)
         is_rep = region.new_zeros(region.shape[0], num_pixels + 1, dtype=torch.bool)
         is_rep = is_rep.scatter(1, rep_or_spare, True)[:, :num_pixels]
+    fn = functools.partial(_local_rows, restrict_to_region=restrict_to_region, scale=scale)
+    shared = [weighted, region] + ([is_rep] if is_rep is not None else [])
+    rows = [rep_query, rep_term, rep_region, rep_valid]
+    return _by_query_chunks(fn, rows, shared, region.shape[1], chunk_elements)
+
+
+def _local_rows(
+    rep_query, rep_term, rep_region, rep_valid, weighted, region, is_rep=None, *, restrict_to_region, scale
+):
+    allowed = rep_valid.unsqueeze(2).expand(-1, -1, region.shape[1])
+    if restrict_to_region:
         allowed = allowed & (region.unsqueeze(1) == rep_region.unsqueeze(2)) & ~is_rep.unsqueeze(1)
     weights = masked_softmax(_scores(rep_query, weighted, scale), allowed)
     return (rep_term + torch.bmm(weights, weighted)) * rep_valid.unsqueeze(-1)
@@ -105,6 +145,7 @@ def global_interaction(
     softmax_mode: str = "per_region",
     scale: bool = False,
     query: Tensor | None = None,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """Global context A^g_qk = J(p_qk) A^l_qk + sum_{s != q} sum_{i in phi(R_s)} W^g_qski J(p_si) A^l_si.
 
@@ -120,6 +161,7 @@ def global_interaction(
         softmax_mode (str): ``'per_region'`` or ``'joint'``. Defaults to ``'per_region'``.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
         query (Tensor, optional): Query features (B, M, C); defaults to ``local``.
+        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
 
     Returns:
         Tensor: A^g, (B, M, C); zero rows where padded.
@@ -128,15 +170,40 @@ def global_interaction(
         raise ValueError(f"global softmax mode must be one of {GLOBAL_SOFTMAX_MODES}, got {softmax_mode!r}")
     query = local if query is None else query
     weighted = rep_representativeness.unsqueeze(-1) * local
-    allowed = rep_valid.unsqueeze(2) & rep_valid.unsqueeze(1)
+    fn = functools.partial(
+        _global_rows,
+        num_regions=num_regions,
+        exclude_own_region=exclude_own_region,
+        softmax_mode=softmax_mode,
+        scale=scale,
+    )
+    rows = [query, weighted, rep_region, rep_valid]
+    return _by_query_chunks(fn, rows, [weighted, rep_region, rep_valid], weighted.shape[1], chunk_elements)
+
+
+def _global_rows(
+    query,
+    own_weighted,
+    own_region,
+    own_valid,
+    weighted,
+    rep_region,
+    rep_valid,
+    *,
+    num_regions,
+    exclude_own_region,
+    softmax_mode,
+    scale,
+):
+    allowed = own_valid.unsqueeze(2) & rep_valid.unsqueeze(1)
     if exclude_own_region:
-        allowed = allowed & (rep_region.unsqueeze(2) != rep_region.unsqueeze(1))
+        allowed = allowed & (own_region.unsqueeze(2) != rep_region.unsqueeze(1))
     scores = _scores(query, weighted, scale)
     if softmax_mode == "per_region":
         weights = segment_softmax(scores, allowed, rep_region, num_regions)
     else:
         weights = masked_softmax(scores, allowed)
-    return (weighted + torch.bmm(weights, weighted)) * rep_valid.unsqueeze(-1)
+    return (own_weighted + torch.bmm(weights, weighted)) * own_valid.unsqueeze(-1)
 
 
 def distribution(
@@ -150,6 +217,7 @@ def distribution(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """O_i = J_i A_i + sum_p W^d_ip J(p) A^g_p, W^d = softmax_p(A_i . J(p) A^g_p).
 
@@ -164,11 +232,20 @@ def distribution(
         rep_representativeness, rep_region, rep_valid (Tensor): J and the padded list, (B, M).
         restrict_to_region (bool): Own region's representatives only. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
+        chunk_elements (int): Score-table elements per chunk of pixels (memory knob).
 
     Returns:
         Tensor: O, (B, N, C).
     """
     weighted = rep_representativeness.unsqueeze(-1) * global_context
+    fn = functools.partial(_distribution_rows, restrict_to_region=restrict_to_region, scale=scale)
+    rows = [query, value, representativeness, region]
+    return _by_query_chunks(fn, rows, [weighted, rep_region, rep_valid], weighted.shape[1], chunk_elements)
+
+
+def _distribution_rows(
+    query, value, representativeness, region, weighted, rep_region, rep_valid, *, restrict_to_region, scale
+):
     allowed = rep_valid.unsqueeze(1).expand(-1, region.shape[1], -1)
     if restrict_to_region:
         allowed = allowed & (region.unsqueeze(2) == rep_region.unsqueeze(1))

@@ -77,8 +77,16 @@ def greedy_pointer_roots(adjacency: Tensor) -> Tensor:
     linked_before = linked_before | torch.eye(num_pixels, dtype=torch.bool, device=adjacency.device)
     # argmax returns the first maximal entry: the smallest linked raster index.
     parent = linked_before.to(torch.uint8).argmax(dim=2)
-    # parent(i) <= i, so the pointer chains strictly decrease and log2(N) + 1 jumps reach the roots.
-    for _ in range(max(1, num_pixels.bit_length() + 1)):
+    return jump_to_roots(parent)
+
+
+@torch.no_grad()
+def jump_to_roots(parent: Tensor) -> Tensor:
+    """Follow parent pointers with parent(i) <= i to their roots by pointer jumping, (B, N) -> (B, N).
+
+    The chains strictly decrease, so log2(N) + 1 jumps reach the roots.
+    """
+    for _ in range(max(1, parent.shape[1].bit_length() + 1)):
         jumped = parent.gather(1, parent)
         if torch.equal(jumped, parent):
             break

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from .boundary_max_table import boundary_max_table
 from .jensen_shannon import _use_compiled, jensen_shannon_rows
-from .region_labels import region_labels
+from .region_labels import compact_region_labels, jump_to_roots, region_labels
 
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
@@ -45,7 +45,10 @@ class RegionScoreSpec:
         jsd_normalize: Divide E by ln 2.
         region_rule: ``'components'`` or ``'greedy'``.
         boundary_impl: Implementation of D (``'auto'``, ``'compiled'``, ``'torch'``).
-        semantic_impl: Implementation of the full-form E (``'auto'``, ``'compiled'``, ``'torch'``).
+        semantic_impl: Implementation of E (``'auto'``, ``'compiled'``, ``'torch'``).
+        region_impl: Implementation of the decision, the regions and the region sums (``'auto'``,
+            ``'compiled'``: one tiled pass over F without a decision table; ``'torch'``: a bool decision
+            table in row blocks and min-label propagation).
         block_elements: Size of a row block (memory knob).
     """
 
@@ -56,6 +59,7 @@ class RegionScoreSpec:
     region_rule: str = "components"
     boundary_impl: str = "auto"
     semantic_impl: str = "auto"
+    region_impl: str = "auto"
     block_elements: int = DEFAULT_BLOCK_ELEMENTS
 
 
@@ -115,6 +119,53 @@ def _region_sizes(region: Tensor) -> Tensor:
     return torch.bincount(region, minlength=region.numel()).gather(0, region)
 
 
+REGION_IMPLS = ("auto", "compiled", "torch")
+
+
+def _regions_compiled(score: Tensor, impl: str):
+    """The compiled module when the decision and regions run compiled (``impl='compiled'`` raises if not)."""
+    if impl not in REGION_IMPLS:
+        raise ValueError(f"region_impl must be one of {REGION_IMPLS}, got {impl!r}")
+    if impl == "torch":
+        return None
+    from ._compiled import compiled_unavailable_reason, load_extension
+
+    module = load_extension()
+    supported = score.device.type == "cpu" and score.dtype in (torch.float32, torch.float64)
+    if impl == "compiled" and (module is None or not supported):
+        raise RuntimeError(
+            "region_impl='compiled' needs the compiled operators and a float32/float64 CPU tensor: "
+            f"{compiled_unavailable_reason() or f'got {score.dtype} on {score.device}'}"
+        )
+    return module if supported else None
+
+
+@torch.no_grad()
+def _regions_and_sums(
+    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
+    module = _regions_compiled(score, spec.region_impl)
+    if module is not None:
+        roots = module.region_roots_from_scores(
+            score, 1.0 if weight is None else weight, bias, spec.region_rule == "components"
+        )
+        if spec.region_rule == "greedy":
+            roots = jump_to_roots(roots.unsqueeze(0))[0]
+        region, count = compact_region_labels(roots.unsqueeze(0))
+        region = region[0]
+        return region, count[0], module.region_row_sums(score, region)
+    linked = _decide(score, weight, bias, log_probs, spec)
+    region, count = region_labels(linked.unsqueeze(0), spec.region_rule)
+    del linked
+    region = region[0]
+    total = score.new_empty(score.shape[0])
+    for start, stop in _row_blocks(score.shape[0], log_probs, spec):
+        same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
+        total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
+    return region, count[0], total
+
+
 class _StreamedRegionScores(torch.autograd.Function):
     """(boundary, log_probs) -> (S, region, counts); see the module docstring."""
 
@@ -126,16 +177,9 @@ class _StreamedRegionScores(torch.autograd.Function):
         counts = torch.empty(batch, dtype=torch.long, device=log_probs.device)
         for b in range(batch):
             score = _score_table(boundary[b : b + 1], log_probs[b : b + 1], spec)
-            linked = _decide(score, weight, bias, log_probs, spec)
-            region, count = region_labels(linked.unsqueeze(0), spec.region_rule)
-            del linked
-            region = region[0]
-            regions[b], counts[b] = region, count[0]
-            total = log_probs.new_empty(num_pixels)
-            for start, stop in _row_blocks(num_pixels, log_probs, spec):
-                same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
-                total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
+            region, count, total = _regions_and_sums(score, weight, bias, log_probs, spec)
             del score
+            regions[b], counts[b] = region, count
             mean_score[b] = total / _region_sizes(region).to(total.dtype)
         ctx.mark_non_differentiable(regions, counts)
         ctx.save_for_backward(boundary, log_probs, regions)
