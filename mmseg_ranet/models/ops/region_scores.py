@@ -9,14 +9,15 @@ needs them whole with gradient:
   the default 1x1 decision convolution F^g = w F + b, so J = w S + b with S_i = mean_{j in R(i)} F_ij.
 
 :func:`streamed_region_scores` therefore computes, per image and without autograd, one N x N score table
-(D is written into it and turned into F in place, E arriving in row blocks), the bool decision table (a
-quarter of a float table) in row blocks, the regions and S. Only the small inputs (the boundary map and
-the log class probabilities) are kept for the backward pass, which recomputes D (one table) and E in row
-blocks: dS_i/dF_ij = 1[j in R(i)] / |R(i)|, so the gradient of the D table is -(dL/dS_i) 1[j in R(i)]
-(1 - E_ij) / |R(i)|, built in place of D block by block, and the gradient of every E block is formed and
-consumed immediately. Peak memory: one float N x N table plus a quarter table plus blocks, for one image
-at a time, instead of several tables per image for the whole batch. The values are those of the
-straightforward computation (same formulas, same operators; only float summation order differs).
+(D is written into it and turned into F in place, E arriving in row blocks), then the regions and S in one
+tiled pass over F (compiled; the PyTorch fallback builds the bool decision table, a quarter of a float
+table, in row blocks). Only the small inputs (the boundary map and the log class probabilities) are kept
+for the backward pass, which recomputes D (one table) and E in row blocks: dS_i/dF_ij = 1[j in R(i)] /
+|R(i)|, so the gradient of the D table is -(dL/dS_i) 1[j in R(i)] (1 - E_ij) / |R(i)|, built in place of D
+block by block, and the gradient of every E block is formed and consumed immediately. Peak memory: one
+float N x N table plus row blocks, for one image at a time, instead of several tables per image for the
+whole batch. The values are those of the straightforward computation (same formulas; only float summation
+order differs).
 """
 
 from __future__ import annotations
