@@ -509,7 +509,8 @@ def experiment_knob(args, schedule: Schedule, seeds, command: str) -> None:
     table = knob_table(cue_radii, stats, cells)
     markdown = table + "\n\n" + _footer(schedule, seeds, command, machine, time.monotonic() - start)
     suffix = "" if schedule.name == "default" else f"_{schedule.name}"
-    plot = ROOT / "docs" / f"ranet_difficulty_knob{suffix}.png"
+    # --no-write keeps the plot out of docs/ as well (next to the runs).
+    plot = (args.work_dir if args.no_write else ROOT / "docs") / f"ranet_difficulty_knob{suffix}.png"
     title = f"generated data, {schedule.iters} it x batch {schedule.batch_size}, seeds {','.join(map(str, seeds))}"
     plot_knob(cue_radii, cells, plot, title)
     payload = {
@@ -519,7 +520,7 @@ def experiment_knob(args, schedule: Schedule, seeds, command: str) -> None:
             dict(cue_radius=cue, **cells[(label, cue)]) for cue in cue_radii for label, _ in KNOB_MODELS
         ],
         "runs": results,
-        "plot": str(plot.relative_to(ROOT)),
+        "plot": str(plot.relative_to(ROOT)) if plot.is_relative_to(ROOT) else str(plot),
     }
     _publish("seg_knob", schedule, markdown, payload, args)
     log(f"plot: {plot}")
