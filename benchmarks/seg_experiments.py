@@ -450,6 +450,8 @@ def plot_knob(cue_radii: list[int], cells: dict[tuple[str, int], dict], out: Pat
 
 
 def _runs(models, schedule, args, seeds, cue_radius=DEFAULT_CUE_RADIUS) -> list[Run]:
+    if args.only:
+        models = [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
     return [
         Run(label, config, cue_radius, seed, schedule, args.work_dir, args.data_dir)
         for label, config in models
@@ -550,6 +552,10 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="reduced schedule, one seed, two cue radii")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2; quick: 0)")
     parser.add_argument("--iters", type=int, help="override the schedule's iteration count")
+    parser.add_argument("--batch-size", type=int, help="override the schedule's batch size")
+    parser.add_argument(
+        "--only", nargs="+", help="run only the configs whose file name (without .py) ends with one of these"
+    )
     parser.add_argument("--cue-radii", type=int, nargs="+", help="cue radii of the knob sweep")
     parser.add_argument("--jobs", type=int, default=1, help="trainings at once (each one thread)")
     parser.add_argument(
@@ -571,10 +577,15 @@ def main(argv=None) -> int:
         return 0
     args = parse_args(argv)
     schedule = QUICK if args.quick else DEFAULT
-    if args.iters:
-        warmup = max(1, round(args.iters * schedule.warmup / schedule.iters))
-        name = f"{schedule.name}{args.iters}it"
-        schedule = dataclasses.replace(schedule, name=name, iters=args.iters, warmup=warmup)
+    if args.iters or args.batch_size:
+        iters, batch_size = args.iters or schedule.iters, args.batch_size or schedule.batch_size
+        warmup = max(1, round(iters * schedule.warmup / schedule.iters))
+        name = (
+            schedule.name
+            + (f"{iters}it" if args.iters else "")
+            + (f"b{batch_size}" if args.batch_size else "")
+        )
+        schedule = dataclasses.replace(schedule, name=name, iters=iters, batch_size=batch_size, warmup=warmup)
     seeds = tuple(args.seeds) if args.seeds else schedule.seeds
     default_root = "work_dirs/seg_experiments" + ("" if schedule.name == "default" else f"_{schedule.name}")
     args.work_dir = (args.work_dir or ROOT / default_root).resolve()
