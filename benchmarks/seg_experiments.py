@@ -466,7 +466,7 @@ def _footer(schedule: Schedule, seeds, command: str, machine: dict, elapsed: flo
         f"(AdamW lr 2e-3, warm-up {schedule.warmup}), seeds {', '.join(map(str, seeds))}, "
         f"one thread per run. Machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
         f"load average {machine['load_average_at_start']} at start, {machine['date_utc']}; "
-        f"{elapsed / 60:.1f} min for this experiment (runs found on disk count 0)."
+        f"{elapsed / 60:.1f} min for this invocation (runs whose result already existed were not repeated)."
     )
 
 
