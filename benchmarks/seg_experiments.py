@@ -449,9 +449,14 @@ def plot_knob(cue_radii: list[int], cells: dict[tuple[str, int], dict], out: Pat
 # Experiments
 
 
+def _selected(models, args) -> list[tuple[str, str]]:
+    """The models of an experiment, restricted by ``--only`` to configs whose stem ends with one of its values."""
+    if not args.only:
+        return list(models)
+    return [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
+
+
 def _runs(models, schedule, args, seeds, cue_radius=DEFAULT_CUE_RADIUS) -> list[Run]:
-    if args.only:
-        models = [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
     return [
         Run(label, config, cue_radius, seed, schedule, args.work_dir, args.data_dir)
         for label, config in models
@@ -472,25 +477,26 @@ def _footer(schedule: Schedule, seeds, command: str, machine: dict, elapsed: flo
 
 def experiment_main(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
-    runs = _runs(MAIN_MODELS, schedule, args, seeds)
+    models = _selected(MAIN_MODELS, args)
+    runs = _runs(models, schedule, args, seeds)
     results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
     summaries = [
-        summarise(label, [r for run, r in zip(runs, results) if run.label == label])
-        for label, _ in MAIN_MODELS
+        summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
     ]
-    table = model_table(summaries, [config for _, config in MAIN_MODELS], with_regions=True)
+    table = model_table(summaries, [config for _, config in models], with_regions=True)
     markdown = table + "\n\n" + _footer(schedule, seeds, command, machine, time.monotonic() - start)
     _publish("seg_main", schedule, markdown, {"machine": machine, "rows": summaries, "runs": results}, args)
 
 
 def experiment_ablations(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
-    runs = _runs(ABLATIONS, schedule, args, seeds)
+    models = _selected(ABLATIONS, args)
+    runs = _runs(models, schedule, args, seeds)
     results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
     summaries = [
-        summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in ABLATIONS
+        summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
     ]
-    table = model_table(summaries, [config for _, config in ABLATIONS], with_regions=True)
+    table = model_table(summaries, [config for _, config in models], with_regions=True)
     markdown = table + "\n\n" + _footer(schedule, seeds, command, machine, time.monotonic() - start)
     _publish(
         "seg_ablations", schedule, markdown, {"machine": machine, "rows": summaries, "runs": results}, args

@@ -200,3 +200,11 @@ def test_quick_main_end_to_end(tmp_path):
     assert (tmp_path / "w" / "ranet_difficulty_knob_quick2it.png").is_file()
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and second.stdout.count("[skip]") == 3
+
+
+def test_only_selects_configs_by_file_name_ending():
+    args = type("Args", (), {"only": ["128x128", "frozen-decision"]})()
+    labels = [label for label, _ in se._selected(se.ABLATIONS, args)]
+    assert labels == [se.ABLATIONS[0][0], "frozen W^g (decision_conv lr 0)"]
+    args.only = None
+    assert se._selected(se.MAIN_MODELS, args) == se.MAIN_MODELS
