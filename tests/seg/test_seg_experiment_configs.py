@@ -1,0 +1,99 @@
+"""The peer and ablation configs of benchmarks/seg_experiments.py build through the registry and run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine import Config
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+import mmseg_ranet  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+FCN = REPO / "configs/fcn/fcn_r18-d8_1xb8-600_synthetic-128x128.py"
+PEERS = [
+    REPO / f"configs/{folder}/{name}_r18-d8_1xb8-600_synthetic-128x128.py"
+    for folder, name in [
+        ("pspnet", "pspnet"),
+        ("nonlocal_net", "nonlocal"),
+        ("ccnet", "ccnet"),
+        ("ocrnet", "ocrnet"),
+    ]
+]
+ABLATIONS = sorted((REPO / "configs/ranet/ablations").glob("*.py"))
+HEAD_TYPES = {"pspnet": "PSPHead", "nonlocal": "NLHead", "ccnet": "CCHead"}
+
+
+def _build(cfg):
+    init_default_scope("mmseg")
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.init_weights()
+    return model.eval()
+
+
+def test_eight_ablations_exist_and_only_change_the_head_or_the_optimizer():
+    assert len(ABLATIONS) == 8
+    main = Config.fromfile(str(REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"))
+    for path in ABLATIONS:
+        text = path.read_text()
+        assert '_base_ = ["../ranet_r18-d8_1xb8-600_synthetic-128x128.py"]' in text
+        cfg = Config.fromfile(str(path))
+        assert cfg.model.backbone == main.model.backbone
+        assert cfg.train_cfg == main.train_cfg and cfg.train_dataloader == main.train_dataloader
+
+
+@pytest.mark.parametrize(
+    "name, key, value",
+    [
+        ("no-boundary", "use_boundary_term", False),
+        ("no-semantic", "use_semantic_term", False),
+        ("k1", "num_representatives", 1),
+        ("k4", "num_representatives", 4),
+        ("k16", "num_representatives", 16),
+        ("unmasked", "distribution_mask", False),
+        ("binary-jsd", "divergence", "binary"),
+    ],
+)
+def test_ablation_switch(name, key, value):
+    path = next(p for p in ABLATIONS if p.stem.endswith("_" + name))
+    head = Config.fromfile(str(path)).model.decode_head
+    assert head[key] == value and head.variant == "paper"
+
+
+def test_frozen_decision_config_sets_zero_lr_on_decision_conv():
+    path = next(p for p in ABLATIONS if p.stem.endswith("_frozen-decision"))
+    cfg = Config.fromfile(str(path))
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys["decision_conv"] == dict(lr_mult=0.0, decay_mult=0.0)
+    assert cfg.optim_wrapper.optimizer.type == "AdamW"
+    head = _build(cfg).decode_head
+    assert any(name.startswith("decision_conv") for name, _ in head.named_parameters())
+
+
+@pytest.mark.parametrize("path", PEERS, ids=[p.parent.name for p in PEERS])
+def test_peer_config_matches_fcn_setting(path):
+    cfg, fcn = Config.fromfile(str(path)), Config.fromfile(str(FCN))
+    assert cfg.model.backbone == fcn.model.backbone
+    assert cfg.model.pretrained is None and cfg.model.backbone.norm_cfg.type == "BN"
+    for key in ("train_cfg", "optim_wrapper", "param_scheduler", "train_dataloader", "val_dataloader"):
+        assert cfg[key] == fcn[key], key
+    heads = cfg.model.decode_head if isinstance(cfg.model.decode_head, list) else [cfg.model.decode_head]
+    assert heads[-1].channels == 128 and heads[-1].in_channels == 256 and heads[-1].num_classes == 5
+    assert all(h.norm_cfg.type == "BN" for h in heads)
+    stem = path.stem.split("_")[0]
+    if stem in HEAD_TYPES:
+        assert heads[0].type == HEAD_TYPES[stem]
+    else:
+        assert cfg.model.type == "CascadeEncoderDecoder" and [h.type for h in heads] == ["FCNHead", "OCRHead"]
+
+
+@pytest.mark.parametrize("path", PEERS + ABLATIONS, ids=[p.stem for p in PEERS + ABLATIONS])
+def test_config_builds_and_runs_one_forward(path):
+    model = _build(Config.fromfile(str(path)))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = model(torch.rand(1, 3, 32, 32) * 255, mode="tensor")
+    assert logits.shape[:2] == (1, 5) and torch.isfinite(logits).all()

@@ -1,0 +1,210 @@
+"""Pieces of benchmarks/seg_experiments.py: schedule options, log parsing, skipping, tables; one slow run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import seg_experiments as se
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The lines mmengine's LocalVisBackend writes to vis_data/scalars.json (trimmed): train records every
+# logger interval, then one validation record.
+SCALARS = [
+    {
+        "lr": 0.0018,
+        "data_time": 0.004,
+        "loss": 0.60,
+        "decode.loss_ce": 0.4,
+        "time": 0.20,
+        "iter": 50,
+        "step": 50,
+    },
+    {
+        "lr": 0.0010,
+        "data_time": 0.004,
+        "loss": 0.40,
+        "decode.loss_ce": 0.3,
+        "time": 0.30,
+        "iter": 100,
+        "step": 100,
+    },
+    {"aAcc": 89.34, "mIoU": 47.3, "mAcc": 61.42, "data_time": 0.003, "time": 0.026, "step": 100},
+]
+
+
+def _write_scalars(work_dir: Path, stamp: str, records) -> Path:
+    path = work_dir / stamp / "vis_data" / "scalars.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_parse_scalars_reads_val_miou_and_mean_train_iteration_time(tmp_path):
+    _write_scalars(tmp_path, "20260101_000000", SCALARS[:1] + [dict(SCALARS[2], mIoU=10.0, step=50)])
+    newest = _write_scalars(tmp_path, "20260102_000000", SCALARS)
+    assert se.latest_scalars(tmp_path) == newest
+    parsed = se.parse_scalars(newest)
+    assert parsed["mIoU"] == pytest.approx(47.3)
+    assert parsed["step"] == 100
+    assert parsed["iter_time_s"] == pytest.approx(0.25)  # the val record's "time" is not a train iteration
+
+
+def test_parse_scalars_without_validation_fails(tmp_path):
+    path = _write_scalars(tmp_path, "20260101_000000", SCALARS[:2])
+    with pytest.raises(ValueError, match="no mIoU"):
+        se.parse_scalars(path)
+    assert se.latest_scalars(tmp_path / "missing") is None
+
+
+def test_schedule_options_and_train_command(tmp_path):
+    schedule = se.Schedule("t", iters=120, batch_size=4, warmup=10, seeds=(0,), cue_radii=(3,))
+    options = schedule.cfg_options()
+    for expected in (
+        "train_dataloader.batch_size=4",
+        "train_cfg.max_iters=120",
+        "train_cfg.val_interval=120",
+        "param_scheduler.0.end=10",
+        "param_scheduler.1.begin=10",
+        "param_scheduler.1.end=120",
+        "default_hooks.checkpoint.interval=120",
+    ):
+        assert expected in options
+    run = se.Run("FCN", se.MAIN_MODELS[0][1], 5, 2, schedule, tmp_path / "w", tmp_path / "d")
+    assert run.name == "fcn_r18-d8_1xb8-600_synthetic-128x128/cue5/seed2"
+    command = run_command = se.train_command(run)
+    assert command[1].endswith("tools/train.py") and command[2].endswith(se.MAIN_MODELS[0][1])
+    assert command[command.index("--work-dir") + 1] == str(tmp_path / "w" / "runs" / run.name)
+    assert "randomness.seed=2" in run_command
+    assert f"train_dataloader.dataset.data_root={(tmp_path / 'd' / 'cue5').resolve()}" in command
+    assert f"val_dataloader.dataset.data_root={(tmp_path / 'd' / 'cue5').resolve()}" in command
+    assert se._env()["OMP_NUM_THREADS"] == "1"
+
+
+def test_every_listed_config_exists():
+    for _, config in se.MAIN_MODELS + se.ABLATIONS:
+        assert (REPO / config).is_file(), config
+    assert [label for label, _ in se.KNOB_MODELS] == ["FCN (no context)", "Non-local (NLHead)", "RANet paper"]
+
+
+def test_existing_result_is_skipped_without_training(tmp_path, monkeypatch):
+    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+    run.work_dir.mkdir(parents=True)
+    run.result_path.write_text(json.dumps({"status": "ok", "mIoU": 61.5, "seed": 0, "wall_s": 80.0}))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a run with a result file must not train")
+
+    monkeypatch.setattr(se.subprocess, "run", no_training)
+    assert se.execute(run)["mIoU"] == 61.5
+
+
+def test_missing_result_trains_and_stores_parsed_result(tmp_path, monkeypatch):
+    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 1, se.QUICK, tmp_path, tmp_path / "d")
+    (run.work_dir / "stale").mkdir(parents=True)  # an interrupted run's leftovers are cleared first
+    calls = []
+
+    def fake_training(command, **kwargs):
+        calls.append(command)
+        assert not (run.work_dir / "stale").exists()
+        _write_scalars(run.work_dir, "20260101_000000", SCALARS)
+        (run.work_dir / f"iter_{run.schedule.iters}.pth").write_bytes(b"x")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(se.subprocess, "run", fake_training)
+    result = se.execute(run)
+    assert len(calls) == 1
+    assert result["mIoU"] == pytest.approx(47.3) and result["seed"] == 1 and result["status"] == "ok"
+    assert json.loads(run.result_path.read_text())["mIoU"] == pytest.approx(47.3)
+    assert not list(run.work_dir.glob("*.pth"))  # checkpoints are removed unless asked to keep them
+    assert se.execute(run)["mIoU"] == pytest.approx(47.3) and len(calls) == 1  # second call skips
+
+
+def test_failed_training_is_reported_not_stored(tmp_path, monkeypatch):
+    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+
+    def failing(command, stdout=None, **kwargs):
+        stdout.write("Traceback\nRuntimeError: boom\n")
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(se.subprocess, "run", failing)
+    assert se.execute(run)["status"] == "failed"
+    assert not run.result_path.exists()
+
+
+def _result(miou, seed, wall=100.0, regions=None):
+    result = {"status": "ok", "mIoU": miou, "seed": seed, "wall_s": wall, "iter_time_s": 0.2}
+    if regions is not None:
+        result["regions"] = {"mean": regions}
+    return result
+
+
+def test_summary_and_tables_hold_mean_and_sample_std():
+    summary = se.summarise(
+        "RANet paper", [_result(80.0, 0, regions=256), _result(84.0, 1, regions=250), _result(82.0, 2)]
+    )
+    assert summary["mIoU_mean"] == pytest.approx(82.0)
+    assert summary["mIoU_std"] == pytest.approx(2.0)  # sample standard deviation over the seeds
+    assert summary["mIoU_cell"] == "82.00 ± 2.00"
+    assert summary["regions_mean"] == pytest.approx(253.0)
+    failed = se.summarise("FCN", [_result(60.0, 0), {"status": "failed", "wall_s": 3.0}])
+    assert failed["ok"] == 1 and failed["runs"] == 2 and failed["mIoU_cell"] == "60.00"
+    table = se.model_table([summary, failed], ["a.py", "b.py"], with_regions=True)
+    lines = table.splitlines()
+    assert lines[0].startswith("| model") and "regions / image" in lines[0]
+    assert "| RANet paper" in lines[2] and "82.00 ± 2.00" in lines[2] and "| 3/3" in lines[2]
+    assert "253.0" in lines[2] and "`a.py`" in lines[2]
+    assert "| 1/2" in lines[3] and "| -" in lines[3]
+    assert se.fmt_mean_std([]) == "-"
+
+
+def test_knob_table_and_plot(tmp_path):
+    cells = {}
+    for label, _ in se.KNOB_MODELS:
+        for cue, base in [(2, 40.0), (8, 80.0)]:
+            cells[(label, cue)] = se.summarise(label, [_result(base, 0), _result(base + 2, 1)])
+    stats = [
+        {"cue_radius": 2, "mean_cue_distance_px": 16.0, "mean_cue_distance_stride8": 2.0},
+        {"cue_radius": 8, "mean_cue_distance_px": 15.5, "mean_cue_distance_stride8": 1.94},
+    ]
+    table = se.knob_table([2, 8], stats, cells).splitlines()
+    assert "Non-local (NLHead)" in table[0]
+    assert table[2].startswith("| 2 ") and "16.0 / 2.00" in table[2] and table[2].count("41.00 ± 1.41") == 3
+    out = tmp_path / "knob.png"
+    se.plot_knob([2, 8], cells, out, "test")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_quick_main_end_to_end(tmp_path):
+    """Two real trainings of 2 iterations each through tools/train.py, then the skip on a second call."""
+    command = [sys.executable, str(REPO / "benchmarks/seg_experiments.py"), "knob", "--quick", "--iters", "2"]
+    command += ["--cue-radii", "3", "--work-dir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d")]
+    command += ["--no-write"]
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    results = sorted((tmp_path / "w" / "runs").glob("*/cue3/seed0/result.json"))
+    assert len(results) == 3
+    for path in results:
+        result = json.loads(path.read_text())
+        assert result["status"] == "ok" and 0.0 <= result["mIoU"] <= 100.0 and result["step"] == 2
+    ranet = json.loads(
+        (tmp_path / "w/runs/ranet_r18-d8_1xb8-600_synthetic-128x128/cue3/seed0/result.json").read_text()
+    )
+    assert 1 <= ranet["regions"]["mean"] <= ranet["regions"]["grid_pixels"] == 256
+    assert (tmp_path / "w" / "ranet_difficulty_knob_quick2it.png").is_file()
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and second.stdout.count("[skip]") == 3
+
+
+def test_only_selects_configs_by_file_name_ending():
+    args = type("Args", (), {"only": ["128x128", "frozen-decision"]})()
+    labels = [label for label, _ in se._selected(se.ABLATIONS, args)]
+    assert labels == [se.ABLATIONS[0][0], "frozen W^g (decision_conv lr 0)"]
+    args.only = None
+    assert se._selected(se.MAIN_MODELS, args) == se.MAIN_MODELS
