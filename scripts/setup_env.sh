@@ -84,9 +84,9 @@ step "verify imports"
 from mmseg_ranet.models.ops._compiled import compiled_available, compiled_unavailable_reason
 
 if compiled_available():
-    print("    compiled boundary operator: available")
+    print("    compiled operators (D, E, regions): available")
 else:
-    print(f"    compiled boundary operator: unavailable ({compiled_unavailable_reason()}); using PyTorch")
+    print(f"    compiled operators (D, E, regions): unavailable ({compiled_unavailable_reason()}); using PyTorch")
 PYEOF
 
 echo "$STAMP" > "$STAMP_FILE"

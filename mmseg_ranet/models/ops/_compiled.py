@@ -106,15 +106,13 @@ def load_extension() -> ModuleType | None:
                 errors.append(f"JIT build: {type(error).__name__}: {error}")
         if _module is None:
             _load_error = "; ".join(errors)
-            logger.warning(
-                "compiled boundary_max_table unavailable, using the PyTorch operator (%s)", _load_error
-            )
+            logger.warning("compiled operators unavailable, using the PyTorch operators (%s)", _load_error)
         _load_attempted = True
     return _module
 
 
 def compiled_available() -> bool:
-    """Whether the compiled boundary operator can be used in this process (builds it on first call)."""
+    """Whether the compiled operators can be used in this process (builds them on first call)."""
     return load_extension() is not None
 
 
