@@ -329,6 +329,25 @@ void check_log_probs(const at::Tensor& log_probs, int64_t start, int64_t stop) {
               ") out of range for ", log_probs.size(2), " pixels");
 }
 
+// Inputs of a backward call, checked: contiguous log-probabilities and a (B, rows, N) gradient block of
+// their dtype.
+struct GradRows {
+  at::Tensor log_probs;
+  at::Tensor grad_rows;
+  int64_t rows;
+};
+
+GradRows checked_grad_rows(const at::Tensor& grad_rows_in, const at::Tensor& log_probs_in, int64_t start) {
+  const int64_t rows = grad_rows_in.dim() == 3 ? grad_rows_in.size(1) : -1;
+  check_log_probs(log_probs_in, start, start + std::max<int64_t>(rows, 0));
+  const at::Tensor log_probs = log_probs_in.contiguous();
+  const int64_t batch = log_probs.size(0), pixels = log_probs.size(2);
+  TORCH_CHECK(grad_rows_in.dim() == 3 && grad_rows_in.size(0) == batch && grad_rows_in.size(2) == pixels,
+              "grad_rows must have shape (B, rows, N) = (", batch, ", rows, ", pixels, "), got ",
+              grad_rows_in.sizes());
+  return {log_probs, grad_rows_in.to(log_probs.scalar_type()).contiguous(), rows};
+}
+
 }  // namespace
 
 at::Tensor jensen_shannon_rows_forward(const at::Tensor& log_probs_in, int64_t start, int64_t stop) {
@@ -347,14 +366,11 @@ at::Tensor jensen_shannon_rows_forward(const at::Tensor& log_probs_in, int64_t s
 
 at::Tensor jensen_shannon_rows_backward(const at::Tensor& grad_rows_in, const at::Tensor& log_probs_in,
                                         int64_t start) {
-  const int64_t rows = grad_rows_in.dim() == 3 ? grad_rows_in.size(1) : -1;
-  check_log_probs(log_probs_in, start, start + std::max<int64_t>(rows, 0));
-  const at::Tensor log_probs = log_probs_in.contiguous();
+  const GradRows in = checked_grad_rows(grad_rows_in, log_probs_in, start);
+  const at::Tensor& log_probs = in.log_probs;
+  const at::Tensor& grad_rows = in.grad_rows;
+  const int64_t rows = in.rows;
   const int64_t batch = log_probs.size(0), classes = log_probs.size(1), pixels = log_probs.size(2);
-  TORCH_CHECK(grad_rows_in.dim() == 3 && grad_rows_in.size(0) == batch && grad_rows_in.size(2) == pixels,
-              "grad_rows must have shape (B, rows, N) = (", batch, ", rows, ", pixels, "), got ",
-              grad_rows_in.sizes());
-  const at::Tensor grad_rows = grad_rows_in.to(log_probs.scalar_type()).contiguous();
   const at::Tensor prob = log_probs.exp();
   at::Tensor grad = at::zeros_like(log_probs);
   if (grad_rows.numel() == 0) return grad;
@@ -387,14 +403,11 @@ at::Tensor jensen_shannon_binary_rows_forward(const at::Tensor& log_probs_in, in
 
 at::Tensor jensen_shannon_binary_rows_backward(const at::Tensor& grad_rows_in, const at::Tensor& log_probs_in,
                                                int64_t start, double low, double high) {
-  const int64_t rows = grad_rows_in.dim() == 3 ? grad_rows_in.size(1) : -1;
-  check_log_probs(log_probs_in, start, start + std::max<int64_t>(rows, 0));
-  const at::Tensor log_probs = log_probs_in.contiguous();
+  const GradRows in = checked_grad_rows(grad_rows_in, log_probs_in, start);
+  const at::Tensor& log_probs = in.log_probs;
+  const at::Tensor& grad_rows = in.grad_rows;
+  const int64_t rows = in.rows;
   const int64_t batch = log_probs.size(0), classes = log_probs.size(1), pixels = log_probs.size(2);
-  TORCH_CHECK(grad_rows_in.dim() == 3 && grad_rows_in.size(0) == batch && grad_rows_in.size(2) == pixels,
-              "grad_rows must have shape (B, rows, N) = (", batch, ", rows, ", pixels, "), got ",
-              grad_rows_in.sizes());
-  const at::Tensor grad_rows = grad_rows_in.to(log_probs.scalar_type()).contiguous();
   const at::Tensor prob = log_probs.exp();
   at::Tensor grad = at::zeros_like(log_probs);
   if (grad_rows.numel() == 0) return grad;
