@@ -122,6 +122,31 @@ def compiled_unavailable_reason() -> str | None:
     return _load_error
 
 
+IMPLS = ("auto", "compiled", "torch")
+
+
+def use_compiled(tensor: Tensor, impl: str, argument: str = "impl") -> bool:
+    """Whether an operator with an ``impl`` switch runs its compiled path for ``tensor``.
+
+    ``'torch'`` never does; ``'auto'`` does when the extension is available and ``tensor`` is a float32 or
+    float64 CPU tensor; ``'compiled'`` must, and raises naming ``argument`` when it cannot.
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"{argument} must be one of {IMPLS}, got {impl!r}")
+    if impl == "torch":
+        return False
+    supported = tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+    if impl == "compiled":
+        if not supported:
+            raise ValueError(
+                f"{argument}='compiled' needs a float32/float64 CPU tensor, got {tensor.dtype} on {tensor.device}"
+            )
+        if not compiled_available():
+            raise RuntimeError(f"the compiled operators are unavailable: {compiled_unavailable_reason()}")
+        return True
+    return supported and compiled_available()
+
+
 class BoundaryMaxTableCompiled(torch.autograd.Function):
     """D through the compiled operator; the backward recomputes each pair's arg-max from the map."""
 

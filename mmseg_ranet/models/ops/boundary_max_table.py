@@ -27,6 +27,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ._compiled import IMPLS
+
 # Samples (batch x pairs x padded steps) evaluated at once; bounds the peak memory of a block.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
@@ -218,7 +220,7 @@ class BoundaryMaxTable(torch.autograd.Function):
         return grad, None
 
 
-BOUNDARY_IMPLS = ("auto", "compiled", "torch")
+BOUNDARY_IMPLS = IMPLS
 
 
 def boundary_max_table(
@@ -241,24 +243,10 @@ def boundary_max_table(
         raise ValueError(f"boundary must have shape (B, H, W), got {tuple(boundary.shape)}")
     if chunk_elements < 1:
         raise ValueError(f"chunk_elements must be >= 1, got {chunk_elements}")
-    if impl not in BOUNDARY_IMPLS:
-        raise ValueError(f"impl must be one of {BOUNDARY_IMPLS}, got {impl!r}")
-    if impl != "torch":
-        from ._compiled import boundary_max_table_compiled, compiled_available, compiled_unavailable_reason
+    from ._compiled import boundary_max_table_compiled, use_compiled
 
-        supported = boundary.device.type == "cpu" and boundary.dtype in (torch.float32, torch.float64)
-        if impl == "compiled":
-            if not supported:
-                raise ValueError(
-                    f"impl='compiled' needs a float32/float64 CPU tensor, got {boundary.dtype} on {boundary.device}"
-                )
-            if not compiled_available():
-                raise RuntimeError(
-                    f"the compiled boundary operator is unavailable: {compiled_unavailable_reason()}"
-                )
-            return boundary_max_table_compiled(boundary)
-        if supported and compiled_available():
-            return boundary_max_table_compiled(boundary)
+    if use_compiled(boundary, impl):
+        return boundary_max_table_compiled(boundary)
     if max(boundary.shape[1:]) > torch.iinfo(torch.int16).max:
         raise ValueError(f"boundary map too large for int16 arg-max steps: {tuple(boundary.shape)}")
     return BoundaryMaxTable.apply(boundary, chunk_elements)

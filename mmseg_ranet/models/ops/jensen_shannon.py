@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ._compiled import IMPLS, use_compiled
+
 DIVERGENCE_FORMS = ("full", "binary")
 # Clipping of the binary form, as in the released code.
 BINARY_PROB_RANGE = (0.001, 0.99)
@@ -75,27 +77,7 @@ def binary_jsd_table(log_probs: Tensor) -> Tensor:
     return _binary_jsd_rows(log_probs, 0, log_probs.shape[2])
 
 
-JSD_IMPLS = ("auto", "compiled", "torch")
-
-
-def _use_compiled(log_probs: Tensor, form: str, impl: str) -> bool:
-    """Whether the compiled full-form operator runs (``impl='compiled'`` raises when it cannot)."""
-    if impl not in JSD_IMPLS:
-        raise ValueError(f"impl must be one of {JSD_IMPLS}, got {impl!r}")
-    if impl == "torch":
-        return False
-    from ._compiled import compiled_available, compiled_unavailable_reason
-
-    supported = log_probs.device.type == "cpu" and log_probs.dtype in (torch.float32, torch.float64)
-    if impl == "compiled":
-        if not supported:
-            raise ValueError(
-                f"impl='compiled' needs a float32/float64 CPU tensor, got {log_probs.dtype} on {log_probs.device}"
-            )
-        if not compiled_available():
-            raise RuntimeError(f"the compiled operators are unavailable: {compiled_unavailable_reason()}")
-        return True
-    return supported and compiled_available()
+JSD_IMPLS = IMPLS
 
 
 def jensen_shannon_rows(
@@ -121,7 +103,7 @@ def jensen_shannon_rows(
     """
     if form not in DIVERGENCE_FORMS:
         raise ValueError(f"form (divergence) must be one of {DIVERGENCE_FORMS}, got {form!r}")
-    if _use_compiled(log_probs, form, impl):
+    if use_compiled(log_probs, impl):
         from ._compiled import jensen_shannon_rows_compiled
 
         rows = jensen_shannon_rows_compiled(
@@ -159,7 +141,7 @@ def jensen_shannon_table(
         raise ValueError(f"log_probs must have shape (B, num_classes, N), got {tuple(log_probs.shape)}")
     if form not in DIVERGENCE_FORMS:
         raise ValueError(f"form (divergence) must be one of {DIVERGENCE_FORMS}, got {form!r}")
-    if _use_compiled(log_probs, form, impl):
+    if use_compiled(log_probs, impl):
         from ._compiled import jensen_shannon_rows_compiled
 
         table = jensen_shannon_rows_compiled(

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._compiled import IMPLS, load_extension, use_compiled
 from .boundary_max_table import boundary_max_table
-from .jensen_shannon import _use_compiled, jensen_shannon_rows
+from .jensen_shannon import jensen_shannon_rows
 from .region_labels import compact_region_labels, jump_to_roots, region_labels
 
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
@@ -69,7 +70,7 @@ def _row_blocks(num_pixels: int, log_probs: Tensor, spec: RegionScoreSpec):
     if (
         spec.use_semantic_term
         and spec.divergence == "full"
-        and not _use_compiled(log_probs, "full", spec.semantic_impl)
+        and not use_compiled(log_probs, spec.semantic_impl, "semantic_impl")
     ):
         per_row *= log_probs.shape[1]  # the PyTorch full form holds (rows, N, C) intermediates
     rows = max(1, spec.block_elements // max(1, per_row))
@@ -80,7 +81,7 @@ def _row_blocks(num_pixels: int, log_probs: Tensor, spec: RegionScoreSpec):
 def _semantic_rows(log_probs: Tensor, start: int, stop: int, spec: RegionScoreSpec) -> Tensor:
     return jensen_shannon_rows(
         log_probs, start, stop, spec.divergence, spec.jsd_normalize, spec.semantic_impl
-    )[0]
+    )
 
 
 @torch.no_grad()
@@ -94,7 +95,7 @@ def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> 
         table = log_probs.new_ones(num_pixels, num_pixels)
     if spec.use_semantic_term:
         for start, stop in _row_blocks(num_pixels, log_probs, spec):
-            table[start:stop].mul_(1 - _semantic_rows(log_probs, start, stop, spec))
+            table[start:stop].mul_(1 - _semantic_rows(log_probs, start, stop, spec)[0])
     return table
 
 
@@ -120,25 +121,7 @@ def _region_sizes(region: Tensor) -> Tensor:
     return torch.bincount(region, minlength=region.numel()).gather(0, region)
 
 
-REGION_IMPLS = ("auto", "compiled", "torch")
-
-
-def _regions_compiled(score: Tensor, impl: str):
-    """The compiled module when the decision and regions run compiled (``impl='compiled'`` raises if not)."""
-    if impl not in REGION_IMPLS:
-        raise ValueError(f"region_impl must be one of {REGION_IMPLS}, got {impl!r}")
-    if impl == "torch":
-        return None
-    from ._compiled import compiled_unavailable_reason, load_extension
-
-    module = load_extension()
-    supported = score.device.type == "cpu" and score.dtype in (torch.float32, torch.float64)
-    if impl == "compiled" and (module is None or not supported):
-        raise RuntimeError(
-            "region_impl='compiled' needs the compiled operators and a float32/float64 CPU tensor: "
-            f"{compiled_unavailable_reason() or f'got {score.dtype} on {score.device}'}"
-        )
-    return module if supported else None
+REGION_IMPLS = IMPLS
 
 
 @torch.no_grad()
@@ -146,8 +129,8 @@ def _regions_and_sums(
     score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
-    module = _regions_compiled(score, spec.region_impl)
-    if module is not None:
+    if use_compiled(score, spec.region_impl, "region_impl"):
+        module = load_extension()
         roots = module.region_roots_from_scores(
             score, 1.0 if weight is None else weight, bias, spec.region_rule == "components"
         )
@@ -216,9 +199,7 @@ class _StreamedRegionScores(torch.autograd.Function):
                         same, coefficient[start:stop].unsqueeze(1), coefficient.new_zeros(())
                     )
                     if spec.use_semantic_term:
-                        semantic = jensen_shannon_rows(
-                            log_probs_b, start, stop, spec.divergence, spec.jsd_normalize, spec.semantic_impl
-                        )
+                        semantic = _semantic_rows(log_probs_b, start, stop, spec)
                         if need_log_probs:
                             # dF/dE = -(1 - D)
                             grad_semantic = (
