@@ -13,10 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vos_recommender.registry import Registry
+
 __all__ = [
     "AgentStrategy",
     "LinspaceStrategy",
     "RandomStrategy",
+    "STRATEGIES",
     "RecommendationStrategy",
     "WorstStrategy",
     "build_strategy",
@@ -196,6 +199,27 @@ class AgentStrategy(RecommendationStrategy):
         return int(np.argmax(self.scores(quality, counts)))
 
 
+def _agent_strategy(seed: int | None = None, agent: object | None = None) -> AgentStrategy:
+    if agent is None:
+        raise ValueError("the 'ours' strategy needs a trained agent")
+    return AgentStrategy(agent)
+
+
+#: name -> builder called as ``builder(seed=..., agent=...)``; names are case-insensitive and ``agent``
+#: is an alias of ``ours``.
+STRATEGIES: Registry[RecommendationStrategy] = Registry(
+    "strategy",
+    {
+        "random": lambda seed=None, agent=None: RandomStrategy(seed),
+        "linspace": lambda seed=None, agent=None: LinspaceStrategy(),
+        "worst": lambda seed=None, agent=None: WorstStrategy(),
+        "ours": _agent_strategy,
+    },
+    aliases={"agent": "ours"},
+    case_sensitive=False,
+)
+
+
 def build_strategy(name: str, seed: int | None = None, agent: object | None = None) -> RecommendationStrategy:
     """A strategy by name: ``random``, ``linspace``, ``worst`` or ``ours`` (needs ``agent``).
 
@@ -208,15 +232,4 @@ def build_strategy(name: str, seed: int | None = None, agent: object | None = No
         KeyError: If the name is unknown.
         ValueError: If ``ours`` is asked without an agent.
     """
-    key = name.lower()
-    if key == "random":
-        return RandomStrategy(seed)
-    if key == "linspace":
-        return LinspaceStrategy()
-    if key == "worst":
-        return WorstStrategy()
-    if key in ("ours", "agent"):
-        if agent is None:
-            raise ValueError("the 'ours' strategy needs a trained agent")
-        return AgentStrategy(agent)
-    raise KeyError(f"unknown strategy {name!r}; known: random, linspace, worst, ours")
+    return STRATEGIES.build(name, seed=seed, agent=agent)

@@ -19,10 +19,10 @@ Third-party backends register with :func:`register_backend`.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend, VOSResult
+from vos_recommender.registry import Registry
 
 __all__ = [
     "BACKENDS",
@@ -35,14 +35,17 @@ __all__ = [
 ]
 
 #: name -> "module:Class" (imported lazily) or the class itself.
-BACKENDS: dict[str, str | type[VOSBackend]] = {
-    "flow": "vos_recommender.backends.flow:FlowBackend",
-    "learned": "vos_recommender.backends.learned:LearnedBackend",
-    "cache": "vos_recommender.backends.cache:CachingBackend",
-    "ipn": "vos_recommender.backends.adapters:IPNBackend",
-    "manet": "vos_recommender.backends.adapters:MANetBackend",
-    "atnet": "vos_recommender.backends.adapters:ATNetBackend",
-}
+BACKENDS: Registry[VOSBackend] = Registry(
+    "VOS backend",
+    {
+        "flow": "vos_recommender.backends.flow:FlowBackend",
+        "learned": "vos_recommender.backends.learned:LearnedBackend",
+        "cache": "vos_recommender.backends.cache:CachingBackend",
+        "ipn": "vos_recommender.backends.adapters:IPNBackend",
+        "manet": "vos_recommender.backends.adapters:MANetBackend",
+        "atnet": "vos_recommender.backends.adapters:ATNetBackend",
+    },
+)
 
 
 def register_backend(name: str, backend: str | type[VOSBackend], overwrite: bool = False) -> None:
@@ -56,24 +59,12 @@ def register_backend(name: str, backend: str | type[VOSBackend], overwrite: bool
     Raises:
         KeyError: If ``name`` is taken and ``overwrite`` is False.
     """
-    if name in BACKENDS and not overwrite:
-        raise KeyError(f"backend {name!r} is already registered")
-    BACKENDS[name] = backend
+    BACKENDS.register(name, backend, overwrite=overwrite)
 
 
 def available_backends() -> list[str]:
     """Sorted names of the registered backends."""
-    return sorted(BACKENDS)
-
-
-def _resolve(name: str) -> type[VOSBackend]:
-    if name not in BACKENDS:
-        raise KeyError(f"unknown VOS backend {name!r}; known backends: {', '.join(available_backends())}")
-    entry = BACKENDS[name]
-    if isinstance(entry, str):
-        module_name, _, class_name = entry.partition(":")
-        entry = getattr(importlib.import_module(module_name), class_name)
-    return entry
+    return BACKENDS.names()
 
 
 def build_backend(name: str, **kwargs: Any) -> VOSBackend:
@@ -90,4 +81,4 @@ def build_backend(name: str, **kwargs: Any) -> VOSBackend:
     Raises:
         KeyError: If the name is unknown (the message lists the known names).
     """
-    return _resolve(name)(**kwargs)
+    return BACKENDS.build(name, **kwargs)

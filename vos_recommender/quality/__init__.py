@@ -12,8 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from vos_recommender.quality.oracle import OracleQuality, QualitySource
+from vos_recommender.registry import Registry
 
-__all__ = ["OracleQuality", "QualitySource", "build_quality"]
+__all__ = ["QUALITY_SOURCES", "OracleQuality", "QualitySource", "build_quality"]
+
+
+#: name -> quality source class (``"module:Class"`` entries are imported when first built).
+QUALITY_SOURCES: Registry[QualitySource] = Registry(
+    "quality source",
+    {"oracle": OracleQuality, "wild": "vos_recommender.quality.estimator:WildQuality"},
+)
 
 
 def build_quality(name: str, **kwargs: Any) -> QualitySource:
@@ -26,10 +34,4 @@ def build_quality(name: str, **kwargs: Any) -> QualitySource:
     Raises:
         KeyError: If the name is unknown.
     """
-    if name == "oracle":
-        return OracleQuality(**kwargs)
-    if name == "wild":
-        from vos_recommender.quality.estimator import WildQuality
-
-        return WildQuality(**kwargs)
-    raise KeyError(f"unknown quality source {name!r}; known: oracle, wild")
+    return QUALITY_SOURCES.build(name, **kwargs)
