@@ -5,17 +5,17 @@ from setuptools import find_packages, setup
 
 
 def compiled_extensions():
-    """``mmseg_ranet._ext``: the compiled boundary-table operator.
+    """``mmseg_ranet._ext``: the compiled CPU operators of the RANet head (D, E, regions).
 
-    Built for the CPU always (when torch and a C++ compiler are present), with a CUDA kernel only when the
-    toolkit is found and its source exists. It is optional: if it cannot be built, the install goes on and
-    mmseg_ranet falls back to a just-in-time build or to the pure-PyTorch operator.
+    Built when torch and a C++ compiler are present at build time (``scripts/setup_env.sh`` installs with
+    ``--no-build-isolation`` for that). It is optional: if it cannot be built (an isolated ``pip install .``
+    has no torch), the install goes on and mmseg_ranet falls back to a just-in-time build or to the
+    pure-PyTorch operators. Set ``MMSEG_RANET_NO_EXT=1`` to skip it.
     """
     if os.environ.get("MMSEG_RANET_NO_EXT", "0") not in ("", "0"):
         return [], {}
     try:
-        import torch
-        from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:  # an isolated build without torch: skip, the runtime falls back
         return [], {}
     if not (shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")):
@@ -33,40 +33,48 @@ def compiled_extensions():
                     f"optional extension {ext.name} not built, the PyTorch fallback will be used: {error}"
                 )
 
-    sources = [
-        "mmseg_ranet/csrc/bindings.cpp",
-        "mmseg_ranet/csrc/boundary_max_table.cpp",
-        "mmseg_ranet/csrc/jensen_shannon.cpp",
-        "mmseg_ranet/csrc/region_scores.cpp",
-    ]
-    cuda_source = "mmseg_ranet/csrc/boundary_max_table_cuda.cu"
-    use_cuda = (
-        os.path.isfile(cuda_source)
-        and CUDA_HOME is not None
-        and (torch.cuda.is_available() or os.environ.get("FORCE_CUDA", "0") == "1")
+    extension = CppExtension(
+        name="mmseg_ranet._ext",
+        sources=[
+            "mmseg_ranet/csrc/bindings.cpp",
+            "mmseg_ranet/csrc/boundary_max_table.cpp",
+            "mmseg_ranet/csrc/jensen_shannon.cpp",
+            "mmseg_ranet/csrc/region_scores.cpp",
+        ],
+        extra_compile_args=["-O3", "-fopenmp"],
+        extra_link_args=["-fopenmp"],
+        optional=True,
     )
-    cxx_flags = ["-O3", "-fopenmp"]
-    if use_cuda:
-        extension = CUDAExtension(
-            name="mmseg_ranet._ext",
-            sources=[*sources, cuda_source],
-            define_macros=[("MMSEG_RANET_WITH_CUDA", None)],
-            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3"]},
-            extra_link_args=["-fopenmp"],
-            optional=True,
-        )
-    else:
-        extension = CppExtension(
-            name="mmseg_ranet._ext",
-            sources=sources,
-            extra_compile_args=cxx_flags,
-            extra_link_args=["-fopenmp"],
-            optional=True,
-        )
     return [extension], {"build_ext": OptionalBuildExtension.with_options(use_ninja=True)}
 
 
 EXT_MODULES, CMDCLASS = compiled_extensions()
+
+VOS_REQUIRES = [
+    "torch>=2.8",
+    "numpy>=2.0",
+    "scipy",
+    "scikit-image",
+    "opencv-python",
+    "pillow",
+    "matplotlib",
+    "networkx",
+    "gymnasium>=1.0",
+    "stable-baselines3>=2.3",
+    "tqdm",
+    "rich",
+    "pyyaml",
+]
+SEG_REQUIRES = [
+    "mmengine>=0.10,<0.11",
+    "mmcv>=2.0.0rc4,<2.2.0",
+    "mmsegmentation>=1.2,<1.3",
+    # `import mmseg.models` needs these two; mmengine's `mmseg::` config inheritance needs pkg_resources.
+    "ftfy",
+    "regex",
+    "setuptools<81",
+]
+TEST_REQUIRES = ["pytest>=9,<10", "pytest-timeout", "ruff"]
 
 setup(
     name="ranet-ivos",
@@ -79,21 +87,16 @@ setup(
     python_requires=">=3.10",
     ext_modules=EXT_MODULES,
     cmdclass=CMDCLASS,
-    package_data={"mmseg_ranet": ["csrc/*.cpp", "csrc/*.h", "csrc/*.cu"]},
-    # The exact pins live in requirements.txt and are installed by scripts/setup_env.sh;
-    # these are the ranges the code is written against.
-    install_requires=[
-        "torch>=2.8",
-        "mmengine>=0.10,<0.11",
-        "mmcv>=2.0.0rc4,<2.2.0",
-        "mmsegmentation>=1.2,<1.3",
-        "numpy",
-        "scipy",
-        "scikit-image",
-        "networkx",
-        "opencv-python",
-        "matplotlib",
-        "gymnasium>=1.0",
-        "stable-baselines3>=2.3",
-    ],
+    package_data={"mmseg_ranet": ["csrc/*.cpp", "csrc/*.h"]},
+    # The exact pins live in requirements.txt and are installed by scripts/setup_env.sh; these are the
+    # ranges the code is written against. A plain `pip install .` gives the frame recommender
+    # (vos_recommender), which needs no OpenMMLab package; the `seg` extra adds the segmentation stack
+    # (mmcv 2.1.0 has no wheel on PyPI: see scripts/setup_env.sh for building it with its CPU ops).
+    install_requires=VOS_REQUIRES,
+    extras_require={
+        "vos": [],
+        "seg": SEG_REQUIRES,
+        "test": TEST_REQUIRES,
+        "all": SEG_REQUIRES + TEST_REQUIRES,
+    },
 )

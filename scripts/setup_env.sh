@@ -9,12 +9,18 @@
 #   VENV            where to create the environment (default: <repo>/.venv)
 #   PYTHON          interpreter used to create it (default: python3.11, else python3)
 #   MMCV_WHEEL_DIR  wheel cache (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg_ranet/wheels)
+#   EXT_CACHE_DIR   compiled-operator cache, keyed by a hash of their sources, torch, Python and the
+#                   compiler (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg_ranet/ext)
+#
+# A second set-up on the same machine (a new clone, CI) reuses the mmcv wheel, pip's cache and the
+# compiled operators, so it only installs: see docs/install.md for the measured times.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 MMCV_WHEEL_DIR="${MMCV_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmseg_ranet/wheels}"
+EXT_CACHE_DIR="${EXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmseg_ranet/ext}"
 TORCH_PIN="torch==2.13.0"
 SETUPTOOLS_PIN="setuptools==80.10.2"
 MMCV_PIN="mmcv==2.1.0"
@@ -70,8 +76,26 @@ fi
 step "install pinned requirements"
 "${PIP[@]}" install -q --find-links "$MMCV_WHEEL_DIR" -r "$ROOT/requirements.txt"
 
-step "install this project in editable mode"
-"${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
+# The compiled operators take about a minute to build; the result depends only on their sources, the
+# build script, torch, Python and the compiler, so it is cached under a hash of those and copied in.
+EXT_KEY="$( { cat "$ROOT"/mmseg_ranet/csrc/* "$ROOT/setup.py"; "$PY" -c "import sys, torch; print(sys.version, torch.__version__)"; \
+  "${CXX:-c++}" --version 2>/dev/null || true; } | sha256sum | cut -c1-32)"
+EXT_SO_NAME="$("$PY" -c "import sysconfig; print('_ext' + sysconfig.get_config_var('EXT_SUFFIX'))")"
+CACHED_EXT="$EXT_CACHE_DIR/$EXT_KEY/$EXT_SO_NAME"
+if [ -f "$CACHED_EXT" ]; then
+  step "install this project in editable mode (compiled operators from the cache: $EXT_CACHE_DIR/$EXT_KEY)"
+  MMSEG_RANET_NO_EXT=1 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
+  cp "$CACHED_EXT" "$ROOT/mmseg_ranet/.tmp-$EXT_SO_NAME"
+  mv "$ROOT/mmseg_ranet/.tmp-$EXT_SO_NAME" "$ROOT/mmseg_ranet/$EXT_SO_NAME"
+else
+  step "install this project in editable mode (builds the compiled operators)"
+  "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
+  if [ -f "$ROOT/mmseg_ranet/$EXT_SO_NAME" ]; then
+    mkdir -p "$EXT_CACHE_DIR/$EXT_KEY"
+    cp "$ROOT/mmseg_ranet/$EXT_SO_NAME" "$EXT_CACHE_DIR/$EXT_KEY/.tmp-$EXT_SO_NAME"
+    mv "$EXT_CACHE_DIR/$EXT_KEY/.tmp-$EXT_SO_NAME" "$CACHED_EXT"
+  fi
+fi
 
 step "check that torchvision is absent (its PyPI build breaks mmengine here)"
 if "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('torchvision') is None)"; then

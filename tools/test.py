@@ -11,6 +11,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmseg_ranet.utils.launch import load_tool_config
+from mmseg_ranet.utils.threads import configure_threads
 
 
 def parse_args(argv=None):
@@ -57,6 +58,10 @@ def trigger_visualization_hook(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        configure_threads()
+    except ValueError as err:
+        sys.exit(f"tools/test.py: error: {err}")
     if not os.path.isfile(args.checkpoint):
         sys.exit(f"tools/test.py: error: checkpoint {args.checkpoint!r} does not exist")
     try:

@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from mmseg_ranet.utils.launch import load_tool_config
+from mmseg_ranet.utils.threads import configure_threads
 
 
 def parse_args(argv=None):
@@ -54,6 +55,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        configure_threads()
+    except ValueError as err:
+        sys.exit(f"tools/train.py: error: {err}")
     try:
         cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     except (FileNotFoundError, ValueError) as err:

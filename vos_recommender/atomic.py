@@ -109,7 +109,9 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         torch.save(obj, tmp)
 
 
-def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 3600.0, recursive: bool = True) -> int:
+def remove_stale_temporaries(
+    folder: str | os.PathLike, older_than: float = 3600.0, recursive: bool = True
+) -> int:
     """Delete temporary files of interrupted atomic writes (``.<name>.*.tmp*``) older than ``older_than`` s.
 
     The age limit keeps the temporary files of writers that are still running (another process sharing a

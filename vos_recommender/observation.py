@@ -85,7 +85,9 @@ def valid_frames(observation: Any) -> Any:
     it (``(F+1) x N``), so this reads the last row rather than row 2.
     """
     if observation.ndim < 2 or observation.shape[-2] < 2:
-        raise ValueError(f"expected observations of shape [B x] (F+1) x N with F >= 1, got {tuple(observation.shape)}")
+        raise ValueError(
+            f"expected observations of shape [B x] (F+1) x N with F >= 1, got {tuple(observation.shape)}"
+        )
     return observation[..., -1, :] > 0.5
 
 

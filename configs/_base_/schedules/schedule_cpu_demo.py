@@ -14,7 +14,7 @@ val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 default_hooks = dict(
     timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=25, log_metric_by_epoch=False),
+    logger=dict(type="LoggerHook", interval=10, log_metric_by_epoch=False),
     param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=200, max_keep_ckpts=2),
     sampler_seed=dict(type="DistSamplerSeedHook"),

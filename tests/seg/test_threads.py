@@ -1,0 +1,52 @@
+"""The tools' CPU thread choice: explicit settings win, otherwise the idle cores."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmseg_ranet.utils import threads
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (threads.ENV_THREADS, "OMP_NUM_THREADS", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_explicit_settings_win_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.choose_num_threads() == (3, "OMP_NUM_THREADS")
+    monkeypatch.setenv(threads.ENV_THREADS, "5")
+    assert threads.choose_num_threads() == (5, threads.ENV_THREADS)
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(threads.ENV_THREADS, value)
+    with pytest.raises(ValueError, match=threads.ENV_THREADS):
+        threads.choose_num_threads()
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "procs", "expected"),
+    [(2, 0.0, 1, 2), (2, 2.9, 1, 1), (8, 3.2, 1, 5), (8, 0.1, 2, 4), (2, 0.0, 4, 1), (4, 9.0, 1, 1)],
+)
+def test_idle_cores_divided_among_local_processes(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, procs: int, expected: int
+) -> None:
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(procs))
+    assert threads.choose_num_threads() == (expected, "idle cores")
+
+
+def test_configure_threads_sets_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv(threads.ENV_THREADS, "1")
+    try:
+        assert threads.configure_threads() == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
