@@ -33,7 +33,7 @@ fail() {
 }
 trap fail ERR
 
-step() { STEP="$1"; echo "==> $1"; }
+step() { STEP="$1"; echo "==> [${SECONDS}s] $1"; }
 
 step "create virtual environment at $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -114,4 +114,4 @@ else:
 PYEOF
 
 echo "$STAMP" > "$STAMP_FILE"
-echo "==> environment ready: $VENV"
+echo "==> [${SECONDS}s] environment ready: $VENV"
