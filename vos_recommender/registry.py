@@ -60,6 +60,20 @@ class Registry(Generic[T]):
             raise ValueError(f"a lazy {self.kind} entry must read 'module:attribute', got {entry!r}")
         self._entries[key] = entry
 
+    def unregister(self, name: str) -> Callable[..., T] | str:
+        """Remove ``name`` and return its entry (for plugins and tests that register temporarily).
+
+        Raises:
+            KeyError: If the name is unknown.
+        """
+        key = self._canonical(name)
+        if key not in self._entries:
+            raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+        self._aliases = {alias: target for alias, target in self._aliases.items() if target != key}
+        return self._entries.pop(key)
+
+    pop = unregister  # the dict spelling, for code written against the former plain-dict registry
+
     def names(self) -> list[str]:
         """Sorted registered names (aliases not included)."""
         return sorted(self._entries)

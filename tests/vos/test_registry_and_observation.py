@@ -66,3 +66,11 @@ def test_split_and_validity_agree_for_numpy_and_torch() -> None:
     np.testing.assert_allclose(features[1, :, 1], [2, 2, 2])
     with pytest.raises(ValueError, match="B x"):
         split_observation(batch[0])
+
+
+def test_unregister_removes_the_entry_and_its_aliases() -> None:
+    registry: Registry = Registry("thing", {"a": list}, aliases={"b": "a"})
+    assert registry.pop("b") is list
+    assert "a" not in registry and "b" not in registry
+    with pytest.raises(KeyError, match="unknown thing 'a'"):
+        registry.unregister("a")
