@@ -73,7 +73,7 @@ def test_env_refuses_string_and_boolean_actions_and_takes_sampled_ones(videos, t
     for action in ("3", True, np.bool_(False)):
         with pytest.raises(ValueError, match=f"action {action!r} is not a frame index"):
             env.step(action)
-    assert env.unwrapped._round == 1  # nothing was played
+    assert env.unwrapped.episode.round == 1  # nothing was played
     sampled = env.action_space.sample(mask=env.action_masks().astype(np.int8))
     assert isinstance(sampled, np.integer)
     _, _, _, _, info = env.step(sampled)

@@ -12,14 +12,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vos_recommender.backends import VOSBackend, VOSResult
+from vos_recommender.backends import VOSBackend
 from vos_recommender.envs.actions import frame_index
+from vos_recommender.envs.episode import Episode
 from vos_recommender.envs.goal_statistics import GoalStatistics, goal_reward
 from vos_recommender.interaction.robot import InteractiveRobot
-from vos_recommender.interaction.session import InteractionSession, RoundOutcome
+from vos_recommender.interaction.session import InteractionSession
 from vos_recommender.interaction.validation import check_video
-from vos_recommender.metrics.auc import round_auc
-from vos_recommender.observation import build_observation, observation_space
+from vos_recommender.observation import observation_space
 from vos_recommender.quality import QualitySource
 
 __all__ = ["FrameRecommendationEnv", "GoalStatistics"]
@@ -197,10 +197,9 @@ class FrameRecommendationEnv(gym.Env):
         self.action_space = spaces.Discrete(self.max_frames)
         self.observation_space = observation_space(self.max_frames, self.num_rounds)
 
-        self._video = None
-        self._scribble_index = 0
+        #: The current episode's record (None before :meth:`reset`).
+        self.episode: Episode | None = None
         self._goal_record: dict | None = None
-        self._clear_episode()
 
     # ------------------------------------------------------------------ parts
     @property
@@ -221,7 +220,7 @@ class FrameRecommendationEnv(gym.Env):
     @property
     def num_frames(self) -> int:
         """Frames of the current video."""
-        return 0 if self._video is None else self._video.num_frames
+        return 0 if self.episode is None else self.episode.num_frames
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of valid actions (the current video's frames), length ``max_frames``."""
@@ -229,30 +228,12 @@ class FrameRecommendationEnv(gym.Env):
         mask[: self.num_frames] = True
         return mask
 
-    def _observation(self) -> np.ndarray:
-        n = self.num_frames
-        return build_observation(
-            self._quality[:n], self._counts[:n], self.max_frames, max_count=self.num_rounds
-        )
-
     def _info(self, elapsed: float, step_time: float, r_goal: float, r_aux: float) -> dict:
-        info: dict[str, Any] = {
-            "video": self._video.name,
-            "scribble_index": self._scribble_index,
-            "round": self._round,
-            "jf": self._jf.astype(np.float32),
-            "jf_mean": float(self._jf.mean()),
-            "quality": self._quality[: self.num_frames].copy(),
-            "auc": float(round_auc(np.asarray(self._jf_rounds), num_rounds=self.num_rounds)),
-            "action_mask": self.action_masks(),
-            "annotated_frames": list(self._annotated),
-            "user_time": float(self._user_time),
-            "reward_goal": float(r_goal),
-            "reward_aux": float(r_aux),
-        }
+        info = self.episode.info(self.num_rounds)
+        info.update(action_mask=self.action_masks(), reward_goal=float(r_goal), reward_aux=float(r_aux))
         self.timing = {
             "elapsed": float(elapsed),
-            "elapsed_total": float(self._elapsed_total),
+            "elapsed_total": float(self.episode.elapsed_total),
             "step_time": float(step_time),
         }
         cache = self.session.cache_stats()
@@ -319,16 +300,16 @@ class FrameRecommendationEnv(gym.Env):
             name = options["video"]
         else:
             name = self.video_names[int(self.np_random.integers(len(self.video_names)))]
-        self._scribble_index = int(options.get("scribble", 0))
-        self._goal_record = (
-            self.goal_statistics(name, self._scribble_index) if self.goal_reward_enabled else None
-        )
+        index = int(options.get("scribble", 0))
+        self._goal_record = self.goal_statistics(name, index) if self.goal_reward_enabled else None
 
         tic = time.perf_counter()
-        self._video = self.videos[name]
-        self._clear_episode()  # no step() until round 1 has played
-        self._record(self.session.start(self._video, self._scribble_index))
-        return self._observation(), self._info(self._result.elapsed, time.perf_counter() - tic, 0.0, 0.0)
+        self.episode = episode = Episode(
+            self.videos[name], index, self.max_frames
+        )  # no step() before round 1
+        episode.record(self.session.start(episode.video, index))
+        info = self._info(episode.result.elapsed, time.perf_counter() - tic, 0.0, 0.0)
+        return episode.observation(self.num_rounds), info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
         """Annotate frame ``action``: robot scribble there, backend round, rewards.
@@ -343,9 +324,10 @@ class FrameRecommendationEnv(gym.Env):
             RuntimeError: If called before :meth:`reset` or after the episode ended.
             ValueError: If the action is not an integer frame of the current video.
         """
-        if self._video is None or self._result is None:
+        episode = self.episode
+        if episode is None or episode.result is None:
             raise RuntimeError("call reset() before step()")
-        if self._round >= self.num_rounds:
+        if episode.round >= self.num_rounds:
             raise RuntimeError(f"the episode ended after {self.num_rounds} rounds; call reset()")
         frame = frame_index(action)
         if not 0 <= frame < self.max_frames:
@@ -353,52 +335,26 @@ class FrameRecommendationEnv(gym.Env):
         skip = frame >= self.num_frames
         if skip and self.invalid_action == "raise":
             raise ValueError(
-                f"action {frame} is a padded frame: video {self._video.name!r} has {self.num_frames} frames "
+                f"action {frame} is a padded frame: video {episode.video.name!r} has {self.num_frames} frames "
                 f"(valid actions 0..{self.num_frames - 1}; see action_masks())"
             )
         tic = time.perf_counter()
         # r_aux: +1 when the frame is among the least annotated ones (never for a skipped padded frame).
-        r_aux = 1.0 if not skip and self._counts[frame] == self._counts[: self.num_frames].min() else -1.0
+        r_aux = 1.0 if not skip and episode.least_annotated(frame) else -1.0
         if skip:
-            self._round += 1  # the round passes without a correction: the J&F stays
-            self._jf_rounds.append(float(self._jf.mean()))
-            elapsed = 0.0
+            episode.pass_round()
         else:
-            self._record(self.session.correct(frame))
-            elapsed = self._result.elapsed
-        r_goal = self.goal_reward(float(self._jf.mean()), self._round)
-        terminated = self._round >= self.num_rounds
+            episode.record(self.session.correct(frame))
+        r_goal = self.goal_reward(float(episode.jf.mean()), episode.round)
+        terminated = episode.round >= self.num_rounds
         if self.reward_mode == "seed":
             reward = r_goal if terminated else r_aux
         else:
             reward = r_goal + r_aux
-        info = self._info(elapsed, time.perf_counter() - tic, r_goal, r_aux)
+        info = self._info(0.0 if skip else episode.result.elapsed, time.perf_counter() - tic, r_goal, r_aux)
         if skip:
             info["invalid_action"] = frame
-        return self._observation(), float(reward), bool(terminated), False, info
-
-    def _clear_episode(self) -> None:
-        self._round = 0
-        self._counts = np.zeros(self.max_frames, dtype=np.int64)
-        self._quality = np.zeros(self.max_frames, dtype=np.float32)
-        self._result: VOSResult | None = None
-        self._jf = np.zeros(0)
-        self._jf_rounds: list[float] = []
-        self._scribbles: list[tuple[int, Any]] = []
-        self._annotated: list[int] = []
-        self._elapsed_total = self._user_time = 0.0
-
-    def _record(self, outcome: RoundOutcome) -> None:
-        """Take a played round into the episode's state."""
-        self._round += 1
-        self._counts[outcome.frame] += 1
-        self._annotated.append(outcome.frame)
-        self._scribbles.append((outcome.frame, outcome.scribble))
-        self._result, self._jf = outcome.result, outcome.jf
-        self._jf_rounds.append(float(outcome.jf.mean()))
-        self._quality[: self.num_frames] = outcome.quality
-        self._elapsed_total += outcome.result.elapsed
-        self._user_time += outcome.seconds
+        return episode.observation(self.num_rounds), float(reward), bool(terminated), False, info
 
     def render(self) -> np.ndarray | None:
         """``rgb_array``: the session's state as an image (None before :meth:`reset`).
@@ -409,24 +365,24 @@ class FrameRecommendationEnv(gym.Env):
         :func:`vos_recommender.envs.render.render_state`). The masks and scribbles of a replayed
         round are loaded from the cache here.
         """
-        if self.render_mode != "rgb_array" or self._video is None or self._result is None:
+        episode = self.episode
+        if self.render_mode != "rgb_array" or episode is None or episode.result is None:
             return None
         from vos_recommender.envs.render import render_state
 
-        video = self._video
-        n = video.num_frames
-        scribbles = [(frame, s() if callable(s) else s) for frame, s in self._scribbles]
+        n = episode.num_frames
+        scribbles = [(frame, s() if callable(s) else s) for frame, s in episode.scribbles]
         title = (
-            f"{video.name}  round {self._round}/{self.num_rounds}  J&F {float(self._jf.mean()):.3f}  "
+            f"{episode.video.name}  round {episode.round}/{self.num_rounds}  J&F {float(episode.jf.mean()):.3f}  "
             f"quality: {getattr(self.quality, 'name', 'custom')}"
         )
         return render_state(
-            video.frames,
-            self._result.masks,
-            self._quality[:n],
-            self._counts[:n],
-            self._annotated,
+            episode.video.frames,
+            episode.result.masks,
+            episode.quality[:n],
+            episode.counts[:n],
+            episode.annotated,
             scribbles,
-            jf=self._jf,
+            jf=episode.jf,
             title=title,
         )
