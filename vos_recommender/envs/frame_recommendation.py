@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -87,35 +86,27 @@ class FrameRecommendationEnv(gym.Env):
     ## Arguments
 
     * ``data_root`` / ``split``: a DAVIS-layout dataset, or ``videos``: a list of ``VideoSample``
-      (object ids ``1..num_objects``, none missing: see :func:`~vos_recommender.interaction.check_video`).
-    * ``backend``: registry name or instance; ``backend_kwargs``; ``cache_dir``: wrap it in the cache
-      backend storing entries there (the simulated user's scribbles are stored there too);
-      ``cache_kwargs``: its settings (``memory_entries``, ``memory_arrays``, ``compress``, ``store_dtype``).
-      The rounds run through an :class:`~vos_recommender.interaction.session.InteractionSession`,
-      which also keeps with each cache entry what is derived from it, so a replayed round loads
-      neither masks, probabilities nor scribbles (they load on demand, e.g. for :meth:`render`).
-    * ``quality``: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`; ``quality_kwargs``.
-    * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5).
-    * ``max_frames`` (default: the longest video).
+      (objects numbered ``1..num_objects``, none missing: :func:`~vos_recommender.interaction.check_video`).
+    * ``backend`` (registry name or instance), ``backend_kwargs``, ``cache_dir`` (record and replay
+      rounds there), ``cache_kwargs``, ``quality`` (``"oracle"``, ``"wild"`` or a :class:`QualitySource`),
+      ``quality_kwargs``, ``robot_kwargs``: the :class:`~vos_recommender.interaction.InteractionSession`
+      that plays the rounds (a replayed round loads masks and scribbles only on demand, e.g. to render).
+    * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5);
+      ``max_frames`` (default: the longest video).
     * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir`` (default
-      ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor
-      of ``sigma``).
-    * ``robot_kwargs``: :class:`InteractiveRobot` settings.
-    * ``goal_reward``: False skips the random-recommendation statistics (``r_goal`` is then 0): for
-      evaluation runs that only need the J&F per round.
+      ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor of
+      ``sigma``); ``goal_reward=False`` skips the statistics (``r_goal`` is then 0), for evaluation runs.
     * ``invalid_action``: ``"raise"`` or ``"skip"`` (see Action Space).
-    * ``info_timing``: copy the wall-clock timings into ``info`` (see below).
     * ``render_mode``: ``"rgb_array"`` draws the annotated frames and the worst frame with the masks
       and the latest scribbles, above a plot of the per-frame quality and annotation counts.
 
     ``info`` carries ``jf`` (per-frame true J&F), ``jf_mean``, ``quality``, ``auc`` (area under the
     J&F-per-round curve so far, divided by ``num_rounds``), ``action_mask``, ``annotated_frames``,
-    ``round``, ``video``, ``user_time`` (simulated drawing time of all scribbles so far, seconds, from
-    the strokes' ``start_time``/``end_time``), ``reward_goal`` and ``reward_aux``. Measured wall-clock
-    times (``elapsed``: the backend's seconds this round, ``elapsed_total``, ``step_time``) and, with a
-    cache, ``cache`` (hits, misses, hit rate) are kept in ``env.unwrapped.timing``; with
-    ``info_timing=True`` they are copied into ``info`` too (off by default: they differ between
-    identical runs, which Gymnasium's determinism check rejects).
+    ``round``, ``video``, ``scribble_index``, ``user_time`` (simulated drawing seconds of all scribbles so
+    far), ``reward_goal`` and ``reward_aux``. Wall-clock times (``elapsed``: the backend's seconds this
+    round, ``elapsed_total``, ``step_time``) and, with a cache, ``cache`` (hits, misses, hit rate) are in
+    ``env.unwrapped.timing``, and in ``info`` too with ``info_timing=True`` (off by default: they differ
+    between identical runs, which Gymnasium's determinism check rejects).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -244,15 +235,10 @@ class FrameRecommendationEnv(gym.Env):
         return info
 
     # ------------------------------------------------------------------ goal reward
-    def _stats_namespace(self) -> str:
-        return json.dumps(
-            [self.session.namespace, self.session.user.robot_kwargs], sort_keys=True, default=str
-        )
-
     def goal_statistics_key(self, video_name: str, scribble_index: int = 0) -> str:
         """Key of the statistics record: backend, robot, video content, first scribble, rounds, runs, seed."""
         return self.stats.video_key(
-            self._stats_namespace(), self.videos[video_name], scribble_index, self.num_rounds
+            self.session.identity, self.videos[video_name], scribble_index, self.num_rounds
         )
 
     def goal_statistics(self, video_name: str, scribble_index: int = 0) -> dict:
@@ -265,9 +251,7 @@ class FrameRecommendationEnv(gym.Env):
             ``{"mean": [...], "std": [...], "runs": [[P per round] per run]}``, lists indexed by round - 1.
         """
         video = self.videos[video_name]
-        return self.stats.record(
-            self.session, self._stats_namespace(), video, scribble_index, self.num_rounds
-        )
+        return self.stats.record(self.session, self.session.identity, video, scribble_index, self.num_rounds)
 
     def goal_reward(self, performance: float, round_number: int) -> float:
         """``r_goal`` of a mean J&F after round ``round_number`` (1-based) of the current episode.
@@ -368,21 +352,6 @@ class FrameRecommendationEnv(gym.Env):
         episode = self.episode
         if self.render_mode != "rgb_array" or episode is None or episode.result is None:
             return None
-        from vos_recommender.envs.render import render_state
+        from vos_recommender.envs.render import render_episode
 
-        n = episode.num_frames
-        scribbles = [(frame, s() if callable(s) else s) for frame, s in episode.scribbles]
-        title = (
-            f"{episode.video.name}  round {episode.round}/{self.num_rounds}  J&F {float(episode.jf.mean()):.3f}  "
-            f"quality: {getattr(self.quality, 'name', 'custom')}"
-        )
-        return render_state(
-            episode.video.frames,
-            episode.result.masks,
-            episode.quality[:n],
-            episode.counts[:n],
-            episode.annotated,
-            scribbles,
-            jf=episode.jf,
-            title=title,
-        )
+        return render_episode(episode, self.num_rounds, getattr(self.quality, "name", "custom"))

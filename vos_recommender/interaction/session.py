@@ -109,6 +109,11 @@ class InteractionSession:
         self._quality_token_done = False
 
     @property
+    def identity(self) -> str:
+        """Backend and simulated-user settings as JSON: what outcomes depend on besides video and frames."""
+        return json.dumps([self.namespace, self.user.robot_kwargs], sort_keys=True, default=str)
+
+    @property
     def robot(self) -> InteractiveRobot:
         """The simulated user's robot."""
         return self.user.robot
