@@ -120,6 +120,21 @@ def test_first_scribble_without_strokes_is_refused(videos, tmp_path):
         _env([video], tmp_path).reset(options={"scribble": 0})
 
 
+def test_first_robot_scribble_without_strokes_is_refused(videos, tmp_path):
+    # Without human scribbles the robot draws round 1 on an empty prediction; one-pixel objects give it
+    # nothing to draw.
+    masks = np.zeros_like(videos[0].masks)
+    masks[:, 10, 10] = 1
+    tiny = dataclasses.replace(videos[0], masks=masks, num_objects=1, scribbles=[])
+    with pytest.raises(
+        ValueError, match=rf"simulated user's first scribble on video '{tiny.name}' \(frame 0.*has no strokes"
+    ):
+        _env([tiny], tmp_path, goal_reward=False).reset()
+    robot_first = dataclasses.replace(videos[0], scribbles=[])
+    _, info = _env([robot_first], tmp_path, goal_reward=False).reset()
+    assert info["annotated_frames"] == [int(np.argmax((videos[0].masks > 0).sum(axis=(1, 2))))]
+
+
 def test_stroke_label_outside_the_video_is_refused(videos, tmp_path):
     video = videos[0]
 

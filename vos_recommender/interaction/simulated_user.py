@@ -62,7 +62,7 @@ class SimulatedUser:
 
     def __init__(
         self, robot_kwargs: dict[str, Any] | None = None, store_dir: str | os.PathLike | None = None
-    ):
+    ) -> None:
         self.robot_kwargs = dict(robot_kwargs or {})
         self.robot = InteractiveRobot(**self.robot_kwargs)
         self.store_dir = Path(store_dir) if store_dir is not None else None
@@ -94,8 +94,14 @@ class SimulatedUser:
             return scribble, int(frame)
         # No human scribble: the robot corrects an empty prediction on the frame with the most object pixels.
         frame = int(np.argmax([(m > 0).sum() for m in video.masks]))
-        empty = np.zeros_like(video.masks)
-        return self.robot.interact(video.name, empty, video.masks, frame, video.num_objects), frame
+        scribble = self.robot.interact(
+            video.name, np.zeros_like(video.masks), video.masks, frame, video.num_objects
+        )
+        source = (
+            f"the simulated user's first scribble on video {video.name!r} (frame {frame}, objects too small?)"
+        )
+        check_scribble(scribble, video.num_frames, video.num_objects, source=source, require_strokes=True)
+        return scribble, frame
 
     def correction(self, video: Any, pred_masks: np.ndarray, frame: int) -> Scribble:
         """The robot's correction on ``frame`` (read back from the store when it was written before)."""
