@@ -110,11 +110,13 @@ def test_first_scribble_without_strokes_is_refused(videos, tmp_path):
 
     video = _with_first_scribble(videos[0], clear)
     env = _env([video], tmp_path, goal_reward=False)
+    env.reset(options={"scribble": 1})  # the video's other scribbles play
     with pytest.raises(
         ValueError, match=rf"video '{video.name}' scribble 0 has no strokes; the first round needs"
     ):
         env.reset(options={"scribble": 0})
-    env.reset(options={"scribble": 1})  # the video's other scribbles still play
+    with pytest.raises(RuntimeError, match="reset"):  # the failed reset left no episode to continue
+        env.step(1)
     # The goal statistics, which play the same first round, refuse it too.
     with pytest.raises(ValueError, match="scribble 0 has no strokes"):
         _env([video], tmp_path).reset(options={"scribble": 0})

@@ -288,9 +288,8 @@ class FrameRecommendationEnv(gym.Env):
         self._goal_record = self.goal_statistics(name, index) if self.goal_reward_enabled else None
 
         tic = time.perf_counter()
-        self.episode = episode = Episode(
-            self.videos[name], index, self.max_frames
-        )  # no step() before round 1
+        # Until round 1 has played the episode has no result, so a failed start leaves step() refused.
+        self.episode = episode = Episode(self.videos[name], index, self.max_frames)
         episode.record(self.session.start(episode.video, index))
         info = self._info(episode.result.elapsed, time.perf_counter() - tic, 0.0, 0.0)
         return episode.observation(self.num_rounds), info
