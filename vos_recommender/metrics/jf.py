@@ -174,9 +174,15 @@ def object_ids_present(masks: np.ndarray, void_label: int | None = VOID_LABEL) -
         void_label: Label that is not an object; ``None`` when there is none.
     """
     masks = np.asarray(masks)
+    if masks.size == 0:
+        return []
     if masks.dtype == np.uint8:
-        # A histogram is one pass over the pixels; np.unique would sort every pixel of the video.
-        ids = np.flatnonzero(np.bincount(masks.ravel(), minlength=256))
+        # A histogram per frame is one pass over the pixels with a frame-sized index copy; np.unique
+        # would sort every pixel of the video and a single np.bincount copy the video as int64.
+        counts = np.zeros(256, dtype=np.int64)
+        for plane in masks.reshape(masks.shape[0] if masks.ndim >= 3 else 1, -1):
+            counts += np.bincount(plane, minlength=256)
+        ids = np.flatnonzero(counts)
     else:
         ids = np.unique(masks)
     return [int(i) for i in ids if i != 0 and (void_label is None or i != void_label)]
