@@ -47,7 +47,7 @@ def test_replayed_episode_equals_the_computed_one_without_loading_masks(videos, 
     name = videos[0].name
     plain = _env(videos, tmp_path, render_mode="rgb_array")
     reference = _episode(plain, name)
-    reference_masks = plain._result.masks.copy()
+    reference_masks = plain.episode.result.masks.copy()
     reference_render = plain.render()
 
     cold = _env(videos, tmp_path, cache_dir=tmp_path / "cache")
@@ -65,7 +65,7 @@ def test_replayed_episode_equals_the_computed_one_without_loading_masks(videos, 
     replayed = _episode(warm, name)
     for a, b in zip(reference, replayed):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    result = warm._result
+    result = warm.episode.result
     assert isinstance(result, CachedVOSResult) and result.from_cache and not result.loaded
     stats = warm.backend.stats()
     assert stats["misses"] == 0 and stats["hits"] == 4

@@ -239,8 +239,8 @@ def test_render_rgb_array(videos, stats_dir):
     height, width = videos[0].frames.shape[1:3]
     assert first.shape[0] > 3 * height and first.shape[1] > 4 * width  # frame strip (x3 scale) + plot
     # The annotated frame's tile shows the predicted masks blended over the frame.
-    frame = env.unwrapped._annotated[-1]
-    masks = env.unwrapped._result.masks[frame]
+    frame = env.unwrapped.episode.annotated[-1]
+    masks = env.unwrapped.episode.result.masks[frame]
     assert (masks > 0).any()
     env.step((frame + 3) % videos[0].num_frames)
     second = env.render()

@@ -201,3 +201,22 @@ def test_per_frame_jf_absent_object_and_void() -> None:
         per_frame_jf(gt, pred[:1])
     with pytest.raises(ValueError):
         per_frame_jf(np.zeros((1, 4, 4), np.uint8), np.zeros((1, 4, 4), np.uint8))
+
+
+def test_inferred_object_count_refuses_id_gaps() -> None:
+    from vos_recommender.metrics.jf import object_ids_present
+
+    gt = np.zeros((2, 10, 10), dtype=np.uint8)
+    gt[0, :3, :3] = 1
+    gt[1, 5:, 5:] = 5
+    gt[1, 0, :] = 255
+    assert object_ids_present(gt) == [1, 5]
+    assert object_ids_present(gt, void_label=None) == [1, 5, 255]
+    assert object_ids_present(gt.astype(np.int32)) == [1, 5]
+    # Counting ids 2..4 would score them J = F = 1 (both empty) and lift the mean.
+    with pytest.raises(ValueError, match=r"gt_masks hold object ids \[1, 5\], not 1\.\.5"):
+        per_frame_jf(gt, gt)
+    with pytest.raises(ValueError, match="not 1..5"):
+        jf_mean(gt, gt)
+    gt[gt == 5] = 2
+    assert per_frame_jf(gt, gt)["J"].shape == (2, 2)

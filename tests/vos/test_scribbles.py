@@ -135,3 +135,29 @@ def test_points_and_thickness() -> None:
     assert (thick == 300).sum() > (thin == 300).sum()
     with pytest.raises(IndexError):
         rasterize_scribble(scribble, 4, 10, 10)
+
+
+def test_check_scribble_against_the_video() -> None:
+    from vos_recommender.interaction import check_scribble
+
+    scribble = json.loads(REAL_FORMAT)
+    assert check_scribble(scribble, num_frames=4, num_objects=1, require_strokes=True) == 2
+    with pytest.raises(ValueError, match="bear.json has 4 frame lists but the video has 5 frames"):
+        check_scribble(scribble, num_frames=5, num_objects=1, source="bear.json")
+    with pytest.raises(
+        ValueError, match=r"stroke 0 on frame 2 has object_id 1; .* integers 0 \(background\) to 0"
+    ):
+        check_scribble(scribble, num_frames=4, num_objects=0)
+    for label in (-1, 1.0, True, "1"):
+        bad = json.loads(REAL_FORMAT)
+        bad["scribbles"][2][1]["object_id"] = label
+        with pytest.raises(ValueError, match=rf"stroke 1 on frame 2 has object_id {label!r}"):
+            check_scribble(bad, num_frames=4, num_objects=1)
+    bad = json.loads(REAL_FORMAT)
+    bad["scribbles"][2][0]["path"][2] = [1.0001, 0.5]
+    with pytest.raises(ValueError, match=r"stroke 0 on frame 2 has point \[1.0001, 0.5\] outside \[0, 1\]"):
+        check_scribble(bad, num_frames=4, num_objects=1)
+    empty = empty_scribble("bear", 4)
+    assert check_scribble(empty, num_frames=4, num_objects=1) is None  # a later round may bring no stroke
+    with pytest.raises(ValueError, match="first scribble has no strokes"):
+        check_scribble(empty, num_frames=4, num_objects=1, source="first scribble", require_strokes=True)

@@ -1,5 +1,6 @@
 """Gymnasium environments (registered as ``vos_recommender/FrameRecommendation-v0``)."""
 
-from vos_recommender.envs.frame_recommendation import FrameRecommendationEnv, GoalStatistics
+from vos_recommender.envs.frame_recommendation import FrameRecommendationEnv
+from vos_recommender.envs.goal_statistics import GoalStatistics
 
 __all__ = ["FrameRecommendationEnv", "GoalStatistics"]

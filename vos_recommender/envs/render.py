@@ -16,11 +16,12 @@ The image size depends only on the video's size, not on the state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
-__all__ = ["OBJECT_COLOURS", "render_state"]
+__all__ = ["OBJECT_COLOURS", "render_episode", "render_state"]
 
 #: RGB colour of each label (0 = background); labels beyond the table reuse the last colours cyclically.
 OBJECT_COLOURS = np.array(
@@ -191,3 +192,26 @@ def render_state(
     (text_w, _), _ = cv2.getTextSize(legend, FONT, 0.33, 1)
     _text(plot, legend, (max(left, right - text_w), PLOT_HEIGHT - 4 if text_w > right // 2 else 14), 0.33)
     return np.concatenate([strip, plot], axis=0)
+
+
+def render_episode(episode: Any, num_rounds: int, quality_name: str) -> np.ndarray:
+    """:func:`render_state` of an environment's episode record (``vos_recommender.envs.episode.Episode``).
+
+    Scribbles of replayed rounds are loaded here (they are stored as loaders), as are the masks.
+    """
+    n = episode.num_frames
+    scribbles = [(frame, s() if callable(s) else s) for frame, s in episode.scribbles]
+    title = (
+        f"{episode.video.name}  round {episode.round}/{num_rounds}  J&F {float(episode.jf.mean()):.3f}  "
+        f"quality: {quality_name}"
+    )
+    return render_state(
+        episode.video.frames,
+        episode.result.masks,
+        episode.quality[:n],
+        episode.counts[:n],
+        episode.annotated,
+        scribbles,
+        jf=episode.jf,
+        title=title,
+    )

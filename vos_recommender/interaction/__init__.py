@@ -1,4 +1,4 @@
-"""User interaction: the DAVIS scribble format and the simulated scribbling user."""
+"""User interaction: the DAVIS scribble format, the simulated scribbling user and the interactive session."""
 
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import (
@@ -14,10 +14,20 @@ from vos_recommender.interaction.scribbles import (
     scribble_points,
     validate_scribble,
 )
+from vos_recommender.interaction.session import InteractionSession, RoundOutcome
+from vos_recommender.interaction.simulated_user import LazyScribble, SimulatedUser, drawing_seconds
+from vos_recommender.interaction.validation import check_scribble, check_video
 
 __all__ = [
+    "InteractionSession",
     "InteractiveRobot",
+    "LazyScribble",
+    "RoundOutcome",
+    "SimulatedUser",
     "annotated_frames",
+    "check_scribble",
+    "check_video",
+    "drawing_seconds",
     "empty_scribble",
     "fuse_scribbles",
     "is_empty",

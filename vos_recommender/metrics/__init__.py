@@ -7,6 +7,7 @@ from vos_recommender.metrics.jf import (
     db_eval_boundary,
     db_eval_iou,
     jf_mean,
+    object_ids_present,
     per_frame_jf,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "db_eval_iou",
     "jf_at_time",
     "jf_mean",
+    "object_ids_present",
     "per_frame_jf",
     "round_auc",
     "time_auc",

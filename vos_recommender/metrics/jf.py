@@ -28,6 +28,7 @@ __all__ = [
     "db_eval_boundary",
     "db_eval_iou",
     "jf_mean",
+    "object_ids_present",
     "per_frame_jf",
 ]
 
@@ -165,6 +166,28 @@ def _check_label_videos(gt_masks: np.ndarray, pred_masks: np.ndarray) -> tuple[n
     return gt_masks, pred_masks
 
 
+def object_ids_present(masks: np.ndarray, void_label: int | None = VOID_LABEL) -> list[int]:
+    """Sorted object ids (background and void excluded) that occur anywhere in label masks.
+
+    Args:
+        masks: Label masks of any shape.
+        void_label: Label that is not an object; ``None`` when there is none.
+    """
+    masks = np.asarray(masks)
+    if masks.size == 0:
+        return []
+    if masks.dtype == np.uint8:
+        # A histogram per frame is one pass over the pixels with a frame-sized index copy; np.unique
+        # would sort every pixel of the video and a single np.bincount copy the video as int64.
+        counts = np.zeros(256, dtype=np.int64)
+        for plane in masks.reshape(masks.shape[0] if masks.ndim >= 3 else 1, -1):
+            counts += np.bincount(plane, minlength=256)
+        ids = np.flatnonzero(counts)
+    else:
+        ids = np.unique(masks)
+    return [int(i) for i in ids if i != 0 and (void_label is None or i != void_label)]
+
+
 def per_frame_jf(
     gt_masks: np.ndarray,
     pred_masks: np.ndarray,
@@ -178,20 +201,27 @@ def per_frame_jf(
         gt_masks: ``T x H x W`` ground-truth label masks (0 = background, 1..O objects, 255 void).
         pred_masks: ``T x H x W`` predicted label masks.
         num_objects: Number of objects O; objects are ids ``1..O``. ``None`` takes the largest id in
-            ``gt_masks`` (void excluded).
+            ``gt_masks`` (void excluded), which must then hold every id ``1..O`` (DAVIS numbers
+            objects consecutively; a missing id would score J = F = 1 for an object that is not there).
         bound_th: Boundary tolerance passed to :func:`db_eval_boundary`.
         void_label: Ground-truth label treated as void; ``None`` disables void handling.
 
     Returns:
         Dictionary with ``"J"`` and ``"F"`` (``T x O`` float arrays), ``"JF_object"`` (``T x O``,
         their mean) and ``"JF"`` (length ``T``: the mean of J and F averaged over objects).
+
+    Raises:
+        ValueError: If the shapes differ, there is no object, or an inferred object count skips ids.
     """
     gt_masks, pred_masks = _check_label_videos(gt_masks, pred_masks)
     if num_objects is None:
-        labels = np.unique(gt_masks)
-        if void_label is not None:
-            labels = labels[labels != void_label]
-        num_objects = int(labels.max()) if labels.size else 0
+        present = object_ids_present(gt_masks, void_label)
+        num_objects = present[-1] if present else 0
+        if present != list(range(1, num_objects + 1)):
+            raise ValueError(
+                f"gt_masks hold object ids {present}, not 1..{num_objects}: objects are numbered "
+                "consecutively (DAVIS numbering); renumber them 1..K"
+            )
     if num_objects < 1:
         raise ValueError("per_frame_jf needs at least one object (num_objects >= 1)")
     num_frames = gt_masks.shape[0]

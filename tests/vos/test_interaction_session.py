@@ -1,0 +1,88 @@
+"""The interaction session: one round call gives result, J&F, quality and scribble, with or without a cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vos_recommender.backends.cache import CachingBackend
+from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
+from vos_recommender.interaction import InteractionSession, LazyScribble, RoundOutcome, drawing_seconds
+from vos_recommender.metrics.jf import per_frame_jf
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    from vos_recommender.data.davis import DavisDataset
+    from vos_recommender.data.generate import generate_davis_dataset
+
+    root = generate_davis_dataset(
+        tmp_path_factory.mktemp("session_data"),
+        num_train=2,
+        num_val=0,
+        num_frames=5,
+        height=40,
+        width=56,
+        max_objects=2,
+        seed=9,
+    )
+    dataset = DavisDataset(root, split="train")
+    return [dataset[i] for i in range(len(dataset.sequences))]
+
+
+def test_rounds_return_result_jf_quality_and_scribble(videos):
+    session = InteractionSession("flow")
+    video = videos[0]
+    first = session.start(video, 1)
+    assert isinstance(first, RoundOutcome) and first.frame == video.scribbles[1]["annotated_frame"]
+    assert first.scribble is video.scribbles[1] and first.seconds == drawing_seconds(video.scribbles[1])
+    np.testing.assert_array_equal(
+        first.jf, per_frame_jf(video.masks, first.result.masks, video.num_objects)["JF"]
+    )
+    np.testing.assert_array_equal(first.quality, first.jf.astype(np.float32))  # the oracle
+    second = session.correct(3)
+    assert second.frame == 3 and session.result is second.result
+    assert (
+        second.scribble["annotated_frame"] == 3 and second.scribble["scribbles"][3]
+    )  # the robot's correction
+    assert session.backend.annotated_frames == [first.frame, 3]
+    assert session.correct(0, with_quality=False).quality is None
+    with pytest.raises(IndexError, match=f"frame 5 outside video '{video.name}' \\(0..4\\)"):
+        session.correct(5)
+    with pytest.raises(RuntimeError, match="start"):
+        InteractionSession("flow").correct(0)
+
+
+def test_cached_session_replays_rounds_with_lazy_scribbles(videos, tmp_path):
+    video = videos[1]
+    cold = InteractionSession("flow", cache_dir=tmp_path)
+    played = [cold.start(video), cold.correct(2), cold.correct(4)]
+    assert isinstance(cold.backend, CachingBackend) and cold.cache_stats()["misses"] == 3
+    warm = InteractionSession("flow", cache_dir=tmp_path)
+    warm.robot.interact = lambda *a, **k: pytest.fail("a replayed round must not run the simulated user")
+    replayed = [warm.start(video), warm.correct(2), warm.correct(4)]
+    assert warm.cache_stats() == {"hits": 3, "misses": 0, "hit_rate": 1.0}
+    for a, b in zip(played, replayed):
+        assert a.frame == b.frame and a.seconds == b.seconds
+        np.testing.assert_array_equal(a.jf, b.jf)
+        np.testing.assert_array_equal(a.quality, b.quality)
+    assert isinstance(replayed[1].scribble, LazyScribble) and not replayed[1].result.loaded
+    assert replayed[1].scribble() == played[1].scribble  # loaded from the stored file on demand
+    assert InteractionSession("flow").cache_stats() is None
+
+
+def test_goal_statistics_drive_the_session(videos, tmp_path):
+    video = videos[0]
+    stats = GoalStatistics(None, num_runs=3, seed=4)
+    session = InteractionSession("flow")
+    record = stats.compute(session, video, 0, num_rounds=3)
+    runs = np.asarray(record["runs"])
+    assert runs.shape == (3, 3)
+    assert session.backend.annotated_frames[0] == video.scribbles[0]["annotated_frame"]
+    assert len(session.backend.annotated_frames) == 3  # the session played the last run's three rounds
+    assert runs[0, 0] == pytest.approx(float(InteractionSession("flow").start(video).jf.mean()))
+    # The environment's statistics are these runs, keyed by its backend and user settings.
+    env = FrameRecommendationEnv(
+        videos=videos, num_rounds=3, num_random_runs=3, stats_seed=4, stats_dir=tmp_path
+    )
+    assert env.goal_statistics(video.name) == record
