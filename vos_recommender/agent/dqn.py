@@ -27,20 +27,18 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Conve
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from torch.nn import functional as F
 
 from vos_recommender.agent.buffer import FrameReplayBuffer
+from vos_recommender.agent.exploration import epsilon_greedy, exponential_epsilon, fill_with_random_play
+from vos_recommender.agent.loss import REWARD_FORMS, double_dqn_loss
 from vos_recommender.agent.masks import choice_masks, random_choice
 from vos_recommender.agent.persistence import CheckpointMixin
 from vos_recommender.agent.qnet import FrameQPolicy
 from vos_recommender.agent.resume import ResumeCallback
-from vos_recommender.observation import split_observation
 
 __all__ = ["RecurrentDQN"]
 
 SelfRecurrentDQN = TypeVar("SelfRecurrentDQN", bound="RecurrentDQN")
-
-REWARD_FORMS = ("seed", "released")
 
 
 class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
@@ -191,9 +189,8 @@ class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
     # ------------------------------------------------------------------ acting
     def epsilon(self, actions_taken: int) -> float:
         """Exploration rate after ``actions_taken`` agent actions: ``final + amplitude * exp(-n / decay)``."""
-        return float(
-            self.exploration_final_eps
-            + self.exploration_amplitude * np.exp(-float(actions_taken) / self.exploration_decay)
+        return exponential_epsilon(
+            actions_taken, self.exploration_final_eps, self.exploration_amplitude, self.exploration_decay
         )
 
     def q_values(self, observation: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
@@ -253,10 +250,8 @@ class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
         actions = np.asarray(actions, dtype=np.int64)
         if not deterministic:
             assert self._explore_rng is not None
-            explore = self._explore_rng.random(len(batch)) < self.exploration_rate
-            if explore.any():
-                allowed = choice_masks(batch, action_masks)
-                actions[explore] = random_choice(allowed[explore], self._explore_rng)
+            allowed = choice_masks(batch, action_masks)
+            actions = epsilon_greedy(actions, allowed, self.exploration_rate, self._explore_rng)
         return (actions[0] if single else actions), state
 
     def _sample_action(
@@ -283,31 +278,6 @@ class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
         self._last_episode_starts = np.asarray(dones, dtype=bool).copy()
 
     # ------------------------------------------------------------------ learning
-    def _fill_with_random_play(self, episodes: int, progress_bar: bool = False) -> None:
-        """Store ``episodes`` whole episodes of uniformly random valid actions (not agent steps)."""
-        assert self.env is not None and self._last_obs is not None
-        finished = 0
-        transitions = 0
-        bar = None
-        if progress_bar and episodes > 0:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=episodes, desc="replay warm-up (random play)", unit="episode")
-        while finished < episodes:
-            assert self._explore_rng is not None
-            actions = random_choice(choice_masks(np.asarray(self._last_obs)), self._explore_rng)
-            new_obs, rewards, dones, infos = self.env.step(actions)
-            self._store_transition(self.replay_buffer, actions, new_obs, rewards, dones, infos)
-            finished += int(np.sum(dones))
-            transitions += self.env.num_envs
-            if bar is not None and np.any(dones):
-                bar.update(min(int(np.sum(dones)), episodes - bar.n))
-        if bar is not None:
-            bar.close()
-        if self.verbose >= 1 and episodes > 0:
-            print(f"Replay buffer seeded with {finished} random episodes ({transitions} transitions)")
-        self.logger.record("rollout/warmup_transitions", transitions)
-
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """Run ``gradient_steps`` double-DQN updates on replayed batches.
 
@@ -320,27 +290,9 @@ class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
         losses, q_means = [], []
         for _ in range(gradient_steps):
             batch = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
-            # Replayed transitions carry no extra action mask: the validity row is both the context the
-            # networks read and the choice of the online arg-max, so the target never picks padding.
-            features, mask = split_observation(batch.observations)
-            next_features, next_mask = split_observation(batch.next_observations)
-            with th.no_grad():
-                next_actions = self.q_net(next_features, next_mask).argmax(dim=1, keepdim=True)
-                next_q = self.q_net_target(next_features, next_mask).gather(1, next_actions)
-                next_q = th.where(th.isfinite(next_q), next_q, th.zeros_like(next_q))
-            q = self.q_net(features, mask).gather(1, batch.actions.long())
-            if self.reward_form == "seed":
-                target = self.reward_scale * batch.rewards + (1.0 - batch.dones) * self.gamma * next_q
-                loss = F.mse_loss(q, target)
-            else:
-                if th.isnan(batch.goal_rewards).any() or th.isnan(batch.aux_rewards).any():
-                    raise ValueError(
-                        "reward_form='released' needs info['reward_goal'] and info['reward_aux'] from the "
-                        "environment (FrameRecommendationEnv reports both)"
-                    )
-                loss = F.mse_loss(
-                    q, self.gamma * next_q + self.reward_scale * batch.aux_rewards
-                ) + F.mse_loss(q, self.reward_scale * batch.goal_rewards)
+            loss, q = double_dqn_loss(
+                self.q_net, self.q_net_target, batch, self.gamma, self.reward_scale, self.reward_form
+            )
             self.policy.optimizer.zero_grad()
             loss.backward()
             if self.grad_clip > 0:
@@ -372,7 +324,7 @@ class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         if not self.warmup_done:
-            self._fill_with_random_play(self.warmup_episodes, progress_bar)
+            fill_with_random_play(self, self.warmup_episodes, progress_bar)
             self.warmup_done = True
             self.start_time = time.time_ns()  # time/fps counts agent steps only
         return total_timesteps, callback
