@@ -6,9 +6,11 @@ their descriptions). A run writes to ``<runs_dir>/<name>/``:
 
 * ``config.json`` / ``config.yaml``: the settings;
 * ``progress.csv`` and TensorBoard ``events.*``: SB3 logger output (``train/loss``, ``rollout/...``);
-* ``episodes.csv``: one line per training episode (return, final J&F, AUC);
+* ``episodes.csv``: one line per training episode (return, final J&F, AUC); on ``--resume`` it and the
+  progress files are cut back to the restored step (:func:`vos_recommender.training_logs.rewind_logs`);
 * ``checkpoints/model_<steps>_steps.zip``: periodic checkpoints (SB3 ``CheckpointCallback``);
-* ``resume/``: model, optimiser, RNG states and replay buffer for ``--resume``;
+* ``resume/``: for ``--resume``, ``latest.json`` naming the newest complete state folder (model,
+  optimiser, RNG states, replay buffer; written as one atomic unit, see :mod:`vos_recommender.agent.resume`);
 * ``final_model.zip``: the trained agent; ``summary.json``: wall time and learning-curve summary.
 """
 

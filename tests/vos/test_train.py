@@ -202,3 +202,8 @@ def test_resume_after_a_kill_rewinds_the_logs_and_removes_half_written_files(
         == json.loads((runs / "full" / "summary.json").read_text())["learning_curve"]
     )
     assert not list(run.rglob(".*.tmp*")) and not unfinished.exists()
+    # Starting the run afresh (--overwrite) keeps nothing of the old logs or resume states.
+    main([*tiny_args(tiny_dataset, runs, "killed", 4), "--overwrite"])
+    assert episode_steps(run) == [step for step in episode_steps(runs / "full") if int(step) <= 4]
+    states = [p for p in (run / "resume").iterdir() if p.is_dir()]
+    assert len(states) == 1 and json.loads((run / "resume" / "latest.json").read_text())["num_timesteps"] == 4
