@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vos_recommender.observation import COUNT_ROW, build_observation
 from vos_recommender.registry import Registry
 
 __all__ = [
@@ -28,30 +29,22 @@ __all__ = [
 ]
 
 
-def frame_observation(quality: np.ndarray, counts: np.ndarray, max_frames: int | None = None) -> np.ndarray:
-    """The environment's observation layout for one video: rows quality, annotation count, validity.
+def frame_observation(
+    quality: np.ndarray, counts: np.ndarray, max_frames: int | None = None, max_count: int | None = None
+) -> np.ndarray:
+    """The environment's observation of one video (see :func:`vos_recommender.observation.build_observation`).
 
     Args:
         quality: ``T`` per-frame quality in ``[0, 1]``.
         counts: ``T`` annotation counts.
         max_frames: Pad to this many columns (default ``T``).
+        max_count: Clip the counts to this value, as the environment clips them to its ``num_rounds``
+            (default: no clip).
 
     Returns:
         ``3 x max_frames`` float32 array.
     """
-    quality = np.asarray(quality, dtype=np.float32).reshape(-1)
-    counts = np.asarray(counts, dtype=np.float32).reshape(-1)
-    if quality.shape != counts.shape:
-        raise ValueError(f"{quality.size} quality values but {counts.size} annotation counts")
-    n = quality.size
-    width = n if max_frames is None else int(max_frames)
-    if width < n:
-        raise ValueError(f"max_frames={width} is shorter than the video ({n} frames)")
-    obs = np.zeros((3, width), dtype=np.float32)
-    obs[0, :n] = np.clip(quality, 0.0, 1.0)
-    obs[1, :n] = counts
-    obs[2, :n] = 1.0
-    return obs
+    return build_observation(quality, counts, max_frames=max_frames, max_count=max_count)
 
 
 class RecommendationStrategy(abc.ABC):
@@ -174,16 +167,28 @@ class AgentStrategy(RecommendationStrategy):
 
     Args:
         model: A :class:`~vos_recommender.agent.RecurrentDQN` or the path of its ``.zip``.
+        max_count: Clip annotation counts to this value, as the environment does with its ``num_rounds``
+            (default: the bound of the agent's observation space, i.e. the ``num_rounds`` it trained with).
     """
 
     name = "Ours"
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: object, max_count: int | None = None) -> None:
         if isinstance(model, (str, os.PathLike)):
             from vos_recommender.agent import RecurrentDQN
 
             model = RecurrentDQN.load(model, device="cpu")
         self.model = model
+        if max_count is None:
+            space = getattr(model, "observation_space", None)
+            high = getattr(space, "high", None)
+            if high is not None and np.ndim(high) == 2 and np.isfinite(high[COUNT_ROW]).all():
+                max_count = int(np.max(high[COUNT_ROW]))
+        self.max_count = max_count
+
+    def observation(self, quality: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The agent's observation of a video in the given state (counts clipped to ``max_count``)."""
+        return frame_observation(quality, counts, max_count=self.max_count)
 
     def scores(self, quality: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Q-value of every frame.
@@ -192,11 +197,12 @@ class AgentStrategy(RecommendationStrategy):
             quality: ``T`` per-frame quality.
             counts: ``T`` annotation counts.
         """
-        return self.model.q_values(frame_observation(quality, counts))  # type: ignore[attr-defined]
+        return self.model.q_values(self.observation(quality, counts))  # type: ignore[attr-defined]
 
     def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
-        """See :meth:`RecommendationStrategy.recommend`."""
-        return int(np.argmax(self.scores(quality, counts)))
+        """The agent's greedy frame (its policy's arg-max); see :meth:`RecommendationStrategy.recommend`."""
+        action, _ = self.model.predict(self.observation(quality, counts), deterministic=True)  # type: ignore[attr-defined]
+        return int(action)
 
 
 def _agent_strategy(seed: int | None = None, agent: object | None = None) -> AgentStrategy:

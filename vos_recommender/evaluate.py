@@ -6,7 +6,7 @@ true J&F) and the wild setting (state quality = the learned estimator's predicti
 (setting, strategy), over samples = (video, first scribble[, seed for Random]):
 
 * ``AUC``: the paper's area under J&F over rounds ``[0, m_1..m_8]`` divided by 8 (x100);
-* ``J&F@8``: J&F after the last round (x100);
+* ``J&F@R``: J&F after the last round R (x100);
 * ``time AUC`` and ``J&F@60s``: the DAVIS challenge summaries over accumulated time (x100), with the time
   of a round = the simulated user's drawing time of its scribble + the backend's seconds, and one time
   budget per setting (the longer of 60 s and the longest session);
@@ -19,7 +19,6 @@ every curve) and ``jf_vs_round.png``.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -29,15 +28,15 @@ import numpy as np
 
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
+from vos_recommender.eval_report import write_report
 from vos_recommender.metrics.auc import jf_at_time, round_auc, time_auc
 from vos_recommender.train import ensure_dataset
-
-from .atomic import atomic_path, atomic_write_text
 
 __all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
 
 STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
 QUALITY_FREE = ("random", "linspace")
+DEFAULT_DATA = "data/davis_synth"
 
 
 @dataclasses.dataclass
@@ -46,10 +45,12 @@ class EvalConfig:
 
     agent: str = "runs/recommender/final_model.zip"
     """Trained agent (.zip written by python -m vos_recommender.train)."""
-    data: str = "data/davis_synth"
-    """DAVIS-layout dataset root (generated synthetic videos when missing)."""
+    data: str = DEFAULT_DATA
+    """DAVIS-layout dataset root (a missing default one is generated; another path needs --generate)."""
+    generate: bool = False
+    """Write synthetic videos at <data> when it holds no dataset (any path but the default needs it)."""
     generate_if_missing: bool = True
-    """Generate the synthetic dataset when <data> has none."""
+    """Generate the synthetic dataset at the default <data> when it is missing."""
     split: str = "val"
     """Held-out split."""
     backend: str = "flow"
@@ -168,69 +169,6 @@ def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) 
     return result
 
 
-def _format(cell: dict[str, float]) -> str:
-    if np.isnan(cell["ci95"]):
-        return f"{cell['mean']:.2f}"
-    return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
-
-
-def _write_outputs(out: Path, results: dict[str, Any], notes: list[str]) -> None:
-    rows = []
-    lines = [
-        "| setting | strategy | AUC | J&F@8 | time AUC | J&F@60s | samples |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for setting, by_strategy in results["settings"].items():
-        for name, summary in by_strategy.items():
-            lines.append(
-                f"| {setting} | {name} | {_format(summary['auc'])} | {_format(summary['jf_last'])} | "
-                f"{_format(summary['time_auc'])} | {_format(summary['jf_at_60s'])} | {summary['samples']} |"
-            )
-            row = {"setting": setting, "strategy": name, "samples": summary["samples"]}
-            for key in ("auc", "jf_last", "time_auc", "jf_at_60s"):
-                for stat in ("mean", "std", "ci95"):
-                    row[f"{key}_{stat}"] = summary[key][stat]
-            rows.append(row)
-    header = [
-        f"Frame recommendation on {results['data']} ({results['split']}), backend {results['backend']}, "
-        f"{results['num_rounds']} rounds. Values x100, mean ± 95% CI half-width over samples "
-        "(video x first scribble, x seed for Random). AUC: paper's round AUC; time AUC / J&F@60s: DAVIS "
-        f"challenge summaries, round time = drawing + backend seconds, budget {results['max_time']}.",
-        "",
-    ]
-    text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
-    atomic_write_text(out / "results.md", text)
-    with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-    _plot(out / "jf_vs_round.png", results)
-
-
-def _plot(path: Path, results: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    settings = list(results["settings"])
-    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
-    for ax, setting in zip(axes[0], settings):
-        for name, summary in results["settings"][setting].items():
-            curve = summary["mean_curve"]
-            ax.plot(range(1, len(curve) + 1), curve, marker="o", label=name)
-        ax.set_title(f"{setting} setting")
-        ax.set_xlabel("round")
-        ax.set_ylabel("mean J&F (x100)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-
-
 def evaluate(config: EvalConfig) -> dict[str, Any]:
     """Run every (setting, strategy) and write the table, CSV, JSON and plot.
 
@@ -245,7 +183,14 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     from vos_recommender.data.davis import DavisDataset
 
     torch.set_num_threads(config.threads)
-    ensure_dataset(config.data, config.generate_if_missing, config.verbose)
+    # A mistyped --data must not silently become a fresh synthetic dataset that results are reported on.
+    generate = config.generate or (config.generate_if_missing and config.data == DEFAULT_DATA)
+    ensure_dataset(
+        config.data,
+        generate,
+        config.verbose,
+        hint="check --data, or pass --generate to write synthetic videos there",
+    )
     agent_path = Path(config.agent)
     out = Path(config.out) if config.out else agent_path.parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +257,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             for repeat in range(repeats):
                 for video, scribble in samples:
                     if key == "ours":
-                        strategy: RecommendationStrategy = AgentStrategy(agent)
+                        strategy: RecommendationStrategy = AgentStrategy(agent, max_count=config.num_rounds)
                     else:
                         strategy = build_strategy(key, seed=config.seed + repeat)
                     runs.append(
@@ -353,7 +298,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             for key in strategies
         }
     results["max_time"] = budgets
-    _write_outputs(out, results, notes)
+    write_report(out, results, notes)
     if config.verbose:
         print((out / "results.md").read_text())
         print(f"Wrote {out}/results.md, results.csv, results.json, jf_vs_round.png")

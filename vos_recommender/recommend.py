@@ -177,14 +177,29 @@ def recommend(
         ValueError: If inputs do not fit together (frame count vs mask count, sizes, annotated indices).
     """
     video = _load_frames(frames)
-    probs = to_probs(load_masks_or_probs(masks_or_probs), num_objects)
+    raw = load_masks_or_probs(masks_or_probs)
     num_frames = video.shape[0]
-    if probs.shape[0] != num_frames:
+    # Shapes are checked before the content: a crop of the masks may hold no object, and that message
+    # would hide the real problem.
+    frames_name = "frames" if isinstance(frames, np.ndarray) else f"frames ({frames})"
+    masks_name = (
+        "masks_or_probs" if isinstance(masks_or_probs, np.ndarray) else f"masks_or_probs ({masks_or_probs})"
+    )
+    if raw.ndim not in (3, 4):
         raise ValueError(
-            f"{num_frames} frames but {probs.shape[0]} masks/probability maps: they must match one to one"
+            f"{masks_name}: expected T x H x W labels or T x (O+1) x H x W probabilities, got shape {raw.shape}"
         )
-    if probs.shape[2:] != video.shape[1:3]:
-        raise ValueError(f"frames are {video.shape[1:3]} (H, W) but masks are {probs.shape[2:]}")
+    if raw.shape[0] != num_frames:
+        raise ValueError(
+            f"{num_frames} frames but {raw.shape[0]} masks/probability maps: they must match one to one "
+            f"({frames_name}, {masks_name})"
+        )
+    if tuple(raw.shape[-2:]) != tuple(video.shape[1:3]):
+        raise ValueError(
+            f"{frames_name} are {tuple(video.shape[1:3])} (H, W) but {masks_name} are {tuple(raw.shape[-2:])}: "
+            "the masks must cover the whole frames (no crop or resize)"
+        )
+    probs = to_probs(raw, num_objects)
     counts = np.zeros(num_frames, dtype=np.int64)
     for index in annotated_frames:
         if isinstance(index, bool) or not float(index).is_integer():
@@ -216,7 +231,8 @@ def recommend(
 
     strategy = AgentStrategy(agent_path)
     scores = strategy.scores(quality, counts)
-    return Recommendation(frame=int(np.argmax(scores)), scores=scores, quality=quality, counts=counts)
+    frame = strategy.recommend(quality, counts, list(annotated_frames))
+    return Recommendation(frame=frame, scores=scores, quality=quality, counts=counts)
 
 
 def recommend_next_frame(

@@ -6,26 +6,27 @@ their descriptions). A run writes to ``<runs_dir>/<name>/``:
 
 * ``config.json`` / ``config.yaml``: the settings;
 * ``progress.csv`` and TensorBoard ``events.*``: SB3 logger output (``train/loss``, ``rollout/...``);
-* ``episodes.csv``: one line per training episode (return, final J&F, AUC);
+* ``episodes.csv``: one line per training episode (return, final J&F, AUC); on ``--resume`` it and the
+  progress files are cut back to the restored step (:func:`vos_recommender.training_logs.rewind_logs`);
 * ``checkpoints/model_<steps>_steps.zip``: periodic checkpoints (SB3 ``CheckpointCallback``);
-* ``resume/``: model, optimiser, RNG states and replay buffer for ``--resume``;
+* ``resume/``: for ``--resume``, ``latest.json`` naming the newest complete state folder (model,
+  optimiser, RNG states, replay buffer; written as one atomic unit, see :mod:`vos_recommender.agent.resume`);
 * ``final_model.zip``: the trained agent; ``summary.json``: wall time and learning-curve summary.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -34,9 +35,15 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
+from vos_recommender.agent.resume import clean_resume_folder
+from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
 from vos_recommender.config import TrainConfig, parse_config
-
-from .atomic import atomic_write_text
+from vos_recommender.training_logs import (
+    EPISODES_FILE,
+    EpisodeLogCallback,
+    learning_curve_summary,
+    rewind_logs,
+)
 
 __all__ = [
     "EpisodeLogCallback",
@@ -51,24 +58,28 @@ ENV_ID = "vos_recommender/FrameRecommendation-v0"
 
 
 # ---------------------------------------------------------------------------- data
-def ensure_dataset(root: str | os.PathLike, generate: bool = True, verbose: int = 1) -> Path:
+def ensure_dataset(
+    root: str | os.PathLike,
+    generate: bool = True,
+    verbose: int = 1,
+    hint: str = "drop --no-generate-if-missing",
+) -> Path:
     """Return a DAVIS-layout dataset root, generating the synthetic one there when it is missing.
 
     Args:
         root: Dataset root.
         generate: Generate when ``root`` has no ``ImageSets/2017``.
         verbose: Print what happens.
+        hint: How to fix a missing dataset, appended to the error.
 
     Raises:
-        FileNotFoundError: If the dataset is missing and ``generate`` is False.
+        FileNotFoundError: If the dataset is missing and ``generate`` is False (the message names ``root``).
     """
     root = Path(root)
     if (root / "ImageSets" / "2017").is_dir():
         return root
     if not generate:
-        raise FileNotFoundError(
-            f"no DAVIS-layout dataset at {root} (ImageSets/2017 missing); drop --no-generate-if-missing"
-        )
+        raise FileNotFoundError(f"no DAVIS-layout dataset at {root} (ImageSets/2017 missing); {hint}")
     from vos_recommender.data.generate import generate_davis_dataset
 
     if verbose:
@@ -133,75 +144,6 @@ def make_vec_envs(settings: dict[str, Any], n_envs: int, seed: int, subprocess: 
     )
 
 
-class EpisodeLogCallback(BaseCallback):
-    """Appends one line per finished training episode to a CSV file and logs ``rollout/auc_mean``,
-    ``rollout/final_jf_mean`` (means over the last ``window`` episodes).
-
-    Args:
-        path: CSV file (appended to, so a resumed run continues it).
-        window: Episodes in the running means.
-    """
-
-    FIELDS = ("timesteps", "episode_return", "episode_length", "final_jf", "auc", "video")
-
-    def __init__(self, path: str | os.PathLike, window: int = 20) -> None:
-        super().__init__()
-        self.path = Path(path)
-        self.window = int(window)
-        self.recent: list[tuple[float, float]] = []
-
-    def _on_training_start(self) -> None:
-        if not self.path.exists():
-            with self.path.open("w", newline="") as stream:
-                csv.writer(stream).writerow(self.FIELDS)
-
-    def _on_step(self) -> bool:
-        rows = []
-        for done, info in zip(self.locals["dones"], self.locals["infos"]):
-            if not done or "episode" not in info:
-                continue
-            final_jf, auc = float(info.get("jf_mean", np.nan)), float(info.get("auc", np.nan))
-            rows.append(
-                [
-                    self.num_timesteps,
-                    info["episode"]["r"],
-                    info["episode"]["l"],
-                    final_jf,
-                    auc,
-                    info.get("video", ""),
-                ]
-            )
-            self.recent = (self.recent + [(final_jf, auc)])[-self.window :]
-        if rows:
-            with self.path.open("a", newline="") as stream:
-                csv.writer(stream).writerows(rows)
-            self.logger.record("rollout/final_jf_mean", float(np.mean([r[0] for r in self.recent])))
-            self.logger.record("rollout/auc_mean", float(np.mean([r[1] for r in self.recent])))
-        return True
-
-
-def learning_curve_summary(path: str | os.PathLike, parts: int = 4) -> list[dict[str, float]]:
-    """Mean return / final J&F / AUC of the training episodes in ``parts`` consecutive chunks."""
-    with Path(path).open() as stream:
-        rows = list(csv.DictReader(stream))
-    if not rows:
-        return []
-    chunks = np.array_split(np.arange(len(rows)), min(parts, len(rows)))
-    summary = []
-    for chunk in chunks:
-        subset = [rows[i] for i in chunk]
-        summary.append(
-            {
-                "until_step": int(subset[-1]["timesteps"]),
-                "episodes": len(subset),
-                "return": float(np.mean([float(r["episode_return"]) for r in subset])),
-                "final_jf": float(np.mean([float(r["final_jf"]) for r in subset])),
-                "auc": float(np.mean([float(r["auc"]) for r in subset])),
-            }
-        )
-    return summary
-
-
 # ---------------------------------------------------------------------------- training
 def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     """Run (or resume) one training run.
@@ -238,6 +180,14 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
 
     # Settings next to the results
     run_dir.mkdir(parents=True, exist_ok=True)
+    # What a killed process left half-written (model zips, replay buffers, unfinished resume states).
+    remove_stale_temporaries(run_dir, older_than=0.0)
+    if config.resume:
+        clean_resume_folder(run_dir / "resume")
+    else:  # a fresh run (--overwrite) must neither append to the old logs nor resume from the old state
+        for stale in [run_dir / EPISODES_FILE, *run_dir.glob("progress.until_*.csv")]:
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "resume", ignore_errors=True)
     record = dataclasses.asdict(config)
     record["resume"] = False
     atomic_write_text(run_dir / "config.json", json.dumps(record, indent=2))
@@ -256,9 +206,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     resume_dir = run_dir / "resume"
     if config.resume:
         model = RecurrentDQN.load_resume_state(resume_dir, env)
-        previous = run_dir / "progress.csv"
-        if previous.exists():  # SB3's CSV writer truncates; keep the earlier part
-            os.replace(previous, run_dir / f"progress.until_{model.num_timesteps}.csv")
+        rewind_logs(run_dir, model.num_timesteps)
     else:
         model = RecurrentDQN(
             "FrameQPolicy",
@@ -288,7 +236,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         )
     model.set_logger(configure(str(run_dir), formats))
 
-    callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / "episodes.csv")]
+    callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / EPISODES_FILE)]
     if config.checkpoint_freq > 0:
         callbacks.append(
             CheckpointCallback(
@@ -350,7 +298,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         "wall_seconds_this_session": wall,
         "warmup_episodes": model.warmup_episodes,
         "reward_form": config.reward_form,
-        "learning_curve": learning_curve_summary(run_dir / "episodes.csv"),
+        "learning_curve": learning_curve_summary(run_dir / EPISODES_FILE),
     }
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if config.verbose:

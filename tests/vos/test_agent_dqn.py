@@ -22,6 +22,7 @@ from tests.vos.test_agent_toy_env import (
     single_torch_thread,  # noqa: F401  (autouse fixture)
 )
 from vos_recommender.agent import EpisodeSeedWrapper, FrameReplayBuffer, RecurrentDQN
+from vos_recommender.agent.resume import current_state
 
 SMALL_NET = {"embed_dim": 16, "lstm_dim": 16, "head_dim": 16}
 
@@ -294,10 +295,11 @@ def test_resume_files_are_checked(tmp_path: Path) -> None:
     model.learn(9, resume_dir=tmp_path / "resume")
     with pytest.raises(ValueError, match="environments"):
         RecurrentDQN.load_resume_state(tmp_path / "resume", toy_vec_env(n_envs=2))
-    (tmp_path / "resume" / "replay_buffer.pkl").write_bytes(b"broken")
+    state = current_state(tmp_path / "resume")
+    (state / "replay_buffer.pkl").write_bytes(b"broken")
     with pytest.raises(ValueError, match="replay_buffer.pkl"):
         RecurrentDQN.load_resume_state(tmp_path / "resume", toy_vec_env())
-    (tmp_path / "resume" / "resume.json").unlink()
+    (state / "resume.json").unlink()
     with pytest.raises(FileNotFoundError, match="resume.json"):
         RecurrentDQN.load_resume_state(tmp_path / "resume", toy_vec_env())
 
@@ -322,7 +324,10 @@ def test_resume_from_mid_episode_restarts_the_running_episode(tmp_path: Path) ->
     stopper._on_step = lambda: stopper.n_calls < 5  # type: ignore[method-assign]
     model.learn(30, callback=stopper, resume_dir=tmp_path / "resume")
     assert model.num_timesteps == 5
-    assert json.loads((tmp_path / "resume" / "resume.json").read_text())["at_episode_start"] is False
+    assert (
+        json.loads((current_state(tmp_path / "resume") / "resume.json").read_text())["at_episode_start"]
+        is False
+    )
     with pytest.warns(UserWarning, match="restart"):
         resumed = RecurrentDQN.load_resume_state(tmp_path / "resume", toy_vec_env(seed=6))
     resumed.learn(5, reset_num_timesteps=False)

@@ -74,3 +74,37 @@ def test_build_strategy_and_observation_layout() -> None:
     np.testing.assert_array_equal(obs, [[0.5, 1.0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]])
     with pytest.raises(ValueError):
         frame_observation([0.5], [1, 0])
+
+
+def test_frame_observation_is_the_environments_layout_with_clipped_counts() -> None:
+    from vos_recommender.observation import build_observation
+
+    obs = frame_observation([0.5, 0.2, 0.9], [0, 7, 2], max_frames=5, max_count=3)
+    np.testing.assert_array_equal(obs, build_observation([0.5, 0.2, 0.9], [0, 7, 2], 5, max_count=3))
+    assert obs[1].tolist() == [0, 3, 2, 0, 0]
+    assert frame_observation([0.5], [9])[1, 0] == 9  # no bound given: the counts stay as they are
+
+
+def test_agent_strategy_clips_counts_to_the_agents_bound_and_uses_its_policy() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from tests.vos.test_agent_toy_env import WindowDeficitEnv
+    from vos_recommender.agent import RecurrentDQN
+    from vos_recommender.baselines import AgentStrategy
+
+    model = RecurrentDQN(
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
+    )
+    bound = int(model.observation_space.high[1].max())
+    strategy = AgentStrategy(model)
+    assert strategy.max_count == bound
+    quality, counts = np.linspace(0.2, 0.8, 6), np.array([0, bound + 5, 1, 0, 0, 0])
+    clipped = counts.copy()
+    clipped[1] = bound
+    np.testing.assert_array_equal(
+        strategy.scores(quality, counts), model.q_values(frame_observation(quality, clipped))
+    )
+    assert strategy.recommend(quality, counts, [1]) == int(np.argmax(strategy.scores(quality, counts)))
+    assert AgentStrategy(model, max_count=2).observation(quality, counts)[1, 1] == 2

@@ -124,3 +124,32 @@ def test_command_line(video: dict[str, Path], capsys: pytest.CaptureFixture) -> 
     assert "out of range" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--annotated", "zero"])
+
+
+def test_cropped_masks_report_the_size_mismatch(video: dict[str, Path], tmp_path: Path) -> None:
+    from vos_recommender.data.davis import read_mask
+
+    labels = np.stack([read_mask(p) for p in sorted(video["masks"].glob("*.png"))])
+    crop = np.zeros((7, 10, 12), dtype=np.uint8)  # a background-only crop: no object in it
+    with pytest.raises(ValueError, match=r"\(40, 64\) \(H, W\) but masks_or_probs are \(10, 12\)"):
+        recommend(video["frames"], crop, [0], video["agent"], video["quality"])
+    np.save(tmp_path / "crop.npy", labels[:, :20, :30])
+    with pytest.raises(ValueError, match="crop.npy.*\\(20, 30\\)"):
+        recommend(video["frames"], tmp_path / "crop.npy", [0], video["agent"], video["quality"])
+    assert (
+        main(
+            [
+                "--frames",
+                str(video["frames"]),
+                "--masks",
+                str(tmp_path / "crop.npy"),
+                "--annotated",
+                "0",
+                "--agent",
+                str(video["agent"]),
+                "--quality",
+                str(video["quality"]),
+            ]
+        )
+        == 2
+    )

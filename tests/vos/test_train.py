@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -167,3 +168,42 @@ def test_train_with_subprocess_environments(tiny_dataset: Path, tmp_path: Path) 
     main([*tiny_args(tiny_dataset, runs, "parallel", 8), "--n-envs", "2"])
     model = RecurrentDQN.load(runs / "parallel" / "final_model.zip")
     assert model.num_timesteps == 8 and model.n_envs == 2
+
+
+def episode_steps(run: Path) -> list[str]:
+    with (run / "episodes.csv").open() as stream:
+        return [row["timesteps"] for row in csv.DictReader(stream)]
+
+
+def test_resume_after_a_kill_rewinds_the_logs_and_removes_half_written_files(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    main(tiny_args(tiny_dataset, runs, "full", 8))
+    main(tiny_args(tiny_dataset, runs, "killed", 4))  # the resume state is at step 4
+    run = runs / "killed"
+    # What a process killed at step 7 leaves: a log line after the state, a line cut short, half-written
+    # temporary files and an unfinished state folder.
+    with (run / "episodes.csv").open("a") as stream:
+        stream.write("6,0.5,2,0.5,0.5,video\n8,0.1,")
+    (run / ".final_model.zip.abc.tmp.zip").write_bytes(b"half")
+    (run / "resume" / ".replay_buffer.pkl.abc.tmp.pkl").write_bytes(b"half")
+    unfinished = run / "resume" / "state-000000006-abc"
+    unfinished.mkdir()
+    (unfinished / "model.zip").write_bytes(b"half")
+
+    main(
+        ["--resume", "--name", "killed", "--runs-dir", str(runs), "--total-timesteps", "8", "--verbose", "0"]
+    )
+    assert episode_steps(run) == episode_steps(runs / "full")
+    summary = json.loads((run / "summary.json").read_text())
+    assert (
+        summary["learning_curve"]
+        == json.loads((runs / "full" / "summary.json").read_text())["learning_curve"]
+    )
+    assert not list(run.rglob(".*.tmp*")) and not unfinished.exists()
+    # Starting the run afresh (--overwrite) keeps nothing of the old logs or resume states.
+    main([*tiny_args(tiny_dataset, runs, "killed", 4), "--overwrite"])
+    assert episode_steps(run) == [step for step in episode_steps(runs / "full") if int(step) <= 4]
+    states = [p for p in (run / "resume").iterdir() if p.is_dir()]
+    assert len(states) == 1 and json.loads((run / "resume" / "latest.json").read_text())["num_timesteps"] == 4

@@ -109,6 +109,16 @@ def test_missing_wild_estimator_evaluates_oracle_only_and_says_so(setup: dict[st
     table = (out / "results.md").read_text()
     assert "WILD SETTING SKIPPED" in table and "none.pt" in table
     assert "| wild |" not in table and "| oracle | Worst |" in table
+    # The last-round column is named after --num-rounds 3.
+    assert "| AUC | J&F@3 |" in table and "J&F@8" not in table
+
+
+def test_a_mistyped_data_path_is_an_error_not_a_new_dataset(setup: dict[str, Path]) -> None:
+    typo = setup["base"] / "davsi"
+    args = [arg if arg != str(setup["data"]) else str(typo) for arg in common_args(setup)]
+    with pytest.raises(FileNotFoundError, match=r"davsi.*--generate"):
+        main([*args, "--out", str(setup["base"] / "eval_typo")])
+    assert not typo.exists()
 
 
 def test_summarise_statistics() -> None:
@@ -122,3 +132,20 @@ def test_summarise_statistics() -> None:
     assert summary["jf_at_60s"]["mean"] == pytest.approx(70.0)  # both sessions end at 15 s
     assert summary["mean_curve"] == pytest.approx([60.0, 70.0])
     assert callable(run_session)
+
+
+def test_generate_writes_synthetic_videos_only_when_asked(setup: dict[str, Path], monkeypatch) -> None:
+    import vos_recommender.data.generate as generate_module
+
+    asked: list[Path] = []
+
+    def fake_generate(root, *args, **kwargs):
+        asked.append(Path(root))
+        raise RuntimeError("generation reached")
+
+    monkeypatch.setattr(generate_module, "generate_davis_dataset", fake_generate)
+    target = setup["base"] / "fresh"
+    args = [arg if arg != str(setup["data"]) else str(target) for arg in common_args(setup)]
+    with pytest.raises(RuntimeError, match="generation reached"):
+        main([*args, "--generate", "--out", str(setup["base"] / "eval_fresh")])
+    assert asked == [target]

@@ -9,64 +9,39 @@ keeps its shape (``learn`` / ``predict`` / ``save`` / ``load``, SB3's logger and
 * masked exploration and greedy choice (padded frames are never chosen);
 * the double-DQN target: the online network picks ``argmax_a Q(s_{t+1}, a)`` over valid frames, the
   target network evaluates it;
-* the released training details: per-parameter gradient value clamp, target network copied with a
+* the released training details: gradient value clipping, target network copied with a
   fixed probability after each update, exponential epsilon schedule, replay buffer seeded with random
   play before learning.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import pathlib
-import tempfile
 import time
-import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.vec_env import VecEnv
-from torch.nn import functional as F
 
 from vos_recommender.agent.buffer import FrameReplayBuffer
-from vos_recommender.agent.qnet import FrameQPolicy, split_observation
+from vos_recommender.agent.exploration import epsilon_greedy, exponential_epsilon, fill_with_random_play
+from vos_recommender.agent.loss import REWARD_FORMS, double_dqn_loss
+from vos_recommender.agent.masks import choice_masks, random_choice
+from vos_recommender.agent.persistence import CheckpointMixin
+from vos_recommender.agent.qnet import FrameQPolicy
+from vos_recommender.agent.resume import ResumeCallback
 
-__all__ = ["RecurrentDQN", "valid_action_masks"]
+__all__ = ["RecurrentDQN"]
 
 SelfRecurrentDQN = TypeVar("SelfRecurrentDQN", bound="RecurrentDQN")
 
-REWARD_FORMS = ("seed", "released")
 
-
-def valid_action_masks(observation: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
-    """Boolean ``B x N`` masks of selectable frames from the validity row of ``B x (F+1) x N`` observations.
-
-    Args:
-        observation: Batched observations (last row: 1 for frames of the video, 0 for padding).
-        action_masks: Optional extra ``B x N`` (or ``N``) masks, combined with AND.
-
-    Returns:
-        The masks.
-    """
-    masks = np.asarray(observation)[:, -1, :] > 0.5
-    if action_masks is not None:
-        masks = masks & np.asarray(action_masks, dtype=bool).reshape(masks.shape)
-    return masks
-
-
-def _atomic_target(path: pathlib.Path) -> pathlib.Path:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(handle)
-    return pathlib.Path(tmp)
-
-
-class RecurrentDQN(OffPolicyAlgorithm):
+class RecurrentDQN(CheckpointMixin, OffPolicyAlgorithm):
     """Double DQN with a bidirectional-LSTM per-frame Q-network and masked actions.
 
     Args:
@@ -93,7 +68,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
         exploration_amplitude: ``epsilon`` decaying part (released: 0.45).
         exploration_decay: ``epsilon`` decay constant in actions (released: 1000); ``epsilon(n) =
             final + amplitude * exp(-n / decay)``, ``n`` = agent actions taken.
-        grad_clip: Per-parameter gradient value clamp ``[-c, c]`` (released: 1; 0 disables).
+        grad_clip: Gradient value clip ``[-c, c]`` of every parameter (released: 1; 0 disables).
         warmup_episodes: Episodes of uniformly random valid actions stored before learning; they do not
             count as agent steps (released: 10 epochs over the training videos, which
             ``python -m vos_recommender.train`` sets from the number of videos).
@@ -109,6 +84,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"FrameQPolicy": FrameQPolicy}
+    checkpoint_policy = FrameQPolicy
     policy: FrameQPolicy
     replay_buffer: FrameReplayBuffer
 
@@ -213,41 +189,29 @@ class RecurrentDQN(OffPolicyAlgorithm):
     # ------------------------------------------------------------------ acting
     def epsilon(self, actions_taken: int) -> float:
         """Exploration rate after ``actions_taken`` agent actions: ``final + amplitude * exp(-n / decay)``."""
-        return float(
-            self.exploration_final_eps
-            + self.exploration_amplitude * np.exp(-float(actions_taken) / self.exploration_decay)
+        return exponential_epsilon(
+            actions_taken, self.exploration_final_eps, self.exploration_amplitude, self.exploration_decay
         )
-
-    def _random_valid_actions(self, masks: np.ndarray) -> np.ndarray:
-        assert self._explore_rng is not None
-        actions = np.empty(len(masks), dtype=np.int64)
-        for row, mask in enumerate(masks):
-            valid = np.flatnonzero(mask)
-            if valid.size == 0:
-                raise ValueError("an observation has no valid frame to choose (its validity row is all zero)")
-            actions[row] = valid[self._explore_rng.integers(valid.size)]
-        return actions
 
     def q_values(self, observation: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
         """Online Q-values of observations of any frame count.
 
         Args:
             observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s).
-            action_masks: Optional masks of allowed frames (AND with the validity row).
+            action_masks: Optional ``N`` / ``B x N`` masks of frames that may be chosen; excluded frames
+                get ``-inf`` but stay in the network's input, so the other values do not change.
 
         Returns:
-            ``N`` or ``B x N`` float array, ``-inf`` at excluded frames.
+            ``N`` or ``B x N`` float array, ``-inf`` at padded and excluded frames.
         """
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.ndim == 2
-        batch = obs[None] if single else obs
-        masks = valid_action_masks(
-            batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1)
-        )
         self.policy.set_training_mode(False)
         with th.no_grad():
-            features, _ = split_observation(th.as_tensor(batch, device=self.device))
-            values = self.q_net(features, th.as_tensor(masks, device=self.device)).cpu().numpy()
+            values = self.policy.q_values(
+                th.as_tensor(obs[None] if single else obs, device=self.device), action_masks
+            )
+        values = values.cpu().numpy()
         return values[0] if single else values
 
     def predict(  # type: ignore[override]
@@ -258,7 +222,10 @@ class RecurrentDQN(OffPolicyAlgorithm):
         deterministic: bool = False,
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Choose frames: masked greedy, or epsilon-greedy over valid frames when not deterministic.
+        """Choose frames: the policy's masked greedy choice, epsilon-greedy when not deterministic.
+
+        As in SB3's ``DQN.predict``, exploration is the algorithm's and the greedy choice the policy's
+        (:meth:`FrameQPolicy.predict`); here exploration is drawn per observation, among allowed frames.
 
         Args:
             observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s); ``N`` may differ from training.
@@ -266,8 +233,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
                 unchanged, for the SB3 recurrent interface.
             episode_start: Unused, for the SB3 recurrent interface.
             deterministic: Greedy when True; otherwise each row explores with probability
-                ``self.exploration_rate`` (a uniformly random valid frame).
-            action_masks: Optional ``N`` / ``B x N`` masks of allowed frames (AND with the validity row).
+                ``self.exploration_rate`` (a uniformly random allowed frame).
+            action_masks: Optional ``N`` / ``B x N`` masks of frames that may be chosen (the Q-network
+                still reads every valid frame).
 
         Returns:
             ``(actions, state)``; actions is a NumPy integer for one observation, else a length-``B`` array.
@@ -278,18 +246,12 @@ class RecurrentDQN(OffPolicyAlgorithm):
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.ndim == 2
         batch = obs[None] if single else obs
-        masks = valid_action_masks(
-            batch, None if action_masks is None else np.asarray(action_masks).reshape(len(batch), -1)
-        )
-        if not masks.any(axis=1).all():
-            raise ValueError("an observation has no allowed frame (validity row and action mask exclude all)")
-        values = self.q_values(batch, masks)
-        actions = values.argmax(axis=1).astype(np.int64)
+        actions, _ = self.policy.predict(batch, action_masks=action_masks)
+        actions = np.asarray(actions, dtype=np.int64)
         if not deterministic:
             assert self._explore_rng is not None
-            explore = self._explore_rng.random(len(batch)) < self.exploration_rate
-            if explore.any():
-                actions[explore] = self._random_valid_actions(masks[explore])
+            allowed = choice_masks(batch, action_masks)
+            actions = epsilon_greedy(actions, allowed, self.exploration_rate, self._explore_rng)
         return (actions[0] if single else actions), state
 
     def _sample_action(
@@ -299,7 +261,8 @@ class RecurrentDQN(OffPolicyAlgorithm):
         assert self._last_obs is not None, "self._last_obs was not set"
         obs = np.asarray(self._last_obs)
         if self.num_timesteps < learning_starts:
-            actions = self._random_valid_actions(valid_action_masks(obs))
+            assert self._explore_rng is not None
+            actions = random_choice(choice_masks(obs), self._explore_rng)
         else:
             actions, _ = self.predict(obs, deterministic=False)
         actions = np.asarray(actions, dtype=np.int64).reshape(n_envs)
@@ -315,30 +278,6 @@ class RecurrentDQN(OffPolicyAlgorithm):
         self._last_episode_starts = np.asarray(dones, dtype=bool).copy()
 
     # ------------------------------------------------------------------ learning
-    def _fill_with_random_play(self, episodes: int, progress_bar: bool = False) -> None:
-        """Store ``episodes`` whole episodes of uniformly random valid actions (not agent steps)."""
-        assert self.env is not None and self._last_obs is not None
-        finished = 0
-        transitions = 0
-        bar = None
-        if progress_bar and episodes > 0:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=episodes, desc="replay warm-up (random play)", unit="episode")
-        while finished < episodes:
-            actions = self._random_valid_actions(valid_action_masks(np.asarray(self._last_obs)))
-            new_obs, rewards, dones, infos = self.env.step(actions)
-            self._store_transition(self.replay_buffer, actions, new_obs, rewards, dones, infos)
-            finished += int(np.sum(dones))
-            transitions += self.env.num_envs
-            if bar is not None and np.any(dones):
-                bar.update(min(int(np.sum(dones)), episodes - bar.n))
-        if bar is not None:
-            bar.close()
-        if self.verbose >= 1 and episodes > 0:
-            print(f"Replay buffer seeded with {finished} random episodes ({transitions} transitions)")
-        self.logger.record("rollout/warmup_transitions", transitions)
-
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """Run ``gradient_steps`` double-DQN updates on replayed batches.
 
@@ -351,31 +290,13 @@ class RecurrentDQN(OffPolicyAlgorithm):
         losses, q_means = [], []
         for _ in range(gradient_steps):
             batch = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
-            features, mask = split_observation(batch.observations)
-            next_features, next_mask = split_observation(batch.next_observations)
-            with th.no_grad():
-                next_actions = self.q_net(next_features, next_mask).argmax(dim=1, keepdim=True)
-                next_q = self.q_net_target(next_features, next_mask).gather(1, next_actions)
-                next_q = th.where(th.isfinite(next_q), next_q, th.zeros_like(next_q))
-            q = self.q_net(features, mask).gather(1, batch.actions.long())
-            if self.reward_form == "seed":
-                target = self.reward_scale * batch.rewards + (1.0 - batch.dones) * self.gamma * next_q
-                loss = F.mse_loss(q, target)
-            else:
-                if th.isnan(batch.goal_rewards).any() or th.isnan(batch.aux_rewards).any():
-                    raise ValueError(
-                        "reward_form='released' needs info['reward_goal'] and info['reward_aux'] from the "
-                        "environment (FrameRecommendationEnv reports both)"
-                    )
-                loss = F.mse_loss(
-                    q, self.gamma * next_q + self.reward_scale * batch.aux_rewards
-                ) + F.mse_loss(q, self.reward_scale * batch.goal_rewards)
+            loss, q = double_dqn_loss(
+                self.q_net, self.q_net_target, batch, self.gamma, self.reward_scale, self.reward_form
+            )
             self.policy.optimizer.zero_grad()
             loss.backward()
             if self.grad_clip > 0:
-                for parameter in self.q_net.parameters():
-                    if parameter.grad is not None:
-                        parameter.grad.clamp_(-self.grad_clip, self.grad_clip)
+                th.nn.utils.clip_grad_value_(self.q_net.parameters(), self.grad_clip)
             self.policy.optimizer.step()
             self._n_updates += 1
             assert self._target_rng is not None
@@ -389,6 +310,25 @@ class RecurrentDQN(OffPolicyAlgorithm):
         self.logger.record("train/q_mean", float(np.mean(q_means)))
         self.logger.record("train/target_updates", self.target_updates)
 
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        # SB3's set-up, then (once per model) the random-play warm-up of the replay buffer, which does not
+        # count as agent steps; OffPolicyAlgorithm.learn then runs its usual loop.
+        total_timesteps, callback = super()._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        if not self.warmup_done:
+            fill_with_random_play(self, self.warmup_episodes, progress_bar)
+            self.warmup_done = True
+            self.start_time = time.time_ns()  # time/fps counts agent steps only
+        return total_timesteps, callback
+
     def learn(  # type: ignore[override]
         self: SelfRecurrentDQN,
         total_timesteps: int,
@@ -400,7 +340,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
         resume_dir: str | os.PathLike | None = None,
         resume_every: int = 0,
     ) -> SelfRecurrentDQN:
-        """Train for ``total_timesteps`` agent steps.
+        """Train for ``total_timesteps`` agent steps (SB3's ``OffPolicyAlgorithm.learn``).
 
         Before the first agent step the replay buffer is seeded with ``warmup_episodes`` random episodes
         (once per model). Each iteration collects ``train_freq`` steps with epsilon-greedy masked actions
@@ -413,246 +353,25 @@ class RecurrentDQN(OffPolicyAlgorithm):
             tb_log_name: TensorBoard run name.
             reset_num_timesteps: Start counting from 0 (False continues a loaded model).
             progress_bar: Show a tqdm/rich progress bar.
-            resume_dir: Folder for resume checkpoints (model, replay buffer, RNG states); None: none.
+            resume_dir: Folder for resume states (model, replay buffer, RNG states); None: none. Adds a
+                :class:`~vos_recommender.agent.resume.ResumeCallback`.
             resume_every: Write one after at least this many agent steps, at the next point where every
                 environment starts a new episode (0: only at the end).
 
         Returns:
             self.
         """
-        total_timesteps, callback = self._setup_learn(
-            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
-        )
-        if not self.warmup_done:
-            self._fill_with_random_play(self.warmup_episodes, progress_bar)
-            self.warmup_done = True
-            self.start_time = time.time_ns()  # time/fps counts agent steps only
-        callback.on_training_start(locals(), globals())
-        assert self.env is not None
-        next_resume = self.num_timesteps + resume_every if resume_every > 0 else None
-        while self.num_timesteps < total_timesteps:
-            rollout = self.collect_rollouts(
-                self.env,
-                train_freq=self.train_freq,  # type: ignore[arg-type]
-                action_noise=None,
-                callback=callback,
-                learning_starts=self.learning_starts,
-                replay_buffer=self.replay_buffer,
-                log_interval=log_interval,
-            )
-            if not rollout.continue_training:
-                break
-            if self.num_timesteps > 0 and self.num_timesteps > self.learning_starts:
-                gradient_steps = (
-                    self.gradient_steps if self.gradient_steps >= 0 else rollout.episode_timesteps
-                )
-                if gradient_steps > 0:
-                    self.train(batch_size=self.batch_size, gradient_steps=gradient_steps)
-            if (
-                resume_dir is not None
-                and next_resume is not None
-                and self.num_timesteps >= next_resume
-                and np.all(self._last_episode_starts)
-            ):
-                self.save_resume_state(resume_dir)
-                next_resume = self.num_timesteps + resume_every
         if resume_dir is not None:
-            self.save_resume_state(resume_dir)
-        callback.on_training_end()
-        return self
-
-    # ------------------------------------------------------------------ saving
-    def save(
-        self,
-        path: str | pathlib.Path | io.BufferedIOBase,
-        exclude: Any = None,
-        include: Any = None,
-    ) -> None:
-        """Save to a ``.zip`` (SB3 format), atomically: a temporary file in the same folder, then rename.
-
-        Args:
-            path: File path (``.zip`` appended when it has no suffix) or a writable buffer.
-            exclude: Extra attribute names not to save.
-            include: Attribute names to save although excluded by default.
-        """
-        if isinstance(path, io.BufferedIOBase):
-            super().save(path, exclude=exclude, include=include)
-            return
-        final = pathlib.Path(path)
-        if final.suffix == "":
-            final = final.with_suffix(".zip")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _atomic_target(final)
-        try:
-            super().save(tmp, exclude=exclude, include=include)
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-
-    @classmethod
-    def load(  # type: ignore[override]
-        cls: type[SelfRecurrentDQN],
-        path: str | pathlib.Path | io.BufferedIOBase,
-        env: GymEnv | None = None,
-        device: th.device | str = "auto",
-        custom_objects: dict[str, Any] | None = None,
-        print_system_info: bool = False,
-        force_reset: bool = True,
-        **kwargs: Any,
-    ) -> SelfRecurrentDQN:
-        """Load a model saved by :meth:`save`.
-
-        Args:
-            path: The ``.zip`` file (or buffer).
-            env: Environment to attach (its spaces must match the saved ones); None for prediction only.
-            device: Torch device.
-            custom_objects: Objects replacing saved ones (SB3 semantics).
-            print_system_info: Print the saving and current systems.
-            force_reset: Reset the environment at the next ``learn`` (SB3 semantics).
-            **kwargs: Attributes to override after loading.
-
-        Returns:
-            The model.
-
-        Raises:
-            FileNotFoundError: If the file does not exist.
-            ValueError: If the file is not a readable checkpoint of this algorithm, or does not fit ``env``
-                (the message names the file).
-        """
-        if isinstance(path, (str, os.PathLike)):
-            candidate = pathlib.Path(path)
-            if not candidate.is_file() and candidate.suffix == "" and candidate.with_suffix(".zip").is_file():
-                candidate = candidate.with_suffix(".zip")
-            if not candidate.is_file():
-                raise FileNotFoundError(f"checkpoint not found: {path}")
-            path = candidate
-        try:
-            model = super().load(
-                path,
-                env=env,
-                device=device,
-                custom_objects=custom_objects,
-                print_system_info=print_system_info,
-                force_reset=force_reset,
-                **kwargs,
+            saver = ResumeCallback(resume_dir, resume_every)
+            given = callback if isinstance(callback, list) else [] if callback is None else [callback]
+            callback = CallbackList(
+                [c if isinstance(c, BaseCallback) else ConvertCallback(c) for c in given] + [saver]
             )
-        except Exception as err:  # SB3 raises many kinds (zip, pickle, key, shape, space errors)
-            raise ValueError(
-                f"{path}: not a loadable {cls.__name__} checkpoint ({type(err).__name__}: {err})"
-            ) from err
-        if not isinstance(model.policy, FrameQPolicy):
-            raise ValueError(f"{path}: holds a {type(model.policy).__name__}, not a FrameQPolicy")
-        return model
-
-    # ------------------------------------------------------------------ resuming
-    def _env_episode_states(self) -> list[list[int]] | None:
-        env = self.env
-        if env is None or not env.has_attr("episode_state"):
-            return None
-        return [[int(seed), int(episode)] for seed, episode in env.env_method("episode_state")]
-
-    def save_resume_state(self, folder: str | os.PathLike) -> None:
-        """Write everything needed to continue training exactly: model, optimiser, RNGs, replay buffer.
-
-        Files (each written atomically; ``resume.json`` last, naming the step of the others):
-        ``model.zip``, ``replay_buffer.pkl``, ``resume.json``.
-
-        Args:
-            folder: Target folder (created if needed).
-        """
-        folder = pathlib.Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._resume_env_episodes = self._env_episode_states()
-        self.save(folder / "model.zip")
-        buffer_tmp = _atomic_target(folder / "replay_buffer.pkl")
-        try:
-            self.save_replay_buffer(buffer_tmp)
-            os.replace(buffer_tmp, folder / "replay_buffer.pkl")
-        finally:
-            if buffer_tmp.exists():
-                buffer_tmp.unlink()
-        meta = {
-            "num_timesteps": int(self.num_timesteps),
-            "n_updates": int(self._n_updates),
-            "buffer_pos": int(self.replay_buffer.pos),
-            "buffer_full": bool(self.replay_buffer.full),
-            "n_envs": int(self.n_envs),
-            "at_episode_start": bool(np.all(self._last_episode_starts)),
-        }
-        meta_tmp = _atomic_target(folder / "resume.json")
-        try:
-            meta_tmp.write_text(json.dumps(meta, indent=2))
-            os.replace(meta_tmp, folder / "resume.json")
-        finally:
-            if meta_tmp.exists():
-                meta_tmp.unlink()
-
-    @classmethod
-    def load_resume_state(
-        cls: type[SelfRecurrentDQN], folder: str | os.PathLike, env: VecEnv, device: th.device | str = "auto"
-    ) -> SelfRecurrentDQN:
-        """Rebuild a model from :meth:`save_resume_state` and put ``env`` back where training left it.
-
-        Environments wrapped in :class:`~vos_recommender.agent.wrappers.EpisodeSeedWrapper` restart the
-        episode that was running at the checkpoint with its original seed; when the checkpoint was taken at
-        an episode boundary (the usual case) training then continues exactly as if never interrupted.
-
-        Args:
-            folder: Folder written by :meth:`save_resume_state`.
-            env: Freshly built environments (same kind and count as at the checkpoint).
-            device: Torch device.
-
-        Returns:
-            The model, ready for ``learn(..., reset_num_timesteps=False)``.
-
-        Raises:
-            FileNotFoundError: If a resume file is missing.
-            ValueError: If the files are unreadable or do not belong together.
-        """
-        folder = pathlib.Path(folder)
-        meta_path = folder / "resume.json"
-        for required in (meta_path, folder / "model.zip", folder / "replay_buffer.pkl"):
-            if not required.is_file():
-                raise FileNotFoundError(f"resume file missing: {required}")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{meta_path}: unreadable ({err})") from err
-        if int(meta.get("n_envs", env.num_envs)) != env.num_envs:
-            raise ValueError(
-                f"{meta_path}: saved with {meta['n_envs']} environments, resuming with {env.num_envs}"
-            )
-        model = cls.load(folder / "model.zip", env=env, device=device, force_reset=False)
-        if model.num_timesteps != meta["num_timesteps"]:
-            raise ValueError(
-                f"{folder / 'model.zip'} is at step {model.num_timesteps} but {meta_path} says {meta['num_timesteps']}"
-            )
-        try:
-            model.load_replay_buffer(folder / "replay_buffer.pkl")
-        except Exception as err:
-            raise ValueError(f"{folder / 'replay_buffer.pkl'}: unreadable replay buffer ({err})") from err
-        buffer = model.replay_buffer
-        if not isinstance(buffer, FrameReplayBuffer) or (buffer.pos, buffer.full) != (
-            meta["buffer_pos"],
-            meta["buffer_full"],
-        ):
-            raise ValueError(f"{folder / 'replay_buffer.pkl'} does not belong to {folder / 'model.zip'}")
-        model._restore_environment()
-        return model
-
-    def _restore_environment(self) -> None:
-        assert self.env is not None
-        episodes = self._resume_env_episodes
-        if episodes is not None and self.env.has_attr("set_pending_episode"):
-            for index, (base_seed, episode) in enumerate(episodes):
-                self.env.env_method("set_pending_episode", base_seed, episode, indices=[index])
-        saved = None if self._last_obs is None else np.asarray(self._last_obs).copy()
-        self._last_obs = self.env.reset()  # type: ignore[assignment]
-        if saved is None or episodes is None or not np.array_equal(saved, self._last_obs):
-            warnings.warn(
-                "the environments could not be put back into their checkpoint state (checkpoint taken "
-                "mid-episode or environments not wrapped in EpisodeSeedWrapper); the running episodes restart",
-                stacklevel=2,
-            )
-            self._last_episode_starts = np.ones(self.env.num_envs, dtype=bool)
+        return super().learn(
+            total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )

@@ -21,27 +21,10 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-__all__ = ["FrameQNetwork", "FrameQPolicy", "split_observation"]
+from vos_recommender.agent.masks import choice_masks, require_choice
+from vos_recommender.observation import split_observation
 
-
-def split_observation(obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-    """Split a batch of frame observations into per-frame features and the validity mask.
-
-    The layout is the one of ``FrameRecommendationEnv``: ``B x (F+1) x N``, rows ``0..F-1`` are the
-    per-frame features (quality, annotation count) and the last row is 1 for frames of the video and 0
-    for padding.
-
-    Args:
-        obs: ``B x (F+1) x N`` float tensor.
-
-    Returns:
-        ``(features, mask)``: ``B x N x F`` float features and ``B x N`` boolean validity.
-    """
-    if obs.dim() != 3 or obs.shape[1] < 2:
-        raise ValueError(f"expected observations of shape B x (F+1) x N with F >= 1, got {tuple(obs.shape)}")
-    features = obs[:, :-1, :].transpose(1, 2).float()
-    mask = obs[:, -1, :] > 0.5
-    return features, mask
+__all__ = ["FrameQNetwork", "FrameQPolicy"]
 
 
 class FrameQNetwork(nn.Module):
@@ -134,7 +117,7 @@ class FrameQPolicy(BasePolicy):
     """SB3 policy holding the online and target :class:`FrameQNetwork` and their optimiser.
 
     Observations are ``(F+1) x N`` boxes (per-frame features, then the validity row; see
-    :func:`split_observation`); actions are ``Discrete(N)``. Action selection is the masked arg-max
+    :func:`~vos_recommender.observation.split_observation`); actions are ``Discrete(N)``. Action selection is the masked arg-max
     of the online network; exploration is the algorithm's business (as in SB3's ``DQNPolicy``).
 
     Args:
@@ -212,30 +195,34 @@ class FrameQPolicy(BasePolicy):
     def q_values(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None) -> th.Tensor:
         """Online-network Q-values for a batch of observations of any frame count.
 
+        The network reads every valid frame (the validity row is the context); ``action_masks`` only
+        sets the values of excluded frames to ``-inf`` afterwards, so it restricts the choice without
+        changing the other frames' values.
+
         Args:
             obs: ``B x (F+1) x N`` observations (``N`` may differ from the training length).
-            action_masks: Optional ``B x N`` boolean masks, combined (AND) with the validity row.
+            action_masks: Optional ``N`` or ``B x N`` boolean masks of frames that may be chosen.
 
         Returns:
-            ``B x N`` Q-values, ``-inf`` at masked frames.
+            ``B x N`` Q-values, ``-inf`` at padded and excluded frames.
         """
-        features, mask = split_observation(obs)
-        if action_masks is not None:
-            extra = th.as_tensor(np.asarray(action_masks), device=mask.device).bool().reshape(mask.shape)
-            mask = mask & extra
-        return self.q_net(features, mask)
+        features, valid = split_observation(obs)
+        q_values = self.q_net(features, valid)
+        if action_masks is None:
+            return q_values
+        return q_values.masked_fill(~choice_masks(obs, action_masks), float("-inf"))
 
     def forward(self, obs: PyTorchObs, deterministic: bool = True) -> th.Tensor:
         """Greedy actions (see :meth:`_predict`)."""
         return self._predict(obs, deterministic=deterministic)
 
-    def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+    def _predict(
+        self, observation: PyTorchObs, deterministic: bool = True, action_masks: Any = None
+    ) -> th.Tensor:
         """Masked arg-max of the online Q-values (``deterministic`` is ignored, as in SB3's DQN policy)."""
         assert isinstance(observation, th.Tensor)
-        q_values = self.q_values(observation)
-        if not th.isfinite(q_values.max(dim=1).values).all():
-            raise ValueError("an observation has no valid frame (its validity row is all zero)")
-        return q_values.argmax(dim=1)
+        require_choice(choice_masks(observation, action_masks))
+        return self.q_values(observation, action_masks).argmax(dim=1)
 
     def predict(
         self,
@@ -245,7 +232,10 @@ class FrameQPolicy(BasePolicy):
         deterministic: bool = False,
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Greedy frame for one observation or a batch.
+        """Greedy frame for one observation or a batch, of any frame count.
+
+        SB3's ``BasePolicy.predict`` checks the observation against the training shape; the network is
+        length-agnostic, so observations of other frame counts are converted here instead.
 
         Args:
             observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s).
@@ -253,21 +243,21 @@ class FrameQPolicy(BasePolicy):
                 as given, for the SB3 recurrent interface.
             episode_start: Unused, for the SB3 recurrent interface.
             deterministic: Unused: the policy is greedy; the algorithm adds exploration.
-            action_masks: Optional ``N`` or ``B x N`` boolean masks of allowed frames.
+            action_masks: Optional ``N`` or ``B x N`` boolean masks of frames that may be chosen.
 
         Returns:
             ``(actions, state)``: an integer array (0-d for a single observation).
+
+        Raises:
+            ValueError: If an observation has no allowed frame.
         """
         self.set_training_mode(False)
-        obs_tensor, vectorized = self.obs_to_tensor(observation)
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 2
+        obs_tensor = th.as_tensor(obs[None] if single else obs, device=self.device)
         with th.no_grad():
-            q_values = self.q_values(obs_tensor, action_masks)  # type: ignore[arg-type]
-        if not th.isfinite(q_values.max(dim=1).values).all():
-            raise ValueError("an observation has no allowed frame (validity row and action mask exclude all)")
-        actions = q_values.argmax(dim=1).cpu().numpy()
-        if not vectorized:
-            actions = actions.squeeze(axis=0)
-        return actions, state
+            actions = self._predict(obs_tensor, action_masks=action_masks).cpu().numpy()
+        return (actions.squeeze(axis=0) if single else actions), state
 
     def set_training_mode(self, mode: bool) -> None:
         """Train/eval mode of the online network (the target network always stays in eval mode)."""

@@ -1,0 +1,60 @@
+"""The double-DQN loss of the frame recommender, in the paper's form and in the released code's form."""
+
+from __future__ import annotations
+
+import torch as th
+from torch.nn import functional as F
+
+from vos_recommender.agent.buffer import FrameReplaySamples
+from vos_recommender.agent.qnet import FrameQNetwork
+from vos_recommender.observation import split_observation
+
+__all__ = ["REWARD_FORMS", "double_dqn_loss"]
+
+REWARD_FORMS = ("seed", "released")
+
+
+def double_dqn_loss(
+    q_net: FrameQNetwork,
+    q_net_target: FrameQNetwork,
+    batch: FrameReplaySamples,
+    gamma: float,
+    reward_scale: float,
+    reward_form: str = "seed",
+) -> tuple[th.Tensor, th.Tensor]:
+    """Loss of a replayed batch: the online network picks ``argmax_a Q(s', a)``, the target network rates it.
+
+    Replayed transitions carry no extra action mask: the validity row is both the context the networks
+    read and the choice of the online arg-max, so the target never picks a padded frame.
+
+    Args:
+        q_net: Online network.
+        q_net_target: Target network.
+        batch: Replayed transitions.
+        gamma: Discount.
+        reward_scale: ``delta``, the scale of both reward terms.
+        reward_form: ``"seed"``: ``MSE(Q, delta * r + (1 - done) * gamma * Q_tgt)``; ``"released"``:
+            ``MSE(Q, gamma * Q_tgt + delta * r_aux) + MSE(Q, delta * r_goal)`` (no done flag).
+
+    Returns:
+        ``(loss, q)``: the scalar loss and the ``B x 1`` online values of the taken actions.
+
+    Raises:
+        ValueError: If the released form lacks the reward terms (NaN in the buffer).
+    """
+    features, valid = split_observation(batch.observations)
+    next_features, next_valid = split_observation(batch.next_observations)
+    with th.no_grad():
+        next_actions = q_net(next_features, next_valid).argmax(dim=1, keepdim=True)
+        next_q = q_net_target(next_features, next_valid).gather(1, next_actions)
+        next_q = th.where(th.isfinite(next_q), next_q, th.zeros_like(next_q))
+    q = q_net(features, valid).gather(1, batch.actions.long())
+    if reward_form == "seed":
+        return F.mse_loss(q, reward_scale * batch.rewards + (1.0 - batch.dones) * gamma * next_q), q
+    if th.isnan(batch.goal_rewards).any() or th.isnan(batch.aux_rewards).any():
+        raise ValueError(
+            "reward_form='released' needs info['reward_goal'] and info['reward_aux'] from the "
+            "environment (FrameRecommendationEnv reports both)"
+        )
+    td = F.mse_loss(q, gamma * next_q + reward_scale * batch.aux_rewards)
+    return td + F.mse_loss(q, reward_scale * batch.goal_rewards), q

@@ -1,0 +1,89 @@
+"""The evaluation report: Markdown table, CSV, JSON and the J&F-per-round plot of ``evaluate``'s results."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vos_recommender.atomic import atomic_path, atomic_write_text
+
+__all__ = ["table_header", "write_report"]
+
+
+def table_header(num_rounds: int) -> list[str]:
+    """The Markdown table's heading lines; the last-round column is named after ``num_rounds``."""
+    return [
+        f"| setting | strategy | AUC | J&F@{int(num_rounds)} | time AUC | J&F@60s | samples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+
+def _format(cell: dict[str, float]) -> str:
+    if np.isnan(cell["ci95"]):
+        return f"{cell['mean']:.2f}"
+    return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
+
+
+def write_report(out: Path, results: dict[str, Any], notes: list[str]) -> None:
+    """Write ``results.md``, ``results.csv``, ``results.json`` and ``jf_vs_round.png`` into ``out``.
+
+    Args:
+        out: Output folder.
+        results: The results dictionary of :func:`vos_recommender.evaluate.evaluate`.
+        notes: Lines listed under the table.
+    """
+    rows = []
+    lines = table_header(results["num_rounds"])
+    for setting, by_strategy in results["settings"].items():
+        for name, summary in by_strategy.items():
+            lines.append(
+                f"| {setting} | {name} | {_format(summary['auc'])} | {_format(summary['jf_last'])} | "
+                f"{_format(summary['time_auc'])} | {_format(summary['jf_at_60s'])} | {summary['samples']} |"
+            )
+            row = {"setting": setting, "strategy": name, "samples": summary["samples"]}
+            for key in ("auc", "jf_last", "time_auc", "jf_at_60s"):
+                for stat in ("mean", "std", "ci95"):
+                    row[f"{key}_{stat}"] = summary[key][stat]
+            rows.append(row)
+    header = [
+        f"Frame recommendation on {results['data']} ({results['split']}), backend {results['backend']}, "
+        f"{results['num_rounds']} rounds. Values x100, mean ± 95% CI half-width over samples "
+        "(video x first scribble, x seed for Random). AUC: paper's round AUC; time AUC / J&F@60s: DAVIS "
+        f"challenge summaries, round time = drawing + backend seconds, budget {results['max_time']}.",
+        "",
+    ]
+    text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
+    atomic_write_text(out / "results.md", text)
+    with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    _plot(out / "jf_vs_round.png", results)
+
+
+def _plot(path: Path, results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    settings = list(results["settings"])
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        for name, summary in results["settings"][setting].items():
+            curve = summary["mean_curve"]
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", label=name)
+        ax.set_title(f"{setting} setting")
+        ax.set_xlabel("round")
+        ax.set_ylabel("mean J&F (x100)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
