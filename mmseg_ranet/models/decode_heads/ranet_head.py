@@ -3,8 +3,6 @@ Block and the classifiers together."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
@@ -15,80 +13,17 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, MultiConfig, SampleList
 from torch import Tensor
 
-from ..ops import Representatives
-from .ranet_presets import check_inputs_config, resolve_switches
+from .ranet_presets import (
+    CONSTRUCTION_SWITCHES,
+    INTERACTION_SWITCHES,
+    BlockSwitch,
+    check_inputs_config,
+    resolve_switches,
+)
 from .ranet_state_dict import upgrade_state_dict_layout
 from .region_construction import RegionConstructionBlock
 from .region_interaction import RegionInteractionBlock
-
-
-class RegionOutputs(NamedTuple):
-    """Everything the head computes for one batch (used by training, inference and visualisation).
-
-    Attributes:
-        seg_logits (Tensor): Final class logits (B, num_classes, h, w).
-        stage3_logits (Tensor): Class logits C of the stage-3 branch (B, num_classes, h, w).
-        boundary_logits (Tensor): Boundary logits of the final features (B, 2, h, w).
-        stage3_boundary_logits (Tensor): Boundary logits B of the stage-3 branch (B, 2, h, w).
-        boundary_prob (Tensor): b = softmax(B)[1] on the region grid (B, h, w).
-        region (Tensor): Region id of every pixel of the region grid (B, h, w).
-        num_regions (Tensor): Number of regions per image (B,).
-        representativeness (Tensor): J (B, h*w).
-        representatives (Representatives): The padded representative list.
-    """
-
-    seg_logits: Tensor
-    stage3_logits: Tensor
-    boundary_logits: Tensor
-    stage3_boundary_logits: Tensor
-    boundary_prob: Tensor
-    region: Tensor
-    num_regions: Tensor
-    representativeness: Tensor
-    representatives: Representatives
-
-
-class _BlockSwitch:
-    """A head argument kept by the block that uses it; reading or setting it on the head reaches the block."""
-
-    def __init__(self, block: str) -> None:
-        self.block = block
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, head, owner=None):
-        return self if head is None else getattr(getattr(head, self.block), self.name)
-
-    def __set__(self, head, value) -> None:
-        setattr(getattr(head, self.block), self.name, value)
-
-
-_CONSTRUCTION_ARGS = (
-    "region_threshold",
-    "divergence",
-    "jsd_normalize",
-    "learnable_decision",
-    "representativeness_source",
-    "region_rule",
-    "use_boundary_term",
-    "use_semantic_term",
-    "decision_kernel_size",
-    "boundary_impl",
-    "semantic_impl",
-    "region_impl",
-    "stream_tables",
-)
-_INTERACTION_ARGS = (
-    "num_representatives",
-    "local_mask",
-    "global_mask",
-    "global_softmax",
-    "distribution_mask",
-    "feature_convs",
-    "refine_convs",
-    "attention_scale",
-)
+from .region_outputs import RegionOutputs
 
 
 @MODELS.register_module()
@@ -119,24 +54,21 @@ class RANetHead(BaseDecodeHead):
     region grid from HRNet's stride 4 to stride 8 (the ResNet-D8 grid) because the pairwise tables grow with
     the square of the pixel count.
 
+    Every switch below is described in full by the block that keeps it (:class:`RegionConstructionBlock`,
+    :class:`RegionInteractionBlock`); the presets are ``RANET_VARIANTS``.
+
     Args:
-        in_channels (int | Sequence[int]): Input channels; two entries (stage 3, stage 4) with
-            ``'multiple_select'``.
+        in_channels (int | Sequence[int]): Input channels; (stage 3, stage 4) with ``'multiple_select'``.
         channels (int): Channels of A, of the attentions and of the fused features (512 in the paper).
-        variant (str): ``'paper'`` (default) or ``'official'`` (the released code); fills every switch
-            below that is left as None (see ``RANET_VARIANTS``).
+        variant (str): ``'paper'`` (default) or ``'official'``; fills the switches left as None below.
         stage3_channels (int, optional): Channels of the stage-3 branch. Defaults to ``channels``.
         num_representatives (int): K, representatives per region. Defaults to 8.
-        region_threshold (float): Threshold on (F + F^T)/2 for G; with a learnable decision the initial
-            bias of W^g is ``-region_threshold``. Defaults to 0.8.
+        region_threshold (float): Threshold on (F + F^T)/2 for G (initial -bias of W^g). Defaults to 0.8.
         divergence (str, optional): ``'full'`` class JSD (paper) or ``'binary'`` (released code).
-        jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper variant;
-            the released code does not, so E <= ln 2 there).
+        jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper).
         learnable_decision (bool, optional): Apply the learnable W^g to F (paper) or threshold F.
-        representativeness_source (str, optional): J averages ``'decision'`` = F^g (paper; how W^g
-            learns) or ``'score'`` = F (released code).
-        region_rule (str, optional): ``'components'`` (connected components of G) or ``'greedy'``
-            (released pointer-jumping partition).
+        representativeness_source (str, optional): J averages ``'decision'`` = F^g (paper) or ``'score'``.
+        region_rule (str, optional): ``'components'`` of G (paper) or ``'greedy'`` (released code).
         local_mask (bool, optional): Collect only from the own region's non-representatives.
         global_mask (bool, optional): Interact only with other regions' representatives.
         global_softmax (str, optional): ``'per_region'`` (paper) or ``'joint'`` (released code).
@@ -146,14 +78,12 @@ class RANetHead(BaseDecodeHead):
         use_boundary_term (bool): Use D in F; False sets D = 0 (an ablation). Defaults to True.
         use_semantic_term (bool): Use E in F; False sets E = 0 (an ablation). Defaults to True.
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
-        decision_kernel_size (int): Kernel size of W^g over the (N, N) score table, whose axes are raster
-            indices, so the default 1 (a learned affine map) is the natural reading.
+        decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
         boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` boundary table D (same numbers).
         semantic_impl (str): The same choice for the full-form E (equal to float rounding).
         region_impl (str): The same choice for the streamed decision, regions and region sums.
-        stream_tables (bool, optional): Build the region tables block by block without keeping them for
-            autograd (same numbers, a fraction of the memory); None streams whenever W^g is 1x1.
+        stream_tables (bool, optional): Stream the region tables (same numbers); None: when W^g is 1x1.
         boundary_ignore_index (int): Ignored value in ``gt_edge_map``. Defaults to 255.
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
@@ -164,29 +94,6 @@ class RANetHead(BaseDecodeHead):
 
     # Version 2 moved W^g and the attention convolutions into the blocks (see ``ranet_state_dict``).
     _version = 2
-
-    variant: str
-    region_threshold = _BlockSwitch("region_construction")
-    divergence = _BlockSwitch("region_construction")
-    jsd_normalize = _BlockSwitch("region_construction")
-    learnable_decision = _BlockSwitch("region_construction")
-    representativeness_source = _BlockSwitch("region_construction")
-    region_rule = _BlockSwitch("region_construction")
-    use_boundary_term = _BlockSwitch("region_construction")
-    use_semantic_term = _BlockSwitch("region_construction")
-    decision_kernel_size = _BlockSwitch("region_construction")
-    boundary_impl = _BlockSwitch("region_construction")
-    semantic_impl = _BlockSwitch("region_construction")
-    region_impl = _BlockSwitch("region_construction")
-    stream_tables = _BlockSwitch("region_construction")
-    num_representatives = _BlockSwitch("region_interaction")
-    local_mask = _BlockSwitch("region_interaction")
-    global_mask = _BlockSwitch("region_interaction")
-    global_softmax = _BlockSwitch("region_interaction")
-    distribution_mask = _BlockSwitch("region_interaction")
-    feature_convs = _BlockSwitch("region_interaction")
-    refine_convs = _BlockSwitch("region_interaction")
-    attention_scale = _BlockSwitch("region_interaction")
 
     def __init__(
         self,
@@ -231,6 +138,8 @@ class RANetHead(BaseDecodeHead):
         super().__init__(in_channels, channels, loss_decode=loss_decode, **kwargs)
         switches = resolve_switches(
             variant,
+            num_representatives=num_representatives,
+            region_threshold=region_threshold,
             divergence=divergence,
             jsd_normalize=jsd_normalize,
             learnable_decision=learnable_decision,
@@ -242,10 +151,6 @@ class RANetHead(BaseDecodeHead):
             distribution_mask=distribution_mask,
             feature_convs=feature_convs,
             refine_convs=refine_convs,
-        )
-        switches.update(
-            num_representatives=num_representatives,
-            region_threshold=region_threshold,
             use_boundary_term=use_boundary_term,
             use_semantic_term=use_semantic_term,
             attention_scale=attention_scale,
@@ -276,9 +181,9 @@ class RANetHead(BaseDecodeHead):
         self.stage3_boundary_seg = nn.Conv2d(stage3_channels, 2, 1)
         # Stage-4 features A.
         self.region_feature_conv = ConvModule(stage4_in, channels, 3, padding=1, **conv_kwargs)
-        self.region_construction = RegionConstructionBlock(**{k: switches[k] for k in _CONSTRUCTION_ARGS})
+        self.region_construction = RegionConstructionBlock(**{k: switches[k] for k in CONSTRUCTION_SWITCHES})
         self.region_interaction = RegionInteractionBlock(
-            channels, **{k: switches[k] for k in _INTERACTION_ARGS}, **conv_kwargs
+            channels, **{k: switches[k] for k in INTERACTION_SWITCHES}, **conv_kwargs
         )
         self.fusion_conv = ConvModule(2 * channels, channels, 3, padding=1, **conv_kwargs)
         # Both classifiers read the same dropped-out fused features (as in the released code), so the
@@ -291,12 +196,8 @@ class RANetHead(BaseDecodeHead):
         self.loss_stage3 = MODELS.build(loss_stage3)
         self.loss_boundary = MODELS.build(loss_boundary)
         self.loss_stage3_boundary = MODELS.build(loss_stage3_boundary)
-        names = [loss.loss_name for loss in self._final_losses()]
-        names += [
-            self.loss_stage3.loss_name,
-            self.loss_boundary.loss_name,
-            self.loss_stage3_boundary.loss_name,
-        ]
+        extra = (self.loss_stage3, self.loss_boundary, self.loss_stage3_boundary)
+        names = [loss.loss_name for loss in (*self._final_losses(), *extra)]
         if len(set(names)) != len(names):
             raise ValueError(
                 "the loss configs (loss_decode, loss_stage3, loss_boundary, ...) need distinct loss_name "
@@ -327,7 +228,8 @@ class RANetHead(BaseDecodeHead):
         needed = max(i if i >= 0 else -i - 1 for i in indices) + 1
         if len(inputs) < needed:
             raise ValueError(
-                f"RANetHead got {len(inputs)} feature maps but in_index={self.in_index} needs at least {needed}"
+                f"RANetHead got {len(inputs)} feature maps but in_index={self.in_index} "
+                f"needs at least {needed}"
             )
         selected = self._transform_inputs(inputs)
         stage3, stage4 = selected if self.input_transform == "multiple_select" else (selected, selected)
@@ -337,8 +239,8 @@ class RANetHead(BaseDecodeHead):
         ):
             if feature.dim() != 4 or feature.shape[1] != expected:
                 raise ValueError(
-                    f"RANetHead {name} input has shape {tuple(feature.shape)} but in_channels={self.in_channels} "
-                    f"expects {expected} channels"
+                    f"RANetHead {name} input has shape {tuple(feature.shape)} but "
+                    f"in_channels={self.in_channels} expects {expected} channels"
                 )
         if self.region_scale != 1.0:
             stage3, stage4 = (
@@ -391,14 +293,8 @@ class RANetHead(BaseDecodeHead):
     ) -> Tensor | tuple[Tensor, Tensor, Tensor, Tensor]:
         """Final logits in eval; ``(final, stage3, final boundary, stage3 boundary)`` logits in training."""
         outputs = self.forward_regions(inputs)
-        if self.training:
-            return (
-                outputs.seg_logits,
-                outputs.stage3_logits,
-                outputs.boundary_logits,
-                outputs.stage3_boundary_logits,
-            )
-        return outputs.seg_logits
+        # The first four fields of RegionOutputs are the training outputs, in this order.
+        return outputs[:4] if self.training else outputs.seg_logits
 
     def predict_by_feat(self, seg_logits: Tensor | tuple[Tensor, ...], batch_img_metas: list[dict]) -> Tensor:
         """Resize the final logits to the input size (accepts the training tuple as well)."""
@@ -455,3 +351,13 @@ class RANetHead(BaseDecodeHead):
         )
         losses["acc_seg"] = accuracy(final_logits, seg_label, ignore_index=self.ignore_index)
         return losses
+
+
+# Each switch lives on the block that uses it; the head still reads and sets it under its argument name
+# (``head.stream_tables = False``), as configs and tools address it.
+for _block, _names in (
+    ("region_construction", CONSTRUCTION_SWITCHES),
+    ("region_interaction", INTERACTION_SWITCHES),
+):
+    for _name in _names:
+        setattr(RANetHead, _name, BlockSwitch(_block, _name))

@@ -51,6 +51,34 @@ RANET_VARIANTS: dict[str, dict] = {
 }
 REPRESENTATIVENESS_SOURCES = ("decision", "score")
 
+#: Arguments of ``RANetHead`` that the Region Construction Block keeps (and uses).
+CONSTRUCTION_SWITCHES = (
+    "region_threshold",
+    "divergence",
+    "jsd_normalize",
+    "learnable_decision",
+    "representativeness_source",
+    "region_rule",
+    "use_boundary_term",
+    "use_semantic_term",
+    "decision_kernel_size",
+    "boundary_impl",
+    "semantic_impl",
+    "region_impl",
+    "stream_tables",
+)
+#: Arguments of ``RANetHead`` that the Region Interaction Block keeps (and uses).
+INTERACTION_SWITCHES = (
+    "num_representatives",
+    "local_mask",
+    "global_mask",
+    "global_softmax",
+    "distribution_mask",
+    "feature_convs",
+    "refine_convs",
+    "attention_scale",
+)
+
 #: Allowed values of the switches that take one of several names; every other switch is a bool.
 SWITCH_CHOICES: dict[str, tuple[str, ...]] = dict(
     divergence=DIVERGENCE_FORMS,
@@ -114,28 +142,31 @@ def resolve_stream_tables(stream_tables: bool | None, decision_kernel_size: int)
     return stream_tables
 
 
-def resolve_switches(variant: str, **overrides) -> dict:
-    """Fill the switches left as None from the variant preset and check every value.
+def resolve_switches(variant: str, **switches) -> dict:
+    """Fill the preset switches left as None from the variant and check them.
 
     Args:
         variant (str): A key of :data:`RANET_VARIANTS`.
-        **overrides: Switches of :data:`RANET_VARIANTS`; None takes the variant's value.
+        **switches: Switches of :data:`CONSTRUCTION_SWITCHES` and :data:`INTERACTION_SWITCHES`; those of the
+            preset take the variant's value when None, the others pass through (their block checks them).
 
     Returns:
-        dict: Every switch of the preset with its final value.
+        dict: The given switches with the preset ones filled in.
     """
     if variant not in RANET_VARIANTS:
         raise ValueError(f"variant must be one of {tuple(RANET_VARIANTS)}, got {variant!r}")
-    preset = RANET_VARIANTS[variant]
-    unknown = sorted(set(overrides) - set(preset))
+    unknown = sorted(set(switches) - set(CONSTRUCTION_SWITCHES) - set(INTERACTION_SWITCHES))
     if unknown:
-        raise TypeError(f"unknown RANet switches {unknown}; the switches are {sorted(preset)}")
-    switches = {
-        name: overrides.get(name) if overrides.get(name) is not None else preset[name] for name in preset
-    }
-    check_switches(**switches)
-    check_representativeness_source(switches["representativeness_source"], switches["learnable_decision"])
-    return switches
+        raise TypeError(
+            f"unknown RANet switches {unknown}; "
+            f"the switches are {CONSTRUCTION_SWITCHES + INTERACTION_SWITCHES}"
+        )
+    preset = RANET_VARIANTS[variant]
+    resolved = dict(switches)
+    resolved.update({name: preset[name] if switches.get(name) is None else switches[name] for name in preset})
+    check_switches(**{name: resolved[name] for name in preset})
+    check_representativeness_source(resolved["representativeness_source"], resolved["learnable_decision"])
+    return resolved
 
 
 def check_inputs_config(in_channels, in_index, input_transform) -> None:
@@ -171,3 +202,22 @@ def check_inputs_config(in_channels, in_index, input_transform) -> None:
             "input_transform='multiple_select' takes exactly two inputs (stage 3, stage 4), "
             f"got in_channels={list(in_channels)}"
         )
+
+
+class BlockSwitch:
+    """A head argument kept by the block that uses it: reading or setting it on the head reaches the block.
+
+    Args:
+        block (str): Attribute name of the block on the head.
+        name (str): Attribute name of the switch on the block (and on the head).
+    """
+
+    def __init__(self, block: str, name: str) -> None:
+        self.block = block
+        self.name = name
+
+    def __get__(self, head, owner=None):
+        return self if head is None else getattr(getattr(head, self.block), self.name)
+
+    def __set__(self, head, value) -> None:
+        setattr(getattr(head, self.block), self.name, value)
