@@ -1,3 +1,6 @@
-"""Models of the plugin: decode heads, losses and their operators."""
+"""Models of the plugin: the RANet decode head, its blocks and their operators.
 
-from . import decode_heads, losses, ops  # noqa: F401
+The head's losses are mmseg's own (``CrossEntropyLoss``), so the plugin registers no loss.
+"""
+
+from . import decode_heads, ops  # noqa: F401

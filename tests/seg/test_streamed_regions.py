@@ -176,7 +176,7 @@ def test_streamed_head_equals_dense_head(case, training):
             reference = torch.zeros_like(mine) if reference is None else reference
             torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=name)
         if streamed.learnable_decision:
-            assert grads_s["decision_conv.weight"].abs().sum() > 0
+            assert grads_s["region_construction.decision_conv.weight"].abs().sum() > 0
 
 
 def test_stream_tables_needs_a_1x1_decision():

@@ -1,5 +1,14 @@
-"""Decode heads registered in mmseg.registry.MODELS."""
+"""Decode heads registered in mmseg.registry.MODELS, and the blocks they are built from."""
 
-from .ranet_head import RANET_VARIANTS, RANetHead, RegionOutputs
+from .ranet_head import RANetHead, RegionOutputs
+from .ranet_presets import RANET_VARIANTS
+from .region_construction import RegionConstructionBlock
+from .region_interaction import RegionInteractionBlock
 
-__all__ = ["RANET_VARIANTS", "RANetHead", "RegionOutputs"]
+__all__ = [
+    "RANET_VARIANTS",
+    "RANetHead",
+    "RegionConstructionBlock",
+    "RegionInteractionBlock",
+    "RegionOutputs",
+]

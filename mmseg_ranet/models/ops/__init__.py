@@ -1,5 +1,13 @@
-"""Region operators of RANet (boundary table D, Jensen-Shannon table E, regions, representatives,
-region attentions), written with tensor operations only."""
+"""Region operators of RANet: the boundary table D (``boundary_max_table``), the Jensen-Shannon table E
+(``jensen_shannon``), region labels from a decision table (``region_labels``), the streamed Region
+Construction Block that never keeps an N x N table for autograd (``region_scores``), representativeness
+and representatives (``region_representatives``) and the three region attentions (``region_attention``).
+
+Every operator has a pure-PyTorch path written with tensor operations (no Python loop over pixels). D,
+E and the streamed region pass also have compiled C++/OpenMP kernels (sources in ``csrc/``, loaded by
+``_compiled``), chosen with ``impl='auto' | 'compiled' | 'torch'``; the PyTorch path is the fallback
+and the tests' reference.
+"""
 
 from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table

@@ -1,0 +1,223 @@
+"""RANet's two published behaviours as presets of its switches, and the checks of every switch value.
+
+``variant='paper'`` and ``variant='official'`` fill the switches a config leaves as None; any single switch
+can then be set on top of either variant, which is how the ablations are written. The blocks
+(:class:`RegionConstructionBlock`, :class:`RegionInteractionBlock`) and the head check their own
+arguments with the helpers here, so a bad value is named wherever it is given.
+"""
+
+from __future__ import annotations
+
+from ..ops import (
+    BOUNDARY_IMPLS,
+    DIVERGENCE_FORMS,
+    GLOBAL_SOFTMAX_MODES,
+    JSD_IMPLS,
+    REGION_IMPLS,
+    REGION_RULES,
+)
+
+#: The two published behaviours. Every entry is also a constructor argument of ``RANetHead``, so any single
+#: choice can be ablated on top of either variant.
+RANET_VARIANTS: dict[str, dict] = {
+    # What the paper describes.
+    "paper": dict(
+        divergence="full",
+        jsd_normalize=True,
+        learnable_decision=True,
+        representativeness_source="decision",
+        region_rule="components",
+        local_mask=True,
+        global_mask=True,
+        global_softmax="per_region",
+        distribution_mask=True,
+        feature_convs=False,
+        refine_convs=False,
+    ),
+    # What the authors' released code does.
+    "official": dict(
+        divergence="binary",
+        jsd_normalize=False,
+        learnable_decision=False,
+        representativeness_source="score",
+        region_rule="greedy",
+        local_mask=False,
+        global_mask=False,
+        global_softmax="joint",
+        distribution_mask=False,
+        feature_convs=True,
+        refine_convs=True,
+    ),
+}
+REPRESENTATIVENESS_SOURCES = ("decision", "score")
+
+#: Arguments of ``RANetHead`` that the Region Construction Block keeps (and uses).
+CONSTRUCTION_SWITCHES = (
+    "region_threshold",
+    "divergence",
+    "jsd_normalize",
+    "learnable_decision",
+    "representativeness_source",
+    "region_rule",
+    "use_boundary_term",
+    "use_semantic_term",
+    "decision_kernel_size",
+    "boundary_impl",
+    "semantic_impl",
+    "region_impl",
+    "stream_tables",
+)
+#: Arguments of ``RANetHead`` that the Region Interaction Block keeps (and uses).
+INTERACTION_SWITCHES = (
+    "num_representatives",
+    "local_mask",
+    "global_mask",
+    "global_softmax",
+    "distribution_mask",
+    "feature_convs",
+    "refine_convs",
+    "attention_scale",
+)
+
+#: Allowed values of the switches that take one of several names; every other switch is a bool.
+SWITCH_CHOICES: dict[str, tuple[str, ...]] = dict(
+    divergence=DIVERGENCE_FORMS,
+    representativeness_source=REPRESENTATIVENESS_SOURCES,
+    region_rule=REGION_RULES,
+    global_softmax=GLOBAL_SOFTMAX_MODES,
+    boundary_impl=BOUNDARY_IMPLS,
+    semantic_impl=JSD_IMPLS,
+    region_impl=REGION_IMPLS,
+)
+
+
+def check_switches(**switches) -> None:
+    """Raise ``ValueError`` naming the first switch whose value is not allowed.
+
+    Args:
+        **switches: Switch names (keys of :data:`SWITCH_CHOICES` or boolean switches) and their values.
+    """
+    for name, value in switches.items():
+        allowed = SWITCH_CHOICES.get(name, (True, False))
+        # ``1 in (True, False)`` holds, so boolean switches also check the type.
+        if value not in allowed or (name not in SWITCH_CHOICES and not isinstance(value, bool)):
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def check_representativeness_source(source: str, learnable_decision: bool) -> None:
+    """J can average F^g only when there is a learnable W^g to produce it."""
+    if source == "decision" and not learnable_decision:
+        raise ValueError(
+            "representativeness_source='decision' averages F^g = W^g (x) F and needs learnable_decision=True"
+        )
+
+
+def check_num_representatives(num_representatives) -> None:
+    """K must be a positive integer."""
+    if (
+        not isinstance(num_representatives, int)
+        or isinstance(num_representatives, bool)
+        or num_representatives < 1
+    ):
+        raise ValueError(f"num_representatives (K) must be an integer >= 1, got {num_representatives!r}")
+
+
+def check_decision_kernel_size(decision_kernel_size) -> None:
+    """W^g is centred on each score, so its kernel size must be odd."""
+    if not isinstance(decision_kernel_size, int) or decision_kernel_size < 1 or decision_kernel_size % 2 == 0:
+        raise ValueError(f"decision_kernel_size must be a positive odd integer, got {decision_kernel_size!r}")
+
+
+def resolve_stream_tables(stream_tables: bool | None, decision_kernel_size: int) -> bool:
+    """Streaming by default whenever W^g is 1x1; streaming is impossible with a wider W^g."""
+    if stream_tables is None:
+        return decision_kernel_size == 1
+    if not isinstance(stream_tables, bool):
+        raise ValueError(f"stream_tables must be True, False or None, got {stream_tables!r}")
+    if stream_tables and decision_kernel_size != 1:
+        raise ValueError(
+            "stream_tables=True needs decision_kernel_size=1: a wider decision convolution mixes "
+            f"neighbouring rows of the score table (got decision_kernel_size={decision_kernel_size})"
+        )
+    return stream_tables
+
+
+def resolve_switches(variant: str, **switches) -> dict:
+    """Fill the preset switches left as None from the variant and check them.
+
+    Args:
+        variant (str): A key of :data:`RANET_VARIANTS`.
+        **switches: Switches of :data:`CONSTRUCTION_SWITCHES` and :data:`INTERACTION_SWITCHES`; those of the
+            preset take the variant's value when None, the others pass through (their block checks them).
+
+    Returns:
+        dict: The given switches with the preset ones filled in.
+    """
+    if variant not in RANET_VARIANTS:
+        raise ValueError(f"variant must be one of {tuple(RANET_VARIANTS)}, got {variant!r}")
+    unknown = sorted(set(switches) - set(CONSTRUCTION_SWITCHES) - set(INTERACTION_SWITCHES))
+    if unknown:
+        raise TypeError(
+            f"unknown RANet switches {unknown}; "
+            f"the switches are {CONSTRUCTION_SWITCHES + INTERACTION_SWITCHES}"
+        )
+    preset = RANET_VARIANTS[variant]
+    resolved = dict(switches)
+    resolved.update({name: preset[name] if switches.get(name) is None else switches[name] for name in preset})
+    check_switches(**{name: resolved[name] for name in preset})
+    check_representativeness_source(resolved["representativeness_source"], resolved["learnable_decision"])
+    return resolved
+
+
+def check_inputs_config(in_channels, in_index, input_transform) -> None:
+    """Clear errors for the input combinations ``BaseDecodeHead`` only asserts on.
+
+    Args:
+        in_channels (int | Sequence[int]): The head's ``in_channels``.
+        in_index (int | Sequence[int]): The head's ``in_index``.
+        input_transform (str | None): The head's ``input_transform``.
+    """
+    if input_transform not in (None, "multiple_select", "resize_concat"):
+        raise ValueError(
+            f"input_transform must be None, 'multiple_select' or 'resize_concat', got {input_transform!r}"
+        )
+    if input_transform is None:
+        if not isinstance(in_channels, int) or not isinstance(in_index, int):
+            raise ValueError(
+                "without input_transform, in_channels and in_index must be integers, "
+                f"got {in_channels!r} and {in_index!r}"
+            )
+        return
+    if not isinstance(in_channels, (list, tuple)) or not isinstance(in_index, (list, tuple)):
+        raise ValueError(
+            f"input_transform={input_transform!r} needs lists for in_channels and in_index, "
+            f"got {in_channels!r} and {in_index!r}"
+        )
+    if len(in_channels) != len(in_index):
+        raise ValueError(
+            f"in_channels {list(in_channels)} and in_index {list(in_index)} must have the same length"
+        )
+    if input_transform == "multiple_select" and len(in_channels) != 2:
+        raise ValueError(
+            "input_transform='multiple_select' takes exactly two inputs (stage 3, stage 4), "
+            f"got in_channels={list(in_channels)}"
+        )
+
+
+class BlockSwitch:
+    """A head argument kept by the block that uses it: reading or setting it on the head reaches the block.
+
+    Args:
+        block (str): Attribute name of the block on the head.
+        name (str): Attribute name of the switch on the block (and on the head).
+    """
+
+    def __init__(self, block: str, name: str) -> None:
+        self.block = block
+        self.name = name
+
+    def __get__(self, head, owner=None):
+        return self if head is None else getattr(getattr(head, self.block), self.name)
+
+    def __set__(self, head, value) -> None:
+        setattr(getattr(head, self.block), self.name, value)

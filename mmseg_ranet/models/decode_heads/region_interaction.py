@@ -1,0 +1,157 @@
+"""Region Interaction Block (RIB) of RANet: representatives, local collection, global interaction and
+distribution."""
+
+from __future__ import annotations
+
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
+from torch import Tensor
+
+from ..ops import Representatives, distribution, global_interaction, local_collection, select_representatives
+from .ranet_presets import check_num_representatives, check_switches
+
+
+class RegionInteractionBlock(BaseModule):
+    """Context for every pixel from the representatives of the regions.
+
+    The K pixels of each region with the highest representativeness J are its representatives. Local
+    collection gathers each region's context into its representatives, global interaction lets the
+    representatives of different regions exchange it, and distribution hands it back to the pixels. The
+    paper restricts each attention by region; the released code attends over all pixels / all
+    representatives and adds query/value and refinement convolutions. Dot products are unscaled in both
+    unless ``attention_scale``.
+
+    Args:
+        channels (int): Channels of the features A and of the context.
+        num_representatives (int): K, representatives per region. Defaults to 8.
+        local_mask (bool): Collect only from the own region's non-representatives. Defaults to True.
+        global_mask (bool): Interact only with other regions' representatives. Defaults to True.
+        global_softmax (str): ``'per_region'`` softmax over each other region's representatives (paper)
+            or one ``'joint'`` softmax (released code). Defaults to ``'per_region'``.
+        distribution_mask (bool): Distribute only from the own region's representatives. Defaults to True.
+        feature_convs (bool): Query/value 3x3 convolutions over A (released code). Defaults to False.
+        refine_convs (bool): 3x3 convolutions over the representative list after collection and after
+            interaction, and over the map after distribution (released code). Defaults to False.
+        attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
+        conv_cfg (dict, optional): Config of the convolutions. Defaults to None.
+        norm_cfg (dict, optional): Config of their normalisation layers. Defaults to None.
+        act_cfg (dict): Config of their activations. Defaults to ``dict(type='ReLU')``.
+        init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_representatives: int = 8,
+        local_mask: bool = True,
+        global_mask: bool = True,
+        global_softmax: str = "per_region",
+        distribution_mask: bool = True,
+        feature_convs: bool = False,
+        refine_convs: bool = False,
+        attention_scale: bool = False,
+        conv_cfg: OptConfigType = None,
+        norm_cfg: OptConfigType = None,
+        act_cfg: ConfigType = dict(type="ReLU"),
+        init_cfg: OptMultiConfig = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_num_representatives(num_representatives)
+        check_switches(
+            local_mask=local_mask,
+            global_mask=global_mask,
+            global_softmax=global_softmax,
+            distribution_mask=distribution_mask,
+            feature_convs=feature_convs,
+            refine_convs=refine_convs,
+            attention_scale=attention_scale,
+        )
+        self.channels = channels
+        self.num_representatives = num_representatives
+        self.local_mask = local_mask
+        self.global_mask = global_mask
+        self.global_softmax = global_softmax
+        self.distribution_mask = distribution_mask
+        self.feature_convs = feature_convs
+        self.refine_convs = refine_convs
+        self.attention_scale = attention_scale
+        conv_kwargs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        if feature_convs:
+            self.query_conv = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
+            self.value_conv = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
+        if refine_convs:
+            self.collection_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
+            self.interaction_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
+            self.distribution_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
+
+    def forward(
+        self, features: Tensor, representativeness: Tensor, region: Tensor, num_regions: Tensor
+    ) -> tuple[Tensor, Representatives]:
+        """Context O for every pixel.
+
+        Args:
+            features (Tensor): A, (B, channels, h, w).
+            representativeness (Tensor): J, (B, h*w); gradients flow through it.
+            region (Tensor): Region ids (B, h*w), contiguous from 0.
+            num_regions (Tensor): Regions per image (B,).
+
+        Returns:
+            tuple: the context (B, channels, h, w) and the representatives.
+        """
+        batch, channels, height, width = features.shape
+        j_values = representativeness
+        reps = select_representatives(j_values.detach(), region, self.num_representatives)
+        query = self.query_conv(features) if self.feature_convs else features
+        value = self.value_conv(features) if self.feature_convs else features
+        query = query.flatten(2).transpose(1, 2)
+        value = value.flatten(2).transpose(1, 2)
+        local = local_collection(
+            query,
+            value,
+            j_values,
+            region,
+            reps.pixel,
+            reps.region,
+            reps.valid,
+            self.local_mask,
+            self.attention_scale,
+        )
+        if self.refine_convs:
+            local = self._refine_list(self.collection_refine, local, reps.valid)
+        rep_j = j_values.gather(1, reps.pixel)
+        glob = global_interaction(
+            local,
+            rep_j,
+            reps.region,
+            reps.valid,
+            int(num_regions.max()),
+            exclude_own_region=self.global_mask,
+            softmax_mode=self.global_softmax,
+            scale=self.attention_scale,
+        )
+        if self.refine_convs:
+            glob = self._refine_list(self.interaction_refine, glob, reps.valid)
+        context = distribution(
+            query,
+            value,
+            j_values,
+            region,
+            glob,
+            rep_j,
+            reps.region,
+            reps.valid,
+            self.distribution_mask,
+            self.attention_scale,
+        )
+        context = context.transpose(1, 2).reshape(batch, channels, height, width)
+        if self.refine_convs:
+            context = self.distribution_refine(context)
+        return context, reps
+
+    @staticmethod
+    def _refine_list(conv: ConvModule, items: Tensor, valid: Tensor) -> Tensor:
+        """3x3 convolution over a padded (B, M, C) list laid out as a (B, C, 1, M) map; padding stays zero."""
+        mask = valid.unsqueeze(-1).to(items.dtype)
+        refined = conv((items * mask).transpose(1, 2).unsqueeze(2))
+        return refined.squeeze(2).transpose(1, 2) * mask

@@ -1,1 +1,0 @@
-"""Losses registered in mmseg.registry.MODELS."""
