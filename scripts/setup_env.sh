@@ -9,6 +9,10 @@
 #   VENV            where to create the environment (default: <repo>/.venv)
 #   PYTHON          interpreter used to create it (default: python3.11, else python3)
 #   MMCV_WHEEL_DIR  wheel cache (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg_ranet/wheels)
+#   USE_UV          1 (default): install packages with uv (a pip-compatible installer that links files
+#                   from its cache, so a second install takes seconds instead of minutes); 0: plain pip.
+#                   uv reads pip's configuration from here (index, extra indexes, find-links,
+#                   constraints); if uv cannot be installed or fails, the step is redone with pip.
 #   EXT_CACHE_DIR   compiled-operator cache, keyed by a hash of their sources, torch, Python and the
 #                   compiler (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg_ranet/ext)
 #
@@ -52,8 +56,36 @@ if [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$STAMP" ] \
   exit 0
 fi
 
+# uv does not read pip's configuration files, so pass it what pip would use on this machine.
+UV_ARGS=(--python "$PY" --index-strategy unsafe-best-match)
+pip_setting() {  # $1: pip option name; prints the environment's value, else the configured one
+  local env_name="PIP_$(echo "$1" | tr 'a-z-' 'A-Z_')"
+  if [ -n "${!env_name:-}" ]; then echo "${!env_name}"; return; fi
+  "${PIP[@]}" config get "global.$1" 2>/dev/null || "${PIP[@]}" config get "install.$1" 2>/dev/null || true
+}
+INDEX_URL="$(pip_setting index-url)"
+[ -n "$INDEX_URL" ] && UV_ARGS+=(--index-url "$INDEX_URL")
+for url in $(pip_setting extra-index-url); do UV_ARGS+=(--extra-index-url "$url"); done
+for link in $(pip_setting find-links); do UV_ARGS+=(--find-links "$link"); done
+for file in $(pip_setting constraint); do [ -f "$file" ] && UV_ARGS+=(--constraint "$file"); done
+UV=""
+if [ "${USE_UV:-1}" = "1" ]; then
+  if "${PIP[@]}" install -q uv >/dev/null 2>&1 && [ -x "$VENV/bin/uv" ]; then
+    UV="$VENV/bin/uv"
+  else
+    echo "    uv could not be installed: installing with pip"
+  fi
+fi
+install_packages() {  # arguments as for `pip install`; uv first, pip if uv is off or fails
+  if [ -n "$UV" ]; then
+    if "$UV" pip install -q "${UV_ARGS[@]}" "$@"; then return 0; fi
+    echo "    uv failed (above): retrying with pip"
+  fi
+  "${PIP[@]}" install -q "$@"
+}
+
 step "install build prerequisites ($TORCH_PIN, $SETUPTOOLS_PIN)"
-"${PIP[@]}" install -q "$TORCH_PIN" "$SETUPTOOLS_PIN" wheel ninja
+install_packages "$TORCH_PIN" "$SETUPTOOLS_PIN" wheel ninja
 
 step "build or reuse the mmcv wheel with CPU ops (cache: $MMCV_WHEEL_DIR)"
 mkdir -p "$MMCV_WHEEL_DIR"
@@ -74,7 +106,7 @@ else
 fi
 
 step "install pinned requirements"
-"${PIP[@]}" install -q --find-links "$MMCV_WHEEL_DIR" -r "$ROOT/requirements.txt"
+install_packages --find-links "$MMCV_WHEEL_DIR" -r "$ROOT/requirements.txt"
 
 # The compiled operators take about a minute to build; the result depends only on their sources, the
 # build script, torch, Python and the compiler, so it is cached under a hash of those and copied in.
@@ -103,9 +135,11 @@ if "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('torch
 fi
 
 step "verify imports"
-"$PY" -c "import mmcv.ops, mmseg, mmseg_ranet, vos_recommender; print('    mmcv', mmcv.__version__, '| mmseg', mmseg.__version__)"
 "$PY" - <<'PYEOF'
+import mmcv.ops, mmseg, mmseg_ranet, vos_recommender  # noqa: E401
 from mmseg_ranet.models.ops._compiled import compiled_available, compiled_unavailable_reason
+
+print("    mmcv", mmcv.__version__, "| mmseg", mmseg.__version__)
 
 if compiled_available():
     print("    compiled operators (D, E, regions): available")
