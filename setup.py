@@ -61,6 +61,7 @@ VOS_REQUIRES = [
     "networkx",
     "gymnasium>=1.0",
     "stable-baselines3>=2.3",
+    "tensorboard",  # the training run logs through SB3's TensorBoard writer
     "tqdm",
     "rich",
     "pyyaml",
