@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ..utils.checkpoint import atomic_write_bytes
+from ..utils.atomic import atomic_write_bytes
 from .synthetic_classes import CLASSES, CUE_COLOURS, PALETTE
 
 
