@@ -94,7 +94,7 @@ def test_two_cpu_processes_follow_one_process_and_resume(data_root, tmp_path, ca
     two_seconds = time.perf_counter() - start
     assert two.returncode == 0, two.stderr[-3000:]
     log = two.stdout + two.stderr
-    assert "_cuda_setDevice" not in log and "world_size: 2" in log.replace("world size", "world_size")
+    assert "Distributed training: True" in log and "GPU number: 2" in log
 
     single, double = logged_losses(tmp_path / "one"), logged_losses(tmp_path / "two")
     assert sorted(single) == sorted(double) == [1, 2, 3, 4], (single, double)
@@ -104,7 +104,7 @@ def test_two_cpu_processes_follow_one_process_and_resume(data_root, tmp_path, ca
             print(f"iter {step}: loss 1x4 {single[step]:.4f}  2x2 {double[step]:.4f}")
     for step in single:
         # BatchNorm statistics over 2 instead of 4 images are the only difference.
-        assert double[step] == pytest.approx(single[step], rel=0.03), (step, single, double)
+        assert double[step] == pytest.approx(single[step], rel=0.01), (step, single, double)
 
     resumed = run(
         ["tools/dist_train.sh", str(config), "2", "--work-dir", str(tmp_path / "two"), "--resume", *small_options(data_root, 6, 2)],
