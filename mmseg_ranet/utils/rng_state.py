@@ -38,7 +38,8 @@ def capture_rng_states() -> dict[str, Any]:
     """The states of the ``random``, numpy, torch and (when present) CUDA generators of this process."""
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        # The legacy global generator is the one mmcv's transforms draw from.
+        "numpy": np.random.get_state(),  # noqa: NPY002
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
@@ -47,7 +48,7 @@ def capture_rng_states() -> dict[str, Any]:
 def restore_rng_states(states: dict[str, Any]) -> None:
     """Put back states returned by :func:`capture_rng_states`."""
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    np.random.set_state(states["numpy"])  # noqa: NPY002
     torch.set_rng_state(states["torch"])
     if states.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

@@ -31,7 +31,10 @@ FCN = REPO / "configs/fcn/fcn_r18-d8_1xb8-600_synthetic-128x128.py"
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory) -> Path:
     return generate_dataset(
-        tmp_path_factory.mktemp("bad_inputs"), 2, 1, SceneConfig(size=64, object_radius=(10, 16), cue_radius=2)
+        tmp_path_factory.mktemp("bad_inputs"),
+        2,
+        1,
+        SceneConfig(size=64, object_radius=(10, 16), cue_radius=2),
     )
 
 
@@ -67,7 +70,9 @@ def test_label_of_random_bytes_is_named(dataset_root, tmp_path):
 def test_zero_byte_image_is_named(dataset_root, tmp_path):
     root, img, _ = _broken_copy(dataset_root, tmp_path)
     img.write_bytes(b"")
-    with pytest.raises(DataFileError, match=r"image file .*img_dir/train/train_00000\.png.* could not be read"):
+    with pytest.raises(
+        DataFileError, match=r"image file .*img_dir/train/train_00000\.png.* could not be read"
+    ):
         _first_sample(root)
 
 
@@ -103,7 +108,9 @@ def test_sixteen_bit_label_is_refused_with_its_values(dataset_root, tmp_path):
     label[0, 0], label[0, 1] = 258, 300
     cv2.imwrite(str(ann), label)
     assert cv2.imread(str(ann), cv2.IMREAD_UNCHANGED).dtype == np.uint16
-    with pytest.raises(DataFileError, match=r"train_00000\.png.* 16-bit PNG with values \[258, 300\].*\[2, 44\]"):
+    with pytest.raises(
+        DataFileError, match=r"train_00000\.png.* 16-bit PNG with values \[258, 300\].*\[2, 44\]"
+    ):
         _first_sample(root)
 
 
@@ -150,14 +157,18 @@ def test_truncated_full_pickle_checkpoint_is_named(tmp_path):
 
 
 def _tool_config(config: Path, dataset_root: Path, tmp_path: Path, options: dict | None = None):
-    base = {f"{loader}.dataset.data_root": str(dataset_root) for loader in ("train_dataloader", "val_dataloader")}
+    base = {
+        f"{loader}.dataset.data_root": str(dataset_root) for loader in ("train_dataloader", "val_dataloader")
+    }
     base["test_dataloader.dataset.data_root"] = str(dataset_root)
     return load_tool_config(str(config), {**base, **(options or {})}, "none", str(tmp_path / "work"))
 
 
 def test_fewer_head_classes_than_dataset_classes_is_an_error(dataset_root, tmp_path):
     options = {"model.decode_head.num_classes": 4}
-    with pytest.raises(ValueError, match=r"model\.decode_head\.num_classes=4 but train_dataloader.*has 5 classes"):
+    with pytest.raises(
+        ValueError, match=r"model\.decode_head\.num_classes=4 but train_dataloader.*has 5 classes"
+    ):
         _tool_config(DEMO, dataset_root, tmp_path, options)
 
 

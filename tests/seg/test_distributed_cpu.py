@@ -38,7 +38,9 @@ model = dict(decode_head=dict(dropout_ratio=0.0))
 
 @pytest.fixture
 def single_process_group(monkeypatch):
-    for key, value in dict(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1").items():
+    for key, value in dict(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1"
+    ).items():
         monkeypatch.setenv(key, value)
     yield
     if torch_dist.is_initialized():
@@ -82,13 +84,22 @@ def test_two_cpu_processes_follow_one_process_and_resume(data_root, tmp_path, ca
     config.write_text(DETERMINISTIC)
 
     start = time.perf_counter()
-    one = run(["tools/train.py", str(config), "--work-dir", str(tmp_path / "one"), *small_options(data_root, 4, 4)])
+    one = run(
+        ["tools/train.py", str(config), "--work-dir", str(tmp_path / "one"), *small_options(data_root, 4, 4)]
+    )
     one_seconds = time.perf_counter() - start
     assert one.returncode == 0, one.stderr[-3000:]
 
     start = time.perf_counter()
     two = run(
-        ["tools/dist_train.sh", str(config), "2", "--work-dir", str(tmp_path / "two"), *small_options(data_root, 4, 2)],
+        [
+            "tools/dist_train.sh",
+            str(config),
+            "2",
+            "--work-dir",
+            str(tmp_path / "two"),
+            *small_options(data_root, 4, 2),
+        ],
         env={"PORT": str(free_port())},
     )
     two_seconds = time.perf_counter() - start
@@ -107,7 +118,15 @@ def test_two_cpu_processes_follow_one_process_and_resume(data_root, tmp_path, ca
         assert double[step] == pytest.approx(single[step], rel=0.01), (step, single, double)
 
     resumed = run(
-        ["tools/dist_train.sh", str(config), "2", "--work-dir", str(tmp_path / "two"), "--resume", *small_options(data_root, 6, 2)],
+        [
+            "tools/dist_train.sh",
+            str(config),
+            "2",
+            "--work-dir",
+            str(tmp_path / "two"),
+            "--resume",
+            *small_options(data_root, 6, 2),
+        ],
         env={"PORT": str(free_port())},
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -14,7 +14,10 @@ from .train_runs import DEMO, logged_losses, run, small_options
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     return generate_dataset(
-        tmp_path_factory.mktemp("resume_data"), 6, 2, SceneConfig(size=64, object_radius=(10, 16), cue_radius=2)
+        tmp_path_factory.mktemp("resume_data"),
+        6,
+        2,
+        SceneConfig(size=64, object_radius=(10, 16), cue_radius=2),
     )
 
 

@@ -81,6 +81,9 @@ def test_interrupted_write_leaves_a_temporary_that_train_start_removes(tmp_path,
     data = tmp_path / "data"
     for sub in ("img_dir/train", "ann_dir/train", "img_dir/val", "ann_dir/val"):
         (data / sub).mkdir(parents=True)
-    options = {f"{loader}.dataset.data_root": str(data) for loader in ("train_dataloader", "val_dataloader", "test_dataloader")}
+    options = {
+        f"{loader}.dataset.data_root": str(data)
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
+    }
     load_tool_config(str(DEMO), options, "none", str(work))
     assert list(work.iterdir()) == []

@@ -166,7 +166,9 @@ def test_atomic_backend_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_corrupt_checkpoint_is_named_by_the_test_tool(data_root, tmp_path, content):
     checkpoint = tmp_path / "corrupt.pth"
     checkpoint.write_bytes(content)
-    res = _run("tools/test.py", DEMO, str(checkpoint), "--work-dir", str(tmp_path / "w"), *_small(data_root, 2))
+    res = _run(
+        "tools/test.py", DEMO, str(checkpoint), "--work-dir", str(tmp_path / "w"), *_small(data_root, 2)
+    )
     assert res.returncode != 0
     assert "tools/test.py: error: checkpoint" in res.stderr and "corrupt.pth" in res.stderr
     assert "not a readable torch checkpoint" in res.stderr and "Traceback" not in res.stderr

@@ -51,7 +51,9 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
         except Exception as err:  # noqa: BLE001  (each decoder fails with its own exception type)
             if self.ignore_empty:
                 return None
-            raise DataFileError(f"image file {filename!r} could not be read: {_describe(filename, err)}") from err
+            raise DataFileError(
+                f"image file {filename!r} could not be read: {_describe(filename, err)}"
+            ) from err
         if loaded is None or loaded["img"].size == 0:
             if self.ignore_empty:
                 return None
