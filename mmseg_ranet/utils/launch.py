@@ -89,8 +89,8 @@ def load_tool_config(
     loaders = ("train_dataloader", "val_dataloader") if for_training else ("test_dataloader",)
     check_num_classes(cfg, loaders)
     warn_unread_keys(cfg, cfg_options)
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        _use_checked_loaders(cfg.get(loader))
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader", "tta_pipeline"):
+        _use_checked_loaders(cfg.get(key))
     register_checkpoint_io()
     prepare_cpu_distributed(cfg, launcher)
     if for_training:
