@@ -71,7 +71,7 @@ def test_zero_byte_image_is_named(dataset_root, tmp_path):
     root, img, _ = _broken_copy(dataset_root, tmp_path)
     img.write_bytes(b"")
     with pytest.raises(
-        DataFileError, match=r"image file .*img_dir/train/train_00000\.png.* could not be read"
+        DataFileError, match=r"image file .*img_dir/train/train_00000\.png' is empty \(0 bytes\)"
     ):
         _first_sample(root)
 
@@ -223,3 +223,12 @@ def test_misspelled_key_in_cfg_options_is_reported(tmp_path):
 def test_correct_configs_give_no_key_warning():
     for config in (DEMO, FCN, REPO / "configs/ranet/ranet_r101-d8_4xb2-80k_cityscapes-769x769.py"):
         assert warn_unread_keys(Config.fromfile(str(config))) == [], config
+
+
+def test_image_of_random_bytes_is_named(dataset_root, tmp_path):
+    root, img, _ = _broken_copy(dataset_root, tmp_path)
+    img.write_bytes(np.random.default_rng(2).integers(0, 256, 300, dtype=np.uint8).tobytes())
+    with pytest.raises(
+        DataFileError, match=r"image file .*img_dir/train/train_00000\.png.* could not be read"
+    ):
+        _first_sample(root)

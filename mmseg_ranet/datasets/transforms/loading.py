@@ -10,6 +10,7 @@ backends) stay mmseg's own.
 
 from __future__ import annotations
 
+import os.path as osp
 import struct
 
 import mmcv
@@ -51,6 +52,8 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
         except Exception as err:  # noqa: BLE001  (each decoder fails with its own exception type)
             if self.ignore_empty:
                 return None
+            if osp.isfile(filename) and osp.getsize(filename) == 0:
+                raise DataFileError(f"image file {filename!r} is empty (0 bytes)") from err
             raise DataFileError(
                 f"image file {filename!r} could not be read: {_describe(filename, err)}"
             ) from err
