@@ -84,11 +84,12 @@ def load_tool_config(
         cfg.work_dir = work_dir
     elif cfg.get("work_dir", None) is None:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(config))[0])
+    # First: a misspelled key often explains the errors below (a data_root set under the wrong name).
+    warn_unread_keys(cfg, cfg_options)
     check_custom_imports(cfg)
     check_data_roots(cfg)
     loaders = ("train_dataloader", "val_dataloader") if for_training else ("test_dataloader",)
     check_num_classes(cfg, loaders)
-    warn_unread_keys(cfg, cfg_options)
     for key in ("train_dataloader", "val_dataloader", "test_dataloader", "tta_pipeline"):
         _use_checked_loaders(cfg.get(key))
     register_checkpoint_io()

@@ -172,3 +172,20 @@ def test_corrupt_checkpoint_is_named_by_the_test_tool(data_root, tmp_path, conte
     assert res.returncode != 0
     assert "tools/test.py: error: checkpoint" in res.stderr and "corrupt.pth" in res.stderr
     assert "not a readable torch checkpoint" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_train_tool_names_too_few_head_classes_and_a_misspelled_key(data_root, tmp_path):
+    res = _run(
+        "tools/train.py",
+        DEMO,
+        "--work-dir",
+        str(tmp_path / "w"),
+        *_small(data_root, 2),
+        "model.decode_head.num_classes=3",
+        "train_dataloder.batch_size=2",
+    )
+    assert res.returncode != 0
+    assert "tools/train.py: error: model.decode_head.num_classes=3" in res.stderr
+    assert "has 5 classes" in res.stderr and "Traceback" not in res.stderr
+    log = res.stdout + res.stderr
+    assert "'train_dataloder' (from --cfg-options)" in log and "did you mean 'train_dataloader'" in log
