@@ -10,6 +10,7 @@ import sys
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmseg_ranet.utils.checkpoint import CorruptCheckpointError
 from mmseg_ranet.utils.launch import load_tool_config
 from mmseg_ranet.utils.threads import configure_threads
 
@@ -65,7 +66,9 @@ def main(argv=None):
     if not os.path.isfile(args.checkpoint):
         sys.exit(f"tools/test.py: error: checkpoint {args.checkpoint!r} does not exist")
     try:
-        cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        cfg = load_tool_config(
+            args.config, args.cfg_options, args.launcher, args.work_dir, for_training=False
+        )
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"tools/test.py: error: {err}")
     cfg.load_from = args.checkpoint
@@ -81,7 +84,10 @@ def main(argv=None):
         cfg.test_evaluator["output_dir"] = args.out
         cfg.test_evaluator["keep_results"] = True
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    try:
+        runner.test()
+    except CorruptCheckpointError as err:
+        sys.exit(f"tools/test.py: error: {err}")
 
 
 if __name__ == "__main__":

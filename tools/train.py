@@ -4,8 +4,16 @@
     bash tools/dist_train.sh CONFIG NUM_PROCS [...]      # distributed, through torchrun
 
 On top of mmseg's tool it checks the config early (missing data roots, plugin modules used without
-``custom_imports``), loads mmengine checkpoints under torch's weights-only default (see README,
-"Trusting checkpoints"), and falls back to the gloo backend for distributed runs without CUDA.
+``custom_imports``, heads with fewer outputs than the dataset has classes, misspelled top-level keys),
+loads images and labels with loaders that name a bad file, loads mmengine checkpoints under torch's
+weights-only default (see README, "Trusting checkpoints") and names a corrupt one, and runs distributed
+without CUDA (gloo, CPU model wrapper, SyncBN as BN; logged losses are the mean over processes).
+
+Resume is exact: ``--resume`` restores the model, optimizer, schedulers and iteration (mmengine), replays the
+sampler up to that iteration (mmengine's ``IterBasedTrainLoop``), and restores the random number
+generators of the main process saved in the checkpoint (``RNGStateHook``), so 4 iterations + resume to 6
+give the same losses as 6 straight iterations. It stays exact only when the resumed run uses the same
+number of processes and data workers, ``randomness.seed`` and data as the interrupted one.
 """
 
 import argparse
@@ -18,6 +26,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
+from mmseg_ranet.utils.checkpoint import CorruptCheckpointError
 from mmseg_ranet.utils.launch import load_tool_config
 from mmseg_ranet.utils.threads import configure_threads
 
@@ -92,7 +101,10 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CorruptCheckpointError as err:
+        sys.exit(f"tools/train.py: error: {err}")
 
 
 if __name__ == "__main__":

@@ -150,9 +150,14 @@ def draw(image_bgr: np.ndarray, views: dict[str, np.ndarray], out: Path, palette
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    import io
+
+    from mmseg_ranet.utils.atomic import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
+    atomic_write_bytes(buffer.getvalue(), out)
     return out
 
 

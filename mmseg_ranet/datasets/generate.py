@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ..utils.checkpoint import atomic_write_bytes
+from ..utils.atomic import atomic_write_bytes
 from .synthetic_classes import CLASSES, CUE_COLOURS, PALETTE
 
 
@@ -232,6 +232,8 @@ def generate_dataset(
             "mean_cue_distance_stride8": float(np.mean(distances)) / 8 if distances else 0.0,
             "class_pixel_fraction": dict(zip(CLASSES, (counts / counts.sum()).round(4).tolist())),
         }
+    # meta.json is written last and atomically: its presence marks a complete dataset (the Makefile's
+    # target), so the PNGs above need no atomic writes of their own; an interrupted run is redone.
     meta = {"classes": CLASSES, "palette": PALETTE, "config": dataclasses.asdict(cfg), "stats": stats}
     atomic_write_bytes(json.dumps(meta, indent=2).encode(), root / "meta.json")
     return root

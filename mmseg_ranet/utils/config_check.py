@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import logging
 import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 def _walk_types(node: Any) -> Iterator[str]:
@@ -79,3 +83,148 @@ def check_data_roots(cfg: Config) -> None:
                     f"Set it with --cfg-options {loader}.dataset.data_root=<path>, or generate the demo data "
                     "with `python -m mmseg_ranet.datasets.generate`."
                 )
+
+
+def _head_num_classes(cfg: Config) -> list[tuple[str, int]]:
+    """``(config key, num_classes)`` of every decode and auxiliary head of the model."""
+    model = cfg.get("model") or {}
+    found = []
+    for key in ("decode_head", "auxiliary_head"):
+        heads = model.get(key)
+        if isinstance(heads, dict):
+            heads = {f"model.{key}": heads}
+        elif isinstance(heads, (list, tuple)):
+            heads = {f"model.{key}.{i}": head for i, head in enumerate(heads)}
+        else:
+            continue
+        for name, head in heads.items():
+            if isinstance(head, dict) and isinstance(head.get("num_classes"), int):
+                found.append((f"{name}.num_classes", head["num_classes"]))
+    return found
+
+
+def _dataset_classes(dataset: Any) -> tuple[str, int] | None:
+    """``(dataset type, number of classes)`` from the config, without building the dataset."""
+    from mmseg.registry import DATASETS
+
+    while isinstance(dataset, dict):
+        if isinstance(dataset.get("dataset"), dict):  # RepeatDataset, ClassBalancedDataset, ...
+            dataset = dataset["dataset"]
+            continue
+        if isinstance(dataset.get("datasets"), (list, tuple)) and dataset["datasets"]:  # ConcatDataset
+            dataset = dataset["datasets"][0]
+            continue
+        metainfo = dataset.get("metainfo") or {}
+        classes = metainfo.get("classes") if isinstance(metainfo, dict) else None
+        dataset_type = dataset.get("type")
+        if classes is None and isinstance(dataset_type, str):
+            cls = DATASETS.get(dataset_type)
+            classes = getattr(cls, "METAINFO", {}).get("classes") if cls is not None else None
+        if classes is None:
+            return None
+        return str(dataset_type), len(classes)
+    return None
+
+
+def check_num_classes(cfg: Config, loaders: tuple[str, ...] = ("train_dataloader", "val_dataloader")) -> None:
+    """Compare the heads' ``num_classes`` with the datasets' classes.
+
+    Fewer outputs than classes fails later inside ``cross_entropy`` with an ``IndexError`` (or a CUDA
+    assert); more outputs train and evaluate without complaint, with classes that never occur.
+
+    Raises:
+        ValueError: a head has fewer classes than a dataset, naming both numbers and config keys.
+    """
+    import mmseg_ranet  # noqa: F401  (registers the plugin's datasets for the lookup)
+
+    heads = _head_num_classes(cfg)
+    for loader in loaders:
+        found = _dataset_classes((cfg.get(loader) or {}).get("dataset"))
+        if found is None:
+            continue
+        dataset_type, num_dataset = found
+        for key, num_head in heads:
+            if num_head < num_dataset:
+                raise ValueError(
+                    f"{key}={num_head} but {loader}.dataset ({dataset_type}) has {num_dataset} classes "
+                    f"(config {cfg.filename!r}): labels {num_head}..{num_dataset - 1} have no output. "
+                    f"Set {key}={num_dataset}, or {loader}.dataset.metainfo.classes to the classes used."
+                )
+            if num_head > num_dataset:
+                print_log(
+                    f"{key}={num_head} but {loader}.dataset ({dataset_type}) has only {num_dataset} "
+                    f"classes: the extra {num_head - num_dataset} outputs are never trained",
+                    logger="current",
+                    level=logging.WARNING,
+                )
+
+
+# Top-level keys that mmengine's Runner does not take as arguments but reads from the config, and the
+# keys mmseg's and this project's tools read.
+_READ_KEYS = {
+    "activation_checkpointing",
+    "compile",
+    "custom_imports",
+    "efficient_conv_bn_eval",
+    "find_unused_parameters",
+    "gpu_ids",
+    "model_wrapper_cfg",
+    "runner_type",
+    "sync_bn",
+    "tta_model",
+    "tta_pipeline",
+    "vis_backends",
+    "work_dir",
+}
+
+
+def _runner_keys() -> set[str]:
+    from mmengine.runner import Runner
+
+    params = inspect.signature(Runner.__init__).parameters
+    return {name for name in params if name not in ("self", "cfg")} | _READ_KEYS
+
+
+def _base_keys(filename: str | None) -> set[str]:
+    """Top-level keys defined by the config's ``_base_`` files (inherited standard keys)."""
+    if not filename or not osp.isfile(filename):
+        return set()
+    keys: set[str] = set()
+    try:
+        # mmengine's own resolution of relative and ``mmseg::`` base paths (private helpers: the public
+        # API only returns the merged config, in which the file's own keys cannot be told apart).
+        for base in Config._get_base_files(filename):
+            path, _scope = Config._get_cfg_path(base, filename)
+            keys |= set(Config.fromfile(path).keys())
+    except Exception:  # noqa: BLE001  (a base that cannot be read already failed in Config.fromfile)
+        return keys
+    return keys
+
+
+def warn_unread_keys(cfg: Config, cfg_options: dict | None = None) -> list[str]:
+    """Warn about top-level keys that nothing reads and that look like a misspelled known key.
+
+    Config files define helper variables freely (``crop_size``, ``norm_cfg``), so only keys close to one
+    the Runner or the tools read, or one the ``_base_`` files define, are reported (``train_dataloder``
+    next to ``train_dataloader``), with the close match.
+
+    Returns:
+        The warning messages (also logged).
+    """
+    known = _runner_keys() | _base_keys(cfg.filename)
+    from_options = {key.split(".")[0] for key in (cfg_options or {})}
+    messages = []
+    for key in cfg.keys():
+        if key in known or key.startswith("_"):
+            continue
+        match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+        if not match:
+            continue
+        origin = "--cfg-options" if key in from_options else f"config {cfg.filename!r}"
+        message = (
+            f"top-level key {key!r} (from {origin}) is not read by anything and is ignored; "
+            f"did you mean {match[0]!r}?"
+        )
+        print_log(message, logger="current", level=logging.WARNING)
+        messages.append(message)
+    return messages

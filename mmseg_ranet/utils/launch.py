@@ -8,27 +8,70 @@ from __future__ import annotations
 
 import logging
 import os.path as osp
+from typing import Any
 
-import torch
 from mmengine.config import Config
+from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
+from .atomic import remove_stale_temporaries
 from .checkpoint import register_checkpoint_io
-from .config_check import check_custom_imports, check_data_roots
+from .config_check import check_custom_imports, check_data_roots, check_num_classes, warn_unread_keys
+from .distributed import prepare_cpu_distributed
+
+# mmseg's loaders and the plugin's subclasses that name the file on a bad image or label (same arguments).
+_CHECKED_LOADERS = {
+    "LoadImageFromFile": "CheckedLoadImageFromFile",
+    "LoadAnnotations": "CheckedLoadAnnotations",
+}
 
 
-def load_tool_config(config: str, cfg_options: dict | None, launcher: str, work_dir: str | None) -> Config:
+def _use_checked_loaders(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") in _CHECKED_LOADERS:
+            node["type"] = _CHECKED_LOADERS[node["type"]]
+        for child in node.values():
+            _use_checked_loaders(child)
+    elif isinstance(node, list):
+        for child in node:
+            _use_checked_loaders(child)
+
+
+def _add_hook(cfg: Config, hook_type: str) -> None:
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(isinstance(h, dict) and h.get("type") == hook_type for h in hooks):
+        hooks.append(dict(type=hook_type))
+    cfg.custom_hooks = hooks
+
+
+def load_tool_config(
+    config: str,
+    cfg_options: dict | None,
+    launcher: str,
+    work_dir: str | None,
+    for_training: bool = True,
+) -> Config:
     """Load a config the way mmseg's tools do, then check it before anything expensive starts.
+
+    On top of mmseg's tools: data loaders use the checked loaders
+    (:class:`~mmseg_ranet.datasets.transforms.CheckedLoadAnnotations`), distributed runs work without
+    CUDA (:func:`~mmseg_ranet.utils.distributed.prepare_cpu_distributed`), misspelled top-level keys and
+    heads with more outputs than classes are reported, and training runs get
+    :class:`~mmseg_ranet.utils.rng_state.RNGStateHook` (exact resume) and, when distributed,
+    :class:`~mmseg_ranet.utils.distributed.MeanLogVarsHook`. Temporary files that an interrupted
+    checkpoint write left in the work dir more than an hour ago are removed.
 
     Args:
         config: Path to the config file.
         cfg_options: ``--cfg-options`` overrides, merged into the config.
         launcher: ``none``, ``pytorch``, ``slurm`` or ``mpi``.
         work_dir: ``--work-dir``; otherwise the config's, otherwise ``./work_dirs/<config name>``.
+        for_training: ``tools/train.py`` (True) or ``tools/test.py`` (False).
 
     Raises:
         FileNotFoundError: the config or a dataloader's ``data_root`` does not exist.
-        ValueError: the config uses the plugin without ``custom_imports``.
+        ValueError: the config uses the plugin without ``custom_imports``; a head has fewer classes than
+            its dataset; a launcher other than ``pytorch`` without CUDA.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f"config file {config!r} does not exist")
@@ -41,14 +84,25 @@ def load_tool_config(config: str, cfg_options: dict | None, launcher: str, work_
         cfg.work_dir = work_dir
     elif cfg.get("work_dir", None) is None:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(config))[0])
+    # First: a misspelled key often explains the errors below (a data_root set under the wrong name).
+    warn_unread_keys(cfg, cfg_options)
     check_custom_imports(cfg)
     check_data_roots(cfg)
+    loaders = ("train_dataloader", "val_dataloader") if for_training else ("test_dataloader",)
+    check_num_classes(cfg, loaders)
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader", "tta_pipeline"):
+        _use_checked_loaders(cfg.get(key))
     register_checkpoint_io()
-    # mmseg's default runtime asks for NCCL, which needs CUDA; CPU-only distributed runs need gloo.
-    dist_cfg = cfg.get("env_cfg", {}).get("dist_cfg", {})
-    if launcher != "none" and dist_cfg.get("backend") == "nccl" and not torch.cuda.is_available():
-        print_log(
-            "no CUDA device: using the gloo backend instead of nccl", logger="current", level=logging.WARNING
-        )
-        cfg.env_cfg.dist_cfg.backend = "gloo"
+    prepare_cpu_distributed(cfg, launcher)
+    if for_training:
+        _add_hook(cfg, "RNGStateHook")
+        if launcher != "none":
+            _add_hook(cfg, "MeanLogVarsHook")
+        if get_rank() == 0:
+            for path in remove_stale_temporaries(cfg.work_dir):
+                print_log(
+                    f"removed {path}, left by an interrupted checkpoint write",
+                    logger="current",
+                    level=logging.WARNING,
+                )
     return cfg

@@ -160,3 +160,32 @@ def test_atomic_backend_leaves_no_partial_file(tmp_path, monkeypatch):
         backend.put(b"new but never finished", target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["iter_1.pth"]
+
+
+@pytest.mark.parametrize("content", [b"\x00\xff random bytes \x13\x37" * 40, b"a text file\n"])
+def test_corrupt_checkpoint_is_named_by_the_test_tool(data_root, tmp_path, content):
+    checkpoint = tmp_path / "corrupt.pth"
+    checkpoint.write_bytes(content)
+    res = _run(
+        "tools/test.py", DEMO, str(checkpoint), "--work-dir", str(tmp_path / "w"), *_small(data_root, 2)
+    )
+    assert res.returncode != 0
+    assert "tools/test.py: error: checkpoint" in res.stderr and "corrupt.pth" in res.stderr
+    assert "not a readable torch checkpoint" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_train_tool_names_too_few_head_classes_and_a_misspelled_key(data_root, tmp_path):
+    res = _run(
+        "tools/train.py",
+        DEMO,
+        "--work-dir",
+        str(tmp_path / "w"),
+        *_small(data_root, 2),
+        "model.decode_head.num_classes=3",
+        "train_dataloder.batch_size=2",
+    )
+    assert res.returncode != 0
+    assert "tools/train.py: error: model.decode_head.num_classes=3" in res.stderr
+    assert "has 5 classes" in res.stderr and "Traceback" not in res.stderr
+    log = res.stdout + res.stderr
+    assert "'train_dataloder' (from --cfg-options)" in log and "did you mean 'train_dataloader'" in log

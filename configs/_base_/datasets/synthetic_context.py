@@ -7,15 +7,15 @@ data_root = "data/synthetic_context"
 crop_size = (128, 128)
 num_classes = 5
 train_pipeline = [
-    dict(type="LoadImageFromFile"),
-    dict(type="LoadAnnotations"),
+    dict(type="CheckedLoadImageFromFile"),
+    dict(type="CheckedLoadAnnotations"),
     dict(type="ValidateSegMap", num_classes=num_classes),
     dict(type="RandomFlip", prob=0.5, direction=["horizontal", "vertical"]),
     dict(type="PackSegInputs"),
 ]
 test_pipeline = [
-    dict(type="LoadImageFromFile"),
-    dict(type="LoadAnnotations"),
+    dict(type="CheckedLoadImageFromFile"),
+    dict(type="CheckedLoadAnnotations"),
     dict(type="ValidateSegMap", num_classes=num_classes),
     dict(type="PackSegInputs"),
 ]

@@ -20,7 +20,8 @@ class ValidateSegMap(BaseTransform):
         ignore_index: The label value that marks ignored pixels.
 
     Raises:
-        ValueError: naming the image and label files when the sizes differ or values are out of range.
+        ValueError: naming the image and label files when the label is not single-channel, the sizes differ
+            or values are out of range.
     """
 
     def __init__(self, num_classes: int | None = None, ignore_index: int = 255) -> None:
@@ -36,6 +37,11 @@ class ValidateSegMap(BaseTransform):
             raise ValueError(
                 f"ValidateSegMap: no label map loaded for {results.get('img_path')!r}; "
                 "put ValidateSegMap after LoadAnnotations"
+            )
+        if seg.ndim != 2:
+            raise ValueError(
+                f"label map {results.get('seg_map_path')!r} has shape {tuple(seg.shape)}; label maps must be "
+                "single-channel (H x W) images of class indices, not colour images"
             )
         if seg.shape[:2] != img_shape:
             raise ValueError(
