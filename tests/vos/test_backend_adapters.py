@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from vos_recommender.backends import BackendNotAvailableError, build_backend
-from vos_recommender.backends.adapters import AuthorsCode
+from vos_recommender.backends.authors import AuthorsCode
 from vos_recommender.interaction.scribbles import empty_scribble
 
 FAKE = Path(__file__).parent / "fake_authors"
@@ -143,7 +143,7 @@ def test_manet_adapter_contract(tmp_path):
 
 
 def _manet_cfg():
-    from vos_recommender.backends.adapters import manet_config
+    from vos_recommender.backends.authors import manet_config
 
     return manet_config()
 

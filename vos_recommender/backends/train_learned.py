@@ -127,7 +127,7 @@ def interaction_samples(
     Returns:
         A list of ``(rgb 3xhxw, prev 1xhxw, pos, neg, target)`` tuples.
     """
-    from vos_recommender.data.generate import human_scribble
+    from vos_recommender.interaction.human import human_scribble
     from vos_recommender.interaction.robot import InteractiveRobot
     from vos_recommender.interaction.scribbles import rasterize_scribble
 
