@@ -13,7 +13,6 @@ YouTube-VOS's own layout is read by :mod:`vos_recommender.data.youtube_vos`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from types import ModuleType
 from typing import Any
 
 import numpy as np
