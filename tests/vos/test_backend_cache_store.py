@@ -31,7 +31,7 @@ def _read_on_disk(folder, key=KEY):
     if record is None:
         return None, None
     try:
-        return record, store.load_arrays(key)
+        return record, store.load_arrays(key, record)
     except (OSError, ValueError, KeyError):
         return record, None
 

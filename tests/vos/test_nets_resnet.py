@@ -92,4 +92,7 @@ def test_bad_arguments_are_named():
         ResNet(42)
     with pytest.raises(ValueError, match="output_stride"):
         ResNet(50, output_stride=4)
-    assert isinstance(ResNet(34, in_channels=5).conv1, nn.Conv2d) and ResNet(34, in_channels=5).conv1.in_channels == 5
+    assert (
+        isinstance(ResNet(34, in_channels=5).conv1, nn.Conv2d)
+        and ResNet(34, in_channels=5).conv1.in_channels == 5
+    )

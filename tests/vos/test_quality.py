@@ -247,7 +247,9 @@ def test_resnet50_checkpoints_of_the_earlier_layout_still_load(tmp_path):
     legacy.eval()
     path = tmp_path / "old.pt"
     config = {"backbone": "resnet50", "width": 16, "crop_size": 32, "min_box": 16, "box_scale": 1.5}
-    torch.save({"format": CHECKPOINT_FORMAT, "config": config, "state_dict": legacy.state_dict(), "extra": {}}, path)
+    torch.save(
+        {"format": CHECKPOINT_FORMAT, "config": config, "state_dict": legacy.state_dict(), "extra": {}}, path
+    )
     net = load_quality_checkpoint(path)
     crops = torch.rand(2, 4, 32, 32)
     with torch.no_grad():

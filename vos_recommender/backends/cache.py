@@ -276,7 +276,7 @@ class CachingBackend(VOSBackend):
                 key,
                 elapsed=record["elapsed"],
                 from_cache=True,
-                loader=lambda: self._load_arrays(key, history),
+                loader=lambda: self._load_arrays(key, record, history),
             )
         self.misses += 1
         masks, probs, elapsed = self._compute(key)
@@ -302,11 +302,11 @@ class CachingBackend(VOSBackend):
         return self.store.write(key, masks, probs.astype(self.store_dtype), elapsed)
 
     def _load_arrays(
-        self, key: str, history: list[tuple[ScribbleLike, int, str]]
+        self, key: str, record: dict, history: list[tuple[ScribbleLike, int, str]]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded arrays of an entry; recomputed from ``history`` when the file is unreadable."""
+        """Decoded arrays of the entry ``record`` describes; recomputed from ``history`` if unreadable."""
         try:
-            return self.store.load_arrays(key)
+            return self.store.load_arrays(key, record)
         except Exception:  # damaged or gone after its record was read: recompute from this round's history
             return self._recompute(key, history)
 

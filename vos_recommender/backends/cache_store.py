@@ -116,7 +116,9 @@ class CacheStore:
         folder = self.folder / key[:2]
         if not folder.is_dir():
             return []
-        return [p for p in folder.glob(f"{key}*.npz") if p.name == f"{key}.npz" or p.name.startswith(f"{key}.")]
+        return [
+            p for p in folder.glob(f"{key}*.npz") if p.name == f"{key}.npz" or p.name.startswith(f"{key}.")
+        ]
 
     # ------------------------------------------------------------------ records
     def _read_record(self, key: str) -> dict | None:
@@ -227,8 +229,13 @@ class CacheStore:
             except OSError:  # another writer removed it first
                 continue
 
-    def load_arrays(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+    def load_arrays(self, key: str, record: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Decoded ``(masks uint8, probs float32)`` of an entry (memory first).
+
+        Args:
+            key: Entry key.
+            record: The record the caller read; its arrays are loaded even if another writer has
+                replaced the record since. None reads the current record.
 
         Raises:
             KeyError: If the entry has no record.
@@ -237,7 +244,8 @@ class CacheStore:
         arrays = self.arrays.get_recent(key)
         if arrays is not None:
             return arrays
-        record = self.record(key, check=False)
+        if record is None:
+            record = self.record(key, check=False)
         if record is None:
             raise KeyError(f"no cache entry {key} in {self.folder}")
         with np.load(self.arrays_path(key, record), allow_pickle=False) as data:

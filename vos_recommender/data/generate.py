@@ -29,7 +29,13 @@ from vos_recommender.data.synthesis import SyntheticVideo, synthesize_video
 from vos_recommender.interaction.human import human_scribble, pick_scribble_frames
 from vos_recommender.interaction.scribbles import save_scribble
 
-__all__ = ["SyntheticVideo", "generate_davis_dataset", "generate_sequence", "human_scribble", "synthesize_video"]
+__all__ = [
+    "SyntheticVideo",
+    "generate_davis_dataset",
+    "generate_sequence",
+    "human_scribble",
+    "synthesize_video",
+]
 
 JPEG_QUALITY = 95
 NUM_SCRIBBLES = 3

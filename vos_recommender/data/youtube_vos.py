@@ -186,5 +186,7 @@ def convert_youtube_vos(
             write_mask(mask_dir / f"{t:05d}.png", lut[mask])
         written.append(seq)
     # The split file is written last and atomically: it is what makes the converted sequences visible.
-    atomic_write_text(dst_root / "ImageSets" / year / f"{dst_split or split}.txt", "".join(f"{s}\n" for s in written))
+    atomic_write_text(
+        dst_root / "ImageSets" / year / f"{dst_split or split}.txt", "".join(f"{s}\n" for s in written)
+    )
     return dst_root

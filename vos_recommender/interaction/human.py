@@ -125,7 +125,9 @@ def human_scribble(
     return scribble
 
 
-def pick_scribble_frames(masks: np.ndarray, num_objects: int, rng: np.random.Generator, count: int) -> list[int]:
+def pick_scribble_frames(
+    masks: np.ndarray, num_objects: int, rng: np.random.Generator, count: int
+) -> list[int]:
     """Frames to annotate: the one where the least visible object is most visible, then others near the top."""
     areas = np.stack([(masks == k).reshape(len(masks), -1).sum(axis=1) for k in range(1, num_objects + 1)], 1)
     visibility = (areas / np.maximum(areas.max(axis=0, keepdims=True), 1)).min(axis=1)

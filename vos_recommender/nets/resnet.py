@@ -28,7 +28,12 @@ class BasicBlock(nn.Module):
     expansion = 1
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, dilation: int = 1
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, padding=dilation, dilation=dilation, bias=False)
@@ -53,7 +58,12 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, dilation: int = 1
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
@@ -118,7 +128,9 @@ class ResNet(nn.Module):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
         block, counts = RESNET_DEPTHS[depth]
         if multi_grid is not None and len(multi_grid) != counts[3]:
-            raise ValueError(f"multi_grid needs one multiplier per layer4 block ({counts[3]}), got {multi_grid}")
+            raise ValueError(
+                f"multi_grid needs one multiplier per layer4 block ({counts[3]}), got {multi_grid}"
+            )
         self.depth = depth
         self.output_stride = output_stride
         self.inplanes = 64
@@ -131,7 +143,9 @@ class ResNet(nn.Module):
         self.layer1 = self._make_layer(block, 64, counts[0])
         self.layer2 = self._make_layer(block, 128, counts[1], stride=2, dilate=dilate[0])
         self.layer3 = self._make_layer(block, 256, counts[2], stride=2, dilate=dilate[1])
-        self.layer4 = self._make_layer(block, 512, counts[3], stride=2, dilate=dilate[2], multi_grid=multi_grid)
+        self.layer4 = self._make_layer(
+            block, 512, counts[3], stride=2, dilate=dilate[2], multi_grid=multi_grid
+        )
         self.out_channels = 512 * block.expansion
         if num_classes is not None:
             self.avgpool = nn.AdaptiveAvgPool2d(1)

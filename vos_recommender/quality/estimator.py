@@ -31,7 +31,6 @@ from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
 from vos_recommender.nets.resnet import ResNet
 from vos_recommender.quality.oracle import QualitySource
 
-
 __all__ = [
     "QualityConfig",
     "QualityNet",

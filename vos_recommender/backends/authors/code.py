@@ -169,4 +169,3 @@ def latest_round(scribble: dict[str, Any], frame: int) -> dict[str, Any]:
     out["scribbles"] = [copy.deepcopy(s) if t == frame else [] for t, s in enumerate(scribble["scribbles"])]
     out["annotated_frame"] = int(frame)
     return out
-

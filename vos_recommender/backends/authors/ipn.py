@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.backends.authors.code import AuthorsCode, latest_round, load_state_dict, require_file, torch_module
+from vos_recommender.backends.authors.code import (
+    AuthorsCode,
+    latest_round,
+    load_state_dict,
+    require_file,
+    torch_module,
+)
 from vos_recommender.backends.base import VOSBackend
 
 __all__ = ["IPNBackend"]
@@ -90,5 +96,3 @@ class IPNBackend(VOSBackend):
         masks = self._variables["masks"].detach().cpu().numpy().astype(np.uint8)
         probs = self._variables["probs"][0].detach().cpu().numpy().transpose(1, 0, 2, 3)  # (O+1),T -> T,(O+1)
         return masks, probs
-
-

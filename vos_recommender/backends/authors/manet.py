@@ -221,5 +221,3 @@ def _rough_roi(scribble_label: Any, margin: int = 20) -> Any:
         )
         out[i, 0][box] = scribble_label[i, 0][box]
     return out
-
-
