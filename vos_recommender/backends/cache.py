@@ -152,6 +152,7 @@ class CachingBackend(VOSBackend):
             smaller); False writes them uncompressed.
 
     Attributes:
+        store: The entries on disk (:class:`~vos_recommender.backends.cache_store.CacheStore`).
         hits: Rounds answered from the cache.
         misses: Rounds that ran the wrapped backend.
         repairs: Entries whose record was fine but whose arrays were unreadable when loaded, and
