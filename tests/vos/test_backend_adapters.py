@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from vos_recommender.backends import BackendNotAvailableError, build_backend
-from vos_recommender.backends.adapters import AuthorsCode
+from vos_recommender.backends.authors import AuthorsCode
 from vos_recommender.interaction.scribbles import empty_scribble
 
 FAKE = Path(__file__).parent / "fake_authors"
@@ -143,7 +143,7 @@ def test_manet_adapter_contract(tmp_path):
 
 
 def _manet_cfg():
-    from vos_recommender.backends.adapters import manet_config
+    from vos_recommender.backends.authors import manet_config
 
     return manet_config()
 
@@ -178,3 +178,14 @@ def test_atnet_adapter_contract(tmp_path):
     assert utils_calls[0]["num_strokes"] == [0, 2, 0, 0, 1, 0]
     tnet = [c for c in backend.code.modules["networks.atnet"].CALLS if c[0] == "tnet"]
     assert tnet[-1][1:] == (2, 2)  # both annotated frames' encodings go to the transfer network
+
+
+def test_registry_and_former_module_point_at_the_authors_modules():
+    from vos_recommender.backends import BACKENDS, adapters, authors
+    from vos_recommender.backends.authors import atnet, ipn, manet
+
+    assert adapters.IPNBackend is authors.IPNBackend is ipn.IPNBackend
+    assert adapters.MANetBackend is manet.MANetBackend and adapters.ATNetBackend is atnet.ATNetBackend
+    assert adapters.AuthorsCode is AuthorsCode and adapters.manet_config is manet.manet_config
+    for name, cls in (("ipn", ipn.IPNBackend), ("manet", manet.MANetBackend), ("atnet", atnet.ATNetBackend)):
+        assert BACKENDS.get(name) is cls

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from vos_recommender.backends import BackendNotAvailableError
 from vos_recommender.backends.base import VOSResult, objects_to_probs, probs_to_masks
 from vos_recommender.metrics.jf import per_frame_jf
+from vos_recommender.nets import Bottleneck
 from vos_recommender.quality import OracleQuality, build_quality
 from vos_recommender.quality.estimator import (
     QualityConfig,
@@ -92,9 +93,9 @@ def test_network_shapes_and_gradients(backbone, size):
 
 def test_resnet50_structure():
     net = QualityNet(QualityConfig(backbone="resnet50"))
-    blocks = [m for m in net.body.modules() if type(m).__name__ == "_Bottleneck"]
+    blocks = [m for m in net.body.modules() if isinstance(m, Bottleneck)]
     assert len(blocks) == 3 + 4 + 6 + 3 and net.fc.in_features == 2048
-    assert net.conv_rgb.out_channels == net.conv_prob.out_channels == 64
+    assert net.body.conv1.out_channels == net.conv_prob.out_channels == 64
     with torch.no_grad():
         assert net.eval()(torch.rand(1, 4, 32, 32)).shape == (1,)
 
@@ -183,3 +184,89 @@ def test_estimator_learns_to_rank_quality_on_held_out_videos(tmp_path):
         )
     )
     assert metrics["heldout"]["pearson_object"] > 0.4
+
+
+class _LegacyBottleneck(torch.nn.Module):
+    """The ResNet-50 estimator's block before it used the shared ResNet (kept to test old checkpoints)."""
+
+    def __init__(self, in_channels, channels, stride):
+        super().__init__()
+        nn = torch.nn
+        out = channels * 4
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, out, 1, bias=False),
+            nn.BatchNorm2d(out),
+        )
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+            if stride != 1 or in_channels != out
+            else nn.Identity()
+        )
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class _LegacyResNetQuality(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.conv_rgb = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.conv_prob = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+        layers = [nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1)]
+        in_channels = 64
+        for channels, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            for index in range(blocks):
+                layers.append(_LegacyBottleneck(in_channels, channels, stride if index == 0 else 1))
+                in_channels = channels * 4
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_channels, 1)
+
+    def forward(self, crops):
+        x = self.conv_rgb(crops[:, :3]) + self.conv_prob(crops[:, 3:4])
+        return self.fc(self.pool(self.body(x)).flatten(1))[:, 0]
+
+
+def test_resnet50_checkpoints_of_the_earlier_layout_still_load(tmp_path):
+    from vos_recommender.quality.estimator import CHECKPOINT_FORMAT, upgrade_resnet50_state_dict
+
+    torch.manual_seed(3)
+    legacy = _LegacyResNetQuality()
+    with torch.no_grad():  # non-trivial running statistics, so a misplaced BN key changes the output
+        for module in legacy.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    legacy.eval()
+    path = tmp_path / "old.pt"
+    config = {"backbone": "resnet50", "width": 16, "crop_size": 32, "min_box": 16, "box_scale": 1.5}
+    torch.save(
+        {"format": CHECKPOINT_FORMAT, "config": config, "state_dict": legacy.state_dict(), "extra": {}}, path
+    )
+    net = load_quality_checkpoint(path)
+    crops = torch.rand(2, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(net(crops), legacy(crops))
+    renamed = upgrade_resnet50_state_dict(legacy.state_dict())
+    assert renamed.keys() == net.state_dict().keys()
+    assert "body.layer4.2.conv3.weight" in renamed and "body.layer2.0.downsample.1.running_var" in renamed
+    with pytest.raises(ValueError, match="body.99"):
+        upgrade_resnet50_state_dict({"body.99.body.0.weight": torch.zeros(1)})
+
+
+def test_resnet50_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(4)
+    net = QualityNet(QualityConfig(backbone="resnet50", crop_size=32, min_box=16)).eval()
+    save_quality_checkpoint(tmp_path / "q.pt", net)
+    loaded = load_quality_checkpoint(tmp_path / "q.pt")
+    crops = torch.rand(1, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(crops), net(crops))
+    assert not list(tmp_path.glob(".*.tmp*"))

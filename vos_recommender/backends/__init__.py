@@ -41,9 +41,9 @@ BACKENDS: Registry[VOSBackend] = Registry(
         "flow": "vos_recommender.backends.flow:FlowBackend",
         "learned": "vos_recommender.backends.learned:LearnedBackend",
         "cache": "vos_recommender.backends.cache:CachingBackend",
-        "ipn": "vos_recommender.backends.adapters:IPNBackend",
-        "manet": "vos_recommender.backends.adapters:MANetBackend",
-        "atnet": "vos_recommender.backends.adapters:ATNetBackend",
+        "ipn": "vos_recommender.backends.authors.ipn:IPNBackend",
+        "manet": "vos_recommender.backends.authors.manet:MANetBackend",
+        "atnet": "vos_recommender.backends.authors.atnet:ATNetBackend",
     },
 )
 

@@ -6,22 +6,12 @@ of the video, the backend and every round so far, so it is keyed by
 
     sha1(namespace, video hash, [(frame, sha1 of the round's strokes) for every round so far])
 
-Each entry is two files under ``<cache_dir>/<key[:2]>/``:
-
-* ``<key>.npz`` — the masks and probabilities (compressed; about 2 MB for 25 frames of 120 x 216);
-* ``<key>.json`` — a small record: the backend's time, the byte size of the ``.npz`` and *derived*
-  values that users of the entry attached to it (the environment stores the per-frame J and F of every
-  object against the ground truth and a pointer to the simulated user's next scribble), so a replayed
-  round usually needs neither the masks nor the probabilities.
-
+Entries live in a :class:`~vos_recommender.backends.cache_store.CacheStore`: per entry an arrays file
+(masks and probabilities) and a small record (the backend's time and *derived* values that users of
+the entry attached to it, e.g. the environment's per-frame J and F), written atomically and as a unit.
 A hit only reads the record (or finds it in memory): the result it returns loads its masks and
-probabilities on first access. Records are kept in an in-memory LRU (``memory_entries``), decoded
-arrays in a smaller one (``memory_arrays``). Files are written to a temporary name in the same folder
-and renamed with ``os.replace``, the ``.npz`` before its record, so a crash mid-write leaves either no
-entry or a whole one. An entry counts as present only when its record is readable and its ``.npz`` has
-the size the record states; anything else is a miss and is rewritten. An ``.npz`` that still turns out
-unreadable when its arrays are loaded is recomputed from the history of that round. Entries written
-before records existed (``.npz`` alone) are read once and given a record.
+probabilities on first access. An arrays file that turns out unreadable when loaded is recomputed from
+the history of that round.
 
 On a hit the wrapped backend is not run at all. Its internal state then lags behind; at the next miss
 the cache restarts it and replays the earlier rounds before running the new one, so results never
@@ -33,9 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
@@ -43,10 +30,10 @@ from typing import Any, Union
 import numpy as np
 
 from vos_recommender.backends.base import VOSBackend, VOSResult
+from vos_recommender.backends.cache_store import CacheStore, LRUDict
 
 __all__ = ["CachedVOSResult", "CachingBackend", "scribble_hash", "video_hash"]
 
-RECORD_FORMAT = 2
 
 #: A scribble dict, or a zero-argument callable returning it (resolved only when the wrapped
 #: backend has to run).
@@ -145,28 +132,6 @@ class CachedVOSResult(VOSResult):
         )
 
 
-class _LRU(OrderedDict):
-    """An ordered dict that keeps its ``capacity`` most recently used items."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = int(capacity)
-
-    def get_recent(self, key: str) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: Any) -> None:
-        if self.capacity <= 0:
-            return
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
-
-
 class CachingBackend(VOSBackend):
     """Wraps a backend; records its results on disk and replays them for identical histories.
 
@@ -187,6 +152,7 @@ class CachingBackend(VOSBackend):
             smaller); False writes them uncompressed.
 
     Attributes:
+        store: The entries on disk (:class:`~vos_recommender.backends.cache_store.CacheStore`).
         hits: Rounds answered from the cache.
         misses: Rounds that ran the wrapped backend.
         repairs: Entries whose record was fine but whose arrays were unreadable when loaded, and
@@ -217,24 +183,20 @@ class CachingBackend(VOSBackend):
             self.inner = backend
         if store_dtype not in ("float32", "float16"):
             raise ValueError(f"store_dtype must be 'float32' or 'float16', got {store_dtype!r}")
-        if memory_entries < 0 or memory_arrays < 0:
-            raise ValueError(
-                f"memory_entries and memory_arrays must be >= 0, got {memory_entries} and {memory_arrays}"
-            )
         self.store_dtype = np.dtype(store_dtype)
-        self.compress = bool(compress)
-        self.cache_dir = Path(cache_dir)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.store = CacheStore(cache_dir, memory_entries, memory_arrays, compress=compress)
+        self.compress = self.store.compress
+        self.cache_dir = self.store.folder
         if namespace is None:
             namespace = json.dumps([self.inner.name, backend_kwargs or {}], sort_keys=True, default=str)
         self.namespace = namespace
         self.hits = 0
         self.misses = 0
         self.repairs = 0
-        self._records: _LRU = _LRU(memory_entries)
-        self._arrays: _LRU = _LRU(memory_arrays)
+        self._records = self.store.records
+        self._arrays = self.store.arrays
         # id(frames) -> (frames, hash): the hash of a 25-frame video costs milliseconds per episode.
-        self._video_hashes: _LRU = _LRU(64)
+        self._video_hashes = LRUDict(64)
         self._video_hash = ""
         self._history: list[tuple[ScribbleLike, int, str]] = []
         self._inner_rounds = -1  # rounds the wrapped backend has applied; -1 = video not started
@@ -272,13 +234,14 @@ class CachingBackend(VOSBackend):
         payload = json.dumps([self.namespace, self._video_hash, rounds])
         return hashlib.sha1(payload.encode()).hexdigest()
 
-    def entry_path(self, key: str) -> Path:
-        """``.npz`` file of the entry with this key."""
-        return self.cache_dir / key[:2] / f"{key}.npz"
+    def entry_path(self, key: str) -> Path | None:
+        """Arrays file of the entry with this key, as its record names it (None without a record)."""
+        record = self.store.record(key, check=False)
+        return None if record is None else self.store.arrays_path(key, record)
 
     def record_path(self, key: str) -> Path:
         """Record (``.json``) of the entry with this key."""
-        return self.cache_dir / key[:2] / f"{key}.json"
+        return self.store.record_path(key)
 
     def interact(self, scribble: ScribbleLike, frame: int, scribble_digest: str | None = None) -> VOSResult:
         """Replay the recorded result of this history, or compute, record and return it.
@@ -306,7 +269,7 @@ class CachingBackend(VOSBackend):
         self.annotated_frames.append(frame)
         self._history.append((scribble, frame, scribble_digest))
         key = self._key()
-        record = self._record(key)
+        record = self.store.record(key)
         if record is not None:
             self.hits += 1
             history = list(self._history)
@@ -314,7 +277,7 @@ class CachingBackend(VOSBackend):
                 key,
                 elapsed=record["elapsed"],
                 from_cache=True,
-                loader=lambda: self._load_arrays(key, history),
+                loader=lambda: self._load_arrays(key, record, history),
             )
         self.misses += 1
         masks, probs, elapsed = self._compute(key)
@@ -337,32 +300,16 @@ class CachingBackend(VOSBackend):
     def _store(
         self, key: str, masks: np.ndarray, probs: np.ndarray, elapsed: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        stored = probs.astype(self.store_dtype)
-        size = self._save_arrays(self.entry_path(key), masks, stored, elapsed)
-        old = self._record(key, check=False)
-        derived = old["derived"] if old is not None else {}
-        self._write_record(
-            key, {"format": RECORD_FORMAT, "elapsed": float(elapsed), "npz_size": size, "derived": derived}
-        )
-        arrays = (masks, stored.astype(np.float32))
-        self._arrays.put(key, arrays)
-        return arrays
+        return self.store.write(key, masks, probs.astype(self.store_dtype), elapsed)
 
     def _load_arrays(
-        self, key: str, history: list[tuple[ScribbleLike, int, str]]
+        self, key: str, record: dict, history: list[tuple[ScribbleLike, int, str]]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded arrays of an entry; recomputed from ``history`` when the file is unreadable."""
-        arrays = self._arrays.get_recent(key)
-        if arrays is not None:
-            return arrays
-        path = self.entry_path(key)
+        """Decoded arrays of the entry ``record`` describes; recomputed from ``history`` if unreadable."""
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = (data["masks"].astype(np.uint8), data["probs"].astype(np.float32))
-        except Exception:  # damaged after its record was written: recompute from this round's history
-            arrays = self._recompute(key, history)
-        self._arrays.put(key, arrays)
-        return arrays
+            return self.store.load_arrays(key, record)
+        except Exception:  # damaged or gone after its record was read: recompute from this round's history
+            return self._recompute(key, history)
 
     def _recompute(
         self, key: str, history: list[tuple[ScribbleLike, int, str]]
@@ -388,10 +335,7 @@ class CachingBackend(VOSBackend):
             key: The entry's key (``CachedVOSResult.key``).
             name: Name of the value; include in it everything the value depends on besides the entry.
         """
-        record = self._record(key, check=False)
-        if record is None:
-            return None
-        return record["derived"].get(name)
+        return self.store.derived(key, name)
 
     def put_derived(self, key: str, name: str, value: Any) -> None:
         """Attach a JSON-serialisable value to an entry (kept in memory and in the entry's record).
@@ -400,91 +344,8 @@ class CachingBackend(VOSBackend):
             key: The entry's key.
             name: Name of the value.
             value: JSON-serialisable value (floats round-trip exactly).
+
+        Raises:
+            KeyError: If there is no such entry.
         """
-        record = self._record(key, check=False)
-        if record is None:
-            raise KeyError(f"no cache entry {key}")
-        record["derived"][name] = value
-        self._write_record(key, record)
-
-    # ------------------------------------------------------------------ storage
-    def _record(self, key: str, check: bool = True) -> dict | None:
-        """The record of a present entry (memory first), or None.
-
-        With ``check`` a record read from disk must match its ``.npz`` size; a ``.npz`` without a
-        record (the older layout) is read once and given one.
-        """
-        record = self._records.get_recent(key)
-        if record is not None:
-            return record
-        path = self.record_path(key)
-        try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-                raise ValueError("not a cache record")
-            float(record["elapsed"])
-            if not isinstance(record.get("derived"), dict):
-                raise ValueError("not a cache record")
-        except (OSError, ValueError, KeyError, TypeError):
-            record = None
-        if record is not None:
-            if check:
-                try:
-                    size = self.entry_path(key).stat().st_size
-                except OSError:
-                    size = -1
-                if size != record.get("npz_size"):
-                    return None
-            self._records.put(key, record)
-            return record
-        if not check:
-            return None
-        return self._adopt_legacy(key)
-
-    def _adopt_legacy(self, key: str) -> dict | None:
-        path = self.entry_path(key)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                masks = data["masks"].astype(np.uint8)
-                probs = data["probs"].astype(np.float32)
-                elapsed = float(data["elapsed"])
-        except Exception:  # a foreign or damaged file: recompute and overwrite it
-            return None
-        record = {"format": RECORD_FORMAT, "elapsed": elapsed, "npz_size": path.stat().st_size, "derived": {}}
-        self._write_record(key, record)
-        self._arrays.put(key, (masks, probs))
-        return record
-
-    def _write_record(self, key: str, record: dict) -> None:
-        self._records.put(key, record)
-        path = self.record_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(record, handle)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-    def _save_arrays(self, path: Path, masks: np.ndarray, probs: np.ndarray, elapsed: float) -> int:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                (np.savez_compressed if self.compress else np.savez)(
-                    handle,
-                    masks=masks,
-                    probs=probs,
-                    elapsed=np.float64(elapsed),
-                    recorded_at=np.float64(time.time()),
-                )
-            size = os.path.getsize(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return size
+        self.store.put_derived(key, name, value)

@@ -13,7 +13,6 @@ checkpoint (``<out>/learned_vos.pt``, written atomically) with ``<out>/settings.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from scipy import ndimage
 from torch.nn import functional as F
 
+from vos_recommender.atomic import atomic_write_json
 from vos_recommender.backends.learned import (
     InteractionNet,
     PropagationNet,
@@ -127,7 +127,7 @@ def interaction_samples(
     Returns:
         A list of ``(rgb 3xhxw, prev 1xhxw, pos, neg, target)`` tuples.
     """
-    from vos_recommender.data.generate import human_scribble
+    from vos_recommender.interaction.human import human_scribble
     from vos_recommender.interaction.robot import InteractiveRobot
     from vos_recommender.interaction.scribbles import rasterize_scribble
 
@@ -197,7 +197,7 @@ def train(settings: TrainSettings) -> dict:
     rng = np.random.default_rng(settings.seed)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2))
+    atomic_write_json(out / "settings.json", dataclasses.asdict(settings), indent=2)
 
     # ---- data
     videos = load_videos(settings.data, settings.split, settings.scale)
@@ -258,7 +258,7 @@ def train(settings: TrainSettings) -> dict:
         "loss_propagation_first": float(np.mean(history["propagation"][:head])),
         "loss_propagation_last": float(np.mean(history["propagation"][-head:])),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(out / "metrics.json", metrics, indent=2)
     print(f"[train_learned] wrote {checkpoint}")
     return metrics
 

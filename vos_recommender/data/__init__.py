@@ -7,14 +7,13 @@ from typing import Any
 from vos_recommender.data.davis import (
     DavisDataset,
     VideoSample,
-    YouTubeVOSDataset,
-    convert_youtube_vos,
     davis_palette,
     load_frame_folder,
     read_frame,
     read_mask,
     write_mask,
 )
+from vos_recommender.data.youtube_vos import YouTubeVOSDataset, convert_youtube_vos
 
 __all__ = [
     "DavisDataset",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from vos_recommender.data.davis import convert_youtube_vos
+from vos_recommender.data.youtube_vos import convert_youtube_vos
 
 
 def main(argv: list[str] | None = None) -> None:

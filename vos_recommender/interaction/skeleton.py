@@ -8,6 +8,7 @@ first-round scribbles of the generated data set.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import networkx as nx
@@ -15,7 +16,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from skimage.morphology import disk, medial_axis
 
-__all__ = ["centred_disk", "longest_paths", "open_region", "skeleton_graph", "smooth_path"]
+__all__ = ["centred_disk", "longest_paths", "open_region", "shrink_until", "skeleton_graph", "smooth_path"]
 
 
 def centred_disk(radius: float) -> np.ndarray:
@@ -30,6 +31,33 @@ def centred_disk(radius: float) -> np.ndarray:
         return disk(half).astype(np.uint8)
     yy, xx = np.ogrid[-half : half + 1, -half : half + 1]
     return (xx * xx + yy * yy <= radius * radius).astype(np.uint8)
+
+
+def shrink_until(
+    operation: Callable[[float], np.ndarray],
+    radius: float,
+    accept: Callable[[np.ndarray], bool],
+    shrink: Callable[[float], float],
+    min_radius: float,
+) -> np.ndarray | None:
+    """Apply a radius-dependent morphological operation, shrinking the radius until its result is accepted.
+
+    Args:
+        operation: Maps a radius to the processed region.
+        radius: First radius tried.
+        accept: Whether a result is good enough (e.g. not empty).
+        shrink: The next, smaller radius.
+        min_radius: Radii at or below this are not tried.
+
+    Returns:
+        The first accepted result, or None when every radius above ``min_radius`` failed.
+    """
+    while radius > min_radius:
+        result = operation(radius)
+        if accept(result):
+            return result
+        radius = shrink(radius)
+    return None
 
 
 def open_region(
@@ -56,15 +84,15 @@ def open_region(
         return mask.copy()
     radius = min(kernel_size * math.sqrt(area) * 0.5, float(max_kernel_radius))
     src = mask.astype(np.uint8)
-    while radius > min_radius:
-        kernel = centred_disk(radius)
+
+    def opening(r: float) -> np.ndarray:
+        kernel = centred_disk(r)
         # OpenCV treats pixels outside the image as neutral for erosion, so regions touching the
         # image border are not eaten from outside (the same as a rank minimum filter).
-        opened = cv2.dilate(cv2.erode(src, kernel), kernel)
-        if opened.any():
-            return opened.astype(bool)
-        radius *= 0.9
-    return mask.copy()
+        return cv2.dilate(cv2.erode(src, kernel), kernel)
+
+    opened = shrink_until(opening, radius, np.any, lambda r: r * 0.9, min_radius)
+    return mask.copy() if opened is None else opened.astype(bool)
 
 
 def skeleton_graph(skeleton: np.ndarray) -> tuple[nx.Graph, np.ndarray]:

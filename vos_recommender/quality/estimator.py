@@ -11,7 +11,8 @@ over its objects.
 Released values: ResNet-50 backbone with ImageNet weights, ``min_box`` 128 px, crops of 256 x 256. No
 pretrained weights can be fetched here and the generated videos are small, so the default backbone is
 a tiny CNN with 64 x 64 crops and ``min_box`` 32; ``backbone="resnet50"`` builds the ResNet-50
-structure (bottleneck blocks 3-4-6-3, randomly initialised; torchvision is not used).
+structure with the project's :class:`~vos_recommender.nets.resnet.ResNet` (randomly initialised; an
+ImageNet torchvision state dict loads into ``QualityNet.body``).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from vos_recommender.atomic import atomic_torch_save
 from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
+from vos_recommender.nets.resnet import ResNet
 from vos_recommender.quality.oracle import QualitySource
-
-from ..atomic import atomic_torch_save
 
 __all__ = [
     "QualityConfig",
@@ -37,6 +38,7 @@ __all__ = [
     "crop_object",
     "load_quality_checkpoint",
     "save_quality_checkpoint",
+    "upgrade_resnet50_state_dict",
 ]
 
 CHECKPOINT_FORMAT = "vos_recommender.quality_estimator/1"
@@ -99,46 +101,6 @@ def crop_object(
     return np.concatenate([rgb.transpose(2, 0, 1), mask[None]], axis=0).astype(np.float32)
 
 
-class _Bottleneck(nn.Module):
-    expansion = 4
-
-    def __init__(self, in_channels: int, channels: int, stride: int) -> None:
-        super().__init__()
-        out = channels * self.expansion
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 1, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, out, 1, bias=False),
-            nn.BatchNorm2d(out),
-        )
-        self.shortcut = (
-            nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
-            if stride != 1 or in_channels != out
-            else nn.Identity()
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + self.shortcut(x))
-
-
-def _resnet50_body() -> tuple[nn.Module, int]:
-    layers: list[nn.Module] = [
-        nn.BatchNorm2d(64),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, stride=2, padding=1),
-    ]
-    in_channels = 64
-    for channels, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for index in range(blocks):
-            layers.append(_Bottleneck(in_channels, channels, stride if index == 0 else 1))
-            in_channels = channels * _Bottleneck.expansion
-    return nn.Sequential(*layers), in_channels
-
-
 def _tiny_body(width: int) -> tuple[nn.Module, int]:
     layers: list[nn.Module] = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
     channels = width
@@ -155,8 +117,8 @@ def _tiny_body(width: int) -> tuple[nn.Module, int]:
 class QualityNet(nn.Module):
     """Quality regressor: RGB crop + probability crop -> one score (the object's J&F).
 
-    The first layer has two branches, ``conv_rgb`` (3 channels) and ``conv_prob`` (1 channel), whose
-    outputs are summed, so an RGB backbone gains a probability input without changing its other
+    The first layer has two branches, an RGB convolution (``conv_rgb``; ``body.conv1`` with the ResNet)
+    and ``conv_prob`` (1 channel), whose outputs are summed, so an RGB backbone gains a probability input without changing its other
     layers (the released design on top of an ImageNet ResNet-50).
 
     Args:
@@ -167,10 +129,10 @@ class QualityNet(nn.Module):
         super().__init__()
         self.config = config or QualityConfig()
         if self.config.backbone == "resnet50":
-            stem = 64
-            self.conv_rgb = nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)
-            self.conv_prob = nn.Conv2d(1, stem, 7, stride=2, padding=3, bias=False)
-            self.body, features = _resnet50_body()
+            # The RGB branch is the ResNet's own conv1 (body.conv1), so ImageNet weights fit unchanged.
+            self.body = ResNet(50)
+            self.conv_prob = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+            features = self.body.out_channels
         elif self.config.backbone == "tiny":
             stem = self.config.width
             self.conv_rgb = nn.Conv2d(3, stem, 5, stride=2, padding=2, bias=False)
@@ -183,15 +145,62 @@ class QualityNet(nn.Module):
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Map ``B x 4 x S x S`` crops (RGB + probability) to ``B`` scores."""
-        x = self.conv_rgb(crops[:, :3]) + self.conv_prob(crops[:, 3:4])
-        x = self.pool(self.body(x)).flatten(1)
-        return self.fc(x)[:, 0]
+        if isinstance(self.body, ResNet):
+            x = self.body(crops[:, :3], stem_add=self.conv_prob(crops[:, 3:4]))
+        else:
+            x = self.body(self.conv_rgb(crops[:, :3]) + self.conv_prob(crops[:, 3:4]))
+        return self.fc(self.pool(x).flatten(1))[:, 0]
+
+
+#: Block layout of the ResNet-50 estimator before it used the shared ResNet: one flat ``body`` Sequential
+#: (BN, ReLU, max-pool, then the 16 bottlenecks) and blocks with ``body.<i>`` / ``shortcut.<i>`` members.
+_LEGACY_BLOCK_NAMES = {
+    "body.0": "conv1",
+    "body.1": "bn1",
+    "body.3": "conv2",
+    "body.4": "bn2",
+    "body.6": "conv3",
+    "body.7": "bn3",
+    "shortcut.0": "downsample.0",
+    "shortcut.1": "downsample.1",
+}
+
+
+def upgrade_resnet50_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a ResNet-50 estimator state dict of the earlier layout to the shared ResNet's names.
+
+    ``conv_rgb`` becomes ``body.conv1``, ``body.0`` (the stem's BN) ``body.bn1``, and block ``body.<3+i>``
+    the i-th bottleneck of ``layer1`` .. ``layer4`` (3, 4, 6, 3 blocks).
+
+    Raises:
+        ValueError: On a key that belongs to neither layout.
+    """
+    blocks = [(stage, index) for stage, count in enumerate((3, 4, 6, 3), 1) for index in range(count)]
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new = None
+        if key.startswith("conv_rgb."):
+            new = "body.conv1." + key[len("conv_rgb.") :]
+        elif key.startswith("body.0."):
+            new = "body.bn1." + key[len("body.0.") :]
+        elif key.startswith("body."):
+            position, _, rest = key[len("body.") :].partition(".")
+            block = int(position) - 3 if position.isdigit() else -1
+            for old, renamed in _LEGACY_BLOCK_NAMES.items():
+                if 0 <= block < len(blocks) and rest.startswith(old + "."):
+                    stage, index = blocks[block]
+                    new = f"body.layer{stage}.{index}.{renamed}.{rest[len(old) + 1 :]}"
+                    break
+        elif key.startswith(("conv_prob.", "fc.")):
+            new = key
+        if new is None:
+            raise ValueError(f"unexpected key {key!r} in a ResNet-50 quality estimator state dict")
+        out[new] = value
+    return out
 
 
 def save_quality_checkpoint(path: str | os.PathLike, net: QualityNet, extra: dict | None = None) -> None:
-    """Write the estimator atomically (temporary file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the estimator atomically (:func:`vos_recommender.atomic.atomic_torch_save`)."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "config": dataclasses.asdict(net.config),
@@ -222,7 +231,10 @@ def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise BackendNotAvailableError(f"{path} is not a quality estimator checkpoint; {hint}")
     net = QualityNet(QualityConfig(**payload["config"]))
-    net.load_state_dict(payload["state_dict"])
+    state = payload["state_dict"]
+    if net.config.backbone == "resnet50" and "conv_rgb.weight" in state:
+        state = upgrade_resnet50_state_dict(state)
+    net.load_state_dict(state)
     return net.eval()
 
 
