@@ -48,7 +48,7 @@ def test_register_and_build():
         backend.reset()
         assert backend.frames is None and backend.annotated_frames == []
     finally:
-        BACKENDS._entries.pop("constant-test")  # the registry has no public removal (tests only need it)
+        BACKENDS.unregister("constant-test")
 
 
 def test_interface_rejects_bad_input():

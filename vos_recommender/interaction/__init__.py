@@ -1,5 +1,6 @@
 """User interaction: the DAVIS scribble format, the simulated scribbling user and the interactive session."""
 
+from vos_recommender.interaction.human import human_scribble
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import (
     annotated_frames,
@@ -30,6 +31,7 @@ __all__ = [
     "drawing_seconds",
     "empty_scribble",
     "fuse_scribbles",
+    "human_scribble",
     "is_empty",
     "load_scribble",
     "rasterize_all",

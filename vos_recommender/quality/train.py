@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from vos_recommender.atomic import atomic_write_json
 from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
 
 from ..config import parse_config
@@ -174,7 +175,7 @@ def train(settings: QualityTrainSettings) -> dict:
     rng = np.random.default_rng(settings.seed)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2))
+    atomic_write_json(out / "settings.json", dataclasses.asdict(settings), indent=2)
     tic = time.time()
 
     # ---- samples
@@ -218,7 +219,7 @@ def train(settings: QualityTrainSettings) -> dict:
     checkpoint = out / "quality_estimator.pt"
     save_quality_checkpoint(checkpoint, net, extra={"backend": settings.backend})
     metrics["checkpoint"] = str(checkpoint)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(out / "metrics.json", metrics, indent=2)
     print(
         f"[quality.train] held-out Pearson r: per object {metrics['heldout']['pearson_object']:.3f}, "
         f"per frame {metrics['heldout']['pearson_frame']:.3f}; wrote {checkpoint}",
