@@ -35,9 +35,39 @@ def test_idle_cores_divided_among_local_processes(
     monkeypatch: pytest.MonkeyPatch, cores: int, load: float, procs: int, expected: int
 ) -> None:
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _pid: set(range(cores)))
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(threads, "_busy_cores_now", lambda _cores: load)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", str(procs))
     assert threads.choose_num_threads() == (expected, "idle cores")
+
+
+def test_load_average_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _pid: set(range(4)))
+    monkeypatch.setattr(threads, "_busy_cores_now", lambda _cores: None)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.8, 1.0, 1.0))
+    assert threads.idle_cores() == 1
+
+
+def test_busy_cores_are_measured_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two readings of /proc/stat 0.5 s apart: 400 jiffies in all, 100 of them idle -> 3 of 4 cores busy.
+    readings = iter(["cpu  100 0 100 200 0 0 0 0 0 0\n", "cpu  250 0 250 300 0 0 0 0 0 0\n"])
+
+    class Stat:
+        def __init__(self, *_args, **_kwargs) -> None:
+            self.line = next(readings)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_exc) -> None:
+            return None
+
+        def readline(self) -> str:
+            return self.line
+
+    monkeypatch.setattr("builtins.open", Stat)
+    monkeypatch.setattr(threads.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    assert threads._busy_cores_now(4) == pytest.approx(3.0)
 
 
 def test_configure_threads_sets_torch(monkeypatch: pytest.MonkeyPatch) -> None:
