@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -68,11 +69,8 @@ def test_visualize_regions_prints_the_quality_of_one_image(data_root, tmp_path, 
     tool = _visualize_tool()
     assert tool.main([str(DEMO), str(image), "--label", str(label), "--out", str(tmp_path / "r.png")]) == 0
     out = capsys.readouterr().out
-    values = {
-        line.rsplit("[", 1)[1].rstrip("]"): float(line.split()[-2])
-        for line in out.splitlines()
-        if "[" in line
-    }
+    # Lines of format_region_quality: "<name>  <value>  [<key>]" (other lines are the model's log).
+    values = {key: float(value) for value, key in re.findall(r"(\S+)  \[(\w+)\]$", out, re.MULTILINE)}
     assert set(values) == set(KEYS)
     # 64 x 64 pixels on the stride-8 grid: 64 cells, none ignored, so regions <= 64.
     assert 1 <= values["regions_per_image"] <= 64 and 0.0 <= values["asa"] <= 1.0
