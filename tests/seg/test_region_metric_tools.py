@@ -55,12 +55,16 @@ def test_validation_logs_region_quality_and_the_test_tool_prints_it(data_root, t
             str(work / "iter_1.pth"),
             "--work-dir",
             str(tmp_path / "test"),
+            "--out",
+            str(tmp_path / "predictions"),
             *small_options(data_root, 1),
         ]
     )
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "Region quality (RegionQualityMetric):" in tested.stdout
     assert "achievable segmentation accuracy (ASA)" in tested.stdout and "[region/ue]" in tested.stdout
+    # --out goes to IoUMetric of the evaluator list: one prediction file per val image.
+    assert len(list((tmp_path / "predictions").glob("*.png"))) == 2
 
 
 def test_visualize_regions_prints_the_quality_of_one_image(data_root, tmp_path, capsys):
