@@ -10,6 +10,7 @@ import sys
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmseg_ranet.evaluation import format_region_quality
 from mmseg_ranet.utils.checkpoint import CorruptCheckpointError
 from mmseg_ranet.utils.launch import load_tool_config
 from mmseg_ranet.utils.threads import configure_threads
@@ -81,13 +82,20 @@ def main(argv=None):
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
-        cfg.test_evaluator["output_dir"] = args.out
-        cfg.test_evaluator["keep_results"] = True
+        # RegionQualityMetric writes no prediction files, so it takes no output_dir.
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        for evaluator in evaluators:
+            if evaluator["type"] != "RegionQualityMetric":
+                evaluator["output_dir"] = args.out
+                evaluator["keep_results"] = True
     runner = Runner.from_cfg(cfg)
     try:
-        runner.test()
+        metrics = runner.test()
     except CorruptCheckpointError as err:
         sys.exit(f"tools/test.py: error: {err}")
+    region_lines = format_region_quality(metrics or {})
+    if region_lines:
+        print(f"Region quality (RegionQualityMetric):\n{region_lines}")
 
 
 if __name__ == "__main__":

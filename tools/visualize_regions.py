@@ -1,11 +1,13 @@
 """Draw what RANet's region blocks see for one image: regions, representatives, boundary map, prediction.
 
-    python tools/visualize_regions.py CONFIG IMAGE [--checkpoint CKPT] [--out regions.png]
+    python tools/visualize_regions.py CONFIG IMAGE [--checkpoint CKPT] [--out regions.png] [--label LABEL]
 
 Four panels side by side: the input with the representative pixels, the regions (a random colour per
 region) with the representatives, the boundary probability b of the stage-3 branch and the prediction.
 Regions, representatives and b live on the head's stride-8 grid and are drawn at image size. Without a
 checkpoint the model keeps its initial weights (useful to check the plumbing, not to read the regions).
+With ``--label`` (the image's class-index map) it also prints the region quality of the image: regions,
+GT segments, ASA, UE, boundary recall and regions per segment, as ``RegionQualityMetric`` measures them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "square of the pixel count; default 769)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random region colours")
+    parser.add_argument(
+        "--label", help="class-index label map of the image (optional): print the regions' quality against it"
+    )
+    parser.add_argument(
+        "--tolerance", type=int, default=1, help="boundary recall tolerance in region-grid cells (default 1)"
+    )
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="override settings in the config")
     return parser.parse_args(argv)
 
@@ -83,6 +91,8 @@ def region_views(model, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
     """Run the model on one BGR image; return the image-size views drawn by :func:`draw`."""
     import torch
 
+    from mmseg_ranet.models.segmentors import image_region_map
+
     height, width = image_bgr.shape[:2]
     inputs = torch.from_numpy(np.ascontiguousarray(image_bgr.transpose(2, 0, 1)))
     data = model.data_preprocessor(dict(inputs=[inputs]), training=False)
@@ -108,6 +118,11 @@ def region_views(model, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
     inside = (rep_y < height) & (rep_x < width)
     return dict(
         regions=to_image(outputs.region[0], "nearest").astype(np.int64),
+        region_grid=image_region_map(
+            outputs.region[0],
+            dict(padding_size=[0, padded_w - width, 0, padded_h - height]),
+            (padded_h, padded_w),
+        ).numpy(),
         num_regions=np.array(int(outputs.num_regions[0])),
         boundary=to_image(outputs.boundary_prob[0], "bilinear"),
         prediction=logits[0, :, :height, :width].argmax(0).numpy(),
@@ -163,11 +178,19 @@ def draw(image_bgr: np.ndarray, views: dict[str, np.ndarray], out: Path, palette
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for label, path in (("config", args.config), ("image", args.image), ("checkpoint", args.checkpoint)):
+    files = (
+        ("config", args.config),
+        ("image", args.image),
+        ("checkpoint", args.checkpoint),
+        ("label", args.label),
+    )
+    for name, path in files:
         if path is not None and not Path(path).is_file():
-            _fail(f"{label} file not found: {path}")
+            _fail(f"{name} file not found: {path}")
     if args.max_side < 8:
         _fail(f"--max-side must be >= 8, got {args.max_side}")
+    if args.tolerance < 0:
+        _fail(f"--tolerance must be >= 0 cells, got {args.tolerance}")
     import mmcv
 
     image = mmcv.imread(args.image)
@@ -184,7 +207,25 @@ def main(argv: list[str] | None = None) -> int:
         palette = _dataset_palette(dataset.get("type"))
     out = draw(image, views, Path(args.out), palette, args.seed)
     print(f"wrote {out} ({int(views['num_regions'])} regions, {len(views['rep_x'])} representatives)")
+    if args.label is not None:
+        print(label_quality(args.label, views["region_grid"], model.decode_head.ignore_index, args.tolerance))
     return 0
+
+
+def label_quality(label_path: str, region_grid: np.ndarray, ignore_index: int, tolerance: int = 1) -> str:
+    """The region quality of one image against its label file, formatted one measure a line."""
+    import mmcv
+
+    from mmseg_ranet.evaluation import format_region_quality, label_on_grid, region_quality
+
+    # Pillow, as mmseg's LoadAnnotations: it keeps a palette PNG's indices where OpenCV would give colours.
+    label = mmcv.imread(label_path, flag="unchanged", backend="pillow")
+    if label is None or label.ndim != 2:
+        shape = None if label is None else label.shape
+        _fail(f"the label file {label_path} must be a single-channel class-index map, got shape {shape}")
+    # The label is sampled at the cell centres of the whole image: the region grid covers it at any scale.
+    quality = region_quality(region_grid, label_on_grid(label, region_grid.shape), ignore_index, tolerance)
+    return f"region quality against {label_path}:\n{format_region_quality(quality)}"
 
 
 def _dataset_palette(dataset_type: str | None):

@@ -14,6 +14,8 @@ num_classes = 5
 norm_cfg = dict(type="BN", requires_grad=True)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    # EncoderDecoder that also hands the head's region map to the evaluator (pred_regions), same weights.
+    type="RegionEncoderDecoder",
     data_preprocessor=data_preprocessor,
     # No pretrained weights can be assumed for the demo; the backbone trains from scratch.
     pretrained=None,
@@ -32,4 +34,10 @@ train_pipeline = _base_.train_pipeline[:-1] + [
     dict(type="PackSegInputs"),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# mIoU, and the superpixel measures of the regions on the stride-8 grid (region/asa, region/ue, ...).
+val_evaluator = [
+    dict(type="IoUMetric", iou_metrics=["mIoU"]),
+    dict(type="RegionQualityMetric", tolerance=1),
+]
+test_evaluator = val_evaluator
 custom_imports = dict(imports=["mmseg_ranet"], allow_failed_imports=False)

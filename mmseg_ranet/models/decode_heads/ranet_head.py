@@ -164,6 +164,8 @@ class RANetHead(BaseDecodeHead):
             raise ValueError(f"region_scale must be > 0, got {region_scale!r}")
         self.variant = variant
         self.region_scale = float(region_scale)
+        # Region map (B, h, w) of the last ``predict``, for ``RegionEncoderDecoder``'s ``pred_regions``.
+        self.predicted_regions: Tensor | None = None
         self.boundary_ignore_index = boundary_ignore_index
 
         if input_transform == "multiple_select":
@@ -295,6 +297,12 @@ class RANetHead(BaseDecodeHead):
         outputs = self.forward_regions(inputs)
         # The first four fields of RegionOutputs are the training outputs, in this order.
         return outputs[:4] if self.training else outputs.seg_logits
+
+    def predict(self, inputs: list[Tensor], batch_img_metas: list[dict], test_cfg: ConfigType) -> Tensor:
+        """``BaseDecodeHead.predict``, keeping the batch's region map in ``predicted_regions`` (one forward)."""
+        outputs = self.forward_regions(inputs)
+        self.predicted_regions = outputs.region.detach()
+        return self.predict_by_feat(outputs.seg_logits, batch_img_metas)
 
     def predict_by_feat(self, seg_logits: Tensor | tuple[Tensor, ...], batch_img_metas: list[dict]) -> Tensor:
         """Resize the final logits to the input size (accepts the training tuple as well)."""
