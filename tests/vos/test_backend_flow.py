@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.vos.generated import generated_videos
 from vos_recommender.backends import build_backend
 from vos_recommender.backends.flow import FlowBackend, warp_probs
 from vos_recommender.interaction.robot import InteractiveRobot
@@ -16,10 +17,7 @@ from vos_recommender.metrics.jf import per_frame_jf
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.data.generate import generate_davis_dataset
-
-    root = generate_davis_dataset(
+    return generated_videos(
         tmp_path_factory.mktemp("flow_data"),
         num_train=6,
         num_val=0,
@@ -28,8 +26,6 @@ def videos(tmp_path_factory):
         width=80,
         seed=3,
     )
-    dataset = DavisDataset(root, split="train")
-    return [dataset[i] for i in range(len(dataset.sequences))]
 
 
 def test_warp_matches_shift_reference():

@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.vos.generated import generated_videos
 from vos_recommender.backends.cache import CachedVOSResult
 from vos_recommender.envs import FrameRecommendationEnv
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.data.generate import generate_davis_dataset
-
-    root = generate_davis_dataset(
+    return generated_videos(
         tmp_path_factory.mktemp("replay_data"),
         num_train=2,
         num_val=0,
@@ -24,8 +22,6 @@ def videos(tmp_path_factory):
         max_objects=2,
         seed=7,
     )
-    dataset = DavisDataset(root, split="train")
-    return [dataset[i] for i in range(len(dataset.sequences))]
 
 
 def _env(videos, tmp_path, **kwargs):

@@ -11,16 +11,14 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import vos_recommender  # noqa: F401  (registers the environment id)
+from tests.vos.generated import generated_videos
 from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
 from vos_recommender.metrics.auc import round_auc
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.data.generate import generate_davis_dataset
-
-    root = generate_davis_dataset(
+    return generated_videos(
         tmp_path_factory.mktemp("env_data"),
         num_train=2,
         num_val=0,
@@ -30,8 +28,6 @@ def videos(tmp_path_factory):
         max_objects=2,
         seed=5,
     )
-    dataset = DavisDataset(root, split="train")
-    return [dataset[i] for i in range(len(dataset.sequences))]
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
+from tests.vos.generated import generated_videos
 from vos_recommender.envs import FrameRecommendationEnv
 from vos_recommender.envs.actions import frame_index
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.data.generate import generate_davis_dataset
-
-    root = generate_davis_dataset(
+    return generated_videos(
         tmp_path_factory.mktemp("strict_data"),
         num_train=2,
         num_val=0,
@@ -27,8 +25,6 @@ def videos(tmp_path_factory):
         max_objects=2,
         seed=5,
     )
-    dataset = DavisDataset(root, split="train")
-    return [dataset[i] for i in range(len(dataset.sequences))]
 
 
 def _env(videos, tmp_path, **kwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.vos.generated import generated_videos
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
 from vos_recommender.interaction import InteractionSession, LazyScribble, RoundOutcome, drawing_seconds
@@ -13,10 +14,7 @@ from vos_recommender.metrics.jf import per_frame_jf
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.data.generate import generate_davis_dataset
-
-    root = generate_davis_dataset(
+    return generated_videos(
         tmp_path_factory.mktemp("session_data"),
         num_train=2,
         num_val=0,
@@ -26,8 +24,6 @@ def videos(tmp_path_factory):
         max_objects=2,
         seed=9,
     )
-    dataset = DavisDataset(root, split="train")
-    return [dataset[i] for i in range(len(dataset.sequences))]
 
 
 def test_rounds_return_result_jf_quality_and_scribble(videos):
