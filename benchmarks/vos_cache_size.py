@@ -120,13 +120,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--videos", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--warm-repeats", type=int, default=5, help="passes over the episodes, warm")
+    parser.add_argument("--warm-repeats", type=int, default=9, help="warm passes per format (median)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.height, args.width = 8, 48, 64
-        args.videos, args.episodes, args.rounds, args.warm_repeats = 1, 1, 4, 2
+        args.videos, args.episodes, args.rounds, args.warm_repeats = 1, 1, 4, 3
 
     work = Path(tempfile.mkdtemp(prefix="vos_cache_size_"))
     root = generate_davis_dataset(
@@ -152,43 +152,49 @@ def main(argv: list[str] | None = None) -> dict:
         flush=True,
     )
 
-    rows = []
+    rows, makers = [], {}
     for label, kwargs in FORMATS.items():
         folder = work / f"cache_{label}"
 
         def make_env(folder=folder, kwargs=kwargs):
             return FrameRecommendationEnv(backend="flow", cache_dir=folder, cache_kwargs=kwargs, **common)
 
+        makers[label] = make_env
         env = make_env()
         plant_goal_statistics(env, args.rounds)
         cold = play(env, plans)
         entries = env.backend.stats()["misses"]
         parts = folder_bytes(folder)
-        warm = {"steps": 0, "seconds": 0.0}
-        for _ in range(args.warm_repeats):
-            env = make_env()
+        total = sum(parts.values())
+        rows.append(
+            {
+                "format": label,
+                "settings": kwargs,
+                "entries": entries,
+                "bytes": parts,
+                "bytes_total": total,
+                "bytes_per_entry": total / entries,
+                "bytes_per_episode": total / len(plans),
+                "cold_steps_per_s": cold["steps"] / cold["seconds"],
+                "warm_rates": [],
+            }
+        )
+        print(
+            f"  {label:8s} cold {cold['steps'] / cold['seconds']:6.2f} steps/s, {total / entries / 1e3:.1f} KB/entry"
+        )
+    # Warm passes take turns between the formats, so a change of the machine's load hits all of them.
+    for _ in range(args.warm_repeats):
+        for row in rows:
+            env = makers[row["format"]]()
             plant_goal_statistics(env, args.rounds)
             run = play(env, plans)
-            warm["steps"] += run["steps"]
-            warm["seconds"] += run["seconds"]
-        probs_ms = 1000.0 * probs_pass(make_env, plans, args.rounds)
-        total = sum(parts.values())
-        row = {
-            "format": label,
-            "settings": kwargs,
-            "entries": entries,
-            "bytes": parts,
-            "bytes_total": total,
-            "bytes_per_entry": total / entries,
-            "bytes_per_episode": total / len(plans),
-            "cold_steps_per_s": cold["steps"] / cold["seconds"],
-            "warm_steps_per_s": warm["steps"] / warm["seconds"],
-            "probs_ms_per_replayed_round": probs_ms,
-        }
-        rows.append(row)
+            row["warm_rates"].append(run["steps"] / run["seconds"])
+    for row in rows:
+        row["warm_steps_per_s"] = float(np.median(row["warm_rates"]))
+        row["probs_ms_per_replayed_round"] = 1000.0 * probs_pass(makers[row["format"]], plans, args.rounds)
         print(
-            f"  {label:8s} {row['bytes_per_entry'] / 1e3:9.1f} KB/entry  cold {row['cold_steps_per_s']:6.2f} "
-            f"steps/s  warm {row['warm_steps_per_s']:8.1f} steps/s  probs {probs_ms:7.1f} ms",
+            f"  {row['format']:8s} warm {row['warm_steps_per_s']:8.1f} steps/s (median of {args.warm_repeats}), "
+            f"probs {row['probs_ms_per_replayed_round']:7.1f} ms",
             flush=True,
         )
 
@@ -203,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"Python {platform.python_version()}).",
         "",
         "| format | KB/entry (arrays + record + scribble) | MB for these episodes | vs before | cold steps/s "
-        "| warm steps/s (from disk) | probs of a replayed round (ms) | default run + evaluation (est.) |",
+        "| warm steps/s (from disk, median) | probs of a replayed round (ms) | default run + evaluation (est.) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -222,10 +228,12 @@ def main(argv: list[str] | None = None) -> dict:
         "",
         f"Default run estimate: {total_rounds} rounds ({rounds['training']} training, "
         f"{rounds['goal_statistics']} goal-statistics, {rounds['evaluation']} evaluation) x the measured "
-        "bytes per entry; an upper bound, since repeated histories (replays) write nothing. It assumes "
-        "the default video size (25 frames at 120x216) when the table was measured at it. "
+        "bytes per entry; an upper bound, since repeated histories (replays) write nothing, and meaningful "
+        "only when measured at the default video size (25 frames at 120x216). "
         "Cold and warm steps/s count `env.step` calls over the loop's wall time, resets included; "
-        "warm rows read only the entries' records. The probabilities column times the first access to "
+        "warm rows read only the entries' records and are the median of passes that take turns between "
+        "the formats, each in a new environment (nothing in memory). The probabilities column times the "
+        "first access to "
         "`result.probs` of replayed rounds in a new environment: a load for the formats that store them, "
         "a rerun of the round by the wrapped backend for `none`.",
     ]
