@@ -37,7 +37,7 @@ import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
 from vos_recommender.agent.resume import clean_resume_folder
 from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
-from vos_recommender.backends.cache_format import parse_bytes
+from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
 from vos_recommender.cache_callback import CacheStatsCallback
 from vos_recommender.config import TrainConfig, parse_config
 from vos_recommender.training_logs import (
@@ -314,7 +314,10 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     config, explicit = parse_config(TrainConfig, argv, description=__doc__.splitlines()[0])
-    train(config, explicit)
+    try:
+        train(config, explicit)
+    except CacheFormatError as error:  # a cache folder this version cannot use: say so, no traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

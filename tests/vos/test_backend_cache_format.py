@@ -52,3 +52,20 @@ def test_a_damaged_format_file_is_named(tmp_path):
     with pytest.raises(CacheFormatError, match=f"{FORMAT_FILE} is not a cache format file"):
         CachingBackend(CountingBackend(), tmp_path)
     assert issubclass(CacheFormatError, ValueError)
+
+
+def test_training_on_a_newer_folder_stops_with_the_message_only(tmp_path):
+    from tests.vos.generated import generated_videos
+    from vos_recommender.train import main
+
+    generated_videos(tmp_path / "data", num_train=1, num_val=0, num_frames=4, height=32, width=40, seed=1)
+    newer = tmp_path / "cache"
+    newer.mkdir()
+    (newer / FORMAT_FILE).write_text(json.dumps({"format": FOLDER_FORMAT + 1}))
+    argv = ["--data", str(tmp_path / "data"), "--cache-dir", str(newer), "--runs-dir", str(tmp_path / "runs")]
+    argv += ["--stats-dir", "", "--total-timesteps", "4", "--no-progress-bar", "--verbose", "0"]
+    with pytest.raises(
+        SystemExit, match=f"^error: the cache folder {newer} holds format {FOLDER_FORMAT + 1}"
+    ):
+        main(argv)
+    assert [p.name for p in newer.iterdir()] == [FORMAT_FILE]
