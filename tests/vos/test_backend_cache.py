@@ -130,7 +130,7 @@ def test_damaged_entries_are_recomputed(tmp_path):
 
 
 def test_float16_store_replays_what_it_returned(tmp_path):
-    cache = CachingBackend(CountingBackend(), tmp_path, store_dtype="float16")
+    cache = CachingBackend(CountingBackend(), tmp_path, store_probs="float16")
     first = _episode(cache)
     second = _episode(cache)
     for a, b in zip(first, second):
