@@ -142,6 +142,11 @@ class CachingBackend(VOSBackend):
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
 
+    @property
+    def evictions(self) -> int:
+        """Entries this process evicted to keep the folder within its disk budget."""
+        return self.store.budget.evictions
+
     def stats(self) -> dict[str, float]:
         """Hits, misses, hit rate, evictions and bytes of the cache, as numbers.
 
