@@ -57,6 +57,8 @@ class TrainConfig:
     """JSON constructor arguments of the backend."""
     cache_dir: str = "data/cache/vos"
     """Cache backend folder replaying VOS results (empty string: no cache)."""
+    cache_budget: str = "1GB"
+    """Disk budget of the cache folder (e.g. 500MB, 2GB; 0: none); least recently used entries go beyond it."""
     stats_dir: str = "data/cache/goal_stats"
     """Cache of the random-recommendation goal statistics (empty string: memory only)."""
     quality: str = "oracle"

@@ -37,6 +37,8 @@ import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
 from vos_recommender.agent.resume import clean_resume_folder
 from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
+from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
+from vos_recommender.cache_callback import CacheStatsCallback
 from vos_recommender.config import TrainConfig, parse_config
 from vos_recommender.training_logs import (
     EPISODES_FILE,
@@ -107,6 +109,7 @@ def env_settings(config: TrainConfig, split: str) -> dict[str, Any]:
         "backend": config.backend,
         "backend_kwargs": json.loads(config.backend_kwargs),
         "cache_dir": config.cache_dir or None,
+        "cache_kwargs": {"max_bytes": parse_bytes(config.cache_budget, "--cache-budget") or 0},
         "quality": config.quality,
         "quality_kwargs": quality_kwargs,
         "num_rounds": config.num_rounds,
@@ -237,6 +240,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     model.set_logger(configure(str(run_dir), formats))
 
     callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / EPISODES_FILE)]
+    if config.cache_dir:
+        callbacks.append(CacheStatsCallback(verbose=config.verbose))
     if config.checkpoint_freq > 0:
         callbacks.append(
             CheckpointCallback(
@@ -309,7 +314,10 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     config, explicit = parse_config(TrainConfig, argv, description=__doc__.splitlines()[0])
-    train(config, explicit)
+    try:
+        train(config, explicit)
+    except CacheFormatError as error:  # a cache folder this version cannot use: say so, no traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

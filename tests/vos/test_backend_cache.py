@@ -67,7 +67,10 @@ def test_replay_is_identical_and_counted(tmp_path):
         np.testing.assert_array_equal(b.masks, a.masks)
         np.testing.assert_array_equal(b.probs, a.probs)
         assert b.elapsed == a.elapsed and b.from_cache and not a.from_cache
-    assert cache.stats() == {"hits": 3, "misses": 3, "hit_rate": 0.5}
+    stats = cache.stats()
+    assert {k: stats[k] for k in ("hits", "misses", "hit_rate")} == {"hits": 3, "misses": 3, "hit_rate": 0.5}
+    assert stats["evictions"] == 0 and stats["max_bytes"] == 0
+    assert stats["bytes"] == stats["bytes_written"] == sum(p.stat().st_size for p in tmp_path.glob("??/*"))
 
 
 def test_persists_across_instances(tmp_path):
@@ -127,7 +130,7 @@ def test_damaged_entries_are_recomputed(tmp_path):
 
 
 def test_float16_store_replays_what_it_returned(tmp_path):
-    cache = CachingBackend(CountingBackend(), tmp_path, store_dtype="float16")
+    cache = CachingBackend(CountingBackend(), tmp_path, store_probs="float16")
     first = _episode(cache)
     second = _episode(cache)
     for a, b in zip(first, second):

@@ -12,7 +12,7 @@ from .test_backend_cache import FRAMES, ROUNDS, CountingBackend, _episode
 
 def test_hits_load_arrays_only_on_access_and_equal_the_originals(tmp_path):
     reference = _episode(CountingBackend())
-    _episode(CachingBackend(CountingBackend(), tmp_path))
+    _episode(CachingBackend(CountingBackend(), tmp_path, store_probs="float32"))
     inner = CountingBackend()
     cache = CachingBackend(inner, tmp_path, memory_arrays=0)
     replayed = _episode(cache)
@@ -52,7 +52,7 @@ def test_memory_is_bounded(tmp_path):
 
 def test_unreadable_arrays_behind_a_valid_record_are_recomputed(tmp_path):
     reference = _episode(CountingBackend())
-    _episode(CachingBackend(CountingBackend(), tmp_path))
+    _episode(CachingBackend(CountingBackend(), tmp_path, store_probs="float32"))
     for entry in tmp_path.rglob("*.npz"):  # same size, garbage content: the record still matches
         entry.write_bytes(b"\0" * entry.stat().st_size)
     inner = CountingBackend()
@@ -71,12 +71,12 @@ def test_unreadable_arrays_behind_a_valid_record_are_recomputed(tmp_path):
 
 def test_entries_without_records_are_adopted(tmp_path):
     reference = _episode(CachingBackend(CountingBackend(), tmp_path))
-    for record in tmp_path.rglob("*.json"):
+    for record in tmp_path.glob("??/*.json"):
         record.unlink()  # the layout before records existed: .npz files only
     inner = CountingBackend()
     cache = CachingBackend(inner, tmp_path)
     replayed = _episode(cache)
-    assert cache.hits == 3 and inner.calls == 0 and len(list(tmp_path.rglob("*.json"))) == 3
+    assert cache.hits == 3 and inner.calls == 0 and len(list(tmp_path.glob("??/*.json"))) == 3
     for ref, result in zip(reference, replayed):
         np.testing.assert_array_equal(result.probs, ref.probs)
         assert result.elapsed == ref.elapsed

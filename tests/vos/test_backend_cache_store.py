@@ -45,7 +45,7 @@ def test_racing_writers_never_pair_a_record_with_other_arrays(tmp_path):
     seen = {1.0: 0, 2.0: 0}
 
     def write(elapsed):
-        store = CacheStore(tmp_path, memory_entries=0, memory_arrays=0, compress=False)
+        store = CacheStore(tmp_path, memory_entries=0, memory_arrays=0, compress=False, store_probs="float32")
         masks, probs = writers[elapsed]
         while not stop.is_set():
             store.write(KEY, masks, probs, elapsed)
@@ -115,7 +115,7 @@ def test_stale_temporaries_are_removed_when_a_cache_is_opened(tmp_path):
 
 def test_arrays_without_a_record_are_adopted(tmp_path):
     # A writer that died between its two renames leaves an arrays file without a record.
-    store = CacheStore(tmp_path)
+    store = CacheStore(tmp_path, store_probs="float32")
     store.write(KEY, *_arrays(0.5), elapsed=3.0)
     store.record_path(KEY).unlink()
     record, arrays = _read_on_disk(tmp_path)
@@ -125,8 +125,8 @@ def test_arrays_without_a_record_are_adopted(tmp_path):
 
 
 def test_format_2_records_are_read(tmp_path):
-    reference = _episode(CachingBackend(CountingBackend(), tmp_path))
-    for path in tmp_path.rglob("*.json"):  # rewrite as the previous layout: <key>.npz + format-2 record
+    reference = _episode(CachingBackend(CountingBackend(), tmp_path, store_probs="float32"))
+    for path in tmp_path.glob("??/*.json"):  # rewrite as the previous layout: <key>.npz + format-2 record
         record = json.loads(path.read_text())
         arrays = path.parent / record.pop("arrays")
         arrays.rename(path.parent / f"{path.stem}.npz")

@@ -7,15 +7,16 @@ of the video, the backend and every round so far, so it is keyed by
     sha1(namespace, video hash, [(frame, sha1 of the round's strokes) for every round so far])
 
 Entries live in a :class:`~vos_recommender.backends.cache_store.CacheStore`: per entry an arrays file
-(masks and probabilities) and a small record (the backend's time and *derived* values that users of
-the entry attached to it, e.g. the environment's per-frame J and F), written atomically and as a unit.
-A hit only reads the record (or finds it in memory): the result it returns loads its masks and
-probabilities on first access. An arrays file that turns out unreadable when loaded is recomputed from
-the history of that round.
+(the label masks, and the probabilities only when asked: ``store_probs``) and a small record (the
+backend's time and *derived* values that users of the entry attached to it, e.g. the environment's
+per-frame J and F), written atomically and as a unit. A hit only reads the record (or finds it in
+memory): the result it returns loads its masks, and separately its probabilities, on first access.
+Probabilities that were not stored are recomputed by the wrapped backend when asked for; an arrays
+file that turns out unreadable (damaged, or evicted by the disk budget) is recomputed the same way.
 
-On a hit the wrapped backend is not run at all. Its internal state then lags behind; at the next miss
-the cache restarts it and replays the earlier rounds before running the new one, so results never
-depend on which rounds happened to be cached.
+On a hit the wrapped backend is not run at all. Its internal state then lags behind; when it has to
+run, the cache continues it from the rounds it has applied if those are a prefix of the wanted history
+and restarts it otherwise, so results never depend on which rounds happened to be cached.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
@@ -30,7 +32,8 @@ from typing import Any, Union
 import numpy as np
 
 from vos_recommender.backends.base import VOSBackend, VOSResult
-from vos_recommender.backends.cache_store import CacheStore, LRUDict
+from vos_recommender.backends.cache_result import CachedVOSResult, scribble_hash, video_hash
+from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore, LRUDict
 
 __all__ = ["CachedVOSResult", "CachingBackend", "scribble_hash", "video_hash"]
 
@@ -38,98 +41,11 @@ __all__ = ["CachedVOSResult", "CachingBackend", "scribble_hash", "video_hash"]
 #: A scribble dict, or a zero-argument callable returning it (resolved only when the wrapped
 #: backend has to run).
 ScribbleLike = Union[dict, Callable[[], dict]]
-
-
-def video_hash(frames: np.ndarray, num_objects: int) -> str:
-    """Content hash of a video (frames bytes, shape and object count)."""
-    digest = hashlib.sha1()
-    digest.update(repr((frames.shape, str(frames.dtype), int(num_objects))).encode())
-    digest.update(np.ascontiguousarray(frames).tobytes())
-    return digest.hexdigest()
-
-
-def scribble_hash(scribble: dict[str, Any], frame: int) -> str:
-    """Hash of the strokes a backend sees in one round (those on ``frame``), in canonical JSON."""
-    strokes = scribble["scribbles"][frame]
-    canonical = [
-        {
-            "path": np.round(np.asarray(s["path"], dtype=np.float64), 6).tolist(),
-            "object_id": int(s["object_id"]),
-        }
-        for s in strokes
-    ]
-    return hashlib.sha1(json.dumps([frame, canonical], sort_keys=True).encode()).hexdigest()
+History = list[tuple[ScribbleLike, int, str]]
 
 
 def _resolve(scribble: ScribbleLike) -> dict:
     return scribble() if callable(scribble) else scribble
-
-
-class CachedVOSResult(VOSResult):
-    """A :class:`VOSResult` of the cache backend: ``masks`` / ``probs`` are loaded on first access.
-
-    Attributes:
-        key: The cache key of the entry (identifies the result's content).
-        loaded: Whether the arrays are in memory.
-    """
-
-    def __init__(
-        self,
-        key: str,
-        elapsed: float,
-        from_cache: bool,
-        loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
-        masks: np.ndarray | None = None,
-        probs: np.ndarray | None = None,
-    ) -> None:
-        if loader is None and (masks is None or probs is None):
-            raise ValueError("CachedVOSResult needs a loader or both arrays")
-        self.key = key
-        self.elapsed = float(elapsed)
-        self.from_cache = bool(from_cache)
-        self._loader = loader
-        self._masks = masks
-        self._probs = probs
-
-    def _load(self) -> None:
-        assert self._loader is not None
-        self._masks, self._probs = self._loader()
-        self._loader = None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the masks and probabilities are in memory."""
-        return self._masks is not None
-
-    @property  # type: ignore[override]
-    def masks(self) -> np.ndarray:
-        """``T x H x W`` uint8 label masks (loaded on first access)."""
-        if self._masks is None:
-            self._load()
-        assert self._masks is not None
-        return self._masks
-
-    @masks.setter
-    def masks(self, value: np.ndarray) -> None:
-        self._masks = value
-
-    @property  # type: ignore[override]
-    def probs(self) -> np.ndarray:
-        """``T x (O+1) x H x W`` float32 probabilities (loaded on first access)."""
-        if self._probs is None:
-            self._load()
-        assert self._probs is not None
-        return self._probs
-
-    @probs.setter
-    def probs(self, value: np.ndarray) -> None:
-        self._probs = value
-
-    def __repr__(self) -> str:
-        return (
-            f"CachedVOSResult(key={self.key!r}, elapsed={self.elapsed!r}, from_cache={self.from_cache}, "
-            f"loaded={self.loaded})"
-        )
 
 
 class CachingBackend(VOSBackend):
@@ -142,21 +58,26 @@ class CachingBackend(VOSBackend):
         namespace: Part of every key, separating backends and settings that share a folder. Defaults
             to the wrapped backend's name plus ``backend_kwargs``; set it explicitly when an instance
             is passed whose settings matter.
-        store_dtype: ``"float32"`` (exact) or ``"float16"`` (half the disk; the first, computed result
-            is rounded the same way, so replays still equal it).
+        store_probs: What an entry keeps of the probabilities: ``"none"`` (default; a consumer that
+            asks a replayed result for them gets them recomputed by the wrapped backend, exactly),
+            ``"uint8"`` (quantised to 1/255, about 80 KB per entry of 25 x 120 x 216 with 3 objects),
+            ``"float16"`` or ``"float32"``. With the lossy settings the computed result is rounded the
+            same way, so replays equal it. Entries keep the precision they were recorded with.
         memory_entries: Entry records (small: timing, sizes, derived values) kept in memory (LRU).
-        memory_arrays: Entries whose decoded masks and probabilities are kept in memory (LRU; each is
-            ``T x H x W x (O+2) x 4`` bytes or so, about 12 MB at 25 x 120 x 216 with 3 objects).
-        compress: Deflate the ``.npz`` files. Compression is most of the cost of recording an entry
-            (about 0.2 s for 25 x 120 x 216 with 3 objects on a slow core, for files about 2.7 times
-            smaller); False writes them uncompressed.
+        memory_arrays: Entries whose decoded masks (and probabilities) are kept in memory (LRU).
+        compress: Deflate the ``.npz`` files (True: zlib level 1; or a level 0-9).
+        max_bytes: Disk budget of the folder, e.g. ``"1GB"``; least recently used entries are evicted
+            beyond it (:class:`~vos_recommender.backends.cache_budget.DiskBudget`). It is recorded in
+            the folder; the default uses the recorded one (none: no budget); 0 removes it.
+        store_dtype: Deprecated name of ``store_probs`` (``"float32"`` or ``"float16"``).
 
     Attributes:
         store: The entries on disk (:class:`~vos_recommender.backends.cache_store.CacheStore`).
         hits: Rounds answered from the cache.
         misses: Rounds that ran the wrapped backend.
-        repairs: Entries whose record was fine but whose arrays were unreadable when loaded, and
-            which were therefore recomputed.
+        repairs: Entries whose record was fine but whose arrays were unreadable (damaged, or evicted
+            after the record was read) when loaded, and which were therefore recomputed.
+        probs_recomputed: Replayed results whose probabilities were asked for but not stored.
     """
 
     name = "cache"
@@ -167,10 +88,12 @@ class CachingBackend(VOSBackend):
         cache_dir: str | os.PathLike,
         backend_kwargs: dict[str, Any] | None = None,
         namespace: str | None = None,
-        store_dtype: str = "float32",
+        store_probs: str = "none",
         memory_entries: int = 16384,
         memory_arrays: int = 4,
-        compress: bool = True,
+        compress: bool | int = True,
+        max_bytes: int | float | str | None = FOLDER_BUDGET,
+        store_dtype: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(backend, str):
@@ -181,10 +104,20 @@ class CachingBackend(VOSBackend):
             self.inner = build_backend(backend, **(backend_kwargs or {}))
         else:
             self.inner = backend
-        if store_dtype not in ("float32", "float16"):
-            raise ValueError(f"store_dtype must be 'float32' or 'float16', got {store_dtype!r}")
-        self.store_dtype = np.dtype(store_dtype)
-        self.store = CacheStore(cache_dir, memory_entries, memory_arrays, compress=compress)
+        if store_dtype is not None:
+            if store_dtype not in ("float32", "float16"):
+                raise ValueError(f"store_dtype must be 'float32' or 'float16', got {store_dtype!r}")
+            warnings.warn("store_dtype is deprecated; use store_probs", DeprecationWarning, stacklevel=2)
+            store_probs = store_dtype
+        self.store = CacheStore(
+            cache_dir,
+            memory_entries,
+            memory_arrays,
+            compress=compress,
+            store_probs=store_probs,
+            max_bytes=max_bytes,
+        )
+        self.store_probs = self.store.store_probs
         self.compress = self.store.compress
         self.cache_dir = self.store.folder
         if namespace is None:
@@ -193,13 +126,15 @@ class CachingBackend(VOSBackend):
         self.hits = 0
         self.misses = 0
         self.repairs = 0
+        self.probs_recomputed = 0
         self._records = self.store.records
         self._arrays = self.store.arrays
         # id(frames) -> (frames, hash): the hash of a 25-frame video costs milliseconds per episode.
         self._video_hashes = LRUDict(64)
         self._video_hash = ""
-        self._history: list[tuple[ScribbleLike, int, str]] = []
-        self._inner_rounds = -1  # rounds the wrapped backend has applied; -1 = video not started
+        self._history: History = []
+        # (frame, stroke hash) of the rounds the wrapped backend has applied; None: not started.
+        self._applied: list[tuple[int, str]] | None = None
 
     @property
     def hit_rate(self) -> float:
@@ -207,9 +142,31 @@ class CachingBackend(VOSBackend):
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
 
+    @property
+    def evictions(self) -> int:
+        """Entries this process evicted to keep the folder within its disk budget."""
+        return self.store.budget.evictions
+
     def stats(self) -> dict[str, float]:
-        """``{"hits", "misses", "hit_rate"}``."""
-        return {"hits": self.hits, "misses": self.misses, "hit_rate": self.hit_rate}
+        """Hits, misses, hit rate, evictions and bytes of the cache, as numbers.
+
+        Returns:
+            ``hits``, ``misses``, ``hit_rate``, ``evictions`` (entries this process evicted),
+            ``bytes_written`` (by this process), ``bytes`` (the folder's estimated size: entries and
+            stored scribbles), ``max_bytes`` (0: no budget), ``repairs`` and ``probs_recomputed``.
+        """
+        budget = self.store.budget
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": self.hit_rate,
+            "evictions": budget.evictions,
+            "bytes_written": budget.bytes_written,
+            "bytes": budget.usage,
+            "max_bytes": budget.max_bytes or 0,
+            "repairs": self.repairs,
+            "probs_recomputed": self.probs_recomputed,
+        }
 
     # ------------------------------------------------------------------ hooks
     def _start(self) -> None:
@@ -222,11 +179,11 @@ class CachingBackend(VOSBackend):
             self._video_hash = video_hash(self.frames, self.num_objects)
             self._video_hashes.put(str(id(self.frames)), (self.frames, self._video_hash, self.num_objects))
         self._history = []
-        self._inner_rounds = -1
+        self._applied = None
 
     def _reset(self) -> None:
         self._history = []
-        self._inner_rounds = -1
+        self._applied = None
         self.inner.reset()
 
     def _key(self) -> str:
@@ -248,7 +205,7 @@ class CachingBackend(VOSBackend):
 
         Args:
             scribble: This round's DAVIS scribble dict, or a zero-argument callable returning it (called
-                only if the wrapped backend has to run, now or at a later miss).
+                only if the wrapped backend has to run, now or later).
             frame: Annotated frame.
             scribble_digest: :func:`scribble_hash` of ``(scribble, frame)`` when the caller knows it
                 (required when ``scribble`` is a callable).
@@ -272,57 +229,67 @@ class CachingBackend(VOSBackend):
         record = self.store.record(key)
         if record is not None:
             self.hits += 1
+            self.store.used(key)
             history = list(self._history)
             return CachedVOSResult(
                 key,
                 elapsed=record["elapsed"],
                 from_cache=True,
-                loader=lambda: self._load_arrays(key, record, history),
+                load_masks=lambda: self._load_masks(key, record, history),
+                load_probs=lambda: self._load_probs(key, record, history),
             )
         self.misses += 1
-        masks, probs, elapsed = self._compute(key)
-        return CachedVOSResult(key, elapsed=elapsed, from_cache=False, masks=masks, probs=probs)
-
-    def _compute(self, key: str) -> tuple[np.ndarray, np.ndarray, float]:
-        """Run the wrapped backend for the current history, store and return the entry."""
-        assert self.frames is not None
-        if self._inner_rounds != len(self._history) - 1:
-            # Bring the wrapped backend to the state just before this round.
-            self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
-            for old_scribble, old_frame, _ in self._history[:-1]:
-                self.inner.interact(_resolve(old_scribble), old_frame)
-        scribble, frame, _ = self._history[-1]
-        result = self.inner.interact(_resolve(scribble), frame)
-        self._inner_rounds = len(self._history)
+        result = self._run_inner(self._history)
         masks, probs = self._store(key, result.masks, result.probs, result.elapsed)
-        return masks, probs, result.elapsed
+        return CachedVOSResult(key, elapsed=result.elapsed, from_cache=False, masks=masks, probs=probs)
+
+    def _run_inner(self, history: History) -> VOSResult:
+        """The wrapped backend's result after ``history``, continuing it when it holds a prefix."""
+        assert self.frames is not None
+        target = [(frame, digest) for _, frame, digest in history]
+        applied, self._applied = self._applied, None  # unknown until every round below has run
+        if applied is None or len(applied) >= len(target) or applied != target[: len(applied)]:
+            self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
+            applied = []
+        result = None
+        for scribble, frame, digest in history[len(applied) :]:
+            result = self.inner.interact(_resolve(scribble), frame)
+            applied = [*applied, (frame, digest)]
+        assert result is not None
+        self._applied = applied
+        return result
 
     def _store(
         self, key: str, masks: np.ndarray, probs: np.ndarray, elapsed: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self.store.write(key, masks, probs.astype(self.store_dtype), elapsed)
+        return self.store.write(key, masks, probs, elapsed)
 
-    def _load_arrays(
-        self, key: str, record: dict, history: list[tuple[ScribbleLike, int, str]]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded arrays of the entry ``record`` describes; recomputed from ``history`` if unreadable."""
+    def _load_masks(self, key: str, record: dict, history: History) -> np.ndarray:
+        """Decoded masks of the entry ``record`` describes; recomputed from ``history`` if unreadable."""
         try:
-            return self.store.load_arrays(key, record)
-        except Exception:  # damaged or gone after its record was read: recompute from this round's history
-            return self._recompute(key, history)
+            return self.store.load_masks(key, record)
+        except Exception:  # damaged or evicted after its record was read: recompute from the history
+            return self._recompute(key, record, history)[0]
 
-    def _recompute(
-        self, key: str, history: list[tuple[ScribbleLike, int, str]]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        assert self.frames is not None
+    def _load_probs(self, key: str, record: dict, history: History) -> np.ndarray:
+        """Probabilities of the entry: stored ones, else the wrapped backend's for ``history``."""
+        try:
+            probs = self.store.load_probs(key, record)
+        except Exception:  # damaged or evicted after its record was read
+            return self._recompute(key, record, history)[1]
+        if probs is not None:
+            return probs
+        self.probs_recomputed += 1
+        result = self._run_inner(history)
+        if self.store_probs == "none":
+            return result.probs
+        # This cache keeps probabilities: add them to the entry (rounded as a replay will give them).
+        return self._store(key, result.masks, result.probs, record["elapsed"])[1]
+
+    def _recompute(self, key: str, record: dict, history: History) -> tuple[np.ndarray, np.ndarray]:
         self.repairs += 1
-        self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
-        result = None
-        for scribble, frame, _ in history:
-            result = self.inner.interact(_resolve(scribble), frame)
-        assert result is not None
-        self._inner_rounds = -1  # it now holds that (possibly older) history: restart it at the next miss
-        return self._store(key, result.masks, result.probs, result.elapsed)
+        result = self._run_inner(history)
+        return self._store(key, result.masks, result.probs, record["elapsed"])
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError("CachingBackend overrides interact()")  # pragma: no cover

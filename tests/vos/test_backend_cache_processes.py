@@ -1,0 +1,91 @@
+"""Two processes sharing one cache folder, with a disk budget that evicts all the time, never corrupt it."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+
+import numpy as np
+
+from vos_recommender.backends.cache_store import CacheStore
+
+KEYS = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(24)]
+BUDGET = 120_000  # about ten of the 24 entries
+
+
+def expected(key: str) -> tuple[np.ndarray, np.ndarray, float, list[int]]:
+    """The one value an entry with this key may hold (as a real cache's key fixes its result)."""
+    rng = np.random.default_rng(int(key[:8], 16))
+    masks = rng.integers(0, 4, size=(4, 32, 32), dtype=np.uint8)
+    probs = rng.integers(0, 256, size=(4, 2, 32, 32)).astype(np.float32) / 255.0  # uint8 levels: exact
+    return masks, probs, float(int(key[:4], 16)), [int(key[:6], 16), 7]
+
+
+def _check(store: CacheStore, key: str) -> str | None:
+    """None if the entry is absent or whole and right, else what is wrong."""
+    record = store.record(key)
+    if record is None:
+        return None
+    masks, probs, elapsed, derived = expected(key)
+    try:
+        loaded_masks, loaded_probs = store.load_arrays(key, record)
+    except Exception:  # evicted between reading the record and the arrays: a miss, not an error
+        return None
+    if record["elapsed"] != elapsed:
+        return f"{key}: record of another entry"
+    if not (np.array_equal(loaded_masks, masks) and np.array_equal(loaded_probs, probs)):
+        return f"{key}: arrays differ"
+    value = store.derived(key, "check")
+    if value is not None and value != derived:
+        return f"{key}: derived value {value} differs"
+    return None
+
+
+def _worker(folder: str, seed: int, iterations: int, out) -> None:
+    store = CacheStore(folder, memory_entries=0, memory_arrays=0, store_probs="uint8", max_bytes=BUDGET)
+    rng = np.random.default_rng(seed)
+    errors, writes, reads = [], 0, 0
+    for _ in range(iterations):
+        key = KEYS[int(rng.integers(len(KEYS)))]
+        problem = _check(store, key)
+        if problem:
+            errors.append(problem)
+        if store.record(key) is None:
+            masks, probs, elapsed, derived = expected(key)
+            store.write(key, masks, probs, elapsed)
+            writes += 1
+            try:
+                store.put_derived(key, "check", derived)
+            except KeyError:  # evicted by the other process right after the write
+                pass
+        else:
+            reads += 1
+            store.used(key)
+    out.put({"errors": errors, "writes": writes, "reads": reads, "evictions": store.budget.evictions})
+
+
+def test_two_processes_share_one_folder_without_corrupting_it(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    workers = [context.Process(target=_worker, args=(str(tmp_path), seed, 300, out)) for seed in (1, 2)]
+    for worker in workers:
+        worker.start()
+    reports = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert [e for r in reports for e in r["errors"]] == []
+    assert all(r["writes"] > 0 and r["reads"] > 0 for r in reports), reports
+    assert sum(r["evictions"] for r in reports) > 0, reports  # the budget was at work all along
+
+    # Every entry left loads and equals its expected value; nothing half-written is left.
+    store = CacheStore(tmp_path, memory_entries=0, memory_arrays=0)
+    present = [key for key in KEYS if store.record(key) is not None]
+    assert present
+    for key in present:
+        assert _check(store, key) is None
+        np.testing.assert_array_equal(store.load_masks(key), expected(key)[0])
+    assert not list(tmp_path.rglob(".*.tmp*"))
+    # Each process rescans after writing 5 % of the budget: the other's writes overshoot it by little.
+    size = sum(p.stat().st_size for p in tmp_path.glob("??/*"))
+    assert size <= 1.2 * BUDGET, size
