@@ -80,8 +80,8 @@ def _cue_place(visible: np.ndarray, cfg: SceneConfig) -> np.ndarray:
 def draw_object_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
     """Draw one ``objects`` scene (see the module docstring).
 
-    The scene grows object by object; a placement that would split an earlier object in two, hide more
-    than ``1 - MIN_VISIBLE`` of it or leave it no room for its cue is redrawn, up to ``ATTEMPTS`` times,
+    The scene grows object by object; a placement that would leave the cluster, split an earlier object
+    in two, hide more than ``1 - MIN_VISIBLE`` of it or leave it no room for its cue is redrawn, up to ``ATTEMPTS`` times,
     after which the scene keeps the objects it has.
     """
     size = cfg.size
@@ -104,7 +104,9 @@ def draw_object_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
             trial = owner.copy()
             trial[mask] = len(placed)  # the new object occludes the earlier ones
             sizes = areas + [int(mask.sum())]
-            if all(_usable(trial == k, sizes[k], cfg) for k in range(len(sizes))):
+            # Clipping the centre into the image can pull a new object off the cluster: it must join it.
+            joined = ndimage.label(trial >= 0)[1] == 1
+            if joined and all(_usable(trial == k, sizes[k], cfg) for k in range(len(sizes))):
                 owner, areas = trial, sizes
                 placed.append((centre[0], centre[1], radius))
                 break

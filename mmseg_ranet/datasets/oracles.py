@@ -121,8 +121,8 @@ def oracle_predictions(scene: Scene, cue_radius: int) -> dict[str, np.ndarray]:
         **{f"window {w}": pool_window(cue, w) for w in WINDOWS},
         "nearest cue": nearest_cue(cue),
     }
-    # Background is granted: a wrong cell-grid guess on the background still counts as wrong for the
-    # stride-8 oracle, where a background cell over an object pixel is its real loss.
+    # The background is granted to every oracle but the stride-8 one: there, a cell on an object's border
+    # that takes the background is part of the loss being measured.
     for name, pred in preds.items():
         if name != "object, stride-8 cells":
             preds[name] = np.where(foreground, pred, 0)
