@@ -43,7 +43,7 @@ OVERLAP = (0.55, 0.9)
 #: The cue goes in the outer tenth (by distance from the object's centre) of the room it has. With the
 #: cue anywhere in the room a pixel's nearest cue is mostly its own (nearest-cue oracle 0.81, 40 px
 #: window 0.72 on the objects preset), so proximity would stand in for the outline; at the rim much of
-#: an object lies nearer a neighbour's cue (0.69 and 0.59).
+#: an object lies nearer a neighbour's cue (0.68 and 0.58).
 CUE_RIM = 0.9
 
 
