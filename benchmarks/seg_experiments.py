@@ -20,9 +20,12 @@ share one texture, where pooling over the pixel's own object is needed: ``mmseg_
 Schedules (``--schedule``; ``--quick`` is ``--schedule quick``): ``default`` 300 iterations x batch 4
 (models end at 30-40 mIoU on the context data, far from converged), ``quick`` 30 x 2 (a smoke run),
 ``long`` 600 x 8, the demo configs' own schedule (the RANet demo reaches about 82 mIoU with it on the
-context data). Measured for ``long``: FCN takes LONG_FCN_ITER_S s per iteration at batch 8 with one thread
-(LONG_FCN_NOTE), so a run of 600 iterations is about LONG_FCN_MIN min for FCN; the context heads cost more
-per iteration (the main table's s / iter column gives their ratio to FCN at batch 4).
+context data). Cost of ``long``, measured with one FCN run of 40 iterations at batch 8 on the objects data
+(one thread, 2026-11-30, 2 cores at load average 11-13): 3.6 s per iteration of wall time and about 0.9 s
+of CPU time. The main table's 0.19 s per iteration at batch 4 (load 2.6) puts a free core at about 0.4 s
+per iteration at batch 8, so a ``long`` run takes about 5-10 min per model with a free core (600 x
+0.4-0.9 s, plus under a minute of start-up and validation), RANet about a fifth more, and
+``objects --schedule long`` (5 models x 3 seeds) about 1.2-2.5 h of one core; at the load measured it would be about 36 min per run.
 
 A run whose ``result.json`` exists is not repeated (an interrupted experiment continues where it stopped;
 ``--force`` reruns). Runs are shared between experiments: the RANet paper run of the main table is also the
