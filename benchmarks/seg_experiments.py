@@ -25,7 +25,8 @@ context data). Cost of ``long``, measured with one FCN run of 40 iterations at b
 of CPU time. The main table's 0.19 s per iteration at batch 4 (load 2.6) puts a free core at about 0.4 s
 per iteration at batch 8, so a ``long`` run takes about 5-10 min per model with a free core (600 x
 0.4-0.9 s, plus under a minute of start-up and validation), RANet about a fifth more, and
-``objects --schedule long`` (5 models x 3 seeds) about 1.2-2.5 h of one core; at the load measured it would be about 36 min per run.
+``objects --schedule long`` (5 models x 3 seeds) about 1.2-2.5 h of one core; at the load measured it
+would be about 36 min per run.
 
 A run whose ``result.json`` exists is not repeated (an interrupted experiment continues where it stopped;
 ``--force`` reruns). Runs are shared between experiments: the RANet paper run of the main table is also the

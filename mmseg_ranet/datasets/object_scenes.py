@@ -81,8 +81,8 @@ def draw_object_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
     """Draw one ``objects`` scene (see the module docstring).
 
     The scene grows object by object; a placement that would leave the cluster, split an earlier object
-    in two, hide more than ``1 - MIN_VISIBLE`` of it or leave it no room for its cue is redrawn, up to ``ATTEMPTS`` times,
-    after which the scene keeps the objects it has.
+    in two, hide more than ``1 - MIN_VISIBLE`` of it or leave it no room for its cue is redrawn, up to
+    ``ATTEMPTS`` times, after which the scene keeps the objects it has.
     """
     size = cfg.size
     texture = _texture(rng, size)

@@ -218,7 +218,8 @@ def paint_object(
     """Paint one object's texture, cue and outline into ``image``; return the cue's (row, col) and distance.
 
     ``visible`` must have room for a cue (:func:`cue_room`). The cue position is drawn uniformly over that
-    room, or over ``room`` (a non-empty subset of it) when given; the returned distance is the mean distance in pixels from the visible pixels to the cue centre.
+    room, or over ``room`` (a non-empty subset of it) when given; the returned distance is the mean
+    distance in pixels from the visible pixels to the cue centre.
     """
     size = image.shape[0]
     yy, xx = np.mgrid[0:size, 0:size]
