@@ -275,3 +275,26 @@ def test_long_schedule_and_the_objects_experiment(tmp_path, monkeypatch, capsys)
     assert "| RANet official" in out and "`--scene objects`" in out and "600 iterations of batch 8" in out
     with pytest.raises(SystemExit, match="contradict"):
         se.main(["objects", "--quick", "--schedule", "long"])
+
+
+@pytest.mark.slow
+def test_objects_experiment_end_to_end(tmp_path):
+    """One real FCN training of 2 iterations on generated objects data, then the skip on a second call."""
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks/seg_experiments.py"),
+        "objects",
+        "--quick",
+        "--iters",
+        "2",
+    ]
+    command += ["--only", "fcn_r18-d8_1xb8-600_synthetic-objects-128x128", "--no-write"]
+    command += ["--work-dir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d")]
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert json.loads((tmp_path / "d/objects_cue3/meta.json").read_text())["config"]["scene"] == "objects"
+    run = tmp_path / "w/runs/fcn_r18-d8_1xb8-600_synthetic-objects-128x128/objects-cue3/seed0"
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "ok" and 0.0 <= result["mIoU"] <= 100.0 and result["step"] == 2
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and second.stdout.count("[skip]") == 1
