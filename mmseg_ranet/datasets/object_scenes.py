@@ -23,9 +23,9 @@ from .scenes import (
     Scene,
     SceneConfig,
     SceneObject,
-    _background,
-    _texture,
     cue_room,
+    draw_background,
+    draw_texture,
     finish_image,
     paint_object,
     polygon_margin,
@@ -85,8 +85,8 @@ def draw_object_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
     ``ATTEMPTS`` times, after which the scene keeps the objects it has.
     """
     size = cfg.size
-    texture = _texture(rng, size)
-    image = _background(rng, size)
+    texture = draw_texture(rng, size)
+    image = draw_background(rng, size)
     classes = rng.permutation(np.arange(1, len(CLASSES)))
     target = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     owner = np.full((size, size), -1, np.int32)

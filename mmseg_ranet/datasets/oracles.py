@@ -67,25 +67,10 @@ def image_class(cue: np.ndarray) -> int:
 
 def pool_window(cue: np.ndarray, window: int) -> np.ndarray:
     """Predicted class map: the majority cue class in the ``window`` x ``window`` box around each pixel."""
-    votes = (
-        np.stack(
-            [
-                cv2.boxFilter(
-                    (cue == k).astype(np.float32),
-                    -1,
-                    (window, window),
-                    normalize=False,
-                    borderType=cv2.BORDER_CONSTANT,
-                )
-                for k in range(len(CLASSES))
-            ],
-            axis=-1,
-        )
-        .round()
-        .astype(np.int64)
-    )
-    flat = _decide(votes.reshape(-1, len(CLASSES)), image_class(cue))
-    return flat.reshape(cue.shape)
+    box = dict(ksize=(window, window), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    counts = [cv2.boxFilter((cue == k).astype(np.float32), -1, **box) for k in range(len(CLASSES))]
+    votes = np.rint(np.stack(counts, axis=-1)).astype(np.int64).reshape(-1, len(CLASSES))
+    return _decide(votes, image_class(cue)).reshape(cue.shape)
 
 
 def nearest_cue(cue: np.ndarray) -> np.ndarray:

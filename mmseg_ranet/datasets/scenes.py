@@ -149,7 +149,7 @@ class Scene:
         return lookup[self.object_ids]
 
 
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+def draw_texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """A random RGB texture (float32, H x W x 3 in 0..255): stripes, checks, dots or smooth blobs."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     kind = rng.integers(4)
@@ -172,9 +172,9 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return c1 * t[..., None] + c2 * (1 - t[..., None])
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+def draw_background(rng: np.random.Generator, size: int) -> np.ndarray:
     """The background: its own low-contrast texture, so that objects stand out by their outline."""
-    return 0.35 * _texture(rng, size) + 0.65 * 110.0
+    return 0.35 * draw_texture(rng, size) + 0.65 * 110.0
 
 
 def polygon_margin(radius: float) -> int:
@@ -244,8 +244,8 @@ def finish_image(image: np.ndarray, cfg: SceneConfig, rng: np.random.Generator) 
 def draw_context_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
     """Draw one ``context`` scene: independently placed objects, textures from the shared pool."""
     size = cfg.size
-    textures = [_texture(rng, size) for _ in range(cfg.num_textures)]
-    image = _background(rng, size)
+    textures = [draw_texture(rng, size) for _ in range(cfg.num_textures)]
+    image = draw_background(rng, size)
     label = np.zeros((size, size), np.uint8)
     owner = np.full((size, size), -1, np.int32)
     object_ids = np.zeros((size, size), np.uint8)
