@@ -1,4 +1,4 @@
-"""Region context versus pixel attention on the generated dataset: trainings, ablations, difficulty knob.
+"""Region context versus pixel attention on the generated datasets: trainings, ablations, difficulty knob.
 
 Every run is one training of the project's ``tools/train.py`` in a fresh process (``OMP_NUM_THREADS=1``,
 ``--cfg-options randomness.seed=S`` and the shared experiment schedule); val mIoU is read back from
@@ -10,12 +10,29 @@ by itself.
     python benchmarks/seg_experiments.py knob          # FCN, NL, RANet x cue radius x 3 seeds, plus the plot
     python benchmarks/seg_experiments.py all --jobs 2  # all three (about an hour on 2 cores)
     python benchmarks/seg_experiments.py all --quick   # reduced schedule and sweep, one seed (minutes)
+    python benchmarks/seg_experiments.py objects       # FCN, NL, OCRNet, RANet x2 on the objects scenes
+    python benchmarks/seg_experiments.py objects --schedule long   # the same near convergence
+
+``objects`` trains on the generator's ``--scene objects`` data (touching objects of different classes that
+share one texture, where pooling over the pixel's own object is needed: ``mmseg_ranet.datasets.oracles``);
+``all`` stays main + ablations + knob.
+
+Schedules (``--schedule``; ``--quick`` is ``--schedule quick``): ``default`` 300 iterations x batch 4
+(models end at 30-40 mIoU on the context data, far from converged), ``quick`` 30 x 2 (a smoke run),
+``long`` 600 x 8, the demo configs' own schedule (the RANet demo reaches about 82 mIoU with it on the
+context data). Cost of ``long``, measured with one FCN run of 40 iterations at batch 8 on the objects data
+(one thread, 2026-11-30, 2 cores at load average 11-13): 3.6 s per iteration of wall time and about 0.9 s
+of CPU time. The main table's 0.19 s per iteration at batch 4 (load 2.6) puts a free core at about 0.4 s
+per iteration at batch 8, so a ``long`` run takes about 5-10 min per model with a free core (600 x
+0.4-0.9 s, plus under a minute of start-up and validation), RANet about a fifth more, and
+``objects --schedule long`` (5 models x 3 seeds) about 1.2-2.5 h of one core; at the load measured it
+would be about 36 min per run.
 
 A run whose ``result.json`` exists is not repeated (an interrupted experiment continues where it stopped;
 ``--force`` reruns). Runs are shared between experiments: the RANet paper run of the main table is also the
 K = 8 row of the ablations and the cue-radius-3 point of the knob sweep.
 
-Outputs: ``benchmarks/results/seg_{main,ablations,knob}[_quick].{md,json}`` and
+Outputs: ``benchmarks/results/seg_{main,ablations,knob,objects}[_<schedule>].{md,json}`` and
 ``docs/ranet_difficulty_knob[_quick].png``.
 """
 
@@ -70,6 +87,18 @@ ABLATIONS: list[tuple[str, str]] = [
     ("frozen W^g (decision_conv lr 0)", ABLATION_DIR + "_frozen-decision.py"),
 ]
 
+#: The objects experiment: the same models on the generator's ``objects`` scenes.
+OBJECTS_MODELS: list[tuple[str, str]] = [
+    ("FCN (no context)", "configs/fcn/fcn_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
+    ("Non-local (NLHead)", "configs/nonlocal_net/nonlocal_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
+    ("OCRNet", "configs/ocrnet/ocrnet_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
+    ("RANet paper", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
+    ("RANet official", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128_official.py"),
+    # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the
+    # objects data whatever the config's own data_root (train_command overrides it), and its run name
+    # carries the scene, so a context config listed here never reuses a context run's result.
+]
+
 #: The difficulty sweep: models and the generator's cue radius (smaller cue = more context needed).
 KNOB_MODELS: list[tuple[str, str]] = [MAIN_MODELS[0], MAIN_MODELS[2], MAIN_MODELS[5]]
 DEFAULT_CUE_RADIUS = 3
@@ -108,6 +137,10 @@ class Schedule:
 # warm-up scaled to the length: about 70 s per run with one thread on an idle core.
 DEFAULT = Schedule("default", iters=300, batch_size=4, warmup=25, seeds=(0, 1, 2), cue_radii=(2, 3, 5, 8))
 QUICK = Schedule("quick", iters=30, batch_size=2, warmup=5, seeds=(0,), cue_radii=(2, 5))
+# The demo configs' own schedule (600 x 8, warm-up 50): four times the samples of DEFAULT, long enough
+# for the models to come near convergence on the generated data (see the module docstring for its cost).
+LONG = Schedule("long", iters=600, batch_size=8, warmup=50, seeds=(0, 1, 2), cue_radii=(2, 3, 5, 8))
+SCHEDULES = {schedule.name: schedule for schedule in (DEFAULT, QUICK, LONG)}
 
 
 @dataclass
@@ -122,10 +155,17 @@ class Run:
     work_root: Path
     data_dir: Path = DATA_DIR
     extra_options: list[str] = field(default_factory=list)
+    scene: str = "context"
 
     @property
     def name(self) -> str:
-        return f"{Path(self.config).stem}/cue{self.cue_radius}/seed{self.seed}"
+        # Context runs keep their historical names, so their stored results stay valid.
+        data = f"cue{self.cue_radius}" if self.scene == "context" else f"{self.scene}-cue{self.cue_radius}"
+        return f"{Path(self.config).stem}/{data}/seed{self.seed}"
+
+    @property
+    def data_root(self) -> Path:
+        return dataset_root(self.data_dir, self.cue_radius, self.scene)
 
     @property
     def work_dir(self) -> Path:
@@ -188,17 +228,20 @@ def fmt_mean_std(values: list[float]) -> str:
 # Data
 
 
-def dataset_root(data_dir: Path, cue_radius: int) -> Path:
-    return data_dir / f"cue{cue_radius}"
+def dataset_root(data_dir: Path, cue_radius: int, scene: str = "context") -> Path:
+    return data_dir / (f"cue{cue_radius}" if scene == "context" else f"{scene}_cue{cue_radius}")
 
 
-def ensure_dataset(data_dir: Path, cue_radius: int) -> Path:
-    """Generate the dataset of one cue radius with the project's generator (default settings otherwise)."""
-    root = dataset_root(data_dir, cue_radius)
+def ensure_dataset(data_dir: Path, cue_radius: int, scene: str = "context") -> Path:
+    """Generate the dataset of one scene kind and cue radius with the project's generator (its defaults
+    for that scene kind otherwise)."""
+    root = dataset_root(data_dir, cue_radius, scene)
     if not (root / "meta.json").exists():
+        scene_option = [] if scene == "context" else ["--scene", scene]
         subprocess.run(
             [sys.executable, "-m", "mmseg_ranet.datasets.generate", "--out", str(root)]
-            + ["--cue-radius", str(cue_radius)],
+            + ["--cue-radius", str(cue_radius)]
+            + scene_option,
             cwd=ROOT,
             env=_env(),
             check=True,
@@ -230,7 +273,7 @@ def _env() -> dict:
 
 
 def train_command(run: Run) -> list[str]:
-    data_root = dataset_root(run.data_dir, run.cue_radius).resolve()
+    data_root = run.data_root.resolve()
     options = run.schedule.cfg_options() + [
         f"randomness.seed={run.seed}",
         f"train_dataloader.dataset.data_root={data_root}",
@@ -295,7 +338,7 @@ def execute(run: Run, force: bool = False, keep_checkpoints: bool = False) -> di
 def count_regions(run: Run, checkpoint: Path) -> dict:
     """Regions the trained RANet builds on the val images (mean, min, max per image) and its W^g."""
     command = [sys.executable, str(Path(__file__).resolve()), "regions", str(ROOT / run.config)]
-    command += [str(checkpoint), str(dataset_root(run.data_dir, run.cue_radius).resolve())]
+    command += [str(checkpoint), str(run.data_root.resolve())]
     output = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True)
     for line in reversed(output.stdout.splitlines()):
         if line.startswith("REGIONS "):
@@ -340,8 +383,8 @@ def run_all(runs: list[Run], jobs: int, force: bool, keep_checkpoints: bool) -> 
     unique: dict[str, Run] = {}
     for run in runs:
         unique.setdefault(run.name, run)
-    for cue in sorted({run.cue_radius for run in unique.values()}):
-        ensure_dataset(runs[0].data_dir, cue)
+    for scene, cue in sorted({(run.scene, run.cue_radius) for run in unique.values()}):
+        ensure_dataset(runs[0].data_dir, cue, scene)
     start = time.monotonic()
     todo = list(unique.values())
     done = 0
@@ -456,17 +499,20 @@ def _selected(models, args) -> list[tuple[str, str]]:
     return [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
 
 
-def _runs(models, schedule, args, seeds, cue_radius=DEFAULT_CUE_RADIUS) -> list[Run]:
+def _runs(models, schedule, args, seeds, cue_radius=DEFAULT_CUE_RADIUS, scene="context") -> list[Run]:
     return [
-        Run(label, config, cue_radius, seed, schedule, args.work_dir, args.data_dir)
+        Run(label, config, cue_radius, seed, schedule, args.work_dir, args.data_dir, scene=scene)
         for label, config in models
         for seed in seeds
     ]
 
 
-def _footer(schedule: Schedule, seeds, command: str, machine: dict, elapsed: float) -> str:
+def _footer(
+    schedule: Schedule, seeds, command: str, machine: dict, elapsed: float, scene: str = "context"
+) -> str:
+    generator = "`mmseg_ranet.datasets.generate`" + ("" if scene == "context" else f" `--scene {scene}`")
     return (
-        f"Generated data (`mmseg_ranet.datasets.generate`, 400 train / 100 val images, 128x128). "
+        f"Generated data ({generator}, 400 train / 100 val images, 128x128). "
         f"`{command}`: {schedule.iters} iterations of batch {schedule.batch_size} "
         f"(AdamW lr 2e-3, warm-up {schedule.warmup}), seeds {', '.join(map(str, seeds))}, "
         f"one thread per run. Machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
@@ -486,6 +532,23 @@ def experiment_main(args, schedule: Schedule, seeds, command: str) -> None:
     table = model_table(summaries, [config for _, config in models], with_regions=True)
     markdown = table + "\n\n" + _footer(schedule, seeds, command, machine, time.monotonic() - start)
     _publish("seg_main", schedule, markdown, {"machine": machine, "rows": summaries, "runs": results}, args)
+
+
+def experiment_objects(args, schedule: Schedule, seeds, command: str) -> None:
+    """The main table's models on the objects scenes, where only the pixel's own object holds its cue."""
+    start, machine = time.monotonic(), machine_description()
+    models = _selected(OBJECTS_MODELS, args)
+    runs = _runs(models, schedule, args, seeds, scene="objects")
+    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
+    summaries = [
+        summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
+    ]
+    table = model_table(summaries, [config for _, config in models], with_regions=True)
+    footer = _footer(schedule, seeds, command, machine, time.monotonic() - start, scene="objects")
+    markdown = table + "\n\n" + footer
+    _publish(
+        "seg_objects", schedule, markdown, {"machine": machine, "rows": summaries, "runs": results}, args
+    )
 
 
 def experiment_ablations(args, schedule: Schedule, seeds, command: str) -> None:
@@ -554,8 +617,16 @@ def _publish(name: str, schedule: Schedule, markdown: str, payload: dict, args) 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=["main", "ablations", "knob", "all"], help="what to run")
-    parser.add_argument("--quick", action="store_true", help="reduced schedule, one seed, two cue radii")
+    parser.add_argument(
+        "experiment", choices=["main", "ablations", "knob", "objects", "all"], help="what to run"
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=sorted(SCHEDULES),
+        default="default",
+        help="training schedule (see the docstring)",
+    )
+    parser.add_argument("--quick", action="store_true", help="the quick schedule (one seed, two cue radii)")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2; quick: 0)")
     parser.add_argument("--iters", type=int, help="override the schedule's iteration count")
     parser.add_argument("--batch-size", type=int, help="override the schedule's batch size")
@@ -582,7 +653,9 @@ def main(argv=None) -> int:
         regions_worker(*argv[1:4])
         return 0
     args = parse_args(argv)
-    schedule = QUICK if args.quick else DEFAULT
+    if args.quick and args.schedule not in ("default", "quick"):
+        raise SystemExit(f"--quick and --schedule {args.schedule} contradict each other; give one")
+    schedule = QUICK if args.quick else SCHEDULES[args.schedule]
     if args.iters or args.batch_size:
         iters, batch_size = args.iters or schedule.iters, args.batch_size or schedule.batch_size
         warmup = max(1, round(iters * schedule.warmup / schedule.iters))
@@ -601,9 +674,13 @@ def main(argv=None) -> int:
         log(
             f"== {experiment} ({schedule.name}: {schedule.iters} it x batch {schedule.batch_size}, seeds {seeds})"
         )
-        {"main": experiment_main, "ablations": experiment_ablations, "knob": experiment_knob}[experiment](
-            args, schedule, seeds, command
-        )
+        run_experiment = {
+            "main": experiment_main,
+            "ablations": experiment_ablations,
+            "knob": experiment_knob,
+            "objects": experiment_objects,
+        }[experiment]
+        run_experiment(args, schedule, seeds, command)
     return 0
 
 

@@ -6,6 +6,12 @@ coloured *cue* (a disk) placed somewhere inside it; the object's outline is draw
 easy to see. A head that only looks at a small neighbourhood can label the pixels near the cue but not
 the rest of the object; a head that pools context over the whole object can label all of it.
 
+Two scene kinds (``--scene``, :attr:`SceneConfig.scene`; see :mod:`.scenes` and :mod:`.object_scenes`):
+``context`` (the default) places objects independently, each with its own texture, so "pixels that look
+alike" already isolate an object; ``objects`` draws a cluster of touching objects of different classes
+that all share one texture, so only the outline tells them apart and the pixel's own object is the
+region to pool over (proved by :mod:`.oracles`).
+
 Difficulty knobs (all in :class:`SceneConfig`): ``cue_radius`` (smaller = more context needed),
 ``object_radius`` range (bigger objects = more context needed), ``num_objects`` range, ``noise_std`` and
 ``cue_jitter`` (colour noise on the cue). The generator writes ``meta.json`` next to the data with the
@@ -16,11 +22,13 @@ Layout written (mmseg's standard one, used by :class:`SyntheticContextDataset`):
 
     <out>/img_dir/{train,val}/<name>.png   RGB images
     <out>/ann_dir/{train,val}/<name>.png   uint8 labels (0 = background, 1..4 = object classes)
+    <out>/obj_dir/{train,val}/<name>.png   uint8 object ids (0 = background; objects scenes only)
     <out>/meta.json
 
 Command line::
 
     python -m mmseg_ranet.datasets.generate --out data/synthetic_context --num-train 400 --num-val 100
+    python -m mmseg_ranet.datasets.generate --scene objects --out data/synthetic_objects
 """
 
 from __future__ import annotations
@@ -30,7 +38,6 @@ import dataclasses
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -38,150 +45,28 @@ import numpy as np
 from scipy import ndimage
 
 from ..utils.atomic import atomic_write_bytes
+from .object_scenes import draw_object_scene
+from .scenes import SCENES, Scene, SceneConfig, SceneObject, draw_context_scene, generate_scene
 from .synthetic_classes import CLASSES, CUE_COLOURS, PALETTE
 
-
-@dataclass
-class SceneConfig:
-    """Settings of the scene generator. Every random choice is drawn from ``seed``.
-
-    Attributes:
-        size: Image height and width in pixels.
-        num_objects: Inclusive range of the number of objects per image.
-        object_radius: Inclusive range of the mean object radius in pixels.
-        cue_radius: Radius of the class cue disk in pixels (the "context needed" knob).
-        num_textures: Size of the texture pool shared by all classes.
-        noise_std: Standard deviation of the Gaussian pixel noise (0-255 scale).
-        cue_jitter: Standard deviation of the per-object colour noise added to the cue colour.
-        outline: Width of the dark object outline in pixels (0 disables it).
-        seed: Seed of the whole dataset.
-    """
-
-    size: int = 128
-    num_objects: tuple[int, int] = (2, 4)
-    object_radius: tuple[int, int] = (18, 30)
-    cue_radius: int = 3
-    num_textures: int = 6
-    noise_std: float = 8.0
-    cue_jitter: float = 10.0
-    outline: int = 1
-    seed: int = 0
-    num_classes: int = field(default=len(CLASSES), init=False)
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the setting that is out of range."""
-        if self.size < 32:
-            raise ValueError(f"size must be >= 32 pixels, got {self.size}")
-        lo, hi = self.num_objects
-        if not 1 <= lo <= hi:
-            raise ValueError(f"num_objects must be a range 1 <= lo <= hi, got {self.num_objects}")
-        rlo, rhi = self.object_radius
-        if not 4 <= rlo <= rhi or 2 * rhi >= self.size:
-            raise ValueError(
-                f"object_radius must satisfy 4 <= lo <= hi < size / 2, got {self.object_radius} "
-                f"for size {self.size}"
-            )
-        if not 1 <= self.cue_radius < rlo:
-            raise ValueError(
-                f"cue_radius must be >= 1 and smaller than the smallest object radius {rlo}, "
-                f"got {self.cue_radius}"
-            )
-        if self.num_textures < 1:
-            raise ValueError(f"num_textures must be >= 1, got {self.num_textures}")
-        if self.noise_std < 0 or self.cue_jitter < 0:
-            raise ValueError("noise_std and cue_jitter must be >= 0")
+__all__ = [
+    "CLASSES",
+    "CUE_COLOURS",
+    "PALETTE",
+    "SCENES",
+    "Scene",
+    "SceneConfig",
+    "SceneObject",
+    "draw_scene",
+    "generate_dataset",
+    "generate_scene",
+    "main",
+]
 
 
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random RGB texture (float32, H x W x 3 in 0..255): stripes, checks, dots or smooth blobs."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    kind = rng.integers(4)
-    c1, c2 = rng.uniform(40, 215, size=(2, 3)).astype(np.float32)
-    if kind == 0:  # oriented stripes
-        angle = rng.uniform(0, np.pi)
-        period = rng.uniform(4, 10)
-        t = 0.5 + 0.5 * np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
-    elif kind == 1:  # checkerboard
-        period = int(rng.integers(3, 8))
-        t = ((xx // period + yy // period) % 2).astype(np.float32)
-    elif kind == 2:  # dots on a grid
-        period = rng.uniform(5, 10)
-        t = (np.hypot((xx % period) - period / 2, (yy % period) - period / 2) < period / 4).astype(np.float32)
-    else:  # smooth random blobs
-        t = ndimage.gaussian_filter(
-            rng.standard_normal((size, size)).astype(np.float32), sigma=rng.uniform(2, 4)
-        )
-        t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
-    return c1 * t[..., None] + c2 * (1 - t[..., None])
-
-
-def _object_mask(rng: np.random.Generator, size: int, radius: float) -> np.ndarray:
-    """A random star-shaped polygon (bool H x W) fully inside the image."""
-    margin = int(np.ceil(radius * 1.3)) + 1
-    cx, cy = rng.integers(margin, size - margin, size=2)
-    n = int(rng.integers(6, 12))
-    angles = np.sort(rng.uniform(0, 2 * np.pi, size=n))
-    radii = radius * rng.uniform(0.7, 1.3, size=n)
-    pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
-@dataclass
-class SceneObject:
-    """One object of a scene, as drawn."""
-
-    class_id: int
-    texture_id: int
-    cue_center: tuple[int, int]  # (row, col)
-    mean_cue_distance: float  # mean distance in pixels from the object's visible pixels to the cue centre
-
-
-def generate_scene(
-    cfg: SceneConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, list[SceneObject]]:
-    """Draw one scene.
-
-    Returns:
-        ``(image, label, objects)``: uint8 RGB image (H x W x 3), uint8 label map (H x W) and the visible
-        objects with their cue positions.
-    """
-    size = cfg.size
-    textures = [_texture(rng, size) for _ in range(cfg.num_textures)]
-    # The background uses its own low-contrast texture so that objects stand out by their outline.
-    image = 0.35 * _texture(rng, size) + 0.65 * 110.0
-    label = np.zeros((size, size), np.uint8)
-    owner = np.full((size, size), -1, np.int32)
-    objects: list[tuple[int, int]] = []  # (class id, texture id)
-    for idx in range(int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))):
-        mask = _object_mask(rng, size, rng.uniform(*cfg.object_radius))
-        cls = int(rng.integers(1, len(CLASSES)))
-        objects.append((cls, int(rng.integers(cfg.num_textures))))
-        owner[mask] = idx  # later objects occlude earlier ones
-    drawn: list[SceneObject] = []
-    yy, xx = np.mgrid[0:size, 0:size]
-    for idx, (cls, tex) in enumerate(objects):
-        visible = owner == idx
-        # A cue must fit entirely inside the visible part, away from the outline.
-        inner = ndimage.distance_transform_edt(visible) > cfg.cue_radius + cfg.outline + 1
-        if not inner.any():
-            owner[visible] = -1  # fully occluded or too thin to carry a cue: becomes background
-            continue
-        image[visible] = textures[tex][visible]
-        label[visible] = cls
-        candidates = np.flatnonzero(inner)
-        cy, cx = np.unravel_index(candidates[rng.integers(len(candidates))], inner.shape)
-        colour = np.clip(np.array(CUE_COLOURS[cls], np.float32) + rng.normal(0, cfg.cue_jitter, 3), 0, 255)
-        cue = (yy - cy) ** 2 + (xx - cx) ** 2 <= cfg.cue_radius**2
-        image[cue] = colour
-        distance = float(np.hypot(yy[visible] - cy, xx[visible] - cx).mean())
-        drawn.append(SceneObject(cls, tex, (int(cy), int(cx)), distance))
-        if cfg.outline > 0:
-            eroded = ndimage.binary_erosion(visible, iterations=cfg.outline)
-            image[visible & ~eroded] = 20.0
-    image = image + rng.normal(0, cfg.noise_std, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8), label, drawn
+def draw_scene(cfg: SceneConfig, rng: np.random.Generator) -> Scene:
+    """Draw one scene of the kind ``cfg.scene``."""
+    return draw_object_scene(cfg, rng) if cfg.scene == "objects" else draw_context_scene(cfg, rng)
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -189,6 +74,15 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     data = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else array
     if not cv2.imwrite(str(path), data):
         raise OSError(f"could not write {path}")
+
+
+def _touching(scene: Scene) -> int:
+    """How many objects of ``scene`` touch another one (share a border, outline to outline)."""
+    count = 0
+    for k in range(1, len(scene.objects) + 1):
+        ring = ndimage.binary_dilation(scene.object_ids == k) & (scene.object_ids != k)
+        count += int((scene.object_ids[ring] > 0).any())
+    return count
 
 
 def generate_dataset(
@@ -203,28 +97,33 @@ def generate_dataset(
         out: Output root (created if needed). Existing files with the same names are overwritten.
         num_train: Number of training images.
         num_val: Number of validation images.
-        cfg: Scene settings; defaults to :class:`SceneConfig`'s defaults.
+        cfg: Scene settings; defaults to :class:`SceneConfig`'s defaults (``context`` scenes).
     """
     cfg = cfg or SceneConfig()
     cfg.validate()
     if num_train < 1 or num_val < 1:
         raise ValueError(f"num_train and num_val must be >= 1, got {num_train} and {num_val}")
     root = Path(out)
+    # Object-id maps are written for objects scenes only, so the default output stays what it was.
+    with_ids = cfg.scene == "objects"
     stats: dict[str, dict[str, float]] = {}
     for split_id, (split, count) in enumerate((("train", num_train), ("val", num_val))):
-        img_dir, ann_dir = root / "img_dir" / split, root / "ann_dir" / split
-        img_dir.mkdir(parents=True, exist_ok=True)
-        ann_dir.mkdir(parents=True, exist_ok=True)
+        folders = ("img_dir", "ann_dir") + (("obj_dir",) if with_ids else ())
+        for folder in folders:
+            (root / folder / split).mkdir(parents=True, exist_ok=True)
         distances: list[float] = []
+        touching = 0
         counts = np.zeros(len(CLASSES), np.int64)
         for i in range(count):
-            rng = np.random.default_rng([cfg.seed, split_id, i])
-            image, label, objects = generate_scene(cfg, rng)
+            scene = draw_scene(cfg, np.random.default_rng([cfg.seed, split_id, i]))
             name = f"{split}_{i:05d}.png"
-            _write_png(img_dir / name, image)
-            _write_png(ann_dir / name, label)
-            distances.extend(o.mean_cue_distance for o in objects)
-            counts += np.bincount(label.ravel(), minlength=len(CLASSES))
+            _write_png(root / "img_dir" / split / name, scene.image)
+            _write_png(root / "ann_dir" / split / name, scene.label)
+            if with_ids:
+                _write_png(root / "obj_dir" / split / name, scene.object_ids)
+                touching += _touching(scene)
+            distances.extend(o.mean_cue_distance for o in scene.objects)
+            counts += np.bincount(scene.label.ravel(), minlength=len(CLASSES))
         stats[split] = {
             "images": count,
             "objects": len(distances),
@@ -232,6 +131,8 @@ def generate_dataset(
             "mean_cue_distance_stride8": float(np.mean(distances)) / 8 if distances else 0.0,
             "class_pixel_fraction": dict(zip(CLASSES, (counts / counts.sum()).round(4).tolist())),
         }
+        if with_ids:
+            stats[split]["touching_object_fraction"] = round(touching / max(len(distances), 1), 4)
     # meta.json is written last and atomically: its presence marks a complete dataset (the Makefile's
     # target), so the PNGs above need no atomic writes of their own; an interrupted run is redone.
     meta = {"classes": CLASSES, "palette": PALETTE, "config": dataclasses.asdict(cfg), "stats": stats}
@@ -250,37 +151,27 @@ def _range(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="data/synthetic_context", help="output root")
+    parser.add_argument(
+        "--scene", choices=SCENES, default="context", help="scene kind; sets the defaults of the knobs below"
+    )
+    parser.add_argument("--out", help="output root (default data/synthetic_<scene>)")
     parser.add_argument("--num-train", type=int, default=400, help="number of training images")
     parser.add_argument("--num-val", type=int, default=100, help="number of validation images")
-    defaults = SceneConfig()
-    parser.add_argument("--size", type=int, default=defaults.size, help="image size in pixels")
-    parser.add_argument(
-        "--num-objects", type=_range, default=defaults.num_objects, help="objects per image, lo,hi"
-    )
-    parser.add_argument(
-        "--object-radius", type=_range, default=defaults.object_radius, help="object radius, lo,hi"
-    )
-    parser.add_argument(
-        "--cue-radius", type=int, default=defaults.cue_radius, help="class cue radius in pixels"
-    )
-    parser.add_argument(
-        "--num-textures", type=int, default=defaults.num_textures, help="shared texture pool size"
-    )
-    parser.add_argument("--noise-std", type=float, default=defaults.noise_std, help="pixel noise std (0-255)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="dataset seed")
+    # The knobs default to None so that a value not given keeps the scene preset's own default.
+    parser.add_argument("--size", type=int, help="image size in pixels (default 128)")
+    parser.add_argument("--num-objects", type=_range, help="objects per image, lo,hi")
+    parser.add_argument("--object-radius", type=_range, help="object radius, lo,hi")
+    parser.add_argument("--cue-radius", type=int, help="class cue radius in pixels (default 3)")
+    parser.add_argument("--num-textures", type=int, help="shared texture pool size (context scenes)")
+    parser.add_argument("--noise-std", type=float, help="pixel noise std (0-255, default 8)")
+    parser.add_argument("--seed", type=int, help="dataset seed (default 0)")
     args = parser.parse_args(argv)
-    cfg = SceneConfig(
-        size=args.size,
-        num_objects=args.num_objects,
-        object_radius=args.object_radius,
-        cue_radius=args.cue_radius,
-        num_textures=args.num_textures,
-        noise_std=args.noise_std,
-        seed=args.seed,
-    )
+    knobs = ("size", "num_objects", "object_radius", "cue_radius", "num_textures", "noise_std", "seed")
+    overrides = {key: getattr(args, key) for key in knobs if getattr(args, key) is not None}
+    out = args.out or f"data/synthetic_{args.scene}"
     try:
-        root = generate_dataset(args.out, args.num_train, args.num_val, cfg)
+        cfg = SceneConfig.preset(args.scene, **overrides)
+        root = generate_dataset(out, args.num_train, args.num_val, cfg)
     except ValueError as err:
         parser.error(str(err))
     stats = json.loads((root / "meta.json").read_text())["stats"]

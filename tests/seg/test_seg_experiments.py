@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -208,3 +209,92 @@ def test_only_selects_configs_by_file_name_ending():
     assert labels == [se.ABLATIONS[0][0], "frozen W^g (decision_conv lr 0)"]
     args.only = None
     assert se._selected(se.MAIN_MODELS, args) == se.MAIN_MODELS
+
+
+def test_objects_runs_train_on_the_objects_data_under_their_own_names(tmp_path):
+    config = se.OBJECTS_MODELS[3][1]
+    run = se.Run("RANet paper", config, 3, 1, se.DEFAULT, tmp_path / "w", tmp_path / "d", scene="objects")
+    assert run.name == "ranet_r18-d8_1xb8-600_synthetic-objects-128x128/objects-cue3/seed1"
+    command = se.train_command(run)
+    assert f"train_dataloader.dataset.data_root={(tmp_path / 'd' / 'objects_cue3').resolve()}" in command
+    # A context config appended to the objects rows does not reuse the context run's result.
+    context = se.Run("RANet", se.RANET, 3, 1, se.DEFAULT, tmp_path / "w", tmp_path / "d")
+    appended = dataclasses.replace(context, scene="objects")
+    assert appended.name != context.name and appended.work_dir != context.work_dir
+    assert appended.data_root != context.data_root
+
+
+def test_objects_models_mirror_the_main_table():
+    labels = [label for label, _ in se.OBJECTS_MODELS]
+    assert labels == ["FCN (no context)", "Non-local (NLHead)", "OCRNet", "RANet paper", "RANet official"]
+    main = dict(se.MAIN_MODELS)
+    for label, config in se.OBJECTS_MODELS:
+        assert (REPO / config).is_file(), config
+        assert config == main[label].replace("synthetic-128x128", "synthetic-objects-128x128")
+
+
+def test_ensure_dataset_asks_for_the_scene(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_generate(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(se.subprocess, "run", fake_generate)
+    assert se.ensure_dataset(tmp_path, 3) == tmp_path / "cue3"
+    assert se.ensure_dataset(tmp_path, 2, "objects") == tmp_path / "objects_cue2"
+    assert calls[0][-4:] == ["--out", str(tmp_path / "cue3"), "--cue-radius", "3"]  # unchanged for context
+    assert calls[1][-6:] == [
+        "--out",
+        str(tmp_path / "objects_cue2"),
+        "--cue-radius",
+        "2",
+        "--scene",
+        "objects",
+    ]
+
+
+def test_long_schedule_and_the_objects_experiment(tmp_path, monkeypatch, capsys):
+    assert (se.LONG.iters, se.LONG.batch_size, se.LONG.warmup) == (600, 8, 50)
+    assert "train_dataloader.batch_size=8" in se.LONG.cfg_options()
+    seen = []
+
+    def fake_run_all(runs, jobs, force, keep_checkpoints):
+        seen.extend(runs)
+        return [
+            _result(50.0 + i, run.seed, regions=30 if run.is_ranet else None) for i, run in enumerate(runs)
+        ]
+
+    monkeypatch.setattr(se, "run_all", fake_run_all)
+    argv = ["objects", "--schedule", "long", "--seeds", "0", "--no-write", "--data-dir", str(tmp_path / "d")]
+    assert se.main(argv) == 0
+    assert {run.schedule.name for run in seen} == {"long"} and {run.scene for run in seen} == {"objects"}
+    assert [run.config for run in seen] == [config for _, config in se.OBJECTS_MODELS]
+    assert seen[0].work_root.name == "seg_experiments_long"
+    out = capsys.readouterr().out
+    assert "| RANet official" in out and "`--scene objects`" in out and "600 iterations of batch 8" in out
+    with pytest.raises(SystemExit, match="contradict"):
+        se.main(["objects", "--quick", "--schedule", "long"])
+
+
+@pytest.mark.slow
+def test_objects_experiment_end_to_end(tmp_path):
+    """One real FCN training of 2 iterations on generated objects data, then the skip on a second call."""
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks/seg_experiments.py"),
+        "objects",
+        "--quick",
+        "--iters",
+        "2",
+    ]
+    command += ["--only", "fcn_r18-d8_1xb8-600_synthetic-objects-128x128", "--no-write"]
+    command += ["--work-dir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d")]
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert json.loads((tmp_path / "d/objects_cue3/meta.json").read_text())["config"]["scene"] == "objects"
+    run = tmp_path / "w/runs/fcn_r18-d8_1xb8-600_synthetic-objects-128x128/objects-cue3/seed0"
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "ok" and 0.0 <= result["mIoU"] <= 100.0 and result["step"] == 2
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and second.stdout.count("[skip]") == 1

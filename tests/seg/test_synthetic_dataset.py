@@ -61,6 +61,21 @@ def test_same_seed_same_bytes(tmp_path, small_dataset):
     assert _digest(other) != _digest(small_dataset)
 
 
+def test_default_output_is_unchanged(tmp_path):
+    """The default (context) scenes of seed 0 stay pixel for pixel what they were before the objects scenes.
+
+    The digest is over the decoded pixels (not the PNG bytes, which depend on the encoder's version).
+    """
+    root = generate_dataset(tmp_path / "default", num_train=3, num_val=2, cfg=SceneConfig())
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.png")):
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(str(array.shape).encode())
+        h.update(array.tobytes())
+    assert h.hexdigest() == "2dd2c5cd101ff44e89694cb0137b3f4c1202a07523dc99175358fcdc4ffcabe2"
+
+
 def test_layout_is_mmseg_standard(small_dataset):
     for split, n in (("train", 6), ("val", 3)):
         imgs = sorted(p.name for p in (small_dataset / "img_dir" / split).glob("*.png"))
