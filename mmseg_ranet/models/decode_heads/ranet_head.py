@@ -7,12 +7,12 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, MultiConfig, SampleList
+from mmseg.utils import ConfigType, MultiConfig
 from torch import Tensor
 
+from .ranet_loss import RANetLossMixin
 from .ranet_presets import (
     CONSTRUCTION_SWITCHES,
     INTERACTION_SWITCHES,
@@ -27,7 +27,7 @@ from .region_outputs import RegionOutputs
 
 
 @MODELS.register_module()
-class RANetHead(BaseDecodeHead):
+class RANetHead(RANetLossMixin, BaseDecodeHead):
     """Region Attention Network head.
 
     This head is the implementation of `RANet: Region Attention Network for Semantic Segmentation
@@ -309,56 +309,6 @@ class RANetHead(BaseDecodeHead):
         if isinstance(seg_logits, (tuple, list)):
             seg_logits = seg_logits[0]
         return super().predict_by_feat(seg_logits, batch_img_metas)
-
-    def _stack_boundary_gt(self, batch_data_samples: SampleList) -> Tensor:
-        missing = [i for i, sample in enumerate(batch_data_samples) if "gt_edge_map" not in sample]
-        if missing:
-            raise KeyError(
-                "RANetHead needs boundary labels 'gt_edge_map' in training; add "
-                "dict(type='GenerateRegionBoundary') after the augmentations of the train pipeline "
-                f"(missing in samples {missing})"
-            )
-        return torch.stack([sample.gt_edge_map.data for sample in batch_data_samples], dim=0)
-
-    def loss_by_feat(
-        self, seg_logits: tuple[Tensor, Tensor, Tensor, Tensor], batch_data_samples: SampleList
-    ) -> dict:
-        """Segmentation losses of the final and stage-3 logits and boundary losses of both branches.
-
-        Args:
-            seg_logits (tuple[Tensor]): The training outputs of :meth:`forward`.
-            batch_data_samples (list[SegDataSample]): Samples with ``gt_sem_seg`` and ``gt_edge_map``.
-
-        Returns:
-            dict[str, Tensor]: The losses keyed by their ``loss_name`` and ``acc_seg``.
-        """
-        final_logits, stage3_logits, boundary_logits, stage3_boundary_logits = seg_logits
-        seg_label = self._stack_batch_gt(batch_data_samples)
-        boundary_label = self._stack_boundary_gt(batch_data_samples).squeeze(1)
-        size = seg_label.shape[2:]
-
-        def upsample(logits: Tensor) -> Tensor:
-            return resize(logits, size=size, mode="bilinear", align_corners=self.align_corners)
-
-        final_logits = upsample(final_logits)
-        seg_weight = self.sampler.sample(final_logits, seg_label) if self.sampler is not None else None
-        seg_label = seg_label.squeeze(1)
-        losses: dict[str, Tensor] = {}
-        for loss in self._final_losses():
-            losses[loss.loss_name] = loss(
-                final_logits, seg_label, weight=seg_weight, ignore_index=self.ignore_index
-            )
-        losses[self.loss_stage3.loss_name] = self.loss_stage3(
-            upsample(stage3_logits), seg_label, weight=seg_weight, ignore_index=self.ignore_index
-        )
-        losses[self.loss_boundary.loss_name] = self.loss_boundary(
-            upsample(boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
-        )
-        losses[self.loss_stage3_boundary.loss_name] = self.loss_stage3_boundary(
-            upsample(stage3_boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
-        )
-        losses["acc_seg"] = accuracy(final_logits, seg_label, ignore_index=self.ignore_index)
-        return losses
 
 
 # Each switch lives on the block that uses it; the head still reads and sets it under its argument name
