@@ -78,7 +78,9 @@ def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
     _sharpen(head)
     head.train()
     losses = head.loss(_features(), _samples(), None)
-    assert set(losses) == {"loss_ce", "loss_stage3_ce", "loss_boundary", "loss_stage3_boundary", "acc_seg"}
+    expected = {"loss_ce", "loss_stage3_ce", "loss_boundary", "loss_stage3_boundary", "acc_seg"}
+    # The object-region preset adds its loss on the region decision.
+    assert set(losses) == expected | ({"loss_partition"} if variant == "object_regions" else set())
     for key, value in losses.items():
         assert value.dim() == 0 or value.numel() == 1, key
         assert torch.isfinite(value).all(), key
@@ -87,8 +89,8 @@ def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
         assert param.grad is not None, f"{name} has no gradient"
         assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
         assert param.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
-    if variant == "paper":
-        # W^g only learns through J (the region decision itself is made without gradient).
+    if variant in ("paper", "object_regions"):
+        # W^g learns through J (paper) or the partition loss (the region decision has no gradient).
         assert head.decision_conv.weight.grad.abs().sum() > 0
     else:
         assert not hasattr(head, "decision_conv")
@@ -112,7 +114,9 @@ def test_loss_weights_are_the_released_ones():
 
 @pytest.mark.parametrize("variant", list(RANET_VARIANTS))
 def test_batch_items_with_different_region_counts(variant):
-    head = _build(variant=variant)
+    # With the end points in D, F <= 1 - max(b_i, b_j) and the untrained b is about 0.5: a lower threshold
+    # gives the object-region preset multi-cell regions on these random features.
+    head = _build(variant=variant, **({"region_threshold": 0.3} if variant == "object_regions" else {}))
     _sharpen(head)
     head.train()
     outputs = head.forward_regions(_features())
@@ -321,7 +325,7 @@ def test_region_construction_matches_loop_reference(variant):
     upstream = torch.rand_like(score)
     (grad,) = torch.autograd.grad((score * upstream).sum(), class_logits)
     for b in range(2):
-        d_table = boundary_max_reference(boundary_prob[b])
+        d_table = boundary_max_reference(boundary_prob[b], endpoints=head.boundary_endpoints)
         probs = torch.softmax(class_logits[b], 0).flatten(1)
         if head.divergence == "full":
             e_table = full_jsd_reference(probs) / math.log(2)

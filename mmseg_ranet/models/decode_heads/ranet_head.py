@@ -18,12 +18,14 @@ from .ranet_presets import (
     INTERACTION_SWITCHES,
     BlockSwitch,
     check_inputs_config,
+    resolve_loss_partition,
     resolve_switches,
 )
 from .ranet_state_dict import upgrade_state_dict_layout
 from .region_construction import RegionConstructionBlock
 from .region_interaction import RegionInteractionBlock
 from .region_outputs import RegionOutputs
+from .region_partition_loss import RegionPartitionLoss  # noqa: F401  (registers the loss)
 
 
 @MODELS.register_module()
@@ -77,6 +79,11 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         refine_convs (bool, optional): Refinement convolutions after each attention (released code).
         use_boundary_term (bool): Use D in F; False sets D = 0 (an ablation). Defaults to True.
         use_semantic_term (bool): Use E in F; False sets E = 0 (an ablation). Defaults to True.
+        boundary_endpoints (bool, optional): D counts the segment's end points, max(D_ij, b_i, b_j).
+        representativeness_trains_decision (bool, optional): W^g learns through J (paper); False: only
+            from ``loss_partition``.
+        force_regions (str, optional): ``'image'`` or ``'pixel'`` replaces the partition by one region per
+            image or per cell (an ablation); None (default) keeps the regions of G.
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
@@ -88,6 +95,9 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
         loss_stage3_boundary (dict): Loss of B. Defaults to cross-entropy with weight 0.08.
+        loss_partition (dict | bool, optional): Loss on the region decision of sampled pixel pairs, e.g.
+            ``dict(type='RegionPartitionLoss', loss_weight=1.0, num_pairs=1024)``; None takes the
+            variant's (``RANET_VARIANT_LOSSES``: only ``'object_regions'`` has one), False turns it off.
         **kwargs: ``BaseDecodeHead`` arguments (``num_classes``, ``loss_decode`` for the final logits with
             weight 1.0, ``dropout_ratio``, ``norm_cfg``, ``sampler``, ...).
     """
@@ -117,6 +127,9 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         refine_convs: bool | None = None,
         use_boundary_term: bool = True,
         use_semantic_term: bool = True,
+        boundary_endpoints: bool | None = None,
+        representativeness_trains_decision: bool | None = None,
+        force_regions: str | None = None,
         attention_scale: bool = False,
         decision_kernel_size: int = 1,
         region_scale: float = 1.0,
@@ -130,6 +143,7 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         loss_stage3_boundary: ConfigType = dict(
             type="CrossEntropyLoss", loss_name="loss_stage3_boundary", loss_weight=0.08
         ),
+        loss_partition: ConfigType | bool | None = None,
         loss_decode: MultiConfig = dict(type="CrossEntropyLoss", loss_name="loss_ce", loss_weight=1.0),
         **kwargs,
     ) -> None:
@@ -153,6 +167,9 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
             refine_convs=refine_convs,
             use_boundary_term=use_boundary_term,
             use_semantic_term=use_semantic_term,
+            boundary_endpoints=boundary_endpoints,
+            representativeness_trains_decision=representativeness_trains_decision,
+            force_regions=force_regions,
             attention_scale=attention_scale,
             decision_kernel_size=decision_kernel_size,
             boundary_impl=boundary_impl,
@@ -198,7 +215,16 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         self.loss_stage3 = MODELS.build(loss_stage3)
         self.loss_boundary = MODELS.build(loss_boundary)
         self.loss_stage3_boundary = MODELS.build(loss_stage3_boundary)
+        partition = resolve_loss_partition(variant, loss_partition)
+        self.loss_partition = MODELS.build(partition) if partition is not None else None
+        if self.loss_partition is not None and self.learnable_decision and decision_kernel_size != 1:
+            raise ValueError(
+                "loss_partition needs decision_kernel_size=1: the decision of a pair is computed on its own, "
+                f"which a wider W^g does not allow (got decision_kernel_size={decision_kernel_size})"
+            )
         extra = (self.loss_stage3, self.loss_boundary, self.loss_stage3_boundary)
+        if self.loss_partition is not None:
+            extra += (self.loss_partition,)
         names = [loss.loss_name for loss in (*self._final_losses(), *extra)]
         if len(set(names)) != len(names):
             raise ValueError(

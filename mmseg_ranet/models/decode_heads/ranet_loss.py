@@ -14,7 +14,9 @@ class RANetLossMixin:
 
     Mixed into ``RANetHead`` ahead of ``BaseDecodeHead``; it reads the head's loss modules
     (``loss_decode``, ``loss_stage3``, ``loss_boundary``, ``loss_stage3_boundary``), ``sampler``,
-    ``ignore_index``, ``boundary_ignore_index`` and ``align_corners``.
+    ``ignore_index``, ``boundary_ignore_index`` and ``align_corners``, and the optional
+    ``loss_partition`` on the region decision of ``region_construction`` (computed on the region grid
+    from the stage-3 logits, which ``forward`` returns at that grid).
     """
 
     def _stack_boundary_gt(self, batch_data_samples: SampleList) -> Tensor:
@@ -64,5 +66,13 @@ class RANetLossMixin:
         losses[self.loss_stage3_boundary.loss_name] = self.loss_stage3_boundary(
             upsample(stage3_boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
         )
+        if self.loss_partition is not None:
+            losses[self.loss_partition.loss_name] = self.loss_partition(
+                self.region_construction,
+                stage3_logits,
+                stage3_boundary_logits,
+                self._stack_batch_gt(batch_data_samples),
+                self.ignore_index,
+            )
         losses["acc_seg"] = accuracy(final_logits, seg_label, ignore_index=self.ignore_index)
         return losses
