@@ -114,9 +114,7 @@ def test_loss_weights_are_the_released_ones():
 
 @pytest.mark.parametrize("variant", list(RANET_VARIANTS))
 def test_batch_items_with_different_region_counts(variant):
-    # With the end points in D, F <= 1 - max(b_i, b_j) and the untrained b is about 0.5: a lower threshold
-    # gives the object-region preset multi-cell regions on these random features.
-    head = _build(variant=variant, **({"region_threshold": 0.3} if variant == "object_regions" else {}))
+    head = _build(variant=variant)
     _sharpen(head)
     head.train()
     outputs = head.forward_regions(_features())

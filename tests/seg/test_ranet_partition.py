@@ -155,15 +155,10 @@ def test_object_region_preset_detaches_wg_in_j_only():
 def test_object_region_preset_values_and_loss_config():
     preset = RANET_VARIANTS["object_regions"]
     assert preset["boundary_endpoints"] and not preset["representativeness_trains_decision"]
-    assert {
-        k: v
-        for k, v in preset.items()
-        if k not in ("boundary_endpoints", "representativeness_trains_decision")
-    } == {
-        k: v
-        for k, v in RANET_VARIANTS["paper"].items()
-        if k not in ("boundary_endpoints", "representativeness_trains_decision")
-    }
+    assert preset["region_threshold"] == 0.5 and RANET_VARIANTS["paper"]["region_threshold"] == 0.8
+    fixes = ("boundary_endpoints", "representativeness_trains_decision", "region_threshold")
+    same = {k: v for k, v in preset.items() if k not in fixes}
+    assert same == {k: v for k, v in RANET_VARIANTS["paper"].items() if k not in fixes}
     assert RANET_VARIANT_LOSSES["paper"] is None and RANET_VARIANT_LOSSES["official"] is None
     head = _head(variant="object_regions")
     assert isinstance(head.loss_partition, RegionPartitionLoss) and head.loss_partition.num_pairs == 1024
@@ -188,6 +183,7 @@ def test_object_region_preset_values_and_loss_config():
             "decision_kernel_size=1",
         ),
         (dict(force_regions="cell"), "force_regions"),
+        (dict(region_threshold="high"), "region_threshold"),
         (dict(boundary_endpoints="yes"), "boundary_endpoints"),
         (dict(representativeness_trains_decision=1), "representativeness_trains_decision"),
     ],

@@ -65,7 +65,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         variant (str): ``'paper'`` (default) or ``'official'``; fills the switches left as None below.
         stage3_channels (int, optional): Channels of the stage-3 branch. Defaults to ``channels``.
         num_representatives (int): K, representatives per region. Defaults to 8.
-        region_threshold (float): Threshold on (F + F^T)/2 for G (initial -bias of W^g). Defaults to 0.8.
+        region_threshold (float, optional): Threshold on (F + F^T)/2 for G (initial -bias of W^g); 0.8 in
+            ``'paper'`` and ``'official'``, 0.5 in ``'object_regions'``.
         divergence (str, optional): ``'full'`` class JSD (paper) or ``'binary'`` (released code).
         jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper).
         learnable_decision (bool, optional): Apply the learnable W^g to F (paper) or threshold F.
@@ -113,7 +114,7 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         variant: str = "paper",
         stage3_channels: int | None = None,
         num_representatives: int = 8,
-        region_threshold: float = 0.8,
+        region_threshold: float | None = None,
         divergence: str | None = None,
         jsd_normalize: bool | None = None,
         learnable_decision: bool | None = None,

@@ -21,6 +21,7 @@ from ..ops import (
 )
 from .ranet_presets import (
     check_decision_kernel_size,
+    check_region_threshold,
     check_representativeness_source,
     check_switches,
     resolve_stream_tables,
@@ -109,6 +110,7 @@ class RegionConstructionBlock(BaseModule):
         check_representativeness_source(representativeness_source, learnable_decision)
         check_decision_kernel_size(decision_kernel_size)
         check_switches(boundary_impl=boundary_impl, semantic_impl=semantic_impl, region_impl=region_impl)
+        check_region_threshold(region_threshold)
         self.region_threshold = float(region_threshold)
         self.divergence = divergence
         self.jsd_normalize = jsd_normalize
