@@ -18,6 +18,10 @@ block by block, and the gradient of every E block is formed and consumed immedia
 float N x N table plus row blocks, for one image at a time, instead of several tables per image for the
 whole batch. The values are those of the straightforward computation (same formulas; only float summation
 order differs).
+
+With ``boundary_endpoints`` the table holds D' = max(D, b_i, b_j) (taken on D's rows in place) and the
+backward splits each block's gradient between D and the end points (``boundary_endpoints``); with
+``force_regions`` the regions are one per image or one per cell instead of those of the decision.
 """
 
 from __future__ import annotations
