@@ -31,6 +31,8 @@ def test_object_region_config_only_switches_the_variant_and_its_loss():
     head.variant = paper.model.decode_head.variant
     assert config.model.to_dict() == paper.model.to_dict()
     assert config.train_cfg == paper.train_cfg and config.train_dataloader == paper.train_dataloader
+    assert config.optim_wrapper.paramwise_cfg.custom_keys == {"decision_conv": dict(lr_mult=10.0)}
+    assert config.optim_wrapper.optimizer == paper.optim_wrapper.optimizer
 
 
 @pytest.mark.parametrize("forced", sorted(FORCED))
