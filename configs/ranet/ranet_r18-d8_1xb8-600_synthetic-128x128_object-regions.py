@@ -14,6 +14,8 @@ _base_ = ["./ranet_r18-d8_1xb8-600_synthetic-128x128.py"]
 model = dict(
     decode_head=dict(
         variant="object_regions",
+        # The preset's threshold, written out because the base model sets the paper's 0.8.
+        region_threshold=0.5,
         # Written out (it is also the preset's) so that its weight and pair count are visible here.
         loss_partition=dict(type="RegionPartitionLoss", loss_weight=1.0, num_pairs=1024),
     )

@@ -27,7 +27,9 @@ def test_object_region_config_only_switches_the_variant_and_its_loss():
     head = config.model.decode_head
     assert head.variant == "object_regions"
     assert head.loss_partition == dict(type="RegionPartitionLoss", loss_weight=1.0, num_pairs=1024)
+    assert head.region_threshold == 0.5
     del head["loss_partition"]
+    head.region_threshold = paper.model.decode_head.region_threshold
     head.variant = paper.model.decode_head.variant
     assert config.model.to_dict() == paper.model.to_dict()
     assert config.train_cfg == paper.train_cfg and config.train_dataloader == paper.train_dataloader
@@ -48,5 +50,6 @@ def test_object_region_configs_build(path):
     init_default_scope("mmseg")
     head = revert_sync_batchnorm(MODELS.build(Config.fromfile(str(path)).model)).decode_head
     assert head.boundary_endpoints and not head.representativeness_trains_decision
+    assert head.region_threshold == 0.5 and float(head.decision_conv.bias) == -0.5
     assert type(head.loss_partition).__name__ == "RegionPartitionLoss"
     assert head.force_regions == Config.fromfile(str(path)).model.decode_head.get("force_regions")
