@@ -60,6 +60,7 @@ from benchmarks.common import ROOT, machine_description, markdown_table, write_r
 
 RANET = "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"
 ABLATION_DIR = "configs/ranet/ablations/ranet_r18-d8_1xb8-600_synthetic-128x128"
+OBJECT_REGIONS = "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions.py"
 #: Generated datasets, one per cue radius (``--data-dir``; data/ is not tracked by git).
 DATA_DIR = ROOT / "data" / "seg_experiments"
 
@@ -72,6 +73,9 @@ MAIN_MODELS: list[tuple[str, str]] = [
     ("OCRNet", "configs/ocrnet/ocrnet_r18-d8_1xb8-600_synthetic-128x128.py"),
     ("RANet paper", RANET),
     ("RANet official", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128_official.py"),
+    ("RANet object regions", OBJECT_REGIONS),
+    ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
+    ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
 ]
 
 #: The RANet ablations: (label, config). The first row is the unchanged paper variant (K = 8).
@@ -94,10 +98,21 @@ OBJECTS_MODELS: list[tuple[str, str]] = [
     ("OCRNet", "configs/ocrnet/ocrnet_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
     ("RANet paper", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
     ("RANet official", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128_official.py"),
+    ("RANet object regions", OBJECT_REGIONS),
+    ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
+    ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
     # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the
     # objects data whatever the config's own data_root (train_command overrides it), and its run name
     # carries the scene, so a context config listed here never reuses a context run's result.
 ]
+
+#: Region quality columns of the tables (``RegionQualityMetric`` keys on val -> column heading).
+REGION_QUALITY_COLUMNS: dict[str, str] = {
+    "regions_per_segment": "regions / GT segment",
+    "asa": "ASA",
+    "ue": "UE",
+    "boundary_recall": "boundary recall",
+}
 
 #: The difficulty sweep: models and the generator's cue radius (smaller cue = more context needed).
 KNOB_MODELS: list[tuple[str, str]] = [MAIN_MODELS[0], MAIN_MODELS[2], MAIN_MODELS[5]]
@@ -192,7 +207,7 @@ def latest_scalars(work_dir: Path) -> Path | None:
 
 def parse_scalars(path: Path) -> dict:
     """Val mIoU (last validation), its step, and the mean train iteration time from a scalars log."""
-    miou, step, iter_times = None, None, []
+    miou, step, iter_times, region = None, None, [], {}
     for line in path.read_text().splitlines():
         line = line.strip()
         if not line:
@@ -200,15 +215,20 @@ def parse_scalars(path: Path) -> dict:
         record = json.loads(line)
         if "mIoU" in record:
             miou, step = float(record["mIoU"]), record.get("step")
+            # RegionQualityMetric's keys (RANet configs with RegionEncoderDecoder), from the same validation.
+            region = {k[len("region/") :]: float(v) for k, v in record.items() if k.startswith("region/")}
         elif "loss" in record and "time" in record:
             iter_times.append(float(record["time"]))
     if miou is None:
         raise ValueError(f"no mIoU in {path}")
-    return {
+    result = {
         "mIoU": miou,
         "step": step,
         "iter_time_s": statistics.mean(iter_times) if iter_times else None,
     }
+    if region:
+        result["region_quality"] = region
+    return result
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -304,6 +324,10 @@ def execute(run: Run, force: bool = False, keep_checkpoints: bool = False) -> di
     """Train ``run`` unless its result file exists; return its result dict."""
     if run.result_path.exists() and not force:
         result = json.loads(run.result_path.read_text())
+        scalars = latest_scalars(run.work_dir)
+        if "region_quality" not in result and scalars is not None:
+            # Results stored before the region columns existed: read them from the same scalar log.
+            result.update({k: v for k, v in parse_scalars(scalars).items() if k == "region_quality"})
         log(f"[skip] {run.name}: mIoU {result['mIoU']:.2f} (result exists)")
         return result
     if run.work_dir.exists():
@@ -416,8 +440,13 @@ def summarise(label: str, results: list[dict]) -> dict:
     iter_times = [r["iter_time_s"] for r in ok if r.get("iter_time_s") is not None]
     regions = [r["regions"]["mean"] for r in ok if "regions" in r and not math.isnan(r["regions"]["mean"])]
     mean, std = mean_std(mious)
+    quality = {
+        key: mean_std([r["region_quality"][key] for r in ok if key in r.get("region_quality", {})])
+        for key in REGION_QUALITY_COLUMNS
+    }
     return {
         "label": label,
+        "region_quality": {k: v for k, v in quality.items() if not math.isnan(v[0])},
         "runs": len(results),
         "ok": len(ok),
         "mIoU_per_seed": {str(r["seed"]): r["mIoU"] for r in ok},
@@ -437,7 +466,7 @@ def _cell_seconds(value: float | None, digits: int = 0) -> str:
 def model_table(summaries: list[dict], configs: list[str], with_regions: bool = False) -> str:
     headers = ["model", "val mIoU (mean ± std)", "seeds", "wall s / run", "s / iter", "config"]
     if with_regions:
-        headers.insert(5, "regions / image")
+        headers[5:5] = ["regions / image"] + list(REGION_QUALITY_COLUMNS.values())
     rows = []
     for summary, config in zip(summaries, configs):
         row = [
@@ -449,7 +478,12 @@ def model_table(summaries: list[dict], configs: list[str], with_regions: bool = 
             f"`{config}`",
         ]
         if with_regions:
-            row.insert(5, "-" if summary["regions_mean"] is None else f"{summary['regions_mean']:.1f}")
+            quality = summary.get("region_quality", {})
+            cells = ["-" if summary["regions_mean"] is None else f"{summary['regions_mean']:.1f}"]
+            for key in REGION_QUALITY_COLUMNS:
+                mean, std = quality.get(key, (math.nan, math.nan))
+                cells.append("-" if math.isnan(mean) else f"{mean:.2f} ± {std:.2f}")
+            row[5:5] = cells
         rows.append(row)
     return markdown_table(headers, rows)
 

@@ -78,7 +78,9 @@ def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
     _sharpen(head)
     head.train()
     losses = head.loss(_features(), _samples(), None)
-    assert set(losses) == {"loss_ce", "loss_stage3_ce", "loss_boundary", "loss_stage3_boundary", "acc_seg"}
+    expected = {"loss_ce", "loss_stage3_ce", "loss_boundary", "loss_stage3_boundary", "acc_seg"}
+    # The object-region preset adds its loss on the region decision.
+    assert set(losses) == expected | ({"loss_partition"} if variant == "object_regions" else set())
     for key, value in losses.items():
         assert value.dim() == 0 or value.numel() == 1, key
         assert torch.isfinite(value).all(), key
@@ -87,8 +89,8 @@ def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
         assert param.grad is not None, f"{name} has no gradient"
         assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
         assert param.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
-    if variant == "paper":
-        # W^g only learns through J (the region decision itself is made without gradient).
+    if variant in ("paper", "object_regions"):
+        # W^g learns through J (paper) or the partition loss (the region decision has no gradient).
         assert head.decision_conv.weight.grad.abs().sum() > 0
     else:
         assert not hasattr(head, "decision_conv")
@@ -321,7 +323,7 @@ def test_region_construction_matches_loop_reference(variant):
     upstream = torch.rand_like(score)
     (grad,) = torch.autograd.grad((score * upstream).sum(), class_logits)
     for b in range(2):
-        d_table = boundary_max_reference(boundary_prob[b])
+        d_table = boundary_max_reference(boundary_prob[b], endpoints=head.boundary_endpoints)
         probs = torch.softmax(class_logits[b], 0).flatten(1)
         if head.divergence == "full":
             e_table = full_jsd_reference(probs) / math.log(2)

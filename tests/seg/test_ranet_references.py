@@ -14,8 +14,11 @@ import torch
 from torch import Tensor
 
 
-def boundary_max_reference(boundary: Tensor) -> Tensor:
-    """D for one (H, W) map: released sampling, exact rational sample positions, autograd-friendly."""
+def boundary_max_reference(boundary: Tensor, endpoints: bool = False) -> Tensor:
+    """D for one (H, W) map: released sampling, exact rational sample positions, autograd-friendly.
+
+    With ``endpoints`` the two end pixels count as samples too: D_ij = max(b_i, b_j, samples between).
+    """
     height, width = boundary.shape
     pixels = [(y, x) for y in range(height) for x in range(width)]
     zero = boundary.new_zeros(())
@@ -42,6 +45,8 @@ def boundary_max_reference(boundary: Tensor) -> Tensor:
                     if frac > 0:
                         value = value + frac * boundary[y, lower + 1]
                 samples.append(value)
+            if endpoints:
+                samples += [boundary[yi, xi], boundary[yj, xj]]
             row.append(torch.clamp(torch.stack(samples).max(), min=0) if samples else zero)
         rows.append(torch.stack(row))
     return torch.stack(rows)

@@ -28,7 +28,10 @@ PEERS = [
         ("ocrnet", "ocrnet"),
     ]
 ]
-ABLATIONS = sorted((REPO / "configs/ranet/ablations").glob("*.py"))
+# The paper-variant ablations (the object-region ones are tested in test_ranet_object_region_configs.py).
+ABLATIONS = sorted(
+    p for p in (REPO / "configs/ranet/ablations").glob("*.py") if "object-regions" not in p.name
+)
 #: The models of the objects experiment on the generated objects dataset.
 OBJECT_CONFIGS = sorted(REPO.glob("configs/*/*_synthetic-objects-128x128*.py"))
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")

@@ -7,27 +7,29 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, MultiConfig, SampleList
+from mmseg.utils import ConfigType, MultiConfig
 from torch import Tensor
 
+from .ranet_loss import RANetLossMixin
 from .ranet_presets import (
     CONSTRUCTION_SWITCHES,
     INTERACTION_SWITCHES,
     BlockSwitch,
     check_inputs_config,
+    resolve_loss_partition,
     resolve_switches,
 )
 from .ranet_state_dict import upgrade_state_dict_layout
 from .region_construction import RegionConstructionBlock
 from .region_interaction import RegionInteractionBlock
 from .region_outputs import RegionOutputs
+from .region_partition_loss import RegionPartitionLoss  # noqa: F401  (registers the loss)
 
 
 @MODELS.register_module()
-class RANetHead(BaseDecodeHead):
+class RANetHead(RANetLossMixin, BaseDecodeHead):
     """Region Attention Network head.
 
     This head is the implementation of `RANet: Region Attention Network for Semantic Segmentation
@@ -63,7 +65,8 @@ class RANetHead(BaseDecodeHead):
         variant (str): ``'paper'`` (default) or ``'official'``; fills the switches left as None below.
         stage3_channels (int, optional): Channels of the stage-3 branch. Defaults to ``channels``.
         num_representatives (int): K, representatives per region. Defaults to 8.
-        region_threshold (float): Threshold on (F + F^T)/2 for G (initial -bias of W^g). Defaults to 0.8.
+        region_threshold (float, optional): Threshold on (F + F^T)/2 for G (initial -bias of W^g); 0.8 in
+            ``'paper'`` and ``'official'``, 0.5 in ``'object_regions'``.
         divergence (str, optional): ``'full'`` class JSD (paper) or ``'binary'`` (released code).
         jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper).
         learnable_decision (bool, optional): Apply the learnable W^g to F (paper) or threshold F.
@@ -77,6 +80,11 @@ class RANetHead(BaseDecodeHead):
         refine_convs (bool, optional): Refinement convolutions after each attention (released code).
         use_boundary_term (bool): Use D in F; False sets D = 0 (an ablation). Defaults to True.
         use_semantic_term (bool): Use E in F; False sets E = 0 (an ablation). Defaults to True.
+        boundary_endpoints (bool, optional): D counts the segment's end points, max(D_ij, b_i, b_j).
+        representativeness_trains_decision (bool, optional): W^g learns through J (paper); False: only
+            from ``loss_partition``.
+        force_regions (str, optional): ``'image'`` or ``'pixel'`` replaces the partition by one region per
+            image or per cell (an ablation); None (default) keeps the regions of G.
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
@@ -88,6 +96,9 @@ class RANetHead(BaseDecodeHead):
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
         loss_stage3_boundary (dict): Loss of B. Defaults to cross-entropy with weight 0.08.
+        loss_partition (dict | bool, optional): Loss on the region decision of sampled pixel pairs, e.g.
+            ``dict(type='RegionPartitionLoss', loss_weight=1.0, num_pairs=1024)``; None takes the
+            variant's (``RANET_VARIANT_LOSSES``: only ``'object_regions'`` has one), False turns it off.
         **kwargs: ``BaseDecodeHead`` arguments (``num_classes``, ``loss_decode`` for the final logits with
             weight 1.0, ``dropout_ratio``, ``norm_cfg``, ``sampler``, ...).
     """
@@ -103,7 +114,7 @@ class RANetHead(BaseDecodeHead):
         variant: str = "paper",
         stage3_channels: int | None = None,
         num_representatives: int = 8,
-        region_threshold: float = 0.8,
+        region_threshold: float | None = None,
         divergence: str | None = None,
         jsd_normalize: bool | None = None,
         learnable_decision: bool | None = None,
@@ -117,6 +128,9 @@ class RANetHead(BaseDecodeHead):
         refine_convs: bool | None = None,
         use_boundary_term: bool = True,
         use_semantic_term: bool = True,
+        boundary_endpoints: bool | None = None,
+        representativeness_trains_decision: bool | None = None,
+        force_regions: str | None = None,
         attention_scale: bool = False,
         decision_kernel_size: int = 1,
         region_scale: float = 1.0,
@@ -130,6 +144,7 @@ class RANetHead(BaseDecodeHead):
         loss_stage3_boundary: ConfigType = dict(
             type="CrossEntropyLoss", loss_name="loss_stage3_boundary", loss_weight=0.08
         ),
+        loss_partition: ConfigType | bool | None = None,
         loss_decode: MultiConfig = dict(type="CrossEntropyLoss", loss_name="loss_ce", loss_weight=1.0),
         **kwargs,
     ) -> None:
@@ -153,6 +168,9 @@ class RANetHead(BaseDecodeHead):
             refine_convs=refine_convs,
             use_boundary_term=use_boundary_term,
             use_semantic_term=use_semantic_term,
+            boundary_endpoints=boundary_endpoints,
+            representativeness_trains_decision=representativeness_trains_decision,
+            force_regions=force_regions,
             attention_scale=attention_scale,
             decision_kernel_size=decision_kernel_size,
             boundary_impl=boundary_impl,
@@ -198,7 +216,16 @@ class RANetHead(BaseDecodeHead):
         self.loss_stage3 = MODELS.build(loss_stage3)
         self.loss_boundary = MODELS.build(loss_boundary)
         self.loss_stage3_boundary = MODELS.build(loss_stage3_boundary)
+        partition = resolve_loss_partition(variant, loss_partition)
+        self.loss_partition = MODELS.build(partition) if partition is not None else None
+        if self.loss_partition is not None and self.learnable_decision and decision_kernel_size != 1:
+            raise ValueError(
+                "loss_partition needs decision_kernel_size=1: the decision of a pair is computed on its own, "
+                f"which a wider W^g does not allow (got decision_kernel_size={decision_kernel_size})"
+            )
         extra = (self.loss_stage3, self.loss_boundary, self.loss_stage3_boundary)
+        if self.loss_partition is not None:
+            extra += (self.loss_partition,)
         names = [loss.loss_name for loss in (*self._final_losses(), *extra)]
         if len(set(names)) != len(names):
             raise ValueError(
@@ -309,56 +336,6 @@ class RANetHead(BaseDecodeHead):
         if isinstance(seg_logits, (tuple, list)):
             seg_logits = seg_logits[0]
         return super().predict_by_feat(seg_logits, batch_img_metas)
-
-    def _stack_boundary_gt(self, batch_data_samples: SampleList) -> Tensor:
-        missing = [i for i, sample in enumerate(batch_data_samples) if "gt_edge_map" not in sample]
-        if missing:
-            raise KeyError(
-                "RANetHead needs boundary labels 'gt_edge_map' in training; add "
-                "dict(type='GenerateRegionBoundary') after the augmentations of the train pipeline "
-                f"(missing in samples {missing})"
-            )
-        return torch.stack([sample.gt_edge_map.data for sample in batch_data_samples], dim=0)
-
-    def loss_by_feat(
-        self, seg_logits: tuple[Tensor, Tensor, Tensor, Tensor], batch_data_samples: SampleList
-    ) -> dict:
-        """Segmentation losses of the final and stage-3 logits and boundary losses of both branches.
-
-        Args:
-            seg_logits (tuple[Tensor]): The training outputs of :meth:`forward`.
-            batch_data_samples (list[SegDataSample]): Samples with ``gt_sem_seg`` and ``gt_edge_map``.
-
-        Returns:
-            dict[str, Tensor]: The losses keyed by their ``loss_name`` and ``acc_seg``.
-        """
-        final_logits, stage3_logits, boundary_logits, stage3_boundary_logits = seg_logits
-        seg_label = self._stack_batch_gt(batch_data_samples)
-        boundary_label = self._stack_boundary_gt(batch_data_samples).squeeze(1)
-        size = seg_label.shape[2:]
-
-        def upsample(logits: Tensor) -> Tensor:
-            return resize(logits, size=size, mode="bilinear", align_corners=self.align_corners)
-
-        final_logits = upsample(final_logits)
-        seg_weight = self.sampler.sample(final_logits, seg_label) if self.sampler is not None else None
-        seg_label = seg_label.squeeze(1)
-        losses: dict[str, Tensor] = {}
-        for loss in self._final_losses():
-            losses[loss.loss_name] = loss(
-                final_logits, seg_label, weight=seg_weight, ignore_index=self.ignore_index
-            )
-        losses[self.loss_stage3.loss_name] = self.loss_stage3(
-            upsample(stage3_logits), seg_label, weight=seg_weight, ignore_index=self.ignore_index
-        )
-        losses[self.loss_boundary.loss_name] = self.loss_boundary(
-            upsample(boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
-        )
-        losses[self.loss_stage3_boundary.loss_name] = self.loss_stage3_boundary(
-            upsample(stage3_boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
-        )
-        losses["acc_seg"] = accuracy(final_logits, seg_label, ignore_index=self.ignore_index)
-        return losses
 
 
 # Each switch lives on the block that uses it; the head still reads and sets it under its argument name

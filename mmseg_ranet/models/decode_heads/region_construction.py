@@ -9,15 +9,19 @@ from mmseg.utils import OptMultiConfig
 from torch import Tensor
 
 from ..ops import (
+    FORCED_REGIONS,
     RegionScoreSpec,
     boundary_max_table,
     jensen_shannon_table,
+    pair_boundary_term,
+    pair_semantic_term,
     region_labels,
     region_representativeness,
     streamed_region_scores,
 )
 from .ranet_presets import (
     check_decision_kernel_size,
+    check_region_threshold,
     check_representativeness_source,
     check_switches,
     resolve_stream_tables,
@@ -49,6 +53,16 @@ class RegionConstructionBlock(BaseModule):
             pointer-jumping partition). Defaults to ``'components'``.
         use_boundary_term (bool): Use D; False sets D = 0. Defaults to True.
         use_semantic_term (bool): Use E; False sets E = 0. Defaults to True.
+        boundary_endpoints (bool): D counts the segment's end pixels, D'_ij = max(D_ij, b_i, b_j), so
+            that a cell on an outline separates the cells on both sides of it. False keeps the released
+            sampling (end points excluded, D = 0 between 8-neighbours). Defaults to False.
+        representativeness_trains_decision (bool): J = mean F^g passes its gradient to W^g (paper). False
+            detaches W^g inside J (J keeps its value), so W^g learns only from a loss on the decision
+            (``RegionPartitionLoss``): through J it drifts until G links nothing or everything, because J
+            does not reward a good partition. Defaults to True.
+        force_regions (str, optional): Replace the partition of G by one region per image (``'image'``)
+            or one region per cell (``'pixel'``), everything else unchanged (an ablation). Defaults to
+            None (the regions of G).
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` implementation of D.
         semantic_impl (str): The same choice for the full-form E.
@@ -75,6 +89,9 @@ class RegionConstructionBlock(BaseModule):
         semantic_impl: str = "auto",
         region_impl: str = "auto",
         stream_tables: bool | None = None,
+        boundary_endpoints: bool = False,
+        representativeness_trains_decision: bool = True,
+        force_regions: str | None = None,
         init_cfg: OptMultiConfig = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -86,10 +103,14 @@ class RegionConstructionBlock(BaseModule):
             region_rule=region_rule,
             use_boundary_term=use_boundary_term,
             use_semantic_term=use_semantic_term,
+            boundary_endpoints=boundary_endpoints,
+            representativeness_trains_decision=representativeness_trains_decision,
+            force_regions=force_regions,
         )
         check_representativeness_source(representativeness_source, learnable_decision)
         check_decision_kernel_size(decision_kernel_size)
         check_switches(boundary_impl=boundary_impl, semantic_impl=semantic_impl, region_impl=region_impl)
+        check_region_threshold(region_threshold)
         self.region_threshold = float(region_threshold)
         self.divergence = divergence
         self.jsd_normalize = jsd_normalize
@@ -98,6 +119,9 @@ class RegionConstructionBlock(BaseModule):
         self.region_rule = region_rule
         self.use_boundary_term = use_boundary_term
         self.use_semantic_term = use_semantic_term
+        self.boundary_endpoints = boundary_endpoints
+        self.representativeness_trains_decision = representativeness_trains_decision
+        self.force_regions = force_regions
         self.decision_kernel_size = decision_kernel_size
         self.boundary_impl = boundary_impl
         self.semantic_impl = semantic_impl
@@ -126,10 +150,20 @@ class RegionConstructionBlock(BaseModule):
         boundary_prob, score, decision, _, region, num_regions = self.dense_tables(
             class_logits, boundary_logits
         )
+        if self.representativeness_source == "decision" and not self.representativeness_trains_decision:
+            decision = self._decision(score, detached=True)
         j_values = region_representativeness(
             decision if self.representativeness_source == "decision" else score, region
         )
         return boundary_prob, j_values, region, num_regions
+
+    def _decision(self, score: Tensor, detached: bool = False) -> Tensor:
+        """F^g = W^g (x) F for a score table (B, N, N); ``detached`` stops the gradient to W^g."""
+        weight, bias = self.decision_conv.weight, self.decision_conv.bias
+        if detached:
+            weight, bias = weight.detach(), bias.detach()
+        padding = self.decision_kernel_size // 2
+        return torch.nn.functional.conv2d(score.unsqueeze(1), weight, bias, padding=padding).squeeze(1)
 
     def streamed(
         self, class_logits: Tensor, boundary_logits: Tensor
@@ -146,11 +180,15 @@ class RegionConstructionBlock(BaseModule):
             boundary_impl=self.boundary_impl,
             semantic_impl=self.semantic_impl,
             region_impl=self.region_impl,
+            boundary_endpoints=self.boundary_endpoints,
+            force_regions=self.force_regions,
         )
         if self.learnable_decision:
             # F^g = w F + b with the 1x1 W^g, so mean_R(F^g) = w mean_R(F) + b.
             weight = self.decision_conv.weight.view(())
             bias = self.decision_conv.bias.view(())
+            if not self.representativeness_trains_decision:
+                weight, bias = weight.detach(), bias.detach()
             mean_score, region, num_regions = streamed_region_scores(
                 boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach())
             )
@@ -180,7 +218,9 @@ class RegionConstructionBlock(BaseModule):
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
         score = 1.0
         if self.use_boundary_term:
-            score = 1 - boundary_max_table(boundary_prob, impl=self.boundary_impl)
+            score = 1 - boundary_max_table(
+                boundary_prob, impl=self.boundary_impl, endpoints=self.boundary_endpoints
+            )
         if self.use_semantic_term:
             semantic_term = jensen_shannon_table(
                 torch.log_softmax(class_logits, dim=1).flatten(2),
@@ -192,10 +232,75 @@ class RegionConstructionBlock(BaseModule):
         if isinstance(score, float):
             num_pixels = boundary_prob.shape[1] * boundary_prob.shape[2]
             score = boundary_prob.new_ones(boundary_prob.shape[0], num_pixels, num_pixels)
-        decision = self.decision_conv(score.unsqueeze(1)).squeeze(1) if self.learnable_decision else None
+        decision = self._decision(score) if self.learnable_decision else None
         with torch.no_grad():
             margin = decision if decision is not None else score - self.region_threshold
             # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
             linked = (margin + margin.transpose(1, 2)) > 0
             region, num_regions = region_labels(linked, self.region_rule)
+            if self.force_regions is not None:
+                region, num_regions = forced_regions(self.force_regions, *region.shape, region.device)
         return boundary_prob, score, decision, linked, region, num_regions
+
+    def pair_margins(
+        self,
+        class_logits: Tensor,
+        boundary_logits: Tensor,
+        batch_index: Tensor,
+        source: Tensor,
+        target: Tensor,
+    ) -> Tensor:
+        """The decision margin (F^g_ij + F^g_ji) / 2 of sampled pairs; G_ij = [margin > 0].
+
+        Computed per pair (``ops.pair_scores``), with gradient to B, C and W^g, and without any N x N
+        table, for a loss on the decision (``RegionPartitionLoss``).
+
+        Args:
+            class_logits (Tensor): Class logits C, (B, num_classes, h, w).
+            boundary_logits (Tensor): Boundary logits B, (B, 2, h, w).
+            batch_index (Tensor): int64 (P,) image of each pair.
+            source (Tensor): int64 (P,) raster index of pixel i on the (h, w) grid.
+            target (Tensor): int64 (P,) raster index of pixel j.
+
+        Returns:
+            Tensor: (P,) margins; without a learnable decision F - threshold (no parameter to learn).
+        """
+        if self.learnable_decision and self.decision_kernel_size != 1:
+            raise ValueError(
+                "a loss on the region decision needs a 1x1 W^g (decision_kernel_size=1): a wider one "
+                f"mixes neighbouring entries of the score table (got {self.decision_kernel_size})"
+            )
+        boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
+        log_probs = torch.log_softmax(class_logits, dim=1).flatten(2)
+        score_ij = score_ji = boundary_prob.new_ones(source.shape)
+        if self.use_boundary_term:
+            # D is symmetric, so one evaluation serves both directions.
+            boundary = 1 - pair_boundary_term(
+                boundary_prob, batch_index, source, target, self.boundary_endpoints
+            )
+            score_ij, score_ji = score_ij * boundary, score_ji * boundary
+        if self.use_semantic_term:
+            for reverse in (False, True):
+                first, second = (target, source) if reverse else (source, target)
+                semantic = pair_semantic_term(
+                    log_probs, batch_index, first, second, self.divergence, self.jsd_normalize
+                )
+                if reverse:
+                    score_ji = score_ji * (1 - semantic)
+                else:
+                    score_ij = score_ij * (1 - semantic)
+        mean_score = (score_ij + score_ji) / 2
+        if self.learnable_decision:
+            return mean_score * self.decision_conv.weight.view(()) + self.decision_conv.bias.view(())
+        return mean_score - self.region_threshold
+
+
+def forced_regions(force_regions: str, batch: int, num_pixels: int, device) -> tuple[Tensor, Tensor]:
+    """Region ids (B, N) and counts (B,) of one region per image (``'image'``) or per cell (``'pixel'``)."""
+    if force_regions not in FORCED_REGIONS[1:]:
+        raise ValueError(f"force_regions must be one of {FORCED_REGIONS[1:]}, got {force_regions!r}")
+    if force_regions == "image":
+        region = torch.zeros(batch, num_pixels, dtype=torch.long, device=device)
+        return region, torch.ones(batch, dtype=torch.long, device=device)
+    region = torch.arange(num_pixels, device=device).expand(batch, num_pixels).clone()
+    return region, torch.full((batch,), num_pixels, dtype=torch.long, device=device)

@@ -1,6 +1,7 @@
 """Region operators of RANet: the boundary table D (``boundary_max_table``), the Jensen-Shannon table E
 (``jensen_shannon``), region labels from a decision table (``region_labels``), the streamed Region
-Construction Block that never keeps an N x N table for autograd (``region_scores``), representativeness
+Construction Block that never keeps an N x N table for autograd (``region_scores``), D with the segment's
+end points (``boundary_endpoints``), D and E of sampled pairs (``pair_scores``), representativeness
 and representatives (``region_representatives``) and the three region attentions (``region_attention``).
 
 Every operator has a pure-PyTorch path written with tensor operations (no Python loop over pixels). D,
@@ -9,8 +10,10 @@ E and the streamed region pass also have compiled C++/OpenMP kernels (sources in
 and the tests' reference.
 """
 
+from .boundary_endpoints import BoundaryEndpointMax, with_endpoints
 from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
+from .pair_scores import pair_boundary_term, pair_semantic_term
 from .region_attention import (
     GLOBAL_SOFTMAX_MODES,
     distribution,
@@ -27,10 +30,12 @@ from .region_labels import (
     region_labels,
 )
 from .region_representatives import Representatives, region_representativeness, select_representatives
-from .region_scores import REGION_IMPLS, RegionScoreSpec, streamed_region_scores
+from .region_scores import FORCED_REGIONS, REGION_IMPLS, RegionScoreSpec, streamed_region_scores
 
 __all__ = [
+    "BoundaryEndpointMax",
     "BoundaryMaxTable",
+    "FORCED_REGIONS",
     "DIVERGENCE_FORMS",
     "GLOBAL_SOFTMAX_MODES",
     "JSD_IMPLS",
@@ -49,10 +54,13 @@ __all__ = [
     "jensen_shannon_table",
     "local_collection",
     "masked_softmax",
+    "pair_boundary_term",
+    "pair_semantic_term",
     "region_labels",
     "region_representativeness",
     "segment_sample_geometry",
     "segment_softmax",
     "select_representatives",
     "streamed_region_scores",
+    "with_endpoints",
 ]

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ._compiled import IMPLS
+from .boundary_endpoints import with_endpoints
 
 # Samples (batch x pairs x padded steps) evaluated at once; bounds the peak memory of a block.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
@@ -224,7 +225,10 @@ BOUNDARY_IMPLS = IMPLS
 
 
 def boundary_max_table(
-    boundary: Tensor, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS, impl: str = "auto"
+    boundary: Tensor,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    impl: str = "auto",
+    endpoints: bool = False,
 ) -> Tensor:
     """Pairwise boundary term D of RANet with the released code's segment sampling.
 
@@ -234,10 +238,13 @@ def boundary_max_table(
             operator (memory knob). Defaults to 2**22.
         impl (str): ``'auto'`` (the compiled operator when available for this input, else PyTorch),
             ``'compiled'`` or ``'torch'``.
+        endpoints (bool): Count the two end pixels too: D'_ij = max(D_ij, b_i, b_j) (see
+            ``boundary_endpoints``). Defaults to False (the released sampling).
 
     Returns:
         Tensor: D with shape (B, H*W, H*W), pixels in raster order; ``D[b, i, j]`` is the largest
-        interpolated boundary probability strictly between pixel i and pixel j.
+        interpolated boundary probability strictly between pixel i and pixel j (or on the closed segment
+        with ``endpoints=True``).
     """
     if boundary.dim() != 3:
         raise ValueError(f"boundary must have shape (B, H, W), got {tuple(boundary.shape)}")
@@ -246,7 +253,9 @@ def boundary_max_table(
     from ._compiled import boundary_max_table_compiled, use_compiled
 
     if use_compiled(boundary, impl):
-        return boundary_max_table_compiled(boundary)
-    if max(boundary.shape[1:]) > torch.iinfo(torch.int16).max:
-        raise ValueError(f"boundary map too large for int16 arg-max steps: {tuple(boundary.shape)}")
-    return BoundaryMaxTable.apply(boundary, chunk_elements)
+        table = boundary_max_table_compiled(boundary)
+    else:
+        if max(boundary.shape[1:]) > torch.iinfo(torch.int16).max:
+            raise ValueError(f"boundary map too large for int16 arg-max steps: {tuple(boundary.shape)}")
+        table = BoundaryMaxTable.apply(boundary, chunk_elements)
+    return with_endpoints(table, boundary) if endpoints else table

@@ -18,6 +18,10 @@ block by block, and the gradient of every E block is formed and consumed immedia
 float N x N table plus row blocks, for one image at a time, instead of several tables per image for the
 whole batch. The values are those of the straightforward computation (same formulas; only float summation
 order differs).
+
+With ``boundary_endpoints`` the table holds D' = max(D, b_i, b_j) (taken on D's rows in place) and the
+backward splits each block's gradient between D and the end points (``boundary_endpoints``); with
+``force_regions`` the regions are one per image or one per cell instead of those of the decision.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ import torch
 from torch import Tensor
 
 from ._compiled import IMPLS, load_extension, use_compiled
+from .boundary_endpoints import add_endpoints_, endpoint_backward, endpoint_rows
 from .boundary_max_table import boundary_max_table
 from .jensen_shannon import jensen_shannon_rows
 from .region_labels import compact_region_labels, jump_to_roots, region_labels
 
+#: Partitions that can replace the decision's regions (None: the regions of G).
+FORCED_REGIONS = (None, "image", "pixel")
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
@@ -51,6 +58,9 @@ class RegionScoreSpec:
         region_impl: Implementation of the decision, the regions and the region sums (``'auto'``,
             ``'compiled'``: one tiled pass over F without a decision table; ``'torch'``: a bool decision
             table in row blocks and min-label propagation).
+        boundary_endpoints: D counts the end pixels: D'_ij = max(D_ij, b_i, b_j) (``boundary_endpoints``).
+        force_regions: None (regions from G), ``'image'`` (one region per image) or ``'pixel'`` (one
+            region per cell): the partition is replaced, the scores and J are computed as usual.
         block_elements: Size of a row block (memory knob).
     """
 
@@ -62,7 +72,13 @@ class RegionScoreSpec:
     boundary_impl: str = "auto"
     semantic_impl: str = "auto"
     region_impl: str = "auto"
+    boundary_endpoints: bool = False
+    force_regions: str | None = None
     block_elements: int = DEFAULT_BLOCK_ELEMENTS
+
+    def __post_init__(self) -> None:
+        if self.force_regions not in FORCED_REGIONS:
+            raise ValueError(f"force_regions must be one of {FORCED_REGIONS}, got {self.force_regions!r}")
 
 
 def _row_blocks(num_pixels: int, log_probs: Tensor, spec: RegionScoreSpec):
@@ -90,6 +106,8 @@ def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> 
     num_pixels = log_probs.shape[2]
     if spec.use_boundary_term:
         table = boundary_max_table(boundary, impl=spec.boundary_impl)[0]
+        if spec.boundary_endpoints:
+            add_endpoints_(table, boundary.reshape(-1), _row_blocks(num_pixels, log_probs, spec))
         table.neg_().add_(1)  # 1 - D, in place
     else:
         table = log_probs.new_ones(num_pixels, num_pixels)
@@ -129,6 +147,8 @@ def _regions_and_sums(
     score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
+    if spec.force_regions is not None:
+        return forced_regions_and_sums(score, spec.force_regions)
     if use_compiled(score, spec.region_impl, "region_impl"):
         module = load_extension()
         roots = module.region_roots_from_scores(
@@ -148,6 +168,17 @@ def _regions_and_sums(
         same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
         total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
     return region, count[0], total
+
+
+@torch.no_grad()
+def forced_regions_and_sums(score: Tensor, force_regions: str) -> tuple[Tensor, Tensor, Tensor]:
+    """One region per image (``'image'``) or per cell (``'pixel'``): ids, count and region sums of F."""
+    num_pixels = score.shape[0]
+    if force_regions == "image":
+        region = torch.zeros(num_pixels, dtype=torch.long, device=score.device)
+        return region, region.new_tensor(1), score.sum(dim=1)
+    region = torch.arange(num_pixels, device=score.device)
+    return region, region.new_tensor(num_pixels), score.diagonal().clone()
 
 
 class _StreamedRegionScores(torch.autograd.Function):
@@ -193,30 +224,45 @@ class _StreamedRegionScores(torch.autograd.Function):
                     # D's backward keeps only the boundary map (or arg-max steps), not D itself, so D's
                     # storage can be overwritten with D's gradient block by block.
                     work = table.detach()[0]
+                    flat_boundary = boundary_b.detach().reshape(-1)
+                    grad_endpoints = torch.zeros_like(flat_boundary)
                 for start, stop in _row_blocks(num_pixels, log_probs, spec):
                     same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
                     grad_score = torch.where(
                         same, coefficient[start:stop].unsqueeze(1), coefficient.new_zeros(())
                     )
+                    if spec.use_boundary_term:
+                        boundary_rows = work[start:stop]
+                        if spec.boundary_endpoints:
+                            boundary_rows = torch.maximum(
+                                boundary_rows, endpoint_rows(flat_boundary[start:stop], flat_boundary)
+                            )
                     if spec.use_semantic_term:
                         semantic = _semantic_rows(log_probs_b, start, stop, spec)
                         if need_log_probs:
                             # dF/dE = -(1 - D)
                             grad_semantic = (
-                                -grad_score * (1 - work[start:stop])
-                                if spec.use_boundary_term
-                                else -grad_score
+                                -grad_score * (1 - boundary_rows) if spec.use_boundary_term else -grad_score
                             )
                             (grad,) = torch.autograd.grad(semantic, log_probs_b, grad_semantic.unsqueeze(0))
                             grad_log_probs[b : b + 1] += grad
-                        if spec.use_boundary_term:
-                            # dF/dD = -(1 - E)
-                            work[start:stop] = -grad_score * (1 - semantic.detach()[0])
-                    elif spec.use_boundary_term:
-                        work[start:stop] = -grad_score
+                        # dF/dD = -(1 - E)
+                        grad_rows = -grad_score * (1 - semantic.detach()[0])
+                    else:
+                        grad_rows = -grad_score
+                    if spec.use_boundary_term and spec.boundary_endpoints:
+                        grad_rows, grad_own, grad_all = endpoint_backward(
+                            grad_rows, boundary_rows, flat_boundary[start:stop], flat_boundary
+                        )
+                        grad_endpoints[start:stop] += grad_own
+                        grad_endpoints += grad_all
+                    if spec.use_boundary_term:
+                        work[start:stop] = grad_rows
                 if need_boundary:
                     (grad,) = torch.autograd.grad(table, boundary_b, work.unsqueeze(0))
                     grad_boundary[b : b + 1] = grad
+                    if spec.boundary_endpoints:
+                        grad_boundary[b] += grad_endpoints.view_as(grad_boundary[b])
         return grad_boundary, grad_log_probs, None, None, None
 
 
