@@ -144,7 +144,8 @@ def random_state_dict(net: nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
         elif key.endswith("running_var") or (key.endswith(".weight") and _is_bn(net, key)):
             value = 0.5 + torch.rand(value.shape, generator=gen)
         elif value.is_floating_point():
-            value = value + 0.01 * torch.randn(value.shape, generator=gen) * value.std().clamp_min(1e-3)
+            scale = value.std().clamp_min(1e-3) if value.numel() > 1 else torch.tensor(1e-2)
+            value = value + 0.01 * torch.randn(value.shape, generator=gen) * scale
         state[key] = value
     return state
 
