@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +63,16 @@ def _video(folder: Path, frames: int, height: int, width: int, seed: int):
     from vos_recommender.data.davis import DavisDataset
     from vos_recommender.data.generate import generate_davis_dataset
 
-    root = generate_davis_dataset(folder, num_train=0, num_val=1, num_frames=frames, height=height,
-                                  width=width, max_objects=2, seed=seed)
+    root = generate_davis_dataset(
+        folder,
+        num_train=0,
+        num_val=1,
+        num_frames=frames,
+        height=height,
+        width=width,
+        max_objects=2,
+        seed=seed,
+    )
     return DavisDataset(root, split="val")[0]
 
 
@@ -79,8 +86,9 @@ def compare(authors_dir: Path, checkpoint: Path, video, rounds: int) -> list[dic
     robot = InteractiveRobot(min_nb_nodes=NativeATNetBackend.simulated_user["min_nb_nodes"])
     rows = []
     with authors_patches():
-        authors = ATNetBackend(authors_dir, weights=checkpoint, device="cpu",
-                               injected=correlation_modules(), stand_ins=True)
+        authors = ATNetBackend(
+            authors_dir, weights=checkpoint, device="cpu", injected=correlation_modules(), stand_ins=True
+        )
         for backend in (authors, native):
             backend.start_video(video.frames, video.num_objects, video_id=video.name)
         scribble = video.scribbles[0]
@@ -90,16 +98,18 @@ def compare(authors_dir: Path, checkpoint: Path, video, rounds: int) -> list[dic
             ours = native.interact(scribble, frame)
             raw = theirs.probs[:, 1:]
             diff = np.abs(raw - native.object_probs)
-            rows.append({
-                "round": index,
-                "frame": int(frame),
-                "max_abs_diff": float(diff.max()),
-                "mean_abs_diff": float(diff.mean()),
-                "label_agreement": float((theirs.masks == ours.masks).mean()),
-                "authors_prob_range": [float(raw.min()), float(raw.max())],
-                "authors_raw_sum_max": float(theirs.probs.sum(axis=1).max()),
-                "native_prob_sum_max_dev": float(np.abs(ours.probs.sum(axis=1) - 1).max()),
-            })
+            rows.append(
+                {
+                    "round": index,
+                    "frame": int(frame),
+                    "max_abs_diff": float(diff.max()),
+                    "mean_abs_diff": float(diff.mean()),
+                    "label_agreement": float((theirs.masks == ours.masks).mean()),
+                    "authors_prob_range": [float(raw.min()), float(raw.max())],
+                    "authors_raw_sum_max": float(theirs.probs.sum(axis=1).max()),
+                    "native_prob_sum_max_dev": float(np.abs(ours.probs.sum(axis=1) - 1).max()),
+                }
+            )
             print(f"round {index} (frame {frame}): max |diff| {diff.max():.3g}", flush=True)
             scribble = robot.interact(video.name, theirs.masks, video.masks, nb_objects=video.num_objects)
             frame = int(scribble["annotated_frame"])
@@ -117,7 +127,9 @@ def _timing_inputs(frames: int, height: int, width: int):
     return video, scribble, frames // 2
 
 
-def time_rounds(threads: list[int], frames: int, height: int, width: int, authors_dir: Path | None) -> list[dict]:
+def time_rounds(
+    threads: list[int], frames: int, height: int, width: int, authors_dir: Path | None
+) -> list[dict]:
     """Seconds of one round (one object) per configuration and thread count."""
     import warnings
 
@@ -133,8 +145,14 @@ def time_rounds(threads: list[int], frames: int, height: int, width: int, author
                 backend = NativeATNetBackend(config=config)
             backend.start_video(video, 1)
             result = backend.interact(scribble, frame)
-            rows.append({"implementation": "native", "config": config, "threads": count,
-                         "seconds_per_round": round(result.elapsed, 2)})
+            rows.append(
+                {
+                    "implementation": "native",
+                    "config": config,
+                    "threads": count,
+                    "seconds_per_round": round(result.elapsed, 2),
+                }
+            )
             print(rows[-1], flush=True)
         if authors_dir is not None:
             rows.append(_time_authors(authors_dir, video, scribble, frame, count))
@@ -148,12 +166,17 @@ def _time_authors(authors_dir: Path, video, scribble, frame: int, count: int) ->
     with tempfile.TemporaryDirectory() as tmp, authors_patches():
         checkpoint = Path(tmp) / "ATNet-checkpoint.pth"
         torch.save(build_authors_net(authors_dir).state_dict(), checkpoint)
-        backend = ATNetBackend(authors_dir, weights=checkpoint, device="cpu",
-                               injected=correlation_modules(), stand_ins=True)
+        backend = ATNetBackend(
+            authors_dir, weights=checkpoint, device="cpu", injected=correlation_modules(), stand_ins=True
+        )
         backend.start_video(video, 1)
         result = backend.interact(scribble, frame)
-    return {"implementation": "authors (patched)", "config": "released", "threads": count,
-            "seconds_per_round": round(result.elapsed, 2)}
+    return {
+        "implementation": "authors (patched)",
+        "config": "released",
+        "threads": count,
+        "seconds_per_round": round(result.elapsed, 2),
+    }
 
 
 def _markdown(report: dict) -> str:
@@ -188,9 +211,13 @@ def _markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vos_native_equivalence.py atnet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vos_native_equivalence.py atnet", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--authors-dir", type=Path, required=True, help="clone of yuk6heo/IVOS-ATNet")
-    parser.add_argument("--write-manifest", action="store_true", help=f"(re)write {MANIFEST.relative_to(REPO)}")
+    parser.add_argument(
+        "--write-manifest", action="store_true", help=f"(re)write {MANIFEST.relative_to(REPO)}"
+    )
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--height", type=int, default=96)
     parser.add_argument("--width", type=int, default=128)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.utils.model_zoo
 import torch.nn.functional as F
+import torch.utils.model_zoo
 from torch import nn
 
 AUTHORS_REPO = "yuk6heo/IVOS-ATNet"
@@ -89,7 +89,9 @@ def authors_patches() -> Iterator[dict[str, int]]:
         return {}
 
     def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=True):
-        return saved["grid_sample"](input, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+        return saved["grid_sample"](
+            input, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners
+        )
 
     torch.Tensor.cuda = no_cuda
     nn.Module.cuda = no_cuda

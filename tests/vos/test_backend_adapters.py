@@ -207,8 +207,12 @@ def _fake_atnet_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
 
 
 def test_atnet_adapter_refuses_cuda_calls_without_cuda(tmp_path):
-    code = _fake_atnet_copy(tmp_path, {"networks/ltm_transfer.py": "import torch\nd = torch.zeros(2).cuda()\n"})
-    with pytest.raises(BackendNotAvailableError, match=r"\.cuda\(\) \(networks/ltm_transfer\.py:2\).*device='cpu'"):
+    code = _fake_atnet_copy(
+        tmp_path, {"networks/ltm_transfer.py": "import torch\nd = torch.zeros(2).cuda()\n"}
+    )
+    with pytest.raises(
+        BackendNotAvailableError, match=r"\.cuda\(\) \(networks/ltm_transfer\.py:2\).*device='cpu'"
+    ):
         build_backend("atnet_authors", code_dir=code, weights=tmp_path / "w.pth", device="cpu")
 
 
@@ -229,5 +233,5 @@ def test_atnet_numpy_aliases_exist_only_inside_the_adapters_calls():
 
     assert "int" not in np.__dict__
     with numpy_aliases():
-        assert np.int is int and np.float is float
+        assert getattr(np, "int") is int and getattr(np, "float") is float  # noqa: B009
     assert "int" not in np.__dict__ and "float" not in np.__dict__

@@ -101,7 +101,10 @@ def test_working_height_resizes_and_outputs_come_back_full_size():
     frames = np.random.default_rng(0).integers(0, 255, size=(3, 64, 80, 3), dtype=np.uint8)
     backend.start_video(frames, 1)
     assert backend._state["size"] == (32, 40)
-    scribble = {"sequence": "toy", "scribbles": [[], [{"path": [[0.5, 0.5], [0.6, 0.6]], "object_id": 1}], []]}
+    scribble = {
+        "sequence": "toy",
+        "scribbles": [[], [{"path": [[0.5, 0.5], [0.6, 0.6]], "object_id": 1}], []],
+    }
     result = backend.interact(scribble, 1)
     assert result.masks.shape == (3, 64, 80) and result.probs.shape == (3, 2, 64, 80)
 

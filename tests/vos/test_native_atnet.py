@@ -66,7 +66,9 @@ def test_manifest_shaped_state_dict_loads_strictly(released):
 def test_loader_accepts_saved_formats(tmp_path, wrap):
     # The released file is a plain state dict (their evaluation: net.load_state_dict(torch.load(path))).
     model = ATNet.from_config("cpu")
-    source = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    source = {
+        k: torch.full_like(v, 0.5) if v.is_floating_point() else v for k, v in model.state_dict().items()
+    }
     saved = {
         "plain": source,
         "module_prefix": {f"module.{k}": v for k, v in source.items()},

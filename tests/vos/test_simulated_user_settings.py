@@ -23,7 +23,13 @@ class _DeclaringBackend(FlowBackend):
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     return generated_videos(
-        tmp_path_factory.mktemp("settings_data"), num_train=1, num_val=0, num_frames=4, height=40, width=56, seed=2
+        tmp_path_factory.mktemp("settings_data"),
+        num_train=1,
+        num_val=0,
+        num_frames=4,
+        height=40,
+        width=56,
+        seed=2,
     )
 
 
@@ -61,6 +67,10 @@ def test_environment_uses_the_backends_settings(videos):
     env = FrameRecommendationEnv(videos=videos, backend=_DeclaringBackend(), num_rounds=2, goal_reward=False)
     assert env.session.robot.min_nb_nodes == 2
     env = FrameRecommendationEnv(
-        videos=videos, backend=_DeclaringBackend(), num_rounds=2, goal_reward=False, robot_kwargs={"min_nb_nodes": 3}
+        videos=videos,
+        backend=_DeclaringBackend(),
+        num_rounds=2,
+        goal_reward=False,
+        robot_kwargs={"min_nb_nodes": 3},
     )
     assert env.session.robot.min_nb_nodes == 3

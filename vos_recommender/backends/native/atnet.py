@@ -143,7 +143,9 @@ class NativeATNetBackend(VOSBackend):
         for obj_id in range(1, self.num_objects + 1):
             positive, negative = scribble_maps(strokes, obj_id, prev)
             if first_round:  # nothing to correct yet: a flat 0.5 prior and no negative map
-                maps.append(np.stack([np.full_like(positive, 0.5), positive - negative, np.zeros_like(positive)]))
+                maps.append(
+                    np.stack([np.full_like(positive, 0.5), positive - negative, np.zeros_like(positive)])
+                )
             else:
                 maps.append(np.stack([(prev == obj_id).astype(np.float32), positive, negative]))
         tensor = torch.from_numpy(np.stack(maps)).to(self.device, self.dtype)
@@ -200,9 +202,11 @@ class NativeATNetBackend(VOSBackend):
         if self.frames is not None and objects.shape[-2:] != self.frames.shape[1:3]:
             full = self.frames.shape[1:3]
             objects = F.interpolate(objects, size=full, mode="bilinear", align_corners=False)
-            labels_out = F.interpolate(
-                torch.from_numpy(labels_out)[:, None].float(), size=full, mode="nearest"
-            )[:, 0].long().numpy()
+            labels_out = (
+                F.interpolate(torch.from_numpy(labels_out)[:, None].float(), size=full, mode="nearest")[:, 0]
+                .long()
+                .numpy()
+            )
         self.object_probs = objects.cpu().numpy().astype(np.float32)
         background = np.prod(1.0 - self.object_probs, axis=1, keepdims=True)
         raw = np.concatenate([background, self.object_probs], axis=1)

@@ -31,6 +31,7 @@ __all__ = [
 
 def pad_info(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """``((top, bottom), (left, right))`` reflect padding to ATNet's working size."""
+
     def split(size: int) -> tuple[int, int]:
         extra = 32 - size % 32
         return extra // 2, extra // 2 + extra % 2
@@ -94,7 +95,9 @@ def scribble_maps(
     positive = np.zeros((height, width))
     negative = np.zeros((height, width))
     for stroke in strokes:
-        points = np.round(np.asarray(stroke["path"], dtype=np.float64) * np.array((width, height))).astype(np.int64)
+        points = np.round(np.asarray(stroke["path"], dtype=np.float64) * np.array((width, height))).astype(
+            np.int64
+        )
         pixels = bresenham(points) if len(points) > 1 else points
         if len(pixels) == 0:
             continue
@@ -106,7 +109,9 @@ def scribble_maps(
     return positive.astype(np.float32), negative.astype(np.float32)
 
 
-def propagation_order(annotated: Sequence[int], now: int, num_frames: int, proportion: float = 0.99) -> list[int]:
+def propagation_order(
+    annotated: Sequence[int], now: int, num_frames: int, proportion: float = 0.99
+) -> list[int]:
     """Frames to process: ``now`` down to the backward limit, then ``now`` up to the forward limit.
 
     The limits are the frames next to the nearest other annotated frames, moved ``proportion`` of
@@ -125,7 +130,9 @@ def propagation_order(annotated: Sequence[int], now: int, num_frames: int, propo
     return order or [now]
 
 
-def blend_weight(frame: int, now: int, annotated: Sequence[int], backward: bool, smallest: float = 0.5) -> float:
+def blend_weight(
+    frame: int, now: int, annotated: Sequence[int], backward: bool, smallest: float = 0.5
+) -> float:
     """Weight of this round's propagation at ``frame``; the rest comes from the previous round.
 
     It falls linearly from 1 at the annotated frame to ``smallest`` at the nearest annotated frame on

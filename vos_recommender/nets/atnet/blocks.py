@@ -81,7 +81,9 @@ class SEResNet(ResNet):
     :class:`~vos_recommender.nets.resnet.ResNet`.
     """
 
-    def __init__(self, depth: int = 50, output_stride: int = 16, multi_grid: Sequence[int] | None = None) -> None:
+    def __init__(
+        self, depth: int = 50, output_stride: int = 16, multi_grid: Sequence[int] | None = None
+    ) -> None:
         super().__init__(depth=depth, output_stride=output_stride, multi_grid=multi_grid)
 
     def _make_layer(self, block, planes, blocks, stride=1, dilate=False, multi_grid=None):  # noqa: D102
@@ -92,7 +94,9 @@ class _ASPPBranch(nn.Module):
     def __init__(self, inplanes: int, planes: int, kernel_size: int, dilation: int) -> None:
         super().__init__()
         padding = 0 if kernel_size == 1 else dilation
-        self.atrous_conv = nn.Conv2d(inplanes, planes, kernel_size, padding=padding, dilation=dilation, bias=False)
+        self.atrous_conv = nn.Conv2d(
+            inplanes, planes, kernel_size, padding=padding, dilation=dilation, bias=False
+        )
         self.bn = nn.BatchNorm2d(planes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,7 +131,9 @@ class ASPP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = [self.aspp1(x), self.aspp2(x), self.aspp3(x), self.aspp4(x)]
         pooled = self.global_avg_pool(x)
-        branches.append(F.interpolate(pooled, size=branches[-1].shape[2:], mode="bilinear", align_corners=True))
+        branches.append(
+            F.interpolate(pooled, size=branches[-1].shape[2:], mode="bilinear", align_corners=True)
+        )
         return self.dropout(F.relu(self.bn1(self.conv1(torch.cat(branches, dim=1)))))
 
 

@@ -56,7 +56,9 @@ def load_atnet_checkpoint(model: nn.Module, path: str | os.PathLike) -> int:
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
     ]
     if missing or unexpected or mismatched:
         raise ValueError(

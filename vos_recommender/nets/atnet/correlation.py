@@ -46,7 +46,9 @@ def local_correlation(
         ValueError: If the maps differ in shape or the padding leaves no output.
     """
     if f1.shape != f2.shape or f1.dim() != 4:
-        raise ValueError(f"correlation needs two B x C x H x W maps of one shape, got {f1.shape} and {f2.shape}")
+        raise ValueError(
+            f"correlation needs two B x C x H x W maps of one shape, got {f1.shape} and {f2.shape}"
+        )
     pad = max_displacement if pad_size is None else int(pad_size)
     _, channels, height, width = f1.shape
     out_h, out_w = height + 2 * pad - 2 * max_displacement, width + 2 * pad - 2 * max_displacement
@@ -73,8 +75,12 @@ def shift_zero(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """
     height, width = x.shape[-2:]
     out = torch.zeros_like(x)
-    ys, yd = (slice(dy, height), slice(0, height - dy)) if dy >= 0 else (slice(0, height + dy), slice(-dy, height))
-    xs, xd = (slice(dx, width), slice(0, width - dx)) if dx >= 0 else (slice(0, width + dx), slice(-dx, width))
+    ys, yd = (
+        (slice(dy, height), slice(0, height - dy)) if dy >= 0 else (slice(0, height + dy), slice(-dy, height))
+    )
+    xs, xd = (
+        (slice(dx, width), slice(0, width - dx)) if dx >= 0 else (slice(0, width + dx), slice(-dx, width))
+    )
     if abs(dy) < height and abs(dx) < width:
         out[..., yd, xd] = x[..., ys, xs]
     return out

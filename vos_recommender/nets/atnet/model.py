@@ -54,7 +54,12 @@ class Encoder(nn.Module):
         resnet = SEResNet(depth, output_stride=16, multi_grid=(1, 2, 4)[:blocks])
         self.channels = resnet.stage_channels
         self.bn1, self.relu, self.maxpool = resnet.bn1, resnet.relu, resnet.maxpool
-        self.res2, self.res3, self.res4, self.res5 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
+        self.res2, self.res3, self.res4, self.res5 = (
+            resnet.layer1,
+            resnet.layer2,
+            resnet.layer3,
+            resnet.layer4,
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.maxpool(self.relu(self.bn1(getattr(self, self.first_name)(x))))
@@ -136,7 +141,9 @@ class ATNet(nn.Module):
         corr_stride: Step between displacements at 1/4 resolution (released: 2).
     """
 
-    def __init__(self, depth: int = 50, mdim: int = 256, corr_displacement: int = 4, corr_stride: int = 2) -> None:
+    def __init__(
+        self, depth: int = 50, mdim: int = 256, corr_displacement: int = 4, corr_stride: int = 2
+    ) -> None:
         super().__init__()
         self.encoder_6ch = Encoder(6, depth)
         self.encoder_3ch = Encoder(3, depth)
@@ -199,7 +206,9 @@ class ATNet(nn.Module):
         values = torch.cat([f.reshape(b, c, h * w) for f in anno_indicators], dim=-1)
         return torch.bmm(values, affinity).reshape(b, c, h, w)
 
-    def local_transfer(self, r2_prev: torch.Tensor, r2_target: torch.Tensor, mask_prev: torch.Tensor) -> torch.Tensor:
+    def local_transfer(
+        self, r2_prev: torch.Tensor, r2_target: torch.Tensor, mask_prev: torch.Tensor
+    ) -> torch.Tensor:
         """Carry the previous mask over from nearby positions, weighted by a local correlation (1/4)."""
         mask = F.interpolate(mask_prev, scale_factor=0.25, mode="bilinear", align_corners=True)
         affinity = local_correlation(r2_target, r2_prev, self.max_displacement, self.corr_stride)
