@@ -23,6 +23,7 @@ import os
 import warnings
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -215,6 +216,4 @@ class NativeATNetBackend(VOSBackend):
 
 def cv2_resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Area-resize one frame to ``(width, height)``."""
-    import cv2
-
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
