@@ -34,6 +34,7 @@ from torch import nn
 
 AUTHORS_REPO = "yuk6heo/IVOS-ATNet"
 AUTHORS_COMMIT = "1cf574953a96bd680c518c6362b510fd103ff271"
+LOGIT_GAIN = 40.0
 _NUMPY_ALIASES = {"int": int, "float": float, "bool": bool, "object": object, "long": int}
 
 
@@ -149,6 +150,13 @@ def random_state_dict(net: nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
             scale = value.std().clamp_min(1e-3) if value.numel() > 1 else torch.tensor(1e-2)
             value = value + 0.01 * torch.randn(value.shape, generator=gen) * scale
         state[key] = value
+    # Default initialisation leaves the logits near 0 (probabilities 0.45..0.55, no pixel over ATNet's 0.8
+    # label threshold). Zero-mean, amplified last layers (their inputs are non-negative after ReLU)
+    # spread them over (0, 1), so labels, the robot's corrections and later rounds are not trivial.
+    for head in ("decoder_iact.lastconv.8", "decoder_prop.lastconv.8"):
+        weight = state[f"{head}.weight"]
+        state[f"{head}.weight"] = (weight - weight.mean()) * LOGIT_GAIN
+        state[f"{head}.bias"] = torch.zeros_like(state[f"{head}.bias"])
     return state
 
 
