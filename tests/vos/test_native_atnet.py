@@ -91,7 +91,7 @@ def test_loader_names_the_file_and_the_first_wrong_keys(tmp_path):
     with pytest.raises(ValueError, match=r"wrong\.pth.*prev_conv1x1\.weight.*extra\.weight"):
         load_atnet_checkpoint(ATNet.from_config("cpu"), path)
     with pytest.raises(ValueError, match="of another shape"):
-        load_atnet_checkpoint(ATNet.from_config("released"), _save(tmp_path, ATNet.from_config("cpu")))
+        load_atnet_checkpoint(ATNet(depth=18, mdim=32), _save(tmp_path, ATNet.from_config("cpu")))
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pth"):
         read_atnet_state_dict(tmp_path / "junk.pth")
