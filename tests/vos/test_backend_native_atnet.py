@@ -55,6 +55,9 @@ def test_two_rounds_on_cpu_with_random_weights(video):
     raw = backend.object_probs
     assert raw.shape == (num_frames, video.num_objects, height, width)
     assert ((raw >= 0) & (raw <= 1)).all()
+    # Returned probabilities are ATNet's [prod(1 - p), p_1 .. p_O] divided by their sum.
+    unnormalised = np.concatenate([np.prod(1 - raw, axis=1, keepdims=True), raw], axis=1)
+    np.testing.assert_allclose(first.probs, unnormalised / unnormalised.sum(axis=1, keepdims=True), atol=1e-6)
     # Labels follow ATNet's rule: the most probable object where it exceeds 0.8, else background.
     best = raw.max(axis=1)
     want = np.where(best > 0.8, raw.argmax(axis=1) + 1, 0)
@@ -97,7 +100,9 @@ def test_wrong_checkpoint_names_the_file_and_keys(tmp_path):
 
 def test_working_height_resizes_and_outputs_come_back_full_size():
     with pytest.warns(UserWarning):
-        backend = NativeATNetBackend(config={"depth": 18, "mdim": 16, "working_height": 32})
+        backend = NativeATNetBackend(
+            config={"depth": 18, "mdim": 16, "working_height": 32}, dtype=torch.float64
+        )
     frames = np.random.default_rng(0).integers(0, 255, size=(3, 64, 80, 3), dtype=np.uint8)
     backend.start_video(frames, 1)
     assert backend._state["size"] == (32, 40)
@@ -107,6 +112,7 @@ def test_working_height_resizes_and_outputs_come_back_full_size():
     }
     result = backend.interact(scribble, 1)
     assert result.masks.shape == (3, 64, 80) and result.probs.shape == (3, 2, 64, 80)
+    assert backend._state["prob_maps"].dtype == torch.float64 and result.probs.dtype == np.float32
 
 
 # ------------------------------------------------------------------------------ input encoding
