@@ -199,6 +199,10 @@ def _time_authors(authors_dir: Path, video, scribble, frame: int, count: int) ->
     }
 
 
+def _margin(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
 def _markdown(report: dict) -> str:
     lines = [
         "# Native ATNet vs the authors' code",
@@ -214,7 +218,8 @@ def _markdown(report: dict) -> str:
     for row in report["rounds"]:
         lines.append(
             f"| {row['round']} | {row['frame']} | {row['max_abs_diff']:.3g} | {row['mean_abs_diff']:.3g} | "
-            f"{row['differing_labels']} ({row['differing_labels_max_margin']}) | {row['authors_raw_sum_max']:.3f} |"
+            f"{row['differing_labels']} ({_margin(row['differing_labels_max_margin'])}) | "
+            f"{row['authors_raw_sum_max']:.3f} |"
         )
     lines += [
         "",
