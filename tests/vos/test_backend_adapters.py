@@ -42,7 +42,7 @@ def _import_fake(folder: str, module: str):
 
 
 # --------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("name", ["ipn", "manet", "atnet"])
+@pytest.mark.parametrize("name", ["ipn", "manet", "atnet_authors"])
 def test_missing_code_dir_names_the_path(tmp_path, name):
     missing = tmp_path / "nowhere"
     with pytest.raises(BackendNotAvailableError, match="nowhere"):
@@ -57,7 +57,7 @@ def test_missing_files_and_modules_are_named(tmp_path):
     with pytest.raises(BackendNotAvailableError, match="networks/IntVOS.py"):
         build_backend("manet", code_dir=FAKE / "ipn", weights=tmp_path / "w.pth")
     with pytest.raises(BackendNotAvailableError, match="ATNet-checkpoint.pth"):
-        build_backend("atnet", code_dir=FAKE / "atnet", device="cpu")
+        build_backend("atnet_authors", code_dir=FAKE / "atnet", device="cpu")
     # A repository whose module needs a package that is not installed.
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -164,7 +164,7 @@ def test_atnet_adapter_contract(tmp_path):
         net.anet.bias.fill_(-5.0)
     torch.save(net.state_dict(), tmp_path / "ATNet-checkpoint.pth")
     backend = build_backend(
-        "atnet", code_dir=FAKE / "atnet", weights=tmp_path / "ATNet-checkpoint.pth", device="cpu"
+        "atnet_authors", code_dir=FAKE / "atnet", weights=tmp_path / "ATNet-checkpoint.pth", device="cpu"
     )
     backend.start_video(_frames(), NUM_OBJECTS, video_id="toy")
     result = backend.interact(_scribble(1, {1: (5, 5), 2: (20, 30)}), 1)
@@ -187,5 +187,51 @@ def test_registry_and_former_module_point_at_the_authors_modules():
     assert adapters.IPNBackend is authors.IPNBackend is ipn.IPNBackend
     assert adapters.MANetBackend is manet.MANetBackend and adapters.ATNetBackend is atnet.ATNetBackend
     assert adapters.AuthorsCode is AuthorsCode and adapters.manet_config is manet.manet_config
-    for name, cls in (("ipn", ipn.IPNBackend), ("manet", manet.MANetBackend), ("atnet", atnet.ATNetBackend)):
+    for name, cls in (
+        ("ipn", ipn.IPNBackend),
+        ("manet", manet.MANetBackend),
+        ("atnet_authors", atnet.ATNetBackend),
+    ):
         assert BACKENDS.get(name) is cls
+
+
+def _fake_atnet_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
+    import shutil
+
+    code = tmp_path / "atnet_code"
+    shutil.copytree(FAKE / "atnet", code, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, text in extra.items():
+        (code / rel).parent.mkdir(parents=True, exist_ok=True)
+        (code / rel).write_text(text)
+    return code
+
+
+def test_atnet_adapter_refuses_cuda_calls_without_cuda(tmp_path):
+    code = _fake_atnet_copy(
+        tmp_path, {"networks/ltm_transfer.py": "import torch\nd = torch.zeros(2).cuda()\n"}
+    )
+    with pytest.raises(
+        BackendNotAvailableError, match=r"\.cuda\(\) \(networks/ltm_transfer\.py:2\).*device='cpu'"
+    ):
+        build_backend("atnet_authors", code_dir=code, weights=tmp_path / "w.pth", device="cpu")
+
+
+def test_atnet_adapter_detects_the_backbone_download_before_building(tmp_path, monkeypatch):
+    resnet = "URL = 'https://download.pytorch.org/models/resnet50-19c8e357.pth'\n"
+    code = _fake_atnet_copy(tmp_path, {"networks/deeplab/backbone/resnet.py": resnet})
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(BackendNotAvailableError, match="resnet50-19c8e357.pth"):
+        build_backend("atnet_authors", code_dir=code, weights=tmp_path / "w.pth", device="cpu")
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / "resnet50-19c8e357.pth").write_bytes(b"")
+    with pytest.raises(BackendNotAvailableError, match="ATNet-checkpoint.pth|w.pth"):  # past the check
+        build_backend("atnet_authors", code_dir=code, weights=tmp_path / "w.pth", device="cpu")
+
+
+def test_atnet_numpy_aliases_exist_only_inside_the_adapters_calls():
+    from vos_recommender.backends.authors.atnet import numpy_aliases
+
+    assert "int" not in np.__dict__
+    with numpy_aliases():
+        assert getattr(np, "int") is int and getattr(np, "float") is float  # noqa: B009
+    assert "int" not in np.__dict__ and "float" not in np.__dict__

@@ -10,7 +10,8 @@
 ``cache``     wraps another backend and replays recorded results from disk
 ``ipn``       the authors' IPN (Oh et al., CVPR 2019) given its code and weights
 ``manet``     the authors' MANet (Miao et al., CVPR 2020) given its code and weights
-``atnet``     the authors' ATNet (Heo et al., ECCV 2020) given its code and weights
+``atnet``     ATNet (Heo et al., ECCV 2020) in pure PyTorch, loading the released checkpoint
+``atnet_authors``  the authors' ATNet code (needs CUDA and their correlation package)
 ============  ==========================================================================
 
 Modules are imported only when a backend is built, so importing this package stays light.
@@ -43,7 +44,8 @@ BACKENDS: Registry[VOSBackend] = Registry(
         "cache": "vos_recommender.backends.cache:CachingBackend",
         "ipn": "vos_recommender.backends.authors.ipn:IPNBackend",
         "manet": "vos_recommender.backends.authors.manet:MANetBackend",
-        "atnet": "vos_recommender.backends.authors.atnet:ATNetBackend",
+        "atnet": "vos_recommender.backends.native.atnet:NativeATNetBackend",
+        "atnet_authors": "vos_recommender.backends.authors.atnet:ATNetBackend",
     },
 )
 

@@ -88,9 +88,13 @@ class VOSBackend(abc.ABC):
         frames: The current video, ``T x H x W x 3`` uint8, or None before :meth:`start_video`.
         num_objects: Number of objects ``O`` of the current video.
         annotated_frames: Frame of every round so far, in order.
+        simulated_user: Settings of the DAVIS simulated user (the robot) the backend was evaluated
+            with, e.g. ``{"min_nb_nodes": 2}`` for ATNet; empty for the davisinteractive defaults.
+            Interaction sessions use them unless the caller sets the same keys explicitly.
     """
 
     name: str = "base"
+    simulated_user: dict[str, Any] = {}  # noqa: RUF012 (read-only class default, never mutated)
 
     def __init__(self) -> None:
         self.frames: np.ndarray | None = None

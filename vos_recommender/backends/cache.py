@@ -137,6 +137,14 @@ class CachingBackend(VOSBackend):
         self._applied: list[tuple[int, str]] | None = None
 
     @property
+    def simulated_user(self) -> dict[str, Any]:  # type: ignore[override]
+        """The wrapped backend's simulated-user settings.
+
+        They are not part of the key: a result depends on the scribbles, whose digests are.
+        """
+        return dict(self.inner.simulated_user)
+
+    @property
     def hit_rate(self) -> float:
         """Fraction of rounds answered from the cache (0 before any round)."""
         total = self.hits + self.misses

@@ -90,7 +90,8 @@ class FrameRecommendationEnv(gym.Env):
     * ``backend`` (registry name or instance), ``backend_kwargs``, ``cache_dir`` (record and replay
       rounds there), ``cache_kwargs``, ``quality`` (``"oracle"``, ``"wild"`` or a :class:`QualitySource`),
       ``quality_kwargs``, ``robot_kwargs``: the :class:`~vos_recommender.interaction.InteractionSession`
-      that plays the rounds (a replayed round loads masks and scribbles only on demand, e.g. to render).
+      that plays the rounds (a replayed round loads masks and scribbles only on demand, e.g. to render);
+      ``robot_kwargs`` keys not given take the backend's declared ``simulated_user`` settings.
     * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5);
       ``max_frames`` (default: the longest video).
     * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir`` (default

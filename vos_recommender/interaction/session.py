@@ -26,7 +26,12 @@ from vos_recommender.backends import VOSBackend, VOSResult, build_backend
 from vos_recommender.backends.cache import CachingBackend, scribble_hash
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import Scribble
-from vos_recommender.interaction.simulated_user import LazyScribble, SimulatedUser, drawing_seconds
+from vos_recommender.interaction.simulated_user import (
+    LazyScribble,
+    SimulatedUser,
+    drawing_seconds,
+    robot_settings,
+)
 from vos_recommender.metrics.jf import per_frame_jf
 from vos_recommender.quality import OracleQuality, QualitySource, build_quality
 
@@ -66,7 +71,8 @@ class InteractionSession:
         cache_kwargs: :class:`CachingBackend` settings.
         quality: ``"oracle"``, ``"wild"`` or a :class:`QualitySource`.
         quality_kwargs: Arguments of a quality source given by name.
-        robot_kwargs: :class:`InteractiveRobot` settings.
+        robot_kwargs: :class:`InteractiveRobot` settings; keys not given default to the backend's
+            ``simulated_user`` (e.g. ATNet's ``min_nb_nodes=2``), explicit ones win.
 
     Attributes:
         backend: The backend the rounds go to (the cache wrapper when there is a cache).
@@ -96,7 +102,8 @@ class InteractionSession:
         # A cache wrapper given as the backend is used as one too (its scribbles are then not stored).
         self._cache = inner if isinstance(inner, CachingBackend) else None
         self.user = SimulatedUser(
-            robot_kwargs, Path(cache_dir) / "scribbles" if cache_dir is not None else None
+            robot_settings(inner.simulated_user, robot_kwargs, name),
+            Path(cache_dir) / "scribbles" if cache_dir is not None else None,
         )
         self.quality: QualitySource = (
             build_quality(quality, **(quality_kwargs or {})) if isinstance(quality, str) else quality

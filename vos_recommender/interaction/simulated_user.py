@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,34 @@ from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import Scribble, load_scribble, save_scribble
 from vos_recommender.interaction.validation import check_scribble
 
-__all__ = ["LazyScribble", "SimulatedUser", "drawing_seconds"]
+__all__ = ["LazyScribble", "SimulatedUser", "drawing_seconds", "robot_settings"]
+
+logger = logging.getLogger(__name__)
+
+
+def robot_settings(
+    backend_settings: dict[str, Any] | None, explicit: dict[str, Any] | None, backend_name: str = "backend"
+) -> dict[str, Any]:
+    """The robot settings of a session: the backend's declared ones, overridden key by key by explicit ones.
+
+    Args:
+        backend_settings: The backend's ``simulated_user`` (the settings it was evaluated with).
+        explicit: ``robot_kwargs`` given by the caller; they win.
+        backend_name: Used in the log line.
+
+    Returns:
+        The merged settings (a new dict). Which source each key came from is logged at INFO level.
+    """
+    defaults = dict(backend_settings or {})
+    given = dict(explicit or {})
+    merged = {**defaults, **given}
+    for key in sorted(merged):
+        if key in given and key in defaults and given[key] != defaults[key]:
+            source = f"explicit (overrides {backend_name}'s {defaults[key]!r})"
+        else:
+            source = "explicit" if key in given else f"{backend_name}'s declared setting"
+        logger.info("simulated user: %s=%r from %s", key, merged[key], source)
+    return merged
 
 
 def drawing_seconds(scribble: Scribble) -> float:

@@ -1,0 +1,1 @@
+"""Backends running the published interactive VOS models natively (pure PyTorch, any device)."""
