@@ -175,7 +175,8 @@ class FrameQPolicy(BasePolicy):
             cross-frame context (see :class:`FrameQNetwork`).
         optimizer_class: Optimiser (released: Adam).
         optimizer_kwargs: Optimiser arguments besides the learning rate (default: the released weight
-            decay, ``{"weight_decay": 5e-4}``).
+            decay, ``{"weight_decay": 5e-4}``). Adam runs its fused kernel unless ``fused`` or ``foreach``
+            is given.
     """
 
     def __init__(
@@ -219,9 +220,12 @@ class FrameQPolicy(BasePolicy):
         self.q_net_target = FrameQNetwork(**self.net_kwargs)
         self.q_net_target.load_state_dict(self.q_net.state_dict())
         self.q_net_target.train(False)
-        self.optimizer = self.optimizer_class(
-            self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
-        )
+        kwargs = dict(self.optimizer_kwargs)
+        if self.optimizer_class is th.optim.Adam and not {"fused", "foreach"} & set(kwargs):
+            # The fused kernel applies the same update (to rounding) in one call instead of a Python loop
+            # over the parameters: a third of the time of an update of this small network.
+            kwargs["fused"] = True
+        self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -305,5 +309,7 @@ class FrameQPolicy(BasePolicy):
 
     def set_training_mode(self, mode: bool) -> None:
         """Train/eval mode of the online network (the target network always stays in eval mode)."""
-        self.q_net.train(mode)
-        self.training = mode
+        # Called before every action and every update; walking the modules is skipped when nothing changes.
+        if self.training != mode or self.q_net.training != mode:
+            self.q_net.train(mode)
+            self.training = mode

@@ -1,0 +1,112 @@
+"""Measure the same benchmark on another revision of the code, in the same invocation.
+
+``vos_train_throughput.py --baseline-ref REF`` checks ``REF`` out into a temporary ``git worktree``,
+runs the benchmark once with that checkout's ``vos_recommender`` and once with the current one (each in
+its own subprocess, same arguments, one after the other on the same machine), and prints both and their
+ratio. The benchmark script itself is the current one in both runs, so the measurement is the same; only
+the measured code differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["comparison_table", "run_against", "strip_options", "worktree_at"]
+
+
+@contextlib.contextmanager
+def worktree_at(repo: Path, ref: str) -> Iterator[Path]:
+    """A temporary detached ``git worktree`` of ``ref`` (removed on exit).
+
+    Raises:
+        SystemExit: If ``ref`` does not name a commit of ``repo``.
+    """
+    check = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True, text=True
+    )
+    if check.returncode != 0:
+        raise SystemExit(f"--baseline-ref {ref!r} is not a commit of {repo}: {check.stderr.strip()}")
+    path = Path(tempfile.mkdtemp(prefix="baseline_ref_")) / "tree"
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", str(path), ref],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True
+        )
+
+
+def strip_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` without the given ``--name value`` / ``--name=value`` options."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in names:
+            skip = True
+            continue
+        if any(arg.startswith(name + "=") for name in names):
+            continue
+        out.append(arg)
+    return out
+
+
+def run_against(script: Path, code_root: Path, argv: list[str], out_dir: Path) -> dict:
+    """Run ``script`` measuring ``code_root``'s package; return its JSON payload."""
+    command = [sys.executable, str(script), *argv, "--code-root", str(code_root), "--out-dir", str(out_dir)]
+    print(f"\n== {code_root}\n$ {' '.join(command)}", flush=True)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(code_root)})
+    payload = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
+    payload["load_average_after"] = os.getloadavg()[0]
+    return payload
+
+
+def _key(row: dict) -> tuple:
+    return row["env"], row["n_envs"], row["cache"]
+
+
+def comparison_table(ref: str, base: dict, new: dict) -> str:
+    """Markdown table: env steps/s and grad steps/s in ``learn``, baseline vs current, and the ratio."""
+    lines = [
+        f"Baseline `{ref}` against the current code, same invocation, same settings (load average after "
+        f"each run: {base['load_average_after']:.1f} / {new['load_average_after']:.1f}).",
+        "",
+        "| env | n_envs | cache | env steps/s baseline | env steps/s now | ratio | grad steps/s baseline "
+        "| grad steps/s now | ratio |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    old_rows = {_key(r): r for r in base["rows"]}
+    for row in new["rows"]:
+        old = old_rows.get(_key(row))
+        if old is None:
+            continue
+        env_ratio = row["env_steps_per_s"] / old["env_steps_per_s"]
+        grad_ratio = row["grad_steps_per_s_in_learn"] / old["grad_steps_per_s_in_learn"]
+        lines.append(
+            f"| {row['env']} | {row['n_envs']} | {row['cache']} | {old['env_steps_per_s']:.1f} "
+            f"| {row['env_steps_per_s']:.1f} | {env_ratio:.2f}x | {old['grad_steps_per_s_in_learn']:.1f} "
+            f"| {row['grad_steps_per_s_in_learn']:.1f} | {grad_ratio:.2f}x |"
+        )
+    lines += ["", "| env | grad steps/s (filled buffer) baseline | now | ratio |", "|---|---:|---:|---:|"]
+    old_grads = {g["env"]: g for g in base["gradient_only"]}
+    for grad in new["gradient_only"]:
+        old = old_grads.get(grad["env"])
+        if old is not None:
+            lines.append(
+                f"| {grad['env']} | {old['grad_steps_per_s']:.1f} | {grad['grad_steps_per_s']:.1f} "
+                f"| {grad['grad_steps_per_s'] / old['grad_steps_per_s']:.2f}x |"
+            )
+    return "\n".join(lines)
