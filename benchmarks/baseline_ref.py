@@ -78,35 +78,47 @@ def _key(row: dict) -> tuple:
     return row["env"], row["n_envs"], row["cache"]
 
 
-def comparison_table(ref: str, base: dict, new: dict) -> str:
-    """Markdown table: env steps/s and grad steps/s in ``learn``, baseline vs current, and the ratio."""
+def _best(payloads: list[dict], key: tuple, field: str) -> float:
+    """Highest ``field`` of the row ``key`` over repeated runs (on a shared machine, the least disturbed)."""
+    return max(row[field] for payload in payloads for row in payload["rows"] if _key(row) == key)
+
+
+def comparison_table(ref: str, base: list[dict], new: list[dict]) -> str:
+    """Markdown table: env steps/s and grad steps/s in ``learn``, baseline vs current, and the ratio.
+
+    Args:
+        ref: The baseline revision.
+        base: Payloads of the baseline runs (one per repeat).
+        new: Payloads of the current runs (one per repeat, run alternately with the baseline's).
+    """
+    loads = ", ".join(
+        f"{b['load_average_after']:.1f} / {n['load_average_after']:.1f}" for b, n in zip(base, new)
+    )
     lines = [
-        f"Baseline `{ref}` against the current code, same invocation, same settings (load average after "
-        f"each run: {base['load_average_after']:.1f} / {new['load_average_after']:.1f}).",
+        f"Baseline `{ref}` against the current code, same invocation, same settings, {len(base)} alternating "
+        f"run(s) of each, best run per cell (load average after each baseline / current run: {loads}).",
         "",
         "| env | n_envs | cache | env steps/s baseline | env steps/s now | ratio | grad steps/s baseline "
         "| grad steps/s now | ratio |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    old_rows = {_key(r): r for r in base["rows"]}
-    for row in new["rows"]:
-        old = old_rows.get(_key(row))
-        if old is None:
+    old_keys = {_key(r) for r in base[0]["rows"]}
+    for row in new[0]["rows"]:
+        key = _key(row)
+        if key not in old_keys:
             continue
-        env_ratio = row["env_steps_per_s"] / old["env_steps_per_s"]
-        grad_ratio = row["grad_steps_per_s_in_learn"] / old["grad_steps_per_s_in_learn"]
+        env_old, env_new = _best(base, key, "env_steps_per_s"), _best(new, key, "env_steps_per_s")
+        grad_old = _best(base, key, "grad_steps_per_s_in_learn")
+        grad_new = _best(new, key, "grad_steps_per_s_in_learn")
         lines.append(
-            f"| {row['env']} | {row['n_envs']} | {row['cache']} | {old['env_steps_per_s']:.1f} "
-            f"| {row['env_steps_per_s']:.1f} | {env_ratio:.2f}x | {old['grad_steps_per_s_in_learn']:.1f} "
-            f"| {row['grad_steps_per_s_in_learn']:.1f} | {grad_ratio:.2f}x |"
+            f"| {row['env']} | {row['n_envs']} | {row['cache']} | {env_old:.1f} | {env_new:.1f} "
+            f"| {env_new / env_old:.2f}x | {grad_old:.1f} | {grad_new:.1f} | {grad_new / grad_old:.2f}x |"
         )
     lines += ["", "| env | grad steps/s (filled buffer) baseline | now | ratio |", "|---|---:|---:|---:|"]
-    old_grads = {g["env"]: g for g in base["gradient_only"]}
-    for grad in new["gradient_only"]:
-        old = old_grads.get(grad["env"])
-        if old is not None:
-            lines.append(
-                f"| {grad['env']} | {old['grad_steps_per_s']:.1f} | {grad['grad_steps_per_s']:.1f} "
-                f"| {grad['grad_steps_per_s'] / old['grad_steps_per_s']:.2f}x |"
-            )
+    for grad in new[0]["gradient_only"]:
+        env = grad["env"]
+        olds = [g["grad_steps_per_s"] for p in base for g in p["gradient_only"] if g["env"] == env]
+        news = [g["grad_steps_per_s"] for p in new for g in p["gradient_only"] if g["env"] == env]
+        if olds:
+            lines.append(f"| {env} | {max(olds):.1f} | {max(news):.1f} | {max(news) / max(olds):.2f}x |")
     return "\n".join(lines)

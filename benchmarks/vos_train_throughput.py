@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> dict:
         help="also measure this git revision (temporary worktree, same arguments, same invocation) and "
         "print both and their ratio",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="with --baseline-ref: alternating runs of each, best kept"
+    )
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.baseline_ref is not None:
@@ -384,16 +387,22 @@ def compare_with(args: argparse.Namespace, argv: list[str]) -> dict:
     """Run the benchmark on ``--baseline-ref`` and on the current code; print both and their ratios."""
     from baseline_ref import comparison_table, run_against, strip_options, worktree_at
 
-    passed = strip_options(argv, ("--baseline-ref", "--out-dir", "--code-root"))
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be >= 1, got {args.repeats}")
+    passed = strip_options(argv, ("--baseline-ref", "--out-dir", "--code-root", "--repeats"))
     script = Path(__file__).resolve()
+    base: list[dict] = []
+    now: list[dict] = []
     with (
         tempfile.TemporaryDirectory(prefix="vos_train_compare_") as tmp,
         worktree_at(REPO, args.baseline_ref) as tree,
     ):
-        (Path(tmp) / "base").mkdir()
-        (Path(tmp) / "now").mkdir()
-        base = run_against(script, tree, passed, Path(tmp) / "base")
-        now = run_against(script, REPO, passed, Path(tmp) / "now")
+        # Alternating runs, so a change in the machine's load touches both sides alike.
+        for repeat in range(args.repeats):
+            for name, root, runs in (("base", tree, base), ("now", REPO, now)):
+                folder = Path(tmp) / f"{name}_{repeat}"
+                folder.mkdir()
+                runs.append(run_against(script, root, passed, folder))
     table = comparison_table(args.baseline_ref, base, now)
     command = " ".join(["python benchmarks/vos_train_throughput.py", *argv])
     text = f"`{command}`\n\n{table}\n"
@@ -403,7 +412,7 @@ def compare_with(args: argparse.Namespace, argv: list[str]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     name = "vos_train_throughput_compare" + ("_quick" if args.quick else "")
     (out / f"{name}.md").write_text(text, encoding="utf-8")
-    payload = {"baseline_ref": args.baseline_ref, "baseline": base, "current": now}
+    payload = {"baseline_ref": args.baseline_ref, "repeats": args.repeats, "baseline": base, "current": now}
     (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     return payload
 
