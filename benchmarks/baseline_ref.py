@@ -33,18 +33,19 @@ def worktree_at(repo: Path, ref: str) -> Iterator[Path]:
     )
     if check.returncode != 0:
         raise SystemExit(f"--baseline-ref {ref!r} is not a commit of {repo}: {check.stderr.strip()}")
-    path = Path(tempfile.mkdtemp(prefix="baseline_ref_")) / "tree"
-    subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", str(path), ref],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield path
-    finally:
+    with tempfile.TemporaryDirectory(prefix="baseline_ref_") as parent:
+        path = Path(parent) / "tree"
         subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(path), ref],
+            check=True,
+            capture_output=True,
         )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True
+            )
 
 
 def strip_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
