@@ -4,6 +4,9 @@ One command::
 
     python benchmarks/vos_train_throughput.py            # full run (a few minutes)
     python benchmarks/vos_train_throughput.py --quick    # smoke run, under a minute
+    python benchmarks/vos_train_throughput.py --n-envs 1 --baseline-ref 6d66b12 --repeats 2
+        # the same measurement on another revision too (temporary git worktree, one subprocess per run,
+        # runs alternating), then both and their ratio: benchmarks/results/vos_train_throughput_compare.md
 
 Environments, each for ``--n-envs`` (default ``1 2``; more than one uses ``SubprocVecEnv``):
 
@@ -30,8 +33,8 @@ Columns:
 A second table gives gradient steps/s alone: ``--grad-steps`` updates on the filled replay buffer of
 each environment (batch 32, the released network), so the frame count is the only difference.
 
-Torch runs on one thread (the network is small; on a shared machine more threads mostly add hand-off
-cost). Writes ``benchmarks/results/vos_train_throughput.md`` and ``.json`` (``_quick`` with
+Torch runs on ``--threads`` threads (default 1: the network is small, and on a shared machine more
+threads mostly add hand-off cost). ``--code-root`` measures the ``vos_recommender`` of another checkout. Writes ``benchmarks/results/vos_train_throughput.md`` and ``.json`` (``_quick`` with
 ``--quick``) and prints the Markdown tables.
 """
 
