@@ -27,6 +27,12 @@ def double_dqn_loss(
     Replayed transitions carry no extra action mask: the validity row is both the context the networks
     read and the choice of the online arg-max, so the target never picks a padded frame.
 
+    Only what the loss reads is computed: the online network's value of the taken frame and the target
+    network's value of the chosen next frame come from :meth:`FrameQNetwork.values_at` (the LSTM runs up
+    to that frame from each side, about half the steps of a full pass), and in the seed form terminal
+    steps, whose next value is multiplied by zero, get no next-state pass. Values and gradients equal
+    those of full passes (``tests/vos/test_agent_frame_lstm.py``).
+
     Args:
         q_net: Online network.
         q_net_target: Target network.
