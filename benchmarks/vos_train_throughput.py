@@ -4,6 +4,9 @@ One command::
 
     python benchmarks/vos_train_throughput.py            # full run (a few minutes)
     python benchmarks/vos_train_throughput.py --quick    # smoke run, under a minute
+    python benchmarks/vos_train_throughput.py --n-envs 1 --baseline-ref 6d66b12 --repeats 2
+        # the same measurement on another revision too (temporary git worktree, one subprocess per run,
+        # runs alternating), then both and their ratio: benchmarks/results/vos_train_throughput_compare.md
 
 Environments, each for ``--n-envs`` (default ``1 2``; more than one uses ``SubprocVecEnv``):
 
@@ -30,8 +33,8 @@ Columns:
 A second table gives gradient steps/s alone: ``--grad-steps`` updates on the filled replay buffer of
 each environment (batch 32, the released network), so the frame count is the only difference.
 
-Torch runs on one thread (the network is small; on a shared machine more threads mostly add hand-off
-cost). Writes ``benchmarks/results/vos_train_throughput.md`` and ``.json`` (``_quick`` with
+Torch runs on ``--threads`` threads (default 1: the network is small, and on a shared machine more
+threads mostly add hand-off cost). ``--code-root`` measures the ``vos_recommender`` of another checkout. Writes ``benchmarks/results/vos_train_throughput.md`` and ``.json`` (``_quick`` with
 ``--quick``) and prints the Markdown tables.
 """
 
@@ -58,8 +61,22 @@ from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+
+
+def _code_root(argv: list[str]) -> Path:
+    """The checkout whose ``vos_recommender`` is measured (``--code-root``; default: this one)."""
+    for i, arg in enumerate(argv):
+        if arg == "--code-root" and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve()
+        if arg.startswith("--code-root="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return REPO
+
+
+CODE_ROOT = _code_root(sys.argv[1:])
+if not (CODE_ROOT / "vos_recommender").is_dir():
+    raise SystemExit(f"--code-root {CODE_ROOT} holds no vos_recommender package")
+sys.path.insert(0, str(CODE_ROOT))
 
 from tests.vos.test_agent_toy_env import WindowDeficitEnv  # noqa: E402
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN  # noqa: E402
@@ -198,11 +215,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-envs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", default=str(REPO / "benchmarks" / "results"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (torch.set_num_threads)")
+    parser.add_argument(
+        "--code-root",
+        default=str(REPO),
+        help="checkout whose vos_recommender is measured (default: this one)",
+    )
+    parser.add_argument(
+        "--baseline-ref",
+        default=None,
+        help="also measure this git revision (temporary worktree, same arguments, same invocation) and "
+        "print both and their ratio",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="with --baseline-ref: alternating runs of each, best kept"
+    )
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.baseline_ref is not None:
+        return compare_with(args, raw_argv)
     if args.quick:
         args.frames, args.height, args.width, args.videos = 8, 48, 64, 1
         args.rounds, args.vos_steps, args.toy_steps, args.grad_steps = 4, 48, 60, 20
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
 
     work = Path(tempfile.mkdtemp(prefix="vos_train_throughput_"))
     root = generate_davis_dataset(
@@ -292,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     lines = [
         f"`RecurrentDQN.learn` throughput (`{command}`): released network (128/128/128, batch 32, one update "
-        f"per agent step after 32 random steps), torch on 1 thread; VOS: {args.videos} generated video(s) of "
+        f"per agent step after 32 random steps), torch on {args.threads} thread(s), code from `{args.code_root}`; VOS: {args.videos} generated video(s) of "
         f"{args.frames} frames at {args.height}x{args.width}, {args.rounds} rounds per episode, flow backend "
         f"behind the replay cache; toy: `WindowDeficitEnv` (10 frames, 3 steps). {os.cpu_count()} CPU cores "
         f"(load average {os.getloadavg()[0]:.1f} at the end: shared machine), "
@@ -348,6 +383,40 @@ def main(argv: list[str] | None = None) -> dict:
     }
     (out / f"{name}.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     shutil.rmtree(work, ignore_errors=True)
+    return payload
+
+
+def compare_with(args: argparse.Namespace, argv: list[str]) -> dict:
+    """Run the benchmark on ``--baseline-ref`` and on the current code; print both and their ratios."""
+    from baseline_ref import comparison_table, run_against, strip_options, worktree_at
+
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be >= 1, got {args.repeats}")
+    passed = strip_options(argv, ("--baseline-ref", "--out-dir", "--code-root", "--repeats"))
+    script = Path(__file__).resolve()
+    base: list[dict] = []
+    now: list[dict] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="vos_train_compare_") as tmp,
+        worktree_at(REPO, args.baseline_ref) as tree,
+    ):
+        # Alternating runs, so a change in the machine's load touches both sides alike.
+        for repeat in range(args.repeats):
+            for name, root, runs in (("base", tree, base), ("now", REPO, now)):
+                folder = Path(tmp) / f"{name}_{repeat}"
+                folder.mkdir()
+                runs.append(run_against(script, root, passed, folder))
+    table = comparison_table(args.baseline_ref, base, now)
+    command = " ".join(["python benchmarks/vos_train_throughput.py", *argv])
+    text = f"`{command}`\n\n{table}\n"
+    print()
+    print(text)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "vos_train_throughput_compare" + ("_quick" if args.quick else "")
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    payload = {"baseline_ref": args.baseline_ref, "repeats": args.repeats, "baseline": base, "current": now}
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     return payload
 
 

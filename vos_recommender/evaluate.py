@@ -8,8 +8,12 @@ true J&F) and the wild setting (state quality = the learned estimator's predicti
 * ``AUC``: the paper's area under J&F over rounds ``[0, m_1..m_8]`` divided by 8 (x100);
 * ``J&F@R``: J&F after the last round R (x100);
 * ``time AUC`` and ``J&F@60s``: the DAVIS challenge summaries over accumulated time (x100), with the time
-  of a round = the simulated user's drawing time of its scribble + the backend's seconds, and one time
-  budget per setting (the longer of 60 s and the longest session);
+  of a round = the simulated user's drawing time of its scribble + the backend's seconds, computed as the
+  DAVIS service does: one curve per (setting, strategy), J&F averaged over (sample, object) rows and time
+  over samples, budget = rounds x the longest single round
+  (:func:`~vos_recommender.metrics.auc.davis_summary`). The project's earlier per-sample form (one time
+  AUC per sample under a shared budget, the longer of 60 s and the longest session, then the mean) is
+  kept in the CSV/JSON as ``time_auc_per_sample`` / ``jf_at_60s_per_sample``;
 * the spread: sample standard deviation and the 95% confidence half-width of the mean (Student t).
 
 Random and Linspace ignore the quality, so they are run once (in the oracle environment) and their rows
@@ -29,7 +33,7 @@ import numpy as np
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.eval_report import write_report
-from vos_recommender.metrics.auc import jf_at_time, round_auc, time_auc
+from vos_recommender.metrics.auc import davis_summary, per_sample_time_summary, round_auc
 from vos_recommender.train import ensure_dataset
 
 __all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
@@ -115,10 +119,12 @@ def run_session(env: Any, strategy: RecommendationStrategy, video: str, scribble
         scribble: Index of its first scribble.
 
     Returns:
-        ``{"jf": [...], "times": [...], "frames": [...]}``: mean J&F after each round, seconds of each
-        round (drawing + backend), annotated frames.
+        ``{"jf": [...], "times": [...], "frames": [...], "objects": k}``: mean J&F after each round,
+        seconds of each round (drawing + backend), annotated frames, the video's object count (its
+        weight in the DAVIS average).
     """
     obs, info = env.reset(options={"video": video, "scribble": scribble})
+    objects = int(env.episode.video.num_objects)
     n = int(obs[2].sum())
     strategy.reset(n, int(info["annotated_frames"][0]))
     jf = [info["jf_mean"]]
@@ -132,7 +138,7 @@ def run_session(env: Any, strategy: RecommendationStrategy, video: str, scribble
         jf.append(info["jf_mean"])
         times.append(info["user_time"] - drawn + env.timing["elapsed"])
         drawn = info["user_time"]
-    return {"jf": jf, "times": times, "frames": list(info["annotated_frames"])}
+    return {"jf": jf, "times": times, "frames": list(info["annotated_frames"]), "objects": objects}
 
 
 def _spread(values: np.ndarray) -> tuple[float, float, float]:
@@ -147,25 +153,37 @@ def _spread(values: np.ndarray) -> tuple[float, float, float]:
 
 
 def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) -> dict[str, Any]:
-    """Metrics of a list of sessions (mean, std, 95% CI half-width over sessions; J&F values x100).
+    """Metrics of a list of sessions (J&F values x100).
+
+    ``auc`` and ``jf_last`` are per-sample values: mean, std and 95% CI half-width over sessions.
+    ``time_auc`` and ``jf_at_60s`` follow the DAVIS service (one averaged curve, J&F weighted by object
+    count, its own budget), so they have no spread; ``time_auc_per_sample`` and ``jf_at_60s_per_sample``
+    are the per-sample form under ``max_time``.
 
     Args:
-        sessions: Outputs of :func:`run_session`.
+        sessions: Outputs of :func:`run_session` (``objects`` defaults to 1).
         num_rounds: Rounds R of the round AUC.
-        max_time: Time budget of the time AUC.
+        max_time: Time budget of the per-sample time AUC.
     """
+    jf = [s["jf"] for s in sessions]
+    times = [s["times"] for s in sessions]
+    objects = [int(s.get("objects", 1)) for s in sessions]
+    per_sample_time = per_sample_time_summary(jf, times, max_time=max_time)
     per_sample = {
         "auc": np.array([round_auc(s["jf"], num_rounds) for s in sessions]) * 100,
         "jf_last": np.array([s["jf"][-1] for s in sessions]) * 100,
-        "time_auc": np.array([time_auc(s["jf"], s["times"], max_time=max_time) for s in sessions]) * 100,
-        "jf_at_60s": np.array([jf_at_time(s["jf"], s["times"], 60.0, max_time=max_time) for s in sessions])
-        * 100,
+        "time_auc_per_sample": per_sample_time["auc"] * 100,
+        "jf_at_60s_per_sample": per_sample_time["jf_at_t"] * 100,
     }
     result: dict[str, Any] = {"samples": len(sessions)}
     for key, values in per_sample.items():
         mean, std, half = _spread(values)
         result[key] = {"mean": mean, "std": std, "ci95": half}
-    result["mean_curve"] = (np.mean([s["jf"] for s in sessions], axis=0) * 100).tolist()
+    davis = davis_summary(jf, times, objects, t=60.0)
+    result["time_auc"] = {"mean": davis["auc"] * 100, "std": float("nan"), "ci95": float("nan")}
+    result["jf_at_60s"] = {"mean": davis["jf_at_t"] * 100, "std": float("nan"), "ci95": float("nan")}
+    result["davis_max_time"] = davis["max_time"]
+    result["mean_curve"] = (np.mean(jf, axis=0) * 100).tolist()
     return result
 
 

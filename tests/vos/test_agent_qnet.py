@@ -155,3 +155,30 @@ def test_split_observation_and_policy_masking() -> None:
     with pytest.raises(ValueError):
         FrameQPolicy(space, spaces.Discrete(4), lambda _: 1e-3)
     assert policy.optimizer.defaults["weight_decay"] == 5e-4
+
+
+def test_default_optimizer_is_fused_adam_with_the_released_settings_and_modes_switch() -> None:
+    space = spaces.Box(low=0.0, high=1.0, shape=(3, 6), dtype=np.float32)
+    policy = FrameQPolicy(space, spaces.Discrete(6), lambda _: 5e-6)
+    optimizer = policy.optimizer
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["fused"] is True
+    assert optimizer.defaults["lr"] == 5e-6 and optimizer.defaults["weight_decay"] == 5e-4
+    assert policy.optimizer_kwargs == {"weight_decay": 5e-4}  # what checkpoints record is unchanged
+    # The fused update equals the plain one (to rounding) on the same gradients.
+    plain_net = FrameQPolicy(
+        space, spaces.Discrete(6), lambda _: 5e-6, optimizer_kwargs={"weight_decay": 5e-4, "foreach": False}
+    )
+    plain_net.q_net.load_state_dict(policy.q_net.state_dict())
+    assert plain_net.optimizer.defaults["fused"] is None
+    for _ in range(3):
+        for p, q in zip(policy.q_net.parameters(), plain_net.q_net.parameters()):
+            p.grad = torch.full_like(p, 0.3)
+            q.grad = torch.full_like(q, 0.3)
+        policy.optimizer.step()
+        plain_net.optimizer.step()
+    for p, q in zip(policy.q_net.parameters(), plain_net.q_net.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+    for mode in (True, False, False, True):
+        policy.set_training_mode(mode)
+        assert policy.q_net.training is mode and policy.training is mode
+        assert all(m.training is mode for m in policy.q_net.modules())

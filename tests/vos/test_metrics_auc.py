@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vos_recommender.metrics import average_curves, jf_at_time, round_auc, time_auc, time_curve
+from vos_recommender.metrics import (
+    average_curves,
+    average_curves_per_sample,
+    davis_summary,
+    davis_time_budget,
+    jf_at_time,
+    per_sample_time_summary,
+    round_auc,
+    time_auc,
+    time_curve,
+)
 
 
 def test_round_auc_constant_curve() -> None:
@@ -76,3 +86,54 @@ def test_average_curves() -> None:
     np.testing.assert_allclose(times, [2.0, 3.0])
     with pytest.raises(ValueError):
         average_curves([[0.2]], [[1.0, 2.0]])
+
+
+# Two samples worked by hand. A: one object, J&F 0.4 then 0.9 after rounds of 5 s and 10 s. B: two
+# objects, J&F 0.8 and 0.8 after rounds of 20 s and 20 s.
+TWO_JF = [[0.4, 0.9], [0.8, 0.8]]
+TWO_TIMES = [[5.0, 10.0], [20.0, 20.0]]
+TWO_OBJECTS = [1, 2]
+
+
+def test_davis_form_by_hand_on_two_sequences() -> None:
+    # J&F over (sample, object) rows: (0.4 + 2 * 0.8) / 3 = 2/3, (0.9 + 2 * 0.8) / 3 = 5/6;
+    # time over samples: 12.5 s, 15 s; budget: 2 rounds x the longest single round (20 s) = 40 s.
+    jf, times = average_curves(TWO_JF, TWO_TIMES, TWO_OBJECTS)
+    np.testing.assert_allclose(jf, [2 / 3, 5 / 6])
+    np.testing.assert_allclose(times, [12.5, 15.0])
+    assert davis_time_budget(TWO_TIMES) == 40.0
+    # Area: 12.5 * (2/3) / 2 + 15 * (2/3 + 5/6) / 2 + (40 - 27.5) * 5/6 = 25.8333; / 40 = 0.6458.
+    summary = davis_summary(TWO_JF, TWO_TIMES, TWO_OBJECTS)
+    assert summary["auc"] == pytest.approx(25.8333333 / 40)
+    assert round(summary["auc"], 3) == 0.646
+    assert summary["max_time"] == 40.0
+    assert summary["jf_at_t"] == pytest.approx(5 / 6)  # 60 s is past the budget: the last value holds
+    assert summary["time"] == pytest.approx([0.0, 12.5, 27.5, 40.0])
+    # 20 s falls between the averaged rounds (12.5 s, 2/3) and (27.5 s, 5/6).
+    assert davis_summary(TWO_JF, TWO_TIMES, TWO_OBJECTS, t=20.0)["jf_at_t"] == pytest.approx(
+        2 / 3 + 7.5 / 15 * (5 / 6 - 2 / 3)
+    )
+
+
+def test_per_sample_form_by_hand_on_the_same_two_sequences() -> None:
+    # The project's earlier form: each sample's own curve under one budget (60 s), then the mean.
+    # A: 5 * 0.4 / 2 + 10 * 1.3 / 2 + 45 * 0.9 = 48 -> 0.8; B: 8 + 16 + 16 = 40 -> 2/3; mean 0.7333.
+    per_sample = per_sample_time_summary(TWO_JF, TWO_TIMES, max_time=60.0)
+    np.testing.assert_allclose(per_sample["auc"], [0.8, 2 / 3])
+    assert round(float(per_sample["auc"].mean()), 3) == 0.733
+    np.testing.assert_allclose(per_sample["jf_at_t"], [0.9, 0.8])
+    # Equal weights: the per-sample average is the one-object-each DAVIS average.
+    jf, times = average_curves_per_sample(TWO_JF, TWO_TIMES)
+    np.testing.assert_allclose(jf, [0.6, 0.85])
+    np.testing.assert_allclose(times, [12.5, 15.0])
+
+
+def test_davis_inputs_are_checked() -> None:
+    with pytest.raises(ValueError, match="objects"):
+        average_curves(TWO_JF, TWO_TIMES, [1])
+    with pytest.raises(ValueError, match="objects"):
+        average_curves(TWO_JF, TWO_TIMES, [1, 0])
+    with pytest.raises(ValueError, match="non-negative"):
+        davis_summary(TWO_JF, [[5.0, -1.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="S x R"):
+        davis_time_budget([1.0, 2.0])

@@ -123,10 +123,12 @@ def test_open_region_radius_rule_and_shrinking() -> None:
     opened = open_region(mask)
     assert opened[7:24, 7:24].all() and not opened[15, 30:50].any()  # corners get rounded, tail goes
     assert not (opened & ~mask).any()
-    # A thin line would vanish under any radius > 1: the radius shrinks to <= 1 and the line is kept.
+    # A thin line vanishes under every radius > 1: as in the DAVIS robot it gives no region at all ...
     line = np.zeros((10, 30), dtype=bool)
     line[5, 2:28] = True
-    np.testing.assert_array_equal(open_region(line, kernel_size=0.9), line)
+    assert not open_region(line, kernel_size=0.9).any()
+    # ... while a region whose first radius is already <= 1 (0.2 * sqrt(26) / 2 ~ 0.51) is kept as it is.
+    np.testing.assert_array_equal(open_region(line), line)
     assert not open_region(np.zeros((5, 5), dtype=bool)).any()
 
 
@@ -170,3 +172,44 @@ def test_centred_disk_is_symmetric_for_fractional_radii() -> None:
         half = kernel.shape[0] // 2
         yy, xx = np.nonzero(kernel)
         assert ((yy - half) ** 2 + (xx - half) ** 2 <= radius**2).all()
+
+
+def test_centred_disk_uses_the_fractional_radius() -> None:
+    from skimage.morphology import disk
+
+    # Integer radii are skimage's disks; fractional radii reach every pixel within the radius, so
+    # 2.5 adds the (1, 2) offsets (distance sqrt(5)) that disk(2) leaves out.
+    np.testing.assert_array_equal(centred_disk(2.0), disk(2))
+    kernel = centred_disk(2.5)
+    assert kernel.shape == (5, 5) and kernel.sum() == 21 and disk(2).sum() == 13
+    yy, xx = np.mgrid[-2:3, -2:3]
+    np.testing.assert_array_equal(kernel, (xx**2 + yy**2 <= 6.25).astype(np.uint8))
+    for radius in (1.5, 2.1, 3.7):
+        half = int(radius)
+        yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+        np.testing.assert_array_equal(centred_disk(radius), (xx**2 + yy**2 <= radius**2).astype(np.uint8))
+    with pytest.raises(ValueError, match="radius"):
+        centred_disk(-1.0)
+
+
+def test_thin_error_bands_give_no_strokes() -> None:
+    # The prediction is the object shifted right by one pixel (one-pixel error bands of 120 pixels on the
+    # object's left edge and in the background on its right edge: first radius 0.1 * sqrt(120) > 1) and
+    # misses a 12 x 12 block inside the object.
+    gt = np.zeros((1, 130, 80), dtype=np.uint8)
+    gt[0, 5:125, 10:60] = 1
+    pred = np.zeros_like(gt)
+    pred[0, 5:125, 11:61] = 1
+    pred[0, 25:37, 30:42] = 0
+    robot = InteractiveRobot()
+    strokes = robot.strokes_for_frame(pred[0], gt[0], nb_objects=1)
+    # Only the block gives a stroke: the bands are erased by every opening, as in the DAVIS robot.
+    assert len(strokes) == 1
+    obj_id, path = strokes[0]
+    assert obj_id == 1
+    block = np.zeros((130, 80), dtype=bool)
+    block[25:37, 30:42] = True
+    assert block[np.rint(path[:, 1]).astype(int), np.rint(path[:, 0]).astype(int)].all()
+    # With only the bands wrong there is nothing to draw.
+    pred[0, 25:37, 30:42] = 1
+    assert robot.strokes_for_frame(pred[0], gt[0], nb_objects=1) == []

@@ -161,3 +161,32 @@ def test_check_scribble_against_the_video() -> None:
     assert check_scribble(empty, num_frames=4, num_objects=1) is None  # a later round may bring no stroke
     with pytest.raises(ValueError, match="first scribble has no strokes"):
         check_scribble(empty, num_frames=4, num_objects=1, source="first scribble", require_strokes=True)
+
+
+def test_pixel_rules_inverse_and_davis() -> None:
+    from vos_recommender.interaction.scribbles import PIXEL_RULES
+
+    assert PIXEL_RULES == ("inverse", "davis")
+    height, width = 48, 64
+    # A robot stroke through pixel (col 10, row 20) and (col 13, row 20), written as x = col / W.
+    scribble = empty_scribble("s", 1)
+    scribble["scribbles"][0].append(
+        {
+            "path": [[10 / width, 20 / height], [13 / width, 20 / height]],
+            "object_id": 2,
+            "start_time": 0,
+            "end_time": 1,
+        }
+    )
+    inverse = rasterize_scribble(scribble, 0, height, width)
+    assert sorted(zip(*np.nonzero(inverse == 2))) == [(20, 10), (20, 11), (20, 12), (20, 13)]
+    # davis-interactive truncates x * (W - 1): 10 * 63 / 64 = 9.84 -> 9, 20 * 47 / 48 = 19.58 -> 19.
+    davis = rasterize_scribble(scribble, 0, height, width, pixel_rule="davis")
+    assert sorted(zip(*np.nonzero(davis == 2))) == [(19, 9), (19, 10), (19, 11), (19, 12)]
+    # The far edge: x = 1 is clipped into the image by the inverse rule and lands on W - 1 with davis.
+    edge = empty_scribble("s", 1)
+    edge["scribbles"][0].append({"path": [[1.0, 1.0]], "object_id": 1, "start_time": 0, "end_time": 1})
+    assert rasterize_scribble(edge, 0, height, width)[height - 1, width - 1] == 1
+    assert rasterize_scribble(edge, 0, height, width, pixel_rule="davis")[height - 1, width - 1] == 1
+    with pytest.raises(ValueError, match="pixel_rule"):
+        rasterize_scribble(scribble, 0, height, width, pixel_rule="floor")

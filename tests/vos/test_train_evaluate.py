@@ -134,6 +134,21 @@ def test_summarise_statistics() -> None:
     assert callable(run_session)
 
 
+def test_summarise_reports_the_davis_form_and_names_the_per_sample_form() -> None:
+    # The two-sequence example of tests/vos/test_metrics_auc.py: DAVIS 0.646, per-sample 0.733 (60 s budget).
+    sessions = [
+        {"jf": [0.4, 0.9], "times": [5.0, 10.0], "objects": 1},
+        {"jf": [0.8, 0.8], "times": [20.0, 20.0], "objects": 2},
+    ]
+    summary = summarise(sessions, num_rounds=2, max_time=60.0)
+    assert summary["time_auc"]["mean"] == pytest.approx(100 * 25.8333333 / 40)
+    assert np.isnan(summary["time_auc"]["ci95"])  # one averaged curve: no spread over samples
+    assert summary["davis_max_time"] == 40.0
+    assert summary["jf_at_60s"]["mean"] == pytest.approx(100 * 5 / 6)
+    assert summary["time_auc_per_sample"]["mean"] == pytest.approx(100 * (0.8 + 2 / 3) / 2)
+    assert summary["jf_at_60s_per_sample"]["mean"] == pytest.approx(85.0)
+
+
 def test_generate_writes_synthetic_videos_only_when_asked(setup: dict[str, Path], monkeypatch) -> None:
     import vos_recommender.data.generate as generate_module
 

@@ -27,6 +27,12 @@ def double_dqn_loss(
     Replayed transitions carry no extra action mask: the validity row is both the context the networks
     read and the choice of the online arg-max, so the target never picks a padded frame.
 
+    Only what the loss reads is computed: the online network's value of the taken frame and the target
+    network's value of the chosen next frame come from :meth:`FrameQNetwork.values_at` (the LSTM runs up
+    to that frame from each side, about half the steps of a full pass), and in the seed form terminal
+    steps, whose next value is multiplied by zero, get no next-state pass. Values and gradients equal
+    those of full passes (``tests/vos/test_agent_frame_lstm.py``).
+
     Args:
         q_net: Online network.
         q_net_target: Target network.
@@ -44,11 +50,21 @@ def double_dqn_loss(
     """
     features, valid = split_observation(batch.observations)
     next_features, next_valid = split_observation(batch.next_observations)
+    # The seed form multiplies a terminal step's next value by zero: those rows need no next-state pass.
+    live = (
+        (batch.dones.reshape(-1) == 0)
+        if reward_form == "seed"
+        else th.ones_like(batch.dones.reshape(-1), dtype=th.bool)
+    )
+    next_q = th.zeros_like(batch.rewards)
     with th.no_grad():
-        next_actions = q_net(next_features, next_valid).argmax(dim=1, keepdim=True)
-        next_q = q_net_target(next_features, next_valid).gather(1, next_actions)
-        next_q = th.where(th.isfinite(next_q), next_q, th.zeros_like(next_q))
-    q = q_net(features, valid).gather(1, batch.actions.long())
+        if bool(live.any()):
+            rows = live.nonzero().reshape(-1)
+            live_features, live_valid = next_features[rows], next_valid[rows]
+            next_actions = q_net(live_features, live_valid).argmax(dim=1)
+            live_q = q_net_target.values_at(live_features, live_valid, next_actions)
+            next_q[rows] = th.where(th.isfinite(live_q), live_q, th.zeros_like(live_q))
+    q = q_net.values_at(features, valid, batch.actions)
     if reward_form == "seed":
         return F.mse_loss(q, reward_scale * batch.rewards + (1.0 - batch.dones) * gamma * next_q), q
     if th.isnan(batch.goal_rewards).any() or th.isnan(batch.aux_rewards).any():

@@ -36,6 +36,10 @@ class InteractiveRobot:
         pause_ms: Simulated pause between strokes.
     """
 
+    #: Changes whenever the same inputs would give other strokes, so stored scribbles of an older robot
+    #: are not read back (2: regions that every opening erases give no stroke, as in the DAVIS robot).
+    ALGORITHM_VERSION = 2
+
     def __init__(
         self,
         kernel_size: float = 0.2,

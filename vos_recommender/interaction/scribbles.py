@@ -31,6 +31,7 @@ import numpy as np
 from ..atomic import atomic_write_json
 
 __all__ = [
+    "PIXEL_RULES",
     "annotated_frames",
     "empty_scribble",
     "fuse_scribbles",
@@ -212,13 +213,30 @@ def fuse_scribbles(scribbles: Iterable[Scribble]) -> Scribble:
     return fused
 
 
-def _path_to_pixels(path: np.ndarray, height: int, width: int) -> np.ndarray:
+#: How normalised stroke points map to pixels: ``"inverse"`` (default) ``round(x * W)``, the exact inverse of
+#: the robot's ``x = column / W``; ``"davis"``: davis-interactive's ``scribbles2mask``, ``floor(x * (W - 1))``.
+PIXEL_RULES = ("inverse", "davis")
+
+
+def _path_to_pixels(path: np.ndarray, height: int, width: int, pixel_rule: str = "inverse") -> np.ndarray:
     """Map normalised ``[x, y]`` points to integer pixel ``(col, row)`` coordinates inside the image.
 
-    The robot writes ``x = col / width`` (the convention of the DAVIS robot), so multiplying by the
-    width recovers the pixel exactly; points on the far edge (``x = 1``) are clipped into the image.
+    The robot writes ``x = col / width`` (the convention of the DAVIS robot), so ``"inverse"``
+    recovers its pixel exactly. davis-interactive's rasteriser instead truncates ``x * (width - 1)``,
+    which puts a robot point at ``col - 1`` for every ``col >= 1`` (one pixel up and left, everywhere in
+    the image): a one-pixel stroke drawn on a one-pixel-wide region would land beside it. The project
+    keeps the exact inverse on purpose and offers ``"davis"`` to reproduce davis-interactive's masks.
+    Points on or past the far edge are clipped into the image.
+
+    Raises:
+        ValueError: If ``pixel_rule`` is not one of :data:`PIXEL_RULES`.
     """
-    pixels = np.rint(path * np.array([width, height], dtype=np.float64)).astype(np.int64)
+    if pixel_rule == "inverse":
+        pixels = np.rint(path * np.array([width, height], dtype=np.float64)).astype(np.int64)
+    elif pixel_rule == "davis":
+        pixels = np.floor(path * np.array([width - 1, height - 1], dtype=np.float64)).astype(np.int64)
+    else:
+        raise ValueError(f"pixel_rule must be one of {PIXEL_RULES}, got {pixel_rule!r}")
     pixels[:, 0] = np.clip(pixels[:, 0], 0, width - 1)
     pixels[:, 1] = np.clip(pixels[:, 1], 0, height - 1)
     return pixels
@@ -273,7 +291,12 @@ def scribble_points(
 
 
 def rasterize_scribble(
-    scribble: Scribble, frame: int | None, height: int, width: int, thickness: int = 1
+    scribble: Scribble,
+    frame: int | None,
+    height: int,
+    width: int,
+    thickness: int = 1,
+    pixel_rule: str = "inverse",
 ) -> np.ndarray:
     """Draw the strokes of one frame into a label image.
 
@@ -281,8 +304,10 @@ def rasterize_scribble(
     lines for ``thickness=1``), as the DAVIS tools do, so sparse paths still give connected strokes.
     Later strokes overwrite earlier ones where they cross. Points map to pixels as
     ``round(x * W), round(y * H)`` (clipped), the inverse of the robot's ``x = column / W``;
-    davis-interactive's own rasteriser scales by ``W - 1`` and ``H - 1`` instead, which differs by at
-    most one pixel at the far image edge.
+    davis-interactive's own rasteriser truncates ``x * (W - 1)``, ``y * (H - 1)``, one pixel up and left
+    of that for robot points anywhere in the image (``pixel_rule="davis"`` reproduces it; see
+    :func:`_path_to_pixels` for why the default differs). Its Bresenham lines and OpenCV's may also
+    differ in which of two equally close pixels a diagonal step takes.
 
     Args:
         scribble: Scribble dictionary.
@@ -290,12 +315,18 @@ def rasterize_scribble(
         height: Output height in pixels.
         width: Output width in pixels.
         thickness: Line thickness in pixels.
+        pixel_rule: ``"inverse"`` (default) or ``"davis"``; see :data:`PIXEL_RULES`.
 
     Returns:
         ``H x W`` int32 array: ``-1`` where no stroke passes, else the stroke's object id (0 = background).
+
+    Raises:
+        ValueError: On an invalid size or ``pixel_rule``.
     """
     if height < 1 or width < 1:
         raise ValueError(f"invalid output size {height}x{width}")
+    if pixel_rule not in PIXEL_RULES:
+        raise ValueError(f"pixel_rule must be one of {PIXEL_RULES}, got {pixel_rule!r}")
     canvas = np.full((height, width), -1, dtype=np.int32)
     if frame is None:
         frame = scribble_frame(scribble)
@@ -307,7 +338,7 @@ def rasterize_scribble(
         path = np.asarray(stroke["path"], dtype=np.float64).reshape(-1, 2)
         if len(path) == 0:
             continue
-        pixels = _path_to_pixels(path, height, width).astype(np.int32)
+        pixels = _path_to_pixels(path, height, width, pixel_rule).astype(np.int32)
         obj_id = int(stroke["object_id"])
         # OpenCV draws into uint8/int32 images; drawing each stroke into a binary layer and then
         # writing the id keeps ids above 255 (YouTube-VOS) intact.

@@ -96,7 +96,9 @@ class SimulatedUser:
         self.store_dir = Path(store_dir) if store_dir is not None else None
         #: Short hash of the robot settings, part of every name derived from its scribbles.
         self.key = hashlib.sha1(
-            json.dumps(self.robot_kwargs, sort_keys=True, default=str).encode()
+            json.dumps(
+                [self.robot_kwargs, InteractiveRobot.ALGORITHM_VERSION], sort_keys=True, default=str
+            ).encode()
         ).hexdigest()[:16]
 
     def first_scribble(self, video: Any, index: int) -> tuple[Scribble, int]:
@@ -151,7 +153,10 @@ class SimulatedUser:
             raise RuntimeError("this simulated user stores no scribbles (store_dir=None)")
         digest = hashlib.sha1()
         digest.update(
-            json.dumps([video.name, frame, video.num_objects, self.robot_kwargs], sort_keys=True).encode()
+            json.dumps(
+                [video.name, frame, video.num_objects, self.robot_kwargs, InteractiveRobot.ALGORITHM_VERSION],
+                sort_keys=True,
+            ).encode()
         )
         digest.update(np.ascontiguousarray(pred_masks[frame]).tobytes())
         digest.update(np.ascontiguousarray(video.masks[frame]).tobytes())

@@ -23,11 +23,18 @@ def centred_disk(radius: float) -> np.ndarray:
     """Disk structuring element for a real-valued radius, always of odd size and centred.
 
     ``skimage.morphology.disk`` is the tool for integer radii, but with a fractional radius it builds
-    an even-sized grid whose centre is off by a pixel, which would shift the opened region; the DAVIS
-    radius rule gives fractional radii, so the disk is built here on a centred integer grid.
+    an even-sized grid of half-integer offsets whose centre is off by half a pixel, which shifts the
+    opened region. The DAVIS robot passes its fractional radii to ``disk`` as they are; here the disk
+    is deliberately built on a centred integer grid instead (every pixel within ``radius`` of the
+    centre), so an opening never moves a region.
+
+    Raises:
+        ValueError: If ``radius`` is negative or not finite.
     """
+    if not math.isfinite(radius) or radius < 0:
+        raise ValueError(f"disk radius must be finite and >= 0, got {radius}")
     half = int(math.floor(radius))
-    if half == int(radius):
+    if radius == half:
         return disk(half).astype(np.uint8)
     yy, xx = np.ogrid[-half : half + 1, -half : half + 1]
     return (xx * xx + yy * yy <= radius * radius).astype(np.uint8)
@@ -66,8 +73,10 @@ def open_region(
     """Morphological opening that removes thin slivers from a region before skeletonising.
 
     The disk radius is ``min(kernel_size * sqrt(area) / 2, max_kernel_radius)``; while the opening
-    would erase the whole region the radius shrinks by a factor 0.9. Once the radius is at most
-    ``min_radius`` the region is kept as it is (a one-pixel opening removes nothing useful).
+    would erase the whole region the radius shrinks by a factor 0.9, down to ``min_radius``. As in the
+    DAVIS robot, a region whose first radius is already at most ``min_radius`` (a small region) is kept
+    as it is, and a region that every tried opening erases (a thin sliver, e.g. a one-pixel band along
+    a boundary) gives an empty result: the robot draws no stroke for it.
 
     Args:
         mask: ``H x W`` binary region.
@@ -76,7 +85,7 @@ def open_region(
         min_radius: Radius at or below which no opening is applied.
 
     Returns:
-        ``H x W`` bool array: the opened region (never empty when ``mask`` is not).
+        ``H x W`` bool array: the opened region; empty when every opening erased the region.
     """
     mask = np.asarray(mask).astype(bool)
     area = int(np.count_nonzero(mask))
@@ -91,8 +100,10 @@ def open_region(
         # image border are not eaten from outside (the same as a rank minimum filter).
         return cv2.dilate(cv2.erode(src, kernel), kernel)
 
+    if radius <= min_radius:
+        return mask.copy()
     opened = shrink_until(opening, radius, np.any, lambda r: r * 0.9, min_radius)
-    return mask.copy() if opened is None else opened.astype(bool)
+    return np.zeros_like(mask) if opened is None else opened.astype(bool)
 
 
 def skeleton_graph(skeleton: np.ndarray) -> tuple[nx.Graph, np.ndarray]:

@@ -1,6 +1,16 @@
 """Segmentation quality (J, F, J&F) and its summaries over interaction rounds (AUC, J&F@60s)."""
 
-from vos_recommender.metrics.auc import average_curves, jf_at_time, round_auc, time_auc, time_curve
+from vos_recommender.metrics.auc import (
+    average_curves,
+    average_curves_per_sample,
+    davis_summary,
+    davis_time_budget,
+    jf_at_time,
+    per_sample_time_summary,
+    round_auc,
+    time_auc,
+    time_curve,
+)
 from vos_recommender.metrics.jf import (
     boundary_map,
     boundary_tolerance,
@@ -13,7 +23,10 @@ from vos_recommender.metrics.jf import (
 
 __all__ = [
     "average_curves",
+    "average_curves_per_sample",
     "boundary_map",
+    "davis_summary",
+    "davis_time_budget",
     "boundary_tolerance",
     "db_eval_boundary",
     "db_eval_iou",
@@ -21,6 +34,7 @@ __all__ = [
     "jf_mean",
     "object_ids_present",
     "per_frame_jf",
+    "per_sample_time_summary",
     "round_auc",
     "time_auc",
     "time_curve",

@@ -11,17 +11,33 @@ Two conventions exist and both are offered, each under its own name:
   trapezoid area normalised by that budget; J&F@60s is the curve *linearly interpolated* at 60 s
   (``np.interp``), not the value of the last round finished by then.
 
-For a data set, davis-interactive first averages J&F and per-round time over all samples (sequence,
-starting scribble) and then summarises the averaged curve; :func:`average_curves` does that averaging.
+For a data set, the DAVIS service summarises one averaged curve: J&F averaged over all (sample,
+object) rows, so a sequence with more objects weighs more; time averaged over samples; the budget the
+number of rounds times the longest single round of any sample. :func:`average_curves`,
+:func:`davis_time_budget` and :func:`davis_summary` follow those definitions. The project's earlier form,
+one time AUC per sample under a shared budget and then the mean over samples (each sample weighing the
+same), stays available as :func:`per_sample_time_summary`; on the same data the two differ (see
+``docs/recommender.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["average_curves", "jf_at_time", "round_auc", "time_auc", "time_curve"]
+__all__ = [
+    "average_curves",
+    "average_curves_per_sample",
+    "davis_summary",
+    "davis_time_budget",
+    "jf_at_time",
+    "per_sample_time_summary",
+    "round_auc",
+    "time_auc",
+    "time_curve",
+]
 
 
 def _as_rounds(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
@@ -157,20 +173,129 @@ def jf_at_time(
     return float(np.interp(t, time, jf))
 
 
+def _sample_matrices(jf_per_round: object, times: object) -> tuple[np.ndarray, np.ndarray]:
+    jf = np.asarray(jf_per_round, dtype=np.float64)
+    tm = np.asarray(times, dtype=np.float64)
+    if jf.ndim != 2 or jf.shape != tm.shape or jf.size == 0:
+        raise ValueError(f"expected two non-empty S x R arrays of equal shape, got {jf.shape} and {tm.shape}")
+    if not (np.all(np.isfinite(jf)) and np.all(np.isfinite(tm))):
+        raise ValueError("J&F values and times must be finite")
+    if np.any(tm < 0):
+        raise ValueError("times must be non-negative")
+    return jf, tm
+
+
 def average_curves(
-    jf_per_round: Sequence[Sequence[float]] | np.ndarray, times: Sequence[Sequence[float]] | np.ndarray
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray,
+    times: Sequence[Sequence[float]] | np.ndarray,
+    objects: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Average per-round J&F and per-round time over samples, as davis-interactive does.
+    """The DAVIS service's averaged curve: J&F over (sample, object) rows, time over samples.
+
+    A sample's J&F per round is the mean over its objects (and frames), so averaging over (sample,
+    object) rows weights each sample by its object count.
 
     Args:
         jf_per_round: ``S x R`` J&F of S samples (sequence and starting scribble) over R rounds.
         times: ``S x R`` per-round seconds.
+        objects: Objects per sample (default: one each, which is :func:`average_curves_per_sample`).
 
     Returns:
         ``(mean_jf, mean_times)`` of length R, ready for :func:`time_auc` / :func:`jf_at_time`.
+
+    Raises:
+        ValueError: If the shapes differ, a value is not finite, or an object count is not positive.
     """
-    jf = np.asarray(jf_per_round, dtype=np.float64)
+    jf, tm = _sample_matrices(jf_per_round, times)
+    if objects is None:
+        weights = np.ones(jf.shape[0])
+    else:
+        weights = np.asarray(objects, dtype=np.float64).reshape(-1)
+        if weights.shape != (jf.shape[0],) or np.any(weights < 1):
+            raise ValueError(f"objects must hold one count >= 1 per sample ({jf.shape[0]}), got {objects!r}")
+    return (weights[:, None] * jf).sum(axis=0) / weights.sum(), tm.mean(axis=0)
+
+
+def average_curves_per_sample(
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray, times: Sequence[Sequence[float]] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """J&F and time per round averaged over samples, every sample weighing the same (not the DAVIS weighting).
+
+    Args:
+        jf_per_round: ``S x R`` J&F.
+        times: ``S x R`` per-round seconds.
+
+    Returns:
+        ``(mean_jf, mean_times)`` of length R.
+    """
+    return average_curves(jf_per_round, times, objects=None)
+
+
+def davis_time_budget(times: Sequence[Sequence[float]] | np.ndarray) -> float:
+    """The DAVIS service's default budget: number of rounds x the longest single round of any sample.
+
+    Args:
+        times: ``S x R`` per-round seconds.
+
+    Returns:
+        ``R * max(times)`` in seconds.
+    """
     tm = np.asarray(times, dtype=np.float64)
-    if jf.ndim != 2 or jf.shape != tm.shape:
-        raise ValueError(f"expected two S x R arrays of equal shape, got {jf.shape} and {tm.shape}")
-    return jf.mean(axis=0), tm.mean(axis=0)
+    if tm.ndim != 2 or tm.size == 0:
+        raise ValueError(f"expected a non-empty S x R array of times, got shape {tm.shape}")
+    return float(tm.shape[1] * tm.max())
+
+
+def davis_summary(
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray,
+    times: Sequence[Sequence[float]] | np.ndarray,
+    objects: Sequence[int] | np.ndarray | None = None,
+    t: float = 60.0,
+) -> dict[str, Any]:
+    """Time AUC and J&F@t of a data set as the DAVIS service computes them: from one averaged curve.
+
+    Args:
+        jf_per_round: ``S x R`` J&F of every sample.
+        times: ``S x R`` per-round seconds.
+        objects: Objects per sample (see :func:`average_curves`).
+        t: Time of the J&F read-out (60 s in the challenge).
+
+    Returns:
+        ``{"auc", "jf_at_t", "max_time", "time", "jf"}``: the area of the averaged curve divided by
+        :func:`davis_time_budget`, the curve interpolated at ``t``, the budget, and the curve itself.
+    """
+    jf, tm = average_curves(jf_per_round, times, objects)
+    budget = davis_time_budget(times)
+    # Each averaged round is at most the longest single round, so the averaged run fits the budget.
+    curve_time, curve_jf = time_curve(jf, tm, max_time=budget)
+    return {
+        "auc": time_auc(jf, tm, max_time=budget),
+        "jf_at_t": float(np.interp(t, curve_time, curve_jf)),
+        "max_time": budget,
+        "time": curve_time.tolist(),
+        "jf": curve_jf.tolist(),
+    }
+
+
+def per_sample_time_summary(
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray,
+    times: Sequence[Sequence[float]] | np.ndarray,
+    max_time: float,
+    t: float = 60.0,
+) -> dict[str, np.ndarray]:
+    """One time AUC and J&F@t per sample under a shared budget (the project's earlier form, not DAVIS's).
+
+    Args:
+        jf_per_round: ``S x R`` J&F.
+        times: ``S x R`` per-round seconds.
+        max_time: Budget shared by every sample.
+        t: Time of the J&F read-out.
+
+    Returns:
+        ``{"auc": S values, "jf_at_t": S values}``; their means are the per-sample summaries.
+    """
+    jf, tm = _sample_matrices(jf_per_round, times)
+    return {
+        "auc": np.array([time_auc(j, s, max_time=max_time) for j, s in zip(jf, tm)]),
+        "jf_at_t": np.array([jf_at_time(j, s, t, max_time=max_time) for j, s in zip(jf, tm)]),
+    }
