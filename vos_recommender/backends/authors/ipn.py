@@ -39,7 +39,7 @@ class IPNBackend(VOSBackend):
         device: Torch device string.
     """
 
-    name = "ipn"
+    name = "ipn_authors"
 
     def __init__(
         self,
