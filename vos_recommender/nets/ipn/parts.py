@@ -64,7 +64,7 @@ class Encoder(nn.Module):
             raise ValueError(f"Encoder expects maps {self.extra_inputs}, got {len(maps)} maps")
         x = self.conv1((frame - self.mean) / self.std)
         for name, extra in zip(self.extra_inputs, maps):
-            x = x + getattr(self, f"conv1_{name}")(extra.unsqueeze(1).float())
+            x = x + getattr(self, f"conv1_{name}")(extra.unsqueeze(1).to(x.dtype))
         x = self.maxpool(self.relu(self.bn1(x)))
         r2 = self.res2(x)
         r3 = self.res3(r2)
