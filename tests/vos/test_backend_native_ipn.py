@@ -88,7 +88,7 @@ def test_wrong_checkpoint_is_named_with_its_bad_keys(tmp_path):
     torch.save(manifest_state("P.pth"), tmp_path / "P.pth")
     with pytest.raises(ValueError, match=r"I\.pth.*missing keys: Decoder\.ResFM\.conv1\.weight"):
         NativeIPNBackend(weights=tmp_path)
-    with pytest.raises(FileNotFoundError, match="P.pth"):
+    with pytest.raises(FileNotFoundError, match=r"empty/I\.pth"):
         NativeIPNBackend(weights=tmp_path / "empty")
     with pytest.raises(ValueError, match="config must be one of"):
         NativeIPNBackend(config="tiny")
