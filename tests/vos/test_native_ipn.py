@@ -140,3 +140,10 @@ def test_networks_map_a_frame_to_a_probability(config):
         assert pnet.reference(reference, None) is reference
         out = pnet(frame, unset, prob, fused)
     assert out.shape == (1, 70, 90) and 0 <= out.min() and out.max() <= 1
+
+
+def test_equivalence_benchmark_names_a_wrong_authors_dir(tmp_path):
+    from benchmarks.vos_native_equivalence import main
+
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path.name} has no model.py"):
+        main(["ipn", "--authors-dir", str(tmp_path), "--write-manifest"])
