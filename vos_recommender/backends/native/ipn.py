@@ -150,8 +150,10 @@ class NativeIPNBackend(VOSBackend):
                 frames[n : n + 1], prev[n : n + 1], new[neighbour : neighbour + 1], fused
             )[0]
         self._refs[index] = fused
-        weight = torch.tensor(weights, dtype=self.dtype, device=self.device)[:, None, None]
-        return weight * new + (1 - weight) * prev
+        # Frame by frame with Python-float weights, as released, so the blend rounds identically.
+        for f, w in enumerate(weights):
+            new[f] = w * new[f] + (1 - w) * prev[f]
+        return new
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         assert self._probs is not None

@@ -169,6 +169,8 @@ class FeatureAggregation(nn.Module):
         self.fc2 = nn.Linear(int(2 * channels / reduction), 2 * channels)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x1, x2], dim=1).mean(dim=(-2, -1))
+        # Two successive means, as released: a single mean over both axes rounds differently, and the
+        # propagation's box thresholds can turn last-bit differences into different crops.
+        pooled = torch.cat([x1, x2], dim=1).mean(-1).mean(-1)
         weights = F.softmax(self.fc2(F.relu(self.fc1(pooled))).view(-1, self.channels, 2), dim=2)
         return x1 * weights[:, :, 0, None, None] + x2 * weights[:, :, 1, None, None]
