@@ -172,6 +172,7 @@ def _save_weights(module, folder: Path, seed: int) -> None:
 
 
 def equivalence(args: argparse.Namespace, folder: Path) -> dict:
+    torch.manual_seed(args.seed)  # the authors' constructors draw their initialisation from it
     video = _video(folder / "data", 8, 128, 192, 2)
     robot = InteractiveRobot(seed=args.seed)
     rows = []
@@ -209,6 +210,7 @@ def equivalence(args: argparse.Namespace, folder: Path) -> dict:
 
 
 def timing(args: argparse.Namespace, folder: Path) -> list[dict]:
+    torch.manual_seed(args.seed)
     video = _video(folder / "data480", 10, 480, 854, 1)
     scribble, frame = video.scribbles[0], int(video.scribbles[0]["annotated_frame"])
     with authors_ipn(args.authors_dir, args.davis_dir) as module:
