@@ -1,1 +1,2 @@
-"""Per-model checks of the native backends against the authors' code (one module per model)."""
+"""Equivalence of the native IVOS models with the authors' code: one module per model
+(``python benchmarks/vos_native_equivalence.py <model> --authors-dir ...``)."""

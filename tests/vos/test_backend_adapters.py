@@ -42,7 +42,7 @@ def _import_fake(folder: str, module: str):
 
 
 # --------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("name", ["ipn", "manet", "atnet_authors"])
+@pytest.mark.parametrize("name", ["ipn_authors", "manet", "atnet_authors"])
 def test_missing_code_dir_names_the_path(tmp_path, name):
     missing = tmp_path / "nowhere"
     with pytest.raises(BackendNotAvailableError, match="nowhere"):
@@ -53,7 +53,7 @@ def test_missing_code_dir_names_the_path(tmp_path, name):
 
 def test_missing_files_and_modules_are_named(tmp_path):
     with pytest.raises(BackendNotAvailableError, match="I.pth"):
-        build_backend("ipn", code_dir=FAKE / "ipn", weights=tmp_path)
+        build_backend("ipn_authors", code_dir=FAKE / "ipn", weights=tmp_path)
     with pytest.raises(BackendNotAvailableError, match="networks/IntVOS.py"):
         build_backend("manet", code_dir=FAKE / "ipn", weights=tmp_path / "w.pth")
     with pytest.raises(BackendNotAvailableError, match="ATNet-checkpoint.pth"):
@@ -65,14 +65,14 @@ def test_missing_files_and_modules_are_named(tmp_path):
     for name in ("I.pth", "P.pth"):
         (tmp_path / name).write_bytes(b"")
     with pytest.raises(BackendNotAvailableError, match="davisinteractive_not_installed"):
-        build_backend("ipn", code_dir=broken, weights=tmp_path)
+        build_backend("ipn_authors", code_dir=broken, weights=tmp_path)
 
 
 def test_corrupt_weights_are_reported(tmp_path):
     for name in ("I.pth", "P.pth"):
         (tmp_path / name).write_bytes(b"not a checkpoint")
     with pytest.raises(BackendNotAvailableError, match="cannot read weights"):
-        build_backend("ipn", code_dir=FAKE / "ipn", weights=tmp_path)
+        build_backend("ipn_authors", code_dir=FAKE / "ipn", weights=tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ IPN
@@ -89,7 +89,7 @@ def _ipn_weights(tmp_path: Path) -> Path:
 
 
 def test_ipn_adapter_contract(tmp_path):
-    backend = build_backend("ipn", code_dir=FAKE / "ipn", weights=_ipn_weights(tmp_path))
+    backend = build_backend("ipn_authors", code_dir=FAKE / "ipn", weights=_ipn_weights(tmp_path))
     assert backend.model.model_I.conv.bias.item() == -5.0  # weights really loaded
     for name in ("model", "interaction_net", "propagation_net", "utils_ipn"):
         assert name not in sys.modules  # the authors' generic names do not leak
@@ -188,7 +188,7 @@ def test_registry_and_former_module_point_at_the_authors_modules():
     assert adapters.MANetBackend is manet.MANetBackend and adapters.ATNetBackend is atnet.ATNetBackend
     assert adapters.AuthorsCode is AuthorsCode and adapters.manet_config is manet.manet_config
     for name, cls in (
-        ("ipn", ipn.IPNBackend),
+        ("ipn_authors", ipn.IPNBackend),
         ("manet", manet.MANetBackend),
         ("atnet_authors", atnet.ATNetBackend),
     ):

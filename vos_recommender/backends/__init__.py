@@ -8,7 +8,8 @@
 ``learned``   small interaction + propagation networks trained here
               (``python -m vos_recommender.backends.train_learned``)
 ``cache``     wraps another backend and replays recorded results from disk
-``ipn``       the authors' IPN (Oh et al., CVPR 2019) given its code and weights
+``ipn``       IPN (Oh et al., CVPR 2019) in pure PyTorch, loading the released ``I.pth``/``P.pth``
+ipn_authors   the authors' IPN code itself (``vos_recommender.backends.authors.ipn``)
 ``manet``     the authors' MANet (Miao et al., CVPR 2020) given its code and weights
 ``atnet``     ATNet (Heo et al., ECCV 2020) in pure PyTorch, loading the released checkpoint
 ``atnet_authors``  the authors' ATNet code (needs CUDA and their correlation package)
@@ -42,7 +43,8 @@ BACKENDS: Registry[VOSBackend] = Registry(
         "flow": "vos_recommender.backends.flow:FlowBackend",
         "learned": "vos_recommender.backends.learned:LearnedBackend",
         "cache": "vos_recommender.backends.cache:CachingBackend",
-        "ipn": "vos_recommender.backends.authors.ipn:IPNBackend",
+        "ipn": "vos_recommender.backends.native.ipn:NativeIPNBackend",
+        "ipn_authors": "vos_recommender.backends.authors.ipn:IPNBackend",
         "manet": "vos_recommender.backends.authors.manet:MANetBackend",
         "atnet": "vos_recommender.backends.native.atnet:NativeATNetBackend",
         "atnet_authors": "vos_recommender.backends.authors.atnet:ATNetBackend",

@@ -1,1 +1,2 @@
-"""Backends running the published interactive VOS models natively (pure PyTorch, any device)."""
+"""Backends running the published interactive VOS models natively (pure PyTorch, any device), loading the
+authors' released checkpoints strictly; equivalence with the authors' code: ``benchmarks/vos_native_equivalence.py``."""
