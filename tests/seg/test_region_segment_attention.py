@@ -180,3 +180,29 @@ def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match="region must be"):
         _, _, _, region, reps = _inputs(("few",))
         region_slots(region[0], reps)
+
+
+@pytest.mark.parametrize("kinds", [("one", "pixel"), ("few", "mixed"), ("small",)])
+@pytest.mark.parametrize("refine", [False, True])
+def test_interaction_block_segment_and_dense_agree(kinds, refine):
+    from mmengine.registry import init_default_scope
+
+    from mmseg_ranet.models.decode_heads.region_interaction import RegionInteractionBlock
+
+    init_default_scope("mmseg")
+    height, width, channels = 4, 6, 5
+    _, _, j_values, region, _ = _inputs(kinds, num_pixels=height * width, seed=7)
+    features = torch.randn(len(kinds), channels, height, width, dtype=torch.float64, requires_grad=True)
+    counts = region.max(1).values + 1
+    outputs, grads = [], []
+    for impl in ("segment", "dense"):
+        torch.manual_seed(0)
+        block = RegionInteractionBlock(
+            channels, num_representatives=3, feature_convs=refine, refine_convs=refine, attention_impl=impl
+        ).double()
+        context, _ = block(features, j_values, region, counts)
+        outputs.append(context)
+        grads.append(_grads(context, (features, j_values, *block.parameters())))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-12)
+    for got, expected in zip(*grads):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
