@@ -31,9 +31,9 @@ def _regions(kind: str, num_pixels: int, generator: torch.Generator) -> torch.Te
         # Regions of 1 to 4 pixels, fewer than K = 5 representatives each: every pixel is a representative.
         return torch.arange(num_pixels) // 3
     if kind == "mixed":
-        # One large region, a few small ones and single pixels, in scattered order.
+        # One large region, regions of two pixels and single pixels, in scattered order.
         region = torch.zeros(num_pixels, dtype=torch.long)
-        region[num_pixels // 2 :] = torch.arange(num_pixels - num_pixels // 2) // 2 + 1
+        region[num_pixels // 2 :] = torch.arange(num_pixels - num_pixels // 2) * 2 // 3 + 1
         perm = torch.randperm(num_pixels, generator=generator)
         return _compact(region[perm])
     raise ValueError(kind)
@@ -205,4 +205,29 @@ def test_interaction_block_segment_and_dense_agree(kinds, refine):
         grads.append(_grads(context, (features, j_values, *block.parameters())))
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-12)
     for got, expected in zip(*grads):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kinds", KIND_SETS)
+@pytest.mark.parametrize("exclude_own", [True, False])
+def test_global_interaction_single_shortcut_keeps_values_and_gradients(kinds, exclude_own):
+    query, _, j_values, region, reps = _inputs(kinds, k=3, seed=11)
+    generator = torch.Generator().manual_seed(12)
+    local = torch.randn(*reps.pixel.shape, query.shape[2], generator=generator, dtype=torch.float64)
+    local = (local * reps.valid.unsqueeze(-1)).requires_grad_(True)
+    rep_j = j_values.gather(1, reps.pixel)
+    outputs = [
+        global_interaction(
+            local,
+            rep_j,
+            reps.region,
+            reps.valid,
+            int(region.max()) + 1,
+            exclude_own,
+            single_shortcut=shortcut,
+        )
+        for shortcut in (True, False)
+    ]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-12)
+    for got, expected in zip(_grads(outputs[0], (local, j_values)), _grads(outputs[1], (local, j_values))):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
