@@ -13,6 +13,7 @@ from mmseg_ranet.models.ops import (
     region_slots,
     segment_distribution,
     segment_local_collection,
+    segment_products,
     select_representatives,
 )
 from mmseg_ranet.models.ops.region_segment_attention import grouped_softmax
@@ -57,6 +58,17 @@ def _inputs(kinds, num_pixels=24, channels=6, k=5, seed=0):
     return query, value, j_values, region, reps
 
 
+# Region sizes at which the products switch to one matrix product per region: the default (never reached
+# by these small maps, so every region is gathered) and 3 (most regions are matrix products).
+LARGE_ROWS = [segment_products.LARGE_ROW_ITEMS, 3]
+
+
+@pytest.fixture(params=LARGE_ROWS, ids=["gathered", "blocked"])
+def large_row(request, monkeypatch):
+    monkeypatch.setattr(segment_products, "LARGE_ROW_ITEMS", request.param)
+    return request.param
+
+
 KIND_SETS = [
     ("one",),
     ("few",),
@@ -75,7 +87,7 @@ def _grads(output, inputs, seed=1):
 
 @pytest.mark.parametrize("kinds", KIND_SETS)
 @pytest.mark.parametrize("scale", [False, True])
-def test_segment_local_collection_equals_masked_dense(kinds, scale):
+def test_segment_local_collection_equals_masked_dense(kinds, scale, large_row):
     query, value, j_values, region, reps = _inputs(kinds)
     slots = region_slots(region, reps)
     dense = local_collection(query, value, j_values, region, *reps, restrict_to_region=True, scale=scale)
@@ -89,7 +101,7 @@ def test_segment_local_collection_equals_masked_dense(kinds, scale):
 
 @pytest.mark.parametrize("kinds", KIND_SETS)
 @pytest.mark.parametrize("scale", [False, True])
-def test_segment_distribution_equals_masked_dense(kinds, scale):
+def test_segment_distribution_equals_masked_dense(kinds, scale, large_row):
     query, value, j_values, region, reps = _inputs(kinds, seed=3)
     generator = torch.Generator().manual_seed(4)
     glob = torch.randn(*reps.pixel.shape, query.shape[2], generator=generator, dtype=torch.float64)
@@ -105,7 +117,7 @@ def test_segment_distribution_equals_masked_dense(kinds, scale):
 
 
 @pytest.mark.parametrize("kinds", [("few",), ("mixed",), ("small",), ("one", "pixel")])
-def test_segment_attentions_equal_the_loop_reference(kinds):
+def test_segment_attentions_equal_the_loop_reference(kinds, large_row):
     features, _, j_values, region, reps = _inputs(kinds, num_pixels=12, channels=4, k=3, seed=5)
     slots = region_slots(region, reps)
     local = segment_local_collection(features, features, j_values, reps, slots)
@@ -138,7 +150,7 @@ def test_region_slots_place_every_representative_once_in_its_region_row():
     )
 
 
-def test_segment_products_gradients():
+def test_segment_products_gradients(large_row):
     generator = torch.Generator().manual_seed(0)
     table = torch.randn(4, 3, 5, generator=generator, dtype=torch.float64, requires_grad=True)
     features = torch.randn(7, 5, generator=generator, dtype=torch.float64, requires_grad=True)
@@ -184,7 +196,7 @@ def test_bad_shapes_are_named():
 
 @pytest.mark.parametrize("kinds", [("one", "pixel"), ("few", "mixed"), ("small",)])
 @pytest.mark.parametrize("refine", [False, True])
-def test_interaction_block_segment_and_dense_agree(kinds, refine):
+def test_interaction_block_segment_and_dense_agree(kinds, refine, large_row):
     from mmengine.registry import init_default_scope
 
     from mmseg_ranet.models.decode_heads.region_interaction import RegionInteractionBlock

@@ -10,7 +10,8 @@ pixel's row. The three products below are the only ones the region-restricted at
 Each one's gradients are the other two, so every backward is O(N K C) as well. Written by hand because
 autograd through ``table[index]`` would keep an (N, K, C) gather for every product (about 300 MB per
 product at a 97x97 map with K = 8 and C = 512), and PyTorch has no fused gather-dot / scatter-dot.
-The loops run over the K slots, never over pixels.
+Rows with many items (large regions) are one matrix product each; the loops run over those rows and
+over the K slots, never over pixels.
 """
 
 from __future__ import annotations
@@ -29,26 +30,70 @@ def _check(table: Tensor, index: Tensor, num_items: int, other: Tensor, name: st
         )
 
 
+# Rows with at least this many items are computed as one matrix product each (reads every feature once)
+# instead of through per-item gathers of the row (reads the row's K slots once per item).
+LARGE_ROW_ITEMS = 128
+
+
+def _split_rows(index: Tensor, num_rows: int) -> tuple[list[tuple[int, Tensor]], Tensor | None]:
+    """The large rows with their items, and the items of the other rows (None when there are none)."""
+    counts = torch.bincount(index, minlength=num_rows)
+    large = (counts >= LARGE_ROW_ITEMS).nonzero().flatten().tolist()
+    if not large:
+        return [], torch.arange(index.shape[0], device=index.device)
+    groups = [(row, (index == row).nonzero().flatten()) for row in large]
+    in_large = (counts >= LARGE_ROW_ITEMS).index_select(0, index)
+    small = (~in_large).nonzero().flatten()
+    return groups, (small if small.numel() else None)
+
+
 def _dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
     out = features.new_empty(features.shape[0], table.shape[1])
-    for k in range(table.shape[1]):
-        out[:, k] = (table[:, k].index_select(0, index) * features).sum(dim=1)
+    groups, small = _split_rows(index, table.shape[0])
+    for row, items in groups:
+        out[items] = features.index_select(0, items) @ table[row].t()
+    if small is not None:
+        part_features, part_index = features.index_select(0, small), index.index_select(0, small)
+        part = torch.stack(
+            [
+                (table[:, k].index_select(0, part_index) * part_features).sum(dim=1)
+                for k in range(table.shape[1])
+            ],
+            dim=1,
+        )
+        out[small] = part
     return out
 
 
 def _sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
-    out = table.new_zeros(index.shape[0], table.shape[2])
-    for k in range(table.shape[1]):
-        out.addcmul_(table[:, k].index_select(0, index), weights[:, k : k + 1])
+    out = table.new_empty(index.shape[0], table.shape[2])
+    groups, small = _split_rows(index, table.shape[0])
+    for row, items in groups:
+        out[items] = weights.index_select(0, items) @ table[row]
+    if small is not None:
+        part_weights, part_index = weights.index_select(0, small), index.index_select(0, small)
+        part = table.new_zeros(small.shape[0], table.shape[2])
+        for k in range(table.shape[1]):
+            part.addcmul_(table[:, k].index_select(0, part_index), part_weights[:, k : k + 1])
+        out[small] = part
     return out
 
 
 def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) -> Tensor:
-    slots = [
-        features.new_zeros(num_rows, features.shape[1]).index_add_(0, index, features * weights[:, k : k + 1])
-        for k in range(weights.shape[1])
-    ]
-    return torch.stack(slots, dim=1)
+    out = features.new_zeros(num_rows, weights.shape[1], features.shape[1])
+    groups, small = _split_rows(index, num_rows)
+    for row, items in groups:
+        out[row] = weights.index_select(0, items).t() @ features.index_select(0, items)
+    if small is not None:
+        part_weights, part_index = weights.index_select(0, small), index.index_select(0, small)
+        part_features = features.index_select(0, small)
+        flat = out.view(num_rows * weights.shape[1], features.shape[1])
+        slots = part_index.unsqueeze(1) * weights.shape[1] + torch.arange(
+            weights.shape[1], device=index.device
+        )
+        products = (part_weights.unsqueeze(2) * part_features.unsqueeze(1)).reshape(-1, features.shape[1])
+        flat.index_put_((slots.reshape(-1),), products, accumulate=True)
+    return out
 
 
 class _GatheredDot(Function):
