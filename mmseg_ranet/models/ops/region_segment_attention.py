@@ -89,16 +89,19 @@ def segment_local_collection(
     weighted = (representativeness.unsqueeze(-1) * value).reshape(-1, channels)
     rep_query = slots.to_table(_gather_rows(query, reps.pixel))
     rep_term = representativeness.gather(1, reps.pixel).unsqueeze(-1) * _gather_rows(value, reps.pixel)
-    scores = gathered_dot(rep_query, weighted, slots.pixel_row)
+    # Pixels in region order: every region's pixels are then one contiguous run (see segment_products).
+    weighted = slots.sorted_pixels(weighted)
+    pixel_row = slots.sorted_pixels(slots.pixel_row)
+    scores = gathered_dot(rep_query, weighted, pixel_row)
     if scale:
         scores = scores / math.sqrt(channels)
     # The representatives themselves are left out of every collection.
     pixel_or_spare = torch.where(reps.valid, reps.pixel, num_pixels)
     is_rep = torch.zeros(batch, num_pixels + 1, dtype=torch.bool, device=value.device)
-    is_rep = is_rep.scatter(1, pixel_or_spare, True)[:, :num_pixels].reshape(-1)
-    allowed = slots.slot_valid.index_select(0, slots.pixel_row) & ~is_rep.unsqueeze(1)
-    weights = grouped_softmax(scores, allowed, slots.pixel_row, slots.num_rows)
-    collected = segment_sum(weights, weighted, slots.pixel_row, slots.num_rows)
+    is_rep = slots.sorted_pixels(is_rep.scatter(1, pixel_or_spare, True)[:, :num_pixels].reshape(-1))
+    allowed = slots.slot_valid.index_select(0, pixel_row) & ~is_rep.unsqueeze(1)
+    weights = grouped_softmax(scores, allowed, pixel_row, slots.num_rows)
+    collected = segment_sum(weights, weighted, pixel_row, slots.num_rows)
     return (rep_term + slots.to_list(collected, batch)) * reps.valid.unsqueeze(-1)
 
 
@@ -129,9 +132,11 @@ def segment_distribution(
     """
     batch, num_pixels, channels = value.shape
     keys = slots.to_table(rep_representativeness.unsqueeze(-1) * global_context)
-    scores = gathered_dot(keys, query.reshape(-1, channels), slots.pixel_row)
+    # Pixels in region order: every region's pixels are then one contiguous run (see segment_products).
+    pixel_row = slots.sorted_pixels(slots.pixel_row)
+    scores = gathered_dot(keys, slots.sorted_pixels(query.reshape(-1, channels)), pixel_row)
     if scale:
         scores = scores / math.sqrt(channels)
-    weights = _masked_softmax(scores, slots.slot_valid.index_select(0, slots.pixel_row))
-    context = gathered_sum(weights, keys, slots.pixel_row).view(batch, num_pixels, channels)
+    weights = _masked_softmax(scores, slots.slot_valid.index_select(0, pixel_row))
+    context = slots.unsorted_pixels(gathered_sum(weights, keys, pixel_row)).view(batch, num_pixels, channels)
     return representativeness.unsqueeze(-1) * value + context

@@ -28,6 +28,9 @@ class RegionSlots(NamedTuple):
         list_to_slot (Tensor): int64 (B * M,) flat slot of every list entry; padding points past the end.
         slot_to_list (Tensor): int64 (B * R * width,) flat list entry of every slot; empty slots point past
             the end.
+        pixel_order (Tensor, optional): int64 (B * N,) pixels sorted by table row (stable), so that every
+            region is a contiguous run; None when they already are (e.g. one region per image).
+        pixel_unorder (Tensor, optional): The inverse permutation of ``pixel_order``.
     """
 
     pixel_row: Tensor
@@ -36,6 +39,16 @@ class RegionSlots(NamedTuple):
     slot_valid: Tensor
     list_to_slot: Tensor
     slot_to_list: Tensor
+    pixel_order: Tensor | None = None
+    pixel_unorder: Tensor | None = None
+
+    def sorted_pixels(self, items: Tensor) -> Tensor:
+        """Per-pixel (B * N, ...) items in ``pixel_order``."""
+        return items if self.pixel_order is None else items.index_select(0, self.pixel_order)
+
+    def unsorted_pixels(self, items: Tensor) -> Tensor:
+        """Inverse of :meth:`sorted_pixels`."""
+        return items if self.pixel_unorder is None else items.index_select(0, self.pixel_unorder)
 
     def to_table(self, items: Tensor) -> Tensor:
         """(B, M, C) list -> (B * R, width, C) table; empty slots are zero."""
@@ -92,6 +105,11 @@ def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
     slot_valid = torch.zeros(num_slots + 1, dtype=torch.bool, device=device)
     slot_valid[slot[reps.valid]] = True
     pixel_row = (image * num_regions + region).reshape(-1)
+    pixel_order = pixel_unorder = None
+    if pixel_row.numel() > 1 and not bool((pixel_row[1:] >= pixel_row[:-1]).all()):
+        pixel_order = torch.argsort(pixel_row, stable=True)
+        pixel_unorder = torch.empty_like(pixel_order)
+        pixel_unorder[pixel_order] = torch.arange(pixel_order.numel(), device=device)
     return RegionSlots(
         pixel_row=pixel_row,
         num_rows=num_rows,
@@ -99,4 +117,6 @@ def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
         slot_valid=slot_valid[:num_slots].view(num_rows, width),
         list_to_slot=slot.reshape(-1),
         slot_to_list=slot_to_list[:num_slots],
+        pixel_order=pixel_order,
+        pixel_unorder=pixel_unorder,
     )

@@ -33,35 +33,53 @@ def _check(table: Tensor, index: Tensor, num_items: int, other: Tensor, name: st
 # Rows with at least this many items are computed as one matrix product each (reads every feature once)
 # instead of through per-item gathers of the row (reads the row's K slots once per item).
 LARGE_ROW_ITEMS = 128
+# Elements of the (items, K, C) gather of one chunk of small rows' items (memory knob).
+SMALL_CHUNK_ELEMENTS = 1 << 22
 
 
-def _split_rows(index: Tensor, num_rows: int) -> tuple[list[tuple[int, Tensor]], Tensor | None]:
-    """The large rows with their items, and the items of the other rows (None when there are none)."""
+def _split_rows(index: Tensor, num_rows: int) -> tuple[list[tuple[int, Tensor | slice]], Tensor | None]:
+    """The large rows with their items, and the items of the other rows (None when there are none).
+
+    When ``index`` is sorted the items of a row are a slice, so a large row's features are a view.
+    """
     counts = torch.bincount(index, minlength=num_rows)
-    large = (counts >= LARGE_ROW_ITEMS).nonzero().flatten().tolist()
+    is_large = counts >= LARGE_ROW_ITEMS
+    large = is_large.nonzero().flatten().tolist()
     if not large:
         return [], torch.arange(index.shape[0], device=index.device)
-    groups = [(row, (index == row).nonzero().flatten()) for row in large]
-    in_large = (counts >= LARGE_ROW_ITEMS).index_select(0, index)
-    small = (~in_large).nonzero().flatten()
+    if bool((index[1:] >= index[:-1]).all()):
+        ends = counts.cumsum(dim=0)
+        bounds = torch.stack([ends - counts, ends], dim=1)[is_large].tolist()
+        groups = [(row, slice(start, end)) for row, (start, end) in zip(large, bounds)]
+    else:
+        groups = [(row, (index == row).nonzero().flatten()) for row in large]
+    small = (~is_large.index_select(0, index)).nonzero().flatten()
     return groups, (small if small.numel() else None)
+
+
+def _small_chunks(small: Tensor | None, index: Tensor, slots: int, channels: int):
+    """(items, slot rows (items, K) into the flattened table) for chunks of the small rows' items."""
+    if small is None:
+        return
+    step = max(1, SMALL_CHUNK_ELEMENTS // max(1, slots * channels))
+    offsets = torch.arange(slots, device=index.device)
+    for start in range(0, small.shape[0], step):
+        items = small[start : start + step]
+        yield items, index.index_select(0, items).unsqueeze(1) * slots + offsets
+
+
+def _gather_slots(table: Tensor, rows: Tensor) -> Tensor:
+    flat = table.reshape(-1, table.shape[2])
+    return flat.index_select(0, rows.reshape(-1)).view(*rows.shape, table.shape[2])
 
 
 def _dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
     out = features.new_empty(features.shape[0], table.shape[1])
     groups, small = _split_rows(index, table.shape[0])
     for row, items in groups:
-        out[items] = features.index_select(0, items) @ table[row].t()
-    if small is not None:
-        part_features, part_index = features.index_select(0, small), index.index_select(0, small)
-        part = torch.stack(
-            [
-                (table[:, k].index_select(0, part_index) * part_features).sum(dim=1)
-                for k in range(table.shape[1])
-            ],
-            dim=1,
-        )
-        out[small] = part
+        out[items] = features[items] @ table[row].t()
+    for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
+        out[items] = torch.bmm(_gather_slots(table, rows), features[items].unsqueeze(2)).squeeze(2)
     return out
 
 
@@ -69,30 +87,22 @@ def _sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
     out = table.new_empty(index.shape[0], table.shape[2])
     groups, small = _split_rows(index, table.shape[0])
     for row, items in groups:
-        out[items] = weights.index_select(0, items) @ table[row]
-    if small is not None:
-        part_weights, part_index = weights.index_select(0, small), index.index_select(0, small)
-        part = table.new_zeros(small.shape[0], table.shape[2])
-        for k in range(table.shape[1]):
-            part.addcmul_(table[:, k].index_select(0, part_index), part_weights[:, k : k + 1])
-        out[small] = part
+        out[items] = weights[items] @ table[row]
+    for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
+        out[items] = torch.bmm(weights[items].unsqueeze(1), _gather_slots(table, rows)).squeeze(1)
     return out
 
 
 def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) -> Tensor:
-    out = features.new_zeros(num_rows, weights.shape[1], features.shape[1])
+    slots, channels = weights.shape[1], features.shape[1]
+    out = features.new_zeros(num_rows, slots, channels)
     groups, small = _split_rows(index, num_rows)
     for row, items in groups:
-        out[row] = weights.index_select(0, items).t() @ features.index_select(0, items)
-    if small is not None:
-        part_weights, part_index = weights.index_select(0, small), index.index_select(0, small)
-        part_features = features.index_select(0, small)
-        flat = out.view(num_rows * weights.shape[1], features.shape[1])
-        slots = part_index.unsqueeze(1) * weights.shape[1] + torch.arange(
-            weights.shape[1], device=index.device
-        )
-        products = (part_weights.unsqueeze(2) * part_features.unsqueeze(1)).reshape(-1, features.shape[1])
-        flat.index_put_((slots.reshape(-1),), products, accumulate=True)
+        out[row] = weights[items].t() @ features[items]
+    flat = out.view(num_rows * slots, channels)
+    for items, rows in _small_chunks(small, index, slots, channels):
+        products = weights[items].unsqueeze(2) * features[items].unsqueeze(1)
+        flat.index_put_((rows.reshape(-1),), products.reshape(-1, channels), accumulate=True)
     return out
 
 
