@@ -243,3 +243,28 @@ def test_global_interaction_single_shortcut_keeps_values_and_gradients(kinds, ex
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-12)
     for got, expected in zip(_grads(outputs[0], (local, j_values)), _grads(outputs[1], (local, j_values))):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("limit, expected", [(10**6, "dense"), (0, "segment")])
+def test_auto_attention_impl_switches_on_the_representative_count(monkeypatch, limit, expected):
+    from mmengine.registry import init_default_scope
+
+    from mmseg_ranet.models.decode_heads import region_interaction
+
+    init_default_scope("mmseg")
+    calls = []
+    for name in ("segment_local_collection", "segment_distribution", "local_collection", "distribution"):
+        original = getattr(region_interaction, name)
+        kind = "segment" if name.startswith("segment") else "dense"
+
+        def spy(*args, _original=original, _kind=kind, **kwargs):
+            calls.append(_kind)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(region_interaction, name, spy)
+    monkeypatch.setattr(region_interaction, "DENSE_MAX_REPRESENTATIVES", limit)
+    _, _, j_values, region, _ = _inputs(("few", "pixel"), num_pixels=20, seed=2)
+    block = region_interaction.RegionInteractionBlock(3, num_representatives=2)
+    assert block.attention_impl == "auto"
+    block(torch.randn(2, 3, 4, 5), j_values.float(), region, region.max(1).values + 1)
+    assert calls == [expected, expected]

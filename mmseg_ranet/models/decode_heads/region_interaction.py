@@ -20,7 +20,12 @@ from ..ops import (
 )
 from .ranet_presets import check_num_representatives, check_switches
 
-ATTENTION_IMPLS = ("segment", "dense")
+ATTENTION_IMPLS = ("auto", "segment", "dense")
+# With 'auto', representative lists up to this length (per image) use the masked dense attentions: their
+# (pixels x list) products are a few large matrix products, which measured faster on CPU than the segment
+# form's gathers at up to a few hundred representatives (one region per image: 8, a dozen regions: 96);
+# longer lists (small regions, up to one per pixel) use the segment form.
+DENSE_MAX_REPRESENTATIVES = 512
 
 
 class RegionInteractionBlock(BaseModule):
@@ -47,8 +52,10 @@ class RegionInteractionBlock(BaseModule):
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
         attention_impl (str): How the region-restricted local collection and distribution are computed:
             ``'segment'`` pairs every pixel with its own region's representatives only (O(N K C)),
-            ``'dense'`` masks attention tables of all queries x all keys (O(N M C); the reference). The
-            unrestricted attentions are dense in both. Defaults to ``'segment'``.
+            ``'dense'`` masks attention tables of all pixels x all M representatives (O(N M C); the
+            reference), ``'auto'`` takes ``'dense'`` while M <= ``DENSE_MAX_REPRESENTATIVES`` and
+            ``'segment'`` beyond. The results agree to float rounding. The unrestricted attentions are
+            dense in all three. Defaults to ``'auto'``.
         conv_cfg (dict, optional): Config of the convolutions. Defaults to None.
         norm_cfg (dict, optional): Config of their normalisation layers. Defaults to None.
         act_cfg (dict): Config of their activations. Defaults to ``dict(type='ReLU')``.
@@ -66,7 +73,7 @@ class RegionInteractionBlock(BaseModule):
         feature_convs: bool = False,
         refine_convs: bool = False,
         attention_scale: bool = False,
-        attention_impl: str = "segment",
+        attention_impl: str = "auto",
         conv_cfg: OptConfigType = None,
         norm_cfg: OptConfigType = None,
         act_cfg: ConfigType = dict(type="ReLU"),
@@ -125,7 +132,9 @@ class RegionInteractionBlock(BaseModule):
         value = self.value_conv(features) if self.feature_convs else features
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
-        segments = self.attention_impl == "segment"
+        segments = self.attention_impl == "segment" or (
+            self.attention_impl == "auto" and reps.pixel.shape[1] > DENSE_MAX_REPRESENTATIVES
+        )
         slots = (
             region_slots(region, reps) if segments and (self.local_mask or self.distribution_mask) else None
         )
