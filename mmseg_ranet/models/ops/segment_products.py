@@ -1,4 +1,5 @@
-"""Products between pixels and the slot table of their own region, without (pixels x slots x C) tensors.
+"""Products between pixels and the slot table of their own region, without keeping (pixels x slots x C)
+tensors.
 
 A slot table ``table`` (rows, K, C) holds K feature vectors per region row; ``index`` (N,) gives each
 pixel's row. The three products below are the only ones the region-restricted attentions need:
@@ -10,8 +11,8 @@ pixel's row. The three products below are the only ones the region-restricted at
 Each one's gradients are the other two, so every backward is O(N K C) as well. Written by hand because
 autograd through ``table[index]`` would keep an (N, K, C) gather for every product (about 300 MB per
 product at a 97x97 map with K = 8 and C = 512), and PyTorch has no fused gather-dot / scatter-dot.
-Rows with many items (large regions) are one matrix product each; the loops run over those rows and
-over the K slots, never over pixels.
+Rows with many items (large regions) are one matrix product each; the items of the other rows are
+gathered and multiplied in bounded chunks. The loops run over large rows and chunks, never over pixels.
 """
 
 from __future__ import annotations
