@@ -18,8 +18,9 @@ The cost of RANet's Region Interaction Block depends on the number of regions, w
 not control. The ``ranet_paper_regions_*`` rows run the same head (same forward and backward, including
 its own region construction) on a chosen region map: one region per image, a fixed partition into 12
 blobs (about one region per object) and one region per pixel (see ``forced_regions.py``). The ``_dense``
-row is the one-region-per-pixel case with the masked dense attentions (``attention_impl='dense'``), the
-computation before the segment form.
+row is the one-region-per-pixel case with masked dense local collection and distribution
+(``attention_impl='dense'``, the computation before the segment form; its global interaction already
+sums the single-representative regions without scores, as every row does).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ HEADS = {
     ),
     "ranet_paper_regions_pixel_dense": (
         "configs/_base_/models/ranet_r50-d8.py",
-        "RANetHead variant='paper', regions forced: 1 per pixel, masked dense attentions (before)",
+        "RANetHead variant='paper', regions forced: 1 per pixel, attention_impl='dense'",
     ),
     "aux_fcn": ("mmseg:nonlocal_r50-d8.py", "FCNHead (peers' auxiliary head, stage 3)"),
 }
