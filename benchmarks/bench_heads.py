@@ -1,7 +1,7 @@
 """Benchmark of whole decode heads: RANet (both variants) vs mmseg's NLHead, OCRHead, CCHead, DAHead.
 
     python benchmarks/bench_heads.py            # 65x65 and 97x97 feature maps (tens of minutes on 2 cores)
-    python benchmarks/bench_heads.py --quick    # 9x9, six heads: smoke run
+    python benchmarks/bench_heads.py --quick    # 9x9, fewer heads: smoke run
 
 Inputs are random backbone features of a dilated ResNet (output stride 8), batch 2: stage 3 with 1024
 channels and stage 4 with 2048 channels at the same size (a 513x513 crop gives 65x65, 769x769 gives 97x97).
@@ -13,6 +13,14 @@ all outputs in training mode, ``infer`` is the eval-mode forward under ``torch.n
 are to NLHead in the same run. The peers' configs also carry an auxiliary FCNHead on stage 3, which
 RANet does not need (its stage-3 branch is part of the head); it is measured as its own row so that it can
 be added to a peer's numbers.
+
+The cost of RANet's Region Interaction Block depends on the number of regions, which random features do
+not control. The ``ranet_paper_regions_*`` rows run the same head (same forward and backward, including
+its own region construction) on a chosen region map: one region per image, a fixed partition into 12
+blobs (about one region per object) and one region per pixel (see ``forced_regions.py``). The ``_dense``
+row is the one-region-per-pixel case with masked dense local collection and distribution
+(``attention_impl='dense'``, the computation before the segment form; its global interaction already
+sums the single-representative regions without scores, as every row does).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from benchmarks.common import (  # noqa: E402
     time_and_memory,
     write_results,
 )
+from benchmarks.forced_regions import OBJECT_SEEDS, forcing_regions  # noqa: E402
 
 HEADS = {
     # name: (config file, label)
@@ -55,7 +64,30 @@ HEADS = {
         "configs/_base_/models/ranet_r50-d8.py",
         "RANetHead variant='paper', pure PyTorch ops (no compiled D, E)",
     ),
+    "ranet_paper_regions_image": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead variant='paper', regions forced: 1 per image",
+    ),
+    "ranet_paper_regions_objects": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        f"RANetHead variant='paper', regions forced: {OBJECT_SEEDS} blobs per image",
+    ),
+    "ranet_paper_regions_pixel": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead variant='paper', regions forced: 1 per pixel",
+    ),
+    "ranet_paper_regions_pixel_dense": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead variant='paper', regions forced: 1 per pixel, attention_impl='dense'",
+    ),
     "aux_fcn": ("mmseg:nonlocal_r50-d8.py", "FCNHead (peers' auxiliary head, stage 3)"),
+}
+# Rows whose head runs on a chosen region map (see forced_regions.py): name -> map.
+FORCED = {
+    "ranet_paper_regions_image": "image",
+    "ranet_paper_regions_objects": "objects",
+    "ranet_paper_regions_pixel": "pixel",
+    "ranet_paper_regions_pixel_dense": "pixel",
 }
 # The pure-PyTorch RANet row is left out of the default run: at 65x65 and 97x97 its D alone takes minutes
 # (see bench_boundary_table.py); ask for it with --heads.
@@ -68,9 +100,23 @@ ORDER = [
     "ranet_official",
     "ranet_paper_small_regions",
     "ranet_paper_dense",
+    "ranet_paper_regions_image",
+    "ranet_paper_regions_objects",
+    "ranet_paper_regions_pixel",
     "aux_fcn",
 ]
-QUICK_ORDER = ["nl", "ocr", "ranet_paper", "ranet_official", "ranet_paper_dense", "ranet_paper_torch"]
+QUICK_ORDER = [
+    "nl",
+    "ocr",
+    "ranet_paper",
+    "ranet_official",
+    "ranet_paper_dense",
+    "ranet_paper_torch",
+    "ranet_paper_regions_image",
+    "ranet_paper_regions_objects",
+    "ranet_paper_regions_pixel",
+    "ranet_paper_regions_pixel_dense",
+]
 
 
 def _config_path(spec: str) -> Path:
@@ -117,7 +163,10 @@ def build_head(name: str):
                 head_cfg.stream_tables = False
             if name == "ranet_paper_torch":
                 head_cfg.boundary_impl = head_cfg.semantic_impl = "torch"
-        modules.append(revert_sync_batchnorm(MODELS.build(head_cfg)))
+        module = revert_sync_batchnorm(MODELS.build(head_cfg))
+        if name.endswith("_dense") and name in FORCED:
+            module.region_interaction.attention_impl = "dense"
+        modules.append(module)
     torch.manual_seed(0)
     return modules
 
@@ -171,9 +220,18 @@ def _cuda_time_and_memory(run, repeats: int, budget_s: float) -> dict:
 def worker_measure(
     name: str, size: int, modes: list[str], repeats: int, budget_s: float, device: str = "cpu"
 ) -> dict:
+    modules = [module.to(device) for module in build_head(name)]
+    if name in FORCED:
+        with forcing_regions(FORCED[name]):
+            return _measure(modules, name, size, modes, repeats, budget_s, device)
+    return _measure(modules, name, size, modes, repeats, budget_s, device)
+
+
+def _measure(
+    modules, name: str, size: int, modes: list[str], repeats: int, budget_s: float, device: str
+) -> dict:
     import torch
 
-    modules = [module.to(device) for module in build_head(name)]
     generator = torch.Generator().manual_seed(size)
     inputs = [
         torch.randn(2, channels, size, size, generator=generator).to(device)

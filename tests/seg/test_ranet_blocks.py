@@ -255,6 +255,8 @@ def test_blocks_name_their_bad_arguments():
         RegionInteractionBlock(6, global_softmax="none")
     with pytest.raises(ValueError, match="attention_scale"):
         RegionInteractionBlock(6, attention_scale="yes")
+    with pytest.raises(ValueError, match="attention_impl must be one of .* got 'sparse'"):
+        RegionInteractionBlock(6, attention_impl="sparse")
     with pytest.raises(TypeError, match="local_masks"):
         resolve_switches("paper", local_masks=True)
 

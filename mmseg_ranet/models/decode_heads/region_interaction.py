@@ -8,8 +8,24 @@ from mmengine.model import BaseModule
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from ..ops import Representatives, distribution, global_interaction, local_collection, select_representatives
+from ..ops import (
+    Representatives,
+    distribution,
+    global_interaction,
+    local_collection,
+    region_slots,
+    segment_distribution,
+    segment_local_collection,
+    select_representatives,
+)
 from .ranet_presets import check_num_representatives, check_switches
+
+ATTENTION_IMPLS = ("auto", "segment", "dense")
+# With 'auto', representative lists up to this length (per image) use the masked dense attentions: their
+# (pixels x list) products are a few large matrix products, which measured faster on CPU than the segment
+# form's gathers at up to a few hundred representatives (one region per image: 8, a dozen regions: 96);
+# longer lists (small regions, up to one per pixel) use the segment form.
+DENSE_MAX_REPRESENTATIVES = 512
 
 
 class RegionInteractionBlock(BaseModule):
@@ -34,6 +50,12 @@ class RegionInteractionBlock(BaseModule):
         refine_convs (bool): 3x3 convolutions over the representative list after collection and after
             interaction, and over the map after distribution (released code). Defaults to False.
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
+        attention_impl (str): How the region-restricted local collection and distribution are computed:
+            ``'segment'`` pairs every pixel with its own region's representatives only (O(N K C)),
+            ``'dense'`` masks attention tables of all pixels x all M representatives (O(N M C); the
+            reference), ``'auto'`` takes ``'dense'`` while M <= ``DENSE_MAX_REPRESENTATIVES`` and
+            ``'segment'`` beyond. The results agree to float rounding. The unrestricted attentions are
+            dense in all three. Defaults to ``'auto'``.
         conv_cfg (dict, optional): Config of the convolutions. Defaults to None.
         norm_cfg (dict, optional): Config of their normalisation layers. Defaults to None.
         act_cfg (dict): Config of their activations. Defaults to ``dict(type='ReLU')``.
@@ -51,6 +73,7 @@ class RegionInteractionBlock(BaseModule):
         feature_convs: bool = False,
         refine_convs: bool = False,
         attention_scale: bool = False,
+        attention_impl: str = "auto",
         conv_cfg: OptConfigType = None,
         norm_cfg: OptConfigType = None,
         act_cfg: ConfigType = dict(type="ReLU"),
@@ -67,6 +90,9 @@ class RegionInteractionBlock(BaseModule):
             refine_convs=refine_convs,
             attention_scale=attention_scale,
         )
+        if attention_impl not in ATTENTION_IMPLS:
+            raise ValueError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {attention_impl!r}")
+        self.attention_impl = attention_impl
         self.channels = channels
         self.num_representatives = num_representatives
         self.local_mask = local_mask
@@ -106,17 +132,26 @@ class RegionInteractionBlock(BaseModule):
         value = self.value_conv(features) if self.feature_convs else features
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
-        local = local_collection(
-            query,
-            value,
-            j_values,
-            region,
-            reps.pixel,
-            reps.region,
-            reps.valid,
-            self.local_mask,
-            self.attention_scale,
+        segments = self.attention_impl == "segment" or (
+            self.attention_impl == "auto" and reps.pixel.shape[1] > DENSE_MAX_REPRESENTATIVES
         )
+        slots = (
+            region_slots(region, reps) if segments and (self.local_mask or self.distribution_mask) else None
+        )
+        if segments and self.local_mask:
+            local = segment_local_collection(query, value, j_values, reps, slots, self.attention_scale)
+        else:
+            local = local_collection(
+                query,
+                value,
+                j_values,
+                region,
+                reps.pixel,
+                reps.region,
+                reps.valid,
+                self.local_mask,
+                self.attention_scale,
+            )
         if self.refine_convs:
             local = self._refine_list(self.collection_refine, local, reps.valid)
         rep_j = j_values.gather(1, reps.pixel)
@@ -132,18 +167,21 @@ class RegionInteractionBlock(BaseModule):
         )
         if self.refine_convs:
             glob = self._refine_list(self.interaction_refine, glob, reps.valid)
-        context = distribution(
-            query,
-            value,
-            j_values,
-            region,
-            glob,
-            rep_j,
-            reps.region,
-            reps.valid,
-            self.distribution_mask,
-            self.attention_scale,
-        )
+        if segments and self.distribution_mask:
+            context = segment_distribution(query, value, j_values, glob, rep_j, slots, self.attention_scale)
+        else:
+            context = distribution(
+                query,
+                value,
+                j_values,
+                region,
+                glob,
+                rep_j,
+                reps.region,
+                reps.valid,
+                self.distribution_mask,
+                self.attention_scale,
+            )
         context = context.transpose(1, 2).reshape(batch, channels, height, width)
         if self.refine_convs:
             context = self.distribution_refine(context)

@@ -2,7 +2,8 @@
 (``jensen_shannon``), region labels from a decision table (``region_labels``), the streamed Region
 Construction Block that never keeps an N x N table for autograd (``region_scores``), D with the segment's
 end points (``boundary_endpoints``), D and E of sampled pairs (``pair_scores``), representativeness
-and representatives (``region_representatives``) and the three region attentions (``region_attention``).
+and representatives (``region_representatives``) and the three region attentions (``region_attention``;
+the region-restricted ones also as segment operations in ``region_segment_attention``).
 
 Every operator has a pure-PyTorch path written with tensor operations (no Python loop over pixels). D,
 E and the streamed region pass also have compiled C++/OpenMP kernels (sources in ``csrc/``, loaded by
@@ -31,6 +32,9 @@ from .region_labels import (
 )
 from .region_representatives import Representatives, region_representativeness, select_representatives
 from .region_scores import FORCED_REGIONS, REGION_IMPLS, RegionScoreSpec, streamed_region_scores
+from .region_segment_attention import grouped_softmax, segment_distribution, segment_local_collection
+from .region_slots import RegionSlots, region_slots
+from .segment_products import gathered_dot, gathered_sum, segment_sum
 
 __all__ = [
     "BoundaryEndpointMax",
@@ -42,14 +46,18 @@ __all__ = [
     "REGION_IMPLS",
     "REGION_RULES",
     "RegionScoreSpec",
+    "RegionSlots",
     "Representatives",
     "BOUNDARY_IMPLS",
     "boundary_max_table",
     "compact_region_labels",
     "connected_component_roots",
     "distribution",
+    "gathered_dot",
+    "gathered_sum",
     "global_interaction",
     "greedy_pointer_roots",
+    "grouped_softmax",
     "jensen_shannon_rows",
     "jensen_shannon_table",
     "local_collection",
@@ -58,8 +66,12 @@ __all__ = [
     "pair_semantic_term",
     "region_labels",
     "region_representativeness",
+    "region_slots",
+    "segment_distribution",
+    "segment_local_collection",
     "segment_sample_geometry",
     "segment_softmax",
+    "segment_sum",
     "select_representatives",
     "streamed_region_scores",
     "with_endpoints",

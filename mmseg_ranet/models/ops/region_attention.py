@@ -146,11 +146,18 @@ def global_interaction(
     scale: bool = False,
     query: Tensor | None = None,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    single_shortcut: bool = True,
 ) -> Tensor:
     """Global context A^g_qk = J(p_qk) A^l_qk + sum_{s != q} sum_{i in phi(R_s)} W^g_qski J(p_si) A^l_si.
 
     Paper: other regions only, the softmax normalised over each other region's representatives
     (``softmax_mode='per_region'``). Released code: all representatives, one softmax (``'joint'``).
+
+    With ``'per_region'``, a region with a single representative gets weight 1 from every query whatever
+    the score, so its term is the plain sum of those regions' values (minus the query's own one): with
+    ``single_shortcut`` these regions skip the score table, which is what keeps one region per pixel at
+    O(M C) instead of O(M^2 C). Only regions with several representatives are scored (their (M x
+    multi-representative keys) table is inherent to the formula).
 
     Args:
         local (Tensor): A^l, (B, M, C) (keys and values).
@@ -162,6 +169,8 @@ def global_interaction(
         scale (bool): Divide scores by sqrt(C). Defaults to False.
         query (Tensor, optional): Query features (B, M, C); defaults to ``local``.
         chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
+        single_shortcut (bool): Sum single-representative regions without scores (same values and
+            gradients). Defaults to True.
 
     Returns:
         Tensor: A^g, (B, M, C); zero rows where padded.
@@ -171,14 +180,38 @@ def global_interaction(
     query = local if query is None else query
     weighted = rep_representativeness.unsqueeze(-1) * local
     fn = functools.partial(
-        _global_rows,
-        num_regions=num_regions,
-        exclude_own_region=exclude_own_region,
-        softmax_mode=softmax_mode,
-        scale=scale,
+        _global_rows, exclude_own_region=exclude_own_region, softmax_mode=softmax_mode, scale=scale
     )
     rows = [query, weighted, rep_region, rep_valid]
-    return _by_query_chunks(fn, rows, [weighted, rep_region, rep_valid], weighted.shape[1], chunk_elements)
+    if softmax_mode != "per_region" or not single_shortcut:
+        shared = [weighted, rep_region, rep_valid, rep_region.clamp_min(0)]
+        fn = functools.partial(fn, num_segments=max(1, num_regions))
+        return _by_query_chunks(fn, rows, shared, weighted.shape[1], chunk_elements)
+    batch = rep_region.shape[0]
+    counts = torch.zeros(batch, num_regions + 1, dtype=torch.long, device=rep_region.device)
+    counts.scatter_add_(1, torch.where(rep_valid, rep_region, num_regions), torch.ones_like(rep_region))
+    several = counts[:, :num_regions] > 1
+    single = rep_valid & ~several.gather(1, rep_region.clamp_min(0))
+    single_values = weighted * single.unsqueeze(-1)
+    single_part = single_values.sum(dim=1, keepdim=True)
+    if exclude_own_region:
+        single_part = single_part - single_values
+    # Scored keys: the representatives of regions with several of them, first in each row.
+    keep = rep_valid & ~single
+    width = int(keep.sum(dim=1).max())
+    if width == 0:
+        return (weighted + single_part) * rep_valid.unsqueeze(-1)
+    order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :width]
+    key_region = rep_region.gather(1, order)
+    key_valid = keep.gather(1, order)
+    key_weighted = weighted.gather(1, order.unsqueeze(-1).expand(-1, -1, weighted.shape[-1]))
+    # Segment ids numbered over the scored regions only, so the per-region tables stay that small.
+    renumber = several.long().cumsum(dim=1) - 1
+    key_segment = renumber.gather(1, key_region.clamp_min(0)).clamp_min(0)
+    fn = functools.partial(fn, num_segments=max(1, int(several.sum(dim=1).max())))
+    shared = [key_weighted, key_region, key_valid, key_segment]
+    scored = _by_query_chunks(fn, rows, shared, width, chunk_elements)
+    return scored + single_part * rep_valid.unsqueeze(-1)
 
 
 def _global_rows(
@@ -189,8 +222,9 @@ def _global_rows(
     weighted,
     rep_region,
     rep_valid,
+    rep_segment,
     *,
-    num_regions,
+    num_segments,
     exclude_own_region,
     softmax_mode,
     scale,
@@ -200,7 +234,7 @@ def _global_rows(
         allowed = allowed & (own_region.unsqueeze(2) != rep_region.unsqueeze(1))
     scores = _scores(query, weighted, scale)
     if softmax_mode == "per_region":
-        weights = segment_softmax(scores, allowed, rep_region, num_regions)
+        weights = segment_softmax(scores, allowed, rep_segment, num_segments)
     else:
         weights = masked_softmax(scores, allowed)
     return (own_weighted + torch.bmm(weights, weighted)) * own_valid.unsqueeze(-1)
