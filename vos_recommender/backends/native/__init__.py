@@ -1,0 +1,1 @@
+"""Backends running native (pure PyTorch) re-implementations of published interactive VOS models."""
