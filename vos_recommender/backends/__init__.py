@@ -9,7 +9,9 @@
               (``python -m vos_recommender.backends.train_learned``)
 ``cache``     wraps another backend and replays recorded results from disk
 ``ipn``       the authors' IPN (Oh et al., CVPR 2019) given its code and weights
-``manet``     the authors' MANet (Miao et al., CVPR 2020) given its code and weights
+``manet``     native MANet (Miao et al., CVPR 2020), plain PyTorch on any device; ``weights=``
+              the authors' ``save_step_80000.pth`` (random weights, with a warning, without it)
+``manet_authors``  the authors' MANet code given its code and weights (needs CUDA)
 ``atnet``     the authors' ATNet (Heo et al., ECCV 2020) given its code and weights
 ============  ==========================================================================
 
@@ -42,7 +44,8 @@ BACKENDS: Registry[VOSBackend] = Registry(
         "learned": "vos_recommender.backends.learned:LearnedBackend",
         "cache": "vos_recommender.backends.cache:CachingBackend",
         "ipn": "vos_recommender.backends.authors.ipn:IPNBackend",
-        "manet": "vos_recommender.backends.authors.manet:MANetBackend",
+        "manet": "vos_recommender.backends.native.manet:NativeMANetBackend",
+        "manet_authors": "vos_recommender.backends.authors.manet:MANetBackend",
         "atnet": "vos_recommender.backends.authors.atnet:ATNetBackend",
     },
 )

@@ -58,7 +58,9 @@ class ASPP(nn.Module):
         self.aspp2 = _ASPPBranch(in_channels, out_channels, 3, rates[1])
         self.aspp3 = _ASPPBranch(in_channels, out_channels, 3, rates[2])
         self.aspp4 = _ASPPBranch(in_channels, out_channels, 3, rates[3])
-        self.global_avg_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), *_conv_bn_relu(in_channels, out_channels, 1))
+        self.global_avg_pool = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), *_conv_bn_relu(in_channels, out_channels, 1)
+        )
         self.conv1 = nn.Conv2d(5 * out_channels, out_channels, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)

@@ -125,7 +125,9 @@ class MANet(nn.Module):
             ``(O + 1) x h x w`` logits.
         """
         num_ids = memory.num_ids
-        self_matching = local_matching(embedding, embedding, scribble, num_ids, self.config.max_local_distance)
+        self_matching = local_matching(
+            embedding, embedding, scribble, num_ids, self.config.max_local_distance
+        )
         memory.aggregate_global(frame, self_matching)
         memory.mark_annotated(frame)
         scribble_masks = _one_hot(scribble, num_ids, embedding.dtype)
@@ -168,11 +170,18 @@ class MANet(nn.Module):
         num_ids = memory.num_ids
         global_maps = global_matching(reference, reference_scribble, current, num_ids)
         global_maps = memory.aggregate_global(frame, global_maps)
-        local_maps = local_matching(current, previous, previous_labels, num_ids, self.config.max_local_distance)
+        local_maps = local_matching(
+            current, previous, previous_labels, num_ids, self.config.max_local_distance
+        )
         local_maps = memory.choose_local(frame, annotated_frame, local_maps)
         features = current.unsqueeze(0).expand(num_ids, -1, -1, -1)
         inputs = torch.cat(
-            (features, global_maps.unsqueeze(1), local_maps.unsqueeze(1), _one_hot(previous_labels, num_ids, current.dtype)),
+            (
+                features,
+                global_maps.unsqueeze(1),
+                local_maps.unsqueeze(1),
+                _one_hot(previous_labels, num_ids, current.dtype),
+            ),
             1,
         )
         return self.dynamic_seghead(inputs)[:, 0]
