@@ -61,6 +61,14 @@ def manifest(model: torch.nn.Module) -> dict:
     }
 
 
+def _manifest_text(data: dict) -> str:
+    """JSON with one line per tensor, so that diffs of the manifest read tensor by tensor."""
+    head = {k: v for k, v in data.items() if k != "tensors"}
+    lines = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
+    rows = [f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in data["tensors"].items()]
+    return "{\n" + "\n".join(lines) + '\n  "tensors": {\n' + ",\n".join(rows) + "\n  }\n}\n"
+
+
 def random_state(model: torch.nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
     """A random state dict in ``model``'s shapes, scaled so that matching distances stay informative.
 
@@ -264,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():
         parser.error(f"--authors-dir {args.authors_dir} does not hold networks/IntVOS.py")
     with authors_runtime():
-        atomic_write_json(MANIFEST, manifest(build_authors_model(args.authors_dir)), indent=1)
+        atomic_write_text(MANIFEST, _manifest_text(manifest(build_authors_model(args.authors_dir))))
     print(f"wrote {MANIFEST}")
     if args.manifest_only:
         return {}

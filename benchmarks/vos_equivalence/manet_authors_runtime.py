@@ -4,7 +4,7 @@ Nothing in the authors' folder is edited. While :func:`authors_runtime` is activ
 
 * ``torch.Tensor.cuda`` and ``nn.Module.cuda`` return their object unchanged (the code calls
   ``.cuda()`` unconditionally in ``_selected_pixel`` and ``nearest_neighbor_features_per_object``);
-* NumPy's removed aliases (``np.int``, ``np.float``, ``np.bool``, ``np.object``) exist again;
+* NumPy's removed aliases (``np.int``, ``np.float``, ``np.object``) exist again;
 * a temporary folder on ``sys.path`` provides the two modules ``dataloaders/custom_transforms_f.py``
   imports and the evaluation path never calls: ``torchvision.transforms.functional`` and
   ``davisinteractive.utils.operations.bresenham`` (both raise if called). torchvision cannot be
@@ -51,7 +51,7 @@ _STUBS = {
         "    raise NotImplementedError('davisinteractive stand-in: bresenham is not used at test time')\n"
     ),
 }
-_NUMPY_ALIASES = {"int": int, "float": float, "bool": bool, "object": object}
+_NUMPY_ALIASES = {"int": int, "float": float, "object": object}  # np.bool is back in NumPy 2
 
 
 @contextlib.contextmanager

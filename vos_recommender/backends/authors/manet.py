@@ -10,7 +10,7 @@ Limits of the authors' code, checked up front here with a clear error instead of
   so it needs a CUDA GPU whatever ``device`` says (probed at construction: ``torch.zeros(1).cuda()``);
 * its round memory holds 104 frames and 9 rounds (DAVIS's longest video, the benchmark's budget);
   longer videos or a tenth round raise ``ValueError`` before the model runs;
-* NumPy's removed aliases (``np.int``, ``np.bool``) it uses are defined only while its code runs.
+* NumPy's removed aliases (``np.int``, ``np.float``) it uses are defined only while its code runs.
 
 Its DeepLab backbone is built with ``pretrained=False``, so nothing is downloaded. The native
 re-implementation (``vos_recommender.backends.native.manet``, registered as ``manet``) has none of
@@ -37,7 +37,7 @@ __all__ = ["MAX_FRAMES", "MAX_ROUNDS", "MANetBackend", "manet_config"]
 #: Sizes of the authors' round memory (``repeat(104, ...)``, ``torch.zeros(104, 9)`` in ``IntVOS.py``).
 MAX_FRAMES = 104
 MAX_ROUNDS = 9
-_NUMPY_ALIASES = {"int": int, "float": float, "bool": bool, "object": object}
+_NUMPY_ALIASES = {"int": int, "float": float, "object": object}  # np.bool is back in NumPy 2
 
 
 @contextlib.contextmanager
