@@ -9,16 +9,18 @@
 * **Manifest** (``tests/vos/data/manifests/manet.json``): every tensor of the authors' model as their
   code builds it (``IntVOS(cfg, DeepLab(backbone='resnet'))``, the object ``save_step_80000.pth`` is
   loaded into), with shape and dtype, and the repository and commit.
-* **Equivalence**: one random state dict, drawn from the authors' model's own shapes (batchnorm
-  statistics randomised too), is loaded into the authors' model (through the existing
+* **Equivalence**: one random state dict, drawn in the authors' model's own shapes (batchnorm
+  statistics calibrated on the video, see :func:`random_state`), is loaded into the authors' model (through the existing
   ``manet_authors`` adapter, which follows IVOS-W's calls) and with ``strict=True`` into the native
   backend. Both play the same rounds on a generated video: the round-1 scribble comes from the
   project's robot on an empty prediction, later ones from the robot on the authors' masks (worst
   frame). Per round the table gives the largest absolute difference of the normalised probabilities
   over all frames, classes and pixels, and the share of pixels with the same label.
-* **Timing** (``--timing``): seconds to embed the frames and to play one round at 854 x 480 on the
-  CPU, native released and CPU configurations, 1 and 2 threads, and the authors' code (2 threads, in a
-  child process stopped after ``--authors-timeout`` seconds).
+* **Timing** (``--timing``, or ``--timing-only`` to add it to existing results): seconds to embed
+  the frames and to play one round at 854 x 480 on the CPU, native released and CPU configurations,
+  1 and 2 threads, each in its own process; with ``--authors-timing`` also the authors' code (in a
+  child process stopped after ``--authors-timeout`` seconds; its ``F.unfold`` local matching holds
+  several GB per frame at this size).
 
 Writes ``benchmarks/results/vos_native_equivalence_manet.md`` and ``.json``.
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import subprocess
 import sys
 import tempfile
@@ -69,32 +71,52 @@ def _manifest_text(data: dict) -> str:
     return "{\n" + "\n".join(lines) + '\n  "tensors": {\n' + ",\n".join(rows) + "\n  }\n}\n"
 
 
-def random_state(model: torch.nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random state dict in ``model``'s shapes, scaled so that matching distances stay informative.
+def random_state(model: torch.nn.Module, images: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random state dict for ``model`` (the authors' model), with batchnorm statistics calibrated.
 
-    Convolutions keep a fan-in-scaled normal; batchnorm affine parameters and running statistics are
-    random too (so the test covers them). The last embedding batchnorm is damped so that squared
-    embedding distances are of order 1, where ``sigmoid`` does not saturate.
+    Convolutions get a fan-in-scaled normal and batchnorm affine parameters random values. Purely
+    random running statistics would let activations grow through the 101 layers until float32
+    rounding decides the outcome, so the statistics are measured instead: one forward pass in training
+    mode (momentum 1) over ``images``, and over random masks for the two heads. The last embedding
+    batchnorm is then damped so that squared embedding distances are of order 1, where ``sigmoid``
+    does not saturate and the matching maps carry information.
     """
     gen = torch.Generator().manual_seed(seed)
     state = {}
     for name, value in model.state_dict().items():
-        if name.endswith("num_batches_tracked"):
+        if name.endswith("num_batches_tracked") or name.endswith("running_mean"):
             state[name] = torch.zeros_like(value)
         elif name.endswith("running_var"):
-            state[name] = torch.rand(value.shape, generator=gen) + 0.5
-        elif name.endswith("running_mean") or (name.endswith("bias") and value.dim() == 1):
-            state[name] = 0.1 * torch.randn(value.shape, generator=gen)
-        elif value.dim() == 1:  # batchnorm weight
-            state[name] = torch.rand(value.shape, generator=gen) + 0.5
+            state[name] = torch.ones_like(value)
+        elif value.dim() == 1:  # batchnorm affine parameters and convolution biases
+            base = 1.0 if name.endswith("weight") else 0.0
+            state[name] = base + 0.5 * (torch.rand(value.shape, generator=gen) - 0.5)
         else:
-            fan_in = max(1, value[0].numel())
-            state[name] = torch.randn(value.shape, generator=gen) * (2.0 / fan_in) ** 0.5
-    for name in ("bn2.weight", "semantic_embedding.4.weight"):
-        state[name] = state["bn2.weight"] * 0.05
-    for name in ("bn2.bias", "semantic_embedding.4.bias"):
-        state[name] = state["bn2.bias"]
+            state[name] = torch.randn(value.shape, generator=gen) * (2.0 / max(1, value[0].numel())) ** 0.5
+    model.load_state_dict(state, strict=True)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = 1.0
+    model.train()
+    with torch.no_grad():
+        embedding = model.extract_feature(images)
+        features = embedding[:1].expand(3, -1, -1, -1)
+        maps = (torch.rand(3, 3, *embedding.shape[-2:], generator=gen) > 0.5).float()
+        model.inter_seghead(torch.cat((features, maps[:, :2]), 1))
+        model.dynamic_seghead(torch.cat((features, maps), 1))
+    model.eval()
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    for prefix in ("bn2.", "semantic_embedding.4."):  # one module under two names
+        state[prefix + "weight"] = state["bn2.weight"] * 0.1
+        state[prefix + "bias"] = state["bn2.bias"] * 0.1
     return state
+
+
+def _images(frames: np.ndarray) -> torch.Tensor:
+    """Frames normalised as the authors' transforms do (BGR, ImageNet statistics)."""
+    bgr = frames[..., ::-1].astype(np.float32) / 255.0
+    bgr = (bgr - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    return torch.from_numpy(np.ascontiguousarray(bgr.transpose(0, 3, 1, 2)))
 
 
 def _video(folder: Path, num_frames: int, height: int, width: int):
@@ -125,7 +147,7 @@ def equivalence(authors_dir: Path, rounds: int, num_frames: int, size: tuple[int
     with tempfile.TemporaryDirectory(prefix="manet-eq-") as tmp, authors_runtime():
         video = _video(Path(tmp), num_frames, *size)
         weights = Path(tmp, "save_step_80000.pth")
-        atomic_torch_save(random_state(build_authors_model(authors_dir)), weights)
+        atomic_torch_save(random_state(build_authors_model(authors_dir), _images(video.frames[:4])), weights)
         authors = MANetBackend(authors_dir, weights, device="cpu", input_size=size)
         native = NativeMANetBackend(weights, device="cpu", config="released", input_size=size, dtype=dtype)
         if dtype == torch.float64:
@@ -263,10 +285,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--manifest-only", action="store_true", help="only (re)write the manifest")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--size", type=int, nargs=2, default=(128, 192), metavar=("H", "W"))
+    parser.add_argument("--size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"))
     parser.add_argument("--no-float64", action="store_true", help="skip the float64 comparison")
     parser.add_argument("--timing", action="store_true", help="also time rounds at 854 x 480")
+    parser.add_argument("--timing-only", action="store_true", help="add timings to the existing results")
     parser.add_argument("--timing-frames", type=int, default=10)
+    parser.add_argument("--timing-threads", type=int, nargs="+", default=(1, 2))
+    parser.add_argument(
+        "--authors-timing",
+        action="store_true",
+        help="also time the authors' code (its local matching holds several GB per frame at 480p)",
+    )
     parser.add_argument("--authors-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():
@@ -276,33 +305,40 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"wrote {MANIFEST}")
     if args.manifest_only:
         return {}
-    report = {
-        "repository": AUTHORS_REPOSITORY,
-        "commit": AUTHORS_COMMIT,
-        "video": f"generated, {args.frames} frames, {args.size[0]} x {args.size[1]}, {args.rounds} rounds",
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
-        "equivalence": {
-            "float32": equivalence(
-                args.authors_dir, args.rounds, args.frames, tuple(args.size), torch.float32
-            )
-        },
-    }
-    if not args.no_float64:
-        report["equivalence"]["float64"] = equivalence(
-            args.authors_dir, args.rounds, args.frames, tuple(args.size), torch.float64
+    results = RESULTS / "vos_native_equivalence_manet.json"
+    if args.timing_only:
+        report = json.loads(results.read_text())
+    else:
+        size = tuple(args.size)
+        report = {
+            "repository": AUTHORS_REPOSITORY,
+            "commit": AUTHORS_COMMIT,
+            "video": f"generated, {args.frames} frames, {size[0]} x {size[1]}, {args.rounds} rounds",
+            "equivalence": {},
+        }
+        dtypes = [torch.float32] + ([] if args.no_float64 else [torch.float64])
+        for dtype in dtypes:
+            rows = equivalence(args.authors_dir, args.rounds, args.frames, size, dtype)
+            report["equivalence"][str(dtype).replace("torch.", "")] = rows
+    if args.timing or args.timing_only:
+        load = os.getloadavg()[0]
+        report["machine"] = (
+            f"{os.cpu_count()} CPUs, load average {load:.1f} at start, torch {torch.__version__}"
         )
-    if args.timing:
         report["timing_frames"] = args.timing_frames
         report["timing"] = []
         for config in ("released", "cpu"):
-            for threads in (1, 2):
-                row = _child(["--time-native", config, str(threads), str(args.timing_frames)], 600)
+            for threads in args.timing_threads:
+                row = _child(["--time-native", config, str(threads), str(args.timing_frames)], 900)
                 report["timing"].append({"model": f"native {config}", "threads": threads, **row})
+    if args.authors_timing:
+        threads = max(args.timing_threads)
         row = _child(
-            ["--time-authors", str(args.authors_dir), "2", str(args.timing_frames)], args.authors_timeout
+            ["--time-authors", str(args.authors_dir), str(threads), str(args.timing_frames)],
+            args.authors_timeout,
         )
-        report["timing"].append({"model": "authors (patched)", "threads": 2, **row})
-    atomic_write_json(RESULTS / "vos_native_equivalence_manet.json", report, indent=1)
+        report.setdefault("timing", []).append({"model": "authors (patched)", "threads": threads, **row})
+    atomic_write_json(results, report, indent=1)
     atomic_write_text(RESULTS / "vos_native_equivalence_manet.md", _markdown(report))
     print(_markdown(report))
     return report
