@@ -149,7 +149,8 @@ def equivalence(authors_dir: Path, rounds: int, num_frames: int, size: tuple[int
         weights = Path(tmp, "save_step_80000.pth")
         atomic_torch_save(random_state(build_authors_model(authors_dir), _images(video.frames[:4])), weights)
         authors = MANetBackend(authors_dir, weights, device="cpu", input_size=size)
-        native = NativeMANetBackend(weights, device="cpu", config="released", input_size=size, dtype=dtype)
+        # One frame per forward pass, as the authors' loader does, so both embed with the same kernels.
+        native = NativeMANetBackend(weights, "cpu", "released", input_size=size, dtype=dtype, batch_size=1)
         if dtype == torch.float64:
             authors.model.double()
             extract = authors.model.extract_feature

@@ -35,8 +35,8 @@ from vos_recommender.nets.manet import MANET_CONFIGS, MANet, MANetConfig, RoundM
 __all__ = ["NativeMANetBackend", "rough_roi"]
 
 #: ImageNet statistics, applied to BGR channels as the authors' transforms do.
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_MEAN = np.array([0.485, 0.456, 0.406])
+_STD = np.array([0.229, 0.224, 0.225])
 
 
 def rough_roi(labels: torch.Tensor, margin: int = 20) -> torch.Tensor:
@@ -125,7 +125,13 @@ class NativeMANetBackend(VOSBackend):
         if self.input_size is not None and tuple(self.input_size) != bgr.shape[:2]:
             height, width = self.input_size
             bgr = cv2.resize(bgr, dsize=(width, height), interpolation=cv2.INTER_CUBIC)
-        return ((bgr / 255.0 - _MEAN) / _STD).transpose(2, 0, 1)
+        # The authors' arithmetic, rounding for rounding: a float32 division, then in-place
+        # subtraction and division by float64 tuples (computed in float64, stored as float32). The
+        # input's last bit matters when comparing with their code.
+        image = bgr / 255.0
+        image[...] = image - _MEAN
+        image[...] = image / _STD
+        return image.transpose(2, 0, 1)
 
     @torch.no_grad()
     def _start(self) -> None:
