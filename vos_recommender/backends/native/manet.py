@@ -190,5 +190,6 @@ class NativeMANetBackend(VOSBackend):
                 previous, previous_labels = current, labels[t]
                 t += step
         probs = torch.softmax(torch.stack([logits[t] for t in range(len(labels))]), 1)
-        probs_np = probs.float().cpu().numpy()
-        return probs_np.argmax(1).astype(np.uint8), probs_np
+        # Labels from the probabilities in the computation dtype (float64 ties differ from float32's).
+        masks = probs.argmax(1).to(torch.uint8).cpu().numpy()
+        return masks, probs.float().cpu().numpy()
