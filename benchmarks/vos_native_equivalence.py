@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(module, "add_arguments"):  # modules that take a parsed namespace
         parser = argparse.ArgumentParser(prog=f"vos_native_equivalence.py {argv[0]}")
         module.add_arguments(parser)
-        return int(module.main(parser.parse_args(argv[1:])) or 0)
-    return int(module.main(argv[1:]) or 0)
+        status = module.main(parser.parse_args(argv[1:]))
+    else:
+        status = module.main(argv[1:])
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

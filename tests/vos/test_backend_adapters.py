@@ -42,7 +42,7 @@ def _import_fake(folder: str, module: str):
 
 
 # --------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("name", ["ipn_authors", "manet", "atnet_authors"])
+@pytest.mark.parametrize("name", ["ipn_authors", "manet_authors", "atnet_authors"])
 def test_missing_code_dir_names_the_path(tmp_path, name):
     missing = tmp_path / "nowhere"
     with pytest.raises(BackendNotAvailableError, match="nowhere"):
@@ -55,7 +55,7 @@ def test_missing_files_and_modules_are_named(tmp_path):
     with pytest.raises(BackendNotAvailableError, match="I.pth"):
         build_backend("ipn_authors", code_dir=FAKE / "ipn", weights=tmp_path)
     with pytest.raises(BackendNotAvailableError, match="networks/IntVOS.py"):
-        build_backend("manet", code_dir=FAKE / "ipn", weights=tmp_path / "w.pth")
+        build_backend("manet_authors", code_dir=FAKE / "ipn", weights=tmp_path / "w.pth")
     with pytest.raises(BackendNotAvailableError, match="ATNet-checkpoint.pth"):
         build_backend("atnet_authors", code_dir=FAKE / "atnet", device="cpu")
     # A repository whose module needs a package that is not installed.
@@ -119,7 +119,7 @@ def test_manet_adapter_contract(tmp_path):
     torch.save(model.state_dict(), tmp_path / "save_step_80000.pth")
 
     backend = build_backend(
-        "manet",
+        "manet_authors",
         code_dir=FAKE / "manet",
         weights=tmp_path / "save_step_80000.pth",
         device="cpu",
@@ -189,7 +189,7 @@ def test_registry_and_former_module_point_at_the_authors_modules():
     assert adapters.AuthorsCode is AuthorsCode and adapters.manet_config is manet.manet_config
     for name, cls in (
         ("ipn_authors", ipn.IPNBackend),
-        ("manet", manet.MANetBackend),
+        ("manet_authors", manet.MANetBackend),
         ("atnet_authors", atnet.ATNetBackend),
     ):
         assert BACKENDS.get(name) is cls

@@ -8,11 +8,14 @@
 ``learned``   small interaction + propagation networks trained here
               (``python -m vos_recommender.backends.train_learned``)
 ``cache``     wraps another backend and replays recorded results from disk
-``ipn``       IPN (Oh et al., CVPR 2019) in pure PyTorch, loading the released ``I.pth``/``P.pth``
-ipn_authors   the authors' IPN code itself (``vos_recommender.backends.authors.ipn``)
-``manet``     the authors' MANet (Miao et al., CVPR 2020) given its code and weights
-``atnet``     ATNet (Heo et al., ECCV 2020) in pure PyTorch, loading the released checkpoint
-``atnet_authors``  the authors' ATNet code (needs CUDA and their correlation package)
+``ipn``       IPN (Oh et al., CVPR 2019) in pure PyTorch on any device; ``weights=`` the released
+              ``I.pth``/``P.pth`` folder (random weights, with a warning, without it)
+``manet``     MANet (Miao et al., CVPR 2020) in pure PyTorch; ``weights=`` the released
+              ``save_step_80000.pth``
+``atnet``     ATNet (Heo et al., ECCV 2020) in pure PyTorch; ``weights=`` the released
+              ``ATNet-checkpoint.pth``
+*_authors     ``ipn_authors``, ``manet_authors``, ``atnet_authors``: the authors' own code given
+              ``code_dir=`` and ``weights=`` (MANet and ATNet need CUDA)
 ============  ==========================================================================
 
 Modules are imported only when a backend is built, so importing this package stays light.
@@ -45,7 +48,8 @@ BACKENDS: Registry[VOSBackend] = Registry(
         "cache": "vos_recommender.backends.cache:CachingBackend",
         "ipn": "vos_recommender.backends.native.ipn:NativeIPNBackend",
         "ipn_authors": "vos_recommender.backends.authors.ipn:IPNBackend",
-        "manet": "vos_recommender.backends.authors.manet:MANetBackend",
+        "manet": "vos_recommender.backends.native.manet:NativeMANetBackend",
+        "manet_authors": "vos_recommender.backends.authors.manet:MANetBackend",
         "atnet": "vos_recommender.backends.native.atnet:NativeATNetBackend",
         "atnet_authors": "vos_recommender.backends.authors.atnet:ATNetBackend",
     },

@@ -4,7 +4,7 @@ None of the three is a package: each is a research repository with weights on a 
 repository, download its weights, and point the adapter at both::
 
     build_backend("ipn_authors", code_dir="VOS/IPN", weights="VOS/IPN/weights")  # I.pth, P.pth
-    build_backend("manet", code_dir="VOS/MANet", weights="VOS/MANet/save_step_80000.pth")
+    build_backend("manet_authors", code_dir="VOS/MANet", weights="VOS/MANet/save_step_80000.pth")
     build_backend("atnet_authors", code_dir="VOS/ATNet", weights="VOS/ATNet/ATNet-checkpoint.pth")
 
 The calls follow the released frame-recommendation scripts (svip-lab/IVOS-W, ``eval_agent_*.py`` and

@@ -2,24 +2,70 @@
 
 MANet (lightas/CVPR2020_MANet): ``IntVOS(cfg, DeepLab(backbone='resnet', freeze_bn=False))``, per-frame
 embeddings from ``extract_feature``, ``int_seghead`` on the latest scribble's frame and ``prop_seghead``
-from there to both ends (propagation restarts from the latest scribble). The released code calls
-``.cuda()`` internally, so a CUDA GPU is needed.
+from there to both ends (propagation restarts from the latest scribble).
+
+Limits of the authors' code, checked up front here with a clear error instead of failing mid-video:
+
+* it calls ``.cuda()`` unconditionally (``_selected_pixel``, ``nearest_neighbor_features_per_object``),
+  so it needs a CUDA GPU whatever ``device`` says (probed at construction: ``torch.zeros(1).cuda()``);
+* its round memory holds 104 frames and 9 rounds (DAVIS's longest video, the benchmark's budget);
+  longer videos or a tenth round raise ``ValueError`` before the model runs;
+* NumPy's removed aliases (``np.int``, ``np.float``) it uses are defined only while its code runs.
+
+Its DeepLab backbone is built with ``pretrained=False``, so nothing is downloaded. The native
+re-implementation (``vos_recommender.backends.native.manet``, registered as ``manet``) has none of
+these limits.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from vos_recommender.backends.authors.code import AuthorsCode, load_state_dict, require_file, torch_module
-from vos_recommender.backends.base import VOSBackend
+from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
-__all__ = ["MANetBackend", "manet_config"]
+__all__ = ["MAX_FRAMES", "MAX_ROUNDS", "MANetBackend", "manet_config"]
+
+#: Sizes of the authors' round memory (``repeat(104, ...)``, ``torch.zeros(104, 9)`` in ``IntVOS.py``).
+MAX_FRAMES = 104
+MAX_ROUNDS = 9
+_NUMPY_ALIASES = {"int": int, "float": float, "object": object}  # np.bool is back in NumPy 2
+
+
+@contextlib.contextmanager
+def _numpy_aliases() -> Iterator[None]:
+    """Define NumPy's removed scalar aliases while the authors' code runs, and remove them after."""
+    added = [name for name in _NUMPY_ALIASES if name not in np.__dict__]
+    for name in added:
+        setattr(np, name, _NUMPY_ALIASES[name])
+    try:
+        yield
+    finally:
+        for name in added:
+            delattr(np, name)
+
+
+def _require_cuda_if_called(code_dir: os.PathLike | str, torch: Any) -> None:
+    """Fail early when the authors' ``IntVOS.py`` calls ``.cuda()`` and CUDA cannot serve it."""
+    source = os.path.join(code_dir, "networks", "IntVOS.py")
+    with open(source, encoding="utf-8", errors="replace") as handle:
+        if ".cuda()" not in handle.read():
+            return
+    try:
+        torch.zeros(1).cuda()
+    except (AssertionError, RuntimeError) as err:
+        raise BackendNotAvailableError(
+            f"MANet: {source} calls .cuda() unconditionally and CUDA is not available here ({err}); "
+            "use the native 'manet' backend on this machine"
+        ) from err
 
 
 def manet_config(**overrides: Any) -> argparse.Namespace:
@@ -67,7 +113,7 @@ class MANetBackend(VOSBackend):
         config_overrides: Changes to :func:`manet_config`.
     """
 
-    name = "manet"
+    name = "manet_authors"
 
     def __init__(
         self,
@@ -88,13 +134,15 @@ class MANetBackend(VOSBackend):
             injected={"config": config_module},
         )
         weights_path = require_file(weights, "MANet", "the checkpoint (weights=.../save_step_80000.pth)")
+        torch = torch_module()
+        _require_cuda_if_called(self.code.code_dir, torch)
         self.device = device
         self.input_size = tuple(int(v) for v in input_size)
         deeplab = self.code.import_module("networks.deeplab")
         intvos = self.code.import_module("networks.IntVOS")
-        self.transforms = self.code.import_module("dataloaders.custom_transforms_f")
-        torch = torch_module()
-        with self.code.active(), torch.no_grad():
+        with _numpy_aliases():
+            self.transforms = self.code.import_module("dataloaders.custom_transforms_f")
+        with self.code.active(), _numpy_aliases(), torch.no_grad():
             self.model = intvos.IntVOS(self.cfg, deeplab.DeepLab(backbone="resnet", freeze_bn=False))
             load_state_dict(self.model, weights_path, "MANet", strict=False, device=device)
             self.model.to(device).eval()
@@ -104,8 +152,13 @@ class MANetBackend(VOSBackend):
     def _start(self) -> None:
         torch = torch_module()
         assert self.frames is not None
+        if len(self.frames) > MAX_FRAMES:
+            raise ValueError(
+                f"the authors' MANet holds at most {MAX_FRAMES} frames per video, got {len(self.frames)}; "
+                "the native 'manet' backend has no such limit"
+            )
         embeddings = []
-        with self.code.active(), torch.no_grad():
+        with self.code.active(), _numpy_aliases(), torch.no_grad():
             for rgb in self.frames:
                 # MANet reads frames with cv2 (BGR, float32 0..255) and applies its Resize and ToTensor.
                 sample = {"img1": np.ascontiguousarray(rgb[..., ::-1]).astype(np.float32)}
@@ -131,6 +184,11 @@ class MANetBackend(VOSBackend):
         assert self.frames is not None and self._embeddings is not None
         num_frames, height, width = self.frames.shape[:3]
         state = self._state
+        if state["n_interaction"] >= MAX_ROUNDS:
+            raise ValueError(
+                f"the authors' MANet keeps at most {MAX_ROUNDS} rounds per video; round "
+                f"{state['n_interaction'] + 1} was asked; the native 'manet' backend has no such limit"
+            )
         state["n_interaction"] += 1
         first = state["n_interaction"] == 1
         seq = self.video_id or "video"
@@ -143,7 +201,7 @@ class MANetBackend(VOSBackend):
         ref = self._embeddings[frame][None]
         gt_ids = torch.Tensor([self.num_objects])
         probs: dict[int, Any] = {}
-        with self.code.active(), torch.no_grad():
+        with self.code.active(), _numpy_aliases(), torch.no_grad():
             out, state["local_maps"] = self.model.int_seghead(
                 ref_frame_embedding=ref,
                 ref_scribble_label=scribble_label,
