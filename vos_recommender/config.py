@@ -52,7 +52,8 @@ class TrainConfig:
     split: str = "train"
     """Split the agent trains on."""
     backend: str = "flow"
-    """VOS backend name (flow needs no weights; learned, ipn, manet, atnet need checkpoints)."""
+    """VOS backend name (flow needs no weights; learned needs a checkpoint trained here; ipn, manet, atnet take
+    the released checkpoints and run with random weights, with a warning, without them)."""
     backend_kwargs: str = "{}"
     """JSON constructor arguments of the backend."""
     cache_dir: str = "data/cache/vos"
