@@ -32,7 +32,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vos_recommender.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from vos_recommender.atomic import (
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    remove_stale_temporaries,
+)
 from vos_recommender.backends.train_native.atnet import ATNetTrainer
 from vos_recommender.backends.train_native.ipn import IPNTrainer
 from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
@@ -161,8 +166,9 @@ def train(settings: NativeTrainSettings, explicit: set[str] | None = None) -> Pa
     videos = load_training_videos(settings.data, settings.split, getattr(trainer, "working_height", None))
     optimizer = torch.optim.Adam(trainer.parameters(), lr=settings.lr)
     start = 0
+    remove_stale_temporaries(run_dir, older_than=0.0)  # what a killed process left half-written
     if settings.resume:
-        state = torch.load(run_dir / "resume.pt", map_location="cpu", weights_only=False)
+        state = torch.load(run_dir / "resume.pt", map_location="cpu", weights_only=True)
         trainer.load_state_dict(state["trainer"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -171,7 +177,9 @@ def train(settings: NativeTrainSettings, explicit: set[str] | None = None) -> Pa
         _rewind_metrics(run_dir / "metrics.jsonl", start)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
+        # A fresh run (--overwrite) must neither append to the old log nor resume from the old state.
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        (run_dir / "resume.pt").unlink(missing_ok=True)
     record = dataclasses.asdict(settings)
     record["resume"] = False
     atomic_write_json(run_dir / "settings.json", record, indent=2)
