@@ -94,6 +94,7 @@ def test_resume_drops_log_lines_after_the_saved_step(tiny_data, tmp_path):
     run_dir = train(_settings(tiny_data, str(tmp_path), "ipn", steps=1))
     with open(run_dir / "metrics.jsonl", "a") as log:  # a step logged by a process killed before saving
         log.write(json.dumps({"step": 2, "loss": -1.0}) + "\n")
+        log.write('{"step": 3, "lo')  # cut short by the kill
     train(_settings(tiny_data, str(tmp_path), "ipn", steps=2, resume=True), {"steps"})
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2] and -1.0 not in _losses(run_dir)

@@ -128,7 +128,13 @@ def _rewind_metrics(path: Path, step: int) -> None:
     # Steps after the restored state are played again, so their old lines must go.
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut short by a killed process
     atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
