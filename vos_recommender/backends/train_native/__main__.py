@@ -2,4 +2,5 @@
 
 from vos_recommender.backends.train_native.cli import main
 
-main()
+if __name__ == "__main__":  # importing the package's modules (e.g. to list them) must not start a run
+    main()
