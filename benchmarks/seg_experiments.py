@@ -402,19 +402,28 @@ def regions_worker(config: str, checkpoint: str, data_root: str) -> None:
     print("REGIONS " + json.dumps(result), flush=True)
 
 
-def run_all(runs: list[Run], jobs: int, force: bool, keep_checkpoints: bool) -> list[dict]:
-    """Run (or skip) every distinct run, ``jobs`` at a time; results in the order of ``runs``."""
+def run_all(
+    runs: list[Run], jobs: int, force: bool, keep_checkpoints: bool, report_only: bool = False
+) -> list[dict]:
+    """Run (or skip) every distinct run, ``jobs`` at a time; results in the order of ``runs``.
+
+    With ``report_only`` nothing trains: runs without a stored result count as missing in the tables.
+    """
     unique: dict[str, Run] = {}
     for run in runs:
         unique.setdefault(run.name, run)
     for scene, cue in sorted({(run.scene, run.cue_radius) for run in unique.values()}):
-        ensure_dataset(runs[0].data_dir, cue, scene)
+        if not report_only:
+            ensure_dataset(runs[0].data_dir, cue, scene)
     start = time.monotonic()
     todo = list(unique.values())
     done = 0
 
     def one(run: Run) -> dict:
         nonlocal done
+        if report_only and not run.result_path.exists():
+            log(f"[missing] {run.name}")
+            return {"status": "missing"}
         result = execute(run, force=force, keep_checkpoints=keep_checkpoints)
         done += 1
         log(f"        {done}/{len(todo)} runs, {time.monotonic() - start:.0f} s elapsed")
@@ -559,7 +568,7 @@ def experiment_main(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
     models = _selected(MAIN_MODELS, args)
     runs = _runs(models, schedule, args, seeds)
-    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
+    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints, args.report_only)
     summaries = [
         summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
     ]
@@ -573,7 +582,7 @@ def experiment_objects(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
     models = _selected(OBJECTS_MODELS, args)
     runs = _runs(models, schedule, args, seeds, scene="objects")
-    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
+    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints, args.report_only)
     summaries = [
         summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
     ]
@@ -589,7 +598,7 @@ def experiment_ablations(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
     models = _selected(ABLATIONS, args)
     runs = _runs(models, schedule, args, seeds)
-    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
+    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints, args.report_only)
     summaries = [
         summarise(label, [r for run, r in zip(runs, results) if run.label == label]) for label, _ in models
     ]
@@ -604,7 +613,7 @@ def experiment_knob(args, schedule: Schedule, seeds, command: str) -> None:
     start, machine = time.monotonic(), machine_description()
     cue_radii = list(args.cue_radii or schedule.cue_radii)
     runs = [run for cue in cue_radii for run in _runs(KNOB_MODELS, schedule, args, seeds, cue)]
-    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints)
+    results = run_all(runs, args.jobs, args.force, args.keep_checkpoints, args.report_only)
     cells = {}
     for label, _ in KNOB_MODELS:
         for cue in cue_radii:
@@ -643,7 +652,8 @@ def _publish(name: str, schedule: Schedule, markdown: str, payload: dict, args) 
     if args.no_write:
         md_path = json_path = None
     else:
-        md_path, json_path = write_results(name + suffix, markdown, payload)
+        tag = f"_{args.tag}" if args.tag else ""
+        md_path, json_path = write_results(name + suffix + tag, markdown, payload)
     log("\n" + markdown + "\n")
     if md_path:
         log(f"wrote {md_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}")
@@ -678,6 +688,12 @@ def parse_args(argv=None):
     parser.add_argument("--force", action="store_true", help="rerun runs whose result file exists")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's final checkpoint")
     parser.add_argument("--no-write", action="store_true", help="print the tables only (no results files)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: tables from the stored results (missing runs shown)",
+    )
+    parser.add_argument("--tag", help="append _TAG to the results file names (e.g. for a subset of the rows)")
     return parser.parse_args(argv)
 
 

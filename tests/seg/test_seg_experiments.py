@@ -278,7 +278,7 @@ def test_long_schedule_and_the_objects_experiment(tmp_path, monkeypatch, capsys)
     assert "train_dataloader.batch_size=8" in se.LONG.cfg_options()
     seen = []
 
-    def fake_run_all(runs, jobs, force, keep_checkpoints):
+    def fake_run_all(runs, jobs, force, keep_checkpoints, report_only=False):
         seen.extend(runs)
         return [
             _result(50.0 + i, run.seed, regions=30 if run.is_ranet else None) for i, run in enumerate(runs)
@@ -317,3 +317,20 @@ def test_objects_experiment_end_to_end(tmp_path):
     assert result["status"] == "ok" and 0.0 <= result["mIoU"] <= 100.0 and result["step"] == 2
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and second.stdout.count("[skip]") == 1
+
+
+def test_report_only_trains_nothing_and_marks_missing_runs(tmp_path, monkeypatch):
+    stored = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+    missing = dataclasses.replace(stored, seed=1)
+    stored.work_dir.mkdir(parents=True)
+    stored.result_path.write_text(json.dumps({"status": "ok", "mIoU": 40.0, "seed": 0, "wall_s": 1.0}))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("report-only must not generate data or train")
+
+    monkeypatch.setattr(se, "ensure_dataset", refuse)
+    monkeypatch.setattr(se.subprocess, "run", refuse)
+    results = se.run_all([stored, missing], jobs=1, force=False, keep_checkpoints=False, report_only=True)
+    assert results[0]["mIoU"] == 40.0 and results[1] == {"status": "missing"}
+    summary = se.summarise("FCN", results)
+    assert (summary["ok"], summary["runs"]) == (1, 2)
