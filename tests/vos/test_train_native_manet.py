@@ -114,3 +114,19 @@ def test_manet_trainer_inputs_are_the_backends(tiny_data):
         expected = torch.where(drawn == -1, drawn, (drawn == sample.object_id).long())
         assert torch.equal(labels, expected)
         assert (labels == 1).any() or not any(s["object_id"] == sample.object_id for s in sample.strokes)
+
+
+def test_manet_loss_adds_the_jaccard_term():
+    from torch.nn import functional as F
+
+    from vos_recommender.backends.train_native.ipn import soft_jaccard_loss
+
+    logits = torch.randn(2, 8, 12, generator=torch.Generator().manual_seed(0))
+    target = np.zeros((8, 12), np.float32)
+    target[2:5, 3:7] = 1.0
+    binary = torch.from_numpy(target).long()[None]
+    expected = F.cross_entropy(logits[None], binary) + soft_jaccard_loss(logits[None], binary.float())
+    assert torch.allclose(MANetTrainer._loss(logits, target), expected, atol=1e-6)
+    # A head that labels everything "rest" is penalised fully by the Jaccard term.
+    rest = torch.stack([torch.full((8, 12), 3.0), torch.full((8, 12), -3.0)])
+    assert MANetTrainer._loss(rest, target) > F.cross_entropy(rest[None], binary) + 0.9

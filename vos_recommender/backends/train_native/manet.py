@@ -6,8 +6,10 @@ scribbles drawn at embedding resolution (round 1: only a box 20 pixels around th
 IVOS-W's ``rough_ROI``); the previous round's and the neighbour's labels read at embedding resolution
 (nearest). A sample holds one object, so each is a two-id problem: the object against everything else
 (background and the other objects' strokes are background seeds). The heads' logits are upsampled to
-the frame as the backend does, and both losses are cross-entropies over the two ids against the
-ground truth. Gradients reach the embedding through the heads and the global matching map (the local
+the frame as the backend does, and each loss is the cross-entropy over the two ids plus the soft
+Jaccard term of the object (:func:`~vos_recommender.backends.train_native.ipn.soft_jaccard_loss`):
+with cross-entropy alone a 56-step run only learnt the prior (loss 0.12 on objects of about 5 % of the
+frame, where all-background gives 0.20) and labelled the held-out frames all background. Gradients reach the embedding through the heads and the global matching map (the local
 map enters as an input, see :meth:`MANetTrainer._sample_losses`).
 """
 
@@ -20,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vos_recommender.backends.native.manet import rough_roi
+from vos_recommender.backends.train_native.ipn import soft_jaccard_loss
 from vos_recommender.backends.train_native.samples import Sample
 from vos_recommender.interaction.scribbles import rasterize_scribble
 from vos_recommender.nets.manet import MANET_CONFIGS, MANet, RoundMemory, global_matching, local_matching
@@ -110,10 +113,11 @@ class MANetTrainer(nn.Module):
     def _loss(logits: torch.Tensor, target: np.ndarray) -> torch.Tensor:
         # Upsampled to the frame as the backend does, then the softmax over ids it applies.
         up = F.interpolate(logits[None], size=target.shape, mode="bilinear", align_corners=True)
-        return F.cross_entropy(up, torch.from_numpy(target > 0.5).long()[None])
+        binary = torch.from_numpy(target > 0.5).long()[None]
+        return F.cross_entropy(up, binary) + soft_jaccard_loss(up, binary.to(up.dtype))
 
     def loss(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
-        """Mean cross-entropies of both heads on a batch (``total`` is their sum)."""
+        """Cross-entropy + soft Jaccard loss of both heads, mean over a batch (``total`` is their sum)."""
         frames = [f for s in samples for f in (s.frame, s.neighbour_frame, s.next_frame)]
         embeddings = self.net.extract_feature(torch.from_numpy(np.stack([self.image(f) for f in frames])))
         losses = [self._sample_losses(s, *embeddings[3 * i : 3 * i + 3]) for i, s in enumerate(samples)]
