@@ -3,7 +3,8 @@
 One command::
 
     python benchmarks/vos_native_distance.py \\
-        --ipn-weights work_dirs/native_train/ipn_cpu --atnet-weights work_dirs/native_train/ipn_cpu/atnet.pth
+        --ipn-weights work_dirs/native_train/ipn_cpu --atnet-weights work_dirs/native_train/atnet_cpu/atnet.pth \\
+        --manet-weights work_dirs/native_train/manet_cpu/manet.pth
     python benchmarks/vos_native_distance.py --quick      # 2 tiny generated videos (smoke run)
 
 On the held-out videos (``--split val`` of ``--data``, a DAVIS-layout set), every backend plays one
@@ -13,7 +14,7 @@ frame's J&F (mean over objects) is then binned by its distance ``|t - annotated 
 network segments the scribbled frame (0) and how fast the propagation drifts away from it.
 
 Backends: ``flow`` (weight-free), ``learned`` (with ``--learned-checkpoint``), and the native ``ipn`` /
-``atnet`` at ``--config`` size with the given weights. A native model without weights is run with its
+``atnet`` / ``manet`` at ``--config`` size with the given weights. A native model without weights is run with its
 random initialisation only when no weights were given for any native model, and its rows say so.
 Also reported: seconds per round (the backend's own time, mean over videos), the number of videos and
 the machine with its load. Writes ``benchmarks/results/vos_native_distance.{md,json}`` (``--out``).
@@ -75,7 +76,7 @@ def backends_to_run(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
     rows: list[tuple[str, str, dict]] = [("flow", "flow", {})]
     if args.learned_checkpoint:
         rows.append(("learned", "learned", {"checkpoint": args.learned_checkpoint}))
-    natives = {"ipn": args.ipn_weights, "atnet": args.atnet_weights}
+    natives = {"ipn": args.ipn_weights, "atnet": args.atnet_weights, "manet": args.manet_weights}
     any_weights = any(natives.values())
     for name, weights in natives.items():
         if weights:
@@ -122,6 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", default="cpu", choices=("cpu", "released"), help="native model size")
     parser.add_argument("--ipn-weights", default=None, help="folder with I.pth and P.pth")
     parser.add_argument("--atnet-weights", default=None, help="ATNet checkpoint file")
+    parser.add_argument("--manet-weights", default=None, help="MANet checkpoint file")
     parser.add_argument("--learned-checkpoint", default=None, help="learned backend checkpoint")
     parser.add_argument("--note", action="append", default=[], help="line added under the table")
     parser.add_argument("--quick", action="store_true", help="2 tiny generated videos (smoke run)")

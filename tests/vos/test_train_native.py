@@ -111,7 +111,7 @@ def test_clear_errors(tiny_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="no run to resume"):
         train(_settings(tiny_data, str(tmp_path), "ipn", name="missing", resume=True))
     with pytest.raises(SystemExit):
-        parse_args(["--model", "manet"])
+        parse_args(["--model", "nosuchmodel"])
 
 
 def test_existing_run_needs_resume_or_overwrite(tiny_data, tmp_path):

@@ -1,7 +1,7 @@
-"""Training the native IPN and ATNet networks (the ``cpu`` sizes) on DAVIS-layout videos.
+"""Training the native IPN, ATNet and MANet networks (the ``cpu`` sizes) on DAVIS-layout videos.
 
-* :mod:`.samples`: scribbled frames and transfer pairs, shared by both models;
-* :mod:`.ipn` / :mod:`.atnet`: each model's inputs and loss;
+* :mod:`.samples`: scribbled frames and transfer pairs, shared by the models;
+* :mod:`.ipn` / :mod:`.atnet` / :mod:`.manet`: each model's inputs and loss;
 * :mod:`.cli`: the command (``python -m vos_recommender.backends.train_native``), run folder and resume.
 """
 

@@ -1,4 +1,4 @@
-"""The training command of the native IPN / ATNet networks on DAVIS-layout videos.
+"""The training command of the native IPN / ATNet / MANet networks on DAVIS-layout videos.
 
 Usage::
 
@@ -13,7 +13,8 @@ The run folder ``<runs-dir>/<name>/`` holds:
   on ``--resume`` lines after the restored step are dropped before the run appends;
 * the weights in the native model's format, loadable strictly by the backend: ``I.pth`` and ``P.pth``
   for IPN (``build_backend("ipn", config="cpu", weights=<run>)``), ``atnet.pth`` for ATNet
-  (``build_backend("atnet", config="cpu", weights=<run>/atnet.pth)``);
+  (``build_backend("atnet", config="cpu", weights=<run>/atnet.pth)``), ``manet.pth`` for MANet
+  (``build_backend("manet", config="cpu", weights=<run>/manet.pth)``);
 * ``resume.pt``: networks, optimiser and both random generators at the last saved step, so ``--resume``
   continues exactly as an uninterrupted run would.
 
@@ -40,11 +41,12 @@ from vos_recommender.atomic import (
 )
 from vos_recommender.backends.train_native.atnet import ATNetTrainer
 from vos_recommender.backends.train_native.ipn import IPNTrainer
+from vos_recommender.backends.train_native.manet import MANetTrainer
 from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
 
 __all__ = ["NativeTrainSettings", "main", "parse_args", "train"]
 
-TRAINERS = {"ipn": IPNTrainer, "atnet": ATNetTrainer}
+TRAINERS = {"ipn": IPNTrainer, "atnet": ATNetTrainer, "manet": MANetTrainer}
 CONFIGS = ("cpu", "released")
 
 
@@ -53,7 +55,7 @@ class NativeTrainSettings:
     """Every setting of a training run."""
 
     model: str = "ipn"
-    """Native model: ``ipn`` or ``atnet``."""
+    """Native model: ``ipn``, ``atnet`` or ``manet``."""
     config: str = "cpu"
     """Network size: ``cpu`` (trainable here) or ``released``."""
     data: str = "data/davis_synth"

@@ -2,10 +2,17 @@
 
 As in the authors' training, each network sees the square region of interest it sees at run time
 (:func:`~vos_recommender.nets.ipn.roi.roi_box` around the previous mask and the scribbles, resp. the
-previous round's and the neighbour's masks), the loss is the 2-class cross-entropy of the decoder's
-logits against the ground truth warped into the same crop, and the propagation network is guided by
+previous round's and the neighbour's masks), the loss compares the decoder's 2-class logits with the
+ground truth warped into the same crop, and the propagation network is guided by
 the interaction network's stride-32 feature of the annotated frame, so one loss trains both (the
 reference is not detached, as in the authors' joint fine-tuning).
+
+Each network's loss adds to the cross-entropy a soft Jaccard term per crop (:func:`soft_jaccard_loss`).
+The cross-entropy alone is a mean over pixels, and in a first round the crop is the whole frame (the
+unknown previous mask covers it), where the object is about 5 % of the pixels: a run whose interaction
+cross-entropy reached 0.04 on first rounds (a constant prior gives 0.20) still overlapped the object
+with an IoU of only 0.66, on its own training frames. The Jaccard term weighs every crop's object
+equally, whatever its size.
 
 The networks' ``forward`` runs one frame and returns pasted probabilities; training batches the crops
 and calls their ``Encoder`` / ``Decoder`` directly, the same modules ``forward`` uses.
@@ -23,11 +30,30 @@ from vos_recommender.backends.train_native.samples import Sample
 from vos_recommender.nets.ipn import CONFIGS, InteractionNetwork, PropagationNetwork
 from vos_recommender.nets.ipn.roi import RoiWarp, roi_box
 
-__all__ = ["IPNTrainer"]
+__all__ = ["IPNTrainer", "soft_jaccard_loss"]
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def soft_jaccard_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ``1 - soft IoU`` of the foreground probability with a binary target.
+
+    Args:
+        logits: ``B x 2 x H x W`` background / foreground logits.
+        target: ``B x H x W`` binary target.
+    """
+    prob = F.softmax(logits, dim=1)[:, 1]
+    intersection = (prob * target).sum(dim=(1, 2))
+    union = (prob + target - prob * target).sum(dim=(1, 2))
+    # An empty target with an empty prediction is a perfect overlap, not 0 / 0.
+    return (1.0 - (intersection + 1.0) / (union + 1.0)).mean()
+
+
+def _segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    binary = (target > 0.5).long()
+    return F.cross_entropy(logits, binary) + soft_jaccard_loss(logits, binary.to(logits.dtype))
 
 
 class IPNTrainer(nn.Module):
@@ -76,15 +102,15 @@ class IPNTrainer(nn.Module):
         return interaction, propagation
 
     def loss(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
-        """Mean cross-entropies of both networks on a batch (``total`` is their sum)."""
+        """Cross-entropy + soft Jaccard loss of both networks on a batch (``total`` is their sum)."""
         pairs = [self.inputs(s) for s in samples]
         rgb, prev, pos, neg, target = (torch.stack(f) for f in zip(*(p[0] for p in pairs)))
         features = self.interaction.Encoder(rgb, prev, pos, neg)
         logits = self.interaction.Decoder(*features)
-        loss_i = F.cross_entropy(logits, (target > 0.5).long())
+        loss_i = _segmentation_loss(logits, target)
         reference = self.propagation.reference(features[0], None)
         rgb, prev, neighbour, target = (torch.stack(f) for f in zip(*(p[1] for p in pairs)))
         features = self.propagation.Encoder(rgb, prev, neighbour)
         logits = self.propagation.Decoder(*features, reference=reference)
-        loss_p = F.cross_entropy(logits, (target > 0.5).long())
+        loss_p = _segmentation_loss(logits, target)
         return {"total": loss_i + loss_p, "interaction": loss_i, "propagation": loss_p}
