@@ -93,3 +93,16 @@ def test_visualize_regions_names_a_label_that_is_no_class_map(data_root, tmp_pat
     with pytest.raises(SystemExit):
         tool.main([str(DEMO), str(image), "--label", str(tmp_path / "none.png")])
     assert "label file not found" in capsys.readouterr().err
+
+
+def test_region_links_counts_every_neighbour_pair_once(data_root, capsys):
+    from benchmarks import region_links
+
+    config = str(REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions.py")
+    counts = region_links.link_counts(config, None, data_root, num=2)
+    # 64x64 images give an 8x8 region grid: 2 images x (2 * 8 * 7 + 2 * 7 * 7) = 2 x 210 neighbour pairs,
+    # minus those touching ignored cells (none in generated labels).
+    assert counts["images"] == 2 and counts["cross"] + counts["inside"] == 2 * 210
+    assert 0 <= counts["cross_linked"] <= counts["cross"] and 0 <= counts["inside_linked"] <= counts["inside"]
+    assert region_links.main([config, "none", str(data_root), "--num", "1"]) == 0
+    assert "pairs across segments" in capsys.readouterr().out
