@@ -215,3 +215,38 @@ def fmt_time(seconds: float | None) -> str:
 
 def fmt_mib(mib: float | None) -> str:
     return "-" if mib is None else f"{mib:.0f}"
+
+
+def generated_episode_plans(data_dir, args) -> tuple[list, list[tuple[str, list[int]]]]:
+    """Generated DAVIS-layout videos and seeded episode plans for the VOS environment benchmarks.
+
+    Args:
+        data_dir: Folder to write the videos into.
+        args: Parsed options with ``videos``, ``frames``, ``height``, ``width``, ``episodes``, ``rounds``
+            and ``seed``.
+
+    Returns:
+        The loaded videos, and one ``(video name, annotated frames of rounds 2..N)`` plan per episode.
+    """
+    import numpy as np
+
+    from vos_recommender.data.davis import DavisDataset
+    from vos_recommender.data.generate import generate_davis_dataset
+
+    root = generate_davis_dataset(
+        data_dir,
+        num_train=args.videos,
+        num_val=0,
+        num_frames=args.frames,
+        height=args.height,
+        width=args.width,
+        seed=args.seed,
+    )
+    dataset = DavisDataset(root, split="train")
+    videos = [dataset[i] for i in range(len(dataset.sequences))]
+    rng = np.random.default_rng(args.seed)
+    plans = [
+        (videos[e % len(videos)].name, [int(a) for a in rng.integers(0, args.frames, args.rounds - 1)])
+        for e in range(args.episodes)
+    ]
+    return videos, plans

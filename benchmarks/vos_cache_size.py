@@ -44,9 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import generated_episode_plans  # noqa: E402
 from benchmarks.vos_env_throughput import plant_goal_statistics, play  # noqa: E402
-from vos_recommender.data.davis import DavisDataset  # noqa: E402
-from vos_recommender.data.generate import generate_davis_dataset  # noqa: E402
 from vos_recommender.envs import FrameRecommendationEnv  # noqa: E402
 
 FORMATS = {
@@ -129,22 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.videos, args.episodes, args.rounds, args.warm_repeats = 1, 1, 4, 3
 
     work = Path(tempfile.mkdtemp(prefix="vos_cache_size_"))
-    root = generate_davis_dataset(
-        work / "data",
-        num_train=args.videos,
-        num_val=0,
-        num_frames=args.frames,
-        height=args.height,
-        width=args.width,
-        seed=args.seed,
-    )
-    dataset = DavisDataset(root, split="train")
-    videos = [dataset[i] for i in range(len(dataset.sequences))]
-    rng = np.random.default_rng(args.seed)
-    plans = [
-        (videos[e % len(videos)].name, [int(a) for a in rng.integers(0, args.frames, args.rounds - 1)])
-        for e in range(args.episodes)
-    ]
+    videos, plans = generated_episode_plans(work / "data", args)
     common = dict(videos=videos, num_rounds=args.rounds, num_random_runs=2, stats_dir=None)
     print(
         f"{len(videos)} video(s) of {args.frames} frames {args.height}x{args.width}, {args.episodes} "

@@ -35,14 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from vos_recommender.data.davis import DavisDataset  # noqa: E402
-from vos_recommender.data.generate import generate_davis_dataset  # noqa: E402
+from benchmarks.common import generated_episode_plans  # noqa: E402
 from vos_recommender.envs import FrameRecommendationEnv  # noqa: E402
 
 
@@ -127,22 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.videos, args.episodes, args.rounds, args.warm_repeats = 1, 1, 4, 20
 
     work = Path(tempfile.mkdtemp(prefix="vos_env_throughput_"))
-    root = generate_davis_dataset(
-        work / "data",
-        num_train=args.videos,
-        num_val=0,
-        num_frames=args.frames,
-        height=args.height,
-        width=args.width,
-        seed=args.seed,
-    )
-    dataset = DavisDataset(root, split="train")
-    videos = [dataset[i] for i in range(len(dataset.sequences))]
-    rng = np.random.default_rng(args.seed)
-    plans = [
-        (videos[e % len(videos)].name, [int(a) for a in rng.integers(0, args.frames, args.rounds - 1)])
-        for e in range(args.episodes)
-    ]
+    videos, plans = generated_episode_plans(work / "data", args)
     common = dict(videos=videos, num_rounds=args.rounds, num_random_runs=2, stats_dir=None)
 
     if args.learned_checkpoint:

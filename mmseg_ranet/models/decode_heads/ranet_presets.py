@@ -56,28 +56,19 @@ RANET_VARIANTS: dict[str, dict] = {
         boundary_endpoints=False,
         representativeness_trains_decision=True,
     ),
-    # The paper variant whose regions follow objects: D counts the segment's end points (a cell on an
-    # outline separates both sides), and W^g learns from the partition loss of RANET_VARIANT_LOSSES only
-    # (through J it drifts until G links nothing or everything).
-    "object_regions": dict(
-        # With the end points F_ij <= 1 - max(b_i, b_j), and the untrained b is about 0.5: at 0.8 every cell
-        # starts as its own region (measured: 256 of 256 cells after 15 iterations), at 0.5 about 15 regions.
-        region_threshold=0.5,
-        divergence="full",
-        jsd_normalize=True,
-        learnable_decision=True,
-        representativeness_source="decision",
-        region_rule="components",
-        local_mask=True,
-        global_mask=True,
-        global_softmax="per_region",
-        distribution_mask=True,
-        feature_convs=False,
-        refine_convs=False,
-        boundary_endpoints=True,
-        representativeness_trains_decision=False,
-    ),
 }
+# The paper variant whose regions follow objects: D counts the segment's end points (a cell on an outline
+# separates both sides), and W^g learns from the partition loss of RANET_VARIANT_LOSSES only (through J it
+# drifts until G links nothing or everything). With the end points F_ij <= 1 - max(b_i, b_j), and the
+# untrained b is about 0.5: at a threshold of 0.8 every cell starts as its own region (measured: 256 of 256
+# cells after 15 iterations), at 0.5 about 15 regions.
+RANET_VARIANTS["object_regions"] = dict(
+    RANET_VARIANTS["paper"],
+    region_threshold=0.5,
+    boundary_endpoints=True,
+    representativeness_trains_decision=False,
+)
+
 #: The ``loss_partition`` of each variant (``RANetHead(loss_partition=None)`` takes it; False turns it off).
 RANET_VARIANT_LOSSES: dict[str, dict | None] = dict(
     paper=None,
