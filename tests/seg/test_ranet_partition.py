@@ -227,3 +227,44 @@ def test_object_region_head_loss_has_the_partition_term_and_it_is_finite_on_all_
     )
     assert float(value) == 0.0 and value.requires_grad
     assert MODELS.get("RegionPartitionLoss") is RegionPartitionLoss
+
+
+class _FixedMargins:
+    """A stand-in construction block whose pair margins are given per (source, target) cell."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        self.table = table
+
+    def pair_margins(self, class_logits, boundary_logits, image, source, target):
+        return self.table[source, target]
+
+
+def test_partition_balance_by_label_and_pair_kind_is_the_mean_of_four_group_means():
+    # A 2 x 3 grid, left column one segment, the rest another; margins are known for every pair.
+    torch.manual_seed(0)
+    table = torch.randn(6, 6, dtype=torch.float64)
+    label = torch.tensor([[0, 1, 1], [0, 1, 1]]).repeat_interleave(4, 0).repeat_interleave(4, 1)[None, None]
+    class_logits = torch.zeros(1, 2, 2, 3, dtype=torch.float64)
+    by_label = RegionPartitionLoss(num_pairs=50, temperature=1.0)
+    by_kind = RegionPartitionLoss(num_pairs=50, temperature=1.0, balance="label_and_kind")
+    torch.manual_seed(1)
+    image, source, target, neighbour = by_kind.sample_pairs(grid_segments(label, (2, 3), 255), 2, 3)
+    torch.manual_seed(1)
+    value = by_kind(_FixedMargins(table), class_logits, class_logits, label, 255)
+    segment = torch.tensor([0, 1, 1, 0, 1, 1])
+    groups = {}
+    for s, t, n in zip(source.tolist(), target.tolist(), neighbour.tolist()):
+        same = bool(segment[s] == segment[t])
+        x = float(table[s, t])
+        bce = np.log1p(np.exp(-x)) if same else np.log1p(np.exp(x))
+        groups.setdefault((same, n), []).append(bce)
+    assert len(groups) == 4  # every group is present in this draw
+    expected = np.mean([np.mean(v) for v in groups.values()])
+    assert float(value) == pytest.approx(expected, rel=1e-10)
+    torch.manual_seed(1)
+    plain = by_label(_FixedMargins(table), class_logits, class_logits, label, 255)
+    pooled = {s: [x for (same, _), v in groups.items() if same == s for x in v] for s in (True, False)}
+    assert float(plain) == pytest.approx(np.mean([np.mean(v) for v in pooled.values()]), rel=1e-10)
+    assert float(plain) != pytest.approx(float(value), rel=1e-6)
+    with pytest.raises(ValueError, match="balance"):
+        RegionPartitionLoss(balance="pairs")

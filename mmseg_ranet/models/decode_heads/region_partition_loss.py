@@ -71,6 +71,12 @@ class RegionPartitionLoss(nn.Module):
         neighbour_pairs (bool): Include every pair of 8-neighbours. Defaults to True.
         temperature (float): The logit is margin / temperature; the margin of the initial W^g lies in
             [-0.8, 0.2], so a temperature of 1 would leave the probabilities near 0.5. Defaults to 0.1.
+        balance (str): How the pair losses are averaged. ``'label'``: positives and negatives separately,
+            then together. ``'label_and_kind'``: the four groups (neighbour / random pair) x (same / other
+            segment) separately, then together. Connected components merge two objects through a single
+            linked neighbour pair across their border, and those pairs are a few percent of all pairs
+            (most negatives are random pairs far apart, which the class term alone already separates);
+            this weights them as much as all the easy negatives together. Defaults to ``'label'``.
         loss_name (str): Key of the loss in the log. Defaults to ``'loss_partition'``.
     """
 
@@ -80,6 +86,7 @@ class RegionPartitionLoss(nn.Module):
         num_pairs: int = 1024,
         neighbour_pairs: bool = True,
         temperature: float = 0.1,
+        balance: str = "label",
         loss_name: str = "loss_partition",
     ) -> None:
         super().__init__()
@@ -89,6 +96,11 @@ class RegionPartitionLoss(nn.Module):
             raise ValueError("RegionPartitionLoss needs num_pairs > 0 or neighbour_pairs=True (no pairs)")
         if not temperature > 0:
             raise ValueError(f"RegionPartitionLoss temperature must be > 0, got {temperature!r}")
+        if balance not in ("label", "label_and_kind"):
+            raise ValueError(
+                f"RegionPartitionLoss balance must be 'label' or 'label_and_kind', got {balance!r}"
+            )
+        self.balance = balance
         self.loss_weight = float(loss_weight)
         self.num_pairs = num_pairs
         self.neighbour_pairs = neighbour_pairs
@@ -100,8 +112,10 @@ class RegionPartitionLoss(nn.Module):
         """Key of the loss in the log (mmseg's convention for loss modules)."""
         return self._loss_name
 
-    def sample_pairs(self, segments: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Pairs (image, source, target) of evaluated cells: 8-neighbours and random pairs.
+    def sample_pairs(
+        self, segments: Tensor, height: int, width: int
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Pairs (image, source, target, is 8-neighbour pair) of evaluated cells: 8-neighbours and random pairs.
 
         Args:
             segments (Tensor): Segment ids (B, h*w), 0 on ignored cells.
@@ -110,19 +124,21 @@ class RegionPartitionLoss(nn.Module):
         """
         batch = segments.shape[0]
         device = segments.device
-        images, sources, targets = [], [], []
+        images, sources, targets, kinds = [], [], [], []
         if self.neighbour_pairs:
             source, target = neighbour_pairs(height, width, device)
             images.append(torch.arange(batch, device=device).repeat_interleave(source.numel()))
             sources.append(source.repeat(batch))
             targets.append(target.repeat(batch))
+            kinds.append(torch.ones(batch * source.numel(), dtype=torch.bool, device=device))
         if self.num_pairs:
             images.append(torch.arange(batch, device=device).repeat_interleave(self.num_pairs))
             sources.append(torch.randint(height * width, (batch * self.num_pairs,), device=device))
             targets.append(torch.randint(height * width, (batch * self.num_pairs,), device=device))
-        image, source, target = (torch.cat(parts) for parts in (images, sources, targets))
+            kinds.append(torch.zeros(batch * self.num_pairs, dtype=torch.bool, device=device))
+        image, source, target, kind = (torch.cat(parts) for parts in (images, sources, targets, kinds))
         keep = (segments[image, source] > 0) & (segments[image, target] > 0) & (source != target)
-        return image[keep], source[keep], target[keep]
+        return image[keep], source[keep], target[keep], kind[keep]
 
     def forward(
         self,
@@ -146,11 +162,14 @@ class RegionPartitionLoss(nn.Module):
         """
         height, width = class_logits.shape[2:]
         segments = grid_segments(seg_label, (height, width), ignore_index)
-        image, source, target = self.sample_pairs(segments, height, width)
+        image, source, target, neighbour = self.sample_pairs(segments, height, width)
         if image.numel() == 0:
             return class_logits.sum() * 0
         margin = construction.pair_margins(class_logits, boundary_logits, image, source, target)
         same = (segments[image, source] == segments[image, target]).to(margin.dtype)
         losses = F.binary_cross_entropy_with_logits(margin / self.temperature, same, reduction="none")
-        parts = [losses[same == value].mean() for value in (1.0, 0.0) if bool((same == value).any())]
+        groups = [same == 1.0, same == 0.0]
+        if self.balance == "label_and_kind":
+            groups = [g & k for g in groups for k in (neighbour, ~neighbour)]
+        parts = [losses[g].mean() for g in groups if bool(g.any())]
         return self.loss_weight * torch.stack(parts).mean()

@@ -11,8 +11,9 @@ The run folder ``<runs-dir>/<name>/`` holds:
 * ``settings.json``: every setting of the run;
 * ``metrics.jsonl``: one line per step (``step``, ``loss``, ``interaction``, ``propagation``, ``seconds``);
   on ``--resume`` lines after the restored step are dropped before the run appends;
-* the weights in the native model's format, loadable strictly by the backend: ``I.pth`` and ``P.pth``
-  for IPN (``build_backend("ipn", config="cpu", weights=<run>)``), ``atnet.pth`` for ATNet
+* the weights in the native model's format, with batch-norm statistics recomputed over ``--bn-batches``
+  fresh batches (:mod:`.batchnorm`; the resume state keeps the running ones), loadable strictly by the
+  backend: ``I.pth`` and ``P.pth`` for IPN (``build_backend("ipn", config="cpu", weights=<run>)``), ``atnet.pth`` for ATNet
   (``build_backend("atnet", config="cpu", weights=<run>/atnet.pth)``), ``manet.pth`` for MANet
   (``build_backend("manet", config="cpu", weights=<run>/manet.pth)``);
 * ``resume.pt``: networks, optimiser and both random generators at the last saved step, so ``--resume``
@@ -40,6 +41,7 @@ from vos_recommender.atomic import (
     remove_stale_temporaries,
 )
 from vos_recommender.backends.train_native.atnet import ATNetTrainer
+from vos_recommender.backends.train_native.batchnorm import recalibrated_copy
 from vos_recommender.backends.train_native.ipn import IPNTrainer
 from vos_recommender.backends.train_native.manet import MANetTrainer
 from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
@@ -78,6 +80,8 @@ class NativeTrainSettings:
     """Write the weights and the resume state every this many steps (and at the end)."""
     threads: int = 2
     """Torch CPU threads."""
+    bn_batches: int = 16
+    """Batches over which the exported weights' batch-norm statistics are recomputed (0: keep the running ones)."""
     max_minutes: float = 0.0
     """Stop (saving the state, so ``--resume`` continues) after this many minutes of training; 0: no limit."""
     resume: bool = False
@@ -111,8 +115,9 @@ def _save(
     optimizer: torch.optim.Optimizer,
     step: int,
     rng: np.random.Generator,
+    exported: torch.nn.Module,
 ) -> None:
-    for file_name, state in trainer.state_dicts().items():
+    for file_name, state in exported.state_dicts().items():
         atomic_torch_save(state, run_dir / file_name)
     atomic_torch_save(
         {
@@ -224,7 +229,14 @@ def train(settings: NativeTrainSettings, explicit: set[str] | None = None) -> Pa
             out_of_time = settings.max_minutes > 0 and time.time() - tic > 60 * settings.max_minutes
             if step % settings.save_every == 0 or step == settings.steps or out_of_time:
                 log.flush()
-                _save(run_dir, trainer, optimizer, step, rng)
+                exported = recalibrated_copy(
+                    trainer,
+                    lambda r: make_sample(videos, r),
+                    settings.bn_batches,
+                    settings.batch_size,
+                    seed=settings.seed * 1_000_003 + step,
+                )
+                _save(run_dir, trainer, optimizer, step, rng, exported)
             if out_of_time:
                 print(f"\nstopped at step {step} after {settings.max_minutes} min; continue with --resume")
                 break
