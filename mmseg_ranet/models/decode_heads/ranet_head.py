@@ -71,7 +71,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper).
         learnable_decision (bool, optional): Apply the learnable W^g to F (paper) or threshold F.
         representativeness_source (str, optional): J averages ``'decision'`` = F^g (paper) or ``'score'``.
-        region_rule (str, optional): ``'components'`` of G (paper) or ``'greedy'`` (released code).
+        region_rule (str, optional): ``'components'`` of G (paper), ``'greedy'`` (released code) or
+            ``'average_linkage'`` (see ``RegionConstructionBlock``).
         local_mask (bool, optional): Collect only from the own region's non-representatives.
         global_mask (bool, optional): Interact only with other regions' representatives.
         global_softmax (str, optional): ``'per_region'`` (paper) or ``'joint'`` (released code).

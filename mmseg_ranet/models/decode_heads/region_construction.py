@@ -11,6 +11,7 @@ from torch import Tensor
 from ..ops import (
     FORCED_REGIONS,
     RegionScoreSpec,
+    average_linkage_labels,
     boundary_max_table,
     jensen_shannon_table,
     pair_boundary_term,
@@ -49,8 +50,10 @@ class RegionConstructionBlock(BaseModule):
             thresholds F directly (released code). Defaults to True.
         representativeness_source (str): J averages ``'decision'`` = F^g (paper) or ``'score'`` = F
             (released code). Defaults to ``'decision'``.
-        region_rule (str): ``'components'`` (connected components of G) or ``'greedy'`` (released
-            pointer-jumping partition). Defaults to ``'components'``.
+        region_rule (str): ``'components'`` (connected components of G), ``'greedy'`` (released
+            pointer-jumping partition) or ``'average_linkage'`` (regions merge while the mean margin
+            between them is positive, ``ops.region_linkage``: robust to a few wrong links). Defaults to
+            ``'components'``.
         use_boundary_term (bool): Use D; False sets D = 0. Defaults to True.
         use_semantic_term (bool): Use E; False sets E = 0. Defaults to True.
         boundary_endpoints (bool): D counts the segment's end pixels, D'_ij = max(D_ij, b_i, b_j), so
@@ -237,7 +240,10 @@ class RegionConstructionBlock(BaseModule):
             margin = decision if decision is not None else score - self.region_threshold
             # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
             linked = (margin + margin.transpose(1, 2)) > 0
-            region, num_regions = region_labels(linked, self.region_rule)
+            if self.region_rule == "average_linkage":
+                region, num_regions = average_linkage_labels((margin + margin.transpose(1, 2)) / 2)
+            else:
+                region, num_regions = region_labels(linked, self.region_rule)
             if self.force_regions is not None:
                 region, num_regions = forced_regions(self.force_regions, *region.shape, region.device)
         return boundary_prob, score, decision, linked, region, num_regions

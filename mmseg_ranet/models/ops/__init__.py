@@ -30,6 +30,7 @@ from .region_labels import (
     greedy_pointer_roots,
     region_labels,
 )
+from .region_linkage import average_linkage_labels, average_linkage_roots
 from .region_representatives import Representatives, region_representativeness, select_representatives
 from .region_scores import FORCED_REGIONS, REGION_IMPLS, RegionScoreSpec, streamed_region_scores
 from .region_segment_attention import grouped_softmax, segment_distribution, segment_local_collection
@@ -45,6 +46,8 @@ __all__ = [
     "JSD_IMPLS",
     "REGION_IMPLS",
     "REGION_RULES",
+    "average_linkage_labels",
+    "average_linkage_roots",
     "RegionScoreSpec",
     "RegionSlots",
     "Representatives",

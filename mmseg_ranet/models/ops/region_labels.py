@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-REGION_RULES = ("components", "greedy")
+#: ``average_linkage`` works on the margins, not on G (``region_linkage``); ``region_labels`` refuses it.
+REGION_RULES = ("components", "greedy", "average_linkage")
 DEFAULT_CHUNK_ELEMENTS = 1 << 24
 
 
@@ -124,6 +125,11 @@ def region_labels(adjacency: Tensor, rule: str = "components") -> tuple[Tensor, 
         roots = connected_component_roots(adjacency)
     elif rule == "greedy":
         roots = greedy_pointer_roots(adjacency)
+    elif rule == "average_linkage":
+        raise ValueError(
+            "region_rule='average_linkage' clusters the decision margins, not the bool G: use "
+            "ops.region_linkage.average_linkage_labels"
+        )
     else:
         raise ValueError(f"region_rule must be one of {REGION_RULES}, got {rule!r}")
     return compact_region_labels(roots)

@@ -36,6 +36,7 @@ from .boundary_endpoints import add_endpoints_, endpoint_backward, endpoint_rows
 from .boundary_max_table import boundary_max_table
 from .jensen_shannon import jensen_shannon_rows
 from .region_labels import compact_region_labels, jump_to_roots, region_labels
+from .region_linkage import average_linkage_labels
 
 #: Partitions that can replace the decision's regions (None: the regions of G).
 FORCED_REGIONS = (None, "image", "pixel")
@@ -149,6 +150,13 @@ def _regions_and_sums(
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
     if spec.force_regions is not None:
         return forced_regions_and_sums(score, spec.force_regions)
+    if spec.region_rule == "average_linkage":
+        margin = score * (1.0 if weight is None else weight) + bias
+        margin = (margin + margin.t()) / 2
+        region, count = average_linkage_labels(margin.unsqueeze(0))
+        del margin
+        region = region[0]
+        return region, count[0], _region_row_sums(score, region, log_probs, spec)
     if use_compiled(score, spec.region_impl, "region_impl"):
         module = load_extension()
         roots = module.region_roots_from_scores(
@@ -163,11 +171,16 @@ def _regions_and_sums(
     region, count = region_labels(linked.unsqueeze(0), spec.region_rule)
     del linked
     region = region[0]
+    return region, count[0], _region_row_sums(score, region, log_probs, spec)
+
+
+def _region_row_sums(score: Tensor, region: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> Tensor:
+    """sum_j F_ij [j in R(i)] (N,), in row blocks."""
     total = score.new_empty(score.shape[0])
     for start, stop in _row_blocks(score.shape[0], log_probs, spec):
         same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
         total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
-    return region, count[0], total
+    return total
 
 
 @torch.no_grad()
