@@ -74,6 +74,7 @@ MAIN_MODELS: list[tuple[str, str]] = [
     ("RANet paper", RANET),
     ("RANet official", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128_official.py"),
     ("RANet object regions", OBJECT_REGIONS),
+    ("RANet object regions, connected components", ABLATION_DIR + "_object-regions_components.py"),
     ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
 ]
@@ -99,6 +100,7 @@ OBJECTS_MODELS: list[tuple[str, str]] = [
     ("RANet paper", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128.py"),
     ("RANet official", "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-objects-128x128_official.py"),
     ("RANet object regions", OBJECT_REGIONS),
+    ("RANet object regions, connected components", ABLATION_DIR + "_object-regions_components.py"),
     ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
     # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the

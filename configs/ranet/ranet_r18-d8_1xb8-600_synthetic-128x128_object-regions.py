@@ -5,11 +5,15 @@
 #     loss_partition): pairs should be linked exactly when they lie in the same ground-truth segment;
 #   * W^g learns from that loss only (representativeness_trains_decision=False): through J alone it drifts
 #     until G links nothing or everything; it starts at threshold 0.5 (the preset's region_threshold) and
-#     learns at 10x the base learning rate (below).
+#     learns at 10x the base learning rate (below);
+#   * regions by average linkage of the decision margins (region_rule='average_linkage'): two regions merge
+#     while the mean margin between them is positive, so a few wrong links across a border do not merge two
+#     objects as connected components of G do (ablation: ablations/..._object-regions_components.py).
 # Each fix is a switch of RANetHead and can be turned off on its own on top of this config, e.g.
 #   --cfg-options model.decode_head.boundary_endpoints=False
 #   --cfg-options model.decode_head.loss_partition=False
 #   --cfg-options model.decode_head.representativeness_trains_decision=True
+#   --cfg-options model.decode_head.region_rule=components
 _base_ = ["./ranet_r18-d8_1xb8-600_synthetic-128x128.py"]
 model = dict(
     decode_head=dict(

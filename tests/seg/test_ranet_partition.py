@@ -156,7 +156,10 @@ def test_object_region_preset_values_and_loss_config():
     preset = RANET_VARIANTS["object_regions"]
     assert preset["boundary_endpoints"] and not preset["representativeness_trains_decision"]
     assert preset["region_threshold"] == 0.5 and RANET_VARIANTS["paper"]["region_threshold"] == 0.8
-    fixes = ("boundary_endpoints", "representativeness_trains_decision", "region_threshold")
+    assert (
+        preset["region_rule"] == "average_linkage" and RANET_VARIANTS["paper"]["region_rule"] == "components"
+    )
+    fixes = ("boundary_endpoints", "representativeness_trains_decision", "region_threshold", "region_rule")
     same = {k: v for k, v in preset.items() if k not in fixes}
     assert same == {k: v for k, v in RANET_VARIANTS["paper"].items() if k not in fixes}
     assert RANET_VARIANT_LOSSES["paper"] is None and RANET_VARIANT_LOSSES["official"] is None

@@ -56,7 +56,12 @@ def test_zero_batches_keeps_the_running_statistics():
 
 
 @pytest.mark.parametrize(("model", "file"), [("atnet", "atnet.pth"), ("manet", "manet.pth")])
-def test_exported_weights_differ_from_the_resume_state_only_in_batchnorm_statistics(tiny_data, tmp_path, model, file):  # noqa: F811
+def test_exported_weights_differ_from_the_resume_state_only_in_batchnorm_statistics(
+    tiny_data,  # noqa: F811
+    tmp_path,
+    model,
+    file,
+):
     run_dir = train(_settings(tiny_data, str(tmp_path), model, steps=1, bn_batches=2))
     exported = torch.load(run_dir / file, weights_only=True)
     trainer = torch.load(run_dir / "resume.pt", weights_only=True)["trainer"]
