@@ -44,6 +44,8 @@ class Job:
         self.state = "running"
         self.error: str | None = None
         self.message = "starting"
+        #: Messages of the phases passed through, in order.
+        self.history: list[str] = []
         self.started = time.monotonic()
         self.finished: float | None = None
         self._work = work
@@ -68,6 +70,7 @@ class Job:
         self._phase_index, self._phase_count = index, max(count, 1)
         self._phase_start, self._phase_expected = time.monotonic(), expected_seconds
         self.message = message
+        self.history.append(message)
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelled` when a cancel was asked."""
