@@ -17,9 +17,11 @@ error regions' skeletons, positive and negative strokes) and presses Run. Which 
   lowest model confidence, :func:`vos_recommender.app.confidence_quality`);
 * ``app: worst, wild estimator``: the app's recommendation with ``--quality`` (the unannotated frame of
   lowest predicted quality);
-* ``app: agent``: with ``--agent``.
+* ``app: agent``: with ``--agent``;
+* ``reference: worst, true J&F``: not something the app can do (it needs the ground truth); it separates
+  what Worst itself is worth on these videos from what the quality estimate loses.
 
-No ground truth enters a recommendation; the true J&F (mean over frames of the per-frame J&F averaged over
+No ground truth enters the app's recommendations; the true J&F (mean over frames of the per-frame J&F averaged over
 objects) is only measured. Reported: mean J&F after rounds 1, 3 and 5, and the difference to the naive
 choice paired by (video, first scribble) with a 95% t-interval. If the robot finds nothing to correct on
 the chosen frame, that round changes nothing and the frame counts as visited.
@@ -47,18 +49,28 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5) -> int:
-    """The next unvisited frame at a stride of ``round(T / parts)`` from ``first`` (wrapping around)."""
+    """The next unvisited frame at a stride of ``round(T / parts)`` from ``first``, wrapping around.
+
+    When the stride's cycle is used up, the cycle shifted by one frame follows (and so on); when every
+    frame was visited, the frame after the last visited one in that order.
+    """
     stride = max(1, round(num_frames / parts))
-    for step in range(1, num_frames * stride + 1):
-        frame = (first + step * stride) % num_frames
+    order = []
+    for offset in range(stride):
+        for k in range(num_frames):
+            frame = (first + offset + k * stride) % num_frames
+            if frame not in order:
+                order.append(frame)
+    for frame in order:
         if frame not in visited:
             return frame
-    return (visited[-1] + 1) % num_frames
+    return order[(order.index(visited[-1]) + 1) % len(order)]
 
 
 def play(video, scribble_index: int, strategy: str, rounds: int, advisor, session: Path) -> list[float]:
     """One simulated annotation session; returns the true mean J&F after each round."""
     from vos_recommender.app import Annotator, AppVideo
+    from vos_recommender.baselines import WorstStrategy
     from vos_recommender.interaction.simulated_user import SimulatedUser
     from vos_recommender.metrics.jf import per_frame_jf
 
@@ -75,6 +87,10 @@ def play(video, scribble_index: int, strategy: str, rounds: int, advisor, sessio
     for _ in range(rounds - 1):
         if strategy == "naive":
             frame = naive_frame(video.num_frames, first, visited)
+        elif strategy == "oracle":
+            truth = per_frame_jf(video.masks, annotator.state.masks, video.num_objects)["JF"]
+            counts = np.bincount(visited, minlength=video.num_frames)
+            frame = WorstStrategy().recommend(truth, counts, visited)
         else:
             frame = annotator.state.recommendation["frame"]
             if frame in visited and annotator.state.counts()[frame] == 0:
@@ -134,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         strategies["wild"] = ("app: worst, wild estimator", FrameAdvisor(quality=args.quality))
     if args.agent:
         strategies["agent"] = ("app: agent", FrameAdvisor(agent=args.agent, quality=args.quality))
+    strategies["oracle"] = ("reference: worst, true J&F", FrameAdvisor())
     machine = machine_description()
     tic = time.perf_counter()
     curves: dict[str, list[list[float]]] = {key: [] for key in strategies}

@@ -100,7 +100,9 @@ def _wait_run(page: Any, timeout: float = 120.0) -> dict:
     return page.evaluate("() => fetch('/api/state').then(r => r.json())")
 
 
-def walkthrough(base_url: str, video: Any, shots: str | os.PathLike | None = None, executable: str | None = None):
+def walkthrough(
+    base_url: str, video: Any, shots: str | os.PathLike | None = None, executable: str | None = None
+):
     """Annotate ``video`` through the page and return what happened, for the test to check.
 
     Args:
@@ -121,7 +123,9 @@ def walkthrough(base_url: str, video: Any, shots: str | os.PathLike | None = Non
         out.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable or chromium_path(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=executable or chromium_path(), args=["--no-sandbox"]
+        )
         page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(base_url)
@@ -168,7 +172,9 @@ def walkthrough(base_url: str, video: Any, shots: str | os.PathLike | None = Non
         page.wait_for_selector(".banner.ok >> text=Exported")
         if out is not None:
             page.screenshot(path=str(out / "app_round2.png"))
-        export = page.evaluate("() => fetch('/api/export', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.json())")
+        export = page.evaluate(
+            "() => fetch('/api/export', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.json())"
+        )
         browser.close()
     return {
         "before": before,
@@ -185,7 +191,9 @@ def error_screenshot(base_url: str, path: str | os.PathLike, executable: str | N
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable or chromium_path(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=executable or chromium_path(), args=["--no-sandbox"]
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 520}, device_scale_factor=1)
         page.goto(base_url)
         text = page.locator(".banner.error .msg").first.inner_text()

@@ -14,7 +14,13 @@ def app_video(tmp_path_factory):
     from vos_recommender.data.generate import generate_davis_dataset
 
     root = generate_davis_dataset(
-        tmp_path_factory.mktemp("app_data"), num_train=0, num_val=1, num_frames=10, height=72, width=112, seed=11
+        tmp_path_factory.mktemp("app_data"),
+        num_train=0,
+        num_val=1,
+        num_frames=10,
+        height=72,
+        width=112,
+        seed=11,
     )
     video = DavisDataset(root, split="val")[0]
     return Path(root) / "JPEGImages" / "480p" / video.name, video

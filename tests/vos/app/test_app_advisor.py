@@ -47,7 +47,9 @@ def checkpoints(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("app_agent")
     agent = RecurrentDQN(
-        env=make_vec_env(WindowDeficitEnv, n_envs=1), seed=0, policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8}
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
     )
     agent.save(base / "agent.zip")
     save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))

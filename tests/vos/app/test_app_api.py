@@ -134,7 +134,9 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
     assert "must be a JSON object" in capsys.readouterr().err
 
     # The page started on bad input shows the message and opens another folder from its form.
-    client = TestClient(create_app(AppConfig(session_root=str(tmp_path / "runs")), startup_error="--frames: nope"))
+    client = TestClient(
+        create_app(AppConfig(session_root=str(tmp_path / "runs")), startup_error="--frames: nope")
+    )
     assert client.get("/api/state").json() == {"video": None, "error": "--frames: nope"}
     assert client.get("/api/frame/0").status_code == 409
     answer = client.post("/api/open", json={"frames": str(tmp_path / "mixed")})
@@ -149,11 +151,26 @@ def test_starting_masks_give_objects_quality_and_a_recommendation(app_video, tmp
     masks_dir = tmp_path / "masks"
     for t, mask in enumerate(video.masks):
         write_mask(masks_dir / f"{t:05d}.png", mask)
-    assert main(["--frames", str(frames_dir), "--masks", str(masks_dir), "--session", str(tmp_path / "s"), "--check"]) == 0
+    assert (
+        main(
+            [
+                "--frames",
+                str(frames_dir),
+                "--masks",
+                str(masks_dir),
+                "--session",
+                str(tmp_path / "s"),
+                "--check",
+            ]
+        )
+        == 0
+    )
     assert f"{video.num_objects} objects" in capsys.readouterr().out
     annotator = open_annotator(AppConfig(session=str(tmp_path / "s2")), str(frames_dir), str(masks_dir))
     assert annotator.state.num_objects == video.num_objects
-    np.testing.assert_array_equal(annotator.state.masks, np.stack([read_mask(p) for p in sorted(masks_dir.iterdir())]))
+    np.testing.assert_array_equal(
+        annotator.state.masks, np.stack([read_mask(p) for p in sorted(masks_dir.iterdir())])
+    )
     assert annotator.state.recommendation["strategy"] == "worst"
 
 

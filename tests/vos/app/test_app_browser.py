@@ -17,7 +17,9 @@ from vos_recommender.app.screenshots import chromium_path
 
 pytestmark = pytest.mark.browser
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+playwright = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)"
+)
 
 
 @pytest.mark.skipif(
@@ -58,4 +60,8 @@ def test_annotate_in_the_browser_and_export(app_video, tmp_path):
     exported = DavisDataset(seen["export"]["root"], split="val")[video.name]
     np.testing.assert_array_equal(exported.masks, annotator.state.masks)
     assert len(exported.scribbles) == 2
-    assert {p.name for p in shots.glob("app_*.png")} >= {"app_scribble.png", "app_result.png", "app_round2.png"}
+    assert {p.name for p in shots.glob("app_*.png")} >= {
+        "app_scribble.png",
+        "app_result.png",
+        "app_round2.png",
+    }
