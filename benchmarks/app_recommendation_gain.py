@@ -67,8 +67,8 @@ def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5)
     return order[(order.index(visited[-1]) + 1) % len(order)]
 
 
-def play(video, scribble_index: int, strategy: str, rounds: int, advisor, session: Path) -> list[float]:
-    """One simulated annotation session; returns the true mean J&F after each round."""
+def play(video, scribble_index: int, strategy: str, rounds: int, advisor, session: Path):
+    """One simulated annotation session; returns the true mean J&F after each round and the frames visited."""
     from vos_recommender.app import Annotator, AppVideo
     from vos_recommender.baselines import WorstStrategy
     from vos_recommender.interaction.simulated_user import SimulatedUser
@@ -104,7 +104,12 @@ def play(video, scribble_index: int, strategy: str, rounds: int, advisor, sessio
             annotator.set_strokes(frame, correction)
             annotator.run_round(frame)
         scores.append(float(per_frame_jf(video.masks, annotator.state.masks, video.num_objects)["JF"].mean()))
-    return scores
+    return scores, visited
+
+
+def spread(visited: list[int]) -> float:
+    """Mean distance (frames) from each corrected frame to the nearest frame annotated before it."""
+    return float(np.mean([min(abs(f - g) for g in visited[:i]) for i, f in enumerate(visited) if i > 0]))
 
 
 def interval(diffs: np.ndarray) -> tuple[float, float, float]:
@@ -154,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     tic = time.perf_counter()
     curves: dict[str, list[list[float]]] = {key: [] for key in strategies}
+    visits: dict[str, list[list[int]]] = {key: [] for key in strategies}
     pairs = []
     with tempfile.TemporaryDirectory() as tmp:
         for video in videos:
@@ -161,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                 pairs.append(f"{video.name}/{s + 1:03d}")
                 for key, (_, advisor) in strategies.items():
                     session = Path(tmp) / f"{video.name}-{s}-{key}"
-                    curves[key].append(play(video, s, key, args.rounds, advisor, session))
+                    scores, visited = play(video, s, key, args.rounds, advisor, session)
+                    curves[key].append(scores)
+                    visits[key].append(visited)
                 print(
                     f"{pairs[-1]}: " + ", ".join(f"{k} {c[-1][-1]:.3f}" for k, c in curves.items()),
                     flush=True,
@@ -169,19 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - tic
     checkpoints = [r for r in (3, 5) if r <= args.rounds]
     naive = np.asarray(curves["naive"])
-    headers = ["strategy", "J&F @1"] + [f"J&F @{r}" for r in checkpoints]
+    headers = ["strategy", "gap"]
+    headers += ["J&F @1"] + [f"J&F @{r}" for r in checkpoints]
     headers += [f"vs naive @{r} (95% CI)" for r in checkpoints] + [
         "better / equal / worse @" + str(checkpoints[-1])
     ]
     rows, payload_rows = [], []
     for key, (label, _) in strategies.items():
         scores = np.asarray(curves[key])
-        row = [label, f"{scores[:, 0].mean():.3f}"] + [f"{scores[:, r - 1].mean():.3f}" for r in checkpoints]
+        row = [label, f"{np.mean([spread(v) for v in visits[key]]):.1f}", f"{scores[:, 0].mean():.3f}"] + [
+            f"{scores[:, r - 1].mean():.3f}" for r in checkpoints
+        ]
         entry = {
             "strategy": key,
             "label": label,
             "mean_jf": scores.mean(axis=0).tolist(),
             "per_pair": scores.tolist(),
+            "frames": visits[key],
         }
         for r in checkpoints:
             mean, low, high = interval(scores[:, r - 1] - naive[:, r - 1])
@@ -215,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             table,
             "",
             "J&F: mean over frames of the per-frame J&F (averaged over objects), then over sessions. Differences are "
-            "paired by (video, first scribble); the interval is the 95% t-interval of the mean difference.",
+            "paired by (video, first scribble); the interval is the 95% t-interval of the mean difference. gap: mean "
+            "distance in frames from each corrected frame to the nearest frame annotated before it (how spread out "
+            "the corrections are).",
         ]
     )
     print(text)

@@ -92,9 +92,10 @@ def draw_stroke(page: Any, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
-def _wait_run(page: Any, timeout: float = 120.0) -> dict:
+def _wait_run(page: Any, rounds: int, timeout: float = 120.0) -> dict:
+    """Wait until the page shows ``rounds`` finished rounds and is idle; returns the API state."""
     page.wait_for_function(
-        "() => window.vosApp && !window.vosApp.run.polling && document.getElementById('run-btn').disabled === false",
+        f"() => window.vosApp && window.vosApp.state.rounds.length === {rounds} && !window.vosApp.run.polling",
         timeout=timeout * 1000,
     )
     return page.evaluate("() => fetch('/api/state').then(r => r.json())")
@@ -112,9 +113,10 @@ def walkthrough(
         executable: Chromium binary (default :func:`chromium_path`).
 
     Returns:
-        ``{"before", "after_round1", "after_round2", "overlay_pixels", "export", "console_errors"}``: the
-        API states, the number of coloured overlay pixels read back from the canvas after round 1, the
-        export answer and the page's console errors.
+        ``{"before", "after_round1", "after_round2", "overlay_pixels", "stroke_edits", "played", "export",
+        "console_errors"}``: the API states, the number of coloured overlay pixels read back from the canvas
+        after round 1, the stroke counts through draw / undo / clear / undo, whether Space played and paused,
+        the export answer and the page's console errors.
     """
     from playwright.sync_api import sync_playwright
 
@@ -144,11 +146,21 @@ def walkthrough(
         draw_stroke(page, [(0.03, 0.04 + 0.9 * i / 9) for i in range(10)])
         draw_stroke(page, object_line(video.masks[frame], 0))
         page.keyboard.press("p")
+        count = f"() => window.vosApp.strokes[{frame}].length"
+        edits = {"drawn": page.evaluate(count)}
+        draw_stroke(page, [(0.5, 0.5), (0.55, 0.6), (0.6, 0.5)])
+        edits["extra"] = page.evaluate(count)
+        page.keyboard.press("z")
+        edits["undone"] = page.evaluate(count)
+        page.keyboard.press("c")
+        edits["cleared"] = page.evaluate(count)
+        page.keyboard.press("z")
+        edits["restored"] = page.evaluate(count)
         if out is not None:
             page.screenshot(path=str(out / "app_scribble.png"))
         page.click("#run-btn")
         page.wait_for_selector("#progress:not([hidden])")
-        after1 = _wait_run(page)
+        after1 = _wait_run(page, 1)
         page.wait_for_function("() => window.vosApp.overlays[window.vosApp.current]")
         overlay_pixels = page.evaluate(
             """() => { const c = document.getElementById('canvas'); const ctx = c.getContext('2d');
@@ -165,7 +177,15 @@ def walkthrough(
         if out is not None:
             page.screenshot(path=str(out / "app_result.png"))
         page.keyboard.press("Enter")
-        after2 = _wait_run(page)
+        after2 = _wait_run(page, 2)
+        start = page.evaluate("() => window.vosApp.current")
+        page.keyboard.press(" ")
+        page.wait_for_function(f"() => window.vosApp.current !== {start}")
+        page.keyboard.press(" ")
+        played = {
+            "from": start,
+            "playing_after_pause": page.evaluate("() => window.vosApp.playTimer !== null"),
+        }
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowLeft")
         page.click("#export-btn")
@@ -181,6 +201,8 @@ def walkthrough(
         "after_round1": after1,
         "after_round2": after2,
         "overlay_pixels": overlay_pixels,
+        "stroke_edits": edits,
+        "played": played,
         "export": export,
         "console_errors": errors,
     }

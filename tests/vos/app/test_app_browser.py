@@ -47,6 +47,15 @@ def test_annotate_in_the_browser_and_export(app_video, tmp_path):
     assert round1.frame == before["recommendation"]["frame"]
     ids = {s["object_id"] for s in round1.scribble["scribbles"][round1.frame]}
     assert ids == set(range(video.num_objects + 1))
+    edits = seen["stroke_edits"]
+    drawn = edits["drawn"]
+    assert (edits["extra"], edits["undone"], edits["cleared"], edits["restored"]) == (
+        drawn + 1,
+        drawn,
+        0,
+        drawn,
+    )
+    assert len(round1.scribble["scribbles"][round1.frame]) == drawn  # undo and clear reached the server
     # Run: masks appear on the canvas, the quality and the recommendation update.
     assert after1["has_masks"] and after1["mask_version"] > before["mask_version"]
     assert seen["overlay_pixels"] > 50
@@ -56,6 +65,7 @@ def test_annotate_in_the_browser_and_export(app_video, tmp_path):
     assert [r["frame"] for r in after2["rounds"]] == [round1.frame, after1["recommendation"]["frame"]]
     assert after2["quality"] != after1["quality"]
     assert sum(after2["counts"]) == 2
+    assert seen["played"]["playing_after_pause"] is False  # Space played (the frame moved on) and paused
     # The export is a DAVIS data set the project reads.
     exported = DavisDataset(seen["export"]["root"], split="val")[video.name]
     np.testing.assert_array_equal(exported.masks, annotator.state.masks)
