@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 from PIL import Image
@@ -66,18 +67,29 @@ def thumbnail(frame: np.ndarray, mask: np.ndarray | None, width: int = 112) -> b
 
 
 class ImageCache:
-    """Encoded images keyed by ``(kind, frame, mask version)``; a new version drops the older entries."""
+    """Encoded images keyed by ``(kind, frame, mask version)``; a new version drops the older entries.
+
+    The server answers image requests from several threads at once (the filmstrip asks for every
+    thumbnail together), so look-ups and the version switch hold a lock.
+    """
 
     def __init__(self) -> None:
         self._version = -1
         self._items: dict[tuple[str, int], bytes] = {}
+        self._lock = threading.Lock()
 
     def get(self, kind: str, frame: int, version: int, make) -> bytes:
         """The cached bytes, or ``make()`` stored under this version."""
-        if version != self._version:
-            self._items = {key: value for key, value in self._items.items() if key[0] == "frame"}
-            self._version = version
         key = (kind, frame)
-        if key not in self._items:
-            self._items[key] = make()
-        return self._items[key]
+        with self._lock:
+            if version != self._version:
+                self._items = {k: value for k, value in self._items.items() if k[0] == "frame"}
+                self._version = version
+            cached = self._items.get(key)
+        if cached is not None:
+            return cached
+        data = make()  # encoded outside the lock: requests for other frames go on meanwhile
+        with self._lock:
+            if version == self._version:
+                self._items[key] = data
+        return data

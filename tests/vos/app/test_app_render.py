@@ -76,3 +76,24 @@ def test_job_progress_phases_and_cancel_points():
         cancelled = Job("run", lambda job: None)
         cancelled.cancel()
         cancelled.check_cancelled()
+
+
+def test_image_cache_answers_concurrent_requests_across_a_version_change():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import time
+
+    cache = ImageCache()
+
+    def ask(i):
+        version = i // 250
+
+        def make():
+            time.sleep(0.001)  # encoding takes time: other requests, of other versions, run meanwhile
+            return f"{i % 16}:{version}".encode()
+
+        return cache.get("thumb", i % 16, version, make)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(2000)))
+    assert answers == [f"{i % 16}:{i // 250}".encode() for i in range(2000)]
