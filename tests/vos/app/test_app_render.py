@@ -79,9 +79,8 @@ def test_job_progress_phases_and_cancel_points():
 
 
 def test_image_cache_answers_concurrent_requests_across_a_version_change():
-    from concurrent.futures import ThreadPoolExecutor
-
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
     cache = ImageCache()
 
