@@ -75,7 +75,9 @@ SEG_REQUIRES = [
     "regex",
     "setuptools<81",
 ]
-TEST_REQUIRES = ["pytest>=9,<10", "pytest-timeout", "ruff"]
+# The browser annotation app (python -m vos_recommender.app); the package imports it only when asked for.
+APP_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29"]
+TEST_REQUIRES = ["pytest>=9,<10", "pytest-timeout", "ruff", "httpx2", "playwright"]
 
 setup(
     name="ranet-ivos",
@@ -96,8 +98,9 @@ setup(
     install_requires=VOS_REQUIRES,
     extras_require={
         "vos": [],
+        "app": APP_REQUIRES,
         "seg": SEG_REQUIRES,
-        "test": TEST_REQUIRES,
-        "all": SEG_REQUIRES + TEST_REQUIRES,
+        "test": APP_REQUIRES + TEST_REQUIRES,
+        "all": SEG_REQUIRES + APP_REQUIRES + TEST_REQUIRES,
     },
 )

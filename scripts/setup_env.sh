@@ -13,6 +13,9 @@
 #                   from its cache, so a second install takes seconds instead of minutes); 0: plain pip.
 #                   uv reads pip's configuration from here (index, extra indexes, find-links,
 #                   constraints); if uv cannot be installed or fails, the step is redone with pip.
+#   INSTALL_BROWSER 1 (default): install Debian's chromium with apt-get when no chromium is on the PATH
+#                   (needs root or password-less sudo; the annotation app's browser test drives it);
+#                   0: skip (that test is then skipped, with the reason).
 #   EXT_CACHE_DIR   compiled-operator cache, keyed by a hash of their sources, torch, Python and the
 #                   compiler (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg_ranet/ext)
 #
@@ -126,6 +129,24 @@ else
     mkdir -p "$EXT_CACHE_DIR/$EXT_KEY"
     cp "$ROOT/mmseg_ranet/$EXT_SO_NAME" "$EXT_CACHE_DIR/$EXT_KEY/.tmp-$EXT_SO_NAME"
     mv "$EXT_CACHE_DIR/$EXT_KEY/.tmp-$EXT_SO_NAME" "$CACHED_EXT"
+  fi
+fi
+
+step "browser for the annotation app's end-to-end test (chromium, driven by playwright)"
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  echo "    found $(command -v chromium || command -v chromium-browser)"
+elif [ "${INSTALL_BROWSER:-1}" != "1" ]; then
+  echo "    INSTALL_BROWSER=0: not installing chromium (the browser test will be skipped)"
+else
+  APT=()
+  if [ "$(id -u)" = "0" ]; then APT=(apt-get); elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then APT=(sudo -n apt-get); fi
+  if [ ${#APT[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # Not fatal: the project works without it, only the browser test is skipped.
+    DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -q --no-install-recommends chromium >/dev/null \
+      || { "${APT[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -q --no-install-recommends chromium >/dev/null; } \
+      || echo "    could not install chromium with apt-get (above): the browser test will be skipped"
+  else
+    echo "    no chromium, and no root/sudo apt-get to install it: the browser test will be skipped"
   fi
 fi
 

@@ -1,0 +1,79 @@
+"""The app's recommender: model-confidence quality, Worst, and the agent as the command-line recommender uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.vos.app.conftest import first_strokes, open_session
+from tests.vos.test_agent_toy_env import WindowDeficitEnv, single_torch_thread  # noqa: F401  (autouse fixture)
+from vos_recommender.app import FrameAdvisor, confidence_quality
+from vos_recommender.data.davis import write_mask
+from vos_recommender.recommend import recommend
+
+
+def test_confidence_quality_prefers_sharp_probabilities():
+    probs = np.zeros((3, 2, 4, 4), np.float32)
+    probs[:, 0] = 1.0
+    probs[0, 1, :2] = 1.0  # frame 0: object certain on two rows
+    probs[1, 1, :2] = 0.6  # frame 1: the same object, uncertain
+    probs[:, 0] = 1.0 - probs[:, 1]  # frame 2: object gone
+    quality = confidence_quality(probs)
+    assert quality[0] == pytest.approx(1.0)
+    assert quality[1] == pytest.approx(0.6)
+    assert quality[2] == 0.0
+
+
+def test_worst_is_the_lowest_unannotated_frame():
+    advisor = FrameAdvisor()
+    quality = np.array([0.1, 0.5, 0.3, 0.9], np.float32)
+    answer = advisor.recommend(quality, np.array([1, 0, 0, 0]), [0])
+    assert answer["frame"] == 2 and answer["strategy"] == "worst"
+    assert answer["reason"] == "worst: estimated quality 0.30"
+    assert advisor.description == {
+        "strategy": "worst",
+        "agent": "none",
+        "quality": "model confidence",
+        "quality_checkpoint": "none",
+    }
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from vos_recommender.agent import RecurrentDQN
+    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
+
+    base = tmp_path_factory.mktemp("app_agent")
+    agent = RecurrentDQN(
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
+    )
+    agent.save(base / "agent.zip")
+    save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))
+    return base / "agent.zip", base / "quality.pt"
+
+
+def test_agent_recommendation_matches_the_command_line_recommender(app_video, tmp_path, checkpoints):
+    frames_dir, video = app_video
+    agent, quality = checkpoints
+    advisor = FrameAdvisor(agent=agent, quality=quality)
+    annotator = open_session(frames_dir, tmp_path / "s", video, advisor=advisor)
+    frame, strokes = first_strokes(video)
+    annotator.set_strokes(frame, strokes)
+    annotator.run_round(frame)
+    rec = annotator.state.recommendation
+    assert rec["strategy"] == "agent" and rec["reason"] == f"agent Q = {rec['value']:.3f}"
+    assert annotator.snapshot()["advisor"]["quality"] == "wild estimator"
+
+    # python -m vos_recommender.recommend on the app's masks (written as PNGs) and its quality estimate
+    # (made from the backend's probabilities, which PNGs do not keep) gives the same answer.
+    masks_dir = tmp_path / "masks"
+    for t, mask in enumerate(annotator.state.masks):
+        write_mask(masks_dir / f"{t:05d}.png", mask)
+    estimate = np.asarray(annotator.state.quality, np.float32)
+    expected = recommend(frames_dir, masks_dir, [frame], agent, quality, video.num_objects, quality=estimate)
+    assert rec["frame"] == expected.frame
+    np.testing.assert_allclose(rec["scores"], expected.scores, rtol=1e-5)

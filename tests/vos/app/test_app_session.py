@@ -1,0 +1,155 @@
+"""The annotation session: rounds, saving after every round, continuing after a restart, objects, cancel."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.vos.app.conftest import first_strokes, open_session
+from vos_recommender.app import AppBusyError, AppInputError
+from vos_recommender.app.state import load_session
+from vos_recommender.backends import register_backend
+from vos_recommender.backends.flow import FlowBackend
+from vos_recommender.interaction.simulated_user import SimulatedUser
+
+
+def _correct(annotator, video, frame):
+    """The simulated user's correction strokes on ``frame`` of the latest masks."""
+    scribble = SimulatedUser().correction(video, annotator.state.masks, frame)
+    return scribble["scribbles"][frame]
+
+
+def test_round_is_saved_and_a_restart_continues_exactly(app_video, tmp_path):
+    frames_dir, video = app_video
+    frame, strokes = first_strokes(video)
+
+    straight = open_session(frames_dir, tmp_path / "straight", video)
+    straight.set_strokes(frame, strokes)
+    assert straight.run_round(frame).state == "done"
+    second = straight.state.recommendation["frame"]
+    correction = _correct(straight, video, second)
+    straight.set_strokes(second, correction)
+    straight.run_round(second)
+
+    first = open_session(frames_dir, tmp_path / "resumed", video)
+    first.set_strokes(frame, strokes)
+    first.run_round(frame)
+    assert first.state.recommendation["frame"] == second
+    first.set_strokes(second, correction)  # drawn, not run: a draft must survive the restart too
+    saved = json.loads((tmp_path / "resumed" / "session.json").read_text())
+    assert [r["frame"] for r in saved["rounds"]] == [frame]
+    assert saved["drafts"][str(second)][0]["path"] == [[float(x), float(y)] for x, y in correction[0]["path"]]
+
+    resumed = open_session(frames_dir, tmp_path / "resumed", video)
+    assert resumed.resumed
+    assert resumed.state.annotated() == [frame]
+    np.testing.assert_array_equal(resumed.state.masks, first.state.masks)
+    assert resumed.state.recommendation == first.state.recommendation
+    job = resumed.run_round(second)  # the backend replays round 1 first, then runs round 2
+    assert job.state == "done"
+    assert job.history[:2] == ["starting the model on the video", "restoring round 1/1"]
+    assert resumed.state.annotated() == [frame, second]
+    np.testing.assert_array_equal(resumed.state.masks, straight.state.masks)
+    assert resumed.state.drafts == {}
+
+
+def test_session_of_another_video_is_refused(app_video, tmp_path):
+    frames_dir, video = app_video
+    session = open_session(frames_dir, tmp_path / "s", video)
+    data = json.loads((tmp_path / "s" / "session.json").read_text())
+    data["fingerprint"] = "0" * 16
+    (tmp_path / "s" / "session.json").write_text(json.dumps(data))
+    with pytest.raises(AppInputError, match="holds a session of video"):
+        load_session(tmp_path / "s", session.video)
+    (tmp_path / "s" / "session.json").write_text("{not json")
+    with pytest.raises(AppInputError, match="cannot read .*session.json"):
+        load_session(tmp_path / "s", session.video)
+
+
+def test_objects_add_rename_delete_keeps_ids_consecutive(app_video, tmp_path):
+    frames_dir, video = app_video
+    annotator = open_session(frames_dir, tmp_path / "s", video)
+    extra = annotator.add_object("spare")
+    assert extra.id == video.num_objects + 1
+    annotator.rename_object(1, "front")
+    assert annotator.state.objects[0].name == "front"
+    with pytest.raises(ValueError, match="cannot be empty"):
+        annotator.rename_object(1, "  ")
+    frame, strokes = first_strokes(video)
+    spare_stroke = {"path": [[0.5, 0.5], [0.6, 0.5]], "object_id": extra.id}
+    annotator.set_strokes(frame, [*strokes, spare_stroke])
+    annotator.run_round(frame)
+    assert annotator.state.num_objects == video.num_objects + 1
+
+    annotator.delete_object(1)
+    assert [o.id for o in annotator.state.objects] == list(range(1, video.num_objects + 1))
+    assert annotator.state.objects[-1].name == "spare"
+    ids = {s["object_id"] for s in annotator.state.rounds[0].scribble["scribbles"][frame]}
+    assert ids <= set(range(0, video.num_objects + 1)) and video.num_objects in ids
+    assert int(annotator.state.masks.max()) <= video.num_objects
+    with pytest.raises(KeyError, match="no object with id 9"):
+        annotator.delete_object(9)
+    # The backend restarts with the new object count and replays the edited round.
+    annotator.set_strokes(frame, [{"path": [[0.1, 0.1], [0.2, 0.1]], "object_id": 0}])
+    assert annotator.run_round(frame).state == "done"
+
+
+class SlowFlow(FlowBackend):
+    """The flow backend held at every round until the test releases it."""
+
+    name = "slow_flow"
+    gate = threading.Event()
+
+    def _interact(self, scribble, frame):
+        assert SlowFlow.gate.wait(30), "the test never released the round"
+        return super()._interact(scribble, frame)
+
+
+def test_cancel_drops_the_round_and_keeps_the_strokes(app_video, tmp_path):
+    frames_dir, video = app_video
+    register_backend("slow_flow", SlowFlow, overwrite=True)
+    annotator = open_session(frames_dir, tmp_path / "s", video, backend="slow_flow")
+    frame, strokes = first_strokes(video)
+    annotator.set_strokes(frame, strokes)
+    SlowFlow.gate.clear()
+    job = annotator.start_round(frame)
+    deadline = time.monotonic() + 10
+    while "propagating" not in job.message and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "propagating" in job.message
+    with pytest.raises(AppBusyError, match="while a round is running"):
+        annotator.add_object()
+    with pytest.raises(AppBusyError, match="is being run"):
+        annotator.set_strokes(frame, [])
+    annotator.cancel()
+    assert job.to_dict()["state"] == "cancelled"  # reported at once, before the model returns
+    SlowFlow.gate.set()
+    job.wait(30)
+    assert job.state == "cancelled"
+    assert annotator.state.rounds == [] and annotator.state.masks is None
+    assert annotator.state.drafts[frame]  # nothing drawn is lost
+    assert json.loads((tmp_path / "s" / "session.json").read_text())["rounds"] == []
+    again = annotator.run_round(frame)  # the backend, a round ahead, is restarted
+    assert again.state == "done" and annotator.state.annotated() == [frame]
+    assert again.history[0] == "starting the model on the video"
+    assert not any("restoring" in m for m in again.history)
+    later = annotator.run_round(frame) if annotator.set_strokes(frame, strokes) else None
+    assert later.history[0].startswith("propagating")  # in step again: no restart
+
+
+def test_round_needs_objects_and_strokes(app_video, tmp_path):
+    from vos_recommender.app import Annotator, load_video
+
+    frames_dir, video = app_video
+    annotator = Annotator(load_video(frames_dir), tmp_path / "s")
+    with pytest.raises(ValueError, match="add an object"):
+        annotator.start_round(0)
+    annotator.add_object()
+    with pytest.raises(ValueError, match="draw at least one stroke on frame 2"):
+        annotator.start_round(2)
+    with pytest.raises(ValueError, match="frame 10 is outside the video"):
+        annotator.start_round(10)

@@ -1,0 +1,143 @@
+"""Which frame to correct next, and why: per-frame quality estimate plus the agent (or Worst without one).
+
+The pieces are the ones ``python -m vos_recommender.recommend`` uses (:class:`WildQuality`,
+:class:`AgentStrategy`, :class:`WorstStrategy`), loaded once per app instead of once per call. Without a
+quality-estimator checkpoint the estimate is the segmentation model's own confidence, so the app
+recommends without any ground truth in every configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vos_recommender.app.video import AppInputError
+from vos_recommender.backends.base import VOSResult, probs_to_masks
+from vos_recommender.baselines import AgentStrategy, WorstStrategy
+from vos_recommender.recommend import to_probs
+
+__all__ = ["FrameAdvisor", "confidence_quality"]
+
+
+def confidence_quality(probs: np.ndarray) -> np.ndarray:
+    """Per-frame quality from the model's confidence: no estimator, no ground truth.
+
+    For each object, the mean top-class probability over the pixels where that object is at all likely
+    (``p > 0.05``): a confident frame has sharp probabilities there, an uncertain one (drift, occlusion)
+    has mixed ones. Averaged over objects; a frame where an object vanished scores 0 for it.
+
+    Args:
+        probs: ``T x (O+1) x H x W`` probabilities.
+
+    Returns:
+        ``T`` float32 values in ``[0, 1]``.
+    """
+    top = probs.max(axis=1)
+    quality = np.zeros(probs.shape[0], dtype=np.float32)
+    for t in range(probs.shape[0]):
+        values = []
+        for obj in range(1, probs.shape[1]):
+            region = probs[t, obj] > 0.05
+            values.append(float(top[t][region].mean()) if region.any() else 0.0)
+        quality[t] = float(np.mean(values)) if values else 0.0
+    return quality
+
+
+class FrameAdvisor:
+    """Estimates every frame's quality and recommends the next frame to correct.
+
+    Args:
+        agent: Trained agent ``.zip`` (``python -m vos_recommender.train``), a loaded model, or None
+            (recommend the unannotated frame of lowest estimated quality, the paper's Worst).
+        quality: Wild quality-estimator checkpoint (``python -m vos_recommender.quality.train``) or None
+            (use :func:`confidence_quality`).
+
+    Raises:
+        AppInputError: If a checkpoint is missing or unreadable.
+    """
+
+    def __init__(
+        self, agent: str | os.PathLike | Any | None = None, quality: str | os.PathLike | None = None
+    ):
+        self.agent_name = str(agent) if isinstance(agent, (str, os.PathLike)) else None
+        self.quality_name = str(quality) if quality is not None else None
+        self._agent: AgentStrategy | None = None
+        self._wild = None
+        if agent is not None:
+            if isinstance(agent, (str, os.PathLike)) and not Path(agent).is_file():
+                raise AppInputError(f"--agent: agent file not found: {agent}")
+            try:
+                self._agent = AgentStrategy(agent)
+            except Exception as err:  # noqa: BLE001 (any load failure is reported with the file name)
+                raise AppInputError(f"--agent: cannot load {agent}: {err}") from err
+        if quality is not None:
+            if not Path(quality).is_file():
+                raise AppInputError(f"--quality: quality estimator checkpoint not found: {quality}")
+            from vos_recommender.quality.estimator import WildQuality
+
+            try:
+                self._wild = WildQuality(checkpoint=quality)
+            except Exception as err:  # noqa: BLE001
+                raise AppInputError(f"--quality: cannot load {quality}: {err}") from err
+
+    @property
+    def description(self) -> dict[str, str]:
+        """What the page shows about the recommender."""
+        return {
+            "strategy": "agent" if self._agent is not None else "worst",
+            "agent": self.agent_name or ("loaded model" if self._agent is not None else "none"),
+            "quality": "wild estimator" if self._wild is not None else "model confidence",
+            "quality_checkpoint": self.quality_name or "none",
+        }
+
+    def quality(self, frames: np.ndarray, masks: np.ndarray, probs: np.ndarray | None, num_objects: int):
+        """Per-frame estimated quality (``T`` floats in ``[0, 1]``) of the current result."""
+        if probs is None:
+            probs = to_probs(masks.astype(np.int64), num_objects)
+        probs = probs[:, : num_objects + 1]
+        if self._wild is not None:
+            result = VOSResult(masks=probs_to_masks(probs), probs=probs, elapsed=0.0)
+            return np.asarray(self._wild(frames, result, None, num_objects), dtype=np.float32)
+        return confidence_quality(probs)
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
+        """The next frame and the reason shown for it.
+
+        Returns:
+            ``{"frame", "strategy", "reason", "value", "scores"}``: ``value`` is the agent's Q-value of the
+            frame, or its estimated quality for Worst; ``scores`` every frame's Q-value (agent only).
+        """
+        quality = np.asarray(quality, dtype=np.float32)
+        if self._agent is not None:
+            scores = np.asarray(self._agent.scores(quality, counts), dtype=np.float64)
+            frame = self._agent.recommend(quality, counts, annotated)
+            return {
+                "frame": int(frame),
+                "strategy": "agent",
+                "reason": f"agent Q = {scores[frame]:.3f}",
+                "value": float(scores[frame]),
+                "scores": [float(s) for s in scores],
+            }
+        frame = WorstStrategy().recommend(quality, counts, annotated)
+        return {
+            "frame": int(frame),
+            "strategy": "worst",
+            "reason": f"worst: estimated quality {quality[frame]:.2f}",
+            "value": float(quality[frame]),
+            "scores": None,
+        }
+
+    @staticmethod
+    def first_frame(num_frames: int) -> dict[str, Any]:
+        """The recommendation before any result exists: start in the middle, where both directions propagate."""
+        frame = num_frames // 2
+        return {
+            "frame": frame,
+            "strategy": "start",
+            "reason": "no result yet: scribble on any frame where the objects are visible",
+            "value": None,
+            "scores": None,
+        }

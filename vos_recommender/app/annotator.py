@@ -1,0 +1,226 @@
+"""The annotation session as a Python API: objects, strokes, rounds, recommendation, export.
+
+The HTTP server is a thin layer over :class:`Annotator`; tests and the benchmark's simulated user drive
+this class directly or through HTTP and get the same behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vos_recommender.app.advisor import FrameAdvisor
+from vos_recommender.app.jobs import Job
+from vos_recommender.app.rounds import RoundRunner
+from vos_recommender.app.state import AppObject, SessionState, load_session, save_session
+from vos_recommender.app.strokes import check_strokes, remove_object_strokes
+from vos_recommender.app.video import AppInputError, AppVideo
+from vos_recommender.backends import BackendNotAvailableError, build_backend
+
+__all__ = ["AppBusyError", "Annotator"]
+
+
+class AppBusyError(RuntimeError):
+    """The request needs the session while a round is running."""
+
+
+def _build_backend(name: str, kwargs: dict[str, Any]):
+    try:
+        return build_backend(name, **kwargs)
+    except KeyError as err:
+        raise AppInputError(f"--backend: {err.args[0] if err.args else err}") from err
+    except (BackendNotAvailableError, FileNotFoundError, TypeError, ValueError) as err:
+        raise AppInputError(f"--backend {name}: cannot build it with {kwargs}: {err}") from err
+
+
+class Annotator:
+    """One video's annotation session.
+
+    Args:
+        video: The opened video.
+        session_dir: Where the session is saved after every change; an existing session there continues.
+        backend: Backend registry name (``flow``, ``learned``, ``ipn``, ``manet``, ``atnet``, ``cache``...).
+        backend_kwargs: The backend's constructor arguments (e.g. ``{"weights": ...}``).
+        advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
+
+    Raises:
+        AppInputError: On a backend that cannot be built or a session of another video.
+    """
+
+    def __init__(
+        self,
+        video: AppVideo,
+        session_dir: str | os.PathLike,
+        backend: str = "flow",
+        backend_kwargs: dict[str, Any] | None = None,
+        advisor: FrameAdvisor | None = None,
+    ) -> None:
+        self.video = video
+        self.session_dir = Path(session_dir)
+        self.backend_name = backend
+        self.backend = _build_backend(backend, dict(backend_kwargs or {}))
+        self.advisor = advisor or FrameAdvisor()
+        self.lock = threading.RLock()
+        loaded = load_session(self.session_dir, video)
+        self.resumed = loaded is not None
+        self.state = loaded or SessionState.new(video)
+        self.mask_version = len(self.state.rounds)
+        self.runner = RoundRunner(self)
+        self.job: Job | None = None
+        if self.state.recommendation is None:
+            self.refresh_recommendation(probs=None)
+        save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def busy(self) -> bool:
+        """True while a round's worker thread runs."""
+        return self.job is not None and self.job.alive
+
+    def _require_idle(self, what: str) -> None:
+        if self.busy:
+            raise AppBusyError(f"cannot {what} while a round is running; wait or cancel it first")
+
+    def _object(self, object_id: int) -> AppObject:
+        for obj in self.state.objects:
+            if obj.id == object_id:
+                return obj
+        raise KeyError(f"no object with id {object_id} (objects: {[o.id for o in self.state.objects]})")
+
+    def refresh_recommendation(self, probs: np.ndarray | None) -> None:
+        """Recompute the quality estimate and the recommendation from the current masks."""
+        state = self.state
+        if state.masks is None or state.num_objects == 0 or int(state.masks.max(initial=0)) == 0:
+            state.quality = None
+            state.recommendation = FrameAdvisor.first_frame(state.num_frames)
+            return
+        quality = self.advisor.quality(self.video.frames, state.masks, probs, state.num_objects)
+        state.quality = [float(q) for q in quality]
+        state.recommendation = self.advisor.recommend(quality, state.counts(), state.annotated())
+
+    def save(self, rounds_changed: bool = False) -> None:
+        """Save the session (atomically)."""
+        save_session(self.session_dir, self.state, rounds_changed=rounds_changed)
+
+    # ------------------------------------------------------------------ objects
+    def add_object(self, name: str | None = None) -> AppObject:
+        """Add an object (id ``O + 1``); the backend restarts with the new count at the next run."""
+        with self.lock:
+            self._require_idle("add an object")
+            if self.state.num_objects >= 254:
+                raise ValueError("at most 254 objects (palette PNG ids 1..254)")
+            new_id = self.state.num_objects + 1
+            obj = AppObject(new_id, (name or "").strip() or f"object {new_id}")
+            self.state.objects.append(obj)
+            self.runner.invalidate()
+            self.save()
+            return obj
+
+    def rename_object(self, object_id: int, name: str) -> AppObject:
+        """Rename an object."""
+        with self.lock:
+            name = (name or "").strip()
+            if not name:
+                raise ValueError("an object name cannot be empty")
+            obj = self._object(object_id)
+            obj.name = name
+            self.save()
+            return obj
+
+    def delete_object(self, object_id: int) -> None:
+        """Delete an object, its strokes in every round and draft, and its mask; later ids shift down by one."""
+        with self.lock:
+            self._require_idle("delete an object")
+            self._object(object_id)
+            state = self.state
+            state.objects = [
+                AppObject(o.id - (o.id > object_id), o.name) for o in state.objects if o.id != object_id
+            ]
+            state.drafts = {t: remove_object_strokes(s, object_id) for t, s in state.drafts.items()}
+            for round_ in state.rounds:
+                round_.scribble["scribbles"] = [
+                    remove_object_strokes(s, object_id) for s in round_.scribble["scribbles"]
+                ]
+            state.rounds = [r for r in state.rounds if r.scribble["scribbles"][r.frame]]
+            if state.masks is not None:
+                masks = state.masks
+                masks[masks == object_id] = 0
+                masks[masks > object_id] -= 1
+            self.runner.invalidate()
+            self.refresh_recommendation(probs=None)
+            self.mask_version += 1
+            self.save(rounds_changed=True)
+
+    # ------------------------------------------------------------------ strokes and rounds
+    def set_strokes(self, frame: int, strokes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the draft strokes of ``frame`` (the page sends the whole list after each edit)."""
+        with self.lock:
+            checked = check_strokes(strokes, frame, self.state.num_frames, self.state.num_objects)
+            if self.job is not None and self.job.alive and self.job.details.get("frame") == frame:
+                raise AppBusyError(
+                    f"frame {frame} is being run; draw on it again when the round has finished"
+                )
+            if checked:
+                self.state.drafts[frame] = checked
+            else:
+                self.state.drafts.pop(frame, None)
+            self.save()
+            return checked
+
+    def start_round(self, frame: int) -> Job:
+        """Start a round on ``frame`` with its draft strokes, in the background; returns the job."""
+        with self.lock:
+            self._require_idle("start a round")
+            self.job = self.runner.start(int(frame))
+            return self.job
+
+    def run_round(self, frame: int, timeout: float | None = None) -> Job:
+        """Run a round on ``frame`` and wait for it (the synchronous form of :meth:`start_round`)."""
+        job = self.start_round(frame).wait(timeout)
+        if job.state == "failed":
+            raise RuntimeError(job.error)
+        return job
+
+    def cancel(self) -> Job | None:
+        """Cancel the running round, if any."""
+        if self.job is not None:
+            self.job.cancel()
+        return self.job
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the page shows, as JSON."""
+        from vos_recommender.app.render import object_colour
+
+        with self.lock:
+            state, (height, width) = self.state, self.video.size
+            return {
+                "video": {
+                    "name": self.video.name,
+                    "source": self.video.source,
+                    "num_frames": state.num_frames,
+                    "height": height,
+                    "width": width,
+                    "frame_names": self.video.frame_names,
+                },
+                "objects": [
+                    {"id": o.id, "name": o.name, "colour": object_colour(o.id)} for o in state.objects
+                ],
+                "rounds": [{"frame": r.frame, "seconds": r.seconds} for r in state.rounds],
+                "counts": state.counts().tolist(),
+                "drafts": {str(t): s for t, s in state.drafts.items()},
+                "quality": state.quality,
+                "recommendation": state.recommendation,
+                "advisor": self.advisor.description,
+                "backend": self.backend_name,
+                "has_masks": state.masks is not None,
+                "mask_version": self.mask_version,
+                "job": self.job.to_dict() if self.job is not None else None,
+                "session_dir": str(self.session_dir),
+                "resumed": self.resumed,
+                "time": time.time(),
+            }

@@ -1,0 +1,83 @@
+"""Export a session in the DAVIS-2017 layout, readable by :class:`~vos_recommender.data.davis.DavisDataset`.
+
+::
+
+    <out>/JPEGImages/480p/<seq>/00000.jpg ...     the frames
+    <out>/Annotations/480p/<seq>/00000.png ...    the masks, palette PNGs (pixel value = object id)
+    <out>/Scribbles/<seq>/001.json ...            round k's scribble as 00k.json (DAVIS scribble format)
+    <out>/ImageSets/2017/val.txt                  the sequence name
+    <out>/objects.json                            the objects' ids and names
+
+Frames are renumbered ``00000 ...`` in their display order (the original names are in ``objects.json``).
+Every file is written atomically; ``val.txt``, which makes the folder a data set, is written last.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vos_recommender.app.state import SessionState
+from vos_recommender.app.video import AppVideo
+from vos_recommender.atomic import atomic_path, atomic_write_json, atomic_write_text
+from vos_recommender.data.davis import write_mask
+from vos_recommender.interaction.scribbles import save_scribble
+
+__all__ = ["export_davis"]
+
+
+def export_davis(
+    video: AppVideo, state: SessionState, out: str | os.PathLike, split: str = "val"
+) -> dict[str, Any]:
+    """Write the frames, the latest masks and every round's scribble in the DAVIS layout.
+
+    Args:
+        video: The session's video.
+        state: The session (needs masks: at least one round run, or starting masks).
+        out: Output root (created; an existing export of the same sequence is overwritten file by file).
+        split: Name of the ``ImageSets/2017`` split file listing the sequence.
+
+    Returns:
+        ``{"root", "sequence", "frames", "masks", "scribbles"}``.
+
+    Raises:
+        ValueError: If there are no masks yet.
+    """
+    if state.masks is None:
+        raise ValueError("nothing to export yet: run at least one round first")
+    root, seq = Path(out), video.name
+    frames_dir = root / "JPEGImages" / "480p" / seq
+    masks_dir = root / "Annotations" / "480p" / seq
+    for t, (frame, mask) in enumerate(zip(video.frames, state.masks)):
+        with atomic_path(frames_dir / f"{t:05d}.jpg", suffix=".jpg") as tmp:
+            Image.fromarray(frame, mode="RGB").save(tmp, format="JPEG", quality=95)
+        with atomic_path(masks_dir / f"{t:05d}.png", suffix=".png") as tmp:
+            write_mask(tmp, mask)
+    scribble_dir = root / "Scribbles" / seq
+    for index, round_ in enumerate(state.rounds, start=1):
+        save_scribble(scribble_dir / f"{index:03d}.json", {**round_.scribble, "sequence": seq})
+    atomic_write_json(
+        root / "objects.json",
+        {
+            "sequence": seq,
+            "objects": [{"id": o.id, "name": o.name} for o in state.objects],
+            "frame_names": video.frame_names,
+            "rounds": [r.frame for r in state.rounds],
+        },
+        indent=1,
+    )
+    split_file = root / "ImageSets" / "2017" / f"{split}.txt"
+    listed = split_file.read_text(encoding="utf-8").split() if split_file.is_file() else []
+    if seq not in listed:
+        listed.append(seq)
+    atomic_write_text(split_file, "".join(f"{name}\n" for name in listed))
+    return {
+        "root": str(root),
+        "sequence": seq,
+        "frames": len(video.frames),
+        "masks": len(state.masks),
+        "scribbles": len(state.rounds),
+    }

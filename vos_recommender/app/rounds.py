@@ -1,0 +1,107 @@
+"""Running a round: bring the backend up to date, propagate, estimate quality, recommend, save.
+
+The backend keeps its own memory of earlier rounds (ATNet uses every scribble so far), so it must have
+seen exactly the saved rounds before a new one. After a restart, an object added or deleted, or a
+cancelled round, the backend is restarted and the saved rounds are replayed first (each one reported as a
+progress phase, and cancellable between them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from vos_recommender.app.jobs import Job
+from vos_recommender.app.state import AppRound
+from vos_recommender.app.strokes import make_scribble
+from vos_recommender.interaction.validation import check_scribble
+
+if TYPE_CHECKING:
+    from vos_recommender.app.annotator import Annotator
+
+__all__ = ["RoundRunner"]
+
+
+class RoundRunner:
+    """Runs rounds of one :class:`Annotator` in worker threads.
+
+    Attributes:
+        synced: ``(num_objects, rounds)`` the backend has consumed, or None when it must be restarted.
+        last_seconds: How long the backend's last round took (the next round's progress estimate).
+    """
+
+    def __init__(self, annotator: Annotator) -> None:
+        self.annotator = annotator
+        self.synced: tuple[int, int] | None = None
+        self.last_seconds: float | None = None
+
+    def invalidate(self) -> None:
+        """Force a backend restart (and replay of the saved rounds) before the next round."""
+        self.synced = None
+
+    def start(self, frame: int) -> Job:
+        """Check the round can run, then start it in a thread.
+
+        Raises:
+            ValueError: With no object, no strokes on ``frame``, or a frame outside the video.
+        """
+        app = self.annotator
+        state = app.state
+        if not 0 <= frame < state.num_frames:
+            raise ValueError(f"frame {frame} is outside the video (0..{state.num_frames - 1})")
+        if state.num_objects == 0:
+            raise ValueError("add an object before running (there is nothing to segment yet)")
+        strokes = state.drafts.get(frame) or []
+        if not strokes:
+            raise ValueError(f"draw at least one stroke on frame {frame} before running")
+        scribble = make_scribble(app.video.name, state.num_frames, frame, strokes)
+        check_scribble(
+            scribble, state.num_frames, state.num_objects, source=f"frame {frame}", require_strokes=True
+        )
+        return Job("run", lambda job: self._work(job, frame, scribble), {"frame": frame}).start()
+
+    def _work(self, job: Job, frame: int, scribble: dict) -> None:
+        app = self.annotator
+        state, backend = app.state, app.backend
+        objects, saved = state.num_objects, list(state.rounds)
+        restart = self.synced != (objects, len(saved))
+        count = (1 + len(saved) if restart else 0) + 3
+        index = 0
+        if restart:
+            job.phase(index, count, "starting the model on the video")
+            self.synced = None
+            backend.start_video(app.video.frames, objects, video_id=app.video.name)
+            for number, round_ in enumerate(saved, start=1):
+                index += 1
+                job.phase(index, count, f"restoring round {number}/{len(saved)}", self.last_seconds)
+                backend.interact(round_.scribble, round_.frame)
+            index += 1
+        job.phase(index, count, f"propagating from frame {frame}", self.last_seconds)
+        self.synced = None  # until the round is committed, the backend is ahead of the saved session
+        tic = time.perf_counter()
+        result = backend.interact(scribble, frame)
+        self.last_seconds = time.perf_counter() - tic
+        job.phase(index + 1, count, "estimating quality and the next frame")
+        counts = state.counts()
+        counts[frame] += 1
+        quality = app.advisor.quality(app.video.frames, result.masks, result.probs, objects)
+        recommendation = app.advisor.recommend(quality, counts, [*state.annotated(), frame])
+        job.phase(index + 2, count, "saving the session")
+        with app.lock:
+            job.begin_commit()  # the last point where a cancel drops the round; past it the round is kept
+            state.rounds.append(AppRound(frame, scribble, self.last_seconds, time.time()))
+            state.masks = result.masks
+            state.quality = [float(q) for q in quality]
+            state.recommendation = recommendation
+            # The strokes just applied leave the drafts; strokes drawn on the frame meanwhile stay.
+            applied = scribble["scribbles"][frame]
+            remaining = state.drafts.get(frame, [])
+            if remaining[: len(applied)] == applied:
+                remaining = remaining[len(applied) :]
+            if remaining:
+                state.drafts[frame] = remaining
+            else:
+                state.drafts.pop(frame, None)
+            app.mask_version += 1
+            app.save(rounds_changed=True)
+            self.synced = (objects, len(state.rounds))

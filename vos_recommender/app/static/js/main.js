@@ -1,0 +1,275 @@
+// The page: wires the API state to the editor, the filmstrip, the object panel, the transport and the keys.
+
+import { api, banner, clearErrors, guarded } from "./api.js";
+import { Editor } from "./editor.js";
+import { Filmstrip } from "./filmstrip.js";
+import { ObjectPanel } from "./objects.js";
+import { RunControl } from "./run.js";
+
+const $ = (id) => document.getElementById(id);
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error(`cannot load ${url}`));
+    img.src = url;
+  });
+}
+
+class App {
+  constructor() {
+    this.state = null;
+    this.current = 0;
+    this.selected = 1;
+    this.strokes = {};
+    this.history = {};
+    this.frames = {};
+    this.overlays = {};
+    this.playTimer = null;
+    this.saveTimers = {};
+    this.editor = new Editor($("canvas"), (strokes) => this.strokesChanged(strokes));
+    this.filmstrip = new Filmstrip($("filmstrip"), (t) => this.goto(t));
+    this.objects = new ObjectPanel($("object-list"), $("new-object-name"), $("add-object-btn"), this);
+    this.run = new RunControl(this);
+    this.bindControls();
+  }
+
+  async start() {
+    const state = await guarded(() => api("GET", "/api/state"));
+    if (!state) return;
+    if (state.error) banner(state.error, "error");
+    if (!state.video) {
+      $("open-panel").hidden = false;
+      return;
+    }
+    this.setState(state, { reloadDrafts: true });
+    this.goto(state.recommendation ? state.recommendation.frame : 0);
+    if (state.job && state.job.state === "running") this.run.poll();
+  }
+
+  setState(state, { reloadDrafts = false } = {}) {
+    const previous = this.state;
+    this.state = state;
+    $("open-panel").hidden = true;
+    $("workspace").hidden = false;
+    $("filmstrip-area").hidden = false;
+    $("export-btn").hidden = false;
+    $("download-btn").hidden = false;
+    const video = state.video;
+    $("video-info").textContent =
+      `${video.name} · ${video.num_frames} frames · ${video.width}×${video.height} · backend ${state.backend}`;
+    $("scrub").max = String(video.num_frames - 1);
+    if (reloadDrafts || !previous) {
+      this.strokes = {};
+      this.history = {};
+      for (const [t, strokes] of Object.entries(state.drafts)) this.strokes[t] = strokes.slice();
+    }
+    if (!state.objects.some((o) => o.id === this.selected) && state.objects.length) this.selected = state.objects[0].id;
+    this.editor.objectId = this.selected;
+    this.editor.colours = Object.fromEntries(state.objects.map((o) => [o.id, o.colour]));
+    this.objects.render(state.objects, this.selected);
+    if (previous && previous.mask_version !== state.mask_version) this.overlays = {};
+    this.renderSidebar();
+    this.filmstrip.update(state, this.current);
+    const rounds = state.rounds.length;
+    $("saved-status").textContent = `✓ saved · ${rounds} round${rounds === 1 ? "" : "s"} · ${state.session_dir}`;
+    if (!previous || previous.mask_version !== state.mask_version || !previous.video) this.goto(this.current);
+    this.fitCanvas();
+  }
+
+  renderSidebar() {
+    const state = this.state;
+    const rec = state.recommendation;
+    $("rec-frame").textContent = rec ? `frame ${rec.frame}` : "–";
+    $("rec-reason").textContent = rec ? rec.reason : "";
+    const adv = state.advisor;
+    $("advisor-info").textContent =
+      `strategy: ${adv.strategy === "agent" ? "learned agent" : "worst frame"} · quality: ${adv.quality}`;
+    const list = $("round-list");
+    list.replaceChildren();
+    for (const r of state.rounds) {
+      const li = document.createElement("li");
+      li.innerHTML = `<button class="link">frame ${r.frame}</button> <span class="muted">${r.seconds.toFixed(2)} s</span>`;
+      li.querySelector("button").onclick = () => this.goto(r.frame);
+      list.append(li);
+    }
+    if (!state.rounds.length) list.innerHTML = `<li class="empty">none yet</li>`;
+  }
+
+  selectObject(id) {
+    this.selected = id;
+    this.editor.objectId = id;
+    this.setNegative(false);
+    if (this.state) this.objects.render(this.state.objects, id);
+  }
+
+  setNegative(negative) {
+    this.editor.negative = negative;
+    $("mode-pos").classList.toggle("active", !negative);
+    $("mode-neg").classList.toggle("active", negative);
+  }
+
+  fitCanvas() {
+    if (!this.state) return;
+    const wrap = $("canvas-wrap");
+    const { width, height } = this.state.video;
+    this.editor.fit(width, height, wrap.clientWidth - 8, wrap.clientHeight - 8);
+  }
+
+  async goto(t) {
+    if (!this.state) return;
+    const n = this.state.video.num_frames;
+    t = Math.max(0, Math.min(n - 1, t));
+    this.current = t;
+    $("scrub").value = String(t);
+    $("frame-counter").textContent = `${t + 1} / ${n}`;
+    const version = this.state.mask_version;
+    try {
+      if (!this.frames[t]) this.frames[t] = await loadImage(`/api/frame/${t}`);
+      if (this.state.has_masks && !this.overlays[t]) this.overlays[t] = await loadImage(`/api/overlay/${t}?v=${version}`);
+    } catch (err) {
+      banner(err.message, "error", 5000);
+    }
+    if (t !== this.current) return; // a later goto won the race
+    if (!this.strokes[t]) this.strokes[t] = [];
+    if (!this.history[t]) this.history[t] = [];
+    this.editor.show(this.frames[t], this.state.has_masks ? this.overlays[t] : null, this.strokes[t], this.history[t]);
+    this.filmstrip.update(this.state, t);
+    this.filmstrip.reveal(t);
+    const q = this.state.quality ? this.state.quality[t] : null;
+    const rec = this.state.recommendation && this.state.recommendation.frame === t;
+    $("frame-badge").innerHTML =
+      `frame ${t}` + (q === null ? "" : ` · quality ${q.toFixed(2)}`) +
+      (this.state.counts[t] ? ` · annotated ${this.state.counts[t]}×` : "") +
+      (rec ? ` · <span class="star">★ recommended</span>` : "");
+    $("run-btn").textContent = `▶ Run from frame ${t}`;
+  }
+
+  strokesChanged(strokes) {
+    const t = this.current;
+    clearTimeout(this.saveTimers[t]);
+    this.saveTimers[t] = setTimeout(() => this.saveStrokes(t, strokes.slice()), 150);
+  }
+
+  async saveStrokes(t, strokes) {
+    delete this.saveTimers[t];
+    const body = { strokes: strokes.map((s) => ({ ...s, start_time: Math.round(s.start_time), end_time: Math.round(s.end_time) })) };
+    const answer = await guarded(() => api("PUT", `/api/strokes/${t}`, body));
+    if (answer && this.state) {
+      if (answer.strokes.length) this.state.drafts[String(t)] = answer.strokes;
+      else delete this.state.drafts[String(t)];
+      this.filmstrip.update(this.state, this.current);
+    }
+  }
+
+  async flushStrokes() {
+    const pending = Object.keys(this.saveTimers);
+    for (const t of pending) {
+      clearTimeout(this.saveTimers[t]);
+      await this.saveStrokes(Number(t), this.strokes[t] || []);
+    }
+  }
+
+  togglePlay() {
+    if (this.playTimer) {
+      clearInterval(this.playTimer);
+      this.playTimer = null;
+      $("play-btn").textContent = "▶";
+      return;
+    }
+    $("play-btn").textContent = "❚❚";
+    this.playTimer = setInterval(() => {
+      const n = this.state.video.num_frames;
+      this.goto((this.current + 1) % n);
+    }, 120);
+  }
+
+  async exportDavis() {
+    await this.flushStrokes();
+    const info = await guarded(() => api("POST", "/api/export", {}));
+    if (info) banner(`Exported ${info.frames} masks and ${info.scribbles} scribbles (DAVIS layout) to ${info.root}`, "ok", 8000);
+  }
+
+  bindControls() {
+    $("prev-btn").onclick = () => this.goto(this.current - 1);
+    $("next-btn").onclick = () => this.goto(this.current + 1);
+    $("play-btn").onclick = () => this.togglePlay();
+    $("scrub").oninput = (e) => this.goto(Number(e.target.value));
+    $("undo-btn").onclick = () => this.editor.undo();
+    $("clear-btn").onclick = () => this.editor.clear();
+    $("mode-pos").onclick = () => this.setNegative(false);
+    $("mode-neg").onclick = () => this.setNegative(true);
+    $("goto-rec-btn").onclick = () => this.state && this.goto(this.state.recommendation.frame);
+    $("export-btn").onclick = () => this.exportDavis();
+    $("brush").oninput = (e) => this.setBrush(Number(e.target.value));
+    $("opacity").oninput = (e) => {
+      this.editor.opacity = Number(e.target.value) / 100;
+      this.editor.draw();
+    };
+    $("open-btn").onclick = async () => {
+      const masks = $("open-masks").value.trim();
+      const body = { frames: $("open-frames").value.trim(), masks: masks || null };
+      const state = await guarded(() => api("POST", "/api/open", body));
+      if (state) {
+        clearErrors();
+        this.frames = {};
+        this.overlays = {};
+        this.setState(state, { reloadDrafts: true });
+        this.goto(state.recommendation.frame);
+      }
+    };
+    window.addEventListener("resize", () => this.fitCanvas());
+    window.addEventListener("keydown", (e) => this.key(e));
+  }
+
+  setBrush(size) {
+    size = Math.max(1, Math.min(24, size));
+    this.editor.brush = size;
+    $("brush").value = String(size);
+    $("brush-value").textContent = String(size);
+  }
+
+  key(e) {
+    if (!this.state || e.target.tagName === "INPUT") return;
+    const k = e.key;
+    if (e.ctrlKey || e.metaKey) {
+      if (k.toLowerCase() === "z") {
+        e.preventDefault();
+        this.editor.undo();
+      }
+      return;
+    }
+    const handled = {
+      ArrowLeft: () => this.goto(this.current - 1),
+      ArrowRight: () => this.goto(this.current + 1),
+      " ": () => this.togglePlay(),
+      z: () => this.editor.undo(),
+      c: () => this.editor.clear(),
+      p: () => this.setNegative(false),
+      n: () => this.setNegative(true),
+      "[": () => this.setBrush(this.editor.brush - 1),
+      "]": () => this.setBrush(this.editor.brush + 1),
+      m: () => {
+        this.editor.showMasks = !this.editor.showMasks;
+        this.editor.draw();
+      },
+      r: () => this.goto(this.state.recommendation.frame),
+      e: () => this.exportDavis(),
+      a: () => $("new-object-name").focus(),
+      Enter: () => this.run.start(),
+      Escape: () => this.run.cancel(),
+    }[k.length === 1 ? k.toLowerCase() : k];
+    if (handled) {
+      e.preventDefault();
+      handled();
+    } else if (/^[1-9]$/.test(k)) {
+      const obj = this.state.objects[Number(k) - 1];
+      if (obj) this.selectObject(obj.id);
+    }
+  }
+}
+
+const app = new App();
+window.vosApp = app;
+app.start();
