@@ -103,6 +103,19 @@ def _video_is_usable(video: SyntheticVideo) -> bool:
     return True
 
 
+def _clip_to_frame(scribble: dict) -> dict:
+    """Clamp stroke points into ``[0, 1]``.
+
+    The smoothed human-like strokes of an object touching the border can overshoot it by a fraction of a
+    pixel, which the scribble validation rightly rejects. Points already inside keep their exact values,
+    so data sets without such strokes are unchanged byte for byte.
+    """
+    for strokes in scribble["scribbles"]:
+        for stroke in strokes:
+            stroke["path"] = [[min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)] for x, y in stroke["path"]]
+    return scribble
+
+
 def generate_sequence(
     root: str | os.PathLike,
     name: str,
@@ -146,7 +159,7 @@ def generate_sequence(
         write_mask(mask_dir / f"{t:05d}.png", video.masks[t])
     frames = pick_scribble_frames(video.masks, num_objects, rng, NUM_SCRIBBLES)
     for idx, frame in enumerate(frames, start=1):
-        scribble = human_scribble(video.masks, frame, num_objects, name, rng)
+        scribble = _clip_to_frame(human_scribble(video.masks, frame, num_objects, name, rng))
         save_scribble(root / "Scribbles" / name / f"{idx:03d}.json", scribble)
     return {"name": name, "num_objects": num_objects, "scribble_frames": frames, "layers": video.events}
 
