@@ -368,8 +368,8 @@ def write_table(
         + (f". Left out: {'; '.join(skipped)}" if skipped else "")
         + ".",
         "",
-        "Wall time of the parts run by this invocation (s): "
-        + (", ".join(f"{k} {v:.0f}" for k, v in timings.items()) or "none (all kept)")
+        "Wall time of each part (s; parts run at the same time shared the cores): "
+        + (", ".join(f"{k} {v:.0f}" for k, v in timings.items()) or "none recorded")
         + ".",
     ]
     text = "\n".join(lines) + "\n"
@@ -415,12 +415,21 @@ def main(argv: list[str] | None = None) -> None:
     if backend_spec(train_backend, args) is None or (args.quick and train_backend != "flow"):
         log(f"agents train on flow: {train_backend} has no weights")
         train_backend = "flow"
-    timings: dict[str, float] = {}
+    # Wall times of every part, over all invocations (parts kept from an earlier one keep their time).
+    timings_file = work / "timings.json"
+    timings: dict[str, float] = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
 
     def timed(key: str, fn, *fn_args):
         start = time.perf_counter()
         value = fn(*fn_args)
-        timings[key] = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if seconds > 1 or key not in timings:  # a kept part takes no time: keep the time it took to make
+            timings[key] = seconds
+            # Several invocations may run at once: merge with what the others recorded meanwhile.
+            merged = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+            merged[key] = seconds
+            timings.update(merged)
+            atomic_write_json(timings_file, merged, indent=1)
         return value
 
     roots = timed("data", make_data, args, work)

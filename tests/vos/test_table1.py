@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks import vos_table1
-from vos_recommender.evaluation.table1 import auc_table, claim_verdict, paired_table, plot_backend, verdict_table
+from vos_recommender.evaluation.table1 import (
+    auc_table,
+    claim_verdict,
+    paired_table,
+    plot_backend,
+    verdict_table,
+)
 
 
 def summary(auc: float, seeds: int = 1, std: float = float("nan")) -> dict:
@@ -41,7 +47,10 @@ def entry(backend: str, dataset: str, wild: dict, oracle: dict) -> dict:
     return {
         "backend": backend,
         "dataset": dataset,
-        "results": {"settings": settings, "paired": {"oracle": {"Ours - Worst": oracle}, "wild": {"Ours - Worst": wild}}},
+        "results": {
+            "settings": settings,
+            "paired": {"oracle": {"Ours - Worst": oracle}, "wild": {"Ours - Worst": wild}},
+        },
     }
 
 
@@ -69,7 +78,10 @@ def test_tables_have_a_column_per_dataset_and_backend(tmp_path: Path) -> None:
     assert "fails (Ours worse, significant)" in verdicts[3]
     paired = paired_table(entries)
     assert len(paired) == 2 + 4
-    assert "| flow | shifted | wild | Ours - Worst | -1.00 | [-1.80, -0.20] | [-1.90, -0.10] | 4 / 2 of 6 | 1 / 1 of 2 |" in paired
+    assert (
+        "| flow | shifted | wild | Ours - Worst | -1.00 | [-1.80, -0.20] | [-1.90, -0.10] | 4 / 2 of 6 | 1 / 1 of 2 |"
+        in paired
+    )
     plot_backend(tmp_path / "flow.png", "flow", entries)
     assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -101,7 +113,10 @@ def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: p
     text = out.read_text()
     assert "Status: complete." in text
     assert "| setting | strategy | default / flow | shifted / flow |" in text
-    assert "| flow | default | oracle | Ours - Worst |" in text and "| flow | shifted | wild | Ours - Random |" in text
+    assert (
+        "| flow | default | oracle | Ours - Worst |" in text
+        and "| flow | shifted | wild | Ours - Random |" in text
+    )
     assert (out.parent / "table1_flow.png").is_file()
     summary = json.loads(out.with_suffix(".json").read_text())
     assert {e["dataset"] for e in summary["entries"]} == {"default", "shifted"}
