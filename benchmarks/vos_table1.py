@@ -92,11 +92,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--random-seeds", type=int, default=3, help="seeds of Random per pair")
     add("--quality-epochs", type=int, default=15, help="epochs of the quality estimators")
     add("--bootstrap", type=int, default=10_000, help="bootstrap resamples of the paired intervals")
+    add(
+        "--stats-shard",
+        default="0/1",
+        help="i/n: compute only every n-th goal-statistics record from the i-th",
+    )
+    add("--eval-part", default="both", choices=sorted(PARTS), help="evaluate both settings, or one part")
     add("--datasets", default="default,shifted", help="comma-separated test datasets to evaluate on")
     add(
         "--only",
         default="",
-        help="comma-separated steps to run: data,agents,quality,eval,table (default all)",
+        help="comma-separated steps to run: data,agents,quality,eval,table (default all); "
+        "'stats' alone: only the agents' goal statistics",
     )
     add("--quick", action="store_true", help="tiny sizes for a smoke run (flow only, 2 videos, 3 rounds)")
     args = parser.parse_args(argv)
@@ -165,6 +172,31 @@ def make_data(args: argparse.Namespace, work: Path) -> dict[str, Path]:
     return roots
 
 
+def goal_statistics(config: Any, shard: str) -> int:
+    """Compute (or find cached) the goal statistics of every training (video, first scribble) pair.
+
+    Done before training so that several processes (``--stats-shard i/n``) can share the work and the
+    seeds, trained afterwards, find every record in the cache.
+
+    Returns:
+        Number of records of this shard.
+    """
+    from vos_recommender.envs import FrameRecommendationEnv
+    from vos_recommender.train import env_settings
+
+    index, count = (int(v) for v in shard.split("/"))
+    if not 0 <= index < count:
+        raise ValueError(f"--stats-shard must be i/n with 0 <= i < n, got {shard!r}")
+    env = FrameRecommendationEnv(**env_settings(config, config.split))
+    pairs = [(name, k) for name in env.video_names for k in range(max(1, len(env.videos[name].scribbles)))]
+    mine = pairs[index::count]
+    for number, (name, k) in enumerate(mine, start=1):
+        env.goal_statistics(name, k)
+        log(f"goal statistics {number}/{len(mine)} ({name}, scribble {k}) ready")
+    env.close()
+    return len(mine)
+
+
 def train_agents(
     args: argparse.Namespace, work: Path, roots: dict[str, Path], train_backend: str
 ) -> list[Path]:
@@ -205,6 +237,9 @@ def train_agents(
             checkpoint_freq=max(args.agent_steps // 4, 1),
             resume_every=max(args.agent_steps // 10, 1),
         )
+        goal_statistics(config, args.stats_shard)
+        if args.only == "stats":
+            break
         train(config)
     return paths
 
@@ -232,6 +267,15 @@ def train_quality(args: argparse.Namespace, work: Path, roots: dict[str, Path], 
     return checkpoint
 
 
+#: ``--eval-part``: the settings and strategies of each part of an evaluation. Random and Linspace ignore
+#: the quality, so the wild part runs only Worst and Ours and borrows them from the oracle part.
+PARTS = {
+    "both": ("oracle,wild", "random,linspace,worst,ours"),
+    "oracle": ("oracle", "random,linspace,worst,ours"),
+    "wild": ("wild", "worst,ours"),
+}
+
+
 def run_evaluation(
     args: argparse.Namespace,
     work: Path,
@@ -241,6 +285,7 @@ def run_evaluation(
     agents: list[Path],
     quality: Path,
 ) -> Path:
+    """Evaluate one (backend, dataset), or one part of it (``--eval-part``), and merge finished parts."""
     from vos_recommender.evaluate import EvalConfig, evaluate
 
     kwargs, tag = backend_spec(backend, args)
@@ -248,28 +293,60 @@ def run_evaluation(
     if (out / "results.json").is_file():
         log(f"eval {backend} {dataset}: kept {out}")
         return out / "results.json"
-    log(f"eval {backend} {dataset}: running")
-    evaluate(
-        EvalConfig(
-            agent=",".join(str(p) for p in agents),
-            data=str(root),
-            generate_if_missing=False,
-            split="val",
-            backend=backend,
-            backend_kwargs=json.dumps(kwargs),
-            cache_dir=str(work / "cache" / tag),
-            stats_dir=str(work / "stats" / tag),
-            quality_checkpoint=str(quality),
-            num_rounds=args.rounds,
-            seeds=args.random_seeds,
-            scribbles=args.scribbles,
-            max_videos=args.heldout_videos,
-            bootstrap=args.bootstrap,
-            out=str(out),
-            verbose=1,
-        )
+    settings, strategies = PARTS[args.eval_part]
+    part_out = out if args.eval_part == "both" else out / f"{args.eval_part}-part"
+    config = EvalConfig(
+        agent=",".join(str(p) for p in agents),
+        data=str(root),
+        generate_if_missing=False,
+        split="val",
+        backend=backend,
+        backend_kwargs=json.dumps(kwargs),
+        cache_dir=str(work / "cache" / tag),
+        stats_dir=str(work / "stats" / tag),
+        quality_checkpoint=str(quality),
+        settings=settings,
+        strategies=strategies,
+        num_rounds=args.rounds,
+        seeds=args.random_seeds,
+        scribbles=args.scribbles,
+        max_videos=args.heldout_videos,
+        bootstrap=args.bootstrap,
+        out=str(part_out),
+        verbose=1,
     )
+    if (part_out / "results.json").is_file():
+        log(f"eval {backend} {dataset} {args.eval_part} part: kept {part_out}")
+    else:
+        log(
+            f"eval {backend} {dataset}{'' if args.eval_part == 'both' else ' ' + args.eval_part + ' part'}: running"
+        )
+        evaluate(config)
+    merge_parts(out, config)
     return out / "results.json"
+
+
+def merge_parts(out: Path, config: Any) -> bool:
+    """Write ``out/results.*`` from the oracle and wild parts once both exist; True when written."""
+    import dataclasses
+
+    from vos_recommender.eval_report import write_report
+    from vos_recommender.evaluate import build_results
+
+    parts = {name: out / f"{name}-part" / "results.json" for name in ("oracle", "wild")}
+    if (out / "results.json").is_file() or not all(path.is_file() for path in parts.values()):
+        return False
+    oracle = json.loads(parts["oracle"].read_text())["sessions"]["oracle"]
+    wild = json.loads(parts["wild"].read_text())["sessions"]["wild"]
+    sessions = {"oracle": oracle, "wild": {**{k: oracle[k] for k in ("random", "linspace")}, **wild}}
+    merged = dataclasses.replace(config, settings="oracle,wild", strategies=PARTS["both"][1], out=str(out))
+    notes = [
+        f"Merged from {parts['oracle'].parent.name} and {parts['wild'].parent.name} (run as separate processes); "
+        "Random and Linspace ignore the quality: their sessions are shared by both settings."
+    ]
+    write_report(out, build_results(merged, sessions), notes)
+    log(f"merged the oracle and wild parts into {out}")
+    return True
 
 
 # ---------------------------------------------------------------------------- table
@@ -397,7 +474,9 @@ def main(argv: list[str] | None = None) -> None:
         "eval",
         "table",
     }
-    unknown = steps - {"data", "agents", "quality", "eval", "table"}
+    unknown = steps - {"data", "agents", "quality", "eval", "table", "stats"}
+    if steps == {"stats"}:  # only the agents' goal statistics (a shard of them)
+        steps = {"data", "agents"}
     if unknown:
         raise SystemExit(
             f"--only: unknown steps {sorted(unknown)}; known: data, agents, quality, eval, table"

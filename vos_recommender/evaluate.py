@@ -44,7 +44,7 @@ from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
 from vos_recommender.train import ensure_dataset
 
-__all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
+__all__ = ["EvalConfig", "build_results", "evaluate", "main", "run_session", "summarise"]
 
 STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
 QUALITY_FREE = ("random", "linspace")
@@ -149,6 +149,45 @@ def run_session(env: Any, strategy: RecommendationStrategy, video: str, scribble
         times.append(info["user_time"] - drawn + env.timing["elapsed"])
         drawn = info["user_time"]
     return {"jf": jf, "times": times, "frames": list(info["annotated_frames"]), "objects": objects}
+
+
+def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> dict[str, Any]:
+    """Summaries, seed spreads and paired statistics of the sessions of every setting and strategy.
+
+    Args:
+        config: The evaluation's settings (recorded; ``num_rounds``, ``bootstrap`` and ``seed`` are used).
+        sessions: Setting -> strategy key -> sessions of :func:`run_session` with ``video``,
+            ``scribble`` and ``seed``. Sessions of several runs (e.g. one per setting) can be merged here.
+
+    Returns:
+        The results dictionary that :func:`evaluate` writes to ``results.json``.
+    """
+    results: dict[str, Any] = {
+        "data": str(config.data),
+        "split": config.split,
+        "backend": config.backend,
+        "num_rounds": config.num_rounds,
+        "config": dataclasses.asdict(config),
+        "settings": {},
+        "sessions": sessions,
+    }
+    budgets = {}
+    for setting, by_strategy in sessions.items():
+        longest = max(sum(run["times"]) for runs in by_strategy.values() for run in runs)
+        budgets[setting] = max(60.0, float(np.ceil(longest)))
+        results["settings"][setting] = {}
+        for key, runs in by_strategy.items():
+            summary = summarise(runs, config.num_rounds, budgets[setting])
+            summary["seed_spread"] = seed_spread(runs, config.num_rounds)
+            results["settings"][setting][STRATEGY_NAMES[key]] = summary
+    results["max_time"] = budgets
+    results["paired"] = {
+        setting: compare_strategies(
+            by_strategy, config.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
+        )
+        for setting, by_strategy in sessions.items()
+    }
+    return results
 
 
 def evaluate(config: EvalConfig) -> dict[str, Any]:
@@ -270,34 +309,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 "Random and Linspace ignore the quality: their sessions are shared by both settings."
             )
 
-    results: dict[str, Any] = {
-        "data": str(config.data),
-        "split": config.split,
-        "backend": config.backend,
-        "num_rounds": config.num_rounds,
-        "config": dataclasses.asdict(config),
-        "settings": {},
-        "sessions": sessions,
-    }
-    budgets = {}
-    for setting in settings:
-        longest = max(sum(run["times"]) for runs in sessions[setting].values() for run in runs)
-        budgets[setting] = max(60.0, float(np.ceil(longest)))
-        results["settings"][setting] = {
-            STRATEGY_NAMES[key]: summarise(sessions[setting][key], config.num_rounds, budgets[setting])
-            for key in strategies
-        }
-        for key in strategies:
-            results["settings"][setting][STRATEGY_NAMES[key]]["seed_spread"] = seed_spread(
-                sessions[setting][key], config.num_rounds
-            )
-    results["max_time"] = budgets
-    results["paired"] = {
-        setting: compare_strategies(
-            sessions[setting], config.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
-        )
-        for setting in settings
-    }
+    results = build_results(config, sessions)
     write_report(out, results, notes)
     if config.verbose:
         print((out / "results.md").read_text())

@@ -124,3 +124,21 @@ def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: p
     vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])  # everything kept, nothing rerun
     log = capsys.readouterr().out
     assert "agent seed0: kept" in log and "eval flow shifted: kept" in log and "running" not in log
+
+
+@pytest.mark.slow
+def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "table1.md"
+    common = ["--quick", "--work", str(work), "--out", str(out), "--datasets", "default"]
+    vos_table1.main(common)
+    single = json.loads((work / "eval" / "flow" / "default" / "results.json").read_text())
+    merged_dir = work / "eval" / "flow" / "default"
+    for name in ("results.json", "results.md", "results.csv", "jf_vs_round.png"):
+        (merged_dir / name).unlink()
+    for part in ("wild", "oracle"):
+        vos_table1.main([*common, "--only", "eval", "--eval-part", part])
+    merged = json.loads((merged_dir / "results.json").read_text())
+    for setting in ("oracle", "wild"):
+        for strategy, summary in single["settings"][setting].items():
+            assert merged["settings"][setting][strategy]["auc"] == pytest.approx(summary["auc"])
+        assert merged["paired"][setting] == single["paired"][setting]
