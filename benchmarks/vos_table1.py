@@ -267,13 +267,18 @@ def train_quality(args: argparse.Namespace, work: Path, roots: dict[str, Path], 
     return checkpoint
 
 
-#: ``--eval-part``: the settings and strategies of each part of an evaluation. Random and Linspace ignore
-#: the quality, so the wild part runs only Worst and Ours and borrows them from the oracle part.
+#: ``--eval-part``: the settings and strategies of each part of an evaluation, so that parts of about the
+#: same cost can run as separate processes. Random and Linspace ignore the quality, so they run in the
+#: oracle setting only and the merged wild setting borrows their sessions.
 PARTS = {
     "both": ("oracle,wild", "random,linspace,worst,ours"),
     "oracle": ("oracle", "random,linspace,worst,ours"),
     "wild": ("wild", "worst,ours"),
+    "baselines": ("oracle", "random,linspace"),
+    "oracle-agent": ("oracle", "worst,ours"),
 }
+#: Strategy keys the merged evaluation needs per setting.
+NEEDED = {"oracle": ("random", "linspace", "worst", "ours"), "wild": ("worst", "ours")}
 
 
 def run_evaluation(
@@ -327,25 +332,35 @@ def run_evaluation(
 
 
 def merge_parts(out: Path, config: Any) -> bool:
-    """Write ``out/results.*`` from the oracle and wild parts once both exist; True when written."""
+    """Write ``out/results.*`` from its ``*-part`` evaluations once they hold every setting and strategy.
+
+    Returns:
+        True when the merged results were written.
+    """
     import dataclasses
 
     from vos_recommender.eval_report import write_report
     from vos_recommender.evaluate import build_results
 
-    parts = {name: out / f"{name}-part" / "results.json" for name in ("oracle", "wild")}
-    if (out / "results.json").is_file() or not all(path.is_file() for path in parts.values()):
+    if (out / "results.json").is_file():
         return False
-    oracle = json.loads(parts["oracle"].read_text())["sessions"]["oracle"]
-    wild = json.loads(parts["wild"].read_text())["sessions"]["wild"]
-    sessions = {"oracle": oracle, "wild": {**{k: oracle[k] for k in ("random", "linspace")}, **wild}}
+    found: dict[str, dict[str, list]] = {"oracle": {}, "wild": {}}
+    parts = sorted(out.glob("*-part/results.json"))
+    for path in parts:
+        for setting, by_strategy in json.loads(path.read_text())["sessions"].items():
+            found[setting].update(by_strategy)
+    if any(key not in found[s] for s, keys in NEEDED.items() for key in keys):
+        return False
+    oracle = {key: found["oracle"][key] for key in NEEDED["oracle"]}
+    sessions = {"oracle": oracle, "wild": {**{k: oracle[k] for k in ("random", "linspace")}, **found["wild"]}}
+    sessions["wild"] = {key: sessions["wild"][key] for key in NEEDED["oracle"]}
     merged = dataclasses.replace(config, settings="oracle,wild", strategies=PARTS["both"][1], out=str(out))
     notes = [
-        f"Merged from {parts['oracle'].parent.name} and {parts['wild'].parent.name} (run as separate processes); "
-        "Random and Linspace ignore the quality: their sessions are shared by both settings."
+        f"Merged from {', '.join(p.parent.name for p in parts)} (run as separate processes); Random and "
+        "Linspace ignore the quality: their sessions are shared by both settings."
     ]
     write_report(out, build_results(merged, sessions), notes)
-    log(f"merged the oracle and wild parts into {out}")
+    log(f"merged {len(parts)} parts into {out}")
     return True
 
 

@@ -135,7 +135,7 @@ def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> Non
     merged_dir = work / "eval" / "flow" / "default"
     for name in ("results.json", "results.md", "results.csv", "jf_vs_round.png"):
         (merged_dir / name).unlink()
-    for part in ("wild", "oracle"):
+    for part in ("baselines", "wild", "oracle-agent"):
         vos_table1.main([*common, "--only", "eval", "--eval-part", part])
     merged = json.loads((merged_dir / "results.json").read_text())
     for setting in ("oracle", "wild"):
