@@ -365,6 +365,23 @@ def merge_parts(out: Path, config: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------- table
+#: Options that only split the work between processes: the command that reproduces the table omits them.
+SPLITTING = ("--only", "--eval-part", "--stats-shard", "--datasets")
+
+
+def reproducing_argv(argv: list[str]) -> list[str]:
+    """``argv`` without the options that split the work between processes."""
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in SPLITTING:
+            skip = True
+        elif not item.startswith(tuple(f"{o}=" for o in SPLITTING)):
+            kept.append(item)
+    return kept
+
+
 def write_table(
     args: argparse.Namespace,
     work: Path,
@@ -401,14 +418,18 @@ def write_table(
             plot = out.with_name(f"{out.stem}_{backend}.png")
             plot_backend(plot, backend, mine)
             plots.append(f"[{backend}]({plot.name})")
-    command = "OMP_NUM_THREADS=1 nice -n 5 python benchmarks/vos_table1.py " + shlex.join(sys.argv[1:])
+    command = "OMP_NUM_THREADS=1 nice -n 5 python benchmarks/vos_table1.py " + shlex.join(
+        reproducing_argv(sys.argv[1:])
+    )
     status = "complete" if not missing else "PARTIAL: missing " + ", ".join(missing)
     lines = [
         "# Table 1 on generated data: frame recommendation on every backend, with paired statistics",
         "",
         f"Status: {status}.",
         "",
-        f"Command: `{command.strip()}` (finished parts are kept in `{args.work}` and skipped on a rerun).",
+        f"Command: `{command.strip()}` (finished parts are kept in `{args.work}` and skipped on a rerun; the "
+        "parts may also run as separate processes, e.g. `--only stats --stats-shard i/n`, `--only eval "
+        "--eval-part baselines|oracle-agent|wild --datasets NAME`, then the command itself for the table).",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {machine['cpu']}, "
         f"{machine['cores']} cores shared with other work, one torch thread; load average "
         f"{machine['load_average_at_start']} at the start of this invocation.",

@@ -142,3 +142,8 @@ def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> Non
         for strategy, summary in single["settings"][setting].items():
             assert merged["settings"][setting][strategy]["auc"] == pytest.approx(summary["auc"])
         assert merged["paired"][setting] == single["paired"][setting]
+
+
+def test_the_recorded_command_omits_the_work_splitting_options() -> None:
+    argv = ["--agent-steps", "600", "--only", "eval", "--eval-part=wild", "--datasets", "shifted", "--quick"]
+    assert vos_table1.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
