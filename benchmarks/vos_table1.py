@@ -25,7 +25,7 @@ Protocol (as the paper's, scaled to the machine):
    plot per backend; with the command, the date and the machine's load.
 
 Native backends (``ipn``, ``manet``, ``atnet``) run at ``--native-config`` size with the weights
-``<--native-weights>/<name>.pth``; a native backend without weights is left out (and the table says so)
+``<--native-weights>/<name>.pth`` (or the folder ``<name>/``, IPN's layout); a native backend without weights is left out (and the table says so)
 unless ``--allow-random-weights``.
 """
 
@@ -124,8 +124,15 @@ def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], s
     if name not in NATIVE:
         return {}, name
     weights = Path(args.native_weights) / f"{name}.pth"
-    if weights.is_file():
-        digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:10]
+    if not weights.is_file() and (Path(args.native_weights) / name).is_dir():
+        weights = Path(args.native_weights) / name  # IPN's released layout: a folder with I.pth and P.pth
+    if weights.exists():
+        files = [weights] if weights.is_file() else sorted(p for p in weights.iterdir() if p.is_file())
+        sha = hashlib.sha1()
+        for path in files:
+            sha.update(path.name.encode())
+            sha.update(path.read_bytes())
+        digest = sha.hexdigest()[:10]
         # The cache keys name the weights by path only: the digest keeps new weights from replaying old results.
         return {
             "config": args.native_config,

@@ -147,3 +147,13 @@ def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> Non
 def test_the_recorded_command_omits_the_work_splitting_options() -> None:
     argv = ["--agent-steps", "600", "--only", "eval", "--eval-part=wild", "--datasets", "shifted", "--quick"]
     assert vos_table1.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
+
+
+def test_native_weights_may_be_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "ipn").mkdir()
+    (tmp_path / "ipn" / "I.pth").write_bytes(b"i")
+    args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
+    kwargs, tag = vos_table1.backend_spec("ipn", args)
+    assert kwargs["weights"] == str(tmp_path / "ipn") and tag.startswith("ipn-cpu-")
+    (tmp_path / "ipn" / "P.pth").write_bytes(b"p")
+    assert vos_table1.backend_spec("ipn", args)[1] != tag
