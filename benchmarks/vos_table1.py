@@ -97,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="0/1",
         help="i/n: compute only every n-th goal-statistics record from the i-th",
     )
+    add("--notes", default="", help="Markdown file appended to the table under 'Notes' (the analysis)")
     add("--eval-part", default="both", choices=sorted(PARTS), help="evaluate both settings, or one part")
     add("--datasets", default="default,shifted", help="comma-separated test datasets to evaluate on")
     add(
@@ -492,6 +493,11 @@ def write_table(
         + (", ".join(f"{k} {v:.0f}" for k, v in timings.items()) or "none recorded")
         + ".",
     ]
+    if args.notes:
+        notes = Path(args.notes)
+        if not notes.is_file():
+            raise FileNotFoundError(f"--notes: no file at {notes}")
+        lines += ["", "## Notes", "", notes.read_text().strip()]
     text = "\n".join(lines) + "\n"
     atomic_write_text(out, text)
     summary = {
