@@ -11,16 +11,44 @@ import numpy as np
 
 from vos_recommender.atomic import atomic_path, atomic_write_text
 
-__all__ = ["table_header", "write_report"]
+__all__ = ["paired_lines", "table_header", "write_report"]
 
 
 def table_header(num_rounds: int) -> list[str]:
     """The Markdown table's heading lines; the last-round column is named after ``num_rounds``."""
     return [
         f"| setting | strategy | AUC | J&F@{int(num_rounds)} | time AUC (DAVIS) | J&F@60s (DAVIS) "
-        "| time AUC (per sample) | samples |",
-        "|---|---|---|---|---|---|---|---|",
+        "| time AUC (per sample) | seed spread | samples |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+
+
+def _seed_cell(summary: dict[str, Any]) -> str:
+    spread = summary.get("seed_spread")
+    if not spread or spread["seeds"] < 2:
+        return "-"
+    return f"{spread['std']:.2f} ({spread['seeds']} seeds)"
+
+
+def _interval(values: list[float]) -> str:
+    return f"[{values[0]:+.2f}, {values[1]:+.2f}]"
+
+
+def paired_lines(paired: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Markdown table of the paired differences: one row per (setting, comparison)."""
+    lines = [
+        "| setting | difference | mean | 95% CI (bootstrap) | 95% CI (t) | pairs won / lost | "
+        "videos won / lost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setting, comparisons in paired.items():
+        for name, d in comparisons.items():
+            lines.append(
+                f"| {setting} | {name} | {d['mean']:+.2f} | {_interval(d['ci95_bootstrap'])} | "
+                f"{_interval(d['ci95_t'])} | {d['pairs_won']} / {d['pairs_lost']} of {d['pairs']} | "
+                f"{d['videos_won']} / {d['videos_lost']} of {d['videos']} |"
+            )
+    return lines
 
 
 def _format(cell: dict[str, float]) -> str:
@@ -44,7 +72,7 @@ def write_report(out: Path, results: dict[str, Any], notes: list[str]) -> None:
             lines.append(
                 f"| {setting} | {name} | {_format(summary['auc'])} | {_format(summary['jf_last'])} | "
                 f"{_format(summary['time_auc'])} | {_format(summary['jf_at_60s'])} | "
-                f"{_format(summary['time_auc_per_sample'])} | {summary['samples']} |"
+                f"{_format(summary['time_auc_per_sample'])} | {_seed_cell(summary)} | {summary['samples']} |"
             )
             row = {"setting": setting, "strategy": name, "samples": summary["samples"]}
             for key in (
@@ -68,6 +96,14 @@ def write_report(out: Path, results: dict[str, Any], notes: list[str]) -> None:
         f"{results['max_time']} (not the DAVIS definition).",
         "",
     ]
+    if any(results.get("paired", {}).values()):
+        lines += [
+            "",
+            "Paired differences of the round AUC (x100) per (video, first scribble); Ours and Random are "
+            "averaged over their seeds on each pair. Seed spread: std of the per-seed mean AUC.",
+            "",
+            *paired_lines(results["paired"]),
+        ]
     text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
     atomic_write_text(out / "results.md", text)
     with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as stream:

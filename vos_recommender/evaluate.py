@@ -16,9 +16,15 @@ true J&F) and the wild setting (state quality = the learned estimator's predicti
   kept in the CSV/JSON as ``time_auc_per_sample`` / ``jf_at_60s_per_sample``;
 * the spread: sample standard deviation and the 95% confidence half-width of the mean (Student t).
 
+Ours may be several agents (``--agent a.zip,b.zip,c.zip``: training seeds). Its row pools their
+sessions, and ``seed spread`` is the standard deviation of the per-seed mean AUC. Below the table, the
+paired differences Ours - Worst, Ours - Linspace and Ours - Random per (video, first scribble) (Ours and
+Random averaged over their seeds on each pair) with 95% intervals (bootstrap over pairs and Student t)
+and the pairs and videos won and lost (:mod:`vos_recommender.evaluation.paired`).
+
 Random and Linspace ignore the quality, so they are run once (in the oracle environment) and their rows
 repeat in the wild setting. Outputs in ``--out``: ``results.md``, ``results.csv``, ``results.json`` (with
-every curve) and ``jf_vs_round.png``.
+every curve and the paired statistics) and ``jf_vs_round.png``.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ import numpy as np
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.eval_report import write_report
-from vos_recommender.metrics.auc import davis_summary, per_sample_time_summary, round_auc
+from vos_recommender.evaluation.paired import compare_strategies, seed_spread
+from vos_recommender.evaluation.summary import summarise
+from vos_recommender.metrics.auc import round_auc
 from vos_recommender.train import ensure_dataset
 
-__all__ = ["EvalConfig", "evaluate", "main", "run_session", "summarise"]
+__all__ = ["EvalConfig", "build_results", "evaluate", "main", "run_session", "summarise"]
 
 STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
 QUALITY_FREE = ("random", "linspace")
@@ -48,7 +56,7 @@ class EvalConfig:
     """Every setting of one evaluation."""
 
     agent: str = "runs/recommender/final_model.zip"
-    """Trained agent (.zip written by python -m vos_recommender.train)."""
+    """Trained agent (.zip written by python -m vos_recommender.train); comma-separated: one per training seed."""
     data: str = DEFAULT_DATA
     """DAVIS-layout dataset root (a missing default one is generated; another path needs --generate)."""
     generate: bool = False
@@ -64,7 +72,7 @@ class EvalConfig:
     cache_dir: str = "data/cache/vos"
     """Cache backend folder (empty string: no cache)."""
     stats_dir: str = "data/cache/goal_stats"
-    """Goal-statistics cache (the environment computes them at reset; evaluation does not use them)."""
+    """Goal-statistics cache (unused: evaluation switches the goal reward off, so it costs no random runs)."""
     quality_checkpoint: str = "runs/quality/quality_estimator.pt"
     """Wild quality estimator (python -m vos_recommender.quality.train); missing: oracle setting only."""
     train_quality_if_missing: bool = False
@@ -83,6 +91,8 @@ class EvalConfig:
     """Use only the first this many videos of the split (0: all)."""
     seed: int = 0
     """Base seed of Random."""
+    bootstrap: int = 10_000
+    """Bootstrap resamples of the (video, scribble) pairs for the paired intervals."""
     out: str = ""
     """Output folder (default: <agent folder>/eval)."""
     threads: int = 1
@@ -104,8 +114,8 @@ def _make_env(config: EvalConfig, quality: str, max_frames: int) -> Any:
         quality_kwargs={"checkpoint": config.quality_checkpoint} if quality == "wild" else {},
         num_rounds=config.num_rounds,
         max_frames=max_frames,
-        num_random_runs=2,  # the goal reward is not used here; the minimum keeps resets cheap
         stats_dir=config.stats_dir or None,
+        goal_reward=False,  # the goal reward is not used here: no random runs at reset
     )
 
 
@@ -141,50 +151,43 @@ def run_session(env: Any, strategy: RecommendationStrategy, video: str, scribble
     return {"jf": jf, "times": times, "frames": list(info["annotated_frames"]), "objects": objects}
 
 
-def _spread(values: np.ndarray) -> tuple[float, float, float]:
-    from scipy import stats
-
-    mean = float(np.mean(values))
-    if values.size < 2:
-        return mean, float("nan"), float("nan")
-    std = float(np.std(values, ddof=1))
-    half = float(stats.t.ppf(0.975, values.size - 1) * std / np.sqrt(values.size))
-    return mean, std, half
-
-
-def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) -> dict[str, Any]:
-    """Metrics of a list of sessions (J&F values x100).
-
-    ``auc`` and ``jf_last`` are per-sample values: mean, std and 95% CI half-width over sessions.
-    ``time_auc`` and ``jf_at_60s`` follow the DAVIS service (one averaged curve, J&F weighted by object
-    count, its own budget), so they have no spread; ``time_auc_per_sample`` and ``jf_at_60s_per_sample``
-    are the per-sample form under ``max_time``.
+def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> dict[str, Any]:
+    """Summaries, seed spreads and paired statistics of the sessions of every setting and strategy.
 
     Args:
-        sessions: Outputs of :func:`run_session` (``objects`` defaults to 1).
-        num_rounds: Rounds R of the round AUC.
-        max_time: Time budget of the per-sample time AUC.
+        config: The evaluation's settings (recorded; ``num_rounds``, ``bootstrap`` and ``seed`` are used).
+        sessions: Setting -> strategy key -> sessions of :func:`run_session` with ``video``,
+            ``scribble`` and ``seed``. Sessions of several runs (e.g. one per setting) can be merged here.
+
+    Returns:
+        The results dictionary that :func:`evaluate` writes to ``results.json``.
     """
-    jf = [s["jf"] for s in sessions]
-    times = [s["times"] for s in sessions]
-    objects = [int(s.get("objects", 1)) for s in sessions]
-    per_sample_time = per_sample_time_summary(jf, times, max_time=max_time)
-    per_sample = {
-        "auc": np.array([round_auc(s["jf"], num_rounds) for s in sessions]) * 100,
-        "jf_last": np.array([s["jf"][-1] for s in sessions]) * 100,
-        "time_auc_per_sample": per_sample_time["auc"] * 100,
-        "jf_at_60s_per_sample": per_sample_time["jf_at_t"] * 100,
+    results: dict[str, Any] = {
+        "data": str(config.data),
+        "split": config.split,
+        "backend": config.backend,
+        "num_rounds": config.num_rounds,
+        "config": dataclasses.asdict(config),
+        "settings": {},
+        "sessions": sessions,
     }
-    result: dict[str, Any] = {"samples": len(sessions)}
-    for key, values in per_sample.items():
-        mean, std, half = _spread(values)
-        result[key] = {"mean": mean, "std": std, "ci95": half}
-    davis = davis_summary(jf, times, objects, t=60.0)
-    result["time_auc"] = {"mean": davis["auc"] * 100, "std": float("nan"), "ci95": float("nan")}
-    result["jf_at_60s"] = {"mean": davis["jf_at_t"] * 100, "std": float("nan"), "ci95": float("nan")}
-    result["davis_max_time"] = davis["max_time"]
-    result["mean_curve"] = (np.mean(jf, axis=0) * 100).tolist()
-    return result
+    budgets = {}
+    for setting, by_strategy in sessions.items():
+        longest = max(sum(run["times"]) for runs in by_strategy.values() for run in runs)
+        budgets[setting] = max(60.0, float(np.ceil(longest)))
+        results["settings"][setting] = {}
+        for key, runs in by_strategy.items():
+            summary = summarise(runs, config.num_rounds, budgets[setting])
+            summary["seed_spread"] = seed_spread(runs, config.num_rounds)
+            results["settings"][setting][STRATEGY_NAMES[key]] = summary
+    results["max_time"] = budgets
+    results["paired"] = {
+        setting: compare_strategies(
+            by_strategy, config.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
+        )
+        for setting, by_strategy in sessions.items()
+    }
+    return results
 
 
 def evaluate(config: EvalConfig) -> dict[str, Any]:
@@ -209,8 +212,10 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         config.verbose,
         hint="check --data, or pass --generate to write synthetic videos there",
     )
-    agent_path = Path(config.agent)
-    out = Path(config.out) if config.out else agent_path.parent / "eval"
+    agent_paths = [Path(p.strip()) for p in config.agent.split(",") if p.strip()]
+    if not agent_paths:
+        raise ValueError(f"--agent names no agent file: {config.agent!r}")
+    out = Path(config.out) if config.out else agent_paths[0].parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
     strategies = [s.strip().lower() for s in config.strategies.split(",") if s.strip()]
     unknown = sorted(set(strategies) - set(STRATEGY_NAMES))
@@ -218,14 +223,18 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         raise KeyError(f"unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
     settings = [s.strip().lower() for s in config.settings.split(",") if s.strip()]
     notes: list[str] = []
-    agent = None
+    agents = []
     if "ours" in strategies:
         from vos_recommender.agent import RecurrentDQN
 
-        agent = RecurrentDQN.load(agent_path, device="cpu")
-        notes.append(
-            f"Ours: {agent_path} ({agent.num_timesteps} training steps, reward form {agent.reward_form})."
-        )
+        for path in agent_paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"--agent: no trained agent at {path}")
+            agents.append(RecurrentDQN.load(path, device="cpu"))
+            notes.append(
+                f"Ours (seed {len(agents) - 1}): {path} ({agents[-1].num_timesteps} training steps, "
+                f"reward form {agents[-1].reward_form})."
+            )
     if "wild" in settings and not Path(config.quality_checkpoint).is_file():
         if config.train_quality_if_missing:
             from vos_recommender.quality.train import QualityTrainSettings
@@ -271,11 +280,13 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 sessions[setting][key] = sessions[settings[0]][key]
                 continue
             runs = []
-            repeats = config.seeds if key == "random" else 1
+            repeats = {"random": config.seeds, "ours": len(agents)}.get(key, 1)
             for repeat in range(repeats):
                 for video, scribble in samples:
                     if key == "ours":
-                        strategy: RecommendationStrategy = AgentStrategy(agent, max_count=config.num_rounds)
+                        strategy: RecommendationStrategy = AgentStrategy(
+                            agents[repeat], max_count=config.num_rounds
+                        )
                     else:
                         strategy = build_strategy(key, seed=config.seed + repeat)
                     runs.append(
@@ -298,24 +309,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 "Random and Linspace ignore the quality: their sessions are shared by both settings."
             )
 
-    results: dict[str, Any] = {
-        "data": str(config.data),
-        "split": config.split,
-        "backend": config.backend,
-        "num_rounds": config.num_rounds,
-        "config": dataclasses.asdict(config),
-        "settings": {},
-        "sessions": sessions,
-    }
-    budgets = {}
-    for setting in settings:
-        longest = max(sum(run["times"]) for runs in sessions[setting].values() for run in runs)
-        budgets[setting] = max(60.0, float(np.ceil(longest)))
-        results["settings"][setting] = {
-            STRATEGY_NAMES[key]: summarise(sessions[setting][key], config.num_rounds, budgets[setting])
-            for key in strategies
-        }
-    results["max_time"] = budgets
+    results = build_results(config, sessions)
     write_report(out, results, notes)
     if config.verbose:
         print((out / "results.md").read_text())

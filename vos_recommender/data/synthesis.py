@@ -23,7 +23,38 @@ from scipy.ndimage import gaussian_filter1d
 
 from vos_recommender.data.textures import random_texture
 
-__all__ = ["SyntheticVideo", "synthesize_video"]
+__all__ = ["MotionSettings", "SyntheticVideo", "synthesize_video"]
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """How hard a video is to propagate through: motion speed, fast-motion bursts, crossing distractors.
+
+    The defaults are the generator's original constants: with them the random generator is consumed in
+    the same order and the same seed gives the same bytes as before these settings existed.
+
+    Attributes:
+        speed_scale: Multiplier of the objects' speed and of its cap.
+        max_bursts: Largest number of fast-motion bursts per object.
+        min_distractors: Fewest unannotated crossing objects (when the caller does not fix the count).
+        max_distractors: Most unannotated crossing objects.
+    """
+
+    speed_scale: float = 1.0
+    max_bursts: int = 2
+    min_distractors: int = 0
+    max_distractors: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.speed_scale > 0:
+            raise ValueError(f"MotionSettings.speed_scale must be > 0, got {self.speed_scale}")
+        if self.max_bursts < 0:
+            raise ValueError(f"MotionSettings.max_bursts must be >= 0, got {self.max_bursts}")
+        if not 0 <= self.min_distractors <= self.max_distractors:
+            raise ValueError(
+                "MotionSettings needs 0 <= min_distractors <= max_distractors, got "
+                f"{self.min_distractors} and {self.max_distractors}"
+            )
 
 
 @dataclass
@@ -74,23 +105,31 @@ def _burst_profile(
 
 
 def _object_layer(
-    rng: np.random.Generator, label: int, num_frames: int, height: int, width: int, hue: float, unit: float
+    rng: np.random.Generator,
+    label: int,
+    num_frames: int,
+    height: int,
+    width: int,
+    hue: float,
+    unit: float,
+    motion: MotionSettings,
 ) -> _Layer:
     radius = float(rng.uniform(0.13, 0.22) * min(height, width))
     margin = 0.6 * radius
     center = rng.uniform([margin, margin], [width - margin, height - margin])
-    speed = rng.uniform(0.4, 1.6) * unit
+    speed = rng.uniform(0.4, 1.6) * unit * motion.speed_scale
     heading = rng.uniform(0, 2 * math.pi)
     velocity = speed * np.array([math.cos(heading), math.sin(heading)])
-    profile, events = _burst_profile(rng, num_frames, max_bursts=2)
+    profile, events = _burst_profile(rng, num_frames, max_bursts=motion.max_bursts)
     burst_dir = rng.standard_normal((num_frames, 2))
     centers = np.zeros((num_frames, 2))
     for t in range(num_frames):
         centers[t] = center
         velocity = velocity + rng.standard_normal(2) * 0.25 * unit
         norm = np.linalg.norm(velocity)
-        if norm > 2.0 * unit:
-            velocity *= 2.0 * unit / norm
+        cap = 2.0 * unit * motion.speed_scale
+        if norm > cap:
+            velocity *= cap / norm
         step = velocity * profile[t]
         if profile[t] > 1.0:
             # Bursts jerk the object sideways as well as forwards, like a sudden dodge.
@@ -144,10 +183,16 @@ def _object_layer(
 
 
 def _distractor_layer(
-    rng: np.random.Generator, num_frames: int, height: int, width: int, hue: float, unit: float
+    rng: np.random.Generator,
+    num_frames: int,
+    height: int,
+    width: int,
+    hue: float,
+    unit: float,
+    motion: MotionSettings,
 ) -> _Layer:
     """A fast unannotated object that crosses the frame once, in front of everything, at a random time."""
-    layer = _object_layer(rng, 0, num_frames, height, width, hue, unit)
+    layer = _object_layer(rng, 0, num_frames, height, width, hue, unit, motion)
     layer.radius *= float(rng.uniform(0.6, 0.9))
     layer.depth = 2.0 + float(rng.uniform(0, 1))
     enter = int(rng.integers(0, max(1, num_frames - 3)))
@@ -242,6 +287,7 @@ def synthesize_video(
     width: int,
     num_objects: int,
     num_distractors: int | None = None,
+    motion: MotionSettings | None = None,
 ) -> SyntheticVideo:
     """Render one synthetic video with its ground truth.
 
@@ -251,14 +297,16 @@ def synthesize_video(
         height: Frame height.
         width: Frame width.
         num_objects: Number of annotated objects.
-        num_distractors: Unannotated crossing objects; ``None`` draws 0-2.
+        num_distractors: Unannotated crossing objects; ``None`` draws them from ``motion``'s range.
+        motion: Motion, burst and distractor settings (``None``: the defaults).
 
     Returns:
         The :class:`SyntheticVideo`.
     """
+    motion = motion or MotionSettings()
     unit = min(height, width) / 120.0
     if num_distractors is None:
-        num_distractors = int(rng.integers(0, 3))
+        num_distractors = int(rng.integers(motion.min_distractors, motion.max_distractors + 1))
     hues = _pick_hues(rng, num_objects + num_distractors + 1)
     pad = int(math.ceil(0.25 * max(height, width)))
     bg_tex = random_texture(rng, height + 2 * pad, width + 2 * pad, hues[0], unit * 1.5)
@@ -270,11 +318,11 @@ def synthesize_video(
     light = 1.0 + 0.08 * np.sin(rng.uniform(0.05, 0.3) * np.arange(num_frames) + rng.uniform(0, 6.3))
 
     layers = [
-        _object_layer(rng, label, num_frames, height, width, hues[label], unit)
+        _object_layer(rng, label, num_frames, height, width, hues[label], unit, motion)
         for label in range(1, num_objects + 1)
     ]
     layers += [
-        _distractor_layer(rng, num_frames, height, width, hues[num_objects + 1 + i], unit)
+        _distractor_layer(rng, num_frames, height, width, hues[num_objects + 1 + i], unit, motion)
         for i in range(num_distractors)
     ]
     layers.sort(key=lambda layer: layer.depth)

@@ -1,0 +1,44 @@
+"""evaluate with several agent seeds: pooled Ours rows, seed spread, paired differences in JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.vos.test_train_evaluate import common_args, setup  # noqa: F401  (module fixture)
+from vos_recommender.evaluate import main
+
+
+def test_several_agents_give_seed_spread_and_paired_statistics(setup: dict[str, Path]) -> None:  # noqa: F811
+    out = setup["base"] / "eval_paired"
+    args = common_args(setup)
+    args[args.index("--agent") + 1] = f"{setup['agent']},{setup['agent']}"
+    main([*args, "--quality-checkpoint", str(setup["quality"]), "--out", str(out), "--bootstrap", "200"])
+    results = json.loads((out / "results.json").read_text())
+    videos = {s["video"] for s in results["sessions"]["oracle"]["worst"]}
+    pairs = len(results["sessions"]["oracle"]["worst"])
+    for setting in ("oracle", "wild"):
+        ours = results["sessions"][setting]["ours"]
+        assert len(ours) == 2 * pairs and sorted({s["seed"] for s in ours}) == [0, 1]
+        spread = results["settings"][setting]["Ours"]["seed_spread"]
+        assert spread["seeds"] == 2
+        # the same agent twice: identical greedy sessions, so no spread across the two seeds
+        assert spread["std"] == pytest.approx(0.0, abs=1e-9)
+        paired = results["paired"][setting]
+        assert set(paired) == {"Ours - Random", "Ours - Linspace", "Ours - Worst"}
+        for d in paired.values():
+            assert d["pairs"] == pairs and d["videos"] == len(videos)
+            assert d["pairs_won"] + d["pairs_lost"] <= pairs
+            assert d["ci95_bootstrap"][0] <= d["mean"] <= d["ci95_bootstrap"][1]
+    table = (out / "results.md").read_text()
+    assert "| oracle | Ours - Worst |" in table and "| wild | Ours - Linspace |" in table
+    assert "0.00 (2 seeds)" in table
+
+
+def test_a_missing_agent_file_is_named(setup: dict[str, Path]) -> None:  # noqa: F811
+    args = common_args(setup)
+    args[args.index("--agent") + 1] = f"{setup['agent']},{setup['base'] / 'nope.zip'}"
+    with pytest.raises(FileNotFoundError, match="nope.zip"):
+        main([*args, "--settings", "oracle", "--out", str(setup["base"] / "eval_missing")])

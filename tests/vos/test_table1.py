@@ -1,0 +1,159 @@
+"""Table 1 assembly (AUC, verdict and paired tables, plots) and the benchmarks/vos_table1.py driver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import vos_table1
+from vos_recommender.evaluation.table1 import (
+    auc_table,
+    claim_verdict,
+    paired_table,
+    plot_backend,
+    verdict_table,
+)
+
+
+def summary(auc: float, seeds: int = 1, std: float = float("nan")) -> dict:
+    return {
+        "auc": {"mean": auc, "std": 1.0, "ci95": 0.5},
+        "seed_spread": {"per_seed": [auc] * seeds, "std": std, "seeds": seeds},
+        "mean_curve": [auc - 10, auc, auc + 5],
+    }
+
+
+def difference(mean: float, low: float, high: float) -> dict:
+    return {
+        "mean": mean,
+        "ci95_bootstrap": [low, high],
+        "ci95_t": [low - 0.1, high + 0.1],
+        "pairs": 6,
+        "pairs_won": 4,
+        "pairs_lost": 2,
+        "videos": 2,
+        "videos_won": 1,
+        "videos_lost": 1,
+    }
+
+
+def entry(backend: str, dataset: str, wild: dict, oracle: dict) -> dict:
+    settings = {
+        s: {"Random": summary(60.0), "Worst": summary(61.0), "Ours": summary(62.5, 3, 0.4)}
+        for s in ("oracle", "wild")
+    }
+    return {
+        "backend": backend,
+        "dataset": dataset,
+        "results": {
+            "settings": settings,
+            "paired": {"oracle": {"Ours - Worst": oracle}, "wild": {"Ours - Worst": wild}},
+        },
+    }
+
+
+def test_claim_verdicts_follow_the_interval() -> None:
+    assert claim_verdict("wild", difference(1.0, 0.2, 1.8)).startswith("holds")
+    assert claim_verdict("wild", difference(0.5, -0.2, 1.2)).startswith("not shown")
+    assert claim_verdict("wild", difference(-1.0, -1.8, -0.2)).startswith("fails")
+    assert claim_verdict("oracle", difference(-0.5, -1.2, 0.2)) == "holds (no significant difference)"
+    assert claim_verdict("oracle", difference(-1.0, -1.8, -0.2)).startswith("fails")
+    assert claim_verdict("oracle", None) == "not measured"
+
+
+def test_tables_have_a_column_per_dataset_and_backend(tmp_path: Path) -> None:
+    entries = [
+        entry("flow", "default", difference(1.0, 0.2, 1.8), difference(-0.5, -1.2, 0.2)),
+        entry("flow", "shifted", difference(-1.0, -1.8, -0.2), difference(0.1, -0.3, 0.5)),
+    ]
+    auc = "\n".join(auc_table(entries))
+    assert "| setting | strategy | default / flow | shifted / flow |" in auc
+    assert "| wild | Ours | 62.50 ± 0.50 (sd 0.40) | 62.50 ± 0.50 (sd 0.40) |" in auc
+    assert "Linspace" not in auc  # a strategy nobody ran has no row
+    verdicts = verdict_table(entries)
+    assert len(verdicts) == 4
+    assert "| flow | default | +1.00 [+0.20, +1.80] | holds" in verdicts[2]
+    assert "fails (Ours worse, significant)" in verdicts[3]
+    paired = paired_table(entries)
+    assert len(paired) == 2 + 4
+    assert (
+        "| flow | shifted | wild | Ours - Worst | -1.00 | [-1.80, -0.20] | [-1.90, -0.10] | 4 / 2 of 6 | 1 / 1 of 2 |"
+        in paired
+    )
+    plot_backend(tmp_path / "flow.png", "flow", entries)
+    assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: Path) -> None:
+    args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
+    assert vos_table1.backend_spec("flow", args) == ({}, "flow")
+    assert vos_table1.backend_spec("atnet", args) is None
+    (tmp_path / "atnet.pth").write_bytes(b"first")
+    kwargs, tag = vos_table1.backend_spec("atnet", args)
+    assert kwargs == {"config": "cpu", "weights": str(tmp_path / "atnet.pth")}
+    (tmp_path / "atnet.pth").write_bytes(b"second")
+    assert vos_table1.backend_spec("atnet", args)[1] != tag  # new weights never replay old cached results
+    random = vos_table1.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
+    assert vos_table1.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
+
+
+def test_driver_rejects_inconsistent_sizes() -> None:
+    with pytest.raises(SystemExit):
+        vos_table1.parse_args(["--agent-videos", "40", "--quality-videos", "32"])
+    with pytest.raises(SystemExit, match="unknown steps"):
+        vos_table1.main(["--quick", "--only", "train"])
+
+
+@pytest.mark.slow
+def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    work, out = tmp_path / "work", tmp_path / "results" / "table1.md"
+    vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])
+    text = out.read_text()
+    assert "Status: complete." in text
+    assert "| setting | strategy | default / flow | shifted / flow |" in text
+    assert (
+        "| flow | default | oracle | Ours - Worst |" in text
+        and "| flow | shifted | wild | Ours - Random |" in text
+    )
+    assert (out.parent / "table1_flow.png").is_file()
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert {e["dataset"] for e in summary["entries"]} == {"default", "shifted"}
+    capsys.readouterr()
+    vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])  # everything kept, nothing rerun
+    log = capsys.readouterr().out
+    assert "agent seed0: kept" in log and "eval flow shifted: kept" in log and "running" not in log
+
+
+@pytest.mark.slow
+def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "table1.md"
+    common = ["--quick", "--work", str(work), "--out", str(out), "--datasets", "default"]
+    vos_table1.main(common)
+    single = json.loads((work / "eval" / "flow" / "default" / "results.json").read_text())
+    merged_dir = work / "eval" / "flow" / "default"
+    for name in ("results.json", "results.md", "results.csv", "jf_vs_round.png"):
+        (merged_dir / name).unlink()
+    for part in ("baselines", "wild", "oracle-agent"):
+        vos_table1.main([*common, "--only", "eval", "--eval-part", part])
+    merged = json.loads((merged_dir / "results.json").read_text())
+    for setting in ("oracle", "wild"):
+        for strategy, summary in single["settings"][setting].items():
+            assert merged["settings"][setting][strategy]["auc"] == pytest.approx(summary["auc"])
+        assert merged["paired"][setting] == single["paired"][setting]
+
+
+def test_the_recorded_command_omits_the_work_splitting_options() -> None:
+    argv = ["--agent-steps", "600", "--only", "eval", "--eval-part=wild", "--datasets", "shifted", "--quick"]
+    assert vos_table1.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
+
+
+def test_native_weights_may_be_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "ipn").mkdir()
+    (tmp_path / "ipn" / "I.pth").write_bytes(b"i")
+    args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
+    kwargs, tag = vos_table1.backend_spec("ipn", args)
+    assert kwargs["weights"] == str(tmp_path / "ipn") and tag.startswith("ipn-cpu-")
+    (tmp_path / "ipn" / "P.pth").write_bytes(b"p")
+    assert vos_table1.backend_spec("ipn", args)[1] != tag
