@@ -14,7 +14,9 @@ import cv2
 import networkx as nx
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from skimage.morphology import disk, medial_axis
+from skimage.morphology import disk
+
+from vos_recommender.interaction.medial_axis import medial_axis
 
 __all__ = ["centred_disk", "longest_paths", "open_region", "shrink_until", "skeleton_graph", "smooth_path"]
 
