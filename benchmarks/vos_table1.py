@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--native-config", default="cpu", help="size of the native backends")
     add(
         "--native-weights",
-        default="/work/native_weights",
+        default="work_dirs/native_weights",
         help="folder with <name>.pth of the native backends",
     )
     add("--allow-random-weights", action="store_true", help="run native backends without trained weights")
