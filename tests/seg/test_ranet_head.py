@@ -347,9 +347,21 @@ def test_region_construction_matches_loop_reference(variant):
             g_ref = [[(f_ref[i, j] + f_ref[j, i]) / 2 > 0.7 for j in range(n)] for i in range(n)]
         g_ref = torch.tensor([[bool(v) for v in row] for row in g_ref])
         assert torch.equal(linked[b], g_ref)
-        reference = (
-            components_reference(g_ref) if head.region_rule == "components" else greedy_reference(g_ref)
-        )
+        if head.region_rule == "average_linkage":
+            from .test_region_linkage import _reference_partition
+
+            margin = torch.tensor(
+                [
+                    [float((w * f_ref[i, j] + bias + w * f_ref[j, i] + bias) / 2) for j in range(n)]
+                    for i in range(n)
+                ]
+            )
+            clusters = _reference_partition(margin)
+            reference = [min(next(c for c in clusters if i in c)) for i in range(n)]
+        elif head.region_rule == "components":
+            reference = components_reference(g_ref)
+        else:
+            reference = greedy_reference(g_ref)
         assert canonical_partition(region[b].tolist()) == canonical_partition(reference)
         assert int(counts[b]) == len(set(reference))
     assert counts.min() > 1 and counts[0] != counts[1], (
