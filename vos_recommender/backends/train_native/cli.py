@@ -11,8 +11,8 @@ The run folder ``<runs-dir>/<name>/`` holds:
 * ``settings.json``: every setting of the run;
 * ``metrics.jsonl``: one line per step (``step``, ``loss``, ``interaction``, ``propagation``, ``seconds``);
   on ``--resume`` lines after the restored step are dropped before the run appends;
-* the weights in the native model's format, with batch-norm statistics recomputed over ``--bn-batches``
-  fresh batches (:mod:`.batchnorm`; the resume state keeps the running ones), loadable strictly by the
+* the weights in the native model's format (with ``--bn-batches N``, their batch-norm statistics recomputed
+  over N fresh batches, :mod:`.batchnorm`; the resume state keeps the running ones), loadable strictly by the
   backend: ``I.pth`` and ``P.pth`` for IPN (``build_backend("ipn", config="cpu", weights=<run>)``), ``atnet.pth`` for ATNet
   (``build_backend("atnet", config="cpu", weights=<run>/atnet.pth)``), ``manet.pth`` for MANet
   (``build_backend("manet", config="cpu", weights=<run>/manet.pth)``);
@@ -80,8 +80,11 @@ class NativeTrainSettings:
     """Write the weights and the resume state every this many steps (and at the end)."""
     threads: int = 2
     """Torch CPU threads."""
-    bn_batches: int = 16
-    """Batches over which the exported weights' batch-norm statistics are recomputed (0: keep the running ones)."""
+    bn_batches: int = 0
+    """Batches over which the exported weights' batch-norm statistics are recomputed (0: keep the running ones).
+
+    Measured both ways (``docs/recommender.md``): 16 batches helped ATNet after 101 steps and hurt MANet after
+    128, so the running statistics stay the default."""
     max_minutes: float = 0.0
     """Stop (saving the state, so ``--resume`` continues) after this many minutes of training; 0: no limit."""
     resume: bool = False
