@@ -106,6 +106,8 @@ def test_clear_errors(tiny_data, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty"):
         train(_settings(str(tmp_path / "empty"), str(tmp_path), "ipn", name="e"))
+    with pytest.raises(ValueError, match="bn-batches"):
+        train(_settings(tiny_data, str(tmp_path), "atnet", name="n", bn_batches=-1))
     with pytest.raises(ValueError, match="batch-size"):
         train(_settings(tiny_data, str(tmp_path), "atnet", name="b", batch_size=1))
     with pytest.raises(FileNotFoundError, match="no run to resume"):

@@ -52,6 +52,7 @@ def test_zero_batches_keeps_the_running_statistics():
     toy.bn.running_mean.fill_(7.0)
     copy = recalibrated_copy(toy, _draw, batches=0, batch_size=4, seed=0)
     assert torch.equal(copy.bn.running_mean, toy.bn.running_mean)
+    assert copy is toy and toy.training  # nothing recomputed: no copy, and the training mode is kept
     assert has_batchnorm(toy) and not has_batchnorm(nn.Linear(2, 2))
 
 

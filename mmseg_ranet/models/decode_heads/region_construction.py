@@ -239,9 +239,10 @@ class RegionConstructionBlock(BaseModule):
         with torch.no_grad():
             margin = decision if decision is not None else score - self.region_threshold
             # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
-            linked = (margin + margin.transpose(1, 2)) > 0
+            summed = margin + margin.transpose(1, 2)
+            linked = summed > 0
             if self.region_rule == "average_linkage":
-                region, num_regions = average_linkage_labels((margin + margin.transpose(1, 2)) / 2)
+                region, num_regions = average_linkage_labels(summed / 2)
             else:
                 region, num_regions = region_labels(linked, self.region_rule)
             if self.force_regions is not None:

@@ -118,6 +118,11 @@ def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> 
     return table
 
 
+def _margin(values: Tensor, weight: float | None, bias: float) -> Tensor:
+    """F^g = w F + b, or F - threshold (``bias``) without a learnable decision."""
+    return values * weight + bias if weight is not None else values + bias
+
+
 @torch.no_grad()
 def _decide(
     score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
@@ -125,13 +130,9 @@ def _decide(
     """G_ij = [(F^g_ij + F^g_ji) / 2 > 0] for F^g = w F + b (or F - threshold), in row blocks."""
     num_pixels = score.shape[0]
     linked = torch.empty(num_pixels, num_pixels, dtype=torch.bool, device=score.device)
-
-    def margin(values: Tensor) -> Tensor:
-        return values * weight + bias if weight is not None else values + bias
-
     for start, stop in _row_blocks(num_pixels, log_probs, spec):
-        rows = margin(score[start:stop])
-        columns = margin(score[:, start:stop].t())
+        rows = _margin(score[start:stop], weight, bias)
+        columns = _margin(score[:, start:stop].t(), weight, bias)
         torch.gt(rows + columns, 0, out=linked[start:stop])
     return linked
 
@@ -151,7 +152,7 @@ def _regions_and_sums(
     if spec.force_regions is not None:
         return forced_regions_and_sums(score, spec.force_regions)
     if spec.region_rule == "average_linkage":
-        margin = score * (1.0 if weight is None else weight) + bias
+        margin = _margin(score, weight, bias)
         margin = (margin + margin.t()) / 2
         region, count = average_linkage_labels(margin.unsqueeze(0))
         del margin

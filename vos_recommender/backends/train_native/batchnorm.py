@@ -59,13 +59,15 @@ def recalibrated_copy(
         seed: Seed of the generator drawing the samples, so a given step always recalibrates the same way.
 
     Returns:
-        The copy, in eval mode.
+        The copy, in eval mode; ``trainer`` itself (unchanged, mode included) when there is nothing to
+        recompute, so the default export costs no copy of the networks.
     """
+    if batches <= 0 or not has_batchnorm(trainer):
+        return trainer
     model = copy.deepcopy(trainer)
-    if batches > 0 and has_batchnorm(model):
-        rng = np.random.default_rng(seed)
-        loader = [([draw_sample(rng) for _ in range(batch_size)],) for _ in range(batches)]
-        # Dropout or other randomness in the forward pass must not move the training run's generator.
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            update_bn(loader, _LossForward(model))
+    rng = np.random.default_rng(seed)
+    loader = [([draw_sample(rng) for _ in range(batch_size)],) for _ in range(batches)]
+    # Dropout or other randomness in the forward pass must not move the training run's generator.
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        update_bn(loader, _LossForward(model))
     return model.eval()

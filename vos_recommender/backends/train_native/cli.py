@@ -171,6 +171,8 @@ def train(settings: NativeTrainSettings, explicit: set[str] | None = None) -> Pa
         raise FileExistsError(f"{run_dir} already holds a run: pass --resume, --overwrite or another --name")
     if settings.model not in TRAINERS:
         raise ValueError(f"--model must be one of {sorted(TRAINERS)}, got {settings.model!r}")
+    if settings.bn_batches < 0:
+        raise ValueError(f"--bn-batches must be >= 0, got {settings.bn_batches}")
     if settings.batch_size < 2:
         # Batch normalisation in training mode needs two values per channel (the SE blocks pool to 1 x 1).
         raise ValueError(f"--batch-size must be at least 2, got {settings.batch_size}")
