@@ -77,6 +77,7 @@ MAIN_MODELS: list[tuple[str, str]] = [
     ("RANet object regions, connected components", ABLATION_DIR + "_object-regions_components.py"),
     ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
+    ("RANet object regions, GT segments (oracle)", ABLATION_DIR + "_object-regions_forced-ground-truth.py"),
 ]
 
 #: The RANet ablations: (label, config). The first row is the unchanged paper variant (K = 8).
@@ -103,6 +104,7 @@ OBJECTS_MODELS: list[tuple[str, str]] = [
     ("RANet object regions, connected components", ABLATION_DIR + "_object-regions_components.py"),
     ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
+    ("RANet object regions, GT segments (oracle)", ABLATION_DIR + "_object-regions_forced-ground-truth.py"),
     # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the
     # objects data whatever the config's own data_root (train_command overrides it), and its run name
     # carries the scene, so a context config listed here never reuses a context run's result.

@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, MultiConfig
 from torch import Tensor
 
+from ..ops import ground_truth_regions
 from .ranet_loss import RANetLossMixin
 from .ranet_presets import (
     CONSTRUCTION_SWITCHES,
@@ -85,7 +86,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         representativeness_trains_decision (bool, optional): W^g learns through J (paper); False: only
             from ``loss_partition``.
         force_regions (str, optional): ``'image'`` or ``'pixel'`` replaces the partition by one region per
-            image or per cell (an ablation); None (default) keeps the regions of G.
+            image or per cell (an ablation), ``'ground_truth'`` by the GT segments of the label (an oracle;
+            needs ``RegionEncoderDecoder``); None (default) keeps the regions of G.
         attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
@@ -185,6 +187,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         self.region_scale = float(region_scale)
         # Region map (B, h, w) of the last ``predict``, for ``RegionEncoderDecoder``'s ``pred_regions``.
         self.predicted_regions: Tensor | None = None
+        # Label maps (B, H, W) over the input, set by RegionEncoderDecoder for force_regions='ground_truth'.
+        self.ground_truth_labels: Tensor | None = None
         self.boundary_ignore_index = boundary_ignore_index
 
         if input_transform == "multiple_select":
@@ -292,8 +296,16 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
                 resize(x, size=(height, width), mode="bilinear", align_corners=self.align_corners)
                 for x in (stage3_logits, stage3_boundary_logits)
             )
+        given = None
+        if self.region_construction.force_regions == "ground_truth":
+            if self.ground_truth_labels is None:
+                raise ValueError(
+                    "force_regions='ground_truth' needs the label maps: use model type 'RegionEncoderDecoder', "
+                    "which sets RANetHead.ground_truth_labels from the data samples"
+                )
+            given = ground_truth_regions(self.ground_truth_labels, (height, width), self.ignore_index)
         boundary_prob, j_values, region, num_regions = self.region_construction(
-            stage3_logits, stage3_boundary_logits
+            stage3_logits, stage3_boundary_logits, given
         )
         context, reps = self.region_interaction(features, j_values, region, num_regions)
         fused = self.fusion_dropout(self.fusion_conv(torch.cat([features, context], dim=1)))

@@ -9,13 +9,13 @@ from mmseg.utils import OptMultiConfig
 from torch import Tensor
 
 from ..ops import (
-    FORCED_REGIONS,
     RegionScoreSpec,
     average_linkage_labels,
     boundary_max_table,
     jensen_shannon_table,
     pair_boundary_term,
     pair_semantic_term,
+    region_counts,
     region_labels,
     region_representativeness,
     streamed_region_scores,
@@ -63,9 +63,10 @@ class RegionConstructionBlock(BaseModule):
             detaches W^g inside J (J keeps its value), so W^g learns only from a loss on the decision
             (``RegionPartitionLoss``): through J it drifts until G links nothing or everything, because J
             does not reward a good partition. Defaults to True.
-        force_regions (str, optional): Replace the partition of G by one region per image (``'image'``)
-            or one region per cell (``'pixel'``), everything else unchanged (an ablation). Defaults to
-            None (the regions of G).
+        force_regions (str, optional): Replace the partition of G by one region per image (``'image'``),
+            one region per cell (``'pixel'``) or the GT segments of the label (``'ground_truth'``, an
+            oracle: the caller passes ``given_regions``), everything else unchanged (an ablation).
+            Defaults to None (the regions of G).
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` implementation of D.
         semantic_impl (str): The same choice for the full-form E.
@@ -138,20 +139,24 @@ class RegionConstructionBlock(BaseModule):
                 self.decision_conv.weight[0, 0, decision_kernel_size // 2, decision_kernel_size // 2] = 1.0
                 self.decision_conv.bias.fill_(-self.region_threshold)
 
-    def forward(self, class_logits: Tensor, boundary_logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(
+        self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Regions and representativeness, streamed or from dense tables (``stream_tables``).
 
         Args:
             class_logits (Tensor): Class logits C, (B, num_classes, h, w).
             boundary_logits (Tensor): Boundary logits B, (B, 2, h, w).
+            given_regions (Tensor, optional): Region ids (B, h*w) that replace the partition, required
+                with ``force_regions='ground_truth'`` (``ops.ground_truth_regions``).
 
         Returns:
             tuple: boundary probability b (B, h, w); J (B, h*w); region ids (B, h*w); region counts (B,).
         """
         if self.stream_tables:
-            return self.streamed(class_logits, boundary_logits)
+            return self.streamed(class_logits, boundary_logits, given_regions)
         boundary_prob, score, decision, _, region, num_regions = self.dense_tables(
-            class_logits, boundary_logits
+            class_logits, boundary_logits, given_regions
         )
         if self.representativeness_source == "decision" and not self.representativeness_trains_decision:
             decision = self._decision(score, detached=True)
@@ -169,7 +174,7 @@ class RegionConstructionBlock(BaseModule):
         return torch.nn.functional.conv2d(score.unsqueeze(1), weight, bias, padding=padding).squeeze(1)
 
     def streamed(
-        self, class_logits: Tensor, boundary_logits: Tensor
+        self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The block without N x N tables held for autograd (same returns as :meth:`forward`)."""
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
@@ -193,11 +198,11 @@ class RegionConstructionBlock(BaseModule):
             if not self.representativeness_trains_decision:
                 weight, bias = weight.detach(), bias.detach()
             mean_score, region, num_regions = streamed_region_scores(
-                boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach())
+                boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach()), given_regions
             )
         else:
             mean_score, region, num_regions = streamed_region_scores(
-                boundary_prob, log_probs, spec, None, -self.region_threshold
+                boundary_prob, log_probs, spec, None, -self.region_threshold, given_regions
             )
         if self.representativeness_source == "decision":
             j_values = mean_score * weight + bias
@@ -206,7 +211,7 @@ class RegionConstructionBlock(BaseModule):
         return boundary_prob, j_values, region, num_regions
 
     def dense_tables(
-        self, class_logits: Tensor, boundary_logits: Tensor
+        self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
         """b, F = (1 - D)(1 - E), F^g, G and the regions, as dense tables.
 
@@ -245,7 +250,13 @@ class RegionConstructionBlock(BaseModule):
                 region, num_regions = average_linkage_labels(summed / 2)
             else:
                 region, num_regions = region_labels(linked, self.region_rule)
-            if self.force_regions is not None:
+            if self.force_regions == "ground_truth":
+                if given_regions is None or given_regions.shape != region.shape:
+                    raise ValueError(
+                        f"force_regions='ground_truth' needs given_regions of shape {tuple(region.shape)}"
+                    )
+                region, num_regions = given_regions, region_counts(given_regions)
+            elif self.force_regions is not None:
                 region, num_regions = forced_regions(self.force_regions, *region.shape, region.device)
         return boundary_prob, score, decision, linked, region, num_regions
 
@@ -304,8 +315,8 @@ class RegionConstructionBlock(BaseModule):
 
 def forced_regions(force_regions: str, batch: int, num_pixels: int, device) -> tuple[Tensor, Tensor]:
     """Region ids (B, N) and counts (B,) of one region per image (``'image'``) or per cell (``'pixel'``)."""
-    if force_regions not in FORCED_REGIONS[1:]:
-        raise ValueError(f"force_regions must be one of {FORCED_REGIONS[1:]}, got {force_regions!r}")
+    if force_regions not in ("image", "pixel"):
+        raise ValueError(f"force_regions must be 'image' or 'pixel' here, got {force_regions!r}")
     if force_regions == "image":
         region = torch.zeros(batch, num_pixels, dtype=torch.long, device=device)
         return region, torch.ones(batch, dtype=torch.long, device=device)

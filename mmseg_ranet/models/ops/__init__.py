@@ -13,6 +13,7 @@ and the tests' reference.
 
 from .boundary_endpoints import BoundaryEndpointMax, with_endpoints
 from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
+from .ground_truth_regions import ground_truth_regions, region_counts
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
 from .pair_scores import pair_boundary_term, pair_semantic_term
 from .region_attention import (
@@ -47,6 +48,8 @@ __all__ = [
     "REGION_IMPLS",
     "REGION_RULES",
     "average_linkage_labels",
+    "ground_truth_regions",
+    "region_counts",
     "average_linkage_roots",
     "RegionScoreSpec",
     "RegionSlots",

@@ -39,7 +39,7 @@ from .region_labels import compact_region_labels, jump_to_roots, region_labels
 from .region_linkage import average_linkage_labels
 
 #: Partitions that can replace the decision's regions (None: the regions of G).
-FORCED_REGIONS = (None, "image", "pixel")
+FORCED_REGIONS = (None, "image", "pixel", "ground_truth")
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
@@ -60,8 +60,9 @@ class RegionScoreSpec:
             ``'compiled'``: one tiled pass over F without a decision table; ``'torch'``: a bool decision
             table in row blocks and min-label propagation).
         boundary_endpoints: D counts the end pixels: D'_ij = max(D_ij, b_i, b_j) (``boundary_endpoints``).
-        force_regions: None (regions from G), ``'image'`` (one region per image) or ``'pixel'`` (one
-            region per cell): the partition is replaced, the scores and J are computed as usual.
+        force_regions: None (regions from G), ``'image'`` (one region per image), ``'pixel'`` (one
+            region per cell) or ``'ground_truth'`` (the regions given with the call, from the label): the
+            partition is replaced, the scores and J are computed as usual.
         block_elements: Size of a row block (memory knob).
     """
 
@@ -149,6 +150,8 @@ def _regions_and_sums(
     score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
+    if spec.force_regions == "ground_truth":
+        raise ValueError("force_regions='ground_truth' needs the regions of the label (given_regions)")
     if spec.force_regions is not None:
         return forced_regions_and_sums(score, spec.force_regions)
     if spec.region_rule == "average_linkage":
@@ -199,14 +202,23 @@ class _StreamedRegionScores(torch.autograd.Function):
     """(boundary, log_probs) -> (S, region, counts); see the module docstring."""
 
     @staticmethod
-    def forward(ctx, boundary, log_probs, spec, weight, bias):  # type: ignore[override]
+    def forward(ctx, boundary, log_probs, spec, weight, bias, given_regions):  # type: ignore[override]
         batch, _, num_pixels = log_probs.shape
         mean_score = log_probs.new_empty(batch, num_pixels)
         regions = torch.empty(batch, num_pixels, dtype=torch.long, device=log_probs.device)
         counts = torch.empty(batch, dtype=torch.long, device=log_probs.device)
         for b in range(batch):
             score = _score_table(boundary[b : b + 1], log_probs[b : b + 1], spec)
-            region, count, total = _regions_and_sums(score, weight, bias, log_probs, spec)
+            if given_regions is None:
+                region, count, total = _regions_and_sums(score, weight, bias, log_probs, spec)
+            else:
+                region = given_regions[b]
+                count = region.max() + 1
+                with torch.no_grad():
+                    if use_compiled(score, spec.region_impl, "region_impl"):
+                        total = load_extension().region_row_sums(score, region)
+                    else:
+                        total = _region_row_sums(score, region, log_probs, spec)
             del score
             regions[b], counts[b] = region, count
             mean_score[b] = total / _region_sizes(region).to(total.dtype)
@@ -224,7 +236,7 @@ class _StreamedRegionScores(torch.autograd.Function):
         grad_boundary = torch.zeros_like(boundary) if ctx.needs_input_grad[0] else None
         grad_log_probs = torch.zeros_like(log_probs) if ctx.needs_input_grad[1] else None
         if grad_mean is None or not (need_boundary or need_log_probs):
-            return grad_boundary, grad_log_probs, None, None, None
+            return grad_boundary, grad_log_probs, None, None, None, None
         num_pixels = log_probs.shape[2]
         for b in range(log_probs.shape[0]):
             region = regions[b]
@@ -277,7 +289,7 @@ class _StreamedRegionScores(torch.autograd.Function):
                     grad_boundary[b : b + 1] = grad
                     if spec.boundary_endpoints:
                         grad_boundary[b] += grad_endpoints.view_as(grad_boundary[b])
-        return grad_boundary, grad_log_probs, None, None, None
+        return grad_boundary, grad_log_probs, None, None, None, None
 
 
 def streamed_region_scores(
@@ -286,6 +298,7 @@ def streamed_region_scores(
     spec: RegionScoreSpec,
     decision_weight: float | None = None,
     decision_bias: float = -0.8,
+    given_regions: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Regions and the region mean of the score F, without N x N tables held for autograd.
 
@@ -296,6 +309,8 @@ def streamed_region_scores(
         decision_weight (float, optional): w of a learnable 1x1 decision F^g = w F + b; None for the
             released fixed threshold (F^g = F + decision_bias).
         decision_bias (float): b of the decision, or minus the threshold. Defaults to -0.8.
+        given_regions (Tensor, optional): int64 region ids (B, N), contiguous from 0 per image, that
+            replace the decision's regions; required when ``spec.force_regions == 'ground_truth'``.
 
     Returns:
         tuple: S (B, N) with S_i = mean of F_ij over the pixels j of i's region (differentiable with
@@ -310,4 +325,15 @@ def streamed_region_scores(
         raise ValueError(
             f"boundary {tuple(boundary.shape)} and log_probs {tuple(log_probs.shape)} disagree on batch or pixels"
         )
-    return _StreamedRegionScores.apply(boundary, log_probs, spec, decision_weight, float(decision_bias))
+    if (spec.force_regions == "ground_truth") != (given_regions is not None):
+        raise ValueError(
+            "given_regions must be passed exactly when force_regions='ground_truth', got force_regions="
+            f"{spec.force_regions!r} and given_regions {'set' if given_regions is not None else 'None'}"
+        )
+    if given_regions is not None and given_regions.shape != log_probs.shape[::2]:
+        raise ValueError(
+            f"given_regions must have shape (B, N) = {tuple(log_probs.shape[::2])}, got {tuple(given_regions.shape)}"
+        )
+    return _StreamedRegionScores.apply(
+        boundary, log_probs, spec, decision_weight, float(decision_bias), given_regions
+    )

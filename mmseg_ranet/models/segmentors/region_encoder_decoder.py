@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 
+import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -34,6 +36,24 @@ def image_region_map(region: Tensor, img_meta: Mapping, padded_shape: Sequence[i
     return region
 
 
+def input_labels(inputs: Tensor, data_samples: SampleList, ignore_index: int) -> Tensor:
+    """The label maps (B, H, W) over the network input: each ``gt_sem_seg`` padded right and bottom with
+    ``ignore_index`` to the input size, as ``SegDataPreProcessor`` pads the images."""
+    height, width = inputs.shape[2:]
+    labels = torch.full(
+        (len(data_samples), height, width), ignore_index, dtype=torch.long, device=inputs.device
+    )
+    for index, sample in enumerate(data_samples):
+        label = sample.gt_sem_seg.data[0]
+        if label.shape[0] > height or label.shape[1] > width:
+            raise ValueError(
+                f"data sample {index}: gt_sem_seg {tuple(label.shape)} is larger than the input {(height, width)}"
+                " (a test pipeline that resizes the image must resize the label too)"
+            )
+        labels[index, : label.shape[0], : label.shape[1]] = label
+    return labels
+
+
 @MODELS.register_module()
 class RegionEncoderDecoder(EncoderDecoder):
     """``EncoderDecoder`` that adds the decode head's region map to every prediction as ``pred_regions``.
@@ -57,6 +77,38 @@ class RegionEncoderDecoder(EncoderDecoder):
                 "RegionEncoderDecoder needs a decode head that keeps its region map in predicted_regions "
                 f"(RANetHead), got {type(self.decode_head).__name__}"
             )
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """``EncoderDecoder.loss``; with ``force_regions='ground_truth'`` the head first gets the labels."""
+        with self._ground_truth_for_head(inputs, data_samples):
+            return super().loss(inputs, data_samples)
+
+    def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
+        """``EncoderDecoder.predict``; with ``force_regions='ground_truth'`` the head first gets the labels."""
+        with self._ground_truth_for_head(inputs, data_samples):
+            return super().predict(inputs, data_samples)
+
+    @contextlib.contextmanager
+    def _ground_truth_for_head(self, inputs: Tensor, data_samples: OptSampleList):
+        # The oracle ablation (regions = GT segments) reads the label in the head's forward; mmseg passes
+        # the head only features and image metas, so the label maps travel on the head for this call.
+        construction = getattr(self.decode_head, "region_construction", None)
+        if getattr(construction, "force_regions", None) != "ground_truth":
+            yield
+            return
+        if (self.test_cfg or {}).get("mode", "whole") != "whole" and not self.training:
+            raise ValueError(
+                "force_regions='ground_truth' needs test_cfg mode='whole' (slide windows have no label)"
+            )
+        if not data_samples or any("gt_sem_seg" not in sample for sample in data_samples):
+            raise ValueError("force_regions='ground_truth' needs gt_sem_seg in every data sample (an oracle)")
+        self.decode_head.ground_truth_labels = input_labels(
+            inputs, data_samples, self.decode_head.ignore_index
+        )
+        try:
+            yield
+        finally:
+            self.decode_head.ground_truth_labels = None
 
     def postprocess_result(self, seg_logits: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """``EncoderDecoder.postprocess_result`` plus ``pred_regions`` (whole inference only)."""
