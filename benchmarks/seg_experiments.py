@@ -446,12 +446,21 @@ def _ok(results: list[dict]) -> list[dict]:
     return [r for r in results if r.get("status") == "ok"]
 
 
+def _regions_per_image(result: dict) -> float | None:
+    """The run's mean region count on val: from the trained head's own pass, else from its validation's
+    region metric (the ground-truth oracle's head needs the label, which that pass does not give it)."""
+    count = result.get("regions", {}).get("mean", math.nan)
+    if not math.isnan(count):
+        return count
+    return result.get("region_quality", {}).get("regions_per_image")
+
+
 def summarise(label: str, results: list[dict]) -> dict:
     ok = _ok(results)
     mious = [r["mIoU"] for r in ok]
     walls = [r["wall_s"] for r in ok]
     iter_times = [r["iter_time_s"] for r in ok if r.get("iter_time_s") is not None]
-    regions = [r["regions"]["mean"] for r in ok if "regions" in r and not math.isnan(r["regions"]["mean"])]
+    regions = [count for count in map(_regions_per_image, ok) if count is not None]
     mean, std = mean_std(mious)
     quality = {
         key: mean_std([r["region_quality"][key] for r in ok if key in r.get("region_quality", {})])

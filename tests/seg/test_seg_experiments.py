@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,11 @@ def test_summary_and_tables_hold_mean_and_sample_std():
     assert "253.0" in lines[2] and "`a.py`" in lines[2]
     assert "| 1/2" in lines[3] and "| -" in lines[3]
     assert se.fmt_mean_std([]) == "-"
+    # A head that cannot count its regions without the label (the ground-truth oracle) falls back on its
+    # validation's region metric.
+    oracle = dict(_result(75.0, 0), regions={"mean": math.nan, "error": "needs the label maps"})
+    oracle["region_quality"] = {"regions_per_image": 5.0}
+    assert se.summarise("oracle", [oracle, _result(74.0, 1, regions=7)])["regions_mean"] == pytest.approx(6.0)
 
 
 def test_knob_table_and_plot(tmp_path):
