@@ -52,16 +52,6 @@ def forced_region_map(kind: str, num_pixels: int) -> Tensor:
     return torch.unique(nearest, return_inverse=True)[1]
 
 
-def _row_sums_in_regions(score: Tensor, region: Tensor) -> Tensor:
-    """sum_j F_ij [region_j = region_i] for every row i, in row blocks."""
-    total = score.new_empty(score.shape[0])
-    step = max(1, (1 << 22) // max(1, score.shape[1]))
-    for start in range(0, score.shape[0], step):
-        same = region[start : start + step].unsqueeze(1) == region.unsqueeze(0)
-        total[start : start + step] = torch.where(same, score[start : start + step], 0.0).sum(dim=1)
-    return total
-
-
 @contextlib.contextmanager
 def forcing_regions(kind: str):
     """Inside the block, every streamed RANetHead uses the ``kind`` region map (see the module docstring)."""
@@ -75,11 +65,7 @@ def forcing_regions(kind: str):
         original(score, weight, bias, log_probs, spec)
         region = forced_region_map(kind, score.shape[0]).to(score.device)
         count = torch.tensor(int(region.max()) + 1, device=score.device)
-        if region_scores.use_compiled(score, spec.region_impl, "region_impl"):
-            total = region_scores.load_extension().region_row_sums(score, region)
-        else:
-            total = _row_sums_in_regions(score, region)
-        return region, count, total
+        return region, count, region_scores.region_sums(score, region, log_probs, spec)
 
     region_scores._regions_and_sums = forced
     try:

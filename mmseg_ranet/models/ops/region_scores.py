@@ -178,6 +178,15 @@ def _regions_and_sums(
     return region, count[0], _region_row_sums(score, region, log_probs, spec)
 
 
+@torch.no_grad()
+def region_sums(score: Tensor, region: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> Tensor:
+    """sum_j F_ij [j in R(i)] (N,) for a given partition: the compiled pass when ``spec.region_impl`` picks
+    it, else PyTorch row blocks."""
+    if use_compiled(score, spec.region_impl, "region_impl"):
+        return load_extension().region_row_sums(score, region)
+    return _region_row_sums(score, region, log_probs, spec)
+
+
 def _region_row_sums(score: Tensor, region: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> Tensor:
     """sum_j F_ij [j in R(i)] (N,), in row blocks."""
     total = score.new_empty(score.shape[0])
@@ -214,11 +223,7 @@ class _StreamedRegionScores(torch.autograd.Function):
             else:
                 region = given_regions[b]
                 count = region.max() + 1
-                with torch.no_grad():
-                    if use_compiled(score, spec.region_impl, "region_impl"):
-                        total = load_extension().region_row_sums(score, region)
-                    else:
-                        total = _region_row_sums(score, region, log_probs, spec)
+                total = region_sums(score, region, log_probs, spec)
             del score
             regions[b], counts[b] = region, count
             mean_score[b] = total / _region_sizes(region).to(total.dtype)
