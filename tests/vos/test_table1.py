@@ -157,3 +157,18 @@ def test_native_weights_may_be_a_folder(tmp_path: Path) -> None:
     assert kwargs["weights"] == str(tmp_path / "ipn") and tag.startswith("ipn-cpu-")
     (tmp_path / "ipn" / "P.pth").write_bytes(b"p")
     assert vos_table1.backend_spec("ipn", args)[1] != tag
+
+
+def test_an_agent_trained_with_another_schedule_is_not_kept(tmp_path: Path) -> None:
+    args = vos_table1.parse_args(["--agent-steps", "3000", "--agent-lr", "1e-4"])
+    run_dir = tmp_path / "seed0"
+    run_dir.mkdir()
+    vos_table1.kept_settings(run_dir, args)  # nothing saved yet: nothing to check
+    saved = {"total_timesteps": 3000, "lr": 1e-4, "num_rounds": 5}
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    vos_table1.kept_settings(run_dir, args)  # same schedule: kept
+    (run_dir / "config.json").write_text(json.dumps({**saved, "lr": 5e-6, "total_timesteps": 600}))
+    with pytest.raises(
+        SystemExit, match=r"total_timesteps 600 there, 3000 asked, lr 5e-06 there, 0.0001 asked"
+    ):
+        vos_table1.kept_settings(run_dir, args)
