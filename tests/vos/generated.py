@@ -13,3 +13,27 @@ def generated_videos(folder: Path, split: str = "train", **settings) -> list:
     root = generate_davis_dataset(folder, **settings)
     dataset = DavisDataset(root, split=split)
     return [dataset[i] for i in range(len(dataset.sequences))]
+
+
+def tiny_checkpoints(folder: Path) -> tuple[Path, Path]:
+    """An untrained tiny agent (``agent.zip``) and quality estimator (``quality.pt``) written to ``folder``.
+
+    The agent is built on the toy environment's spaces; its network is length-agnostic, so it answers for
+    any video. Both are what the recommender command and the app load.
+    """
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from tests.vos.test_agent_toy_env import WindowDeficitEnv
+    from vos_recommender.agent import RecurrentDQN
+    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
+
+    agent = RecurrentDQN(
+        env=make_vec_env(WindowDeficitEnv, n_envs=1),
+        seed=0,
+        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
+    )
+    agent.save(folder / "agent.zip")
+    save_quality_checkpoint(
+        folder / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16))
+    )
+    return folder / "agent.zip", folder / "quality.pt"

@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.vos.test_agent_toy_env import WindowDeficitEnv, single_torch_thread  # noqa: F401  (autouse fixture)
+from tests.vos.generated import tiny_checkpoints
+from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
 from vos_recommender.baselines import frame_observation
-from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
+from vos_recommender.quality.estimator import WildQuality
 from vos_recommender.recommend import main, recommend, recommend_next_frame, to_probs
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from stable_baselines3.common.env_util import make_vec_env
-
     from vos_recommender.data.generate import generate_davis_dataset
 
     base = tmp_path_factory.mktemp("recommend")
@@ -27,13 +26,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         base / "davis", num_train=1, num_val=0, num_frames=7, height=40, width=64, max_objects=2, seed=1
     )
     seq = (root / "ImageSets" / "2017" / "train.txt").read_text().split()[0]
-    agent = RecurrentDQN(
-        env=make_vec_env(WindowDeficitEnv, n_envs=1),
-        seed=0,
-        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
-    )
-    agent.save(base / "agent.zip")
-    save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))
+    tiny_checkpoints(base)
     return {
         "frames": root / "JPEGImages" / "480p" / seq,
         "masks": root / "Annotations" / "480p" / seq,

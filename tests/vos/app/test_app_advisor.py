@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.vos.app.conftest import first_strokes, open_session
-from tests.vos.test_agent_toy_env import WindowDeficitEnv, single_torch_thread  # noqa: F401  (autouse fixture)
+from tests.vos.generated import tiny_checkpoints
+from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.app import FrameAdvisor, confidence_quality
 from vos_recommender.data.davis import write_mask
 from vos_recommender.recommend import recommend
@@ -40,20 +41,7 @@ def test_worst_is_the_lowest_unannotated_frame():
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    from stable_baselines3.common.env_util import make_vec_env
-
-    from vos_recommender.agent import RecurrentDQN
-    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
-
-    base = tmp_path_factory.mktemp("app_agent")
-    agent = RecurrentDQN(
-        env=make_vec_env(WindowDeficitEnv, n_envs=1),
-        seed=0,
-        policy_kwargs={"embed_dim": 8, "lstm_dim": 8, "head_dim": 8},
-    )
-    agent.save(base / "agent.zip")
-    save_quality_checkpoint(base / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16)))
-    return base / "agent.zip", base / "quality.pt"
+    return tiny_checkpoints(tmp_path_factory.mktemp("app_agent"))
 
 
 def test_agent_recommendation_matches_the_command_line_recommender(app_video, tmp_path, checkpoints):
