@@ -13,12 +13,12 @@ from mmseg.utils import ConfigType, MultiConfig
 from torch import Tensor
 
 from ..ops import ground_truth_regions
+from .ranet_inputs import check_inputs_config, select_stage_features
 from .ranet_loss import RANetLossMixin
 from .ranet_presets import (
     CONSTRUCTION_SWITCHES,
     INTERACTION_SWITCHES,
     BlockSwitch,
-    check_inputs_config,
     resolve_loss_partition,
     resolve_switches,
 )
@@ -252,40 +252,9 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
             upgrade_state_dict_layout(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, *args, **kwargs)
 
-    def _select_features(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
-        """Stage-3 and stage-4 inputs, checked against ``in_index`` and ``in_channels``."""
-        if not isinstance(inputs, (list, tuple)):
-            raise TypeError(
-                f"RANetHead expects a list/tuple of backbone feature maps, got {type(inputs).__name__}"
-            )
-        indices = self.in_index if isinstance(self.in_index, (list, tuple)) else [self.in_index]
-        needed = max(i if i >= 0 else -i - 1 for i in indices) + 1
-        if len(inputs) < needed:
-            raise ValueError(
-                f"RANetHead got {len(inputs)} feature maps but in_index={self.in_index} "
-                f"needs at least {needed}"
-            )
-        selected = self._transform_inputs(inputs)
-        stage3, stage4 = selected if self.input_transform == "multiple_select" else (selected, selected)
-        for name, feature, expected in (
-            ("stage-3", stage3, self.expected_channels[0]),
-            ("stage-4", stage4, self.expected_channels[1]),
-        ):
-            if feature.dim() != 4 or feature.shape[1] != expected:
-                raise ValueError(
-                    f"RANetHead {name} input has shape {tuple(feature.shape)} but "
-                    f"in_channels={self.in_channels} expects {expected} channels"
-                )
-        if self.region_scale != 1.0:
-            stage3, stage4 = (
-                resize(x, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners)
-                for x in (stage3, stage4)
-            )
-        return stage3, stage4
-
     def forward_regions(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> RegionOutputs:
         """Run the whole head and return every intermediate the visualisation and the losses need."""
-        stage3, stage4 = self._select_features(inputs)
+        stage3, stage4 = select_stage_features(self, inputs)
         stage3 = self.stage3_dropout(self.stage3_conv(stage3))
         stage3_logits = self.stage3_seg(stage3)
         stage3_boundary_logits = self.stage3_boundary_seg(stage3)

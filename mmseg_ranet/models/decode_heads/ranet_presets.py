@@ -225,41 +225,6 @@ def resolve_switches(variant: str, **switches) -> dict:
     return resolved
 
 
-def check_inputs_config(in_channels, in_index, input_transform) -> None:
-    """Clear errors for the input combinations ``BaseDecodeHead`` only asserts on.
-
-    Args:
-        in_channels (int | Sequence[int]): The head's ``in_channels``.
-        in_index (int | Sequence[int]): The head's ``in_index``.
-        input_transform (str | None): The head's ``input_transform``.
-    """
-    if input_transform not in (None, "multiple_select", "resize_concat"):
-        raise ValueError(
-            f"input_transform must be None, 'multiple_select' or 'resize_concat', got {input_transform!r}"
-        )
-    if input_transform is None:
-        if not isinstance(in_channels, int) or not isinstance(in_index, int):
-            raise ValueError(
-                "without input_transform, in_channels and in_index must be integers, "
-                f"got {in_channels!r} and {in_index!r}"
-            )
-        return
-    if not isinstance(in_channels, (list, tuple)) or not isinstance(in_index, (list, tuple)):
-        raise ValueError(
-            f"input_transform={input_transform!r} needs lists for in_channels and in_index, "
-            f"got {in_channels!r} and {in_index!r}"
-        )
-    if len(in_channels) != len(in_index):
-        raise ValueError(
-            f"in_channels {list(in_channels)} and in_index {list(in_index)} must have the same length"
-        )
-    if input_transform == "multiple_select" and len(in_channels) != 2:
-        raise ValueError(
-            "input_transform='multiple_select' takes exactly two inputs (stage 3, stage 4), "
-            f"got in_channels={list(in_channels)}"
-        )
-
-
 class BlockSwitch:
     """A head argument kept by the block that uses it: reading or setting it on the head reaches the block.
 
