@@ -455,6 +455,10 @@ def write_table(
         reproducing_argv(sys.argv[1:])
     )
     status = "complete" if not missing else "PARTIAL: missing " + ", ".join(missing)
+    requested = {name.strip() for name in args.backends.split(",")}
+    unrequested = [name for name in NATIVE if name not in requested]
+    if unrequested:
+        status += f" (for --backends {args.backends}; not requested: {', '.join(unrequested)})"
     lines = [
         "# Table 1 on generated data: frame recommendation on every backend, with paired statistics",
         "",
