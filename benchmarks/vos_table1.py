@@ -46,7 +46,14 @@ if str(REPO) not in sys.path:
 
 from benchmarks.common import machine_description  # noqa: E402
 from vos_recommender.atomic import atomic_write_json, atomic_write_text  # noqa: E402
-from vos_recommender.evaluation.table1 import auc_table, paired_table, plot_backend, verdict_table  # noqa: E402
+from vos_recommender.evaluation.table1 import (  # noqa: E402
+    auc_table,
+    paired_table,
+    plot_backend,
+    round_summary,
+    round_table,
+    verdict_table,
+)
 
 NATIVE = ("ipn", "manet", "atnet")
 DATASETS = ("default", "shifted")
@@ -437,8 +444,16 @@ def write_table(
                 missing.append(f"{backend} / {dataset}")
                 continue
             results = json.loads(path.read_text())
-            results.pop("sessions", None)
-            entries.append({"backend": backend, "dataset": dataset, "kwargs": kwargs, "results": results})
+            rounds = round_summary(results.pop("sessions", {}), args.train_rounds, args.bootstrap)
+            entries.append(
+                {
+                    "backend": backend,
+                    "dataset": dataset,
+                    "kwargs": kwargs,
+                    "results": results,
+                    "rounds": rounds,
+                }
+            )
     agent_config = work / "agents" / f"seed{args.agent_seeds.split(',')[0]}" / "config.json"
     if agent_config.is_file():  # the agents may come from an earlier invocation with other weights at hand
         train_backend = json.loads(agent_config.read_text()).get("backend", train_backend)
@@ -498,6 +513,12 @@ def write_table(
         "on each pair); a video is won when its mean difference over its scribbles is positive.",
         "",
         *paired_table(entries),
+        "",
+        f"Where in a session Ours gains or loses: Ours - Worst, paired as above, of the AUC over the "
+        f"{args.train_rounds} rounds the agents were trained for, and of the J&F (x100) after each round "
+        "(`*`: the 95% bootstrap interval excludes 0).",
+        "",
+        *round_table(entries),
         "",
         "Wild quality estimators, held-out Pearson r with the true J&F (per object / per frame): "
         + (

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vos_recommender.evaluation.paired import compare_strategies, pair_means, paired_difference, seed_spread
+from vos_recommender.evaluation.paired import (
+    compare_strategies,
+    first_rounds,
+    pair_means,
+    paired_difference,
+    round_differences,
+    seed_spread,
+)
 
 R = 4
 
@@ -92,3 +99,43 @@ def test_compare_strategies_names_each_difference() -> None:
     assert result["Ours - Worst"]["mean"] == pytest.approx(0.0, abs=1e-9)
     assert result["Ours - Random"]["mean"] == pytest.approx(auc(0.5) - auc(0.2))
     assert compare_strategies({"worst": sessions["worst"]}, R, names) == {}
+
+
+def test_first_rounds_cut_every_per_round_list() -> None:
+    run = {
+        "video": "a",
+        "scribble": 0,
+        "seed": 1,
+        "jf": [0.1, 0.2, 0.3],
+        "frames": [4, 9, 2],
+        "times": [1, 2, 3],
+    }
+    (cut,) = first_rounds([run], 2)
+    assert cut == {
+        "video": "a",
+        "scribble": 0,
+        "seed": 1,
+        "jf": [0.1, 0.2],
+        "frames": [4, 9],
+        "times": [1, 2],
+    }
+    assert run["jf"] == [0.1, 0.2, 0.3]  # the input is not changed
+    with pytest.raises(ValueError, match="rounds must be >= 1, got 0"):
+        first_rounds([run], 0)
+
+
+def test_round_differences_by_hand() -> None:
+    ours = [
+        {"video": "a", "scribble": 0, "jf": [0.5, 0.7, 0.8]},
+        {"video": "a", "scribble": 0, "jf": [0.5, 0.5, 0.6]},  # a second seed: averaged on the pair
+        {"video": "b", "scribble": 0, "jf": [0.2, 0.6]},  # stopped early: keeps its last J&F
+    ]
+    worst = [
+        {"video": "a", "scribble": 0, "jf": [0.5, 0.5, 0.9]},
+        {"video": "b", "scribble": 0, "jf": [0.2, 0.4, 0.5]},
+    ]
+    rounds = round_differences(ours, worst, bootstrap=200)
+    assert len(rounds) == 3
+    # round 2: a (0.6 - 0.5), b (0.6 - 0.4); round 3: a (0.7 - 0.9), b (0.6 - 0.5); x100
+    assert [r["mean"] for r in rounds] == pytest.approx([0.0, 15.0, -5.0])
+    assert (rounds[1]["pairs_won"], rounds[2]["pairs_won"], rounds[2]["pairs_lost"]) == (2, 1, 1)

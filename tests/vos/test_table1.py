@@ -13,6 +13,8 @@ from vos_recommender.evaluation.table1 import (
     claim_verdict,
     paired_table,
     plot_backend,
+    round_summary,
+    round_table,
     verdict_table,
 )
 
@@ -84,6 +86,32 @@ def test_tables_have_a_column_per_dataset_and_backend(tmp_path: Path) -> None:
     )
     plot_backend(tmp_path / "flow.png", "flow", entries)
     assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_round_table_pairs_ours_and_worst_per_round_and_over_the_training_horizon() -> None:
+    def run(video: str, jf: list[float], seed: int = 0) -> dict:
+        return {"video": video, "scribble": 0, "seed": seed, "jf": jf}
+
+    sessions = {
+        "oracle": {
+            "ours": [run(v, [0.5, 0.9, 0.9, 0.9], s) for v in "abc" for s in (0, 1)],
+            "worst": [run(v, [0.5, 0.6, 0.9, 1.0]) for v in "abc"],
+            "random": [run(v, [0.5, 0.5, 0.5, 0.5]) for v in "abc"],
+        },
+        "wild": {"random": [run("a", [0.5, 0.5, 0.5, 0.5])]},  # no Ours and Worst here: no row
+    }
+    summary_ = round_summary(sessions, horizon=2, bootstrap=200)
+    assert set(summary_) == {"oracle"}
+    oracle = summary_["oracle"]
+    # AUC over rounds 1-2, x100: (m1 + m2 / 2) / 2 -> Ours 47.5, Worst 40
+    assert oracle["auc"]["mean"] == pytest.approx(7.5)
+    assert [r["mean"] for r in oracle["rounds"]] == pytest.approx([0.0, 30.0, 0.0, -10.0])
+    lines = round_table([{"backend": "flow", "dataset": "default", "rounds": summary_}])
+    assert lines[0].startswith("| backend | dataset | setting | AUC rounds 1-2 [95% CI] | J&F r1 |")
+    assert lines[2] == (
+        "| flow | default | oracle | +7.50 [+7.50, +7.50] | +0.00 | +30.00 * | +0.00 | -10.00 * |"
+    )
+    assert round_table([{"backend": "flow", "dataset": "default", "rounds": {}}]) == []
 
 
 def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ import numpy as np
 
 from vos_recommender.metrics.auc import round_auc
 
-__all__ = ["compare_strategies", "pair_means", "paired_difference", "seed_spread"]
+__all__ = [
+    "compare_strategies",
+    "first_rounds",
+    "pair_means",
+    "paired_difference",
+    "round_differences",
+    "seed_spread",
+]
 
 Pair = tuple[str, int]
 
@@ -38,6 +45,46 @@ def pair_means(runs: Iterable[Mapping[str, Any]], num_rounds: int) -> dict[Pair,
     for run in runs:
         values[(str(run["video"]), int(run["scribble"]))].append(_session_auc(run, num_rounds))
     return {pair: float(np.mean(v)) for pair, v in sorted(values.items())}
+
+
+def first_rounds(runs: Iterable[Mapping[str, Any]], rounds: int) -> list[dict[str, Any]]:
+    """The sessions cut after ``rounds`` rounds (J&F, frames and times), e.g. at an agent's training horizon.
+
+    Raises:
+        ValueError: If ``rounds`` < 1.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    cut = ("jf", "frames", "times")
+    return [{k: (v[:rounds] if k in cut else v) for k, v in run.items()} for run in runs]
+
+
+def round_differences(
+    ours: Iterable[Mapping[str, Any]],
+    other: Iterable[Mapping[str, Any]],
+    bootstrap: int = 10_000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Paired differences of the J&F (x100) after each round, round 1 first.
+
+    Each side is averaged over its runs of a (video, first scribble) pair, as :func:`pair_means` does for
+    the AUC; every round is then a :func:`paired_difference`. Rounds after a run's last keep its last J&F,
+    the rule of :func:`vos_recommender.metrics.auc.round_auc`.
+    """
+    ours, other = list(ours), list(other)
+    longest = max(len(run["jf"]) for run in ours + other)
+
+    def at_round(runs: list[Mapping[str, Any]], index: int) -> dict[Pair, float]:
+        values: dict[Pair, list[float]] = defaultdict(list)
+        for run in runs:
+            jf = run["jf"]
+            values[(str(run["video"]), int(run["scribble"]))].append(100 * float(jf[min(index, len(jf) - 1)]))
+        return {pair: float(np.mean(v)) for pair, v in sorted(values.items())}
+
+    return [
+        paired_difference(at_round(ours, r), at_round(other, r), bootstrap=bootstrap, seed=seed)
+        for r in range(longest)
+    ]
 
 
 def seed_spread(runs: Iterable[Mapping[str, Any]], num_rounds: int) -> dict[str, Any]:

@@ -5,18 +5,28 @@ table has one row per (setting, strategy) and one column per (dataset, backend),
 paired table lists Ours - Worst / Linspace / Random per (backend, dataset, setting); the verdict table
 states per (backend, dataset) whether the paper's claim holds: Ours beats Worst in the wild setting
 (bootstrap interval of Ours - Worst above zero) and is at least as good in the oracle setting (interval
-not below zero).
+not below zero). The round table shows where in a session Ours gains or loses against Worst: the paired
+difference of the J&F after each round, and of the AUC over the rounds the agents were trained for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vos_recommender.atomic import atomic_path
+from vos_recommender.evaluation.paired import first_rounds, pair_means, paired_difference, round_differences
 
-__all__ = ["auc_table", "claim_verdict", "paired_table", "plot_backend", "verdict_table"]
+__all__ = [
+    "auc_table",
+    "claim_verdict",
+    "paired_table",
+    "plot_backend",
+    "round_summary",
+    "round_table",
+    "verdict_table",
+]
 
 STRATEGIES = ("Random", "Linspace", "Worst", "Ours")
 
@@ -120,6 +130,62 @@ def verdict_table(entries: Sequence[dict[str, Any]]) -> list[str]:
             )
             cells += [value, claim_verdict(setting, d)]
         lines.append(f"| {entry['backend']} | {entry['dataset']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def round_summary(
+    sessions: Mapping[str, Mapping[str, list]], horizon: int, bootstrap: int = 10_000
+) -> dict[str, dict[str, Any]]:
+    """Ours - Worst per round and over the agents' training horizon, per setting that ran both.
+
+    Args:
+        sessions: ``results["sessions"]`` of ``evaluate``: setting -> strategy key -> sessions.
+        horizon: Rounds per training episode of the agents (the AUC is taken over rounds 1..horizon).
+        bootstrap: Bootstrap resamples.
+
+    Returns:
+        ``{setting: {"horizon": h, "auc": paired_difference, "rounds": [paired_difference per round]}}``.
+    """
+    summary = {}
+    for setting, runs in sessions.items():
+        if "ours" not in runs or "worst" not in runs:
+            continue
+        ours, worst = first_rounds(runs["ours"], horizon), first_rounds(runs["worst"], horizon)
+        summary[setting] = {
+            "horizon": horizon,
+            "auc": paired_difference(
+                pair_means(ours, horizon), pair_means(worst, horizon), bootstrap=bootstrap
+            ),
+            "rounds": round_differences(runs["ours"], runs["worst"], bootstrap=bootstrap),
+        }
+    return summary
+
+
+def _marked(d: dict[str, Any]) -> str:
+    low, high = d["ci95_bootstrap"]
+    return f"{round(d['mean'], 2) + 0.0:+.2f}" + (" *" if low > 0 or high < 0 else "")  # + 0.0: no "-0.00"
+
+
+def round_table(entries: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`round_summary` per (backend, dataset, setting); ``*``: interval excludes 0."""
+    rows = [(e, s, r) for e in entries for s, r in e.get("rounds", {}).items()]
+    if not rows:
+        return []
+    count = max(len(r["rounds"]) for _, _, r in rows)
+    horizon = rows[0][2]["horizon"]
+    lines = [
+        f"| backend | dataset | setting | AUC rounds 1-{horizon} [95% CI] | "
+        + " | ".join(f"J&F r{i}" for i in range(1, count + 1))
+        + " |",
+        "|---|---|---|---|" + "---:|" * count,
+    ]
+    for entry, setting, r in rows:
+        auc, low_high = r["auc"], r["auc"]["ci95_bootstrap"]
+        cells = [_marked(d) for d in r["rounds"]] + ["-"] * (count - len(r["rounds"]))
+        lines.append(
+            f"| {entry['backend']} | {entry['dataset']} | {setting} | {auc['mean']:+.2f} "
+            f"[{low_high[0]:+.2f}, {low_high[1]:+.2f}] | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
