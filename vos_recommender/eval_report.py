@@ -11,7 +11,7 @@ import numpy as np
 
 from vos_recommender.atomic import atomic_path, atomic_write_text
 
-__all__ = ["paired_lines", "table_header", "write_report"]
+__all__ = ["marked_difference", "paired_lines", "round_lines", "table_header", "write_report"]
 
 
 def table_header(num_rounds: int) -> list[str]:
@@ -48,6 +48,24 @@ def paired_lines(paired: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
                 f"{_interval(d['ci95_t'])} | {d['pairs_won']} / {d['pairs_lost']} of {d['pairs']} | "
                 f"{d['videos_won']} / {d['videos_lost']} of {d['videos']} |"
             )
+    return lines
+
+
+def marked_difference(d: dict[str, Any]) -> str:
+    """A paired difference's mean, ``*`` when its 95% bootstrap interval excludes 0 (never "-0.00")."""
+    low, high = d["ci95_bootstrap"]
+    return f"{round(d['mean'], 2) + 0.0:+.2f}" + (" *" if low > 0 or high < 0 else "")
+
+
+def round_lines(paired_rounds: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Markdown table of Ours - Worst after each round: one row per setting, ``*`` where the interval excludes 0."""
+    count = max((len(r) for r in paired_rounds.values()), default=0)
+    lines = [
+        "| setting | " + " | ".join(f"r{i}" for i in range(1, count + 1)) + " |",
+        "|---|" + "---:|" * count,
+    ]
+    for setting, rounds in paired_rounds.items():
+        lines.append(f"| {setting} | " + " | ".join(marked_difference(d) for d in rounds) + " |")
     return lines
 
 
@@ -103,6 +121,14 @@ def write_report(out: Path, results: dict[str, Any], notes: list[str]) -> None:
             "averaged over their seeds on each pair. Seed spread: std of the per-seed mean AUC.",
             "",
             *paired_lines(results["paired"]),
+        ]
+    if results.get("paired_rounds"):
+        lines += [
+            "",
+            "Ours - Worst of the J&F (x100) after each round, paired per (video, first scribble) "
+            "(`*`: the 95% bootstrap interval excludes 0).",
+            "",
+            *round_lines(results["paired_rounds"]),
         ]
     text = "\n".join(header + lines + [""] + [f"* {note}" for note in notes]) + "\n"
     atomic_write_text(out / "results.md", text)

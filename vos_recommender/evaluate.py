@@ -39,7 +39,7 @@ import numpy as np
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.eval_report import write_report
-from vos_recommender.evaluation.paired import compare_strategies, seed_spread
+from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
 from vos_recommender.train import ensure_dataset
@@ -186,6 +186,14 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
             by_strategy, config.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
         )
         for setting, by_strategy in sessions.items()
+    }
+    # Where in a session Ours gains or loses against Worst: the paired J&F difference after each round.
+    results["paired_rounds"] = {
+        setting: round_differences(
+            by_strategy["ours"], by_strategy["worst"], bootstrap=config.bootstrap, seed=config.seed
+        )
+        for setting, by_strategy in sessions.items()
+        if "ours" in by_strategy and "worst" in by_strategy
     }
     return results
 

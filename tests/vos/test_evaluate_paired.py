@@ -32,9 +32,14 @@ def test_several_agents_give_seed_spread_and_paired_statistics(setup: dict[str, 
             assert d["pairs"] == pairs and d["videos"] == len(videos)
             assert d["pairs_won"] + d["pairs_lost"] <= pairs
             assert d["ci95_bootstrap"][0] <= d["mean"] <= d["ci95_bootstrap"][1]
+        rounds = results["paired_rounds"][setting]
+        assert len(rounds) == results["num_rounds"]
+        assert rounds[0]["mean"] == pytest.approx(0.0, abs=1e-9)  # round 1 is the first scribble for both
+        assert all(r["pairs"] == pairs for r in rounds)
     table = (out / "results.md").read_text()
     assert "| oracle | Ours - Worst |" in table and "| wild | Ours - Linspace |" in table
     assert "0.00 (2 seeds)" in table
+    assert "| setting | r1 |" in table and "| oracle | +0.00 |" in table
 
 
 def test_a_missing_agent_file_is_named(setup: dict[str, Path]) -> None:  # noqa: F811

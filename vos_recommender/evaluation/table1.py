@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vos_recommender.atomic import atomic_path
+from vos_recommender.eval_report import marked_difference
 from vos_recommender.evaluation.paired import first_rounds, pair_means, paired_difference, round_differences
 
 __all__ = [
@@ -161,11 +162,6 @@ def round_summary(
     return summary
 
 
-def _marked(d: dict[str, Any]) -> str:
-    low, high = d["ci95_bootstrap"]
-    return f"{round(d['mean'], 2) + 0.0:+.2f}" + (" *" if low > 0 or high < 0 else "")  # + 0.0: no "-0.00"
-
-
 def round_table(entries: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown table of :func:`round_summary` per (backend, dataset, setting); ``*``: interval excludes 0."""
     rows = [(e, s, r) for e in entries for s, r in e.get("rounds", {}).items()]
@@ -181,7 +177,7 @@ def round_table(entries: Sequence[dict[str, Any]]) -> list[str]:
     ]
     for entry, setting, r in rows:
         auc, low_high = r["auc"], r["auc"]["ci95_bootstrap"]
-        cells = [_marked(d) for d in r["rounds"]] + ["-"] * (count - len(r["rounds"]))
+        cells = [marked_difference(d) for d in r["rounds"]] + ["-"] * (count - len(r["rounds"]))
         lines.append(
             f"| {entry['backend']} | {entry['dataset']} | {setting} | {auc['mean']:+.2f} "
             f"[{low_high[0]:+.2f}, {low_high[1]:+.2f}] | " + " | ".join(cells) + " |"
