@@ -53,3 +53,18 @@ def test_object_region_configs_build(path):
     assert head.region_threshold == 0.5 and float(head.decision_conv.bias) == -0.5
     assert type(head.loss_partition).__name__ == "RegionPartitionLoss"
     assert head.force_regions == Config.fromfile(str(path)).model.decode_head.get("force_regions")
+
+
+def test_no_partition_loss_ablation_only_drops_the_loss():
+    base = Config.fromfile(str(OBJECT_REGIONS))
+    path = (
+        REPO
+        / "configs/ranet/ablations/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions_no-partition-loss.py"
+    )
+    config = Config.fromfile(str(path))
+    assert config.model.decode_head.loss_partition is False
+    config.model.decode_head.loss_partition = base.model.decode_head.loss_partition
+    assert config.model.to_dict() == base.model.to_dict()
+    init_default_scope("mmseg")
+    head = revert_sync_batchnorm(MODELS.build(Config.fromfile(str(path)).model)).decode_head
+    assert head.loss_partition is None and head.boundary_endpoints and head.region_rule == "average_linkage"
