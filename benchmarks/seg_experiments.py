@@ -106,6 +106,8 @@ OBJECTS_MODELS: list[tuple[str, str]] = [
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
     ("RANet object regions, GT segments (oracle)", ABLATION_DIR + "_object-regions_forced-ground-truth.py"),
     ("RANet object regions, no partition loss", ABLATION_DIR + "_object-regions_no-partition-loss.py"),
+    ("RANet paper, boundary end points", ABLATION_DIR + "_boundary-endpoints.py"),
+    ("RANet paper, W^g not trained through J", ABLATION_DIR + "_detached-decision.py"),
     # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the
     # objects data whatever the config's own data_root (train_command overrides it), and its run name
     # carries the scene, so a context config listed here never reuses a context run's result.

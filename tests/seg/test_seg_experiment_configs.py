@@ -45,8 +45,8 @@ def _build(cfg):
     return model.eval()
 
 
-def test_eight_ablations_exist_and_only_change_the_head_or_the_optimizer():
-    assert len(ABLATIONS) == 8
+def test_ten_ablations_exist_and_only_change_the_head_or_the_optimizer():
+    assert len(ABLATIONS) == 10
     main = Config.fromfile(str(REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"))
     for path in ABLATIONS:
         text = path.read_text()
@@ -66,6 +66,8 @@ def test_eight_ablations_exist_and_only_change_the_head_or_the_optimizer():
         ("k16", "num_representatives", 16),
         ("unmasked", "distribution_mask", False),
         ("binary-jsd", "divergence", "binary"),
+        ("boundary-endpoints", "boundary_endpoints", True),
+        ("detached-decision", "representativeness_trains_decision", False),
     ],
 )
 def test_ablation_switch(name, key, value):
