@@ -105,13 +105,17 @@ OBJECTS_MODELS: list[tuple[str, str]] = [
     ("RANet object regions, 1 region / image", ABLATION_DIR + "_object-regions_forced-image.py"),
     ("RANet object regions, 1 region / cell", ABLATION_DIR + "_object-regions_forced-pixel.py"),
     ("RANet object regions, GT segments (oracle)", ABLATION_DIR + "_object-regions_forced-ground-truth.py"),
+    # ---- More RANet rows go in OBJECTS_ABLATIONS: (label, any RANet config). Every run of this experiment
+    # trains on the objects data whatever the config's own data_root (train_command overrides it), and its
+    # run name carries the scene, so a context config listed here never reuses a context run's result.
+]
+#: Rows of the objects experiment only: one switch of the object-region preset at a time, on or off.
+OBJECTS_ABLATIONS: list[tuple[str, str]] = [
     ("RANet object regions, no partition loss", ABLATION_DIR + "_object-regions_no-partition-loss.py"),
     ("RANet paper, boundary end points", ABLATION_DIR + "_boundary-endpoints.py"),
     ("RANet paper, W^g not trained through J", ABLATION_DIR + "_detached-decision.py"),
-    # ---- More RANet rows go here: (label, any RANet config). Every run of this experiment trains on the
-    # objects data whatever the config's own data_root (train_command overrides it), and its run name
-    # carries the scene, so a context config listed here never reuses a context run's result.
 ]
+OBJECTS_MODELS += OBJECTS_ABLATIONS
 
 #: Region quality columns of the tables (``RegionQualityMetric`` keys on val -> column heading).
 REGION_QUALITY_COLUMNS: dict[str, str] = {

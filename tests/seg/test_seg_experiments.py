@@ -231,10 +231,14 @@ def test_objects_runs_train_on_the_objects_data_under_their_own_names(tmp_path):
 
 
 def test_objects_models_mirror_the_main_table():
-    labels = [label for label, _ in se.OBJECTS_MODELS]
+    mirrored = se.OBJECTS_MODELS[: len(se.OBJECTS_MODELS) - len(se.OBJECTS_ABLATIONS)]
+    assert se.OBJECTS_MODELS[len(mirrored) :] == se.OBJECTS_ABLATIONS
+    labels = [label for label, _ in mirrored]
     assert labels == [label for label, _ in se.MAIN_MODELS if label not in ("PSPNet", "CCNet (CCHead)")]
+    for _label, config in se.OBJECTS_ABLATIONS:
+        assert (REPO / config).is_file() and "/ablations/" in config, config
     main = dict(se.MAIN_MODELS)
-    for label, config in se.OBJECTS_MODELS:
+    for label, config in mirrored:
         assert (REPO / config).is_file(), config
         if "object regions" in label:
             # The object-region rows reuse the context configs: train_command points them at the objects data.
