@@ -11,7 +11,7 @@ difference: mean over its first scribbles) each strategy won.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,16 @@ def pair_means(runs: Iterable[Mapping[str, Any]], num_rounds: int) -> dict[Pair,
         runs: Sessions with ``video``, ``scribble`` and ``jf`` (see ``vos_recommender.evaluate.run_session``).
         num_rounds: Rounds R of the round AUC.
     """
+    return _per_pair(runs, lambda run: _session_auc(run, num_rounds))
+
+
+def _per_pair(
+    runs: Iterable[Mapping[str, Any]], value: Callable[[Mapping[str, Any]], float]
+) -> dict[Pair, float]:
+    """``value(run)`` per (video, first scribble), averaged over the runs of that pair, pairs sorted."""
     values: dict[Pair, list[float]] = defaultdict(list)
     for run in runs:
-        values[(str(run["video"]), int(run["scribble"]))].append(_session_auc(run, num_rounds))
+        values[(str(run["video"]), int(run["scribble"]))].append(value(run))
     return {pair: float(np.mean(v)) for pair, v in sorted(values.items())}
 
 
@@ -75,11 +82,7 @@ def round_differences(
     longest = max(len(run["jf"]) for run in ours + other)
 
     def at_round(runs: list[Mapping[str, Any]], index: int) -> dict[Pair, float]:
-        values: dict[Pair, list[float]] = defaultdict(list)
-        for run in runs:
-            jf = run["jf"]
-            values[(str(run["video"]), int(run["scribble"]))].append(100 * float(jf[min(index, len(jf) - 1)]))
-        return {pair: float(np.mean(v)) for pair, v in sorted(values.items())}
+        return _per_pair(runs, lambda run: 100 * float(run["jf"][min(index, len(run["jf"]) - 1)]))
 
     return [
         paired_difference(at_round(ours, r), at_round(other, r), bootstrap=bootstrap, seed=seed)

@@ -113,6 +113,12 @@ def claim_verdict(setting: str, difference: dict[str, Any] | None) -> str:
     return "holds (no significant difference)"
 
 
+def _with_interval(d: dict[str, Any]) -> str:
+    """A paired difference as ``mean [low, high]`` of its 95% bootstrap interval."""
+    low, high = d["ci95_bootstrap"]
+    return f"{d['mean']:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 def verdict_table(entries: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown table: per (backend, dataset), Ours - Worst in each setting and the verdict."""
     lines = [
@@ -124,11 +130,7 @@ def verdict_table(entries: Sequence[dict[str, Any]]) -> list[str]:
         cells = []
         for setting in ("wild", "oracle"):
             d = entry["results"].get("paired", {}).get(setting, {}).get("Ours - Worst")
-            value = (
-                "-"
-                if d is None
-                else f"{d['mean']:+.2f} [{d['ci95_bootstrap'][0]:+.2f}, {d['ci95_bootstrap'][1]:+.2f}]"
-            )
+            value = "-" if d is None else _with_interval(d)
             cells += [value, claim_verdict(setting, d)]
         lines.append(f"| {entry['backend']} | {entry['dataset']} | " + " | ".join(cells) + " |")
     return lines
@@ -176,11 +178,11 @@ def round_table(entries: Sequence[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|" + "---:|" * count,
     ]
     for entry, setting, r in rows:
-        auc, low_high = r["auc"], r["auc"]["ci95_bootstrap"]
         cells = [marked_difference(d) for d in r["rounds"]] + ["-"] * (count - len(r["rounds"]))
         lines.append(
-            f"| {entry['backend']} | {entry['dataset']} | {setting} | {auc['mean']:+.2f} "
-            f"[{low_high[0]:+.2f}, {low_high[1]:+.2f}] | " + " | ".join(cells) + " |"
+            f"| {entry['backend']} | {entry['dataset']} | {setting} | {_with_interval(r['auc'])} | "
+            + " | ".join(cells)
+            + " |"
         )
     return lines
 
