@@ -173,3 +173,79 @@ def test_pair_terms_check_their_indices():
         pair_semantic_term(torch.zeros(2, 3, 20), index, index[:2], index)
     with pytest.raises(ValueError, match="divergence"):
         pair_semantic_term(torch.zeros(2, 3, 20), index, index, index, form="kl")
+
+
+def _block_inputs(seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    class_logits = 4 * torch.randn(2, 3, 4, 5, generator=generator, dtype=torch.float64)
+    boundary_logits = 2 * torch.randn(2, 2, 4, 5, generator=generator, dtype=torch.float64) - 1.5
+    return class_logits, boundary_logits
+
+
+def _block(boundary_endpoints, stream: bool, **overrides):
+    from mmseg_ranet.models.decode_heads.region_construction import RegionConstructionBlock
+
+    block = RegionConstructionBlock(
+        region_threshold=0.5,
+        boundary_endpoints=boundary_endpoints,
+        stream_tables=stream,
+        region_rule=overrides.pop("region_rule", "components"),
+        **overrides,
+    ).double()
+    with torch.no_grad():
+        block.decision_conv.weight.fill_(1.3)
+    return block
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["dense", "streamed"])
+@pytest.mark.parametrize("trains_decision", [True, False])
+def test_decision_only_endpoints_split_like_endpoints_and_average_like_released(stream, trains_decision):
+    """'decision': the partition of D' (boundary_endpoints=True), J of F with the released D over it."""
+    from mmseg_ranet.models.ops import region_representativeness
+
+    class_logits, boundary_logits = _block_inputs(7)
+    upstream = torch.randn(2, 20, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    outputs = {}
+    for mode in (False, True, "decision"):
+        block = _block(mode, stream, representativeness_trains_decision=trains_decision)
+        c, b = class_logits.clone().requires_grad_(), boundary_logits.clone().requires_grad_()
+        _, j_values, region, counts = block(c, b)
+        params = (c, b, block.decision_conv.weight, block.decision_conv.bias)
+        grads = torch.autograd.grad((j_values * upstream).sum(), params, allow_unused=True)
+        outputs[mode] = (j_values.detach(), region, counts, grads)
+    assert torch.equal(outputs["decision"][1], outputs[True][1])
+    assert torch.equal(outputs["decision"][2], outputs[True][2])
+    assert not torch.equal(outputs[False][1], outputs[True][1]), "pick inputs where the end points split"
+    assert 1 < int(outputs[True][2].min()) and int(outputs[True][2].max()) < 20
+    # The dense reference: J = region mean of W^g (x) F, F with the released D, over the end-point regions.
+    reference_block = _block(False, False, representativeness_trains_decision=trains_decision)
+    c, b = class_logits.clone().requires_grad_(), boundary_logits.clone().requires_grad_()
+    _, score, _, _, _, _ = reference_block.dense_tables(c, b)
+    decision = reference_block._decision(score, detached=not trains_decision)
+    j_ref = region_representativeness(decision, outputs[True][1])
+    params = (c, b, reference_block.decision_conv.weight, reference_block.decision_conv.bias)
+    grads_ref = torch.autograd.grad((j_ref * upstream).sum(), params, allow_unused=True)
+    torch.testing.assert_close(outputs["decision"][0], j_ref.detach(), rtol=1e-12, atol=1e-12)
+    for mine, reference in zip(outputs["decision"][3], grads_ref):
+        if reference is None:
+            assert mine is None or not mine.any()
+        else:
+            torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(outputs["decision"][0], outputs[True][0])
+
+
+def test_decision_only_endpoints_reach_the_partition_loss_margins():
+    class_logits, boundary_logits = _block_inputs(9)
+    image, source, target = _all_pairs(2, 20)
+    margins = {
+        mode: _block(mode, True).pair_margins(class_logits, boundary_logits, image, source, target)
+        for mode in (False, True, "decision")
+    }
+    assert torch.equal(margins["decision"], margins[True])
+    assert not torch.equal(margins[False], margins[True])
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", "Decision", None])
+def test_boundary_endpoints_rejects_other_values(value):
+    with pytest.raises(ValueError, match="boundary_endpoints"):
+        _block(value, True)

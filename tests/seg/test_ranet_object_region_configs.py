@@ -68,3 +68,20 @@ def test_no_partition_loss_ablation_only_drops_the_loss():
     init_default_scope("mmseg")
     head = revert_sync_batchnorm(MODELS.build(Config.fromfile(str(path)).model)).decode_head
     assert head.loss_partition is None and head.boundary_endpoints and head.region_rule == "average_linkage"
+
+
+def test_decision_endpoints_ablation_only_moves_the_end_points_to_the_decision():
+    base = Config.fromfile(str(OBJECT_REGIONS))
+    path = (
+        REPO
+        / "configs/ranet/ablations/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions_decision-endpoints.py"
+    )
+    config = Config.fromfile(str(path))
+    assert config.model.decode_head.boundary_endpoints == "decision"
+    assert "boundary_endpoints" not in base.model.decode_head  # the preset's True
+    del config.model.decode_head["boundary_endpoints"]
+    assert config.model.to_dict() == base.model.to_dict()
+    init_default_scope("mmseg")
+    head = revert_sync_batchnorm(MODELS.build(Config.fromfile(str(path)).model)).decode_head
+    assert head.boundary_endpoints == "decision" and head.region_rule == "average_linkage"
+    assert type(head.loss_partition).__name__ == "RegionPartitionLoss"

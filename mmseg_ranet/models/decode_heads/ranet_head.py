@@ -82,7 +82,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         refine_convs (bool, optional): Refinement convolutions after each attention (released code).
         use_boundary_term (bool): Use D in F; False sets D = 0 (an ablation). Defaults to True.
         use_semantic_term (bool): Use E in F; False sets E = 0 (an ablation). Defaults to True.
-        boundary_endpoints (bool, optional): D counts the segment's end points, max(D_ij, b_i, b_j).
+        boundary_endpoints (bool | str, optional): D counts the segment's end points, max(D_ij, b_i, b_j);
+            ``'decision'``: only in the region decision and the partition loss, not in J.
         representativeness_trains_decision (bool, optional): W^g learns through J (paper); False: only
             from ``loss_partition``.
         force_regions (str, optional): ``'image'`` or ``'pixel'`` replaces the partition by one region per
@@ -131,7 +132,7 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         refine_convs: bool | None = None,
         use_boundary_term: bool = True,
         use_semantic_term: bool = True,
-        boundary_endpoints: bool | None = None,
+        boundary_endpoints: bool | str | None = None,
         representativeness_trains_decision: bool | None = None,
         force_regions: str | None = None,
         attention_scale: bool = False,

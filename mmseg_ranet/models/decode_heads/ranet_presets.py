@@ -81,6 +81,9 @@ RANET_VARIANT_LOSSES: dict[str, dict | None] = dict(
     object_regions=dict(type="RegionPartitionLoss", loss_weight=1.0, num_pairs=1024),
 )
 REPRESENTATIVENESS_SOURCES = ("decision", "score")
+#: ``boundary_endpoints``: False (released sampling), True (D' = max(D, b_i, b_j) everywhere) or
+#: ``'decision'`` (D' only in the region decision G and the partition loss; F in J keeps the released D).
+BOUNDARY_ENDPOINTS = (False, True, "decision")
 
 #: Arguments of ``RANetHead`` that the Region Construction Block keeps (and uses).
 CONSTRUCTION_SWITCHES = (
@@ -123,6 +126,7 @@ SWITCH_CHOICES: dict[str, tuple[str, ...]] = dict(
     semantic_impl=JSD_IMPLS,
     region_impl=REGION_IMPLS,
     force_regions=FORCED_REGIONS,
+    boundary_endpoints=BOUNDARY_ENDPOINTS,
 )
 
 
@@ -134,8 +138,8 @@ def check_switches(**switches) -> None:
     """
     for name, value in switches.items():
         allowed = SWITCH_CHOICES.get(name, (True, False))
-        # ``1 in (True, False)`` holds, so boolean switches also check the type.
-        if value not in allowed or (name not in SWITCH_CHOICES and not isinstance(value, bool)):
+        # ``1 in (True, False)`` holds, so the type is checked too.
+        if not any(type(value) is type(choice) and value == choice for choice in allowed):
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
@@ -19,6 +21,7 @@ from ..ops import (
     region_labels,
     region_representativeness,
     streamed_region_scores,
+    with_endpoints,
 )
 from .ranet_presets import (
     check_decision_kernel_size,
@@ -56,9 +59,12 @@ class RegionConstructionBlock(BaseModule):
             ``'components'``.
         use_boundary_term (bool): Use D; False sets D = 0. Defaults to True.
         use_semantic_term (bool): Use E; False sets E = 0. Defaults to True.
-        boundary_endpoints (bool): D counts the segment's end pixels, D'_ij = max(D_ij, b_i, b_j), so
-            that a cell on an outline separates the cells on both sides of it. False keeps the released
-            sampling (end points excluded, D = 0 between 8-neighbours). Defaults to False.
+        boundary_endpoints (bool | str): True: D counts the segment's end pixels, D'_ij = max(D_ij, b_i,
+            b_j), so that a cell on an outline separates the cells on both sides of it. ``'decision'``: D'
+            only where the partition is decided (G and the partition loss's margins), while F in J keeps
+            the released D, so a cell on an outline is not cut out of J (it costs a second score table in
+            the forward pass). False keeps the released sampling (end points excluded, D = 0 between
+            8-neighbours). Defaults to False.
         representativeness_trains_decision (bool): J = mean F^g passes its gradient to W^g (paper). False
             detaches W^g inside J (J keeps its value), so W^g learns only from a loss on the decision
             (``RegionPartitionLoss``): through J it drifts until G links nothing or everything, because J
@@ -93,7 +99,7 @@ class RegionConstructionBlock(BaseModule):
         semantic_impl: str = "auto",
         region_impl: str = "auto",
         stream_tables: bool | None = None,
-        boundary_endpoints: bool = False,
+        boundary_endpoints: bool | str = False,
         representativeness_trains_decision: bool = True,
         force_regions: str | None = None,
         init_cfg: OptMultiConfig = None,
@@ -158,8 +164,11 @@ class RegionConstructionBlock(BaseModule):
         boundary_prob, score, decision, _, region, num_regions = self.dense_tables(
             class_logits, boundary_logits, given_regions
         )
-        if self.representativeness_source == "decision" and not self.representativeness_trains_decision:
-            decision = self._decision(score, detached=True)
+        if self.representativeness_source == "decision" and (
+            not self.representativeness_trains_decision or self.boundary_endpoints == "decision"
+        ):
+            # J averages W^g (x) F; with end points in the decision only, F here has the released D.
+            decision = self._decision(score, detached=not self.representativeness_trains_decision)
         j_values = region_representativeness(
             decision if self.representativeness_source == "decision" else score, region
         )
@@ -188,9 +197,20 @@ class RegionConstructionBlock(BaseModule):
             boundary_impl=self.boundary_impl,
             semantic_impl=self.semantic_impl,
             region_impl=self.region_impl,
-            boundary_endpoints=self.boundary_endpoints,
+            boundary_endpoints=self.boundary_endpoints is True,
             force_regions=self.force_regions,
         )
+        if self._endpoints_in_decision_only():
+            # The regions come from the decision on D' (no gradient flows through a partition); S, and so
+            # J, is then the region mean of F with the released D over those regions.
+            with torch.no_grad():
+                _, given_regions, _ = streamed_region_scores(
+                    boundary_prob,
+                    log_probs,
+                    replace(spec, boundary_endpoints=True),
+                    *self._decision_affine(),
+                )
+            spec = replace(spec, force_regions="ground_truth")  # i.e. "the regions given with the call"
         if self.learnable_decision:
             # F^g = w F + b with the 1x1 W^g, so mean_R(F^g) = w mean_R(F) + b.
             weight = self.decision_conv.weight.view(())
@@ -210,6 +230,16 @@ class RegionConstructionBlock(BaseModule):
             j_values = mean_score
         return boundary_prob, j_values, region, num_regions
 
+    def _endpoints_in_decision_only(self) -> bool:
+        """Whether D' (with end points) makes the partition while F in J keeps the released D."""
+        return self.boundary_endpoints == "decision" and self.use_boundary_term and self.force_regions is None
+
+    def _decision_affine(self) -> tuple[float | None, float]:
+        """(w, b) of the 1x1 decision F^g = w F + b as floats, or (None, -threshold) without W^g."""
+        if self.learnable_decision:
+            return float(self.decision_conv.weight.detach().view(())), float(self.decision_conv.bias.detach())
+        return None, -self.region_threshold
+
     def dense_tables(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
@@ -224,11 +254,14 @@ class RegionConstructionBlock(BaseModule):
             learnable decision; G (bool, B, N, N); region ids (B, N); region counts (B,).
         """
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
-        score = 1.0
+        score = decision_score = 1.0
         if self.use_boundary_term:
-            score = 1 - boundary_max_table(
-                boundary_prob, impl=self.boundary_impl, endpoints=self.boundary_endpoints
-            )
+            boundary_table = boundary_max_table(boundary_prob, impl=self.boundary_impl)
+            score = decision_score = 1 - boundary_table
+            if self.boundary_endpoints:
+                decision_score = 1 - with_endpoints(boundary_table, boundary_prob)
+                if self.boundary_endpoints is True:
+                    score = decision_score
         if self.use_semantic_term:
             semantic_term = jensen_shannon_table(
                 torch.log_softmax(class_logits, dim=1).flatten(2),
@@ -237,12 +270,15 @@ class RegionConstructionBlock(BaseModule):
                 impl=self.semantic_impl,
             )
             score = score * (1 - semantic_term)
+            decision_score = decision_score * (1 - semantic_term)
         if isinstance(score, float):
             num_pixels = boundary_prob.shape[1] * boundary_prob.shape[2]
-            score = boundary_prob.new_ones(boundary_prob.shape[0], num_pixels, num_pixels)
-        decision = self._decision(score) if self.learnable_decision else None
+            score = decision_score = boundary_prob.new_ones(boundary_prob.shape[0], num_pixels, num_pixels)
+        if not self._endpoints_in_decision_only():
+            decision_score = score
+        decision = self._decision(decision_score) if self.learnable_decision else None
         with torch.no_grad():
-            margin = decision if decision is not None else score - self.region_threshold
+            margin = decision if decision is not None else decision_score - self.region_threshold
             # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
             summed = margin + margin.transpose(1, 2)
             linked = summed > 0
@@ -294,7 +330,7 @@ class RegionConstructionBlock(BaseModule):
         if self.use_boundary_term:
             # D is symmetric, so one evaluation serves both directions.
             boundary = 1 - pair_boundary_term(
-                boundary_prob, batch_index, source, target, self.boundary_endpoints
+                boundary_prob, batch_index, source, target, bool(self.boundary_endpoints)
             )
             score_ij, score_ji = score_ij * boundary, score_ji * boundary
         if self.use_semantic_term:
