@@ -114,7 +114,10 @@ OBJECTS_ABLATIONS: list[tuple[str, str]] = [
     ("RANet object regions, no partition loss", ABLATION_DIR + "_object-regions_no-partition-loss.py"),
     ("RANet paper, boundary end points", ABLATION_DIR + "_boundary-endpoints.py"),
     ("RANet paper, W^g not trained through J", ABLATION_DIR + "_detached-decision.py"),
-    ("RANet object regions, end points in the decision only", ABLATION_DIR + "_object-regions_decision-endpoints.py"),
+    (
+        "RANet object regions, end points in the decision only",
+        ABLATION_DIR + "_object-regions_decision-endpoints.py",
+    ),
 ]
 OBJECTS_MODELS += OBJECTS_ABLATIONS
 
