@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import vos_table1
+from benchmarks import vos_table1, vos_table1_report, vos_table1_steps
 from vos_recommender.evaluation.table1 import (
     auc_table,
     claim_verdict,
@@ -116,15 +116,17 @@ def test_round_table_pairs_ours_and_worst_per_round_and_over_the_training_horizo
 
 def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: Path) -> None:
     args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
-    assert vos_table1.backend_spec("flow", args) == ({}, "flow")
-    assert vos_table1.backend_spec("atnet", args) is None
+    assert vos_table1_steps.backend_spec("flow", args) == ({}, "flow")
+    assert vos_table1_steps.backend_spec("atnet", args) is None
     (tmp_path / "atnet.pth").write_bytes(b"first")
-    kwargs, tag = vos_table1.backend_spec("atnet", args)
+    kwargs, tag = vos_table1_steps.backend_spec("atnet", args)
     assert kwargs == {"config": "cpu", "weights": str(tmp_path / "atnet.pth")}
     (tmp_path / "atnet.pth").write_bytes(b"second")
-    assert vos_table1.backend_spec("atnet", args)[1] != tag  # new weights never replay old cached results
+    assert (
+        vos_table1_steps.backend_spec("atnet", args)[1] != tag
+    )  # new weights never replay old cached results
     random = vos_table1.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
-    assert vos_table1.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
+    assert vos_table1_steps.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
 
 
 def test_driver_rejects_inconsistent_sizes() -> None:
@@ -174,29 +176,29 @@ def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> Non
 
 def test_the_recorded_command_omits_the_work_splitting_options() -> None:
     argv = ["--agent-steps", "600", "--only", "eval", "--eval-part=wild", "--datasets", "shifted", "--quick"]
-    assert vos_table1.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
+    assert vos_table1_report.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
 
 
 def test_native_weights_may_be_a_folder(tmp_path: Path) -> None:
     (tmp_path / "ipn").mkdir()
     (tmp_path / "ipn" / "I.pth").write_bytes(b"i")
     args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
-    kwargs, tag = vos_table1.backend_spec("ipn", args)
+    kwargs, tag = vos_table1_steps.backend_spec("ipn", args)
     assert kwargs["weights"] == str(tmp_path / "ipn") and tag.startswith("ipn-cpu-")
     (tmp_path / "ipn" / "P.pth").write_bytes(b"p")
-    assert vos_table1.backend_spec("ipn", args)[1] != tag
+    assert vos_table1_steps.backend_spec("ipn", args)[1] != tag
 
 
 def test_an_agent_trained_with_another_schedule_is_not_kept(tmp_path: Path) -> None:
     args = vos_table1.parse_args(["--agent-steps", "3000", "--agent-lr", "1e-4"])
     run_dir = tmp_path / "seed0"
     run_dir.mkdir()
-    vos_table1.kept_settings(run_dir, args)  # nothing saved yet: nothing to check
+    vos_table1_steps.kept_settings(run_dir, args)  # nothing saved yet: nothing to check
     saved = {"total_timesteps": 3000, "lr": 1e-4, "num_rounds": 5}
     (run_dir / "config.json").write_text(json.dumps(saved))
-    vos_table1.kept_settings(run_dir, args)  # same schedule: kept
+    vos_table1_steps.kept_settings(run_dir, args)  # same schedule: kept
     (run_dir / "config.json").write_text(json.dumps({**saved, "lr": 5e-6, "total_timesteps": 600}))
     with pytest.raises(
         SystemExit, match=r"total_timesteps 600 there, 3000 asked, lr 5e-06 there, 0.0001 asked"
     ):
-        vos_table1.kept_settings(run_dir, args)
+        vos_table1_steps.kept_settings(run_dir, args)
