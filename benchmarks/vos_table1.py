@@ -25,8 +25,10 @@ Protocol (as the paper's, scaled to the machine):
    plot per backend; with the command, the date and the machine's load.
 
 Native backends (``ipn``, ``manet``, ``atnet``) run at ``--native-config`` size with the weights
-``<--native-weights>/<name>.pth`` (or the folder ``<name>/``, IPN's layout); a native backend without weights is left out (and the table says so)
-unless ``--allow-random-weights``.
+``<--native-weights>/<name>.pth`` (or the folder ``<name>/``, IPN's layout); a native backend without
+weights is left out (and the table says so) unless ``--allow-random-weights``. The ``learned`` backend (the
+small IPN-style networks of ``vos_recommender.backends.learned``) uses ``--learned-checkpoint``, or is
+trained first (step ``learned``: ``--learned-steps`` steps on the quality estimators' training videos).
 """
 
 from __future__ import annotations
@@ -51,9 +53,14 @@ from benchmarks.vos_table1_steps import (  # noqa: E402
     make_data,
     run_evaluation,
     train_agents,
+    train_learned_backend,
     train_quality,
+    weights_path,
 )
 from vos_recommender.atomic import atomic_write_json  # noqa: E402
+
+#: The steps of ``--only``, in the order they run.
+STEPS = ("data", "learned", "agents", "quality", "eval", "table")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +85,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder with <name>.pth of the native backends",
     )
     add("--allow-random-weights", action="store_true", help="run native backends without trained weights")
+    add(
+        "--learned-checkpoint",
+        default="",
+        help="checkpoint of the learned backend (default: train one under --work, see --learned-steps)",
+    )
+    add("--learned-steps", type=int, default=600, help="training steps of the learned backend")
     add("--height", type=int, default=64, help="frame height of the generated videos")
     add("--width", type=int, default=112, help="frame width of the generated videos")
     add("--quality-videos", type=int, default=32, help="training videos of the quality estimators")
@@ -110,17 +123,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--only",
         default="",
-        help="comma-separated steps to run: data,agents,quality,eval,table (default all); "
+        help="comma-separated steps to run: data,learned,agents,quality,eval,table (default all); "
         "'stats' alone: only the agents' goal statistics",
     )
-    add("--quick", action="store_true", help="tiny sizes for a smoke run (flow only, 2 videos, 3 rounds)")
+    add(
+        "--quick",
+        action="store_true",
+        help="tiny sizes for a smoke run (flow and learned only, 2 videos, 3 rounds)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.height, args.width = 40, 64
         args.quality_videos, args.agent_videos, args.heldout_videos, args.scribbles = 2, 2, 2, 1
         args.agent_seeds, args.agent_steps, args.train_rounds = "0,1", 40, 3
         args.num_random_runs, args.rounds, args.random_seeds = 2, 3, 2
-        args.quality_epochs, args.bootstrap = 1, 200
+        args.quality_epochs, args.bootstrap, args.learned_steps = 1, 200, 4
     if args.heldout_videos < 1 or args.quality_videos < args.agent_videos or args.agent_videos < 1:
         parser.error("need --heldout-videos >= 1 and 1 <= --agent-videos <= --quality-videos")
     return args
@@ -131,31 +148,29 @@ def main(argv: list[str] | None = None) -> None:
     machine = machine_description()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    steps = {s.strip() for s in args.only.split(",") if s.strip()} or {
-        "data",
-        "agents",
-        "quality",
-        "eval",
-        "table",
-    }
-    unknown = steps - {"data", "agents", "quality", "eval", "table", "stats"}
+    steps = {s.strip() for s in args.only.split(",") if s.strip()} or set(STEPS)
+    unknown = steps - set(STEPS) - {"stats"}
     if steps == {"stats"}:  # only the agents' goal statistics (a shard of them)
         steps = {"data", "agents"}
     if unknown:
-        raise SystemExit(
-            f"--only: unknown steps {sorted(unknown)}; known: data, agents, quality, eval, table"
-        )
+        raise SystemExit(f"--only: unknown steps {sorted(unknown)}; known: {', '.join(STEPS)}")
+
+    def available(name: str) -> bool:
+        # The learned backend without --learned-checkpoint is trained by the 'learned' step, after the data.
+        trained_here = name == "learned" and not args.learned_checkpoint and "learned" in steps
+        return trained_here or backend_spec(name, args) is not None
+
     backends, skipped = [], []
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        if args.quick and name != "flow":
+        if args.quick and name not in ("flow", "learned"):
             continue
-        if backend_spec(name, args) is None:
-            skipped.append(f"{name} (no weights at {Path(args.native_weights) / (name + '.pth')})")
-            log(f"leaving out {name}: no weights at {Path(args.native_weights) / (name + '.pth')}")
-        else:
+        if available(name):
             backends.append(name)
+        else:
+            skipped.append(f"{name} (no weights at {weights_path(name, args)})")
+            log(f"leaving out {name}: no weights at {weights_path(name, args)}")
     train_backend = args.train_backend
-    if backend_spec(train_backend, args) is None or (args.quick and train_backend != "flow"):
+    if not available(train_backend) or (args.quick and train_backend != "flow"):
         log(f"agents train on flow: {train_backend} has no weights")
         train_backend = "flow"
     # Wall times of every part, over all invocations (parts kept from an earlier one keep their time).
@@ -176,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         return value
 
     roots = timed("data", make_data, args, work)
+    if "learned" in steps and "learned" in {*backends, train_backend}:
+        timed("learned", train_learned_backend, args, work, roots)
     agents = []
     if steps & {"agents", "eval"}:
         agents = timed("agents", train_agents, args, work, roots, train_backend) if "agents" in steps else []

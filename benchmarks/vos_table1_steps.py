@@ -19,25 +19,51 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------- backends
-def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], str] | None:
-    """Constructor arguments and a cache tag of a backend; None for a native one without weights."""
+def _digest(weights: Path) -> str:
+    """A short hash of a weights file (or of every file of a weights folder, names included)."""
+    files = [weights] if weights.is_file() else sorted(p for p in weights.iterdir() if p.is_file())
+    sha = hashlib.sha1()
+    for path in files:
+        sha.update(path.name.encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()[:10]
+
+
+def learned_checkpoint(args: argparse.Namespace) -> Path:
+    """The ``learned`` backend's checkpoint: ``--learned-checkpoint``, or the one trained under ``--work``."""
+    if args.learned_checkpoint:
+        return Path(args.learned_checkpoint)
+    return Path(args.work) / "learned" / "learned_vos.pt"
+
+
+def weights_path(name: str, args: argparse.Namespace) -> Path | None:
+    """Where a backend's weights are looked for; None for a backend that needs none."""
+    if name == "learned":
+        return learned_checkpoint(args)
     if name not in NATIVE:
-        return {}, name
+        return None
     weights = Path(args.native_weights) / f"{name}.pth"
     if not weights.is_file() and (Path(args.native_weights) / name).is_dir():
         weights = Path(args.native_weights) / name  # IPN's released layout: a folder with I.pth and P.pth
+    return weights
+
+
+def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], str] | None:
+    """Constructor arguments and a cache tag of a backend; None for one whose weights are missing.
+
+    The cache keys name the weights by path only, so the tag carries a digest of the weights: new weights
+    never replay old results.
+    """
+    weights = weights_path(name, args)
+    if weights is None:
+        return {}, name
+    if name == "learned":
+        return ({"checkpoint": str(weights)}, f"learned-{_digest(weights)}") if weights.is_file() else None
     if weights.exists():
-        files = [weights] if weights.is_file() else sorted(p for p in weights.iterdir() if p.is_file())
-        sha = hashlib.sha1()
-        for path in files:
-            sha.update(path.name.encode())
-            sha.update(path.read_bytes())
-        digest = sha.hexdigest()[:10]
-        # The cache keys name the weights by path only: the digest keeps new weights from replaying old results.
         return {
             "config": args.native_config,
             "weights": str(weights),
-        }, f"{name}-{args.native_config}-{digest}"
+        }, f"{name}-{args.native_config}-{_digest(weights)}"
     if args.allow_random_weights:
         return {"config": args.native_config}, f"{name}-{args.native_config}-random"
     return None
@@ -167,6 +193,30 @@ def train_agents(
             break
         train(config)
     return paths
+
+
+def train_learned_backend(args: argparse.Namespace, work: Path, roots: dict[str, Path]) -> Path:
+    """Train the ``learned`` backend on the quality estimators' training videos (kept once written)."""
+    from vos_recommender.backends.train_learned import TrainSettings, train
+
+    checkpoint = learned_checkpoint(args)
+    if checkpoint.is_file():
+        log(f"learned backend: kept {checkpoint}")
+        return checkpoint
+    if args.learned_checkpoint:
+        raise SystemExit(f"--learned-checkpoint: no file at {checkpoint}")
+    log(f"learned backend: training {args.learned_steps} steps on {args.quality_videos} videos")
+    # The generated videos are already small (64x112): the networks run at their full size.
+    train(
+        TrainSettings(
+            data=str(roots["default"]),
+            out=str(checkpoint.parent),
+            steps=args.learned_steps,
+            scale=1.0,
+            threads=1,
+        )
+    )
+    return checkpoint
 
 
 def train_quality(args: argparse.Namespace, work: Path, roots: dict[str, Path], backend: str) -> Path:

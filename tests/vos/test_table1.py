@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import vos_table1, vos_table1_report, vos_table1_steps
+from vos_recommender.backends import build_backend
 from vos_recommender.evaluation.table1 import (
     auc_table,
     claim_verdict,
@@ -127,6 +128,27 @@ def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: P
     )  # new weights never replay old cached results
     random = vos_table1.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
     assert vos_table1_steps.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
+
+
+def test_learned_backend_is_trained_once_and_cached_by_its_digest(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    args = vos_table1.parse_args(["--quick", "--work", str(work)])
+    assert vos_table1_steps.backend_spec("learned", args) is None  # not trained yet
+    vos_table1.main(["--quick", "--work", str(work), "--backends", "flow,learned", "--only", "data,learned"])
+    checkpoint = work / "learned" / "learned_vos.pt"
+    assert checkpoint.is_file() and (work / "learned" / "metrics.json").is_file()
+    kwargs, tag = vos_table1_steps.backend_spec("learned", args)
+    assert kwargs == {"checkpoint": str(checkpoint)} and tag.startswith("learned-")
+    backend = build_backend("learned", **kwargs)
+    assert backend.config["scale"] == 1.0
+    assert "learned" in json.loads((work / "timings.json").read_text())
+    # Kept on a rerun (same digest); an explicit checkpoint that does not exist is refused, not trained.
+    vos_table1.main(["--quick", "--work", str(work), "--backends", "learned", "--only", "learned"])
+    assert vos_table1_steps.backend_spec("learned", args)[1] == tag
+    missing = ["--quick", "--work", str(work), "--learned-checkpoint", str(tmp_path / "none.pt")]
+    assert vos_table1_steps.backend_spec("learned", vos_table1.parse_args(missing)) is None
+    with pytest.raises(SystemExit, match="learned-checkpoint"):
+        vos_table1_steps.train_learned_backend(vos_table1.parse_args(missing), work, {})
 
 
 def test_driver_rejects_inconsistent_sizes() -> None:
