@@ -118,6 +118,8 @@ OBJECTS_ABLATIONS: list[tuple[str, str]] = [
         "RANet object regions, end points in the decision only",
         ABLATION_DIR + "_object-regions_decision-endpoints.py",
     ),
+    ("RANet paper, 1 region / image", ABLATION_DIR + "_forced-image.py"),
+    ("RANet paper, GT segments (oracle)", ABLATION_DIR + "_forced-ground-truth.py"),
 ]
 OBJECTS_MODELS += OBJECTS_ABLATIONS
 

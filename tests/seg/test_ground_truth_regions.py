@@ -30,6 +30,7 @@ ORACLE = (
     REPO
     / "configs/ranet/ablations/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions_forced-ground-truth.py"
 )
+PAPER_ORACLE = REPO / "configs/ranet/ablations/ranet_r18-d8_1xb8-600_synthetic-128x128_forced-ground-truth.py"
 
 
 def test_regions_are_the_components_of_each_class_on_the_grid():
@@ -101,9 +102,9 @@ def test_streamed_scores_need_given_regions_exactly_with_the_oracle():
         )
 
 
-def _oracle_model(**test_cfg):
+def _oracle_model(config: Path = ORACLE, **test_cfg):
     init_default_scope("mmseg")
-    cfg = Config.fromfile(str(ORACLE))
+    cfg = Config.fromfile(str(config))
     cfg.model.data_preprocessor.size = None
     cfg.model.data_preprocessor.size_divisor = 16  # training batches are padded too (labels with 255)
     cfg.model.data_preprocessor.test_cfg = dict(size_divisor=16)
@@ -130,8 +131,9 @@ def _batch(size=(40, 56), batch=2) -> dict:
     return dict(inputs=images, data_samples=samples)
 
 
-def test_segmentor_hands_the_label_to_the_head_for_training_and_prediction():
-    model = _oracle_model()
+@pytest.mark.parametrize("config", [ORACLE, PAPER_ORACLE], ids=["object-regions", "paper"])
+def test_segmentor_hands_the_label_to_the_head_for_training_and_prediction(config):
+    model = _oracle_model(config)
     model.train()
     data = model.data_preprocessor(_batch(), True)
     losses = model.loss(data["inputs"], data["data_samples"])
