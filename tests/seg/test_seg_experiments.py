@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import seg_experiments as se
+from benchmarks import seg_runs as sr
+from benchmarks import seg_tables as st
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,8 +52,8 @@ def _write_scalars(work_dir: Path, stamp: str, records) -> Path:
 def test_parse_scalars_reads_val_miou_and_mean_train_iteration_time(tmp_path):
     _write_scalars(tmp_path, "20260101_000000", SCALARS[:1] + [dict(SCALARS[2], mIoU=10.0, step=50)])
     newest = _write_scalars(tmp_path, "20260102_000000", SCALARS)
-    assert se.latest_scalars(tmp_path) == newest
-    parsed = se.parse_scalars(newest)
+    assert sr.latest_scalars(tmp_path) == newest
+    parsed = sr.parse_scalars(newest)
     assert parsed["mIoU"] == pytest.approx(47.3)
     assert parsed["step"] == 100
     assert parsed["iter_time_s"] == pytest.approx(0.25)  # the val record's "time" is not a train iteration
@@ -60,12 +62,12 @@ def test_parse_scalars_reads_val_miou_and_mean_train_iteration_time(tmp_path):
 def test_parse_scalars_without_validation_fails(tmp_path):
     path = _write_scalars(tmp_path, "20260101_000000", SCALARS[:2])
     with pytest.raises(ValueError, match="no mIoU"):
-        se.parse_scalars(path)
-    assert se.latest_scalars(tmp_path / "missing") is None
+        sr.parse_scalars(path)
+    assert sr.latest_scalars(tmp_path / "missing") is None
 
 
 def test_schedule_options_and_train_command(tmp_path):
-    schedule = se.Schedule("t", iters=120, batch_size=4, warmup=10, seeds=(0,), cue_radii=(3,))
+    schedule = sr.Schedule("t", iters=120, batch_size=4, warmup=10, seeds=(0,), cue_radii=(3,))
     options = schedule.cfg_options()
     for expected in (
         "train_dataloader.batch_size=4",
@@ -77,15 +79,15 @@ def test_schedule_options_and_train_command(tmp_path):
         "default_hooks.checkpoint.interval=120",
     ):
         assert expected in options
-    run = se.Run("FCN", se.MAIN_MODELS[0][1], 5, 2, schedule, tmp_path / "w", tmp_path / "d")
+    run = sr.Run("FCN", se.MAIN_MODELS[0][1], 5, 2, schedule, tmp_path / "w", tmp_path / "d")
     assert run.name == "fcn_r18-d8_1xb8-600_synthetic-128x128/cue5/seed2"
-    command = run_command = se.train_command(run)
+    command = run_command = sr.train_command(run)
     assert command[1].endswith("tools/train.py") and command[2].endswith(se.MAIN_MODELS[0][1])
     assert command[command.index("--work-dir") + 1] == str(tmp_path / "w" / "runs" / run.name)
     assert "randomness.seed=2" in run_command
     assert f"train_dataloader.dataset.data_root={(tmp_path / 'd' / 'cue5').resolve()}" in command
     assert f"val_dataloader.dataset.data_root={(tmp_path / 'd' / 'cue5').resolve()}" in command
-    assert se._env()["OMP_NUM_THREADS"] == "1"
+    assert sr._env()["OMP_NUM_THREADS"] == "1"
 
 
 def test_every_listed_config_exists():
@@ -95,19 +97,19 @@ def test_every_listed_config_exists():
 
 
 def test_existing_result_is_skipped_without_training(tmp_path, monkeypatch):
-    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+    run = sr.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, sr.QUICK, tmp_path, tmp_path / "d")
     run.work_dir.mkdir(parents=True)
     run.result_path.write_text(json.dumps({"status": "ok", "mIoU": 61.5, "seed": 0, "wall_s": 80.0}))
 
     def no_training(*args, **kwargs):
         raise AssertionError("a run with a result file must not train")
 
-    monkeypatch.setattr(se.subprocess, "run", no_training)
-    assert se.execute(run)["mIoU"] == 61.5
+    monkeypatch.setattr(sr.subprocess, "run", no_training)
+    assert sr.execute(run)["mIoU"] == 61.5
 
 
 def test_missing_result_trains_and_stores_parsed_result(tmp_path, monkeypatch):
-    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 1, se.QUICK, tmp_path, tmp_path / "d")
+    run = sr.Run("FCN", se.MAIN_MODELS[0][1], 3, 1, sr.QUICK, tmp_path, tmp_path / "d")
     (run.work_dir / "stale").mkdir(parents=True)  # an interrupted run's leftovers are cleared first
     calls = []
 
@@ -118,24 +120,24 @@ def test_missing_result_trains_and_stores_parsed_result(tmp_path, monkeypatch):
         (run.work_dir / f"iter_{run.schedule.iters}.pth").write_bytes(b"x")
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.setattr(se.subprocess, "run", fake_training)
-    result = se.execute(run)
+    monkeypatch.setattr(sr.subprocess, "run", fake_training)
+    result = sr.execute(run)
     assert len(calls) == 1
     assert result["mIoU"] == pytest.approx(47.3) and result["seed"] == 1 and result["status"] == "ok"
     assert json.loads(run.result_path.read_text())["mIoU"] == pytest.approx(47.3)
     assert not list(run.work_dir.glob("*.pth"))  # checkpoints are removed unless asked to keep them
-    assert se.execute(run)["mIoU"] == pytest.approx(47.3) and len(calls) == 1  # second call skips
+    assert sr.execute(run)["mIoU"] == pytest.approx(47.3) and len(calls) == 1  # second call skips
 
 
 def test_failed_training_is_reported_not_stored(tmp_path, monkeypatch):
-    run = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+    run = sr.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, sr.QUICK, tmp_path, tmp_path / "d")
 
     def failing(command, stdout=None, **kwargs):
         stdout.write("Traceback\nRuntimeError: boom\n")
         return subprocess.CompletedProcess(command, 1)
 
-    monkeypatch.setattr(se.subprocess, "run", failing)
-    assert se.execute(run)["status"] == "failed"
+    monkeypatch.setattr(sr.subprocess, "run", failing)
+    assert sr.execute(run)["status"] == "failed"
     assert not run.result_path.exists()
 
 
@@ -147,43 +149,43 @@ def _result(miou, seed, wall=100.0, regions=None):
 
 
 def test_summary_and_tables_hold_mean_and_sample_std():
-    summary = se.summarise(
+    summary = st.summarise(
         "RANet paper", [_result(80.0, 0, regions=256), _result(84.0, 1, regions=250), _result(82.0, 2)]
     )
     assert summary["mIoU_mean"] == pytest.approx(82.0)
     assert summary["mIoU_std"] == pytest.approx(2.0)  # sample standard deviation over the seeds
     assert summary["mIoU_cell"] == "82.00 ± 2.00"
     assert summary["regions_mean"] == pytest.approx(253.0)
-    failed = se.summarise("FCN", [_result(60.0, 0), {"status": "failed", "wall_s": 3.0}])
+    failed = st.summarise("FCN", [_result(60.0, 0), {"status": "failed", "wall_s": 3.0}])
     assert failed["ok"] == 1 and failed["runs"] == 2 and failed["mIoU_cell"] == "60.00"
-    table = se.model_table([summary, failed], ["a.py", "b.py"], with_regions=True)
+    table = st.model_table([summary, failed], ["a.py", "b.py"], with_regions=True)
     lines = table.splitlines()
     assert lines[0].startswith("| model") and "regions / image" in lines[0]
     assert "| RANet paper" in lines[2] and "82.00 ± 2.00" in lines[2] and "| 3/3" in lines[2]
     assert "253.0" in lines[2] and "`a.py`" in lines[2]
     assert "| 1/2" in lines[3] and "| -" in lines[3]
-    assert se.fmt_mean_std([]) == "-"
+    assert st.fmt_mean_std([]) == "-"
     # A head that cannot count its regions without the label (the ground-truth oracle) falls back on its
     # validation's region metric.
     oracle = dict(_result(75.0, 0), regions={"mean": math.nan, "error": "needs the label maps"})
     oracle["region_quality"] = {"regions_per_image": 5.0}
-    assert se.summarise("oracle", [oracle, _result(74.0, 1, regions=7)])["regions_mean"] == pytest.approx(6.0)
+    assert st.summarise("oracle", [oracle, _result(74.0, 1, regions=7)])["regions_mean"] == pytest.approx(6.0)
 
 
 def test_knob_table_and_plot(tmp_path):
     cells = {}
     for label, _ in se.KNOB_MODELS:
         for cue, base in [(2, 40.0), (8, 80.0)]:
-            cells[(label, cue)] = se.summarise(label, [_result(base, 0), _result(base + 2, 1)])
+            cells[(label, cue)] = st.summarise(label, [_result(base, 0), _result(base + 2, 1)])
     stats = [
         {"cue_radius": 2, "mean_cue_distance_px": 16.0, "mean_cue_distance_stride8": 2.0},
         {"cue_radius": 8, "mean_cue_distance_px": 15.5, "mean_cue_distance_stride8": 1.94},
     ]
-    table = se.knob_table([2, 8], stats, cells).splitlines()
+    table = st.knob_table(se.KNOB_MODELS, [2, 8], stats, cells).splitlines()
     assert "Non-local (NLHead)" in table[0]
     assert table[2].startswith("| 2 ") and "16.0 / 2.00" in table[2] and table[2].count("41.00 ± 1.41") == 3
     out = tmp_path / "knob.png"
-    se.plot_knob([2, 8], cells, out, "test")
+    st.plot_knob(se.KNOB_MODELS, [2, 8], cells, out, "test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -219,12 +221,12 @@ def test_only_selects_configs_by_file_name_ending():
 
 def test_objects_runs_train_on_the_objects_data_under_their_own_names(tmp_path):
     config = se.OBJECTS_MODELS[3][1]
-    run = se.Run("RANet paper", config, 3, 1, se.DEFAULT, tmp_path / "w", tmp_path / "d", scene="objects")
+    run = sr.Run("RANet paper", config, 3, 1, sr.DEFAULT, tmp_path / "w", tmp_path / "d", scene="objects")
     assert run.name == "ranet_r18-d8_1xb8-600_synthetic-objects-128x128/objects-cue3/seed1"
-    command = se.train_command(run)
+    command = sr.train_command(run)
     assert f"train_dataloader.dataset.data_root={(tmp_path / 'd' / 'objects_cue3').resolve()}" in command
     # A context config appended to the objects rows does not reuse the context run's result.
-    context = se.Run("RANet", se.RANET, 3, 1, se.DEFAULT, tmp_path / "w", tmp_path / "d")
+    context = sr.Run("RANet", se.RANET, 3, 1, sr.DEFAULT, tmp_path / "w", tmp_path / "d")
     appended = dataclasses.replace(context, scene="objects")
     assert appended.name != context.name and appended.work_dir != context.work_dir
     assert appended.data_root != context.data_root
@@ -254,11 +256,11 @@ def test_region_quality_is_read_from_the_validation_record(tmp_path):
         {"mIoU": 50.0, "region/asa": 0.9, "region/regions_per_segment": 1.5, "step": 20},
     ]
     scalars.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    parsed = se.parse_scalars(scalars)
+    parsed = sr.parse_scalars(scalars)
     assert parsed["region_quality"] == {"asa": 0.9, "regions_per_segment": 1.5}
-    summary = se.summarise("x", [dict(parsed, status="ok", seed=0, wall_s=1.0)])
+    summary = st.summarise("x", [dict(parsed, status="ok", seed=0, wall_s=1.0)])
     assert summary["region_quality"]["asa"] == (0.9, 0.0)
-    table = se.model_table([summary], ["c.py"], with_regions=True)
+    table = st.model_table([summary], ["c.py"], with_regions=True)
     assert "ASA" in table.splitlines()[0] and "0.90 ± 0.00" in table
 
 
@@ -269,9 +271,9 @@ def test_ensure_dataset_asks_for_the_scene(tmp_path, monkeypatch):
         calls.append(command)
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.setattr(se.subprocess, "run", fake_generate)
-    assert se.ensure_dataset(tmp_path, 3) == tmp_path / "cue3"
-    assert se.ensure_dataset(tmp_path, 2, "objects") == tmp_path / "objects_cue2"
+    monkeypatch.setattr(sr.subprocess, "run", fake_generate)
+    assert sr.ensure_dataset(tmp_path, 3) == tmp_path / "cue3"
+    assert sr.ensure_dataset(tmp_path, 2, "objects") == tmp_path / "objects_cue2"
     assert calls[0][-4:] == ["--out", str(tmp_path / "cue3"), "--cue-radius", "3"]  # unchanged for context
     assert calls[1][-6:] == [
         "--out",
@@ -284,8 +286,8 @@ def test_ensure_dataset_asks_for_the_scene(tmp_path, monkeypatch):
 
 
 def test_long_schedule_and_the_objects_experiment(tmp_path, monkeypatch, capsys):
-    assert (se.LONG.iters, se.LONG.batch_size, se.LONG.warmup) == (600, 8, 50)
-    assert "train_dataloader.batch_size=8" in se.LONG.cfg_options()
+    assert (sr.LONG.iters, sr.LONG.batch_size, sr.LONG.warmup) == (600, 8, 50)
+    assert "train_dataloader.batch_size=8" in sr.LONG.cfg_options()
     seen = []
 
     def fake_run_all(runs, jobs, force, keep_checkpoints, report_only=False):
@@ -330,7 +332,7 @@ def test_objects_experiment_end_to_end(tmp_path):
 
 
 def test_report_only_trains_nothing_and_marks_missing_runs(tmp_path, monkeypatch):
-    stored = se.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, se.QUICK, tmp_path, tmp_path / "d")
+    stored = sr.Run("FCN", se.MAIN_MODELS[0][1], 3, 0, sr.QUICK, tmp_path, tmp_path / "d")
     missing = dataclasses.replace(stored, seed=1)
     stored.work_dir.mkdir(parents=True)
     stored.result_path.write_text(json.dumps({"status": "ok", "mIoU": 40.0, "seed": 0, "wall_s": 1.0}))
@@ -338,9 +340,9 @@ def test_report_only_trains_nothing_and_marks_missing_runs(tmp_path, monkeypatch
     def refuse(*args, **kwargs):
         raise AssertionError("report-only must not generate data or train")
 
-    monkeypatch.setattr(se, "ensure_dataset", refuse)
-    monkeypatch.setattr(se.subprocess, "run", refuse)
-    results = se.run_all([stored, missing], jobs=1, force=False, keep_checkpoints=False, report_only=True)
+    monkeypatch.setattr(sr, "ensure_dataset", refuse)
+    monkeypatch.setattr(sr.subprocess, "run", refuse)
+    results = sr.run_all([stored, missing], jobs=1, force=False, keep_checkpoints=False, report_only=True)
     assert results[0]["mIoU"] == 40.0 and results[1] == {"status": "missing"}
-    summary = se.summarise("FCN", results)
+    summary = st.summarise("FCN", results)
     assert (summary["ok"], summary["runs"]) == (1, 2)
