@@ -92,6 +92,8 @@ ABLATIONS: list[tuple[str, str]] = [
     ("unmasked attentions", ABLATION_DIR + "_unmasked.py"),
     ("binary JSD (released form)", ABLATION_DIR + "_binary-jsd.py"),
     ("frozen W^g (decision_conv lr 0)", ABLATION_DIR + "_frozen-decision.py"),
+    ("1 region / image", ABLATION_DIR + "_forced-image.py"),
+    ("GT segments (oracle)", ABLATION_DIR + "_forced-ground-truth.py"),
 ]
 
 #: The objects experiment: the same models on the generator's ``objects`` scenes.
