@@ -49,6 +49,7 @@ from benchmarks.vos_table1_steps import (  # noqa: E402
     DATASETS,
     PARTS,
     backend_spec,
+    learned_checkpoint,
     log,
     make_data,
     run_evaluation,
@@ -177,11 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     timings_file = work / "timings.json"
     timings: dict[str, float] = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
 
-    def timed(key: str, fn, *fn_args):
+    def timed(key: str, made: Path, fn, *fn_args):
+        """Run one part; record its wall time unless ``made`` existed before (the part was only kept)."""
+        kept = made.exists()
         start = time.perf_counter()
         value = fn(*fn_args)
         seconds = time.perf_counter() - start
-        if seconds > 1 or key not in timings:  # a kept part takes no time: keep the time it took to make
+        if not kept or key not in timings:
             timings[key] = seconds
             # Several invocations may run at once: merge with what the others recorded meanwhile.
             merged = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
@@ -190,29 +193,29 @@ def main(argv: list[str] | None = None) -> None:
             atomic_write_json(timings_file, merged, indent=1)
         return value
 
-    roots = timed("data", make_data, args, work)
+    def tag(backend: str) -> str:
+        return backend_spec(backend, args)[1]
+
+    seeds = [int(s) for s in args.agent_seeds.split(",")]
+    roots = timed("data", work / "data" / "shifted" / "generation.json", make_data, args, work)
     if "learned" in steps and "learned" in {*backends, train_backend}:
-        timed("learned", train_learned_backend, args, work, roots)
-    agents = []
-    if steps & {"agents", "eval"}:
-        agents = timed("agents", train_agents, args, work, roots, train_backend) if "agents" in steps else []
+        timed("learned", learned_checkpoint(args), train_learned_backend, args, work, roots)
+    agents = [work / "agents" / f"seed{seed}" / "final_model.zip" for seed in seeds]
+    if "agents" in steps:
+        timed("agents", agents[-1], train_agents, args, work, roots, train_backend)
     for backend in backends:
         if not steps & {"quality", "eval"}:
             break
-        quality = (
-            timed(f"quality {backend}", train_quality, args, work, roots, backend)
-            if "quality" in steps
-            else work / "quality" / backend_spec(backend, args)[1] / "quality_estimator.pt"
-        )
+        quality = work / "quality" / tag(backend) / "quality_estimator.pt"
+        if "quality" in steps:
+            made = quality.parent / "metrics.json"
+            timed(f"quality {backend}", made, train_quality, args, work, roots, backend)
         if "eval" not in steps:
             continue
-        if not agents:
-            agents = [
-                work / "agents" / f"seed{int(s)}" / "final_model.zip" for s in args.agent_seeds.split(",")
-            ]
         for dataset in [d for d in DATASETS if d in args.datasets.split(",")]:
             timed(
                 f"eval {backend} {dataset}",
+                work / "eval" / tag(backend) / dataset / "results.json",
                 run_evaluation,
                 args,
                 work,

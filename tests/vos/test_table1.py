@@ -173,9 +173,13 @@ def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: p
     summary = json.loads(out.with_suffix(".json").read_text())
     assert {e["dataset"] for e in summary["entries"]} == {"default", "shifted"}
     capsys.readouterr()
+    made = json.loads((work / "timings.json").read_text())
+    assert {"data", "agents", "quality flow", "eval flow default", "eval flow shifted"} <= set(made)
     vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])  # everything kept, nothing rerun
     log = capsys.readouterr().out
     assert "agent seed0: kept" in log and "eval flow shifted: kept" in log and "running" not in log
+    # A kept part keeps the wall time it took to make, however long keeping it took.
+    assert json.loads((work / "timings.json").read_text()) == made
 
 
 @pytest.mark.slow
