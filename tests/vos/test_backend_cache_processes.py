@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import traceback
 
 import numpy as np
 
@@ -42,6 +43,15 @@ def _check(store: CacheStore, key: str) -> str | None:
 
 
 def _worker(folder: str, seed: int, iterations: int, out) -> None:
+    """Report the run, or the exception that stopped it (so a crash fails the test with its traceback)."""
+    try:
+        _run_worker(folder, seed, iterations, out)
+    except BaseException:
+        out.put({"crash": traceback.format_exc()})
+        raise
+
+
+def _run_worker(folder: str, seed: int, iterations: int, out) -> None:
     store = CacheStore(folder, memory_entries=0, memory_arrays=0, store_probs="uint8", max_bytes=BUDGET)
     rng = np.random.default_rng(seed)
     errors, writes, reads = [], 0, 0
@@ -70,7 +80,8 @@ def test_two_processes_share_one_folder_without_corrupting_it(tmp_path):
     workers = [context.Process(target=_worker, args=(str(tmp_path), seed, 300, out)) for seed in (1, 2)]
     for worker in workers:
         worker.start()
-    reports = [out.get(timeout=120) for _ in workers]
+    reports = [out.get(timeout=300) for _ in workers]
+    assert [r["crash"] for r in reports if "crash" in r] == []
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0

@@ -124,6 +124,18 @@ def test_arrays_without_a_record_are_adopted(tmp_path):
     assert store.record_path(KEY).is_file()
 
 
+def test_adoption_skips_arrays_evicted_between_listing_and_stat(tmp_path, monkeypatch):
+    # Another process sharing the folder may evict a listed arrays file before it is dated: skip it.
+    store = CacheStore(tmp_path, memory_entries=0, memory_arrays=0, store_probs="float32")
+    store.write(KEY, *_arrays(0.5), elapsed=3.0)
+    store.record_path(KEY).unlink()
+    real = store._arrays_candidates(KEY)
+    vanished = real[0].with_name(f"{KEY}.0000000000000000.npz")  # listed, gone before its stat
+    monkeypatch.setattr(store, "_arrays_candidates", lambda key: [vanished, *real])
+    record = store.record(KEY)
+    assert record is not None and record["elapsed"] == 3.0 and record["arrays"] == real[0].name
+
+
 def test_format_2_records_are_read(tmp_path):
     reference = _episode(CachingBackend(CountingBackend(), tmp_path, store_probs="float32"))
     for path in tmp_path.glob("??/*.json"):  # rewrite as the previous layout: <key>.npz + format-2 record

@@ -215,8 +215,7 @@ class CacheStore:
 
     def _adopt(self, key: str) -> dict | None:
         """Give the newest readable arrays file of ``key`` that has no record a record."""
-        candidates = sorted(self._arrays_candidates(key), key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in candidates:
+        for path in self._newest_first(self._arrays_candidates(key)):
             try:
                 with np.load(path, allow_pickle=False) as data:
                     masks = data["masks"].astype(np.uint8)
@@ -237,6 +236,18 @@ class CacheStore:
             self.arrays.put(key, {"masks": masks, "probs": probs})
             return record
         return None
+
+    @staticmethod
+    def _newest_first(paths) -> list[Path]:
+        """``paths`` by modification time, newest first, without those that vanish meanwhile (another
+        process sharing the folder may evict them between the listing and the ``stat``)."""
+        dated = []
+        for path in paths:
+            try:
+                dated.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+        return [path for _, path in sorted(dated, key=lambda item: item[0], reverse=True)]
 
     def _write_record(self, key: str, record: dict) -> int:
         self.records.put(key, record)
