@@ -33,7 +33,8 @@ import numpy as np
 
 from vos_recommender.backends.base import VOSBackend, VOSResult
 from vos_recommender.backends.cache_result import CachedVOSResult, scribble_hash, video_hash
-from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore, LRUDict
+from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore
+from vos_recommender.backends.memory_lru import LRUDict
 
 __all__ = ["CachedVOSResult", "CachingBackend", "scribble_hash", "video_hash"]
 

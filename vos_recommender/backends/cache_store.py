@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -53,35 +52,14 @@ from vos_recommender.backends.cache_format import (
     stored_probs,
     write_folder_settings,
 )
+from vos_recommender.backends.memory_lru import LRUDict
 
-__all__ = ["RECORD_FORMAT", "CacheStore", "LRUDict"]
+__all__ = ["RECORD_FORMAT", "CacheStore"]
 
 RECORD_FORMAT = FOLDER_FORMAT
 _READABLE_FORMATS = (2, 3, RECORD_FORMAT)
 #: ``max_bytes`` default: the budget the folder recorded (none recorded: no budget).
 FOLDER_BUDGET = "folder"
-
-
-class LRUDict(OrderedDict):
-    """An ordered dict that keeps its ``capacity`` most recently used items."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = int(capacity)
-
-    def get_recent(self, key: str) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: Any) -> None:
-        if self.capacity <= 0:
-            return
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
 
 
 class CacheStore:

@@ -14,6 +14,7 @@ from ..ops import (
     RegionScoreSpec,
     average_linkage_labels,
     boundary_max_table,
+    forced_regions,
     jensen_shannon_table,
     pair_boundary_term,
     pair_semantic_term,
@@ -347,14 +348,3 @@ class RegionConstructionBlock(BaseModule):
         if self.learnable_decision:
             return mean_score * self.decision_conv.weight.view(()) + self.decision_conv.bias.view(())
         return mean_score - self.region_threshold
-
-
-def forced_regions(force_regions: str, batch: int, num_pixels: int, device) -> tuple[Tensor, Tensor]:
-    """Region ids (B, N) and counts (B,) of one region per image (``'image'``) or per cell (``'pixel'``)."""
-    if force_regions not in ("image", "pixel"):
-        raise ValueError(f"force_regions must be 'image' or 'pixel' here, got {force_regions!r}")
-    if force_regions == "image":
-        region = torch.zeros(batch, num_pixels, dtype=torch.long, device=device)
-        return region, torch.ones(batch, dtype=torch.long, device=device)
-    region = torch.arange(num_pixels, device=device).expand(batch, num_pixels).clone()
-    return region, torch.full((batch,), num_pixels, dtype=torch.long, device=device)

@@ -1,7 +1,8 @@
 """Region operators of RANet: the boundary table D (``boundary_max_table``), the Jensen-Shannon table E
 (``jensen_shannon``), region labels from a decision table (``region_labels``), the streamed Region
 Construction Block that never keeps an N x N table for autograd (``region_scores``), D with the segment's
-end points (``boundary_endpoints``), D and E of sampled pairs (``pair_scores``), representativeness
+end points (``boundary_endpoints``), D and E of sampled pairs (``pair_scores``), forced partitions
+(``forced_regions``), representativeness
 and representatives (``region_representatives``) and the three region attentions (``region_attention``;
 the region-restricted ones also as segment operations in ``region_segment_attention``).
 
@@ -13,6 +14,7 @@ and the tests' reference.
 
 from .boundary_endpoints import BoundaryEndpointMax, with_endpoints
 from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_table, segment_sample_geometry
+from .forced_regions import FORCED_REGIONS, forced_regions, forced_regions_and_sums
 from .ground_truth_regions import ground_truth_regions, region_counts
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
 from .pair_scores import pair_boundary_term, pair_semantic_term
@@ -33,7 +35,7 @@ from .region_labels import (
 )
 from .region_linkage import average_linkage_labels, average_linkage_roots
 from .region_representatives import Representatives, region_representativeness, select_representatives
-from .region_scores import FORCED_REGIONS, REGION_IMPLS, RegionScoreSpec, streamed_region_scores
+from .region_scores import REGION_IMPLS, RegionScoreSpec, streamed_region_scores
 from .region_segment_attention import grouped_softmax, segment_distribution, segment_local_collection
 from .region_slots import RegionSlots, region_slots
 from .segment_products import gathered_dot, gathered_sum, segment_sum
@@ -42,6 +44,8 @@ __all__ = [
     "BoundaryEndpointMax",
     "BoundaryMaxTable",
     "FORCED_REGIONS",
+    "forced_regions",
+    "forced_regions_and_sums",
     "DIVERGENCE_FORMS",
     "GLOBAL_SOFTMAX_MODES",
     "JSD_IMPLS",

@@ -34,12 +34,11 @@ from torch import Tensor
 from ._compiled import IMPLS, load_extension, use_compiled
 from .boundary_endpoints import add_endpoints_, endpoint_backward, endpoint_rows
 from .boundary_max_table import boundary_max_table
+from .forced_regions import FORCED_REGIONS, forced_regions_and_sums
 from .jensen_shannon import jensen_shannon_rows
 from .region_labels import compact_region_labels, jump_to_roots, region_labels
 from .region_linkage import average_linkage_labels
 
-#: Partitions that can replace the decision's regions (None: the regions of G).
-FORCED_REGIONS = (None, "image", "pixel", "ground_truth")
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
@@ -194,17 +193,6 @@ def _region_row_sums(score: Tensor, region: Tensor, log_probs: Tensor, spec: Reg
         same = region[start:stop].unsqueeze(1) == region.unsqueeze(0)
         total[start:stop] = torch.where(same, score[start:stop], score.new_zeros(())).sum(dim=1)
     return total
-
-
-@torch.no_grad()
-def forced_regions_and_sums(score: Tensor, force_regions: str) -> tuple[Tensor, Tensor, Tensor]:
-    """One region per image (``'image'``) or per cell (``'pixel'``): ids, count and region sums of F."""
-    num_pixels = score.shape[0]
-    if force_regions == "image":
-        region = torch.zeros(num_pixels, dtype=torch.long, device=score.device)
-        return region, region.new_tensor(1), score.sum(dim=1)
-    region = torch.arange(num_pixels, device=score.device)
-    return region, region.new_tensor(num_pixels), score.diagonal().clone()
 
 
 class _StreamedRegionScores(torch.autograd.Function):
