@@ -94,6 +94,10 @@ ABLATIONS: list[tuple[str, str]] = [
     ("frozen W^g (decision_conv lr 0)", ABLATION_DIR + "_frozen-decision.py"),
     ("1 region / image", ABLATION_DIR + "_forced-image.py"),
     ("GT segments (oracle)", ABLATION_DIR + "_forced-ground-truth.py"),
+    (
+        "object regions, end points in the decision only",
+        ABLATION_DIR + "_object-regions_decision-endpoints.py",
+    ),
 ]
 
 #: The objects experiment: the same models on the generator's ``objects`` scenes.
@@ -139,7 +143,13 @@ def _selected(models, args) -> list[tuple[str, str]]:
     """The models of an experiment, restricted by ``--only`` to configs whose stem ends with one of its values."""
     if not args.only:
         return list(models)
-    return [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
+    chosen = [(label, config) for label, config in models if Path(config).stem.endswith(tuple(args.only))]
+    if not chosen:
+        stems = "\n  ".join(Path(config).stem for _, config in models)
+        raise SystemExit(
+            f"--only {' '.join(args.only)} matches no config of this experiment; its configs are:\n  {stems}"
+        )
+    return chosen
 
 
 def _runs(models, schedule, args, seeds, cue_radius=DEFAULT_CUE_RADIUS, scene="context") -> list[Run]:

@@ -217,6 +217,9 @@ def test_only_selects_configs_by_file_name_ending():
     assert labels == [se.ABLATIONS[0][0], "frozen W^g (decision_conv lr 0)"]
     args.only = None
     assert se._selected(se.MAIN_MODELS, args) == se.MAIN_MODELS
+    args.only = ["no-such-config"]
+    with pytest.raises(SystemExit, match="matches no config of this experiment"):
+        se._selected(se.ABLATIONS, args)
 
 
 def test_objects_runs_train_on_the_objects_data_under_their_own_names(tmp_path):
