@@ -69,6 +69,17 @@ def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], s
     return None
 
 
+def backend_settings(name: str, kwargs: dict[str, Any], tag: str, work: Path) -> dict[str, str]:
+    """The backend fields shared by the agents' ``TrainConfig`` and ``EvalConfig``: the backend, its
+    arguments, and its cache and goal-statistics folders under ``work`` (named by the backend's tag)."""
+    return {
+        "backend": name,
+        "backend_kwargs": json.dumps(kwargs),
+        "cache_dir": str(work / "cache" / tag),
+        "stats_dir": str(work / "stats" / tag),
+    }
+
+
 # ---------------------------------------------------------------------------- steps
 def make_data(args: argparse.Namespace, work: Path) -> dict[str, Path]:
     from vos_recommender.data.generate import PRESETS, generate_davis_dataset
@@ -177,10 +188,7 @@ def train_agents(
             data=str(roots["agent"]),
             generate_if_missing=False,
             split="train",
-            backend=train_backend,
-            backend_kwargs=json.dumps(kwargs),
-            cache_dir=str(work / "cache" / tag),
-            stats_dir=str(work / "stats" / tag),
+            **backend_settings(train_backend, kwargs, tag, work),
             num_rounds=args.train_rounds,
             num_random_runs=args.num_random_runs,
             total_timesteps=args.agent_steps,
@@ -280,10 +288,7 @@ def run_evaluation(
         data=str(root),
         generate_if_missing=False,
         split="val",
-        backend=backend,
-        backend_kwargs=json.dumps(kwargs),
-        cache_dir=str(work / "cache" / tag),
-        stats_dir=str(work / "stats" / tag),
+        **backend_settings(backend, kwargs, tag, work),
         quality_checkpoint=str(quality),
         settings=settings,
         strategies=strategies,
