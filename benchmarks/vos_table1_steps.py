@@ -69,15 +69,18 @@ def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], s
     return None
 
 
-def backend_settings(name: str, kwargs: dict[str, Any], tag: str, work: Path) -> dict[str, str]:
-    """The backend fields shared by the agents' ``TrainConfig`` and ``EvalConfig``: the backend, its
-    arguments, and its cache and goal-statistics folders under ``work`` (named by the backend's tag)."""
-    return {
-        "backend": name,
-        "backend_kwargs": json.dumps(kwargs),
-        "cache_dir": str(work / "cache" / tag),
-        "stats_dir": str(work / "stats" / tag),
-    }
+def backend_env(base: Any, name: str, kwargs: dict[str, Any], tag: str, work: Path, **changes: Any) -> Any:
+    """``base`` (an ``EnvConfig``) on one backend: the backend, its arguments, and its cache and
+    goal-statistics folders under ``work`` (named by the backend's tag); ``changes`` by dotted name."""
+    return base.replace(
+        {
+            "session.backend": name,
+            "session.backend_kwargs": kwargs,
+            "session.cache_dir": str(work / "cache" / tag),
+            "reward.stats_dir": str(work / "stats" / tag),
+            **changes,
+        }
+    )
 
 
 # ---------------------------------------------------------------------------- steps
@@ -126,12 +129,12 @@ def goal_statistics(config: Any, shard: str) -> int:
         Number of records of this shard.
     """
     from vos_recommender.envs import FrameRecommendationEnv
-    from vos_recommender.train import env_settings
+    from vos_recommender.train import env_config
 
     index, count = (int(v) for v in shard.split("/"))
     if not 0 <= index < count:
         raise ValueError(f"--stats-shard must be i/n with 0 <= i < n, got {shard!r}")
-    env = FrameRecommendationEnv(**env_settings(config, config.split))
+    env = FrameRecommendationEnv(env_config(config, config.env.episode.split))
     pairs = [(name, k) for name in env.video_names for k in range(max(1, len(env.videos[name].scribbles)))]
     mine = pairs[index::count]
     for number, (name, k) in enumerate(mine, start=1):
@@ -146,9 +149,16 @@ def kept_settings(run_dir: Path, args: argparse.Namespace) -> None:
     saved = run_dir / "config.json"
     if not saved.is_file():
         return
-    config = json.loads(saved.read_text())
+    from vos_recommender.config import TrainConfig, settings_from_dict
+
+    config = settings_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
+    kept = {
+        "total_timesteps": config.total_timesteps,
+        "lr": config.lr,
+        "num_rounds": config.env.episode.num_rounds,
+    }
     asked = {"total_timesteps": args.agent_steps, "lr": args.agent_lr, "num_rounds": args.train_rounds}
-    differ = {key: (config.get(key), value) for key, value in asked.items() if config.get(key) != value}
+    differ = {key: (kept[key], value) for key, value in asked.items() if kept[key] != value}
     if differ:
         detail = ", ".join(f"{key} {old} there, {new} asked" for key, (old, new) in differ.items())
         raise SystemExit(
@@ -160,7 +170,7 @@ def kept_settings(run_dir: Path, args: argparse.Namespace) -> None:
 def train_agents(
     args: argparse.Namespace, work: Path, roots: dict[str, Path], train_backend: str
 ) -> list[Path]:
-    from vos_recommender.config import TrainConfig
+    from vos_recommender.config import TrainConfig, training_env
     from vos_recommender.train import train
 
     kwargs, tag = backend_spec(train_backend, args)
@@ -185,12 +195,20 @@ def train_agents(
             overwrite=not resume,
             progress_bar=False,
             verbose=0,
-            data=str(roots["agent"]),
             generate_if_missing=False,
-            split="train",
-            **backend_settings(train_backend, kwargs, tag, work),
-            num_rounds=args.train_rounds,
-            num_random_runs=args.num_random_runs,
+            env=backend_env(
+                training_env(),
+                train_backend,
+                kwargs,
+                tag,
+                work,
+                **{
+                    "episode.data_root": str(roots["agent"]),
+                    "episode.split": "train",
+                    "episode.num_rounds": args.train_rounds,
+                    "reward.num_random_runs": args.num_random_runs,
+                },
+            ),
             total_timesteps=args.agent_steps,
             lr=args.agent_lr,
             checkpoint_freq=max(args.agent_steps // 4, 1),
@@ -274,7 +292,7 @@ def run_evaluation(
     quality: Path,
 ) -> Path:
     """Evaluate one (backend, dataset), or one part of it (``--eval-part``), and merge finished parts."""
-    from vos_recommender.evaluate import EvalConfig, evaluate
+    from vos_recommender.evaluate import EvalConfig, evaluate, evaluation_env
 
     kwargs, tag = backend_spec(backend, args)
     out = work / "eval" / tag / dataset
@@ -285,14 +303,22 @@ def run_evaluation(
     part_out = out if args.eval_part == "both" else out / f"{args.eval_part}-part"
     config = EvalConfig(
         agent=",".join(str(p) for p in agents),
-        data=str(root),
+        env=backend_env(
+            evaluation_env(),
+            backend,
+            kwargs,
+            tag,
+            work,
+            **{
+                "episode.data_root": str(root),
+                "episode.split": "val",
+                "episode.num_rounds": args.rounds,
+                "session.quality_checkpoint": str(quality),
+            },
+        ),
         generate_if_missing=False,
-        split="val",
-        **backend_settings(backend, kwargs, tag, work),
-        quality_checkpoint=str(quality),
         settings=settings,
         strategies=strategies,
-        num_rounds=args.rounds,
         seeds=args.random_seeds,
         scribbles=args.scribbles,
         max_videos=args.heldout_videos,

@@ -1,8 +1,12 @@
 """Settings of agent training, and a command-line / config-file parser generated from a dataclass.
 
-Every field of :class:`TrainConfig` has a one-line description (the string under it). The parser
-turns each field into ``--field-name`` (``--field_name`` works too), booleans into
-``--flag / --no-flag``, and reads ``--config file.yaml|json`` first, so the command line overrides the
+Every field of :class:`TrainConfig` has a one-line description (the string under it). Its environment
+settings are one :class:`~vos_recommender.envs.config.EnvConfig`, embedded as the field ``env``. The
+parser turns each plain setting into ``--field-name`` (``--field_name`` works too) and each nested one
+into its dotted path (``--env.session.backend flow``, ``--env.episode.num-rounds 3``), booleans into
+``--flag / --no-flag``, mappings into JSON objects; the flat flags of earlier versions (``--backend``,
+``--num-rounds``, ``--reward-form``...) are aliases (``FLAG_ALIASES``). It reads ``--config
+file.yaml|json`` first (nested, dotted or the earlier flat form), so the command line overrides the
 file, which overrides the defaults.
 """
 
@@ -14,12 +18,27 @@ import dataclasses
 import inspect
 import json
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ["TrainConfig", "field_help", "load_config_file", "parse_config"]
+from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
+from vos_recommender.nested_config import expand_aliases, leaf_value, leaves, override, parse_leaf
+
+__all__ = ["TrainConfig", "field_help", "load_config_file", "parse_config", "settings_from_dict"]
 
 ConfigT = TypeVar("ConfigT")
+
+
+def training_env() -> EnvConfig:
+    """The environment settings training starts from: the released training setup (5 rounds, oracle
+    quality), 10 random runs for the goal statistics (paper: 30) to keep the default run short, and the
+    replay cache (1 GB) and statistics cache under ``data/cache``."""
+    return EnvConfig(
+        session=SessionConfig(cache_dir="data/cache/vos", cache_budget="1GB"),
+        episode=EpisodeConfig(data_root="data/davis_synth", split="train", num_rounds=5),
+        reward=RewardConfig(num_random_runs=10, stats_dir="data/cache/goal_stats"),
+    )
 
 
 @dataclasses.dataclass
@@ -45,37 +64,10 @@ class TrainConfig:
     """0: quiet, 1: log tables on stdout."""
 
     # ---------------------------------------------------------------- data and environment
-    data: str = "data/davis_synth"
-    """DAVIS-layout dataset root; generated synthetic videos are written here when it is missing."""
     generate_if_missing: bool = True
-    """Generate the synthetic dataset (8 train / 4 val videos) when <data> has none."""
-    split: str = "train"
-    """Split the agent trains on."""
-    backend: str = "flow"
-    """VOS backend name (flow needs no weights; learned needs a checkpoint trained here; ipn, manet, atnet take
-    the released checkpoints and run with random weights, with a warning, without them)."""
-    backend_kwargs: str = "{}"
-    """JSON constructor arguments of the backend."""
-    cache_dir: str = "data/cache/vos"
-    """Cache backend folder replaying VOS results (empty string: no cache)."""
-    cache_budget: str = "1GB"
-    """Disk budget of the cache folder (e.g. 500MB, 2GB; 0: none); least recently used entries go beyond it."""
-    stats_dir: str = "data/cache/goal_stats"
-    """Cache of the random-recommendation goal statistics (empty string: memory only)."""
-    quality: str = "oracle"
-    """State quality during training: oracle (true J&F, as released) or wild (needs --quality-checkpoint)."""
-    quality_checkpoint: str = ""
-    """Quality estimator checkpoint for --quality wild."""
-    num_rounds: int = 5
-    """Interaction rounds per training episode (released: 5)."""
-    max_frames: int = 0
-    """Pad observations to this many frames (0: the longest training video)."""
-    reward_form: str = "seed"
-    """seed (goal reward at the last step, one loss) or released (goal every round, two losses, no done)."""
-    goal_baseline: str = "mean_plus_std"
-    """Goal reward baseline: mean_plus_std (released, stricter) or mean."""
-    num_random_runs: int = 10
-    """Random-recommendation episodes behind mu, sigma of the goal reward (paper: 30; 10 keeps the default run short)."""
+    """Generate the synthetic dataset (8 train / 4 val videos) when <env.episode.data_root> has none."""
+    env: EnvConfig = dataclasses.field(default_factory=training_env)
+    """The environment's settings (vos_recommender.envs.EnvConfig): session, episode, reward."""
 
     # ---------------------------------------------------------------- algorithm
     total_timesteps: int = 2000
@@ -131,6 +123,25 @@ class TrainConfig:
     eval_episodes: int = 4
     """Episodes per evaluation."""
 
+    #: The flat flags and setting names of earlier versions, kept as aliases of the nested settings.
+    FLAG_ALIASES: ClassVar[dict[str, str]] = {
+        "data": "env.episode.data_root",
+        "split": "env.episode.split",
+        "backend": "env.session.backend",
+        "backend_kwargs": "env.session.backend_kwargs",
+        "cache_dir": "env.session.cache_dir",
+        "cache_budget": "env.session.cache_budget",
+        "quality": "env.session.quality",
+        "quality_checkpoint": "env.session.quality_checkpoint",
+        "num_rounds": "env.episode.num_rounds",
+        "max_frames": "env.episode.max_frames",
+        "reward_form": "env.reward.mode",
+        "reward_mode": "env.reward.mode",
+        "goal_baseline": "env.reward.goal_baseline",
+        "num_random_runs": "env.reward.num_random_runs",
+        "stats_dir": "env.reward.stats_dir",
+    }
+
 
 def field_help(cls: type) -> dict[str, str]:
     """The one-line description under each dataclass field (attribute docstrings), by field name."""
@@ -179,37 +190,73 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in data.items()}
 
 
-def _type_of(field: dataclasses.Field) -> type:
-    annotation = field.type if isinstance(field.type, str) else field.type.__name__
-    return {"int": int, "float": float, "str": str, "bool": bool}[annotation]
+def settings_from_dict(cls: type[ConfigT], data: Mapping[str, Any], where: str = "") -> ConfigT:
+    """Settings of ``cls`` from a mapping: its defaults, then ``data``.
+
+    ``data`` may be nested (``{"env": {"session": {"backend": "flow"}}}``), dotted
+    (``{"env.session.backend": "flow"}``) or use the flat names of ``cls.FLAG_ALIASES`` (``{"backend": "flow"}``,
+    the form run folders of earlier versions saved), in any mix.
+
+    Args:
+        cls: The settings dataclass.
+        data: The values.
+        where: Where they come from (a file name), prefixed to error messages.
+
+    Raises:
+        ValueError: Naming the setting on an unknown key or a bad value.
+    """
+    try:
+        return override(cls(), expand_aliases(data, getattr(cls, "FLAG_ALIASES", {})))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}" if where else str(err)) from None
 
 
-def _build_parser(
-    cls: type, defaults: dict[str, Any], description: str, suppress: bool
-) -> argparse.ArgumentParser:
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def _flags(name: str, with_underscores: bool) -> list[str]:
+    flags = [f"--{name.replace('_', '-')}"]
+    if with_underscores and "_" in name:
+        flags.append(f"--{name}")
+    return flags
+
+
+def _build_parser(cls: type, shown: Any, description: str) -> argparse.ArgumentParser:
+    """Every plain setting as ``--dotted.path`` (and its aliases); only given flags enter the namespace."""
     parser = argparse.ArgumentParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        argument_default=argparse.SUPPRESS if suppress else None,
+        description=description
+        + "\n\nNested settings take dotted flags (--env.session.backend flow); the short flags of earlier "
+        "versions (--backend, --num-rounds, --reward-form, ...) are aliases of them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument(
-        "--config",
-        default=argparse.SUPPRESS,
-        help="YAML or JSON file of settings (the command line overrides it)",
-    )
-    helps = field_help(cls)
-    for field in dataclasses.fields(cls):
-        kind = _type_of(field)
-        flags = [f"--{field.name.replace('_', '-')}"]
-        if "_" in field.name and kind is not bool:
-            flags.append(f"--{field.name}")
-        kwargs: dict[str, Any] = {"dest": field.name, "help": helps.get(field.name, "")}
-        if not suppress:
-            kwargs["default"] = defaults[field.name]
-        if kind is bool:
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
+    parser.add_argument("--config", help="YAML or JSON file of settings (the command line overrides it)")
+    aliases: dict[str, list[str]] = {}
+    for alias, target in getattr(cls, "FLAG_ALIASES", {}).items():
+        aliases.setdefault(target, []).append(alias)
+    helps: dict[type, dict[str, str]] = {}
+    for leaf in leaves(cls):
+        kind, metavar = parse_leaf(leaf.kind)
+        is_bool = kind is bool
+        flags = _flags(leaf.path, not is_bool)
+        for alias in aliases.get(leaf.path, []):
+            flags += _flags(alias, not is_bool)
+        if leaf.owner not in helps:
+            helps[leaf.owner] = field_help(leaf.owner)
+        text = f"{helps[leaf.owner].get(leaf.name, '')} (default: {leaf_value(shown, leaf.path)!r})"
+        text = text.replace("%", "%%")
+        if is_bool:
+            parser.add_argument(*flags, dest=leaf.path, action=argparse.BooleanOptionalAction, help=text)
         else:
-            parser.add_argument(*flags, type=kind, metavar=kind.__name__.upper(), **kwargs)
+            convert = _json_object if kind is dict else kind
+            parser.add_argument(*flags, dest=leaf.path, type=convert, metavar=metavar, help=text)
     return parser
 
 
@@ -219,35 +266,28 @@ def parse_config(
     """Parse settings: dataclass defaults, then ``--config`` file, then command-line flags.
 
     Args:
-        cls: The settings dataclass.
+        cls: The settings dataclass (its ``FLAG_ALIASES`` name the flat flags kept as aliases).
         argv: Arguments (None: ``sys.argv[1:]``).
         description: Help text of the command.
 
     Returns:
-        ``(settings, explicit)``: the settings and the values given explicitly on the command line.
+        ``(settings, explicit)``: the settings and the values given explicitly on the command line, by
+        dotted name (``{"lr": 1e-4, "env.episode.num_rounds": 3}``).
 
     Raises:
         ValueError: If the config file names an unknown setting or a value has the wrong type.
     """
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     known, _ = pre.parse_known_args(argv)
+    from_file: dict[str, Any] = {}
     if known.config:
-        from_file = load_config_file(known.config)
-        unknown = sorted(set(from_file) - set(defaults))
-        if unknown:
-            raise ValueError(f"{known.config}: unknown settings {', '.join(unknown)}")
-        for key, value in from_file.items():
-            kind = _type_of(next(f for f in dataclasses.fields(cls) if f.name == key))  # type: ignore[arg-type]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"{known.config}: {key} must be {kind.__name__}, got {value!r}")
-            defaults[key] = value
-    parser = _build_parser(cls, defaults, description, suppress=False)
-    namespace = vars(parser.parse_args(argv))
-    namespace.pop("config", None)
-    explicit = vars(_build_parser(cls, defaults, description, suppress=True).parse_args(argv))
+        from_file = expand_aliases(load_config_file(known.config), getattr(cls, "FLAG_ALIASES", {}))
+    try:
+        shown = settings_from_dict(cls, from_file, known.config or "")
+    except ValueError:  # e.g. a file that needs a flag given on the command line: checked below
+        shown = cls()
+    explicit = vars(_build_parser(cls, shown, description).parse_args(argv))
     explicit.pop("config", None)
-    return cls(**namespace), explicit
+    config = settings_from_dict(cls, {**from_file, **explicit}, known.config or "command line")
+    return config, explicit

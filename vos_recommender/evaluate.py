@@ -32,23 +32,36 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
+from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
+from vos_recommender.nested_config import to_dict
 from vos_recommender.eval_report import write_report
 from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
 from vos_recommender.train import ensure_dataset
 
-__all__ = ["EvalConfig", "build_results", "evaluate", "main", "run_session", "summarise"]
+__all__ = ["EvalConfig", "build_results", "evaluate", "evaluation_env", "main", "run_session", "summarise"]
 
 STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
 QUALITY_FREE = ("random", "linspace")
 DEFAULT_DATA = "data/davis_synth"
+
+
+def evaluation_env() -> EnvConfig:
+    """The environment settings evaluation starts from: the paper's protocol (8 rounds) on the held-out
+    split, the goal reward off (no random runs), the replay cache and the wild estimator of
+    ``python -m vos_recommender.quality.train``. The quality source is set per setting."""
+    return EnvConfig(
+        session=SessionConfig(cache_dir="data/cache/vos", quality_checkpoint="runs/quality/quality_estimator.pt"),
+        episode=EpisodeConfig(data_root=DEFAULT_DATA, split="val", num_rounds=8),
+        reward=RewardConfig(stats_dir="data/cache/goal_stats", goal_reward=False),
+    )
 
 
 @dataclasses.dataclass
@@ -57,32 +70,18 @@ class EvalConfig:
 
     agent: str = "runs/recommender/final_model.zip"
     """Trained agent (.zip written by python -m vos_recommender.train); comma-separated: one per training seed."""
-    data: str = DEFAULT_DATA
-    """DAVIS-layout dataset root (a missing default one is generated; another path needs --generate)."""
+    env: EnvConfig = dataclasses.field(default_factory=evaluation_env)
+    """The environment's settings (vos_recommender.envs.EnvConfig); session.quality is set per --settings."""
     generate: bool = False
-    """Write synthetic videos at <data> when it holds no dataset (any path but the default needs it)."""
+    """Write synthetic videos at <env.episode.data_root> when it holds no dataset (any path but the default needs it)."""
     generate_if_missing: bool = True
-    """Generate the synthetic dataset at the default <data> when it is missing."""
-    split: str = "val"
-    """Held-out split."""
-    backend: str = "flow"
-    """VOS backend name."""
-    backend_kwargs: str = "{}"
-    """JSON constructor arguments of the backend."""
-    cache_dir: str = "data/cache/vos"
-    """Cache backend folder (empty string: no cache)."""
-    stats_dir: str = "data/cache/goal_stats"
-    """Goal-statistics cache (unused: evaluation switches the goal reward off, so it costs no random runs)."""
-    quality_checkpoint: str = "runs/quality/quality_estimator.pt"
-    """Wild quality estimator (python -m vos_recommender.quality.train); missing: oracle setting only."""
+    """Generate the synthetic dataset at the default <env.episode.data_root> when it is missing."""
     train_quality_if_missing: bool = False
     """Train a quick quality estimator into the checkpoint's folder when it is missing."""
     settings: str = "oracle,wild"
     """Comma-separated settings to evaluate."""
     strategies: str = "random,linspace,worst,ours"
     """Comma-separated strategies."""
-    num_rounds: int = 8
-    """Interaction rounds per session (paper: 8)."""
     seeds: int = 3
     """Sessions per (video, scribble) for Random (different seeds)."""
     scribbles: int = 0
@@ -100,22 +99,24 @@ class EvalConfig:
     verbose: int = 1
     """0: quiet, 1: progress and the table."""
 
+    #: The flat flags and setting names of earlier versions, kept as aliases of the nested settings.
+    FLAG_ALIASES: ClassVar[dict[str, str]] = {
+        "data": "env.episode.data_root",
+        "split": "env.episode.split",
+        "backend": "env.session.backend",
+        "backend_kwargs": "env.session.backend_kwargs",
+        "cache_dir": "env.session.cache_dir",
+        "stats_dir": "env.reward.stats_dir",
+        "quality_checkpoint": "env.session.quality_checkpoint",
+        "num_rounds": "env.episode.num_rounds",
+    }
+
 
 def _make_env(config: EvalConfig, quality: str, max_frames: int) -> Any:
     from vos_recommender.envs import FrameRecommendationEnv
 
     return FrameRecommendationEnv(
-        data_root=config.data,
-        split=config.split,
-        backend=config.backend,
-        backend_kwargs=json.loads(config.backend_kwargs),
-        cache_dir=config.cache_dir or None,
-        quality=quality,
-        quality_kwargs={"checkpoint": config.quality_checkpoint} if quality == "wild" else {},
-        num_rounds=config.num_rounds,
-        max_frames=max_frames,
-        stats_dir=config.stats_dir or None,
-        goal_reward=False,  # the goal reward is not used here: no random runs at reset
+        config.env.replace({"session.quality": quality, "episode.max_frames": max_frames})
     )
 
 
@@ -163,11 +164,11 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
         The results dictionary that :func:`evaluate` writes to ``results.json``.
     """
     results: dict[str, Any] = {
-        "data": str(config.data),
-        "split": config.split,
-        "backend": config.backend,
-        "num_rounds": config.num_rounds,
-        "config": dataclasses.asdict(config),
+        "data": str(config.env.episode.data_root),
+        "split": config.env.episode.split,
+        "backend": config.env.session.backend,
+        "num_rounds": config.env.episode.num_rounds,
+        "config": to_dict(config),
         "settings": {},
         "sessions": sessions,
     }
@@ -177,13 +178,13 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
         budgets[setting] = max(60.0, float(np.ceil(longest)))
         results["settings"][setting] = {}
         for key, runs in by_strategy.items():
-            summary = summarise(runs, config.num_rounds, budgets[setting])
-            summary["seed_spread"] = seed_spread(runs, config.num_rounds)
+            summary = summarise(runs, config.env.episode.num_rounds, budgets[setting])
+            summary["seed_spread"] = seed_spread(runs, config.env.episode.num_rounds)
             results["settings"][setting][STRATEGY_NAMES[key]] = summary
     results["max_time"] = budgets
     results["paired"] = {
         setting: compare_strategies(
-            by_strategy, config.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
+            by_strategy, config.env.episode.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
         )
         for setting, by_strategy in sessions.items()
     }
@@ -213,9 +214,12 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
 
     torch.set_num_threads(config.threads)
     # A mistyped --data must not silently become a fresh synthetic dataset that results are reported on.
-    generate = config.generate or (config.generate_if_missing and config.data == DEFAULT_DATA)
+    data = config.env.episode.data_root
+    if data is None:
+        raise ValueError("env.episode.data_root (--data) is empty: evaluation needs a DAVIS-layout dataset")
+    generate = config.generate or (config.generate_if_missing and data == DEFAULT_DATA)
     ensure_dataset(
-        config.data,
+        data,
         generate,
         config.verbose,
         hint="check --data, or pass --generate to write synthetic videos there",
@@ -243,25 +247,28 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 f"Ours (seed {len(agents) - 1}): {path} ({agents[-1].num_timesteps} training steps, "
                 f"reward form {agents[-1].reward_form})."
             )
-    if "wild" in settings and not Path(config.quality_checkpoint).is_file():
+    session = config.env.session
+    if "wild" in settings and not Path(session.quality_checkpoint).is_file():
         if config.train_quality_if_missing:
             from vos_recommender.quality.train import QualityTrainSettings
             from vos_recommender.quality.train import train as train_quality
 
             produced = train_quality(
                 QualityTrainSettings(
-                    data=config.data,
-                    out=str(Path(config.quality_checkpoint).parent),
-                    backend=config.backend,
-                    backend_kwargs=config.backend_kwargs,
+                    data=data,
+                    out=str(Path(session.quality_checkpoint or "runs/quality/quality_estimator.pt").parent),
+                    backend=session.backend,
+                    backend_kwargs=json.dumps(session.backend_kwargs),
                 )
             )
-            config = dataclasses.replace(config, quality_checkpoint=produced["checkpoint"])
+            config = dataclasses.replace(
+                config, env=config.env.replace({"session.quality_checkpoint": produced["checkpoint"]})
+            )
             notes.append(f"Wild quality estimator trained for this evaluation: {produced['checkpoint']}.")
         else:
             settings.remove("wild")
             message = (
-                f"WILD SETTING SKIPPED: no quality estimator checkpoint at {config.quality_checkpoint} "
+                f"WILD SETTING SKIPPED: no quality estimator checkpoint at {session.quality_checkpoint} "
                 "(train one with python -m vos_recommender.quality.train, or pass --train-quality-if-missing)."
             )
             notes.append(message)
@@ -269,7 +276,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     if not settings:
         raise ValueError("no setting left to evaluate")
 
-    dataset = DavisDataset(config.data, split=config.split)
+    dataset = DavisDataset(data, split=config.env.episode.split)
     videos = dataset.sequences[: config.max_videos] if config.max_videos > 0 else list(dataset.sequences)
     samples = []
     max_frames = 1
@@ -293,7 +300,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 for video, scribble in samples:
                     if key == "ours":
                         strategy: RecommendationStrategy = AgentStrategy(
-                            agents[repeat], max_count=config.num_rounds
+                            agents[repeat], max_count=config.env.episode.num_rounds
                         )
                     else:
                         strategy = build_strategy(key, seed=config.seed + repeat)
@@ -307,7 +314,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                     )
             sessions[setting][key] = runs
             if config.verbose:
-                mean_auc = np.mean([round_auc(r["jf"], config.num_rounds) for r in runs]) * 100
+                mean_auc = np.mean([round_auc(r["jf"], config.env.episode.num_rounds) for r in runs]) * 100
                 print(
                     f"[evaluate] {setting:6s} {STRATEGY_NAMES[key]:8s} {len(runs)} sessions, AUC {mean_auc:.2f}",
                     flush=True,

@@ -4,7 +4,7 @@ Sections follow the order the algorithm runs: settings, data, environments, mode
 Every setting is a field of :class:`~vos_recommender.config.TrainConfig` (``--help`` lists them with
 their descriptions). A run writes to ``<runs_dir>/<name>/``:
 
-* ``config.json`` / ``config.yaml``: the settings;
+* ``config.json`` / ``config.yaml``: the settings (nested: the environment's under ``env``);
 * ``progress.csv`` and TensorBoard ``events.*``: SB3 logger output (``train/loss``, ``rollout/...``);
 * ``episodes.csv``: one line per training episode (return, final J&F, AUC); on ``--resume`` it and the
   progress files are cut back to the restored step (:func:`vos_recommender.training_logs.rewind_logs`);
@@ -16,7 +16,6 @@ their descriptions). A run writes to ``<runs_dir>/<name>/``:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -39,7 +38,9 @@ from vos_recommender.agent.resume import clean_resume_folder
 from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
 from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
 from vos_recommender.cache_callback import CacheStatsCallback
-from vos_recommender.config import TrainConfig, parse_config
+from vos_recommender.config import TrainConfig, parse_config, settings_from_dict
+from vos_recommender.envs.config import EnvConfig
+from vos_recommender.nested_config import expand_aliases, to_dict
 from vos_recommender.training_logs import (
     EPISODES_FILE,
     EpisodeLogCallback,
@@ -50,6 +51,7 @@ from vos_recommender.training_logs import (
 __all__ = [
     "EpisodeLogCallback",
     "ensure_dataset",
+    "env_config",
     "main",
     "make_env",
     "make_vec_envs",
@@ -90,52 +92,48 @@ def ensure_dataset(
     return root
 
 
-def env_settings(config: TrainConfig, split: str) -> dict[str, Any]:
-    """Keyword arguments of ``FrameRecommendationEnv`` for a split, from the run settings."""
+def env_config(config: TrainConfig, split: str) -> EnvConfig:
+    """The run's environment settings for ``split``, with ``max_frames`` resolved.
+
+    ``env.episode.max_frames`` 0 becomes the longest video of the training split, so the training and
+    the evaluation environments share one action space.
+    """
     from vos_recommender.data.davis import DavisDataset
 
-    quality_kwargs = {"checkpoint": config.quality_checkpoint} if config.quality == "wild" else {}
-    if config.quality == "wild" and not config.quality_checkpoint:
-        raise ValueError(
-            "--quality wild needs --quality-checkpoint (python -m vos_recommender.quality.train)"
-        )
-    max_frames = config.max_frames
+    episode = config.env.episode
+    max_frames = episode.max_frames
     if max_frames <= 0:
-        dataset = DavisDataset(config.data, split=config.split)
+        dataset = DavisDataset(training_data(config), split=episode.split)
         max_frames = max(len(dataset.frame_paths(seq)) for seq in dataset.sequences)
-    return {
-        "data_root": str(config.data),
-        "split": split,
-        "backend": config.backend,
-        "backend_kwargs": json.loads(config.backend_kwargs),
-        "cache_dir": config.cache_dir or None,
-        "cache_kwargs": {"max_bytes": parse_bytes(config.cache_budget, "--cache-budget") or 0},
-        "quality": config.quality,
-        "quality_kwargs": quality_kwargs,
-        "num_rounds": config.num_rounds,
-        "max_frames": max_frames,
-        "reward_mode": config.reward_form,
-        "goal_baseline": config.goal_baseline,
-        "num_random_runs": config.num_random_runs,
-        "stats_dir": config.stats_dir or None,
-    }
+    return config.env.replace({"episode.split": split, "episode.max_frames": max_frames})
+
+
+def training_data(config: TrainConfig) -> str:
+    """The dataset root of a run (``env.episode.data_root``).
+
+    Raises:
+        ValueError: If the run names none.
+    """
+    if config.env.episode.data_root is None:
+        raise ValueError("env.episode.data_root (--data) is empty: training needs a DAVIS-layout dataset")
+    return config.env.episode.data_root
 
 
 # ---------------------------------------------------------------------------- environments
-def make_env(settings: dict[str, Any]) -> gym.Env:
+def make_env(settings: EnvConfig) -> gym.Env:
     """One frame-recommendation environment, each episode seeded from (seed, episode index).
 
     Args:
-        settings: ``FrameRecommendationEnv`` keyword arguments.
+        settings: The environment's settings.
     """
-    return EpisodeSeedWrapper(gym.make(ENV_ID, **settings))
+    return EpisodeSeedWrapper(gym.make(ENV_ID, config=settings))
 
 
-def make_vec_envs(settings: dict[str, Any], n_envs: int, seed: int, subprocess: bool | None = None) -> VecEnv:
+def make_vec_envs(settings: EnvConfig, n_envs: int, seed: int, subprocess: bool | None = None) -> VecEnv:
     """``n_envs`` environments: ``DummyVecEnv`` for one, ``SubprocVecEnv`` for more.
 
     Args:
-        settings: ``FrameRecommendationEnv`` keyword arguments.
+        settings: The environment's settings.
         n_envs: Number of environments.
         seed: Base seed (environment ``i`` uses ``seed + i``).
         subprocess: Force ``SubprocVecEnv`` (True) or ``DummyVecEnv`` (False); None: by ``n_envs``.
@@ -153,8 +151,9 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
 
     Args:
         config: Settings.
-        explicit: Settings given explicitly on the command line (with ``resume``, these override the
-            run's saved settings; the others come from the saved ``config.json``).
+        explicit: Settings given explicitly on the command line, by dotted name (with ``resume``, these
+            override the run's saved settings; the others come from the saved ``config.json``, nested or
+            in the flat form of earlier versions).
 
     Returns:
         Path of ``final_model.zip``.
@@ -164,10 +163,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         saved = run_dir / "config.json"
         if not saved.is_file():
             raise FileNotFoundError(f"--resume: no run to resume at {run_dir} ({saved} missing)")
-        settings = json.loads(saved.read_text())
-        settings.update(explicit or {})
-        settings["resume"] = True
-        config = TrainConfig(**settings)
+        settings = expand_aliases(json.loads(saved.read_text()), TrainConfig.FLAG_ALIASES)
+        config = settings_from_dict(TrainConfig, {**settings, **(explicit or {}), "resume": True}, str(saved))
     elif (run_dir / "config.json").exists() and not config.overwrite:
         raise FileExistsError(
             f"{run_dir} already holds a run: pass --resume to continue it, --overwrite or another --name"
@@ -175,11 +172,12 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     torch.set_num_threads(config.threads)
 
     # Data
-    ensure_dataset(config.data, config.generate_if_missing, config.verbose)
+    data = training_data(config)
+    ensure_dataset(data, config.generate_if_missing, config.verbose)
     from vos_recommender.data.davis import DavisDataset
 
-    num_videos = len(DavisDataset(config.data, split=config.split).sequences)
-    settings = env_settings(config, config.split)
+    num_videos = len(DavisDataset(data, split=config.env.episode.split).sequences)
+    settings = env_config(config, config.env.episode.split)
 
     # Settings next to the results
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,7 +189,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         for stale in [run_dir / EPISODES_FILE, *run_dir.glob("progress.until_*.csv")]:
             stale.unlink(missing_ok=True)
         shutil.rmtree(run_dir / "resume", ignore_errors=True)
-    record = dataclasses.asdict(config)
+    record = to_dict(config)
     record["resume"] = False
     atomic_write_text(run_dir / "config.json", json.dumps(record, indent=2))
     try:
@@ -219,7 +217,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             batch_size=config.batch_size,
             gamma=config.gamma,
             reward_scale=config.reward_scale,
-            reward_form=config.reward_form,
+            reward_form=config.env.reward.mode,
             train_freq=config.train_freq,
             gradient_steps=config.gradient_steps,
             target_update_prob=config.target_update_prob,
@@ -240,7 +238,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     model.set_logger(configure(str(run_dir), formats))
 
     callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / EPISODES_FILE)]
-    if config.cache_dir:
+    if config.env.session.cache_dir:
         callbacks.append(CacheStatsCallback(verbose=config.verbose))
     if config.checkpoint_freq > 0:
         callbacks.append(
@@ -254,7 +252,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     if config.eval_freq > 0:
         # Same VecEnv type as training, which SB3's EvalCallback checks.
         eval_env = make_vec_envs(
-            env_settings(config, config.eval_split), 1, config.seed + 10_000, subprocess=config.n_envs > 1
+            env_config(config, config.eval_split), 1, config.seed + 10_000, subprocess=config.n_envs > 1
         )
         callbacks.append(
             EvalCallback(
@@ -302,7 +300,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         "updates": int(model._n_updates),
         "wall_seconds_this_session": wall,
         "warmup_episodes": model.warmup_episodes,
-        "reward_form": config.reward_form,
+        "reward_mode": config.env.reward.mode,
         "learning_curve": learning_curve_summary(run_dir / EPISODES_FILE),
     }
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))

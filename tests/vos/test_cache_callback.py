@@ -8,7 +8,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from tests.vos.generated import generated_videos
 from vos_recommender.cache_callback import CacheStatsCallback, vec_cache_stats
-from vos_recommender.envs import FrameRecommendationEnv
+from vos_recommender.envs import EnvConfig, EpisodeConfig, FrameRecommendationEnv, RewardConfig, SessionConfig
 
 
 class _Model:
@@ -27,14 +27,12 @@ def test_cache_statistics_are_summed_over_environments_and_logged(tmp_path):
     )
 
     def make():
-        return FrameRecommendationEnv(
-            videos=videos,
-            num_rounds=3,
-            num_random_runs=2,
-            stats_dir=tmp_path / "stats",
-            cache_dir=tmp_path / "cache",
-            cache_kwargs={"max_bytes": "1GB"},
+        config = EnvConfig(
+            session=SessionConfig(cache_dir=str(tmp_path / "cache"), cache_budget="1GB"),
+            episode=EpisodeConfig(num_rounds=3),
+            reward=RewardConfig(num_random_runs=2, stats_dir=str(tmp_path / "stats")),
         )
+        return FrameRecommendationEnv(config, videos=videos)
 
     vec = DummyVecEnv([make, make])
     assert vec_cache_stats(vec) is None  # nothing played yet

@@ -25,7 +25,7 @@ def videos(tmp_path_factory):
 
 def _env(videos, tmp_path, **kwargs):
     return FrameRecommendationEnv(
-        videos=videos, num_rounds=3, num_random_runs=2, stats_dir=tmp_path / "stats", **kwargs
+        {"num_rounds": 3, "num_random_runs": 2, "stats_dir": tmp_path / "stats", **kwargs}, videos=videos
     )
 
 

@@ -24,10 +24,12 @@ def videos(tmp_path_factory):
     )
 
 
-def _env(videos, tmp_path, **kwargs):
-    defaults = dict(videos=videos, num_rounds=4, num_random_runs=2, stats_dir=tmp_path / "stats")
-    defaults.update(kwargs)
-    return FrameRecommendationEnv(**defaults)
+def _env(videos, tmp_path, render_mode=None, quality=None, **settings):
+    """An environment on ``videos`` whose settings are given by their flat names (``quality``: a built source)."""
+    defaults = dict(num_rounds=4, num_random_runs=2, stats_dir=tmp_path / "stats")
+    return FrameRecommendationEnv(
+        {**defaults, **settings}, videos=videos, quality=quality, render_mode=render_mode
+    )
 
 
 def _episode(env, name, actions=(3, 0, 5)):

@@ -12,7 +12,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import vos_recommender  # noqa: F401  (registers the environment id)
 from tests.vos.generated import generated_videos
-from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
+from vos_recommender.envs import EnvConfig, FrameRecommendationEnv, GoalStatistics
+from vos_recommender.envs.config import EpisodeConfig, RewardConfig
 from vos_recommender.metrics.auc import round_auc
 
 
@@ -35,16 +36,18 @@ def stats_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("goal_stats")
 
 
-def _env(videos, stats_dir, **kwargs):
-    defaults = dict(videos=videos, num_rounds=3, num_random_runs=3, stats_dir=stats_dir, max_frames=8)
-    defaults.update(kwargs)
-    return FrameRecommendationEnv(**defaults)
+def _env(videos, stats_dir, render_mode=None, **settings):
+    """An environment on ``videos`` whose settings are given by their flat names."""
+    config = EnvConfig.from_dict(
+        {"num_rounds": 3, "num_random_runs": 3, "stats_dir": stats_dir, "max_frames": 8, **settings}
+    )
+    return FrameRecommendationEnv(config, videos=videos, render_mode=render_mode)
 
 
 @pytest.mark.parametrize("padding", [False, True])
 def test_checkers_pass(videos, stats_dir, padding):
     # The checkers sample actions without masks: padded frames need invalid_action="skip".
-    kwargs = dict(max_frames=8, invalid_action="skip") if padding else dict(max_frames=None)
+    kwargs = dict(max_frames=8, invalid_action="skip") if padding else dict(max_frames=0)
     check_env(_env(videos, stats_dir, **kwargs), skip_render_check=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*unconventional shape")
@@ -63,16 +66,20 @@ def test_skipped_padded_action(videos, stats_dir):
 
 
 def test_registered_id_builds_the_env(videos, stats_dir):
-    env = gymnasium.make(
-        "vos_recommender/FrameRecommendation-v0",
-        videos=videos,
-        num_rounds=2,
-        num_random_runs=2,
-        stats_dir=stats_dir,
+    config = EnvConfig(
+        episode=EpisodeConfig(num_rounds=2), reward=RewardConfig(num_random_runs=2, stats_dir=str(stats_dir))
     )
+    env = gymnasium.make("vos_recommender/FrameRecommendation-v0", config=config, videos=videos)
     assert isinstance(env.unwrapped, FrameRecommendationEnv)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (3, 6) and env.action_space.n == 6
+    assert env.unwrapped.config == config and env.unwrapped.num_rounds == 2
+    # A nested mapping and the flat names read the same.
+    nested = {"episode": {"num_rounds": 2}, "reward": {"num_random_runs": 2, "stats_dir": str(stats_dir)}}
+    flat = {"num_rounds": 2, "num_random_runs": 2, "stats_dir": stats_dir}
+    for settings in (nested, flat):
+        made = gymnasium.make("vos_recommender/FrameRecommendation-v0", config=settings, videos=videos)
+        assert made.unwrapped.config == config
 
 
 def test_spaces_observation_and_masks(videos, stats_dir):
@@ -205,12 +212,20 @@ def test_constructor_validation(videos, stats_dir):
         _env(videos, stats_dir, max_frames=3)
     with pytest.raises(ValueError, match="invalid_action"):
         _env(videos, stats_dir, invalid_action="ignore")
-    with pytest.raises(ValueError, match="reward_mode"):
+    with pytest.raises(ValueError, match="reward.mode must be one of .* got 'dense'"):
         _env(videos, stats_dir, reward_mode="dense")
     with pytest.raises(ValueError, match="data_root"):
         FrameRecommendationEnv()
-    with pytest.raises(KeyError, match="unknown VOS backend"):
+    with pytest.raises(ValueError, match="session.backend: unknown VOS backend 'nope'"):
         _env(videos, stats_dir, backend="nope")
+    with pytest.raises(ValueError, match="unknown setting episode.rounds"):
+        FrameRecommendationEnv({"episode": {"rounds": 3}}, videos=videos)
+    with pytest.raises(ValueError, match="unknown setting num_round "):
+        FrameRecommendationEnv({"num_round": 3}, videos=videos)
+    with pytest.raises(ValueError, match="episode.num_rounds must be int, got '3'"):
+        FrameRecommendationEnv({"episode": {"num_rounds": "3"}}, videos=videos)
+    with pytest.raises(TypeError, match="built objects"):
+        FrameRecommendationEnv(videos=videos, backend="flow")
 
 
 def test_statistics_keys_follow_content_and_settings(videos, stats_dir):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vos_recommender.data.davis import write_mask
-from vos_recommender.envs import FrameRecommendationEnv
+from vos_recommender.envs import EnvConfig, EpisodeConfig, FrameRecommendationEnv, RewardConfig
 
 SEQ = "synth-000"
 
@@ -45,10 +45,10 @@ def videos(dataset_root):
     return [dataset[i] for i in range(len(dataset.sequences))]
 
 
-def _env(tmp_path, **kwargs):
+def _env(tmp_path, videos=None, **settings):
+    """An environment whose settings are given by their flat names."""
     defaults = dict(num_rounds=3, num_random_runs=2, stats_dir=tmp_path / "stats")
-    defaults.update(kwargs)
-    return FrameRecommendationEnv(**defaults)
+    return FrameRecommendationEnv({**defaults, **settings}, videos=videos)
 
 
 def test_missing_frame_file_is_named(root, tmp_path):
@@ -99,11 +99,11 @@ def test_video_without_objects_is_named(root, tmp_path, videos):
 
 
 def test_unknown_backend_and_quality_names(tmp_path, videos):
-    with pytest.raises(KeyError, match="unknown VOS backend 'nope'.*flow"):
+    with pytest.raises(ValueError, match="session.backend: unknown VOS backend 'nope'.*flow"):
         _env(tmp_path, videos=videos, backend="nope")
-    with pytest.raises(KeyError, match="unknown VOS backend 'nope'"):
+    with pytest.raises(ValueError, match="session.backend: unknown VOS backend 'nope'"):
         _env(tmp_path, videos=videos, backend="nope", cache_dir=tmp_path / "cache")
-    with pytest.raises(KeyError, match="unknown quality source 'psychic'"):
+    with pytest.raises(ValueError, match="session.quality: unknown quality source 'psychic'"):
         _env(tmp_path, videos=videos, quality="psychic")
 
 
@@ -129,9 +129,11 @@ def _make(videos, stats_dir, seed):
     def build():
         import vos_recommender  # noqa: F401
 
-        env = FrameRecommendationEnv(
-            videos=videos, num_rounds=3, num_random_runs=2, stats_dir=stats_dir, max_frames=8
+        config = EnvConfig(
+            episode=EpisodeConfig(num_rounds=3, max_frames=8),
+            reward=RewardConfig(num_random_runs=2, stats_dir=str(stats_dir)),
         )
+        env = FrameRecommendationEnv(config, videos=videos)
         env.reset(seed=seed)
         return env
 

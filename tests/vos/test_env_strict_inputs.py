@@ -27,12 +27,10 @@ def videos(tmp_path_factory):
     )
 
 
-def _env(videos, tmp_path, **kwargs):
-    defaults = dict(
-        videos=videos, num_rounds=3, num_random_runs=2, stats_dir=tmp_path / "stats", max_frames=8
-    )
-    defaults.update(kwargs)
-    return FrameRecommendationEnv(**defaults)
+def _env(videos, tmp_path, **settings):
+    """An environment on ``videos`` whose settings are given by their flat names."""
+    defaults = dict(num_rounds=3, num_random_runs=2, stats_dir=tmp_path / "stats", max_frames=8)
+    return FrameRecommendationEnv({**defaults, **settings}, videos=videos)
 
 
 @pytest.mark.parametrize(
@@ -192,4 +190,6 @@ def test_object_id_gaps_in_a_dataset_folder_are_refused(tmp_path):
     mask[:5, :5] = 4  # a lone object 4 next to object 1
     write_mask(path, mask)
     with pytest.raises(ValueError, match=r"video 'synth-000'.*ids \[1, 4\]: ids \[2, 3\] are missing"):
-        FrameRecommendationEnv(data_root=root, num_rounds=2, num_random_runs=2, stats_dir=tmp_path / "stats")
+        FrameRecommendationEnv(
+            {"data_root": root, "num_rounds": 2, "num_random_runs": 2, "stats_dir": tmp_path / "stats"}
+        )

@@ -10,7 +10,7 @@ from tests.vos.generated import generated_videos
 from vos_recommender.backends.base import VOSBackend
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.backends.flow import FlowBackend
-from vos_recommender.envs import FrameRecommendationEnv
+from vos_recommender.envs import EnvConfig, EpisodeConfig, FrameRecommendationEnv, RewardConfig
 from vos_recommender.interaction import InteractionSession
 from vos_recommender.interaction.simulated_user import robot_settings
 
@@ -64,13 +64,9 @@ def test_cache_exposes_the_wrapped_settings_and_sessions_use_them(videos, tmp_pa
 
 
 def test_environment_uses_the_backends_settings(videos):
-    env = FrameRecommendationEnv(videos=videos, backend=_DeclaringBackend(), num_rounds=2, goal_reward=False)
+    config = EnvConfig(episode=EpisodeConfig(num_rounds=2), reward=RewardConfig(goal_reward=False))
+    env = FrameRecommendationEnv(config, videos=videos, backend=_DeclaringBackend())
     assert env.session.robot.min_nb_nodes == 2
-    env = FrameRecommendationEnv(
-        videos=videos,
-        backend=_DeclaringBackend(),
-        num_rounds=2,
-        goal_reward=False,
-        robot_kwargs={"min_nb_nodes": 3},
-    )
+    explicit = config.replace({"session.robot_kwargs": {"min_nb_nodes": 3}})
+    env = FrameRecommendationEnv(explicit, videos=videos, backend=_DeclaringBackend())
     assert env.session.robot.min_nb_nodes == 3

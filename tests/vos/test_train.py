@@ -13,6 +13,7 @@ import torch
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
 from vos_recommender.config import TrainConfig, field_help, parse_config
+from vos_recommender.nested_config import leaves
 from vos_recommender.train import main
 
 
@@ -20,6 +21,8 @@ def test_every_setting_has_a_description() -> None:
     helps = field_help(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
         assert helps.get(field.name), field.name
+    for leaf in leaves(TrainConfig):
+        assert field_help(leaf.owner).get(leaf.name), leaf.path
 
 
 def test_defaults_are_the_released_hyper_parameters() -> None:
@@ -32,8 +35,74 @@ def test_defaults_are_the_released_hyper_parameters() -> None:
         0.45,
         1000,
     )
-    assert (config.warmup_epochs, config.num_rounds, config.quality) == (10.0, 5, "oracle")
+    assert (config.warmup_epochs, config.env.episode.num_rounds, config.env.session.quality) == (10.0, 5, "oracle")
     assert (config.embed_dim, config.lstm_dim, config.head_dim) == (128, 128, 128)
+    # The training command's environment defaults (they differ from the environment's own: 8 rounds, 30 runs).
+    assert config.env.reward.num_random_runs == 10 and config.env.reward.mode == "seed"
+    assert (config.env.session.cache_dir, config.env.session.cache_budget) == ("data/cache/vos", "1GB")
+    assert (config.env.episode.data_root, config.env.episode.split) == ("data/davis_synth", "train")
+    assert config.env.reward.stats_dir == "data/cache/goal_stats"
+
+
+def test_nested_settings_take_dotted_flags_and_the_flat_flags_are_aliases() -> None:
+    dotted, explicit = parse_config(
+        TrainConfig,
+        ["--env.session.backend", "flow", "--env.episode.num-rounds", "3", "--env.reward.mode", "released"],
+    )
+    assert explicit == {"env.session.backend": "flow", "env.episode.num_rounds": 3, "env.reward.mode": "released"}
+    flat, flat_explicit = parse_config(TrainConfig, ["--backend", "flow", "--num-rounds", "3", "--reward-form", "released"])
+    assert flat == dotted and flat_explicit == explicit
+    config, _ = parse_config(
+        TrainConfig,
+        ["--data", "elsewhere", "--cache-dir", "", "--backend-kwargs", '{"beta": 900.0}', "--no-env.reward.goal-reward"],
+    )
+    assert config.env.episode.data_root == "elsewhere" and config.env.session.cache_dir is None
+    assert config.env.session.backend_kwargs == {"beta": 900.0} and config.env.reward.goal_reward is False
+    with pytest.raises(SystemExit):
+        parse_config(TrainConfig, ["--backend-kwargs", "[1, 2]"])
+    with pytest.raises(ValueError, match="session.backend: unknown VOS backend 'nope'"):
+        parse_config(TrainConfig, ["--env.session.backend", "nope"])
+    with pytest.raises(ValueError, match="reward.mode must be one of .* got 'dense'"):
+        parse_config(TrainConfig, ["--reward-form", "dense"])
+    with pytest.raises(ValueError, match="quality_checkpoint"):
+        parse_config(TrainConfig, ["--quality", "wild"])
+    config, _ = parse_config(TrainConfig, ["--quality", "wild", "--quality-checkpoint", "q.pt"])
+    assert config.env.session.quality_arguments() == {"checkpoint": "q.pt"}
+
+
+def test_help_lists_the_dotted_flags_with_their_aliases(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        parse_config(TrainConfig, ["--help"])
+    text = capsys.readouterr().out
+    assert "--env.session.backend STR, --backend STR" in text
+    assert "--env.reward.mode STR, --reward-mode STR, --reward-form STR" in text or (
+        "--env.reward.mode STR, --reward-form STR" in text
+    )
+    assert "(default: 5)" in text  # the training default of env.episode.num_rounds
+
+
+def test_config_files_nested_dotted_and_flat(tmp_path: Path) -> None:
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("env:\n  episode:\n    num_rounds: 3\n  reward:\n    mode: released\nlr: 0.001\n")
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"num_rounds": 3, "reward_form": "released", "lr": 0.001, "backend_kwargs": "{}"}))
+    dotted = tmp_path / "dotted.yaml"
+    dotted.write_text("env.episode.num-rounds: 3\nenv.reward.mode: released\nlr: 0.001\n")
+    configs = [parse_config(TrainConfig, ["--config", str(path)])[0] for path in (nested, flat, dotted)]
+    assert configs[0] == configs[1] == configs[2]
+    assert configs[0].env.episode.num_rounds == 3 and configs[0].env.reward.num_random_runs == 10
+    # The command line overrides one key of a section the file sets.
+    config, _ = parse_config(TrainConfig, ["--config", str(nested), "--env.reward.goal-baseline", "mean"])
+    assert config.env.reward.mode == "released" and config.env.reward.goal_baseline == "mean"
+    (tmp_path / "bad.yaml").write_text("env:\n  episode:\n    rounds: 3\n")
+    with pytest.raises(ValueError, match="bad.yaml: unknown setting env.episode.rounds"):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "bad.yaml")])
+    (tmp_path / "badvalue.yaml").write_text("env:\n  reward:\n    num_random_runs: many\n")
+    with pytest.raises(ValueError, match="badvalue.yaml: env.reward.num_random_runs must be int, got 'many'"):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "badvalue.yaml")])
+    (tmp_path / "both.json").write_text(json.dumps({"num_rounds": 3, "env.episode.num_rounds": 4}))
+    with pytest.raises(ValueError, match="num_rounds and env.episode.num_rounds are the same setting"):
+        parse_config(TrainConfig, ["--config", str(tmp_path / "both.json")])
 
 
 def test_command_line_overrides_config_file(tmp_path: Path) -> None:
@@ -42,7 +111,7 @@ def test_command_line_overrides_config_file(tmp_path: Path) -> None:
     config, explicit = parse_config(
         TrainConfig, ["--config", str(yaml_file), "--lr", "1e-4", "--n-envs", "2"]
     )
-    assert config.lr == 1e-4 and config.batch_size == 8 and config.reward_form == "released"
+    assert config.lr == 1e-4 and config.batch_size == 8 and config.env.reward.mode == "released"
     assert config.n_envs == 2 and config.progress_bar is False
     assert explicit == {"lr": 1e-4, "n_envs": 2}
     json_file = tmp_path / "settings.json"
@@ -160,6 +229,40 @@ def test_train_writes_run_folder_and_resume_matches_uninterrupted_run(
     assert json.loads((runs / "split" / "config.json").read_text())["total_timesteps"] == 8
     with pytest.raises(FileNotFoundError):
         main(["--resume", "--name", "nothing", "--runs-dir", str(runs)])
+
+    # A run folder of an earlier version stores the flat settings: it resumes the same way.
+    main(tiny_args(tiny_dataset, runs, "flat", 4))
+    saved = runs / "flat" / "config.json"
+    saved.write_text(json.dumps(old_flat_config(json.loads(saved.read_text()))))
+    main(["--resume", "--name", "flat", "--runs-dir", str(runs), "--total-timesteps", "8", "--verbose", "0"])
+    for a, b in zip(params(run / "final_model.zip"), params(runs / "flat" / "final_model.zip")):
+        assert torch.equal(a, b)
+    upgraded = json.loads(saved.read_text())
+    assert upgraded["env"]["episode"]["num_rounds"] == 3 and "num_rounds" not in upgraded
+
+
+def old_flat_config(nested: dict) -> dict:
+    """The ``config.json`` the flat settings of earlier versions held for the same run."""
+    flat = {key: value for key, value in nested.items() if key != "env"}
+    session, episode, reward = (nested["env"][key] for key in ("session", "episode", "reward"))
+    flat.update(
+        data=episode["data_root"],
+        split=episode["split"],
+        backend=session["backend"],
+        backend_kwargs=json.dumps(session["backend_kwargs"]),
+        cache_dir=session["cache_dir"] or "",
+        cache_budget=session["cache_budget"],
+        stats_dir=reward["stats_dir"] or "",
+        quality=session["quality"],
+        quality_checkpoint=session["quality_checkpoint"],
+        num_rounds=episode["num_rounds"],
+        max_frames=episode["max_frames"],
+        reward_form=reward["mode"],
+        goal_baseline=reward["goal_baseline"],
+        num_random_runs=reward["num_random_runs"],
+    )
+    assert len(flat) == 48  # every field of the flat TrainConfig
+    return flat
 
 
 @pytest.mark.slow

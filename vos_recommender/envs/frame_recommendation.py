@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, SupportsFloat
 
@@ -13,6 +13,7 @@ from gymnasium import spaces
 
 from vos_recommender.backends import VOSBackend
 from vos_recommender.envs.actions import frame_index
+from vos_recommender.envs.config import EnvConfig
 from vos_recommender.envs.episode import Episode
 from vos_recommender.envs.goal_statistics import GoalStatistics, goal_reward
 from vos_recommender.interaction.robot import InteractiveRobot
@@ -21,7 +22,7 @@ from vos_recommender.interaction.validation import check_video
 from vos_recommender.observation import observation_space
 from vos_recommender.quality import QualitySource
 
-__all__ = ["FrameRecommendationEnv", "GoalStatistics"]
+__all__ = ["EnvConfig", "FrameRecommendationEnv", "GoalStatistics"]
 
 
 class FrameRecommendationEnv(gym.Env):
@@ -41,7 +42,7 @@ class FrameRecommendationEnv(gym.Env):
     ``Discrete(max_frames)``: the index of the frame to annotate next. Repeats are allowed. Videos
     shorter than ``max_frames`` are padded; indices ``>= num_frames`` of the current video are
     invalid: :meth:`action_masks` (and ``info["action_mask"]``) marks the valid ones, as sb3-contrib's
-    maskable algorithms expect. With ``invalid_action="raise"`` (default) :meth:`step` raises
+    maskable algorithms expect. With ``episode.invalid_action="raise"`` (default) :meth:`step` raises
     ``ValueError`` naming such an action; with ``"skip"`` the round passes without a correction, the
     auxiliary reward is -1 and ``info["invalid_action"]`` holds the action (for unmasked samplers such
     as the environment checkers). Actions outside ``[0, max_frames)`` always raise, and so do actions
@@ -63,13 +64,13 @@ class FrameRecommendationEnv(gym.Env):
     deviation (ddof=1) of ``P`` at the same round over ``num_random_runs`` random-recommendation
     episodes of the same video and first scribble (:class:`GoalStatistics`, cached on disk):
 
-    * goal ``r_goal = (P - mu) / sigma`` (``goal_baseline="mean"``) or the stricter
+    * goal ``r_goal = (P - mu) / sigma`` (``reward.goal_baseline="mean"``) or the stricter
       ``(P - (mu + sigma)) / sigma`` (``"mean_plus_std"``, the released code's choice, default);
     * auxiliary ``r_aux = +1`` if the chosen frame was among the least-annotated frames (``argmin h``
       before the action), else ``-1``.
 
-    ``reward_mode="seed"`` (default, the paper's formulation): ``r_aux`` at every step except the last,
-    ``r_goal`` at the last step. ``reward_mode="released"``: ``r_goal + r_aux`` at every step (the
+    ``reward.mode="seed"`` (default, the paper's formulation): ``r_aux`` at every step except the last,
+    ``r_goal`` at the last step. ``reward.mode="released"``: ``r_goal + r_aux`` at every step (the
     released code trains on the two terms with separate losses; both are also in ``info`` as
     ``reward_goal`` / ``reward_aux`` so an agent can rebuild them). No ``delta`` scale is applied here;
     the agent applies it.
@@ -85,28 +86,38 @@ class FrameRecommendationEnv(gym.Env):
 
     ## Arguments
 
-    * ``data_root`` / ``split``: a DAVIS-layout dataset, or ``videos``: a list of ``VideoSample``
-      (objects numbered ``1..num_objects``, none missing: :func:`~vos_recommender.interaction.check_video`).
-    * ``backend`` (registry name or instance), ``backend_kwargs``, ``cache_dir`` (record and replay
-      rounds there), ``cache_kwargs``, ``quality`` (``"oracle"``, ``"wild"`` or a :class:`QualitySource`),
-      ``quality_kwargs``, ``robot_kwargs``: the :class:`~vos_recommender.interaction.InteractionSession`
-      that plays the rounds (a replayed round loads masks and scribbles only on demand, e.g. to render);
-      ``robot_kwargs`` keys not given take the backend's declared ``simulated_user`` settings.
-    * ``num_rounds`` (default 8, the evaluation protocol; the released agent trained with 5);
-      ``max_frames`` (default: the longest video).
-    * ``reward_mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir`` (default
-      ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor of
-      ``sigma``); ``goal_reward=False`` skips the statistics (``r_goal`` is then 0), for evaluation runs.
-    * ``invalid_action``: ``"raise"`` or ``"skip"`` (see Action Space).
+    * ``config``: an :class:`~vos_recommender.envs.config.EnvConfig`, or a mapping that
+      :meth:`EnvConfig.from_dict <vos_recommender.envs.config.EnvConfig.from_dict>` reads (sections, dotted
+      keys, or the flat names ``data_root``, ``backend``, ``num_rounds``, ``reward_mode``...). Its sections:
+
+      * ``session``: the :class:`~vos_recommender.interaction.InteractionSession` that plays the rounds:
+        ``backend`` (registry name) and ``backend_kwargs``, ``cache_dir`` (record and replay rounds there;
+        a replayed round loads masks and scribbles only on demand, e.g. to render), ``cache_budget``,
+        ``cache_kwargs``, ``quality`` (``"oracle"`` or ``"wild"``), ``quality_checkpoint``,
+        ``quality_kwargs``, ``robot_kwargs`` (keys not given take the backend's declared
+        ``simulated_user`` settings);
+      * ``episode``: ``data_root`` / ``split`` (a DAVIS-layout dataset), ``num_rounds`` (default 8, the
+        evaluation protocol; the released agent trained with 5), ``max_frames`` (0: the longest video),
+        ``invalid_action`` (``"raise"`` or ``"skip"``, see Action Space), ``info_timing``;
+      * ``reward``: ``mode``, ``goal_baseline``, ``num_random_runs`` (30), ``stats_dir`` (default
+        ``<cache_dir>/goal_stats`` with a cache, else memory only), ``stats_seed``, ``min_sigma`` (floor
+        of ``sigma``); ``goal_reward=False`` skips the statistics (``r_goal`` is then 0), for evaluation.
+
+    * ``videos``: a list of ``VideoSample`` used instead of ``episode.data_root`` (objects numbered
+      ``1..num_objects``, none missing: :func:`~vos_recommender.interaction.check_video`).
+    * ``backend`` / ``quality``: an already built :class:`VOSBackend` / :class:`QualitySource` used instead
+      of the one the config names.
     * ``render_mode``: ``"rgb_array"`` draws the annotated frames and the worst frame with the masks
       and the latest scribbles, above a plot of the per-frame quality and annotation counts.
+
+    With Gymnasium: ``gymnasium.make("vos_recommender/FrameRecommendation-v0", config={...})``.
 
     ``info`` carries ``jf`` (per-frame true J&F), ``jf_mean``, ``quality``, ``auc`` (area under the
     J&F-per-round curve so far, divided by ``num_rounds``), ``action_mask``, ``annotated_frames``,
     ``round``, ``video``, ``scribble_index``, ``user_time`` (simulated drawing seconds of all scribbles so
     far), ``reward_goal`` and ``reward_aux``. Wall-clock times (``elapsed``: the backend's seconds this
     round, ``elapsed_total``, ``step_time``) and, with a cache, ``cache`` (hits, misses, hit rate) are in
-    ``env.unwrapped.timing``, and in ``info`` too with ``info_timing=True`` (off by default: they differ
+    ``env.unwrapped.timing``, and in ``info`` too with ``episode.info_timing=True`` (off by default: they differ
     between identical runs, which Gymnasium's determinism check rejects).
     """
 
@@ -114,36 +125,27 @@ class FrameRecommendationEnv(gym.Env):
 
     def __init__(
         self,
-        data_root: str | os.PathLike | None = None,
-        split: str = "train",
+        config: EnvConfig | Mapping[str, Any] | None = None,
+        *,
         videos: list | None = None,
-        backend: str | VOSBackend = "flow",
-        backend_kwargs: dict[str, Any] | None = None,
-        cache_dir: str | os.PathLike | None = None,
-        cache_kwargs: dict[str, Any] | None = None,
-        quality: str | QualitySource = "oracle",
-        quality_kwargs: dict[str, Any] | None = None,
-        num_rounds: int = 8,
-        max_frames: int | None = None,
-        reward_mode: str = "seed",
-        goal_baseline: str = "mean_plus_std",
-        num_random_runs: int = 30,
-        stats_dir: str | os.PathLike | None = None,
-        stats_seed: int = 0,
-        min_sigma: float = 1e-3,
-        robot_kwargs: dict[str, Any] | None = None,
-        info_timing: bool = False,
-        invalid_action: str = "raise",
+        backend: VOSBackend | None = None,
+        quality: QualitySource | None = None,
         render_mode: str | None = None,
-        goal_reward: bool = True,
     ) -> None:
         super().__init__()
+        if isinstance(backend, str) or isinstance(quality, str):
+            raise TypeError(
+                "backend= and quality= take built objects; name a backend or quality source in the config, "
+                "e.g. config={'session': {'backend': 'flow', 'quality': 'oracle'}}"
+            )
+        self.config = config = EnvConfig.from_dict(config)
+        episode_config, reward = config.episode, config.reward
         if videos is None:
-            if data_root is None:
-                raise ValueError("give data_root= (a DAVIS-layout dataset) or videos=")
+            if episode_config.data_root is None:
+                raise ValueError("give config episode.data_root (a DAVIS-layout dataset) or videos=")
             from vos_recommender.data.davis import DavisDataset
 
-            dataset = DavisDataset(data_root, split=split)
+            dataset = DavisDataset(episode_config.data_root, split=episode_config.split)
             videos = [dataset[i] for i in range(len(dataset.sequences))]
         if not videos:
             raise ValueError("the environment needs at least one video")
@@ -151,39 +153,30 @@ class FrameRecommendationEnv(gym.Env):
             check_video(video)
         self.videos = {video.name: video for video in videos}
         self.video_names = sorted(self.videos)
-        if num_rounds < 2:
+        if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(
-                f"num_rounds must be >= 2 (round 1 + at least one recommendation), got {num_rounds}"
+                f"render_mode must be one of {[None, *self.metadata['render_modes']]}, got {render_mode!r}"
             )
-        for name, value, allowed in (
-            ("reward_mode", reward_mode, ("seed", "released")),
-            ("goal_baseline", goal_baseline, ("mean", "mean_plus_std")),
-            ("invalid_action", invalid_action, ("raise", "skip")),
-            ("render_mode", render_mode, (None, *self.metadata["render_modes"])),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
         longest = max(video.num_frames for video in videos)
-        self.max_frames = int(max_frames) if max_frames is not None else longest
+        self.max_frames = episode_config.max_frames or longest
         if self.max_frames < longest:
             raise ValueError(
-                f"max_frames={self.max_frames} is shorter than the longest video ({longest} frames)"
+                f"episode.max_frames={self.max_frames} is shorter than the longest video ({longest} frames)"
             )
 
-        self.session = InteractionSession(
-            backend, backend_kwargs, cache_dir, cache_kwargs, quality, quality_kwargs, robot_kwargs
-        )
-        self.num_rounds = int(num_rounds)
-        self.reward_mode = reward_mode
-        self.goal_baseline = goal_baseline
-        self.min_sigma = float(min_sigma)
-        self.goal_reward_enabled = bool(goal_reward)
-        if stats_dir is None and cache_dir is not None:
-            stats_dir = Path(cache_dir) / "goal_stats"
-        self.stats = GoalStatistics(stats_dir, num_runs=num_random_runs, seed=stats_seed)
-        self.invalid_action = invalid_action
+        self.session = InteractionSession.from_config(config.session, backend=backend, quality=quality)
+        self.num_rounds = episode_config.num_rounds
+        self.reward_mode = reward.mode
+        self.goal_baseline = reward.goal_baseline
+        self.min_sigma = reward.min_sigma
+        self.goal_reward_enabled = reward.goal_reward
+        stats_dir = reward.stats_dir
+        if stats_dir is None and config.session.cache_dir is not None:
+            stats_dir = str(Path(config.session.cache_dir) / "goal_stats")
+        self.stats = GoalStatistics(stats_dir, num_runs=reward.num_random_runs, seed=reward.stats_seed)
+        self.invalid_action = episode_config.invalid_action
         self.render_mode = render_mode
-        self.info_timing = bool(info_timing)
+        self.info_timing = episode_config.info_timing
         self.timing: dict[str, Any] = {}
 
         self.action_space = spaces.Discrete(self.max_frames)

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.backends import VOSBackend, VOSResult, build_backend
+from vos_recommender.backends import BACKENDS, VOSBackend, VOSResult, build_backend
 from vos_recommender.backends.cache import CachingBackend, scribble_hash
+from vos_recommender.backends.cache_format import parse_bytes
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.scribbles import Scribble
 from vos_recommender.interaction.simulated_user import (
@@ -33,9 +34,76 @@ from vos_recommender.interaction.simulated_user import (
     robot_settings,
 )
 from vos_recommender.metrics.jf import per_frame_jf
-from vos_recommender.quality import OracleQuality, QualitySource, build_quality
+from vos_recommender.nested_config import check_fields
+from vos_recommender.quality import QUALITY_SOURCES, OracleQuality, QualitySource, build_quality
 
-__all__ = ["InteractionSession", "RoundOutcome"]
+__all__ = ["InteractionSession", "RoundOutcome", "SessionConfig"]
+
+
+@dataclasses.dataclass
+class SessionConfig:
+    """What the round-playing session is made of: the VOS backend, its cache, the quality source and the
+    simulated user. Checked when made (errors name the field and the value)."""
+
+    backend: str = "flow"
+    """VOS backend name (flow needs no weights; learned needs a checkpoint trained here; ipn, manet, atnet take
+    the released checkpoints and run with random weights, with a warning, without them)."""
+    backend_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Constructor arguments of the backend (JSON object on the command line)."""
+    cache_dir: str | None = None
+    """Cache folder recording and replaying the backend's rounds (empty or null: no cache)."""
+    cache_budget: str = ""
+    """Disk budget of the cache folder (e.g. 500MB, 2GB; 0: none; empty: the budget recorded in the folder)."""
+    cache_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Other settings of the cache (CachingBackend arguments, e.g. store_probs)."""
+    quality: str = "oracle"
+    """State quality: oracle (true J&F, as released) or wild (the estimator of quality_checkpoint)."""
+    quality_checkpoint: str = ""
+    """Wild quality estimator checkpoint (python -m vos_recommender.quality.train)."""
+    quality_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Other arguments of the quality source."""
+    robot_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Simulated user (InteractiveRobot) settings; those not given take the backend's declared ones."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "session")
+        if self.cache_dir == "":
+            self.cache_dir = None
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"session.backend: unknown VOS backend {self.backend!r}; known: {', '.join(BACKENDS.names())}"
+            )
+        if self.quality not in QUALITY_SOURCES:
+            raise ValueError(
+                f"session.quality: unknown quality source {self.quality!r}; "
+                f"known: {', '.join(QUALITY_SOURCES.names())}"
+            )
+        if self.cache_budget:
+            parse_bytes(self.cache_budget, "session.cache_budget")
+            if "max_bytes" in self.cache_kwargs:
+                raise ValueError(
+                    "session.cache_budget and session.cache_kwargs['max_bytes'] both set the cache's budget: "
+                    "give one"
+                )
+        if self.quality == "wild" and not self.quality_arguments().get("checkpoint"):
+            raise ValueError(
+                "session.quality='wild' needs session.quality_checkpoint (--quality-checkpoint; train one "
+                "with python -m vos_recommender.quality.train)"
+            )
+
+    def cache_arguments(self) -> dict[str, Any]:
+        """:class:`CachingBackend` arguments: ``cache_kwargs`` and the budget as ``max_bytes``."""
+        arguments = dict(self.cache_kwargs)
+        if self.cache_budget:
+            arguments["max_bytes"] = parse_bytes(self.cache_budget, "session.cache_budget") or 0
+        return arguments
+
+    def quality_arguments(self) -> dict[str, Any]:
+        """Arguments of the quality source: ``quality_kwargs``, and the checkpoint for ``wild``."""
+        arguments = dict(self.quality_kwargs)
+        if self.quality == "wild" and self.quality_checkpoint:
+            arguments["checkpoint"] = self.quality_checkpoint
+        return arguments
 
 
 @dataclasses.dataclass
@@ -114,6 +182,31 @@ class InteractionSession:
         self._gt_keys: dict[str, str] = {}
         self._quality_token_value: str | None = None
         self._quality_token_done = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: SessionConfig,
+        backend: VOSBackend | None = None,
+        quality: QualitySource | None = None,
+    ) -> InteractionSession:
+        """The session a :class:`SessionConfig` describes.
+
+        Args:
+            config: The settings.
+            backend: An already built backend used instead of ``config.backend`` (``backend_kwargs``
+                still name its settings in the cache namespace).
+            quality: An already built quality source used instead of ``config.quality``.
+        """
+        return cls(
+            config.backend if backend is None else backend,
+            config.backend_kwargs,
+            config.cache_dir,
+            config.cache_arguments(),
+            config.quality if quality is None else quality,
+            config.quality_arguments(),
+            config.robot_kwargs,
+        )
 
     @property
     def identity(self) -> str:
