@@ -121,13 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = DavisDataset(root, split="val")
     videos = [dataset[i] for i in range(len(dataset.sequences))]
     env = FrameRecommendationEnv(
+        {
+            "session": {"backend": "flow", "backend_kwargs": backend_kwargs, "cache_dir": args.cache_dir},
+            "episode": {"num_rounds": args.rounds},
+            "reward": {"goal_reward": False},
+        },
         videos=videos,
-        backend="flow",
-        backend_kwargs=backend_kwargs,
-        cache_dir=args.cache_dir,
-        quality="oracle",
-        num_rounds=args.rounds,
-        goal_reward=False,
         render_mode="rgb_array",
     )
     strategies = [("Random", seed) for seed in range(args.random_seeds)] + [

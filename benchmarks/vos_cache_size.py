@@ -99,14 +99,15 @@ def default_run_rounds() -> dict[str, int]:
 
     train, evaluate = TrainConfig(), EvalConfig()
     train_videos, val_videos, scribbles = 8, 4, 3
-    episodes = train.total_timesteps // (train.num_rounds - 1)
+    rounds = train.env.episode.num_rounds
+    episodes = train.total_timesteps // (rounds - 1)
     training = train.total_timesteps + episodes
-    goal = train_videos * train.num_random_runs * train.num_rounds
+    goal = train_videos * train.env.reward.num_random_runs * rounds
     strategies = evaluate.strategies.split(",")
     sessions_per_setting = val_videos * scribbles * (len(strategies) - 1 + evaluate.seeds)  # Random: seeds
-    evaluation = len(evaluate.settings.split(",")) * sessions_per_setting * evaluate.num_rounds
+    evaluation = len(evaluate.settings.split(",")) * sessions_per_setting * evaluate.env.episode.num_rounds
     # Evaluation's environments compute goal statistics too (2 random runs), on the held-out videos.
-    evaluation += len(evaluate.settings.split(",")) * val_videos * scribbles * 2 * evaluate.num_rounds
+    evaluation += len(evaluate.settings.split(",")) * val_videos * scribbles * 2 * evaluate.env.episode.num_rounds
     return {"training": training, "goal_statistics": goal, "evaluation": evaluation}
 
 
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="vos_cache_size_"))
     videos, plans = generated_episode_plans(work / "data", args)
-    common = dict(videos=videos, num_rounds=args.rounds, num_random_runs=2, stats_dir=None)
+    common = dict(num_rounds=args.rounds, num_random_runs=2)
     print(
         f"{len(videos)} video(s) of {args.frames} frames {args.height}x{args.width}, {args.episodes} "
         f"episode(s) of {args.rounds} rounds",
@@ -141,7 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
         folder = work / f"cache_{label}"
 
         def make_env(folder=folder, kwargs=kwargs):
-            return FrameRecommendationEnv(backend="flow", cache_dir=folder, cache_kwargs=kwargs, **common)
+            return FrameRecommendationEnv(
+                {"backend": "flow", "cache_dir": folder, "cache_kwargs": kwargs, **common}, videos=videos
+            )
 
         makers[label] = make_env
         env = make_env()

@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="vos_env_throughput_"))
     videos, plans = generated_episode_plans(work / "data", args)
-    common = dict(videos=videos, num_rounds=args.rounds, num_random_runs=2, stats_dir=None)
+    common = dict(num_rounds=args.rounds, num_random_runs=2)
+
+    def make(**settings):
+        return FrameRecommendationEnv({**common, **settings}, videos=videos)
 
     if args.learned_checkpoint:
         learned_ckpt, learned_label = (
@@ -150,23 +153,19 @@ def main(argv: list[str] | None = None) -> dict:
         f"of {args.rounds} rounds",
         flush=True,
     )
-    add("flow", "none", lambda: FrameRecommendationEnv(backend="flow", **common))
+    add("flow", "none", lambda: make(backend="flow"))
     if not args.skip_learned:
         add(
             learned_label,
             "none",
-            lambda: FrameRecommendationEnv(
-                backend="learned", backend_kwargs={"checkpoint": str(learned_ckpt)}, **common
-            ),
+            lambda: make(backend="learned", backend_kwargs={"checkpoint": str(learned_ckpt)}),
         )
-    make_cached = lambda: FrameRecommendationEnv(backend="flow", cache_dir=cache_dir, **common)  # noqa: E731
+    make_cached = lambda: make(backend="flow", cache_dir=cache_dir)  # noqa: E731
     add("cache(flow)", "cold", make_cached)
     add(
         "cache(flow)",
         "cold, uncompressed",
-        lambda: FrameRecommendationEnv(
-            backend="flow", cache_dir=work / "cache_raw", cache_kwargs={"compress": False}, **common
-        ),
+        lambda: make(backend="flow", cache_dir=work / "cache_raw", cache_kwargs={"compress": False}),
     )
     add("cache(flow)", "warm, from disk", make_cached, repeats=max(2, args.warm_repeats // 5), fresh=True)
     warm_env = make_cached()

@@ -119,13 +119,11 @@ def plant_goal_statistics(env: FrameRecommendationEnv, num_rounds: int) -> None:
 
 def make_vos_env(data_root: str, cache_dir: str, num_rounds: int) -> gym.Env:
     env = FrameRecommendationEnv(
-        data_root=data_root,
-        split="train",
-        backend="flow",
-        cache_dir=cache_dir,
-        num_rounds=num_rounds,
-        num_random_runs=2,
-        stats_dir=None,
+        {
+            "session": {"backend": "flow", "cache_dir": cache_dir},
+            "episode": {"data_root": data_root, "split": "train", "num_rounds": num_rounds},
+            "reward": {"num_random_runs": 2},
+        }
     )
     plant_goal_statistics(env, num_rounds)
     return ActionRecorder(EpisodeSeedWrapper(env))

@@ -9,6 +9,7 @@ from tests.vos.generated import generated_videos
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
 from vos_recommender.interaction import InteractionSession, LazyScribble, RoundOutcome, drawing_seconds
+from vos_recommender.interaction.session import SessionConfig
 from vos_recommender.metrics.jf import per_frame_jf
 
 
@@ -84,3 +85,36 @@ def test_goal_statistics_drive_the_session(videos, tmp_path):
         videos=videos,
     )
     assert env.goal_statistics(video.name) == record
+
+
+def test_session_config_builds_the_session_and_checks_its_fields(videos, tmp_path):
+    config = SessionConfig(
+        backend="flow",
+        backend_kwargs={"beta": 900.0},
+        cache_dir=str(tmp_path / "cache"),
+        cache_budget="1GB",
+        robot_kwargs={"min_nb_nodes": 3},
+    )
+    session = InteractionSession.from_config(config)
+    assert isinstance(session.backend, CachingBackend) and session.backend.store.max_bytes == 10**9
+    assert session.robot.min_nb_nodes == 3 and session.namespace == '["flow", {"beta": 900.0}]'
+    assert session.user.store_dir == tmp_path / "cache" / "scribbles"
+    # The same rounds as the session built from the arguments directly.
+    direct = InteractionSession("flow", {"beta": 900.0}, robot_kwargs={"min_nb_nodes": 3})
+    np.testing.assert_array_equal(session.start(videos[0]).jf, direct.start(videos[0]).jf)
+    assert SessionConfig(cache_dir="").cache_dir is None  # the command line's "no cache"
+    assert SessionConfig(cache_budget="0").cache_arguments() == {"max_bytes": 0}  # removes a recorded budget
+    assert SessionConfig().cache_arguments() == {}  # keeps the folder's recorded budget
+    for bad, message in (
+        ({"backend": "nope"}, "session.backend: unknown VOS backend 'nope'; known: .*flow"),
+        ({"quality": "psychic"}, "session.quality: unknown quality source 'psychic'"),
+        ({"quality": "wild"}, "session.quality='wild' needs session.quality_checkpoint"),
+        ({"cache_budget": "lots"}, "session.cache_budget must be a size .* got 'lots'"),
+        ({"cache_budget": "1GB", "cache_kwargs": {"max_bytes": 5}}, "both set the cache's budget"),
+        ({"backend_kwargs": [1]}, r"session.backend_kwargs must be a mapping \(JSON object\), got \[1\]"),
+        ({"robot_kwargs": "{oops"}, "session.robot_kwargs must be a JSON object"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SessionConfig(**bad)
+    wild = SessionConfig(quality="wild", quality_checkpoint="q.pt", quality_kwargs={"batch_size": 2})
+    assert wild.quality_arguments() == {"batch_size": 2, "checkpoint": "q.pt"}

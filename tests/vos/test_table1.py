@@ -1,4 +1,4 @@
-"""Table 1 assembly (AUC, verdict and paired tables, plots) and the benchmarks/vos_table1.py driver."""
+"""Table 1 assembly (AUC, verdict and paired tables, plots) and its command, python -m vos_recommender.table1."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import vos_table1, vos_table1_report, vos_table1_steps
+from vos_recommender.table1 import protocol, report, steps
 from vos_recommender.backends import build_backend
 from vos_recommender.evaluation.table1 import (
     auc_table,
@@ -116,52 +116,52 @@ def test_round_table_pairs_ours_and_worst_per_round_and_over_the_training_horizo
 
 
 def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: Path) -> None:
-    args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
-    assert vos_table1_steps.backend_spec("flow", args) == ({}, "flow")
-    assert vos_table1_steps.backend_spec("atnet", args) is None
+    args = protocol.parse_args(["--native-weights", str(tmp_path)])
+    assert steps.backend_spec("flow", args) == ({}, "flow")
+    assert steps.backend_spec("atnet", args) is None
     (tmp_path / "atnet.pth").write_bytes(b"first")
-    kwargs, tag = vos_table1_steps.backend_spec("atnet", args)
+    kwargs, tag = steps.backend_spec("atnet", args)
     assert kwargs == {"config": "cpu", "weights": str(tmp_path / "atnet.pth")}
     (tmp_path / "atnet.pth").write_bytes(b"second")
     assert (
-        vos_table1_steps.backend_spec("atnet", args)[1] != tag
+        steps.backend_spec("atnet", args)[1] != tag
     )  # new weights never replay old cached results
-    random = vos_table1.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
-    assert vos_table1_steps.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
+    random = protocol.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
+    assert steps.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
 
 
 def test_learned_backend_is_trained_once_and_cached_by_its_digest(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    args = vos_table1.parse_args(["--quick", "--work", str(work)])
-    assert vos_table1_steps.backend_spec("learned", args) is None  # not trained yet
-    vos_table1.main(["--quick", "--work", str(work), "--backends", "flow,learned", "--only", "data,learned"])
+    args = protocol.parse_args(["--quick", "--work", str(work)])
+    assert steps.backend_spec("learned", args) is None  # not trained yet
+    protocol.main(["--quick", "--work", str(work), "--backends", "flow,learned", "--only", "data,learned"])
     checkpoint = work / "learned" / "learned_vos.pt"
     assert checkpoint.is_file() and (work / "learned" / "metrics.json").is_file()
-    kwargs, tag = vos_table1_steps.backend_spec("learned", args)
+    kwargs, tag = steps.backend_spec("learned", args)
     assert kwargs == {"checkpoint": str(checkpoint)} and tag.startswith("learned-")
     backend = build_backend("learned", **kwargs)
     assert backend.config["scale"] == 1.0
     assert "learned" in json.loads((work / "timings.json").read_text())
     # Kept on a rerun (same digest); an explicit checkpoint that does not exist is refused, not trained.
-    vos_table1.main(["--quick", "--work", str(work), "--backends", "learned", "--only", "learned"])
-    assert vos_table1_steps.backend_spec("learned", args)[1] == tag
+    protocol.main(["--quick", "--work", str(work), "--backends", "learned", "--only", "learned"])
+    assert steps.backend_spec("learned", args)[1] == tag
     missing = ["--quick", "--work", str(work), "--learned-checkpoint", str(tmp_path / "none.pt")]
-    assert vos_table1_steps.backend_spec("learned", vos_table1.parse_args(missing)) is None
+    assert steps.backend_spec("learned", protocol.parse_args(missing)) is None
     with pytest.raises(SystemExit, match="learned-checkpoint"):
-        vos_table1_steps.train_learned_backend(vos_table1.parse_args(missing), work, {})
+        steps.train_learned_backend(protocol.parse_args(missing), work, {})
 
 
 def test_driver_rejects_inconsistent_sizes() -> None:
     with pytest.raises(SystemExit):
-        vos_table1.parse_args(["--agent-videos", "40", "--quality-videos", "32"])
+        protocol.parse_args(["--agent-videos", "40", "--quality-videos", "32"])
     with pytest.raises(SystemExit, match="unknown steps"):
-        vos_table1.main(["--quick", "--only", "train"])
+        protocol.main(["--quick", "--only", "train"])
 
 
 @pytest.mark.slow
 def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     work, out = tmp_path / "work", tmp_path / "results" / "table1.md"
-    vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])
+    protocol.main(["--quick", "--work", str(work), "--out", str(out)])
     text = out.read_text()
     assert "Status: complete." in text
     assert "| setting | strategy | default / flow | shifted / flow |" in text
@@ -175,7 +175,7 @@ def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: p
     capsys.readouterr()
     made = json.loads((work / "timings.json").read_text())
     assert {"data", "agents", "quality flow", "eval flow default", "eval flow shifted"} <= set(made)
-    vos_table1.main(["--quick", "--work", str(work), "--out", str(out)])  # everything kept, nothing rerun
+    protocol.main(["--quick", "--work", str(work), "--out", str(out)])  # everything kept, nothing rerun
     log = capsys.readouterr().out
     assert "agent seed0: kept" in log and "eval flow shifted: kept" in log and "running" not in log
     # A kept part keeps the wall time it took to make, however long keeping it took.
@@ -186,13 +186,13 @@ def test_driver_quick_run_writes_the_table_and_resumes(tmp_path: Path, capsys: p
 def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> None:
     work, out = tmp_path / "work", tmp_path / "table1.md"
     common = ["--quick", "--work", str(work), "--out", str(out), "--datasets", "default"]
-    vos_table1.main(common)
+    protocol.main(common)
     single = json.loads((work / "eval" / "flow" / "default" / "results.json").read_text())
     merged_dir = work / "eval" / "flow" / "default"
     for name in ("results.json", "results.md", "results.csv", "jf_vs_round.png"):
         (merged_dir / name).unlink()
     for part in ("baselines", "wild", "oracle-agent"):
-        vos_table1.main([*common, "--only", "eval", "--eval-part", part])
+        protocol.main([*common, "--only", "eval", "--eval-part", part])
     merged = json.loads((merged_dir / "results.json").read_text())
     for setting in ("oracle", "wild"):
         for strategy, summary in single["settings"][setting].items():
@@ -202,29 +202,56 @@ def test_evaluation_in_two_parts_merges_to_the_single_run(tmp_path: Path) -> Non
 
 def test_the_recorded_command_omits_the_work_splitting_options() -> None:
     argv = ["--agent-steps", "600", "--only", "eval", "--eval-part=wild", "--datasets", "shifted", "--quick"]
-    assert vos_table1_report.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
+    assert report.reproducing_argv(argv) == ["--agent-steps", "600", "--quick"]
 
 
 def test_native_weights_may_be_a_folder(tmp_path: Path) -> None:
     (tmp_path / "ipn").mkdir()
     (tmp_path / "ipn" / "I.pth").write_bytes(b"i")
-    args = vos_table1.parse_args(["--native-weights", str(tmp_path)])
-    kwargs, tag = vos_table1_steps.backend_spec("ipn", args)
+    args = protocol.parse_args(["--native-weights", str(tmp_path)])
+    kwargs, tag = steps.backend_spec("ipn", args)
     assert kwargs["weights"] == str(tmp_path / "ipn") and tag.startswith("ipn-cpu-")
     (tmp_path / "ipn" / "P.pth").write_bytes(b"p")
-    assert vos_table1_steps.backend_spec("ipn", args)[1] != tag
+    assert steps.backend_spec("ipn", args)[1] != tag
 
 
 def test_an_agent_trained_with_another_schedule_is_not_kept(tmp_path: Path) -> None:
-    args = vos_table1.parse_args(["--agent-steps", "3000", "--agent-lr", "1e-4"])
+    args = protocol.parse_args(["--agent-steps", "3000", "--agent-lr", "1e-4"])
     run_dir = tmp_path / "seed0"
     run_dir.mkdir()
-    vos_table1_steps.kept_settings(run_dir, args)  # nothing saved yet: nothing to check
+    steps.kept_settings(run_dir, args)  # nothing saved yet: nothing to check
     saved = {"total_timesteps": 3000, "lr": 1e-4, "num_rounds": 5}
     (run_dir / "config.json").write_text(json.dumps(saved))
-    vos_table1_steps.kept_settings(run_dir, args)  # same schedule: kept
+    steps.kept_settings(run_dir, args)  # same schedule: kept
     (run_dir / "config.json").write_text(json.dumps({**saved, "lr": 5e-6, "total_timesteps": 600}))
     with pytest.raises(
         SystemExit, match=r"total_timesteps 600 there, 3000 asked, lr 5e-06 there, 0.0001 asked"
     ):
-        vos_table1_steps.kept_settings(run_dir, args)
+        steps.kept_settings(run_dir, args)
+    # The nested settings this version writes read the same.
+    nested = {"total_timesteps": 3000, "lr": 1e-4, "env": {"episode": {"num_rounds": 5}}}
+    (run_dir / "config.json").write_text(json.dumps(nested))
+    steps.kept_settings(run_dir, args)
+    nested["env"]["episode"]["num_rounds"] = 8
+    (run_dir / "config.json").write_text(json.dumps(nested))
+    with pytest.raises(SystemExit, match=r"num_rounds 8 there, 5 asked"):
+        steps.kept_settings(run_dir, args)
+
+
+def test_agents_and_evaluations_embed_the_commands_environment_settings(tmp_path: Path) -> None:
+    from vos_recommender.config import training_env
+    from vos_recommender.evaluate import evaluation_env
+
+    train = steps.backend_env(training_env(), "flow", {"beta": 900.0}, "flow-x", tmp_path, **{"episode.num_rounds": 3})
+    assert train.session.backend_kwargs == {"beta": 900.0} and train.episode.num_rounds == 3
+    assert train.session.cache_dir == str(tmp_path / "cache" / "flow-x")
+    assert train.reward.stats_dir == str(tmp_path / "stats" / "flow-x")
+    assert train.session.cache_budget == "1GB" and train.reward.goal_reward  # the training command's defaults
+    held_out = steps.backend_env(evaluation_env(), "flow", {}, "flow", tmp_path)
+    assert not held_out.reward.goal_reward and held_out.session.cache_budget == ""
+
+
+def test_the_table_goes_to_the_work_folder_unless_asked(tmp_path: Path) -> None:
+    assert report.table_path(protocol.parse_args(["--work", str(tmp_path)])) == tmp_path / "table1.md"
+    asked = tmp_path / "elsewhere.md"
+    assert report.table_path(protocol.parse_args(["--out", str(asked)])) == asked

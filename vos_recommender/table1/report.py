@@ -1,18 +1,22 @@
-"""The table of ``benchmarks/vos_table1.py``: every finished evaluation collected into Markdown, its JSON and
-one J&F-per-round plot per backend."""
+"""The table of ``python -m vos_recommender.table1``: every finished evaluation collected into Markdown, its
+JSON and one J&F-per-round plot per backend, with the machine it ran on."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.vos_table1_steps import DATASETS, NATIVE, backend_spec
+from vos_recommender.table1.steps import DATASETS, NATIVE, backend_spec
 from vos_recommender.atomic import atomic_write_json, atomic_write_text
+from vos_recommender.config import TrainConfig, settings_from_dict
 from vos_recommender.evaluation.table1 import (
     auc_table,
     paired_table,
@@ -21,6 +25,38 @@ from vos_recommender.evaluation.table1 import (
     round_table,
     verdict_table,
 )
+
+def table_path(args: argparse.Namespace) -> Path:
+    """Where the table goes: ``--out``, or ``<work>/table1.md``."""
+    return Path(args.out) if args.out else Path(args.work) / "table1.md"
+
+
+def machine_description() -> dict[str, Any]:
+    """The processor, cores, torch version and threads, the load at the start and the date, for the report."""
+    model = platform.processor() or platform.machine()
+    try:
+        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in output.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import torch
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
+        "load_average_at_start": round(load, 2),
+        "python": platform.python_version(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
 
 #: Options that only split the work between processes: the command that reproduces the table omits them.
 SPLITTING = ("--only", "--eval-part", "--stats-shard", "--datasets")
@@ -73,8 +109,9 @@ def write_table(
             )
     agent_config = work / "agents" / f"seed{args.agent_seeds.split(',')[0]}" / "config.json"
     if agent_config.is_file():  # the agents may come from an earlier invocation with other weights at hand
-        train_backend = json.loads(agent_config.read_text()).get("backend", train_backend)
-    out = Path(args.out)
+        saved = settings_from_dict(TrainConfig, json.loads(agent_config.read_text()), str(agent_config))
+        train_backend = saved.env.session.backend
+    out = table_path(args)
     out.parent.mkdir(parents=True, exist_ok=True)
     plots = []
     for backend in backends:
@@ -83,7 +120,7 @@ def write_table(
             plot = out.with_name(f"{out.stem}_{backend}.png")
             plot_backend(plot, backend, mine)
             plots.append(f"[{backend}]({plot.name})")
-    command = "OMP_NUM_THREADS=1 nice -n 5 python benchmarks/vos_table1.py " + shlex.join(
+    command = "OMP_NUM_THREADS=1 nice -n 5 python -m vos_recommender.table1 " + shlex.join(
         reproducing_argv(sys.argv[1:])
     )
     status = "complete" if not missing else "PARTIAL: missing " + ", ".join(missing)

@@ -3,8 +3,8 @@
 One command runs the whole protocol; every finished part is kept on disk and skipped when the command is
 run again, so an interrupted run continues where it stopped::
 
-    OMP_NUM_THREADS=1 nohup nice -n 5 python benchmarks/vos_table1.py --backends flow,atnet > table1.log 2>&1 &
-    python benchmarks/vos_table1.py --quick          # tiny sizes (a smoke run of the same code)
+    OMP_NUM_THREADS=1 nohup nice -n 5 python -m vos_recommender.table1 --backends flow,atnet > table1.log 2>&1 &
+    python -m vos_recommender.table1 --quick          # tiny sizes (a smoke run of the same code)
 
 Protocol (as the paper's, scaled to the machine):
 
@@ -20,7 +20,7 @@ Protocol (as the paper's, scaled to the machine):
 4. Evaluation per backend x dataset (``vos_recommender.evaluate``): both settings, Random / Linspace /
    Worst / Ours, ``--heldout-videos`` x ``--scribbles`` (video, first scribble) pairs, all agents
    unchanged, Random over ``--random-seeds`` seeds, paired statistics.
-5. The table (``--out``): AUC per (setting, strategy) x (dataset, backend), paired differences with
+5. The table (``--out``, default ``<work>/table1.md``): AUC per (setting, strategy) x (dataset, backend), paired differences with
    bootstrap and t intervals, wins and losses, the verdict on the paper's claim, and one J&F-per-round
    plot per backend; with the command, the date and the machine's load.
 
@@ -35,17 +35,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.common import machine_description  # noqa: E402
-from benchmarks.vos_table1_report import write_table  # noqa: E402
-from benchmarks.vos_table1_steps import (  # noqa: E402
+from vos_recommender.atomic import atomic_write_json
+from vos_recommender.table1.report import machine_description, write_table
+from vos_recommender.table1.steps import (
     DATASETS,
     PARTS,
     backend_spec,
@@ -58,7 +53,6 @@ from benchmarks.vos_table1_steps import (  # noqa: E402
     train_quality,
     weights_path,
 )
-from vos_recommender.atomic import atomic_write_json  # noqa: E402
 
 #: The steps of ``--only``, in the order they run.
 STEPS = ("data", "learned", "agents", "quality", "eval", "table")
@@ -72,7 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="work_dirs/vos_table1",
         help="folder of data, agents, estimators, caches, evaluations",
     )
-    add("--out", default="benchmarks/results/vos_table1.md", help="the table (a .json and plots beside it)")
+    add(
+        "--out",
+        default="",
+        help="the table (a .json and plots beside it; default: <work>/table1.md). The tables the docs cite: "
+        "benchmarks/results/vos_table1*.md",
+    )
     add("--backends", default="flow,atnet,ipn,manet", help="comma-separated backends to evaluate")
     add(
         "--train-backend",

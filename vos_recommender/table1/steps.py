@@ -1,5 +1,8 @@
-"""The steps of ``benchmarks/vos_table1.py``: the backends, the data, the agents, the wild quality estimators
-and the evaluations (one function per step, each keeping what it made under ``--work``)."""
+"""The steps of ``python -m vos_recommender.table1``: the backends, the data, the agents, the wild quality
+estimators and the evaluations (one function per step, each keeping what it made under ``--work``).
+
+Every agent's training and every evaluation embeds one :class:`~vos_recommender.envs.config.EnvConfig`:
+the training or evaluation command's defaults, put on one backend by :func:`backend_env`."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+
+from vos_recommender.envs.config import EnvConfig
 
 NATIVE = ("ipn", "manet", "atnet")
 DATASETS = ("default", "shifted")
@@ -69,7 +74,9 @@ def backend_spec(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], s
     return None
 
 
-def backend_env(base: Any, name: str, kwargs: dict[str, Any], tag: str, work: Path, **changes: Any) -> Any:
+def backend_env(
+    base: EnvConfig, name: str, kwargs: dict[str, Any], tag: str, work: Path, **changes: Any
+) -> EnvConfig:
     """``base`` (an ``EnvConfig``) on one backend: the backend, its arguments, and its cache and
     goal-statistics folders under ``work`` (named by the backend's tag); ``changes`` by dotted name."""
     return base.replace(
