@@ -107,7 +107,9 @@ def default_run_rounds() -> dict[str, int]:
     sessions_per_setting = val_videos * scribbles * (len(strategies) - 1 + evaluate.seeds)  # Random: seeds
     evaluation = len(evaluate.settings.split(",")) * sessions_per_setting * evaluate.env.episode.num_rounds
     # Evaluation's environments compute goal statistics too (2 random runs), on the held-out videos.
-    evaluation += len(evaluate.settings.split(",")) * val_videos * scribbles * 2 * evaluate.env.episode.num_rounds
+    evaluation += (
+        len(evaluate.settings.split(",")) * val_videos * scribbles * 2 * evaluate.env.episode.num_rounds
+    )
     return {"training": training, "goal_statistics": goal, "evaluation": evaluation}
 
 

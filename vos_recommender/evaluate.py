@@ -39,11 +39,11 @@ import numpy as np
 from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
-from vos_recommender.nested_config import to_dict
 from vos_recommender.eval_report import write_report
 from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
+from vos_recommender.nested_config import to_dict
 from vos_recommender.train import ensure_dataset
 
 __all__ = ["EvalConfig", "build_results", "evaluate", "evaluation_env", "main", "run_session", "summarise"]
@@ -58,7 +58,9 @@ def evaluation_env() -> EnvConfig:
     split, the goal reward off (no random runs), the replay cache and the wild estimator of
     ``python -m vos_recommender.quality.train``. The quality source is set per setting."""
     return EnvConfig(
-        session=SessionConfig(cache_dir="data/cache/vos", quality_checkpoint="runs/quality/quality_estimator.pt"),
+        session=SessionConfig(
+            cache_dir="data/cache/vos", quality_checkpoint="runs/quality/quality_estimator.pt"
+        ),
         episode=EpisodeConfig(data_root=DEFAULT_DATA, split="val", num_rounds=8),
         reward=RewardConfig(stats_dir="data/cache/goal_stats", goal_reward=False),
     )
@@ -184,7 +186,11 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
     results["max_time"] = budgets
     results["paired"] = {
         setting: compare_strategies(
-            by_strategy, config.env.episode.num_rounds, STRATEGY_NAMES, bootstrap=config.bootstrap, seed=config.seed
+            by_strategy,
+            config.env.episode.num_rounds,
+            STRATEGY_NAMES,
+            bootstrap=config.bootstrap,
+            seed=config.seed,
         )
         for setting, by_strategy in sessions.items()
     }

@@ -21,7 +21,14 @@ __all__ = [
     "Leaf",
     "check_fields",
     "check_value",
-    "expand_aliases", "is_settings", "leaf_value", "leaves", "override", "parse_leaf", "to_dict"]
+    "expand_aliases",
+    "is_settings",
+    "leaf_value",
+    "leaves",
+    "override",
+    "parse_leaf",
+    "to_dict",
+]
 
 SettingsT = TypeVar("SettingsT")
 

@@ -36,7 +36,7 @@ import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
 from vos_recommender.agent.resume import clean_resume_folder
 from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
-from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
+from vos_recommender.backends.cache_format import CacheFormatError
 from vos_recommender.cache_callback import CacheStatsCallback
 from vos_recommender.config import TrainConfig, parse_config, settings_from_dict
 from vos_recommender.envs.config import EnvConfig

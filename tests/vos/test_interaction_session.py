@@ -81,7 +81,10 @@ def test_goal_statistics_drive_the_session(videos, tmp_path):
     assert runs[0, 0] == pytest.approx(float(InteractionSession("flow").start(video).jf.mean()))
     # The environment's statistics are these runs, keyed by its backend and user settings.
     env = FrameRecommendationEnv(
-        {"episode": {"num_rounds": 3}, "reward": {"num_random_runs": 3, "stats_seed": 4, "stats_dir": tmp_path}},
+        {
+            "episode": {"num_rounds": 3},
+            "reward": {"num_random_runs": 3, "stats_seed": 4, "stats_dir": tmp_path},
+        },
         videos=videos,
     )
     assert env.goal_statistics(video.name) == record

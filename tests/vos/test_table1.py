@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from vos_recommender.table1 import protocol, report, steps
 from vos_recommender.backends import build_backend
 from vos_recommender.evaluation.table1 import (
     auc_table,
@@ -18,6 +17,7 @@ from vos_recommender.evaluation.table1 import (
     round_table,
     verdict_table,
 )
+from vos_recommender.table1 import protocol, report, steps
 
 
 def summary(auc: float, seeds: int = 1, std: float = float("nan")) -> dict:
@@ -123,9 +123,7 @@ def test_native_backends_need_weights_and_are_cached_by_their_digest(tmp_path: P
     kwargs, tag = steps.backend_spec("atnet", args)
     assert kwargs == {"config": "cpu", "weights": str(tmp_path / "atnet.pth")}
     (tmp_path / "atnet.pth").write_bytes(b"second")
-    assert (
-        steps.backend_spec("atnet", args)[1] != tag
-    )  # new weights never replay old cached results
+    assert steps.backend_spec("atnet", args)[1] != tag  # new weights never replay old cached results
     random = protocol.parse_args(["--native-weights", str(tmp_path), "--allow-random-weights"])
     assert steps.backend_spec("ipn", random) == ({"config": "cpu"}, "ipn-cpu-random")
 
@@ -242,7 +240,9 @@ def test_agents_and_evaluations_embed_the_commands_environment_settings(tmp_path
     from vos_recommender.config import training_env
     from vos_recommender.evaluate import evaluation_env
 
-    train = steps.backend_env(training_env(), "flow", {"beta": 900.0}, "flow-x", tmp_path, **{"episode.num_rounds": 3})
+    train = steps.backend_env(
+        training_env(), "flow", {"beta": 900.0}, "flow-x", tmp_path, **{"episode.num_rounds": 3}
+    )
     assert train.session.backend_kwargs == {"beta": 900.0} and train.episode.num_rounds == 3
     assert train.session.cache_dir == str(tmp_path / "cache" / "flow-x")
     assert train.reward.stats_dir == str(tmp_path / "stats" / "flow-x")

@@ -35,7 +35,11 @@ def test_defaults_are_the_released_hyper_parameters() -> None:
         0.45,
         1000,
     )
-    assert (config.warmup_epochs, config.env.episode.num_rounds, config.env.session.quality) == (10.0, 5, "oracle")
+    assert (config.warmup_epochs, config.env.episode.num_rounds, config.env.session.quality) == (
+        10.0,
+        5,
+        "oracle",
+    )
     assert (config.embed_dim, config.lstm_dim, config.head_dim) == (128, 128, 128)
     # The training command's environment defaults (they differ from the environment's own: 8 rounds, 30 runs).
     assert config.env.reward.num_random_runs == 10 and config.env.reward.mode == "seed"
@@ -49,12 +53,26 @@ def test_nested_settings_take_dotted_flags_and_the_flat_flags_are_aliases() -> N
         TrainConfig,
         ["--env.session.backend", "flow", "--env.episode.num-rounds", "3", "--env.reward.mode", "released"],
     )
-    assert explicit == {"env.session.backend": "flow", "env.episode.num_rounds": 3, "env.reward.mode": "released"}
-    flat, flat_explicit = parse_config(TrainConfig, ["--backend", "flow", "--num-rounds", "3", "--reward-form", "released"])
+    assert explicit == {
+        "env.session.backend": "flow",
+        "env.episode.num_rounds": 3,
+        "env.reward.mode": "released",
+    }
+    flat, flat_explicit = parse_config(
+        TrainConfig, ["--backend", "flow", "--num-rounds", "3", "--reward-form", "released"]
+    )
     assert flat == dotted and flat_explicit == explicit
     config, _ = parse_config(
         TrainConfig,
-        ["--data", "elsewhere", "--cache-dir", "", "--backend-kwargs", '{"beta": 900.0}', "--no-env.reward.goal-reward"],
+        [
+            "--data",
+            "elsewhere",
+            "--cache-dir",
+            "",
+            "--backend-kwargs",
+            '{"beta": 900.0}',
+            "--no-env.reward.goal-reward",
+        ],
     )
     assert config.env.episode.data_root == "elsewhere" and config.env.session.cache_dir is None
     assert config.env.session.backend_kwargs == {"beta": 900.0} and config.env.reward.goal_reward is False
@@ -85,7 +103,9 @@ def test_config_files_nested_dotted_and_flat(tmp_path: Path) -> None:
     nested = tmp_path / "nested.yaml"
     nested.write_text("env:\n  episode:\n    num_rounds: 3\n  reward:\n    mode: released\nlr: 0.001\n")
     flat = tmp_path / "flat.json"
-    flat.write_text(json.dumps({"num_rounds": 3, "reward_form": "released", "lr": 0.001, "backend_kwargs": "{}"}))
+    flat.write_text(
+        json.dumps({"num_rounds": 3, "reward_form": "released", "lr": 0.001, "backend_kwargs": "{}"})
+    )
     dotted = tmp_path / "dotted.yaml"
     dotted.write_text("env.episode.num-rounds: 3\nenv.reward.mode: released\nlr: 0.001\n")
     configs = [parse_config(TrainConfig, ["--config", str(path)])[0] for path in (nested, flat, dotted)]

@@ -4,4 +4,11 @@ from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, 
 from vos_recommender.envs.frame_recommendation import FrameRecommendationEnv
 from vos_recommender.envs.goal_statistics import GoalStatistics
 
-__all__ = ["EnvConfig", "EpisodeConfig", "FrameRecommendationEnv", "GoalStatistics", "RewardConfig", "SessionConfig"]
+__all__ = [
+    "EnvConfig",
+    "EpisodeConfig",
+    "FrameRecommendationEnv",
+    "GoalStatistics",
+    "RewardConfig",
+    "SessionConfig",
+]

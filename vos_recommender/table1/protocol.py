@@ -69,8 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--out",
         default="",
-        help="the table (a .json and plots beside it; default: <work>/table1.md). The tables the docs cite: "
-        "benchmarks/results/vos_table1*.md",
+        help="the table (a .json and plots beside it; default: <work>/table1.md)",
     )
     add("--backends", default="flow,atnet,ipn,manet", help="comma-separated backends to evaluate")
     add(

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vos_recommender.table1.steps import DATASETS, NATIVE, backend_spec
 from vos_recommender.atomic import atomic_write_json, atomic_write_text
 from vos_recommender.config import TrainConfig, settings_from_dict
 from vos_recommender.evaluation.table1 import (
@@ -25,6 +24,8 @@ from vos_recommender.evaluation.table1 import (
     round_table,
     verdict_table,
 )
+from vos_recommender.table1.steps import DATASETS, NATIVE, backend_spec
+
 
 def table_path(args: argparse.Namespace) -> Path:
     """Where the table goes: ``--out``, or ``<work>/table1.md``."""
