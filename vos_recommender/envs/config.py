@@ -7,7 +7,7 @@
 * ``episode`` (:class:`EpisodeConfig`): the videos and the shape of an episode (rounds, padding);
 * ``reward`` (:class:`RewardConfig`): the reward's form and the goal statistics behind it.
 
-Training, evaluation, the Table 1 protocol and the app embed this object as it is. Defaults are the
+Training, evaluation and the Table 1 protocol embed this object as it is. Defaults are the
 environment's (the evaluation protocol: 8 rounds, 30 random runs); the training command keeps its own
 defaults (5 rounds, 10 random runs, a cache), see :class:`~vos_recommender.config.TrainConfig`.
 
