@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 
@@ -41,7 +42,7 @@ def _listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host.strip("[]"), port), family=family)
     except OSError as err:
         raise AppInputError(
-            f"--port {port}: cannot serve on {host}:{port} ({err.strerror or err}); "
+            f"--port {port}: cannot serve on {host}:{port} ({os.strerror(err.errno) if err.errno else err}); "
             "is the app already running there? give another --port"
         ) from err
 

@@ -125,3 +125,18 @@ def test_the_apps_own_errors_are_500_with_a_message_not_the_clients_fault(served
     monkeypatch.setattr(annotator, "snapshot", lambda: {}["video"])
     answer = client.post("/api/objects", json={})
     assert answer.status_code == 500 and "KeyError" in answer.json()["error"]
+
+
+def test_a_session_with_strokes_no_request_may_send_opens_without_them(app_video, tmp_path):
+    frames_dir, _ = app_video
+    folder = tmp_path / "s"
+    open_annotator(AppConfig(session=str(folder)), str(frames_dir)).close()
+    data = json.loads((folder / "session.json").read_text())
+    data["objects"] = [{"id": 1, "name": "one"}]
+    data["drafts"] = {"3": [_stroke(start_time=float("nan"))], "4": [_stroke()]}  # as an older version saved
+    (folder / "session.json").write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match="the unsent strokes of frame 3 are dropped: .*start_time"):
+        annotator = open_annotator(AppConfig(session=str(folder)), str(frames_dir))
+    with annotator:
+        assert sorted(annotator.state.drafts) == [4]
+        assert local_client(create_app(annotator=annotator)).get("/api/state").status_code == 200
