@@ -12,8 +12,8 @@ from the user's browser:
   request whose ``Origin`` is not one of the app's own origins is refused with 403.
 
 The app's own addresses are ``localhost``, ``127.0.0.1``, ``[::1]`` and the ``--host`` it serves on (for
-a wildcard host, ``0.0.0.0`` or ``::``, also this machine's host name), each with the port the request
-arrived on (or the configured port).
+a wildcard host, ``0.0.0.0`` or ``::``, also this machine's host name and its addresses), each with the
+port the request arrived on (or the configured port).
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def _bracketed(name: str) -> str:
     return f"[{name}]" if ":" in name and not name.startswith("[") else name
 
 
+def _own_addresses() -> list[str]:
+    """This machine's addresses under its host name (the ones other machines reach it at)."""
+    try:
+        return socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        return []
+
+
 def allowed_host_names(host: str | None = None) -> tuple[str, ...]:
     """The host names the app answers to when serving on ``host``.
 
@@ -50,7 +58,7 @@ def allowed_host_names(host: str | None = None) -> tuple[str, ...]:
     names = list(LOCAL_NAMES)
     if host is not None:
         if _bracketed(host) in _WILDCARDS:
-            names += [socket.gethostname().lower(), socket.getfqdn().lower()]
+            names += [socket.gethostname().lower(), socket.getfqdn().lower(), *_own_addresses()]
         else:
             names.append(_bracketed(host))
     return tuple(dict.fromkeys(n for n in names if n))

@@ -38,6 +38,9 @@ def test_sizes_are_limited_with_a_clear_4xx(served, tmp_path):
     huge = {"strokes": [{"path": [[0.123456789, 0.123456789]] * 100_000, "object_id": 1}]}
     answer = client.put("/api/strokes/2", json=huge)
     assert answer.status_code == 413 and f"at most {MAX_BODY_BYTES} bytes" in answer.json()["error"]
+    chunked = (b" " * 1_000_000 for _ in range(3))  # sent without a Content-Length: counted as it arrives
+    answer = client.put("/api/strokes/2", content=chunked, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and f"over {MAX_BODY_BYTES} bytes" in answer.json()["error"]
     many = {"strokes": [_stroke()] * (MAX_STROKES_PER_FRAME + 1)}
     answer = client.put("/api/strokes/2", json=many)
     assert answer.status_code == 400
