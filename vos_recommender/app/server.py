@@ -163,11 +163,11 @@ def create_app(
             raise AppBusyError("a round is running; cancel it before opening another video")
         config = holder["config"]
         video = load_video(body.frames, body.masks)
+        advisor = FrameAdvisor(config.agent, config.quality)
         session = session_folder(config, video)
         if old is not None and old.session_dir.resolve() == session.resolve():
             holder["annotator"] = None  # the same session again: release its lock before reopening it
             old.close()
-        advisor = FrameAdvisor(config.agent, config.quality)
         opened = Annotator(video, session, config.backend, config.backend_kwargs, advisor)
         if holder["annotator"] is not None:
             holder["annotator"].close()

@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 import warnings
@@ -45,6 +46,11 @@ ROUNDS = "rounds"
 MASKS = "masks"
 #: Names in a session folder that belong to the session itself.
 SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, ".lock")
+# The names save_session gives round and masks files (format 1: without the hash or token).
+_SAVED_NAMES = {
+    ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json"),
+    MASKS: re.compile(r"round_\d{3,}(-[0-9a-f]{12})?\.npz"),
+}
 
 
 @dataclasses.dataclass
@@ -147,10 +153,14 @@ def _round_file(index: int, scribble: dict[str, Any]) -> str:
 
 
 def _remove_unnamed(folder: Path, named: set[str]) -> None:
-    """Delete the round and masks files the manifest does not name, and interrupted writes' leftovers."""
-    for sub in (ROUNDS, MASKS):
+    """Delete the round and masks files the manifest does not name, and interrupted writes' leftovers.
+
+    Only files with the names a save gives (also those of format 1) are candidates: a ``masks`` folder of
+    the user's own PNGs in a folder given as ``--session`` is left alone.
+    """
+    for sub, pattern in _SAVED_NAMES.items():
         for path in sorted((folder / sub).glob("*")):
-            if path.is_file() and f"{sub}/{path.name}" not in named:
+            if pattern.fullmatch(path.name) and path.is_file() and f"{sub}/{path.name}" not in named:
                 path.unlink()
     for sub in (folder, folder / ROUNDS, folder / MASKS):  # not the user's export folders inside
         remove_stale_temporaries(sub, older_than=0.0, recursive=False)

@@ -228,3 +228,20 @@ def test_a_lock_held_by_another_process_refuses_and_a_dead_ones_is_taken_over(ap
         assert json.loads((folder / ".lock").read_text())["pid"] == os.getpid()
         taken_over.add_object()
     assert load_session(folder, video).num_objects == 1
+
+
+def test_files_the_app_did_not_write_survive_its_saves(app_video, tmp_path):
+    # e.g. --session my_video next to the user's own my_video/masks/*.png
+    frames_dir, video = app_video
+    folder = tmp_path / "my_video"
+    (folder / "masks").mkdir(parents=True)
+    (folder / "masks" / "00000.png").write_bytes(b"the user's mask")
+    (folder / "rounds").mkdir()
+    (folder / "rounds" / "notes.json").write_text("{}")
+    with open_session(frames_dir, folder, video) as annotator:
+        frame, strokes = first_strokes(video)
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        annotator.delete_object(1)
+    assert (folder / "masks" / "00000.png").read_bytes() == b"the user's mask"
+    assert (folder / "rounds" / "notes.json").read_text() == "{}"
