@@ -20,7 +20,7 @@ from vos_recommender.app.jobs import Job
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
 from vos_recommender.app.state import AppObject, SessionState, load_session, save_session
-from vos_recommender.app.strokes import check_strokes, remove_object_strokes
+from vos_recommender.app.strokes import check_draft_size, check_strokes, remove_object_strokes
 from vos_recommender.app.video import AppVideo
 from vos_recommender.backends import BackendNotAvailableError, build_backend
 
@@ -199,6 +199,7 @@ class Annotator:
         """Replace the draft strokes of ``frame`` (the page sends the whole list after each edit)."""
         with self.lock:
             checked = check_strokes(strokes, frame, self.state.num_frames, self.state.num_objects)
+            check_draft_size(self.state.drafts, frame, checked)
             if self.job is not None and self.job.alive and self.job.details.get("frame") == frame:
                 raise AppBusyError(
                     f"frame {frame} is being run; draw on it again when the round has finished"

@@ -17,8 +17,10 @@ from vos_recommender.interaction.scribbles import empty_scribble
 
 __all__ = [
     "MAX_BRUSH",
+    "MAX_DRAFT_POINTS",
     "MAX_POINTS_PER_STROKE",
     "MAX_STROKES_PER_FRAME",
+    "check_draft_size",
     "check_strokes",
     "make_scribble",
     "remove_object_strokes",
@@ -30,6 +32,8 @@ MAX_STROKES_PER_FRAME = 500
 MAX_POINTS_PER_STROKE = 10_000
 #: Widest brush in frame pixels (the page offers 1..24).
 MAX_BRUSH = 1000.0
+#: Points the unsent strokes of all frames together may hold (they are saved with every edit).
+MAX_DRAFT_POINTS = 100_000
 
 
 def _finite(value: Any) -> bool:
@@ -103,6 +107,24 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
             item["brush"] = float(brush)
         clean.append(item)
     return clean
+
+
+def check_draft_size(
+    drafts: dict[int, list[dict[str, Any]]], frame: int, strokes: list[dict[str, Any]]
+) -> None:
+    """Refuse ``strokes`` on ``frame`` if the drafts of all frames would then pass :data:`MAX_DRAFT_POINTS`.
+
+    Raises:
+        AppInputError: Naming the total and the limit.
+    """
+    limit = MAX_DRAFT_POINTS
+    total = sum(len(s["path"]) for t, frame_strokes in drafts.items() if t != frame for s in frame_strokes)
+    total += sum(len(s["path"]) for s in strokes)
+    if total > limit:
+        raise AppInputError(
+            f"frame {frame}: the unsent strokes of all frames would hold {total} points, at most "
+            f"{limit} are kept; run or clear the strokes of other frames first"
+        )
 
 
 def make_scribble(

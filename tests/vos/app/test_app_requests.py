@@ -8,10 +8,16 @@ import pytest
 
 from tests.vos.app.conftest import local_client
 from vos_recommender.app import AppInputError
+from vos_recommender.app import strokes as strokes_module
 from vos_recommender.app.annotator import MAX_NAME_LENGTH
 from vos_recommender.app.bodies import MAX_BODY_BYTES
 from vos_recommender.app.server import AppConfig, create_app, open_annotator
-from vos_recommender.app.strokes import MAX_POINTS_PER_STROKE, MAX_STROKES_PER_FRAME, check_strokes
+from vos_recommender.app.strokes import (
+    MAX_DRAFT_POINTS,
+    MAX_POINTS_PER_STROKE,
+    MAX_STROKES_PER_FRAME,
+    check_strokes,
+)
 
 
 @pytest.fixture
@@ -58,6 +64,21 @@ def test_sizes_are_limited_with_a_clear_4xx(served, tmp_path):
     assert client.post("/api/objects", json={"name": "n" * MAX_NAME_LENGTH}).status_code == 200
     assert annotator.state.drafts == {} and [o.name for o in annotator.state.objects][0] == "one"
     assert (tmp_path / "s" / "session.json").stat().st_size < 10_000
+
+
+def test_the_strokes_of_all_frames_together_are_bounded(served, monkeypatch):
+    # Each frame's strokes within the limits, all frames together bounded too (they are saved with each edit).
+    client, annotator = served
+    assert MAX_DRAFT_POINTS >= 10 * MAX_POINTS_PER_STROKE
+    monkeypatch.setattr(strokes_module, "MAX_DRAFT_POINTS", 300)
+    frame_full = {"strokes": [{"path": [[0.5, 0.5]] * 50, "object_id": 1}] * 2}
+    for t in range(3):
+        assert client.put(f"/api/strokes/{t}", json=frame_full).status_code == 200
+    answer = client.put("/api/strokes/9", json=frame_full)
+    assert answer.status_code == 400
+    assert "would hold 400 points, at most 300 are kept" in answer.json()["error"]
+    assert client.put("/api/strokes/0", json=frame_full).status_code == 200  # replacing a frame's own strokes
+    assert sorted(annotator.state.drafts) == [0, 1, 2]
 
 
 def test_numbers_are_finite_and_of_their_type(served, tmp_path):
