@@ -37,9 +37,11 @@ def _port(text: str) -> int:
 
 def _listen(host: str, port: int) -> socket.socket:
     """Bind the port now, so that a busy one is reported before anything is printed or created."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    dualstack = address == "::" and socket.has_dualstack_ipv6()  # "::" serves IPv4 too, as uvicorn does
     try:
-        return socket.create_server((host.strip("[]"), port), family=family)
+        return socket.create_server((address, port), family=family, dualstack_ipv6=dualstack)
     except OSError as err:
         raise AppInputError(
             f"--port {port}: cannot serve on {host}:{port} ({os.strerror(err.errno) if err.errno else err}); "
