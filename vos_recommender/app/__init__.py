@@ -6,14 +6,16 @@ layout. :class:`Annotator` is the same session as a Python API. See ``docs/app.m
 """
 
 from vos_recommender.app.advisor import FrameAdvisor, confidence_quality
-from vos_recommender.app.annotator import Annotator, AppBusyError
+from vos_recommender.app.annotator import Annotator
+from vos_recommender.app.errors import AppBusyError, AppInputError, AppRequestError
 from vos_recommender.app.export import export_davis
-from vos_recommender.app.video import AppInputError, AppVideo, load_video
+from vos_recommender.app.video import AppVideo, load_video
 
 __all__ = [
     "Annotator",
     "AppBusyError",
     "AppInputError",
+    "AppRequestError",
     "AppVideo",
     "FrameAdvisor",
     "confidence_quality",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
 
 from vos_recommender.app.server import AppConfig, create_app, open_annotator
@@ -25,6 +27,26 @@ def _json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"--backend-kwargs must be a JSON object, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1..65535, got {text!r}")
+    return int(text)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the port now, so that a busy one is reported before anything is printed or created."""
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    dualstack = address == "::" and socket.has_dualstack_ipv6()  # "::" serves IPv4 too, as uvicorn does
+    try:
+        return socket.create_server((address, port), family=family, dualstack_ipv6=dualstack)
+    except OSError as err:
+        raise AppInputError(
+            f"--port {port}: cannot serve on {host}:{port} ({os.strerror(err.errno) if err.errno else err}); "
+            "is the app already running there? give another --port"
+        ) from err
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,11 +74,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quality", default=None, help="wild quality-estimator checkpoint (default: model confidence)"
     )
-    parser.add_argument("--session", default=None, help="session folder (default: runs/app/<video name>)")
+    parser.add_argument(
+        "--session",
+        default=None,
+        help="session folder (default: runs/app/<video name>-<hash of the frame folder's path>)",
+    )
+    parser.add_argument(
+        "--export-root",
+        default=None,
+        help="a folder the page may export under, besides the session folder (default: none)",
+    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to serve on (default: this machine only)"
     )
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument("--port", type=_port, default=8765, help="port, 1..65535 (default 8765)")
     parser.add_argument(
         "--check", action="store_true", help="only check the inputs and exit (status 2 on errors)"
     )
@@ -69,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     config = AppConfig(
         args.backend, args.backend_kwargs, args.session, agent=args.agent, quality=args.quality
     )
-    annotator, error = None, None
+    annotator, error, listener = None, None, None
+    if not args.check:
+        try:
+            listener = _listen(args.host, args.port)
+        except AppInputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.frames is None:
         error = "no --frames folder given: open one in the page"
     else:
@@ -86,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ok: {state['video']['num_frames']} frames, {len(state['objects'])} objects, session {state['session_dir']}"
         )
+        annotator.close()
         return 0
     if annotator is not None:
         rounds = len(annotator.state.rounds)
@@ -98,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"open http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/")
     import uvicorn
 
-    uvicorn.run(create_app(config, annotator, error), host=args.host, port=args.port, log_level="warning")
+    app = create_app(config, annotator, error, host=args.host, port=args.port, export_root=args.export_root)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     return 0
 
 

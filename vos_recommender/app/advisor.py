@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.app.video import AppInputError
+from vos_recommender.app.errors import AppInputError
 from vos_recommender.backends.base import VOSResult, probs_to_masks
 from vos_recommender.baselines import AgentStrategy, WorstStrategy
 from vos_recommender.recommend import to_probs

@@ -15,18 +15,21 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.app.advisor import FrameAdvisor
+from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundError
 from vos_recommender.app.jobs import Job
 from vos_recommender.app.rounds import RoundRunner
+from vos_recommender.app.session_lock import SessionLock
 from vos_recommender.app.state import AppObject, SessionState, load_session, save_session
-from vos_recommender.app.strokes import check_strokes, remove_object_strokes
-from vos_recommender.app.video import AppInputError, AppVideo
+from vos_recommender.app.strokes import check_draft_size, check_strokes, remove_object_strokes
+from vos_recommender.app.video import AppVideo
 from vos_recommender.backends import BackendNotAvailableError, build_backend
 
-__all__ = ["AppBusyError", "Annotator"]
+__all__ = ["MAX_NAME_LENGTH", "MAX_OBJECTS", "Annotator"]
 
-
-class AppBusyError(RuntimeError):
-    """The request needs the session while a round is running."""
+#: Longest object name (characters).
+MAX_NAME_LENGTH = 100
+#: Most objects (palette PNG ids 1..254; 255 is void).
+MAX_OBJECTS = 254
 
 
 def _build_backend(name: str, kwargs: dict[str, Any]):
@@ -48,8 +51,12 @@ class Annotator:
         backend_kwargs: The backend's constructor arguments (e.g. ``{"weights": ...}``).
         advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
 
+    The session folder stays locked (:class:`~vos_recommender.app.session_lock.SessionLock`) until
+    :meth:`close`, so a second app on the same folder is refused.
+
     Raises:
         AppInputError: On a backend that cannot be built or a session of another video.
+        SessionInUseError: If another app has the session folder open.
     """
 
     def __init__(
@@ -66,15 +73,33 @@ class Annotator:
         self.backend = _build_backend(backend, dict(backend_kwargs or {}))
         self.advisor = advisor or FrameAdvisor()
         self.lock = threading.RLock()
-        loaded = load_session(self.session_dir, video)
-        self.resumed = loaded is not None
-        self.state = loaded or SessionState.new(video)
-        self.mask_version = len(self.state.rounds)
-        self.runner = RoundRunner(self)
-        self.job: Job | None = None
-        if self.state.recommendation is None:
-            self.refresh_recommendation(probs=None)
-        save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
+        self.session_lock = SessionLock(self.session_dir).acquire()
+        try:
+            loaded = load_session(self.session_dir, video)
+            self.resumed = loaded is not None
+            self.state = loaded or SessionState.new(video)
+            self.mask_version = len(self.state.rounds)
+            self.runner = RoundRunner(self)
+            self.job: Job | None = None
+            if self.state.recommendation is None:
+                self.refresh_recommendation(probs=None)
+            save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
+        except BaseException:
+            self.session_lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the session folder (a running round is cancelled first; the session stays saved)."""
+        job = self.cancel()
+        if job is not None:
+            job.wait(60)
+        self.session_lock.release()
+
+    def __enter__(self) -> Annotator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -90,7 +115,9 @@ class Annotator:
         for obj in self.state.objects:
             if obj.id == object_id:
                 return obj
-        raise KeyError(f"no object with id {object_id} (objects: {[o.id for o in self.state.objects]})")
+        raise AppNotFoundError(
+            f"no object with id {object_id} (objects: {[o.id for o in self.state.objects]})"
+        )
 
     def refresh_recommendation(self, probs: np.ndarray | None) -> None:
         """Recompute the quality estimate and the recommendation from the current masks."""
@@ -105,17 +132,30 @@ class Annotator:
 
     def save(self, rounds_changed: bool = False) -> None:
         """Save the session (atomically)."""
+        if not self.session_lock.held:
+            raise AppBusyError(f"the session {self.session_dir} was closed; open it again to change it")
         save_session(self.session_dir, self.state, rounds_changed=rounds_changed)
+
+    @staticmethod
+    def _name(name: str | None, default: str) -> str:
+        if name is not None and not isinstance(name, str):
+            raise AppInputError(f"an object name must be a string, got {type(name).__name__}")
+        name = (name or "").strip() or default
+        if not name:
+            raise AppInputError("an object name cannot be empty")
+        if len(name) > MAX_NAME_LENGTH:
+            raise AppInputError(f"an object name has at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+        return name
 
     # ------------------------------------------------------------------ objects
     def add_object(self, name: str | None = None) -> AppObject:
         """Add an object (id ``O + 1``); the backend restarts with the new count at the next run."""
         with self.lock:
             self._require_idle("add an object")
-            if self.state.num_objects >= 254:
-                raise ValueError("at most 254 objects (palette PNG ids 1..254)")
+            if self.state.num_objects >= MAX_OBJECTS:
+                raise AppInputError(f"at most {MAX_OBJECTS} objects (palette PNG ids 1..{MAX_OBJECTS})")
             new_id = self.state.num_objects + 1
-            obj = AppObject(new_id, (name or "").strip() or f"object {new_id}")
+            obj = AppObject(new_id, self._name(name, f"object {new_id}"))
             self.state.objects.append(obj)
             self.runner.invalidate()
             self.save()
@@ -124,9 +164,7 @@ class Annotator:
     def rename_object(self, object_id: int, name: str) -> AppObject:
         """Rename an object."""
         with self.lock:
-            name = (name or "").strip()
-            if not name:
-                raise ValueError("an object name cannot be empty")
+            name = self._name(name, "")
             obj = self._object(object_id)
             obj.name = name
             self.save()
@@ -161,6 +199,7 @@ class Annotator:
         """Replace the draft strokes of ``frame`` (the page sends the whole list after each edit)."""
         with self.lock:
             checked = check_strokes(strokes, frame, self.state.num_frames, self.state.num_objects)
+            check_draft_size(self.state.drafts, frame, checked)
             if self.job is not None and self.job.alive and self.job.details.get("frame") == frame:
                 raise AppBusyError(
                     f"frame {frame} is being run; draw on it again when the round has finished"

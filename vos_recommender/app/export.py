@@ -10,6 +10,9 @@
 
 Frames are renumbered ``00000 ...`` in their display order (the original names are in ``objects.json``).
 Every file is written atomically; ``val.txt``, which makes the folder a data set, is written last.
+
+A request to the app may export only into a folder under the session folder (not into the session's own
+files) or under the ``--export-root`` given on the command line (:func:`export_folder`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,60 @@ from typing import Any
 
 from PIL import Image
 
-from vos_recommender.app.state import SessionState
+from vos_recommender.app.errors import AppForbiddenError, AppInputError
+from vos_recommender.app.state import SESSION_ENTRIES, SessionState
 from vos_recommender.app.video import AppVideo
 from vos_recommender.atomic import atomic_path, atomic_write_json, atomic_write_text
 from vos_recommender.data.davis import write_mask
 from vos_recommender.interaction.scribbles import save_scribble
 
-__all__ = ["export_davis"]
+__all__ = ["export_davis", "export_folder"]
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def export_folder(
+    out: str | os.PathLike | None,
+    session_dir: str | os.PathLike,
+    export_root: str | os.PathLike | None = None,
+) -> Path:
+    """The folder an export asked for by a request goes to, once checked.
+
+    Args:
+        out: The requested folder; None: ``<session>/export``. A relative path is taken from the session
+            folder.
+        session_dir: The session folder.
+        export_root: A folder given on the command line that exports may also go under, or None.
+
+    Returns:
+        The folder, resolved (symbolic links followed).
+
+    Raises:
+        AppForbiddenError: If it is outside both folders, one of the session's own files, or not writable.
+        AppInputError: If it is an existing file.
+    """
+    session = Path(session_dir).resolve()
+    folder = (session / (out if out is not None else "export")).resolve()
+    roots = [session] + ([Path(export_root).resolve()] if export_root is not None else [])
+    inside_session = _under(folder, session) and folder != session
+    if folder == session or (inside_session and folder.relative_to(session).parts[0] in SESSION_ENTRIES):
+        raise AppForbiddenError(
+            f"export: {folder} is the session folder or one of its own files; choose a folder inside it"
+        )
+    if not inside_session and not (export_root is not None and _under(folder, roots[1])):
+        allowed = " or ".join(str(r) for r in roots)
+        hint = (
+            "" if export_root is not None else " (start the app with --export-root DIR to export elsewhere)"
+        )
+        raise AppForbiddenError(f"export: {out!s} is outside the folders exports may go to ({allowed}){hint}")
+    if folder.exists() and not folder.is_dir():
+        raise AppInputError(f"export: {folder} is an existing file; give a folder")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise AppForbiddenError(f"export: cannot write into {folder} ({existing} is not a writable folder)")
+    return folder
 
 
 def export_davis(
@@ -44,10 +94,10 @@ def export_davis(
         ``{"root", "sequence", "frames", "masks", "scribbles"}``.
 
     Raises:
-        ValueError: If there are no masks yet.
+        AppInputError: If there are no masks yet.
     """
     if state.masks is None:
-        raise ValueError("nothing to export yet: run at least one round first")
+        raise AppInputError("nothing to export yet: run at least one round first")
     root, seq = Path(out), video.name
     frames_dir = root / "JPEGImages" / "480p" / seq
     masks_dir = root / "Annotations" / "480p" / seq

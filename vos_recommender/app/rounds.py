@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from vos_recommender.app.errors import AppInputError
 from vos_recommender.app.jobs import Job
 from vos_recommender.app.state import AppRound
 from vos_recommender.app.strokes import make_scribble
@@ -43,17 +44,17 @@ class RoundRunner:
         """Check the round can run, then start it in a thread.
 
         Raises:
-            ValueError: With no object, no strokes on ``frame``, or a frame outside the video.
+            AppInputError: With no object, no strokes on ``frame``, or a frame outside the video.
         """
         app = self.annotator
         state = app.state
         if not 0 <= frame < state.num_frames:
-            raise ValueError(f"frame {frame} is outside the video (0..{state.num_frames - 1})")
+            raise AppInputError(f"frame {frame} is outside the video (0..{state.num_frames - 1})")
         if state.num_objects == 0:
-            raise ValueError("add an object before running (there is nothing to segment yet)")
+            raise AppInputError("add an object before running (there is nothing to segment yet)")
         strokes = state.drafts.get(frame) or []
         if not strokes:
-            raise ValueError(f"draw at least one stroke on frame {frame} before running")
+            raise AppInputError(f"draw at least one stroke on frame {frame} before running")
         scribble = make_scribble(app.video.name, state.num_frames, frame, strokes)
         check_scribble(
             scribble, state.num_frames, state.num_objects, source=f"frame {frame}", require_strokes=True

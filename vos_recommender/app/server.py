@@ -2,12 +2,19 @@
 
 FastAPI gives a typed JSON API that the page, the tests (``TestClient``) and a simulated user can drive
 the same way; the page itself is static HTML/CSS/JS with a canvas and needs no front-end build.
-Every error comes back as ``{"error": message}`` with a 4xx status, never a stack trace.
+Only the app's own page may use it: requests to a foreign ``Host`` (DNS rebinding) or state-changing
+requests from a foreign ``Origin`` are refused (:mod:`vos_recommender.app.access`), and request bodies are
+checked strictly and limited in size (:mod:`vos_recommender.app.bodies`). Every error comes back as
+``{"error": message}``: with a 4xx status when the request is at fault (an
+:class:`~vos_recommender.app.errors.AppRequestError`), and with 500 and the exception's message when the
+app is (the trace goes to the server's log), never a stack trace.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -17,17 +24,30 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vos_recommender.app.access import LocalAccessGuard, allowed_host_names
 from vos_recommender.app.advisor import FrameAdvisor
-from vos_recommender.app.annotator import Annotator, AppBusyError
-from vos_recommender.app.export import export_davis
+from vos_recommender.app.annotator import Annotator
+from vos_recommender.app.bodies import BodySizeLimit, ExportBody, ObjectBody, OpenBody, RunBody, StrokesBody
+from vos_recommender.app.errors import AppBusyError, AppForbiddenError, AppNotFoundError, AppRequestError
+from vos_recommender.app.export import export_davis, export_folder
 from vos_recommender.app.render import ImageCache, encode_frame, overlay_png, thumbnail
-from vos_recommender.app.video import AppInputError, load_video
+from vos_recommender.app.video import load_video
 
-__all__ = ["AppConfig", "create_app", "open_annotator"]
+__all__ = ["AppConfig", "create_app", "open_annotator", "session_folder"]
 
 STATIC = Path(__file__).with_name("static")
+# What writing into a folder the request chose can fail with because of that folder.
+_UNWRITABLE = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+}
 
 
 @dataclasses.dataclass
@@ -37,7 +57,7 @@ class AppConfig:
     Attributes:
         backend: Backend registry name.
         backend_kwargs: Its constructor arguments.
-        session: Session folder (None: ``session_root/<video name>``).
+        session: Session folder (None: one per frame folder under ``session_root``, see :func:`session_folder`).
         session_root: Parent of the per-video session folders.
         agent: Agent ``.zip`` or None.
         quality: Quality-estimator checkpoint or None.
@@ -51,33 +71,23 @@ class AppConfig:
     quality: str | None = None
 
 
+def session_folder(config: AppConfig, video) -> Path:
+    """The session folder of ``video`` as configured.
+
+    The default, ``<session_root>/<video name>-<hash of the frame folder's absolute path>``, differs for
+    every frame folder (``a/frames`` and ``b/frames`` do not share one) and is never the root itself.
+    """
+    if config.session:
+        return Path(config.session)
+    digest = hashlib.sha1(str(Path(video.source).resolve()).encode()).hexdigest()[:8]
+    return Path(config.session_root) / f"{video.name}-{digest}"
+
+
 def open_annotator(config: AppConfig, frames: str, masks: str | None = None, advisor=None) -> Annotator:
     """Open a video as configured (raises :class:`AppInputError` with a message for the user)."""
     video = load_video(frames, masks)
     advisor = advisor or FrameAdvisor(config.agent, config.quality)
-    session = config.session or str(Path(config.session_root) / video.name)
-    return Annotator(video, session, config.backend, config.backend_kwargs, advisor)
-
-
-class OpenBody(BaseModel):
-    frames: str
-    masks: str | None = None
-
-
-class ObjectBody(BaseModel):
-    name: str | None = None
-
-
-class StrokesBody(BaseModel):
-    strokes: list[Any]
-
-
-class RunBody(BaseModel):
-    frame: int
-
-
-class ExportBody(BaseModel):
-    out: str | None = None
+    return Annotator(video, session_folder(config, video), config.backend, config.backend_kwargs, advisor)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -85,7 +95,13 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(
-    config: AppConfig | None = None, annotator: Annotator | None = None, startup_error: str | None = None
+    config: AppConfig | None = None,
+    annotator: Annotator | None = None,
+    startup_error: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    export_root: str | None = None,
 ):
     """The FastAPI application.
 
@@ -93,6 +109,10 @@ def create_app(
         config: How to open videos from the page (``POST /api/open``).
         annotator: The session to serve, or None (the page then asks for a folder).
         startup_error: A message to show in the page (e.g. the command line's bad input).
+        host: The address the app is served on: requests must name it or ``localhost``, ``127.0.0.1``,
+            ``[::1]`` (see :mod:`vos_recommender.app.access`).
+        port: The port it is served on (None: the port each request arrived on).
+        export_root: A folder ``POST /api/export`` may write under, besides the session folder.
     """
     app = FastAPI(title="vos_recommender annotation app", docs_url="/api/docs", redoc_url=None)
     holder: dict[str, Any] = {"annotator": annotator, "error": startup_error, "config": config or AppConfig()}
@@ -103,26 +123,25 @@ def create_app(
             raise AppBusyError("no video is open: open a frame folder first")
         return holder["annotator"]
 
-    @app.exception_handler(AppInputError)
-    async def _input(_: Request, err: AppInputError):
-        return _error(400, str(err))
-
-    @app.exception_handler(ValueError)
-    async def _value(_: Request, err: ValueError):
-        return _error(400, str(err))
-
-    @app.exception_handler(KeyError)
-    async def _key(_: Request, err: KeyError):
-        return _error(404, str(err.args[0]) if err.args else str(err))
-
-    @app.exception_handler(AppBusyError)
-    async def _busy(_: Request, err: AppBusyError):
-        return _error(409, str(err))
+    @app.exception_handler(AppRequestError)
+    async def _request(_: Request, err: AppRequestError):
+        return _error(err.status, str(err))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, err: RequestValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        return _error(422, "bad request: " + "; ".join(parts))
+        return _error(400, "bad request: " + "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, err: StarletteHTTPException):
+        # Unknown routes, wrong methods, bodies that are not JSON or nested too deeply to parse.
+        message = f"bad request: {err.detail}" if err.status_code == 400 else str(err.detail)
+        return JSONResponse({"error": message}, status_code=err.status_code, headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, err: Exception):
+        # Starlette re-raises the exception after this answer, so the server logs its trace.
+        return _error(500, f"internal error of the app ({type(err).__name__}: {err}); see the server's log")
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -139,17 +158,26 @@ def create_app(
 
     @app.post("/api/open")
     def open_video(body: OpenBody):
-        old = holder["annotator"]
+        old: Annotator | None = holder["annotator"]
         if old is not None and old.busy:
             raise AppBusyError("a round is running; cancel it before opening another video")
-        holder["annotator"] = open_annotator(holder["config"], body.frames, body.masks)
-        holder["error"] = None
+        config = holder["config"]
+        video = load_video(body.frames, body.masks)
+        advisor = FrameAdvisor(config.agent, config.quality)
+        session = session_folder(config, video)
+        if old is not None and old.session_dir.resolve() == session.resolve():
+            holder["annotator"] = None  # the same session again: release its lock before reopening it
+            old.close()
+        opened = Annotator(video, session, config.backend, config.backend_kwargs, advisor)
+        if holder["annotator"] is not None:
+            holder["annotator"].close()
+        holder["annotator"], holder["error"] = opened, None
         images.__init__()
-        return holder["annotator"].snapshot()
+        return opened.snapshot()
 
     def _frame_index(annotator: Annotator, t: int) -> int:
         if not 0 <= t < annotator.state.num_frames:
-            raise KeyError(f"frame {t} is outside the video (0..{annotator.state.num_frames - 1})")
+            raise AppNotFoundError(f"frame {t} is outside the video (0..{annotator.state.num_frames - 1})")
         return t
 
     @app.get("/api/frame/{t}")
@@ -165,7 +193,7 @@ def create_app(
         t = _frame_index(annotator, t)
         masks = annotator.state.masks
         if masks is None:
-            raise KeyError("no masks yet: run a round first")
+            raise AppNotFoundError("no masks yet: run a round first")
         data = images.get("overlay", t, annotator.mask_version, lambda: overlay_png(masks[t]))
         return Response(data, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
@@ -215,18 +243,24 @@ def create_app(
         job = current().cancel()
         return job.to_dict() if job is not None else {"state": "idle"}
 
+    def _export(annotator: Annotator, out: str | None) -> dict[str, Any]:
+        folder = export_folder(out, annotator.session_dir, export_root)
+        with annotator.lock:
+            try:
+                return export_davis(annotator.video, annotator.state, folder)
+            except OSError as err:
+                if err.errno not in _UNWRITABLE:
+                    raise  # e.g. a full disk: the app's trouble, answered with 500 and its message
+                raise AppForbiddenError(f"export: cannot write into {folder}: {err.strerror}") from err
+
     @app.post("/api/export")
     def export(body: ExportBody):
-        annotator = current()
-        out = body.out or str(annotator.session_dir / "export")
-        with annotator.lock:
-            return export_davis(annotator.video, annotator.state, out)
+        return _export(current(), body.out)
 
     @app.get("/api/export.zip")
     def export_zip():
         annotator = current()
-        with annotator.lock:
-            info = export_davis(annotator.video, annotator.state, annotator.session_dir / "export")
+        info = _export(annotator, None)
         root = Path(info["root"])
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -238,4 +272,7 @@ def create_app(
         return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
     app.state.holder = holder
+    # The outermost layer runs first: foreign pages are refused before a body is read.
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(LocalAccessGuard, names=allowed_host_names(host), port=port)
     return app

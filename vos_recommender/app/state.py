@@ -2,32 +2,55 @@
 
 A session folder holds::
 
-    session.json            objects, draft strokes, rounds, quality, recommendation (written last)
-    rounds/001.json ...     each round's scribble in the DAVIS format
-    masks/round_003.npz     the masks after the latest round (older ones are removed)
+    session.json                    the manifest: objects, draft strokes, rounds (each by its file),
+                                    the masks file, quality, recommendation
+    rounds/001-<hash>.json ...      each round's scribble in the DAVIS format
+    masks/round_003-<token>.npz     the masks after the latest round
+    .lock                           held by the app that has the session open (see ``session_lock``)
 
-Every file is written atomically, and ``session.json`` (which names the current masks file) is written
-after the files it refers to, so a crash at any point leaves the previous complete session on disk.
+Every change of a session is one atomic switch. The files a manifest names are never rewritten: a round
+file is named by the hash of its content and a masks file by a new random token, so changed content goes
+to new files. A save first writes (atomically, fsynced) the files the new manifest names that are not on
+disk yet, then replaces ``session.json`` atomically, and only then deletes the files no manifest names any
+more. A process killed at any file operation of a save therefore leaves the old manifest with all its
+files, or the new one with all its files; leftovers of an interrupted save are deleted at the next save.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
+import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vos_recommender.app.video import AppInputError, AppVideo
+from vos_recommender.app.errors import AppInputError
+from vos_recommender.app.strokes import check_strokes
+from vos_recommender.app.video import AppVideo
 from vos_recommender.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
 
-__all__ = ["AppObject", "AppRound", "SessionState", "load_session", "save_session"]
+__all__ = ["SESSION_ENTRIES", "AppObject", "AppRound", "SessionState", "load_session", "save_session"]
 
-FORMAT_VERSION = 1
+#: 2: rounds and masks files never rewritten, the video fingerprinted by its pixels; 1 is still read.
+FORMAT_VERSION = 2
+MANIFEST = "session.json"
+ROUNDS = "rounds"
+MASKS = "masks"
+#: Names in a session folder that belong to the session itself.
+SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, ".lock")
+# The names save_session gives round and masks files (format 1: without the hash or token).
+_SAVED_NAMES = {
+    ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json"),
+    MASKS: re.compile(r"round_\d{3,}(-[0-9a-f]{12})?\.npz"),
+}
 
 
 @dataclasses.dataclass
@@ -46,6 +69,8 @@ class AppRound:
     scribble: dict[str, Any]
     seconds: float = 0.0
     finished_at: float = 0.0
+    #: The file the last save or load found the scribble in (relative to the session folder), or None.
+    file: str | None = None
 
 
 @dataclasses.dataclass
@@ -62,6 +87,7 @@ class SessionState:
         masks: ``T x H x W`` uint8 latest masks, or None.
         quality: Per-frame estimated quality of the latest masks, or None.
         recommendation: The latest recommendation (see :class:`~vos_recommender.app.advisor.FrameAdvisor`).
+        masks_file: The file the last save or load found the masks in, or None.
     """
 
     video_name: str
@@ -73,6 +99,7 @@ class SessionState:
     masks: np.ndarray | None = None
     quality: list[float] | None = None
     recommendation: dict[str, Any] | None = None
+    masks_file: str | None = None
 
     @classmethod
     def new(cls, video: AppVideo) -> SessionState:
@@ -100,8 +127,8 @@ class SessionState:
         """Frame of every round, in order."""
         return [round_.frame for round_ in self.rounds]
 
-    def to_json(self, masks_file: str | None) -> dict[str, Any]:
-        """The ``session.json`` content (rounds by file name, masks by file name)."""
+    def to_json(self) -> dict[str, Any]:
+        """The ``session.json`` content (rounds and masks by the file names of the last save)."""
         return {
             "format": FORMAT_VERSION,
             "video_name": self.video_name,
@@ -110,46 +137,79 @@ class SessionState:
             "objects": [dataclasses.asdict(obj) for obj in self.objects],
             "drafts": {str(t): strokes for t, strokes in sorted(self.drafts.items()) if strokes},
             "rounds": [
-                {
-                    "frame": r.frame,
-                    "file": f"rounds/{i + 1:03d}.json",
-                    "seconds": r.seconds,
-                    "at": r.finished_at,
-                }
-                for i, r in enumerate(self.rounds)
+                {"frame": r.frame, "file": r.file, "seconds": r.seconds, "at": r.finished_at}
+                for r in self.rounds
             ],
-            "masks_file": masks_file,
+            "masks_file": self.masks_file,
             "quality": self.quality,
             "recommendation": self.recommendation,
             "saved_at": time.time(),
         }
 
 
+def _round_file(index: int, scribble: dict[str, Any]) -> str:
+    content = json.dumps(scribble, sort_keys=True, default=str).encode()
+    return f"{ROUNDS}/{index + 1:03d}-{hashlib.sha1(content).hexdigest()[:16]}.json"
+
+
+def _remove_unnamed(folder: Path, named: set[str]) -> None:
+    """Delete the round and masks files the manifest does not name, and interrupted writes' leftovers.
+
+    Only files with the names a save gives (also those of format 1) are candidates: a ``masks`` folder of
+    the user's own PNGs in a folder given as ``--session`` is left alone.
+    """
+    for sub, pattern in _SAVED_NAMES.items():
+        for path in sorted((folder / sub).glob("*")):
+            if pattern.fullmatch(path.name) and path.is_file() and f"{sub}/{path.name}" not in named:
+                path.unlink()
+    for sub in (folder, folder / ROUNDS, folder / MASKS):  # not the user's export folders inside
+        remove_stale_temporaries(sub, older_than=0.0, recursive=False)
+
+
 def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed: bool = True) -> None:
-    """Write the session to ``folder`` (atomically, ``session.json`` last).
+    """Write the session to ``folder`` as one atomic switch of ``session.json`` (see the module doc).
 
     Args:
         folder: Session folder (created).
-        state: The state to save.
-        rounds_changed: Rewrite the round files and masks (False: only ``session.json``, e.g. after a
-            stroke or an object rename).
+        state: The state to save; its rounds' ``file`` and its ``masks_file`` are set to the saved files.
+        rounds_changed: The rounds or the masks changed (False: only the manifest is written, e.g. after a
+            stroke or an object rename; rounds and masks never saved are written all the same).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    masks_file = f"masks/round_{len(state.rounds):03d}.npz" if state.masks is not None else None
-    if rounds_changed:
-        for index, round_ in enumerate(state.rounds):
-            save_scribble(folder / "rounds" / f"{index + 1:03d}.json", round_.scribble)
-        for stale in sorted((folder / "rounds").glob("*.json"))[len(state.rounds) :]:
-            stale.unlink()
-        if state.masks is not None and masks_file is not None:
+    round_files = []
+    for index, round_ in enumerate(state.rounds):
+        name = (
+            round_.file
+            if round_.file is not None and not rounds_changed
+            else _round_file(index, round_.scribble)
+        )
+        if not (folder / name).is_file():  # a file of that name holds this content (named by its hash)
+            save_scribble(folder / name, round_.scribble)
+        round_files.append(name)
+    masks_file = None
+    if state.masks is not None:
+        masks_file = state.masks_file
+        if masks_file is None or rounds_changed or not (folder / masks_file).is_file():
+            masks_file = f"{MASKS}/round_{len(state.rounds):03d}-{secrets.token_hex(6)}.npz"
             with atomic_path(folder / masks_file, suffix=".npz") as tmp:
                 np.savez_compressed(tmp, masks=state.masks)
-    atomic_write_json(folder / "session.json", state.to_json(masks_file), indent=1)
-    if rounds_changed:
-        for old in (folder / "masks").glob("round_*.npz"):
-            if masks_file is None or old.name != Path(masks_file).name:
-                old.unlink()
+    for round_, name in zip(state.rounds, round_files):
+        round_.file = name
+    state.masks_file = masks_file
+    atomic_write_json(folder / MANIFEST, state.to_json(), indent=1)  # the switch
+    _remove_unnamed(folder, {*round_files, masks_file} - {None})
+
+
+def _checked_drafts(drafts: dict[str, Any], state: SessionState, folder: Path) -> dict[int, list]:
+    """The saved drafts, without those no request may send (e.g. a NaN time stored by an older version)."""
+    checked = {}
+    for key, strokes in drafts.items():
+        try:
+            checked[int(key)] = check_strokes(strokes, int(key), state.num_frames, state.num_objects)
+        except (AppInputError, ValueError) as err:
+            warnings.warn(f"{folder}: the unsent strokes of frame {key} are dropped: {err}", stacklevel=3)
+    return checked
 
 
 def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | None:
@@ -159,32 +219,40 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
         AppInputError: If the session belongs to another video or its files are damaged.
     """
     folder = Path(folder)
-    path = folder / "session.json"
+    path = folder / MANIFEST
     if not path.is_file():
         return None
-    remove_stale_temporaries(folder, older_than=0.0)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise AppInputError(f"--session: cannot read {path}: {err}") from err
-    if data.get("fingerprint") != video.fingerprint():
+    # Format 1 fingerprinted the frame names, count and size only; it is upgraded at the next save.
+    legacy = data.get("format") == 1
+    if data.get("fingerprint") != (video.names_fingerprint() if legacy else video.fingerprint()):
         raise AppInputError(
-            f"--session: {folder} holds a session of video {data.get('video_name')!r} "
-            f"({data.get('num_frames')} frames), not of {video.source} ({video.num_frames} frames); "
-            "give another --session folder"
+            f"--session: {folder} holds a session of another video: {data.get('video_name')!r} "
+            f"({data.get('num_frames')} frames) whose frames differ from those in {video.source} "
+            f"({video.num_frames} frames); give another --session folder"
         )
     try:
-        state = SessionState(data["video_name"], data["fingerprint"], int(data["num_frames"]))
+        state = SessionState(data["video_name"], video.fingerprint(), int(data["num_frames"]))
         state.objects = [AppObject(int(o["id"]), str(o["name"])) for o in data["objects"]]
-        state.drafts = {int(t): list(strokes) for t, strokes in data.get("drafts", {}).items()}
+        state.drafts = _checked_drafts(data.get("drafts", {}), state, folder)
         for entry in data["rounds"]:
             scribble = load_scribble(folder / entry["file"])
             state.rounds.append(
-                AppRound(int(entry["frame"]), scribble, float(entry["seconds"]), float(entry["at"]))
+                AppRound(
+                    int(entry["frame"]),
+                    scribble,
+                    float(entry["seconds"]),
+                    float(entry["at"]),
+                    str(entry["file"]),
+                )
             )
         if data.get("masks_file"):
             with np.load(folder / data["masks_file"], allow_pickle=False) as stored:
                 state.masks = stored["masks"].astype(np.uint8)
+            state.masks_file = str(data["masks_file"])
         state.quality = data.get("quality")
         state.recommendation = data.get("recommendation")
     except (KeyError, TypeError, ValueError, OSError) as err:

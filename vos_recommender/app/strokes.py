@@ -8,18 +8,42 @@ extra key, which DAVIS readers ignore.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
+from vos_recommender.app.errors import AppInputError
 from vos_recommender.interaction.scribbles import empty_scribble
 
-__all__ = ["check_strokes", "make_scribble", "remove_object_strokes"]
+__all__ = [
+    "MAX_BRUSH",
+    "MAX_DRAFT_POINTS",
+    "MAX_POINTS_PER_STROKE",
+    "MAX_STROKES_PER_FRAME",
+    "check_draft_size",
+    "check_strokes",
+    "make_scribble",
+    "remove_object_strokes",
+]
 
-MAX_POINTS = 20000
+#: Strokes one frame may hold (the page draws a few dozen at most).
+MAX_STROKES_PER_FRAME = 500
+#: Points one stroke may hold (the page samples the pointer at about 60-240 Hz: a minute of drawing).
+MAX_POINTS_PER_STROKE = 10_000
+#: Widest brush in frame pixels (the page offers 1..24).
+MAX_BRUSH = 1000.0
+#: Points the unsent strokes of all frames together may hold (they are saved with every edit).
+MAX_DRAFT_POINTS = 100_000
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def _finite(value: Any) -> bool:
+    """A JSON number: int or float, not a bool, not a string of digits, not NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -> list[dict[str, Any]]:
@@ -32,42 +56,75 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
         num_objects: Objects of the session.
 
     Raises:
-        ValueError: Naming the frame, the stroke and what is wrong.
+        AppInputError: Naming the frame, the stroke and what is wrong.
     """
-    if not isinstance(frame, int) or not 0 <= frame < num_frames:
-        raise ValueError(f"frame {frame!r} is outside the video (0..{num_frames - 1})")
+    if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < num_frames:
+        raise AppInputError(f"frame {frame!r} is outside the video (0..{num_frames - 1})")
     if not isinstance(strokes, list):
-        raise ValueError(f"frame {frame}: strokes must be a list, got {type(strokes).__name__}")
+        raise AppInputError(f"frame {frame}: strokes must be a list, got {type(strokes).__name__}")
+    if len(strokes) > MAX_STROKES_PER_FRAME:
+        raise AppInputError(
+            f"frame {frame}: {len(strokes)} strokes, at most {MAX_STROKES_PER_FRAME} per frame are accepted"
+        )
     clean = []
     for index, stroke in enumerate(strokes):
         where = f"frame {frame}, stroke {index}"
         if not isinstance(stroke, dict) or "path" not in stroke or "object_id" not in stroke:
-            raise ValueError(f"{where}: a stroke needs 'path' and 'object_id'")
+            raise AppInputError(f"{where}: a stroke needs 'path' and 'object_id'")
         object_id = stroke["object_id"]
         if not isinstance(object_id, int) or isinstance(object_id, bool) or not 0 <= object_id <= num_objects:
-            raise ValueError(
+            raise AppInputError(
                 f"{where}: object_id {object_id!r} is not 0 (background) or an object id 1..{num_objects}"
             )
         path = stroke["path"]
-        if not isinstance(path, list) or not path or len(path) > MAX_POINTS:
-            raise ValueError(f"{where}: path must be a list of 1..{MAX_POINTS} [x, y] points")
+        if not isinstance(path, list) or not path or len(path) > MAX_POINTS_PER_STROKE:
+            size = f"{len(path)} points" if isinstance(path, list) else type(path).__name__
+            raise AppInputError(
+                f"{where}: path must be a list of 1..{MAX_POINTS_PER_STROKE} [x, y] points, got {size}"
+            )
         for point in path:
-            if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)):
-                raise ValueError(f"{where}: path point {point!r} is not [x, y]")
+            if not (isinstance(point, list) and len(point) == 2 and all(_finite(v) for v in point)):
+                raise AppInputError(f"{where}: path point {point!r} is not [x, y] with finite numbers")
             if not (0.0 <= point[0] <= 1.0 and 0.0 <= point[1] <= 1.0):
-                raise ValueError(
+                raise AppInputError(
                     f"{where}: path point {point!r} is outside [0, 1] (coordinates are normalised)"
                 )
         start = stroke.get("start_time", 0)
         end = stroke.get("end_time", start)
-        if not (_number(start) and _number(end)) or end < start:
-            raise ValueError(f"{where}: start_time/end_time must be numbers with end >= start")
+        if not (_finite(start) and _finite(end)) or end < start:
+            raise AppInputError(
+                f"{where}: start_time/end_time must be finite numbers (milliseconds) with end >= start, "
+                f"got {start!r}/{end!r}"
+            )
         item = {"path": [[float(x), float(y)] for x, y in path], "object_id": object_id}
         item.update(start_time=float(start), end_time=float(end))
-        if "brush" in stroke and _number(stroke["brush"]):
-            item["brush"] = float(stroke["brush"])
+        if "brush" in stroke:
+            brush = stroke["brush"]
+            if not (_finite(brush) and 0 < brush <= MAX_BRUSH):
+                raise AppInputError(
+                    f"{where}: brush {brush!r} must be a finite width in frame pixels, 0 < brush <= {MAX_BRUSH:g}"
+                )
+            item["brush"] = float(brush)
         clean.append(item)
     return clean
+
+
+def check_draft_size(
+    drafts: dict[int, list[dict[str, Any]]], frame: int, strokes: list[dict[str, Any]]
+) -> None:
+    """Refuse ``strokes`` on ``frame`` if the drafts of all frames would then pass :data:`MAX_DRAFT_POINTS`.
+
+    Raises:
+        AppInputError: Naming the total and the limit.
+    """
+    limit = MAX_DRAFT_POINTS
+    total = sum(len(s["path"]) for t, frame_strokes in drafts.items() if t != frame for s in frame_strokes)
+    total += sum(len(s["path"]) for s in strokes)
+    if total > limit:
+        raise AppInputError(
+            f"frame {frame}: the unsent strokes of all frames would hold {total} points, at most "
+            f"{limit} are kept; run or clear the strokes of other frames first"
+        )
 
 
 def make_scribble(

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vos_recommender.app.errors import AppInputError
 from vos_recommender.data.davis import count_objects, load_frame_folder, read_mask
 
-__all__ = ["AppInputError", "AppVideo", "load_video"]
-
-
-class AppInputError(ValueError):
-    """Input the app cannot use; the message is meant for the user, as is."""
+__all__ = ["AppVideo", "load_video"]
 
 
 @dataclasses.dataclass
@@ -40,6 +37,7 @@ class AppVideo:
     frame_names: list[str]
     masks: np.ndarray | None = None
     source: str = ""
+    _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def num_frames(self) -> int:
@@ -52,9 +50,17 @@ class AppVideo:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
     def fingerprint(self) -> str:
-        """Hash of the frame names, count and size: tells whether a saved session belongs to this video."""
-        digest = hashlib.sha1(repr((self.frame_names, self.frames.shape)).encode())
-        return digest.hexdigest()[:16]
+        """Hash of the frames' pixels, names, count and size: tells whether a saved session belongs to this
+        video (another video with the same frame names, count and size has another fingerprint)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha1(repr((self.frame_names, self.frames.shape)).encode())
+            digest.update(np.ascontiguousarray(self.frames).data)
+            self._fingerprint = digest.hexdigest()[:24]
+        return self._fingerprint
+
+    def names_fingerprint(self) -> str:
+        """The fingerprint of sessions saved before frames were hashed (names, count and size only)."""
+        return hashlib.sha1(repr((self.frame_names, self.frames.shape)).encode()).hexdigest()[:16]
 
 
 def _load_masks(folder: Path, video_frames: np.ndarray, frames_dir: Path) -> np.ndarray:
@@ -111,4 +117,7 @@ def load_video(frames_dir: str | os.PathLike, masks_dir: str | os.PathLike | Non
     masks = _load_masks(Path(masks_dir), frames, folder) if masks_dir is not None else None
     if masks is not None and count_objects(masks) == 0:
         masks = None  # masks holding only background carry nothing to start from
-    return AppVideo(name=folder.name, frames=frames, frame_names=names, masks=masks, source=str(folder))
+    folder = folder.resolve()  # "--frames ." names the video after the folder, not "."
+    return AppVideo(
+        name=folder.name or "video", frames=frames, frame_names=names, masks=masks, source=str(folder)
+    )

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: The address the app's tests reach it at (the app answers only to its own host names and port).
+LOCAL = "http://127.0.0.1:8765"
+
 
 @pytest.fixture(scope="session")
 def app_video(tmp_path_factory):
@@ -41,3 +44,10 @@ def open_session(frames_dir, session_dir, video, backend="flow", backend_kwargs=
     while annotator.state.num_objects < video.num_objects:
         annotator.add_object()
     return annotator
+
+
+def local_client(app, **kwargs):
+    """A ``TestClient`` that reaches ``app`` as the page served by it does (``LOCAL``)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url=LOCAL, **kwargs)

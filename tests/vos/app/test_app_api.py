@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.vos.app.conftest import first_strokes
+from tests.vos.app.conftest import first_strokes, local_client
 from vos_recommender.app.__main__ import main, parse_args
 from vos_recommender.app.server import AppConfig, create_app, open_annotator
 from vos_recommender.data.davis import DavisDataset, read_mask, write_mask
@@ -17,7 +17,7 @@ from vos_recommender.data.davis import DavisDataset, read_mask, write_mask
 
 def _client(frames_dir, session, **config) -> TestClient:
     annotator = open_annotator(AppConfig(session=str(session), **config), str(frames_dir))
-    return TestClient(create_app(annotator=annotator))
+    return local_client(create_app(annotator=annotator))
 
 
 def _wait(client: TestClient) -> dict:
@@ -60,16 +60,16 @@ def test_run_updates_masks_quality_and_recommendation_then_export_reads_back(app
     assert client.get("/api/thumb/3").status_code == 200
     assert client.get("/api/frame/3").headers["content-type"] == "image/jpeg"
 
-    answer = client.post("/api/export", json={"out": str(tmp_path / "export")}).json()
+    answer = client.post("/api/export", json={"out": str(tmp_path / "s" / "davis")}).json()
     assert answer["frames"] == video.num_frames and answer["scribbles"] == 1
-    exported = DavisDataset(tmp_path / "export", split="val")[video.name]
+    exported = DavisDataset(tmp_path / "s" / "davis", split="val")[video.name]
     annotator = client.app.state.holder["annotator"]
     np.testing.assert_array_equal(exported.masks, annotator.state.masks)
     assert exported.num_objects == int(annotator.state.masks.max())
     assert len(exported.scribbles) == 1
     assert exported.scribbles[0]["scribbles"] == annotator.state.rounds[0].scribble["scribbles"]
     assert np.abs(exported.frames.astype(int) - video.frames.astype(int)).mean() < 3  # JPEG round trip
-    png = Image.open(tmp_path / "export" / "Annotations" / "480p" / video.name / "00000.png")
+    png = Image.open(tmp_path / "s" / "davis" / "Annotations" / "480p" / video.name / "00000.png")
     assert png.mode == "P"
     zipped = client.get("/api/export.zip")
     assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
@@ -91,7 +91,7 @@ def test_bad_strokes_and_requests_get_messages(app_video, tmp_path):
     assert "frame 99 is outside" in client.put("/api/strokes/99", json={"strokes": []}).json()["error"]
     assert "draw at least one stroke" in client.post("/api/run", json={"frame": 1}).json()["error"]
     bad = client.post("/api/run", json={"frame": "x"})
-    assert bad.status_code == 422 and bad.json()["error"].startswith("bad request: body.frame")
+    assert bad.status_code == 400 and bad.json()["error"].startswith("bad request: body.frame")
     assert client.delete("/api/objects/5").status_code == 404
     assert "nothing to export yet" in client.post("/api/export", json={}).json()["error"]
     assert client.get("/api/frame/10").status_code == 404
@@ -134,7 +134,7 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
     assert "must be a JSON object" in capsys.readouterr().err
 
     # The page started on bad input shows the message and opens another folder from its form.
-    client = TestClient(
+    client = local_client(
         create_app(AppConfig(session_root=str(tmp_path / "runs")), startup_error="--frames: nope")
     )
     assert client.get("/api/state").json() == {"video": None, "error": "--frames: nope"}
@@ -143,7 +143,7 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
     assert answer.status_code == 400 and "one size" in answer.json()["error"]
     opened = client.post("/api/open", json={"frames": str(frames_dir)}).json()
     assert opened["video"]["num_frames"] == video.num_frames
-    assert opened["session_dir"] == str(tmp_path / "runs" / video.name)
+    assert opened["session_dir"].startswith(str(tmp_path / "runs" / f"{video.name}-"))
 
 
 def test_starting_masks_give_objects_quality_and_a_recommendation(app_video, tmp_path, capsys):
@@ -183,3 +183,20 @@ def test_cache_backend_and_defaults(app_video, tmp_path):
     assert any((tmp_path / "cache").rglob("*"))
     args = parse_args([])
     assert args.host == "127.0.0.1" and args.backend == "flow"  # served on this machine only by default
+
+
+def test_a_bad_or_busy_port_is_reported_before_anything_is_printed_or_created(app_video, tmp_path, capsys):
+    import socket
+
+    frames_dir, _ = app_video
+    with pytest.raises(SystemExit):
+        parse_args(["--port", "99999"])
+    assert "--port: must be a port number 1..65535, got '99999'" in capsys.readouterr().err
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        argv = ["--frames", str(frames_dir), "--session", str(tmp_path / "s"), "--port", str(port)]
+        assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.startswith(f"error: --port {port}: cannot serve on 127.0.0.1:{port}")
+    assert not (tmp_path / "s").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -43,6 +44,7 @@ def test_round_is_saved_and_a_restart_continues_exactly(app_video, tmp_path):
     saved = json.loads((tmp_path / "resumed" / "session.json").read_text())
     assert [r["frame"] for r in saved["rounds"]] == [frame]
     assert saved["drafts"][str(second)][0]["path"] == [[float(x), float(y)] for x, y in correction[0]["path"]]
+    first.close()  # the app stops: the session folder is free for the next one
 
     resumed = open_session(frames_dir, tmp_path / "resumed", video)
     assert resumed.resumed
@@ -63,7 +65,7 @@ def test_session_of_another_video_is_refused(app_video, tmp_path):
     data = json.loads((tmp_path / "s" / "session.json").read_text())
     data["fingerprint"] = "0" * 16
     (tmp_path / "s" / "session.json").write_text(json.dumps(data))
-    with pytest.raises(AppInputError, match="holds a session of video"):
+    with pytest.raises(AppInputError, match="holds a session of another video"):
         load_session(tmp_path / "s", session.video)
     (tmp_path / "s" / "session.json").write_text("{not json")
     with pytest.raises(AppInputError, match="cannot read .*session.json"):
@@ -153,3 +155,65 @@ def test_round_needs_objects_and_strokes(app_video, tmp_path):
         annotator.start_round(2)
     with pytest.raises(ValueError, match="frame 10 is outside the video"):
         annotator.start_round(10)
+
+
+def test_a_video_with_the_same_names_count_and_size_does_not_open_anothers_session(app_video, tmp_path):
+    from PIL import Image
+
+    from vos_recommender.app import Annotator, load_video
+    from vos_recommender.app.server import AppConfig, session_folder
+
+    frames_dir, video = app_video
+    other = tmp_path / "other" / frames_dir.name
+    shutil.copytree(frames_dir, other)
+    first = sorted(other.iterdir())[0]
+    pixels = np.asarray(Image.open(first)).copy()
+    pixels[:10] = 255 - pixels[:10]
+    Image.fromarray(pixels).save(first)
+    with open_session(frames_dir, tmp_path / "s", video):
+        pass
+    with pytest.raises(AppInputError, match="holds a session of another video: .* whose frames differ"):
+        Annotator(load_video(other), tmp_path / "s")
+    # Default session folders: one per frame folder (same name or not), never the root itself.
+    config = AppConfig(session_root=str(tmp_path / "runs"))
+    mine, theirs = session_folder(config, load_video(frames_dir)), session_folder(config, load_video(other))
+    assert mine != theirs and mine.parent == theirs.parent == tmp_path / "runs"
+    assert mine.name.startswith(f"{video.name}-")
+
+
+def test_dot_as_the_frame_folder_gets_its_own_session(app_video, tmp_path, monkeypatch):
+    from vos_recommender.app import load_video
+    from vos_recommender.app.server import AppConfig, session_folder
+
+    frames_dir, video = app_video
+    monkeypatch.chdir(frames_dir)
+    opened = load_video(".")
+    assert opened.name == video.name
+    folder = session_folder(AppConfig(session_root=str(tmp_path / "runs")), opened)
+    assert folder.parent == tmp_path / "runs" and folder.name.startswith(f"{video.name}-")
+    assert folder == session_folder(AppConfig(session_root=str(tmp_path / "runs")), load_video(frames_dir))
+
+
+def test_a_session_saved_in_the_first_format_continues_and_is_upgraded(app_video, tmp_path):
+    from vos_recommender.app import Annotator, load_video
+
+    frames_dir, video = app_video
+    folder = tmp_path / "s"
+    with open_session(frames_dir, folder, video) as annotator:
+        frame, strokes = first_strokes(video)
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        masks = annotator.state.masks.copy()
+    # The first format: rounds/001.json, masks/round_001.npz, names-only fingerprint.
+    data = json.loads((folder / "session.json").read_text())
+    (folder / data["rounds"][0]["file"]).rename(folder / "rounds" / "001.json")
+    (folder / data["masks_file"]).rename(folder / "masks" / "round_001.npz")
+    opened = load_video(frames_dir)
+    data.update(format=1, fingerprint=opened.names_fingerprint(), masks_file="masks/round_001.npz")
+    data["rounds"][0]["file"] = "rounds/001.json"
+    (folder / "session.json").write_text(json.dumps(data))
+    with Annotator(opened, folder) as resumed:
+        assert resumed.resumed and resumed.state.annotated() == [frame]
+        np.testing.assert_array_equal(resumed.state.masks, masks)
+    upgraded = json.loads((folder / "session.json").read_text())
+    assert upgraded["format"] == 2 and upgraded["fingerprint"] == opened.fingerprint()
