@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from vos_recommender.baselines import build_strategy  # noqa: E402
+from vos_recommender.strategies import build_strategy  # noqa: E402
 from vos_recommender.data.davis import DavisDataset  # noqa: E402
 from vos_recommender.data.generate import generate_davis_dataset  # noqa: E402
 from vos_recommender.envs import FrameRecommendationEnv  # noqa: E402

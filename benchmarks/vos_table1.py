@@ -58,7 +58,7 @@ from benchmarks.vos_table1_steps import (  # noqa: E402
     train_quality,
     weights_path,
 )
-from vos_recommender.atomic import atomic_write_json  # noqa: E402
+from vos_recommender.utils.atomic import atomic_write_json  # noqa: E402
 
 #: The steps of ``--only``, in the order they run.
 STEPS = ("data", "learned", "agents", "quality", "eval", "table")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.vos_table1_steps import DATASETS, NATIVE, backend_spec
-from vos_recommender.atomic import atomic_write_json, atomic_write_text
+from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 from vos_recommender.evaluation.table1 import (
     auc_table,
     paired_table,

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
+from vos_recommender.strategies import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
-from vos_recommender.eval_report import write_report
+from vos_recommender.evaluation.report import write_report
 from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
@@ -245,8 +245,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             )
     if "wild" in settings and not Path(config.quality_checkpoint).is_file():
         if config.train_quality_if_missing:
-            from vos_recommender.quality.train import QualityTrainSettings
-            from vos_recommender.quality.train import train as train_quality
+            from vos_recommender.training.quality import QualityTrainSettings
+            from vos_recommender.training.quality import train as train_quality
 
             produced = train_quality(
                 QualityTrainSettings(

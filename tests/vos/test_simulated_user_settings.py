@@ -11,7 +11,7 @@ from vos_recommender.backends.base import VOSBackend
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.backends.flow import FlowBackend
 from vos_recommender.envs import FrameRecommendationEnv
-from vos_recommender.interaction import InteractionSession
+from vos_recommender.session import InteractionSession
 from vos_recommender.interaction.simulated_user import robot_settings
 
 

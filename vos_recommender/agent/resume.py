@@ -6,7 +6,7 @@ optimiser and random generators (``model.zip``), the replay buffer with its samp
 form one atomic unit:
 
 * each save writes a new folder ``<resume>/state-<step>-<random>/`` (every file written and fsynced
-  through :mod:`vos_recommender.atomic`);
+  through :mod:`vos_recommender.utils.atomic`);
 * then a single atomic write of the pointer ``<resume>/latest.json`` makes it the current state;
 * only then are older state folders deleted.
 
@@ -34,7 +34,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from vos_recommender.agent.buffer import FrameReplayBuffer
-from vos_recommender.atomic import atomic_path, atomic_write_json, fsync_directory, remove_stale_temporaries
+from vos_recommender.utils.atomic import atomic_path, atomic_write_json, fsync_directory, remove_stale_temporaries
 
 if TYPE_CHECKING:
     from vos_recommender.agent.dqn import RecurrentDQN

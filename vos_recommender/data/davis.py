@@ -320,13 +320,3 @@ class DavisDataset:
             scribbles=scribbles,
             frame_names=[p.stem for p in frame_paths],
         )
-
-
-def __getattr__(name: str) -> Any:
-    # YouTube-VOS has its own module now; imports from here keep working. Lazy, because that module
-    # imports this one.
-    if name in ("YouTubeVOSDataset", "convert_youtube_vos"):
-        from vos_recommender.data import youtube_vos
-
-        return getattr(youtube_vos, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

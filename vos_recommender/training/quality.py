@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m vos_recommender.quality.train --data data/davis_synth --out runs/quality --backend flow
+    python -m vos_recommender.training.quality --data data/davis_synth --out runs/quality --backend flow
 
 Sections run in this order: settings; sample collection (for every video: the human first scribble,
 then simulated corrections on random frames, and after every round one crop per frame and object with
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from vos_recommender.atomic import atomic_write_json
+from vos_recommender.utils.atomic import atomic_write_json
 from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
 
-from ..config import parse_config
+from vos_recommender.config import parse_config
 
 
 @dataclasses.dataclass
