@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.vos_table1_steps import DATASETS, NATIVE, backend_spec
-from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 from vos_recommender.evaluation.table1 import (
     auc_table,
     paired_table,
@@ -21,6 +20,7 @@ from vos_recommender.evaluation.table1 import (
     round_table,
     verdict_table,
 )
+from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 
 #: Options that only split the work between processes: the command that reproduces the table omits them.
 SPLITTING = ("--only", "--eval-part", "--stats-shard", "--datasets")

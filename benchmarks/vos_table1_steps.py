@@ -319,8 +319,8 @@ def merge_parts(out: Path, config: Any) -> bool:
     """
     import dataclasses
 
-    from vos_recommender.evaluation.report import write_report
     from vos_recommender.evaluate import build_results
+    from vos_recommender.evaluation.report import write_report
 
     if (out / "results.json").is_file():
         return False

@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.strategies import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
-from vos_recommender.evaluation.report import write_report
 from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
+from vos_recommender.evaluation.report import write_report
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
+from vos_recommender.strategies import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.train import ensure_dataset
 
 __all__ = ["EvalConfig", "build_results", "evaluate", "main", "run_session", "summarise"]

@@ -35,17 +35,17 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
-from vos_recommender.agent.resume import clean_resume_folder
-from vos_recommender.utils.atomic import atomic_write_text, remove_stale_temporaries
-from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
 from vos_recommender.agent.cache_callback import CacheStatsCallback
-from vos_recommender.config import TrainConfig, parse_config
+from vos_recommender.agent.resume import clean_resume_folder
 from vos_recommender.agent.training_logs import (
     EPISODES_FILE,
     EpisodeLogCallback,
     learning_curve_summary,
     rewind_logs,
 )
+from vos_recommender.backends.cache_format import CacheFormatError, parse_bytes
+from vos_recommender.config import TrainConfig, parse_config
+from vos_recommender.utils.atomic import atomic_write_text, remove_stale_temporaries
 
 __all__ = [
     "EpisodeLogCallback",

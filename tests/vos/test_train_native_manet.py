@@ -11,11 +11,11 @@ import torch
 
 from vos_recommender.backends import build_backend
 from vos_recommender.backends.native.manet import rough_roi
+from vos_recommender.interaction.scribbles import rasterize_scribble
+from vos_recommender.nets.manet import MANET_CONFIGS
 from vos_recommender.training.native import NativeTrainSettings, parse_args, train
 from vos_recommender.training.native.manet import MANetTrainer
 from vos_recommender.training.native.samples import load_training_videos, make_sample
-from vos_recommender.interaction.scribbles import rasterize_scribble
-from vos_recommender.nets.manet import MANET_CONFIGS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vos_recommender.agent.masks import choice_masks, random_choice
+from vos_recommender.agent.masks import random_choice
 
 __all__ = ["epsilon_greedy", "exponential_epsilon"]
 

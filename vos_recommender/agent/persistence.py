@@ -14,7 +14,6 @@ import pathlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-
 from vos_recommender.utils.atomic import atomic_path
 
 __all__ = ["load_model", "resolve_checkpoint", "save_model"]

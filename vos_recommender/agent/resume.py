@@ -34,7 +34,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from vos_recommender.agent.buffer import FrameReplayBuffer
-from vos_recommender.utils.atomic import atomic_path, atomic_write_json, fsync_directory, remove_stale_temporaries
+from vos_recommender.utils.atomic import (
+    atomic_path,
+    atomic_write_json,
+    fsync_directory,
+    remove_stale_temporaries,
+)
 
 if TYPE_CHECKING:
     from vos_recommender.agent.dqn import RecurrentDQN

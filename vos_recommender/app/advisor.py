@@ -16,8 +16,8 @@ import numpy as np
 
 from vos_recommender.app.video import AppInputError
 from vos_recommender.backends.base import VOSResult, probs_to_masks
-from vos_recommender.strategies import AgentStrategy, WorstStrategy
 from vos_recommender.recommend import to_probs
+from vos_recommender.strategies import AgentStrategy, WorstStrategy
 
 __all__ = ["FrameAdvisor", "confidence_quality"]
 

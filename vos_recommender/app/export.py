@@ -22,9 +22,9 @@ from PIL import Image
 
 from vos_recommender.app.state import SessionState
 from vos_recommender.app.video import AppVideo
-from vos_recommender.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from vos_recommender.data.davis import write_mask
 from vos_recommender.interaction.scribbles import save_scribble
+from vos_recommender.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 
 __all__ = ["export_davis"]
 

@@ -87,5 +87,11 @@ class RoundRunner:
         quality = app.advisor.quality(app.video.frames, result.masks, result.probs, objects)
         recommendation = app.advisor.recommend(quality, counts, [*state.annotated(), frame])
         job.phase(index + 2, count, "saving the session")
-        app.commit_round(job, AppRound(frame, scribble, self.last_seconds, time.time()), result.masks, quality, recommendation)
+        app.commit_round(
+            job,
+            AppRound(frame, scribble, self.last_seconds, time.time()),
+            result.masks,
+            quality,
+            recommendation,
+        )
         self.synced = (objects, len(state.rounds))

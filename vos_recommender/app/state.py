@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.app.video import AppInputError, AppVideo
-from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
+from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 
 __all__ = ["AppObject", "AppRound", "SessionState", "load_session", "save_session"]
 

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.utils.atomic import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 from vos_recommender.backends.cache_budget import DiskBudget
 from vos_recommender.backends.cache_format import (
     FOLDER_FORMAT,
@@ -53,6 +52,7 @@ from vos_recommender.backends.cache_format import (
     write_folder_settings,
 )
 from vos_recommender.backends.memory_lru import LRUDict
+from vos_recommender.utils.atomic import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 
 __all__ = ["RECORD_FORMAT", "CacheStore"]
 

@@ -37,7 +37,6 @@ from vos_recommender.backends.base import (
     probs_to_masks,
 )
 from vos_recommender.interaction.scribbles import rasterize_scribble
-
 from vos_recommender.utils.atomic import atomic_torch_save
 
 __all__ = [
@@ -208,7 +207,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "learned_vos.pt"  # a run folder of train_learned
+        path = path / "learned_vos.pt"  # a run folder of training.learned
     train_hint = "train one with: python -m vos_recommender.training.learned --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"learned VOS checkpoint not found: {path}; {train_hint}")
@@ -259,7 +258,7 @@ def resize_maps(maps: np.ndarray, height: int, width: int, binary: bool = False)
 
 
 class LearnedBackend(VOSBackend):
-    """IPN-style backend running the networks trained by ``train_learned``.
+    """IPN-style backend running the networks trained by ``python -m vos_recommender.training.learned``.
 
     Args:
         checkpoint: Path to the checkpoint (``<run dir>/learned_vos.pt``) or the run folder itself.

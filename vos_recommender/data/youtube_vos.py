@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vos_recommender.utils.atomic import atomic_write_text
 from vos_recommender.data.davis import (
     VOID_LABEL,
     VideoSample,
@@ -28,6 +27,7 @@ from vos_recommender.data.davis import (
     read_mask,
     write_mask,
 )
+from vos_recommender.utils.atomic import atomic_write_text
 
 __all__ = ["YouTubeVOSDataset", "convert_youtube_vos"]
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.backends import VOSResult
-from vos_recommender.session import RoundOutcome
-from vos_recommender.metrics.auc import round_auc
 from vos_recommender.envs.observation import build_observation
+from vos_recommender.metrics.auc import round_auc
+from vos_recommender.session import RoundOutcome
 
 __all__ = ["Episode"]
 

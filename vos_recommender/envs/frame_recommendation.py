@@ -15,11 +15,11 @@ from vos_recommender.backends import VOSBackend
 from vos_recommender.envs.actions import frame_index
 from vos_recommender.envs.episode import Episode
 from vos_recommender.envs.goal_statistics import GoalStatistics, goal_reward
-from vos_recommender.interaction.robot import InteractiveRobot
-from vos_recommender.session import InteractionSession
-from vos_recommender.interaction.validation import check_video
 from vos_recommender.envs.observation import observation_space
+from vos_recommender.interaction.robot import InteractiveRobot
+from vos_recommender.interaction.validation import check_video
 from vos_recommender.quality import QualitySource
+from vos_recommender.session import InteractionSession
 
 __all__ = ["FrameRecommendationEnv", "GoalStatistics"]
 

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vos_recommender.utils.atomic import atomic_torch_save
 from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
 from vos_recommender.nets.resnet import ResNet
 from vos_recommender.quality.oracle import QualitySource
+from vos_recommender.utils.atomic import atomic_torch_save
 
 __all__ = [
     "QualityConfig",
@@ -218,7 +218,7 @@ def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "quality_estimator.pt"  # a run folder of quality.train
+        path = path / "quality_estimator.pt"  # a run folder of training.quality
     hint = "train one with: python -m vos_recommender.training.quality --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"quality estimator checkpoint not found: {path}; {hint}")

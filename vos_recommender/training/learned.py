@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from vos_recommender.utils.atomic import atomic_write_json
 from vos_recommender.backends.learned import (
     InteractionNet,
     PropagationNet,
@@ -30,6 +29,7 @@ from vos_recommender.backends.learned import (
 )
 from vos_recommender.config import parse_config
 from vos_recommender.training.videos import Video, load_videos, perturb_mask, soften
+from vos_recommender.utils.atomic import atomic_write_json
 
 
 @dataclasses.dataclass
@@ -150,7 +150,7 @@ def train(settings: TrainSettings) -> dict:
     # ---- data
     videos = load_videos(settings.data, settings.split, settings.scale)
     print(
-        f"[train_learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}"
+        f"[training.learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}"
     )
 
     # ---- networks
@@ -161,7 +161,7 @@ def train(settings: TrainSettings) -> dict:
 
     # ---- interaction samples (a fixed pool: the simulated user is the costly part)
     pool = interaction_samples(videos, settings.interaction_pool, rng)
-    print(f"[train_learned] {len(pool)} interaction samples", flush=True)
+    print(f"[training.learned] {len(pool)} interaction samples", flush=True)
 
     # ---- training loop
     history: dict[str, list[float]] = {"interaction": [], "propagation": []}
@@ -187,7 +187,7 @@ def train(settings: TrainSettings) -> dict:
         if step % settings.log_every == 0 or step == settings.steps:
             window = slice(-settings.log_every, None)
             print(
-                f"[train_learned] step {step}/{settings.steps} "
+                f"[training.learned] step {step}/{settings.steps} "
                 f"loss/interaction {np.mean(history['interaction'][window]):.4f} "
                 f"loss/propagation {np.mean(history['propagation'][window]):.4f} "
                 f"({time.time() - tic:.0f}s)",
@@ -207,7 +207,7 @@ def train(settings: TrainSettings) -> dict:
         "loss_propagation_last": float(np.mean(history["propagation"][-head:])),
     }
     atomic_write_json(out / "metrics.json", metrics, indent=2)
-    print(f"[train_learned] wrote {checkpoint}")
+    print(f"[training.learned] wrote {checkpoint}")
     return metrics
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 
-
 def _screenshots_tool():
     path = Path(__file__).resolve().parents[3] / "tools" / "app_screenshots.py"
     spec = importlib.util.spec_from_file_location("app_screenshots", path)

@@ -34,17 +34,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vos_recommender.training.native.atnet import ATNetTrainer
+from vos_recommender.training.native.batchnorm import recalibrated_copy
+from vos_recommender.training.native.ipn import IPNTrainer
+from vos_recommender.training.native.manet import MANetTrainer
+from vos_recommender.training.native.samples import load_training_videos, make_sample
 from vos_recommender.utils.atomic import (
     atomic_torch_save,
     atomic_write_json,
     atomic_write_text,
     remove_stale_temporaries,
 )
-from vos_recommender.training.native.atnet import ATNetTrainer
-from vos_recommender.training.native.batchnorm import recalibrated_copy
-from vos_recommender.training.native.ipn import IPNTrainer
-from vos_recommender.training.native.manet import MANetTrainer
-from vos_recommender.training.native.samples import load_training_videos, make_sample
 
 __all__ = ["NativeTrainSettings", "main", "parse_args", "train"]
 

@@ -22,11 +22,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from vos_recommender.backends.native.manet import rough_roi
-from vos_recommender.training.native.ipn import soft_jaccard_loss
-from vos_recommender.training.native.samples import Sample
 from vos_recommender.interaction.scribbles import rasterize_scribble
 from vos_recommender.nets.manet import MANET_CONFIGS, MANet, RoundMemory, global_matching, local_matching
 from vos_recommender.nets.manet.model import one_hot_masks
+from vos_recommender.training.native.ipn import soft_jaccard_loss
+from vos_recommender.training.native.samples import Sample
 
 __all__ = ["MANetTrainer"]
 
