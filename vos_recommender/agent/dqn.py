@@ -21,6 +21,7 @@ import io
 import os
 import pathlib
 import time
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -38,7 +39,12 @@ from vos_recommender.agent.loss import REWARD_FORMS, double_dqn_loss
 from vos_recommender.agent.masks import choice_masks, random_choice
 from vos_recommender.agent.persistence import load_model, save_model
 from vos_recommender.agent.qnet import FrameQPolicy
-from vos_recommender.agent.resume import ResumeCallback, load_resume_state, save_resume_state
+from vos_recommender.agent.resume import (
+    ResumeCallback,
+    env_episode_states,
+    load_resume_state,
+    save_resume_state,
+)
 
 __all__ = ["RecurrentDQN"]
 
@@ -470,6 +476,45 @@ class RecurrentDQN(OffPolicyAlgorithm):
             **kwargs,
         )
         return load_model(read, path, cls.__name__, FrameQPolicy)
+
+    @property
+    def n_updates(self) -> int:
+        """Gradient updates done so far."""
+        return int(self._n_updates)
+
+    @property
+    def at_episode_start(self) -> bool:
+        """True when every environment starts a new episode with its next step (where resume states go)."""
+        return bool(np.all(self._last_episode_starts))
+
+    def remember_env_episodes(self) -> None:
+        """Record the environments' running episodes (seed and index), saved with the model.
+
+        :meth:`restore_environment` restarts them after a load; environments without
+        :class:`~vos_recommender.agent.wrappers.EpisodeSeedWrapper` record nothing.
+        """
+        self._resume_env_episodes = env_episode_states(self.env)
+
+    def restore_environment(self) -> None:
+        """Reset the attached environments into the episodes recorded by :meth:`remember_env_episodes`.
+
+        When the observations then differ from the saved ones (a state taken mid-episode, or environments
+        that cannot replay an episode), the running episodes restart, with a warning.
+        """
+        assert self.env is not None
+        episodes = self._resume_env_episodes
+        if episodes is not None and self.env.has_attr("set_pending_episode"):
+            for index, (base_seed, episode) in enumerate(episodes):
+                self.env.env_method("set_pending_episode", base_seed, episode, indices=[index])
+        saved = None if self._last_obs is None else np.asarray(self._last_obs).copy()
+        self._last_obs = self.env.reset()  # type: ignore[assignment]
+        if saved is None or episodes is None or not np.array_equal(saved, self._last_obs):
+            warnings.warn(
+                "the environments could not be put back into their checkpoint state (checkpoint taken "
+                "mid-episode or environments not wrapped in EpisodeSeedWrapper); the running episodes restart",
+                stacklevel=4,
+            )
+            self._last_episode_starts = np.ones(self.env.num_envs, dtype=bool)
 
     def save_resume_state(self, folder: str | os.PathLike) -> pathlib.Path:
         """Write everything needed to continue training exactly, as one atomic unit.
