@@ -70,9 +70,9 @@ def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5)
 def play(video, scribble_index: int, strategy: str, rounds: int, advisor, session: Path):
     """One simulated annotation session; returns the true mean J&F after each round and the frames visited."""
     from vos_recommender.app import Annotator, AppVideo
-    from vos_recommender.baselines import WorstStrategy
     from vos_recommender.interaction.simulated_user import SimulatedUser
     from vos_recommender.metrics.jf import per_frame_jf
+    from vos_recommender.strategies import WorstStrategy
 
     app_video = AppVideo(video.name, video.frames, list(video.frame_names))
     annotator = Annotator(app_video, session, "flow", advisor=advisor)
@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.videos, args.scribbles, args.rounds = 2, 1, 3
     from vos_recommender.app import FrameAdvisor
-    from vos_recommender.atomic import atomic_write_json, atomic_write_text
     from vos_recommender.data.davis import DavisDataset
     from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 
     root = Path(args.data_root)
     split = root / "ImageSets" / "2017" / "val.txt"

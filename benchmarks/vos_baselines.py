@@ -33,11 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from vos_recommender.baselines import build_strategy  # noqa: E402
 from vos_recommender.data.davis import DavisDataset  # noqa: E402
 from vos_recommender.data.generate import generate_davis_dataset  # noqa: E402
 from vos_recommender.envs import FrameRecommendationEnv  # noqa: E402
 from vos_recommender.metrics.auc import round_auc  # noqa: E402
+from vos_recommender.strategies import build_strategy  # noqa: E402
 
 #: Flow-backend settings of the reported table, chosen for how well one correction fixes the frame it is
 #: drawn on, as a real interactive model's does. With the backend's defaults (beta 2000, keep_erosion 2,

@@ -35,10 +35,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import machine_description  # noqa: E402
-from vos_recommender.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from vos_recommender.backends import build_backend  # noqa: E402
 from vos_recommender.backends.base import scribble_frames  # noqa: E402
 from vos_recommender.metrics.jf import per_frame_jf  # noqa: E402
+from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 
 #: Distance bins: (label, smallest, largest) distance in frames.
 BINS = (("0", 0, 0), ("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8+", 8, 10**9))

@@ -159,7 +159,7 @@ def timed_learn(env: VecEnv, timesteps: int, seed: int) -> dict:
         "steps": int(model.num_timesteps),
         "seconds": seconds,
         "train_seconds": spent["train_seconds"],
-        "grad_steps": int(model._n_updates),
+        "grad_steps": model.n_updates,
         "episodes": env.env_method("recorded"),
         "cache": env.env_method("cache_stats"),
     }

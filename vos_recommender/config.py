@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
-from vos_recommender.nested_config import expand_aliases, leaf_value, leaves, override, parse_leaf
+from vos_recommender.utils.nested_config import expand_aliases, leaf_value, leaves, override, parse_leaf
 
 __all__ = ["TrainConfig", "field_help", "load_config_file", "parse_config", "settings_from_dict"]
 

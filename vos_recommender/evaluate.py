@@ -36,15 +36,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vos_recommender.baselines import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.config import parse_config
 from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
-from vos_recommender.eval_report import write_report
 from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
+from vos_recommender.evaluation.report import write_report
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
-from vos_recommender.nested_config import to_dict
+from vos_recommender.strategies import AgentStrategy, RecommendationStrategy, build_strategy
 from vos_recommender.train import ensure_dataset
+from vos_recommender.utils.nested_config import to_dict
 
 __all__ = ["EvalConfig", "build_results", "evaluate", "evaluation_env", "main", "run_session", "summarise"]
 
@@ -56,7 +56,7 @@ DEFAULT_DATA = "data/davis_synth"
 def evaluation_env() -> EnvConfig:
     """The environment settings evaluation starts from: the paper's protocol (8 rounds) on the held-out
     split, the goal reward off (no random runs), the replay cache and the wild estimator of
-    ``python -m vos_recommender.quality.train``. The quality source is set per setting."""
+    ``python -m vos_recommender.training.quality``. The quality source is set per setting."""
     return EnvConfig(
         session=SessionConfig(
             cache_dir="data/cache/vos", quality_checkpoint="runs/quality/quality_estimator.pt"
@@ -256,8 +256,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     session = config.env.session
     if "wild" in settings and not Path(session.quality_checkpoint).is_file():
         if config.train_quality_if_missing:
-            from vos_recommender.quality.train import QualityTrainSettings
-            from vos_recommender.quality.train import train as train_quality
+            from vos_recommender.training.quality import QualityTrainSettings
+            from vos_recommender.training.quality import train as train_quality
 
             produced = train_quality(
                 QualityTrainSettings(
@@ -275,7 +275,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             settings.remove("wild")
             message = (
                 f"WILD SETTING SKIPPED: no quality estimator checkpoint at {session.quality_checkpoint} "
-                "(train one with python -m vos_recommender.quality.train, or pass --train-quality-if-missing)."
+                "(train one with python -m vos_recommender.training.quality, or pass --train-quality-if-missing)."
             )
             notes.append(message)
             print(message, flush=True)

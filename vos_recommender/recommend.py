@@ -218,7 +218,7 @@ def recommend(
         if not checkpoint.is_file():
             raise FileNotFoundError(
                 f"quality estimator checkpoint not found: {checkpoint} (train one with "
-                "python -m vos_recommender.quality.train, or pass quality= / --quality)"
+                "python -m vos_recommender.training.quality, or pass quality= / --quality)"
             )
         estimator = WildQuality(checkpoint=checkpoint)
         result = VOSResult(masks=probs_to_masks(probs), probs=probs, elapsed=0.0)
@@ -227,7 +227,7 @@ def recommend(
     if quality.size != num_frames:
         raise ValueError(f"{quality.size} quality values for {num_frames} frames")
 
-    from vos_recommender.baselines import AgentStrategy
+    from vos_recommender.strategies import AgentStrategy
 
     strategy = AgentStrategy(agent_path)
     scores = strategy.scores(quality, counts)

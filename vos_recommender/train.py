@@ -7,7 +7,7 @@ their descriptions). A run writes to ``<runs_dir>/<name>/``:
 * ``config.json`` / ``config.yaml``: the settings (nested: the environment's under ``env``);
 * ``progress.csv`` and TensorBoard ``events.*``: SB3 logger output (``train/loss``, ``rollout/...``);
 * ``episodes.csv``: one line per training episode (return, final J&F, AUC); on ``--resume`` it and the
-  progress files are cut back to the restored step (:func:`vos_recommender.training_logs.rewind_logs`);
+  progress files are cut back to the restored step (:func:`vos_recommender.agent.training_logs.rewind_logs`);
 * ``checkpoints/model_<steps>_steps.zip``: periodic checkpoints (SB3 ``CheckpointCallback``);
 * ``resume/``: for ``--resume``, ``latest.json`` naming the newest complete state folder (model,
   optimiser, RNG states, replay buffer; written as one atomic unit, see :mod:`vos_recommender.agent.resume`);
@@ -34,19 +34,19 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
+from vos_recommender.agent.cache_callback import CacheStatsCallback
 from vos_recommender.agent.resume import clean_resume_folder
-from vos_recommender.atomic import atomic_write_text, remove_stale_temporaries
-from vos_recommender.backends.cache_format import CacheFormatError
-from vos_recommender.cache_callback import CacheStatsCallback
-from vos_recommender.config import TrainConfig, parse_config, settings_from_dict
-from vos_recommender.envs.config import EnvConfig
-from vos_recommender.nested_config import expand_aliases, to_dict
-from vos_recommender.training_logs import (
+from vos_recommender.agent.training_logs import (
     EPISODES_FILE,
     EpisodeLogCallback,
     learning_curve_summary,
     rewind_logs,
 )
+from vos_recommender.backends.cache_format import CacheFormatError
+from vos_recommender.config import TrainConfig, parse_config, settings_from_dict
+from vos_recommender.envs.config import EnvConfig
+from vos_recommender.utils.atomic import atomic_write_text, remove_stale_temporaries
+from vos_recommender.utils.nested_config import expand_aliases, to_dict
 
 __all__ = [
     "EpisodeLogCallback",
@@ -297,7 +297,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
     model.save(final)
     summary = {
         "total_timesteps": int(model.num_timesteps),
-        "updates": int(model._n_updates),
+        "updates": int(model.n_updates),
         "wall_seconds_this_session": wall,
         "warmup_episodes": model.warmup_episodes,
         "reward_mode": config.env.reward.mode,

@@ -32,7 +32,7 @@ from benchmarks.vos_equivalence.authors_atnet import (
     correlation_modules,
     random_state_dict,
 )
-from vos_recommender.atomic import atomic_write_text
+from vos_recommender.utils.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "tests" / "vos" / "data" / "manifests" / "atnet.json"

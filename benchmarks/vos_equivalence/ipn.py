@@ -35,9 +35,9 @@ import torch
 
 from benchmarks.common import machine_description, markdown_table
 from benchmarks.vos_equivalence.ipn_authors_runtime import authors_ipn
-from vos_recommender.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 from vos_recommender.backends.native.ipn import NativeIPNBackend
 from vos_recommender.interaction.robot import InteractiveRobot
+from vos_recommender.utils.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "tests" / "vos" / "data" / "manifests" / "ipn.json"

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vos_recommender.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from vos_recommender.utils.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 
 from .manet_authors_runtime import AUTHORS_COMMIT, AUTHORS_REPOSITORY, authors_runtime, build_authors_model
 

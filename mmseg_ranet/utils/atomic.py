@@ -9,7 +9,7 @@ writing fails, and the result gets the permissions an ordinary ``open`` would gi
 Temporary names are ``.<name>.<random>.tmp``; :func:`remove_stale_temporaries` deletes the ones a killed
 process left behind. This is the only module of ``mmseg_ranet`` that renames a file into place.
 
-The plugin keeps its own copy instead of importing ``vos_recommender.atomic``: importing that package pulls
+The plugin keeps its own copy instead of importing ``vos_recommender.utils.atomic``: importing that package pulls
 in gymnasium and the RL stack, which a segmentation user does not need to install.
 """
 

@@ -140,7 +140,7 @@ class Batch:
 
 def full_pass_loss(q_net, target, batch, gamma, scale, form):
     """The previous loss: full passes everywhere, every next state evaluated."""
-    from vos_recommender.observation import split_observation
+    from vos_recommender.envs.observation import split_observation
 
     features, valid = split_observation(batch.observations)
     next_features, next_valid = split_observation(batch.next_observations)

@@ -10,7 +10,7 @@ from torch import nn
 
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import FrameQNetwork, FrameQPolicy
-from vos_recommender.observation import split_observation
+from vos_recommender.envs.observation import split_observation
 
 
 def reference_q(net: FrameQNetwork, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

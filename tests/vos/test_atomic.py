@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from vos_recommender.atomic import atomic_path, atomic_torch_save, atomic_write_json, atomic_write_text
+from vos_recommender.utils.atomic import atomic_path, atomic_torch_save, atomic_write_json, atomic_write_text
 
 
 def test_writes_and_replaces(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.vos.test_backend_adapters import FAKE, NUM_OBJECTS, _frames, _ipn_weights, _scribble
+from tests.vos.test_backend_authors import FAKE, NUM_OBJECTS, _frames, _ipn_weights, _scribble
 from vos_recommender.backends import BackendNotAvailableError, build_backend
 from vos_recommender.backends.authors.ipn import RESNET50_FILES, numpy_aliases
 

@@ -107,7 +107,7 @@ def test_save_load_identical_output(tmp_path):
 
 
 def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
-    with pytest.raises(BackendNotAvailableError, match="not found.*train_learned"):
+    with pytest.raises(BackendNotAvailableError, match="not found.*training.learned"):
         build_backend("learned", checkpoint=tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00garbage")
@@ -142,8 +142,8 @@ def test_backend_runs_rounds(tmp_path):
 
 
 def test_training_entry_point_writes_checkpoint(tmp_path):
-    from vos_recommender.backends import train_learned
     from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.training import learned as train_learned
 
     root = generate_davis_dataset(
         tmp_path / "data", num_train=2, num_val=0, num_frames=4, height=32, width=48, seed=2
@@ -176,11 +176,11 @@ def test_training_entry_point_writes_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_trained_backend_segments_the_annotated_frame(tmp_path):
-    from vos_recommender.backends import train_learned
     from vos_recommender.data.davis import DavisDataset
     from vos_recommender.data.generate import generate_davis_dataset
     from vos_recommender.interaction.scribbles import scribble_frame
     from vos_recommender.metrics.jf import per_frame_jf
+    from vos_recommender.training import learned as train_learned
 
     root = generate_davis_dataset(
         tmp_path / "d", num_train=8, num_val=3, num_frames=8, height=64, width=96, seed=8

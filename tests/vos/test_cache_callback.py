@@ -7,7 +7,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from tests.vos.generated import generated_videos
-from vos_recommender.cache_callback import CacheStatsCallback, vec_cache_stats
+from vos_recommender.agent.cache_callback import CacheStatsCallback, vec_cache_stats
 from vos_recommender.envs import EnvConfig, EpisodeConfig, FrameRecommendationEnv, RewardConfig, SessionConfig
 
 

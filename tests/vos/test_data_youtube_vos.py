@@ -81,12 +81,3 @@ def test_convert_command_line(tmp_path: Path) -> None:
         + ["--skip-unannotated", "--max-sequences", "1"]
     )
     assert DavisDataset(tmp_path / "out", "val").sequences == ["0a1b2c"]
-
-
-def test_old_import_location_still_works() -> None:
-    from vos_recommender.data import davis, youtube_vos
-
-    assert davis.YouTubeVOSDataset is youtube_vos.YouTubeVOSDataset is YouTubeVOSDataset
-    assert davis.convert_youtube_vos is convert_youtube_vos
-    with pytest.raises(AttributeError, match="no_such_name"):
-        davis.no_such_name  # noqa: B018

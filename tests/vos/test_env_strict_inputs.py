@@ -77,7 +77,7 @@ def test_env_refuses_string_and_boolean_actions_and_takes_sampled_ones(videos, t
 
 
 def test_observation_is_the_shared_layout(videos, tmp_path):
-    from vos_recommender.observation import build_observation, observation_space
+    from vos_recommender.envs.observation import build_observation, observation_space
 
     env = _env(videos, tmp_path, goal_reward=False)
     assert env.observation_space == observation_space(8, 3)

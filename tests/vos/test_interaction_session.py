@@ -8,9 +8,9 @@ import pytest
 from tests.vos.generated import generated_videos
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.envs import FrameRecommendationEnv, GoalStatistics
-from vos_recommender.interaction import InteractionSession, LazyScribble, RoundOutcome, drawing_seconds
-from vos_recommender.interaction.session import SessionConfig
+from vos_recommender.interaction import LazyScribble, drawing_seconds
 from vos_recommender.metrics.jf import per_frame_jf
+from vos_recommender.session import InteractionSession, RoundOutcome, SessionConfig
 
 
 @pytest.fixture(scope="module")

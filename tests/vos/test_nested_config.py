@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from vos_recommender.nested_config import check_fields, expand_aliases, leaf_value, leaves, override, to_dict
+from vos_recommender.utils.nested_config import (
+    check_fields,
+    expand_aliases,
+    leaf_value,
+    leaves,
+    override,
+    to_dict,
+)
 
 
 @dataclasses.dataclass

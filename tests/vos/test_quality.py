@@ -129,7 +129,7 @@ def test_wild_quality_averages_objects_and_round_trips(tmp_path):
 
 def test_training_entry_point_reports_correlation(tmp_path):
     from vos_recommender.data.generate import generate_davis_dataset
-    from vos_recommender.quality import train
+    from vos_recommender.training import quality as train
 
     root = generate_davis_dataset(
         tmp_path / "d", num_train=2, num_val=1, num_frames=5, height=32, width=48, seed=4
@@ -166,7 +166,7 @@ def test_training_entry_point_reports_correlation(tmp_path):
 @pytest.mark.slow
 def test_estimator_learns_to_rank_quality_on_held_out_videos(tmp_path):
     from vos_recommender.data.generate import generate_davis_dataset
-    from vos_recommender.quality import train
+    from vos_recommender.training import quality as train
 
     root = generate_davis_dataset(
         tmp_path / "d", num_train=10, num_val=3, num_frames=10, height=48, width=80, seed=6

@@ -12,9 +12,9 @@ import pytest
 from tests.vos.generated import tiny_checkpoints
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
-from vos_recommender.baselines import frame_observation
 from vos_recommender.quality.estimator import WildQuality
 from vos_recommender.recommend import main, recommend, recommend_next_frame, to_probs
+from vos_recommender.strategies import frame_observation
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vos_recommender.observation import (
+from vos_recommender.envs.observation import (
     COUNT_ROW,
     QUALITY_ROW,
     VALID_ROW,
@@ -15,7 +15,7 @@ from vos_recommender.observation import (
     split_observation,
     valid_frames,
 )
-from vos_recommender.registry import Registry
+from vos_recommender.utils.registry import Registry
 
 
 def test_registry_builds_lazy_entries_aliases_and_names_the_known_ones() -> None:

@@ -11,8 +11,8 @@ from vos_recommender.backends.base import VOSBackend
 from vos_recommender.backends.cache import CachingBackend
 from vos_recommender.backends.flow import FlowBackend
 from vos_recommender.envs import EnvConfig, EpisodeConfig, FrameRecommendationEnv, RewardConfig
-from vos_recommender.interaction import InteractionSession
 from vos_recommender.interaction.simulated_user import robot_settings
+from vos_recommender.session import InteractionSession
 
 
 class _DeclaringBackend(FlowBackend):

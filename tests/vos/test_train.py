@@ -13,8 +13,8 @@ import torch
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
 from vos_recommender.config import TrainConfig, field_help, parse_config
-from vos_recommender.nested_config import leaves
 from vos_recommender.train import main
+from vos_recommender.utils.nested_config import leaves
 
 
 def test_every_setting_has_a_description() -> None:

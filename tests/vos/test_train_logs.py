@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from vos_recommender.training_logs import PROGRESS_STEP, learning_curve_summary, rewind_logs, truncate_csv
+from vos_recommender.agent.training_logs import (
+    PROGRESS_STEP,
+    learning_curve_summary,
+    rewind_logs,
+    truncate_csv,
+)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]], tail: str = "") -> None:

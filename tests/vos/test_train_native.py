@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vos_recommender.backends import build_backend
-from vos_recommender.backends.train_native import NativeTrainSettings, parse_args, train
-from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
+from vos_recommender.training.native import NativeTrainSettings, parse_args, train
+from vos_recommender.training.native.samples import load_training_videos, make_sample
 
 
 @pytest.fixture(scope="module")

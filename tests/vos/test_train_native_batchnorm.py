@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from vos_recommender.backends.train_native import train
-from vos_recommender.backends.train_native.batchnorm import has_batchnorm, recalibrated_copy
+from vos_recommender.training.native import train
+from vos_recommender.training.native.batchnorm import has_batchnorm, recalibrated_copy
 
 from .test_train_native import _settings, tiny_data  # noqa: F401  (the module-scoped data fixture)
 

@@ -9,8 +9,8 @@ from torch.nn import functional as F
 
 from vos_recommender.backends import build_backend
 from vos_recommender.backends.native.ipn_scribbles import object_scribble_maps
-from vos_recommender.backends.train_native.ipn import IPNTrainer, soft_jaccard_loss
-from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
+from vos_recommender.training.native.ipn import IPNTrainer, soft_jaccard_loss
+from vos_recommender.training.native.samples import load_training_videos, make_sample
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import torch
 
 from vos_recommender.backends import build_backend
 from vos_recommender.backends.native.manet import rough_roi
-from vos_recommender.backends.train_native import NativeTrainSettings, parse_args, train
-from vos_recommender.backends.train_native.manet import MANetTrainer
-from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
 from vos_recommender.interaction.scribbles import rasterize_scribble
 from vos_recommender.nets.manet import MANET_CONFIGS
+from vos_recommender.training.native import NativeTrainSettings, parse_args, train
+from vos_recommender.training.native.manet import MANetTrainer
+from vos_recommender.training.native.samples import load_training_videos, make_sample
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_manet_trainer_inputs_are_the_backends(tiny_data):
 def test_manet_loss_adds_the_jaccard_term():
     from torch.nn import functional as F
 
-    from vos_recommender.backends.train_native.ipn import soft_jaccard_loss
+    from vos_recommender.training.native.ipn import soft_jaccard_loss
 
     logits = torch.randn(2, 8, 12, generator=torch.Generator().manual_seed(0))
     target = np.zeros((8, 12), np.float32)

@@ -16,8 +16,12 @@ keeps its shape (``learn`` / ``predict`` / ``save`` / ``load``, SB3's logger and
 
 from __future__ import annotations
 
+import functools
+import io
 import os
+import pathlib
 import time
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -27,21 +31,27 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Conve
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.vec_env import VecEnv
 
-from vos_recommender.agent.acting import ActingMixin
 from vos_recommender.agent.buffer import FrameReplayBuffer
-from vos_recommender.agent.exploration import fill_with_random_play
+from vos_recommender.agent.exploration import epsilon_greedy, exponential_epsilon
 from vos_recommender.agent.loss import REWARD_FORMS, double_dqn_loss
-from vos_recommender.agent.persistence import CheckpointMixin
+from vos_recommender.agent.masks import choice_masks, random_choice
+from vos_recommender.agent.persistence import load_model, save_model
 from vos_recommender.agent.qnet import FrameQPolicy
-from vos_recommender.agent.resume import ResumeCallback
+from vos_recommender.agent.resume import (
+    ResumeCallback,
+    env_episode_states,
+    load_resume_state,
+    save_resume_state,
+)
 
 __all__ = ["RecurrentDQN"]
 
 SelfRecurrentDQN = TypeVar("SelfRecurrentDQN", bound="RecurrentDQN")
 
 
-class RecurrentDQN(CheckpointMixin, ActingMixin, OffPolicyAlgorithm):
+class RecurrentDQN(OffPolicyAlgorithm):
     """Double DQN with a bidirectional-LSTM per-frame Q-network and masked actions.
 
     Args:
@@ -84,7 +94,6 @@ class RecurrentDQN(CheckpointMixin, ActingMixin, OffPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"FrameQPolicy": FrameQPolicy}
-    checkpoint_policy = FrameQPolicy
     policy: FrameQPolicy
     replay_buffer: FrameReplayBuffer
 
@@ -195,6 +204,123 @@ class RecurrentDQN(CheckpointMixin, ActingMixin, OffPolicyAlgorithm):
         # Which environments start a new episode now: resume checkpoints are written at such points.
         self._last_episode_starts = np.asarray(dones, dtype=bool).copy()
 
+    # ------------------------------------------------------------------ acting
+    def epsilon(self, actions_taken: int) -> float:
+        """Exploration rate after ``actions_taken`` agent actions: ``final + amplitude * exp(-n / decay)``."""
+        return exponential_epsilon(
+            actions_taken, self.exploration_final_eps, self.exploration_amplitude, self.exploration_decay
+        )
+
+    def q_values(self, observation: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """Online Q-values of observations of any frame count.
+
+        Args:
+            observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s).
+            action_masks: Optional ``N`` / ``B x N`` masks of frames that may be chosen; excluded frames
+                get ``-inf`` but stay in the network's input, so the other values do not change.
+
+        Returns:
+            ``N`` or ``B x N`` float array, ``-inf`` at padded and excluded frames.
+        """
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 2
+        self.policy.set_training_mode(False)
+        with th.no_grad():
+            values = self.policy.q_values(
+                th.as_tensor(obs[None] if single else obs, device=self.device), action_masks
+            )
+        values = values.cpu().numpy()
+        return values[0] if single else values
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Choose frames: the policy's masked greedy choice, epsilon-greedy when not deterministic.
+
+        As in SB3's ``DQN.predict``, exploration is the algorithm's and the greedy choice the policy's
+        (:meth:`FrameQPolicy.predict`); here exploration is drawn per observation, among allowed frames.
+
+        Args:
+            observation: ``(F+1) x N`` or ``B x (F+1) x N`` observation(s); ``N`` may differ from training.
+            state: Unused (the LSTM runs over the frames of one observation, not over time); returned
+                unchanged, for the SB3 recurrent interface.
+            episode_start: Unused, for the SB3 recurrent interface.
+            deterministic: Greedy when True; otherwise each row explores with probability
+                ``self.exploration_rate`` (a uniformly random allowed frame).
+            action_masks: Optional ``N`` / ``B x N`` masks of frames that may be chosen (the Q-network
+                still reads every valid frame).
+
+        Returns:
+            ``(actions, state)``; actions is a NumPy integer for one observation, else a length-``B`` array.
+
+        Raises:
+            ValueError: If an observation has no allowed frame.
+        """
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 2
+        batch = obs[None] if single else obs
+        actions, _ = self.policy.predict(batch, action_masks=action_masks)
+        actions = np.asarray(actions, dtype=np.int64)
+        if not deterministic:
+            assert self._explore_rng is not None
+            allowed = choice_masks(batch, action_masks)
+            actions = epsilon_greedy(actions, allowed, self.exploration_rate, self._explore_rng)
+        return (actions[0] if single else actions), state
+
+    def _sample_action(
+        self, learning_starts: int, action_noise: Any = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # SB3's version samples the whole action space; padded frames must never be chosen.
+        assert self._last_obs is not None, "self._last_obs was not set"
+        obs = np.asarray(self._last_obs)
+        if self.num_timesteps < learning_starts:
+            assert self._explore_rng is not None
+            actions = random_choice(choice_masks(obs), self._explore_rng)
+        else:
+            actions, _ = self.predict(obs, deterministic=False)
+        actions = np.asarray(actions, dtype=np.int64).reshape(n_envs)
+        return actions, actions
+
+    def _fill_with_random_play(self, episodes: int, progress_bar: bool = False) -> int:
+        """Store ``episodes`` whole episodes of uniformly random valid actions in the replay buffer.
+
+        They are not agent steps: ``num_timesteps`` does not move (the released replay warm-up).
+
+        Args:
+            episodes: Episodes to finish (over all environments).
+            progress_bar: Show a tqdm bar.
+
+        Returns:
+            The number of transitions stored.
+        """
+        env = self.env
+        assert env is not None and self._last_obs is not None and self._explore_rng is not None
+        finished = transitions = 0
+        bar = None
+        if progress_bar and episodes > 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=episodes, desc="replay warm-up (random play)", unit="episode")
+        while finished < episodes:
+            actions = random_choice(choice_masks(np.asarray(self._last_obs)), self._explore_rng)
+            new_obs, rewards, dones, infos = env.step(actions)
+            self._store_transition(self.replay_buffer, actions, new_obs, rewards, dones, infos)
+            finished += int(np.sum(dones))
+            transitions += env.num_envs
+            if bar is not None and np.any(dones):
+                bar.update(min(int(np.sum(dones)), episodes - bar.n))
+        if bar is not None:
+            bar.close()
+        if self.verbose >= 1 and episodes > 0:
+            print(f"Replay buffer seeded with {finished} random episodes ({transitions} transitions)")
+        self.logger.record("rollout/warmup_transitions", transitions)
+        return transitions
+
     # ------------------------------------------------------------------ learning
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """Run ``gradient_steps`` double-DQN updates on replayed batches.
@@ -242,7 +368,7 @@ class RecurrentDQN(CheckpointMixin, ActingMixin, OffPolicyAlgorithm):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         if not self.warmup_done:
-            fill_with_random_play(self, self.warmup_episodes, progress_bar)
+            self._fill_with_random_play(self.warmup_episodes, progress_bar)
             self.warmup_done = True
             self.start_time = time.time_ns()  # time/fps counts agent steps only
         return total_timesteps, callback
@@ -293,3 +419,130 @@ class RecurrentDQN(CheckpointMixin, ActingMixin, OffPolicyAlgorithm):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
+
+    # ------------------------------------------------------------------ saving and resuming
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Any = None,
+        include: Any = None,
+    ) -> None:
+        """Save to a ``.zip`` (SB3 format), atomically: a temporary file in the same folder, then rename.
+
+        Args:
+            path: File path (``.zip`` appended when it has no suffix) or a writable buffer.
+            exclude: Extra attribute names not to save.
+            include: Attribute names to save although excluded by default.
+        """
+        save_model(functools.partial(super().save, exclude=exclude, include=include), path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Load a model saved by :meth:`save`.
+
+        Args:
+            path: The ``.zip`` file (or buffer).
+            env: Environment to attach (its spaces must match the saved ones); None for prediction only.
+            device: Torch device.
+            custom_objects: Objects replacing saved ones (SB3 semantics).
+            print_system_info: Print the saving and current systems.
+            force_reset: Reset the environment at the next ``learn`` (SB3 semantics).
+            **kwargs: Attributes to override after loading.
+
+        Returns:
+            The model.
+
+        Raises:
+            FileNotFoundError: If the file does not exist.
+            ValueError: If the file is not a readable checkpoint of this algorithm, or does not fit ``env``
+                (the message names the file).
+        """
+        read = functools.partial(
+            super().load,
+            env=env,
+            device=device,
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
+        return load_model(read, path, cls.__name__, FrameQPolicy)
+
+    @property
+    def n_updates(self) -> int:
+        """Gradient updates done so far."""
+        return int(self._n_updates)
+
+    @property
+    def at_episode_start(self) -> bool:
+        """True when every environment starts a new episode with its next step (where resume states go)."""
+        return bool(np.all(self._last_episode_starts))
+
+    def remember_env_episodes(self) -> None:
+        """Record the environments' running episodes (seed and index), saved with the model.
+
+        :meth:`restore_environment` restarts them after a load; environments without
+        :class:`~vos_recommender.agent.wrappers.EpisodeSeedWrapper` record nothing.
+        """
+        self._resume_env_episodes = env_episode_states(self.env)
+
+    def restore_environment(self) -> None:
+        """Reset the attached environments into the episodes recorded by :meth:`remember_env_episodes`.
+
+        When the observations then differ from the saved ones (a state taken mid-episode, or environments
+        that cannot replay an episode), the running episodes restart, with a warning.
+        """
+        assert self.env is not None
+        episodes = self._resume_env_episodes
+        if episodes is not None and self.env.has_attr("set_pending_episode"):
+            for index, (base_seed, episode) in enumerate(episodes):
+                self.env.env_method("set_pending_episode", base_seed, episode, indices=[index])
+        saved = None if self._last_obs is None else np.asarray(self._last_obs).copy()
+        self._last_obs = self.env.reset()  # type: ignore[assignment]
+        if saved is None or episodes is None or not np.array_equal(saved, self._last_obs):
+            warnings.warn(
+                "the environments could not be put back into their checkpoint state (checkpoint taken "
+                "mid-episode or environments not wrapped in EpisodeSeedWrapper); the running episodes restart",
+                stacklevel=4,
+            )
+            self._last_episode_starts = np.ones(self.env.num_envs, dtype=bool)
+
+    def save_resume_state(self, folder: str | os.PathLike) -> pathlib.Path:
+        """Write everything needed to continue training exactly, as one atomic unit.
+
+        See :func:`vos_recommender.agent.resume.save_resume_state`.
+
+        Args:
+            folder: The run's resume folder (created if needed).
+
+        Returns:
+            The folder of the new state.
+        """
+        return save_resume_state(self, folder)
+
+    @classmethod
+    def load_resume_state(
+        cls, folder: str | os.PathLike, env: VecEnv, device: th.device | str = "auto"
+    ) -> Any:
+        """Rebuild a model from the newest complete resume state and put ``env`` back where it was.
+
+        See :func:`vos_recommender.agent.resume.load_resume_state`.
+
+        Args:
+            folder: The resume folder written by :meth:`save_resume_state`.
+            env: Freshly built environments (same kind and count as at the checkpoint).
+            device: Torch device.
+
+        Returns:
+            The model, ready for ``learn(..., reset_num_timesteps=False)``.
+        """
+        return load_resume_state(cls, folder, env, device)

@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from vos_recommender.agent.buffer import FrameReplaySamples
 from vos_recommender.agent.qnet import FrameQNetwork
-from vos_recommender.observation import split_observation
+from vos_recommender.envs.observation import split_observation
 
 __all__ = ["REWARD_FORMS", "double_dqn_loss"]
 

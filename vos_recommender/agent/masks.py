@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from vos_recommender.observation import valid_frames
+from vos_recommender.envs.observation import valid_frames
 
 __all__ = ["choice_masks", "random_choice", "require_choice"]
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from vos_recommender.agent.frame_lstm import both_directions, compact_valid, final_hidden, reverse_index
 from vos_recommender.agent.masks import choice_masks, require_choice
-from vos_recommender.observation import split_observation
+from vos_recommender.envs.observation import split_observation
 
 __all__ = ["FrameQNetwork", "FrameQPolicy"]
 
@@ -161,7 +161,7 @@ class FrameQPolicy(BasePolicy):
     """SB3 policy holding the online and target :class:`FrameQNetwork` and their optimiser.
 
     Observations are ``(F+1) x N`` boxes (per-frame features, then the validity row; see
-    :func:`~vos_recommender.observation.split_observation`); actions are ``Discrete(N)``. Action selection is the masked arg-max
+    :func:`~vos_recommender.envs.observation.split_observation`); actions are ``Discrete(N)``. Action selection is the masked arg-max
     of the online network; exploration is the algorithm's business (as in SB3's ``DQNPolicy``).
 
     Args:

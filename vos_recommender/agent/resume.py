@@ -6,7 +6,7 @@ optimiser and random generators (``model.zip``), the replay buffer with its samp
 form one atomic unit:
 
 * each save writes a new folder ``<resume>/state-<step>-<random>/`` (every file written and fsynced
-  through :mod:`vos_recommender.atomic`);
+  through :mod:`vos_recommender.utils.atomic`);
 * then a single atomic write of the pointer ``<resume>/latest.json`` makes it the current state;
 * only then are older state folders deleted.
 
@@ -24,17 +24,20 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from vos_recommender.agent.buffer import FrameReplayBuffer
-from vos_recommender.atomic import atomic_path, atomic_write_json, fsync_directory, remove_stale_temporaries
+from vos_recommender.utils.atomic import (
+    atomic_path,
+    atomic_write_json,
+    fsync_directory,
+    remove_stale_temporaries,
+)
 
 if TYPE_CHECKING:
     from vos_recommender.agent.dqn import RecurrentDQN
@@ -44,6 +47,7 @@ __all__ = [
     "ResumeCallback",
     "clean_resume_folder",
     "current_state",
+    "env_episode_states",
     "load_resume_state",
     "save_resume_state",
 ]
@@ -113,8 +117,9 @@ def clean_resume_folder(folder: str | os.PathLike) -> int:
     return removed
 
 
-def _env_episode_states(model: RecurrentDQN) -> list[list[int]] | None:
-    env = model.env
+def env_episode_states(env: VecEnv | None) -> list[list[int]] | None:
+    """``[base seed, episode]`` of every environment's running episode (None without
+    :class:`~vos_recommender.agent.wrappers.EpisodeSeedWrapper`)."""
     if env is None or not env.has_attr("episode_state"):
         return None
     return [[int(seed), int(episode)] for seed, episode in env.env_method("episode_state")]
@@ -122,6 +127,9 @@ def _env_episode_states(model: RecurrentDQN) -> list[list[int]] | None:
 
 def save_resume_state(model: RecurrentDQN, folder: str | os.PathLike) -> Path:
     """Write a new resume state of ``model`` and make it the current one, atomically.
+
+    The model remembers its environments' running episodes first
+    (:meth:`~vos_recommender.agent.dqn.RecurrentDQN.remember_env_episodes`), so loading puts them back.
 
     Args:
         model: The algorithm.
@@ -133,17 +141,17 @@ def save_resume_state(model: RecurrentDQN, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{int(model.num_timesteps):09d}-", dir=folder))
-    model._resume_env_episodes = _env_episode_states(model)
+    model.remember_env_episodes()
     model.save(state / "model.zip")
     with atomic_path(state / "replay_buffer.pkl", suffix=".pkl") as tmp:
         model.save_replay_buffer(tmp)
     meta = {
         "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(model._n_updates),
+        "n_updates": model.n_updates,
         "buffer_pos": int(model.replay_buffer.pos),
         "buffer_full": bool(model.replay_buffer.full),
         "n_envs": int(model.n_envs),
-        "at_episode_start": bool(np.all(model._last_episode_starts)),
+        "at_episode_start": model.at_episode_start,
     }
     atomic_write_json(state / "resume.json", meta, indent=2)
     fsync_directory(folder)  # the new folder's entry is on disk before the pointer names it
@@ -209,25 +217,8 @@ def load_resume_state(
         meta["buffer_full"],
     ):
         raise ValueError(f"{buffer_path} does not belong to {model_path}")
-    _restore_environment(model)
+    model.restore_environment()
     return model
-
-
-def _restore_environment(model: RecurrentDQN) -> None:
-    assert model.env is not None
-    episodes = model._resume_env_episodes
-    if episodes is not None and model.env.has_attr("set_pending_episode"):
-        for index, (base_seed, episode) in enumerate(episodes):
-            model.env.env_method("set_pending_episode", base_seed, episode, indices=[index])
-    saved = None if model._last_obs is None else np.asarray(model._last_obs).copy()
-    model._last_obs = model.env.reset()  # type: ignore[assignment]
-    if saved is None or episodes is None or not np.array_equal(saved, model._last_obs):
-        warnings.warn(
-            "the environments could not be put back into their checkpoint state (checkpoint taken "
-            "mid-episode or environments not wrapped in EpisodeSeedWrapper); the running episodes restart",
-            stacklevel=3,
-        )
-        model._last_episode_starts = np.ones(model.env.num_envs, dtype=bool)
 
 
 class ResumeCallback(BaseCallback):
@@ -261,11 +252,7 @@ class ResumeCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         model = self.model
-        if (
-            self.next_save is not None
-            and model.num_timesteps >= self.next_save
-            and np.all(model._last_episode_starts)
-        ):
+        if self.next_save is not None and model.num_timesteps >= self.next_save and model.at_episode_start:
             self._save()
             self.next_save = model.num_timesteps + self.every
 

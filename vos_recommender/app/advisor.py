@@ -16,8 +16,8 @@ import numpy as np
 
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.backends.base import VOSResult, probs_to_masks
-from vos_recommender.baselines import AgentStrategy, WorstStrategy
 from vos_recommender.recommend import to_probs
+from vos_recommender.strategies import AgentStrategy, WorstStrategy
 
 __all__ = ["FrameAdvisor", "confidence_quality"]
 
@@ -52,7 +52,7 @@ class FrameAdvisor:
     Args:
         agent: Trained agent ``.zip`` (``python -m vos_recommender.train``), a loaded model, or None
             (recommend the unannotated frame of lowest estimated quality, the paper's Worst).
-        quality: Wild quality-estimator checkpoint (``python -m vos_recommender.quality.train``) or None
+        quality: Wild quality-estimator checkpoint (``python -m vos_recommender.training.quality``) or None
             (use :func:`confidence_quality`).
 
     Raises:

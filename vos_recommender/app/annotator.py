@@ -19,7 +19,7 @@ from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundE
 from vos_recommender.app.jobs import Job
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
-from vos_recommender.app.state import AppObject, SessionState, load_session, save_session
+from vos_recommender.app.state import AppObject, AppRound, SessionState, load_session, save_session
 from vos_recommender.app.strokes import check_draft_size, check_strokes, remove_object_strokes
 from vos_recommender.app.video import AppVideo
 from vos_recommender.backends import BackendNotAvailableError, build_backend
@@ -224,6 +224,44 @@ class Annotator:
         if job.state == "failed":
             raise RuntimeError(job.error)
         return job
+
+    def commit_round(
+        self,
+        job: Job,
+        round_: AppRound,
+        masks: np.ndarray,
+        quality: np.ndarray,
+        recommendation: dict[str, Any],
+    ) -> None:
+        """Keep a finished round: its scribble, the new masks, quality and recommendation, then save.
+
+        Past ``job.begin_commit()`` a cancel no longer drops the round. The strokes the round applied leave
+        the frame's drafts; strokes drawn on the frame while it ran stay.
+
+        Args:
+            job: The round's job.
+            round_: The round (frame, scribble, seconds, time).
+            masks: ``T x H x W`` label masks after the round.
+            quality: ``T`` per-frame quality after the round.
+            recommendation: The advisor's next frame.
+        """
+        with self.lock:
+            job.begin_commit()
+            state = self.state
+            state.rounds.append(round_)
+            state.masks = masks
+            state.quality = [float(q) for q in quality]
+            state.recommendation = recommendation
+            applied = round_.scribble["scribbles"][round_.frame]
+            remaining = state.drafts.get(round_.frame, [])
+            if remaining[: len(applied)] == applied:
+                remaining = remaining[len(applied) :]
+            if remaining:
+                state.drafts[round_.frame] = remaining
+            else:
+                state.drafts.pop(round_.frame, None)
+            self.mask_version += 1
+            self.save(rounds_changed=True)
 
     def cancel(self) -> Job | None:
         """Cancel the running round, if any."""

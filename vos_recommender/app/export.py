@@ -26,9 +26,9 @@ from PIL import Image
 from vos_recommender.app.errors import AppForbiddenError, AppInputError
 from vos_recommender.app.state import SESSION_ENTRIES, SessionState
 from vos_recommender.app.video import AppVideo
-from vos_recommender.atomic import atomic_path, atomic_write_json, atomic_write_text
 from vos_recommender.data.davis import write_mask
 from vos_recommender.interaction.scribbles import save_scribble
+from vos_recommender.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 
 __all__ = ["export_davis", "export_folder"]
 

@@ -88,21 +88,11 @@ class RoundRunner:
         quality = app.advisor.quality(app.video.frames, result.masks, result.probs, objects)
         recommendation = app.advisor.recommend(quality, counts, [*state.annotated(), frame])
         job.phase(index + 2, count, "saving the session")
-        with app.lock:
-            job.begin_commit()  # the last point where a cancel drops the round; past it the round is kept
-            state.rounds.append(AppRound(frame, scribble, self.last_seconds, time.time()))
-            state.masks = result.masks
-            state.quality = [float(q) for q in quality]
-            state.recommendation = recommendation
-            # The strokes just applied leave the drafts; strokes drawn on the frame meanwhile stay.
-            applied = scribble["scribbles"][frame]
-            remaining = state.drafts.get(frame, [])
-            if remaining[: len(applied)] == applied:
-                remaining = remaining[len(applied) :]
-            if remaining:
-                state.drafts[frame] = remaining
-            else:
-                state.drafts.pop(frame, None)
-            app.mask_version += 1
-            app.save(rounds_changed=True)
-            self.synced = (objects, len(state.rounds))
+        app.commit_round(
+            job,
+            AppRound(frame, scribble, self.last_seconds, time.time()),
+            result.masks,
+            quality,
+            recommendation,
+        )
+        self.synced = (objects, len(state.rounds))

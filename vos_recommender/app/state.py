@@ -34,8 +34,8 @@ import numpy as np
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.app.strokes import check_strokes
 from vos_recommender.app.video import AppVideo
-from vos_recommender.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
+from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 
 __all__ = ["SESSION_ENTRIES", "AppObject", "AppRound", "SessionState", "load_session", "save_session"]
 

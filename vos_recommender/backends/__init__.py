@@ -6,7 +6,7 @@
 ``flow``      random-walker segmentation of the scribbles + optical-flow propagation
               (no weights; runs anywhere)
 ``learned``   small interaction + propagation networks trained here
-              (``python -m vos_recommender.backends.train_learned``)
+              (``python -m vos_recommender.training.learned``)
 ``cache``     wraps another backend and replays recorded results from disk
 ``ipn``       IPN (Oh et al., CVPR 2019) in pure PyTorch on any device; ``weights=`` the released
               ``I.pth``/``P.pth`` folder (random weights, with a warning, without it)
@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend, VOSResult
-from vos_recommender.registry import Registry
+from vos_recommender.utils.registry import Registry
 
 __all__ = [
     "BACKENDS",

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.atomic import atomic_write_json
+from vos_recommender.utils.atomic import atomic_write_json
 
 __all__ = [
     "FOLDER_FORMAT",

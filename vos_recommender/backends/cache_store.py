@@ -11,7 +11,7 @@ Each entry is two files under ``<folder>/<key[:2]>/``:
   (the environment stores the per-frame J and F of every object and a pointer to the simulated user's
   next scribble), so a replayed round usually needs neither the masks nor the probabilities.
 
-Both files are written with :mod:`vos_recommender.atomic` (temporary file, fsync, rename), the arrays
+Both files are written with :mod:`vos_recommender.utils.atomic` (temporary file, fsync, rename), the arrays
 before the record that names them. A record therefore always names a whole arrays file written for it:
 two processes writing the same entry at once leave one of the two (record, arrays) pairs, never a
 record of one with the arrays of the other. An entry counts as present only when its record is
@@ -24,7 +24,7 @@ entries are deleted, record first, whenever the folder outgrows it.
 Older layouts are still read: records of format 2 name ``<key>.npz``; records of format 3 hold float32
 or float16 probabilities; an arrays file without a record (the layout before records existed, or a
 writer that died between its two renames) is read once and given a record. Temporary files of
-interrupted writes are removed when a store is opened (:func:`vos_recommender.atomic.remove_stale_temporaries`,
+interrupted writes are removed when a store is opened (:func:`vos_recommender.utils.atomic.remove_stale_temporaries`,
 with an age limit that spares live writers).
 """
 
@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.atomic import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 from vos_recommender.backends.cache_budget import DiskBudget
 from vos_recommender.backends.cache_format import (
     FOLDER_FORMAT,
@@ -53,6 +52,7 @@ from vos_recommender.backends.cache_format import (
     write_folder_settings,
 )
 from vos_recommender.backends.memory_lru import LRUDict
+from vos_recommender.utils.atomic import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 
 __all__ = ["RECORD_FORMAT", "CacheStore"]
 

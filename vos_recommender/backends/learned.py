@@ -14,7 +14,7 @@ new propagation is blended with the previous round's result with weights that fa
 the annotated frame to 0 at the neighbouring annotated frames (IPN's ``Get_weight``), so a new
 correction does not overwrite frames that earlier annotations already fixed.
 
-Train with ``python -m vos_recommender.backends.train_learned --data <root> --out <run dir>``; the
+Train with ``python -m vos_recommender.training.learned --data <root> --out <run dir>``; the
 backend loads the checkpoint written there.
 """
 
@@ -37,8 +37,7 @@ from vos_recommender.backends.base import (
     probs_to_masks,
 )
 from vos_recommender.interaction.scribbles import rasterize_scribble
-
-from ..atomic import atomic_torch_save
+from vos_recommender.utils.atomic import atomic_torch_save
 
 __all__ = [
     "InteractionNet",
@@ -208,8 +207,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[InteractionNet, Propagatio
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "learned_vos.pt"  # a run folder of train_learned
-    train_hint = "train one with: python -m vos_recommender.backends.train_learned --data <root> --out <dir>"
+        path = path / "learned_vos.pt"  # a run folder of training.learned
+    train_hint = "train one with: python -m vos_recommender.training.learned --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"learned VOS checkpoint not found: {path}; {train_hint}")
     try:
@@ -259,7 +258,7 @@ def resize_maps(maps: np.ndarray, height: int, width: int, binary: bool = False)
 
 
 class LearnedBackend(VOSBackend):
-    """IPN-style backend running the networks trained by ``train_learned``.
+    """IPN-style backend running the networks trained by ``python -m vos_recommender.training.learned``.
 
     Args:
         checkpoint: Path to the checkpoint (``<run dir>/learned_vos.pt``) or the run folder itself.

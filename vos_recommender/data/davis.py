@@ -17,7 +17,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -320,13 +319,3 @@ class DavisDataset:
             scribbles=scribbles,
             frame_names=[p.stem for p in frame_paths],
         )
-
-
-def __getattr__(name: str) -> Any:
-    # YouTube-VOS has its own module now; imports from here keep working. Lazy, because that module
-    # imports this one.
-    if name in ("YouTubeVOSDataset", "convert_youtube_vos"):
-        from vos_recommender.data import youtube_vos
-
-        return getattr(youtube_vos, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vos_recommender.atomic import atomic_write_json, atomic_write_text
 from vos_recommender.data.davis import write_mask
 from vos_recommender.data.synthesis import MotionSettings, SyntheticVideo, synthesize_video
 from vos_recommender.interaction.human import human_scribble, pick_scribble_frames
 from vos_recommender.interaction.scribbles import save_scribble
+from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 
 __all__ = [
     "PRESETS",

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vos_recommender.atomic import atomic_write_text
 from vos_recommender.data.davis import (
     VOID_LABEL,
     VideoSample,
@@ -28,6 +27,7 @@ from vos_recommender.data.davis import (
     read_mask,
     write_mask,
 )
+from vos_recommender.utils.atomic import atomic_write_text
 
 __all__ = ["YouTubeVOSDataset", "convert_youtube_vos"]
 
@@ -79,7 +79,13 @@ class YouTubeVOSDataset:
         for idx in range(len(self)):
             yield self[idx]
 
-    def _pairs(self, seq: str) -> list[tuple[Path, Path]]:
+    def frame_mask_pairs(self, seq: str) -> list[tuple[Path, Path]]:
+        """The ``(frame, annotation)`` paths of a sequence's annotated frames, in frame order.
+
+        Raises:
+            FileNotFoundError: If the sequence has no frame or annotation folder.
+            ValueError: If an annotation has no frame (or frames lack annotations, when they are required).
+        """
         image_dir = self.image_root / seq
         mask_dir = self.mask_root / seq
         for folder in (image_dir, mask_dir):
@@ -111,7 +117,7 @@ class YouTubeVOSDataset:
             seq = idx_or_name
         else:
             seq = self.sequences[int(idx_or_name)]
-        pairs = self._pairs(seq)
+        pairs = self.frame_mask_pairs(seq)
         frames, masks = [], []
         for image_path, mask_path in pairs:
             frame = read_frame(image_path)
@@ -168,7 +174,7 @@ def convert_youtube_vos(
     names = source.sequences[:max_sequences] if max_sequences is not None else source.sequences
     written: list[str] = []
     for seq in names:
-        pairs = source._pairs(seq)
+        pairs = source.frame_mask_pairs(seq)
         masks = [read_mask(m) for _, m in pairs]
         order: list[int] = []
         for mask in masks:

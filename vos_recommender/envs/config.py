@@ -2,7 +2,7 @@
 
 :class:`EnvConfig` holds three sections:
 
-* ``session`` (:class:`~vos_recommender.interaction.session.SessionConfig`): what plays the rounds, i.e.
+* ``session`` (:class:`~vos_recommender.session.SessionConfig`): what plays the rounds, i.e.
   the VOS backend and its arguments, the cache folder and budget, the quality source, the simulated user;
 * ``episode`` (:class:`EpisodeConfig`): the videos and the shape of an episode (rounds, padding);
 * ``reward`` (:class:`RewardConfig`): the reward's form and the goal statistics behind it.
@@ -24,8 +24,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from vos_recommender.interaction.session import SessionConfig
-from vos_recommender.nested_config import check_fields, expand_aliases, override
+from vos_recommender.session import SessionConfig
+from vos_recommender.utils.nested_config import check_fields, expand_aliases, override
 
 __all__ = ["FLAT_KEYS", "EnvConfig", "EpisodeConfig", "RewardConfig", "SessionConfig"]
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.backends import VOSResult
-from vos_recommender.interaction.session import RoundOutcome
+from vos_recommender.envs.observation import build_observation
 from vos_recommender.metrics.auc import round_auc
-from vos_recommender.observation import build_observation
+from vos_recommender.session import RoundOutcome
 
 __all__ = ["Episode"]
 
@@ -80,7 +80,7 @@ class Episode:
         return bool(self.counts[frame] == self.counts[: self.num_frames].min())
 
     def observation(self, num_rounds: int) -> np.ndarray:
-        """The ``3 x max_frames`` observation (:func:`vos_recommender.observation.build_observation`)."""
+        """The ``3 x max_frames`` observation (:func:`vos_recommender.envs.observation.build_observation`)."""
         n = self.num_frames
         return build_observation(self.quality[:n], self.counts[:n], self.max_frames, max_count=num_rounds)
 

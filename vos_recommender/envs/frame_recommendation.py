@@ -16,11 +16,11 @@ from vos_recommender.envs.actions import frame_index
 from vos_recommender.envs.config import EnvConfig
 from vos_recommender.envs.episode import Episode
 from vos_recommender.envs.goal_statistics import GoalStatistics, goal_reward
+from vos_recommender.envs.observation import observation_space
 from vos_recommender.interaction.robot import InteractiveRobot
-from vos_recommender.interaction.session import InteractionSession
 from vos_recommender.interaction.validation import check_video
-from vos_recommender.observation import observation_space
 from vos_recommender.quality import QualitySource
+from vos_recommender.session import InteractionSession
 
 __all__ = ["EnvConfig", "FrameRecommendationEnv", "GoalStatistics"]
 
@@ -51,7 +51,7 @@ class FrameRecommendationEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(3, max_frames)``, float32, laid out by :mod:`vos_recommender.observation`, one column per
+    ``Box(3, max_frames)``, float32, laid out by :mod:`vos_recommender.envs.observation`, one column per
     frame: row 0 the quality ``q`` in [0, 1] (the true per-frame J&F with ``quality="oracle"``, the
     estimator's prediction with ``"wild"``), row 1 the annotation count ``h`` (rounds that annotated the
     frame so far, raw counts as released, at most ``num_rounds``), row 2 the validity (1 for frames of

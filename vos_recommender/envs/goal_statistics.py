@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..atomic import atomic_write_json
+from vos_recommender.utils.atomic import atomic_write_json
 
 if TYPE_CHECKING:
-    from vos_recommender.interaction.session import InteractionSession
+    from vos_recommender.session import InteractionSession
 
 __all__ = ["GoalStatistics", "goal_reward", "video_fingerprint"]
 

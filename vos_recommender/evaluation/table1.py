@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vos_recommender.atomic import atomic_path
-from vos_recommender.eval_report import marked_difference
 from vos_recommender.evaluation.paired import first_rounds, pair_means, paired_difference, round_differences
+from vos_recommender.evaluation.report import marked_difference
+from vos_recommender.utils.atomic import atomic_path
 
 __all__ = [
     "auc_table",

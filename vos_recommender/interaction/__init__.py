@@ -1,4 +1,7 @@
-"""User interaction: the DAVIS scribble format, the simulated scribbling user and the interactive session."""
+"""User interaction: the DAVIS scribble format, the simulated scribbling user and scribble validation.
+
+The session that plays rounds with a backend and these users is :mod:`vos_recommender.session`.
+"""
 
 from vos_recommender.interaction.human import human_scribble
 from vos_recommender.interaction.robot import InteractiveRobot
@@ -15,15 +18,12 @@ from vos_recommender.interaction.scribbles import (
     scribble_points,
     validate_scribble,
 )
-from vos_recommender.interaction.session import InteractionSession, RoundOutcome
 from vos_recommender.interaction.simulated_user import LazyScribble, SimulatedUser, drawing_seconds
 from vos_recommender.interaction.validation import check_scribble, check_video
 
 __all__ = [
-    "InteractionSession",
     "InteractiveRobot",
     "LazyScribble",
-    "RoundOutcome",
     "SimulatedUser",
     "annotated_frames",
     "check_scribble",

@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write_json
+from vos_recommender.utils.atomic import atomic_write_json
 
 __all__ = [
     "PIXEL_RULES",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from vos_recommender.quality.oracle import OracleQuality, QualitySource
-from vos_recommender.registry import Registry
+from vos_recommender.utils.registry import Registry
 
 __all__ = ["QUALITY_SOURCES", "OracleQuality", "QualitySource", "build_quality"]
 

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vos_recommender.atomic import atomic_torch_save
 from vos_recommender.backends.base import BackendNotAvailableError, VOSResult
 from vos_recommender.nets.resnet import ResNet
 from vos_recommender.quality.oracle import QualitySource
+from vos_recommender.utils.atomic import atomic_torch_save
 
 __all__ = [
     "QualityConfig",
@@ -200,7 +200,7 @@ def upgrade_resnet50_state_dict(state: dict[str, torch.Tensor]) -> dict[str, tor
 
 
 def save_quality_checkpoint(path: str | os.PathLike, net: QualityNet, extra: dict | None = None) -> None:
-    """Write the estimator atomically (:func:`vos_recommender.atomic.atomic_torch_save`)."""
+    """Write the estimator atomically (:func:`vos_recommender.utils.atomic.atomic_torch_save`)."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "config": dataclasses.asdict(net.config),
@@ -218,8 +218,8 @@ def load_quality_checkpoint(path: str | os.PathLike) -> QualityNet:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "quality_estimator.pt"  # a run folder of quality.train
-    hint = "train one with: python -m vos_recommender.quality.train --data <root> --out <dir>"
+        path = path / "quality_estimator.pt"  # a run folder of training.quality
+    hint = "train one with: python -m vos_recommender.training.quality --data <root> --out <dir>"
     if not path.is_file():
         raise BackendNotAvailableError(f"quality estimator checkpoint not found: {path}; {hint}")
     try:
@@ -242,7 +242,7 @@ class WildQuality(QualitySource):
     """Per-frame quality predicted by a trained :class:`QualityNet` (no ground truth needed).
 
     Args:
-        checkpoint: Path written by ``python -m vos_recommender.quality.train`` (or its run folder).
+        checkpoint: Path written by ``python -m vos_recommender.training.quality`` (or its run folder).
         net: An already built network (instead of ``checkpoint``).
         batch_size: Crops per forward pass.
     """

@@ -16,7 +16,7 @@ Protocol (as the paper's, scaled to the machine):
 2. Agents: trained once, on ``--train-backend`` in the oracle setting, one per ``--agent-seeds``, with the
    goal statistics from ``--num-random-runs`` random runs (cached in ``<work>/stats``).
 3. A wild quality estimator per backend, trained on that backend's own outputs on the
-   ``--quality-videos`` training videos (``vos_recommender.quality.train``).
+   ``--quality-videos`` training videos (``vos_recommender.training.quality``).
 4. Evaluation per backend x dataset (``vos_recommender.evaluate``): both settings, Random / Linspace /
    Worst / Ours, ``--heldout-videos`` x ``--scribbles`` (video, first scribble) pairs, all agents
    unchanged, Random over ``--random-seeds`` seeds, paired statistics.
@@ -38,7 +38,6 @@ import json
 import time
 from pathlib import Path
 
-from vos_recommender.atomic import atomic_write_json
 from vos_recommender.table1.report import machine_description, write_table
 from vos_recommender.table1.steps import (
     DATASETS,
@@ -53,6 +52,7 @@ from vos_recommender.table1.steps import (
     train_quality,
     weights_path,
 )
+from vos_recommender.utils.atomic import atomic_write_json
 
 #: The steps of ``--only``, in the order they run.
 STEPS = ("data", "learned", "agents", "quality", "eval", "table")

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vos_recommender.atomic import atomic_write_json, atomic_write_text
 from vos_recommender.config import TrainConfig, settings_from_dict
 from vos_recommender.evaluation.table1 import (
     auc_table,
@@ -25,6 +24,7 @@ from vos_recommender.evaluation.table1 import (
     verdict_table,
 )
 from vos_recommender.table1.steps import DATASETS, NATIVE, backend_spec
+from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 
 
 def table_path(args: argparse.Namespace) -> Path:

@@ -230,7 +230,7 @@ def train_agents(
 
 def train_learned_backend(args: argparse.Namespace, work: Path, roots: dict[str, Path]) -> Path:
     """Train the ``learned`` backend on the quality estimators' training videos (kept once written)."""
-    from vos_recommender.backends.train_learned import TrainSettings, train
+    from vos_recommender.training.learned import TrainSettings, train
 
     checkpoint = learned_checkpoint(args)
     if checkpoint.is_file():
@@ -253,7 +253,7 @@ def train_learned_backend(args: argparse.Namespace, work: Path, roots: dict[str,
 
 
 def train_quality(args: argparse.Namespace, work: Path, roots: dict[str, Path], backend: str) -> Path:
-    from vos_recommender.quality.train import QualityTrainSettings, train
+    from vos_recommender.training.quality import QualityTrainSettings, train
 
     kwargs, tag = backend_spec(backend, args)
     out = work / "quality" / tag
@@ -352,8 +352,8 @@ def merge_parts(out: Path, config: Any) -> bool:
     """
     import dataclasses
 
-    from vos_recommender.eval_report import write_report
     from vos_recommender.evaluate import build_results
+    from vos_recommender.evaluation.report import write_report
 
     if (out / "results.json").is_file():
         return False

@@ -2,18 +2,29 @@
 
 Runs in the default test run (``scripts/setup_env.sh`` installs Chromium and Playwright); ``-m browser``
 selects it alone. ``VOS_APP_SCREENSHOTS=docs`` writes the screenshots to ``docs/`` instead of a temporary
-folder (``python -m vos_recommender.app.screenshots`` does the same outside pytest).
+folder (``python tools/app_screenshots.py`` does the same outside pytest).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vos_recommender.app.screenshots import chromium_path
+
+def _screenshots_tool():
+    path = Path(__file__).resolve().parents[3] / "tools" / "app_screenshots.py"
+    spec = importlib.util.spec_from_file_location("app_screenshots", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+screenshots = _screenshots_tool()
+chromium_path = screenshots.chromium_path
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +38,7 @@ playwright = pytest.importorskip(
     reason="no Chromium binary: apt-get install chromium (scripts/setup_env.sh does), or set CHROMIUM=/path",
 )
 def test_annotate_in_the_browser_and_export(app_video, tmp_path):
-    from vos_recommender.app.screenshots import serve, walkthrough
+    serve, walkthrough = screenshots.serve, screenshots.walkthrough
     from vos_recommender.app.server import AppConfig, create_app, open_annotator
     from vos_recommender.data.davis import DavisDataset
 

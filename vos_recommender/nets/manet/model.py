@@ -69,7 +69,7 @@ MANET_CONFIGS: dict[str, MANetConfig] = {
 }
 
 
-def _one_hot(labels: torch.Tensor, num_ids: int, dtype: torch.dtype) -> torch.Tensor:
+def one_hot_masks(labels: torch.Tensor, num_ids: int, dtype: torch.dtype) -> torch.Tensor:
     """``h x w`` integer labels -> ``num_ids x 1 x h x w`` masks (other values: all zero)."""
     ids = torch.arange(num_ids, device=labels.device, dtype=labels.dtype).view(-1, 1, 1)
     return (labels.unsqueeze(0) == ids).unsqueeze(1).to(dtype)
@@ -130,13 +130,13 @@ class MANet(nn.Module):
         )
         memory.aggregate_global(frame, self_matching)
         memory.mark_annotated(frame)
-        scribble_masks = _one_hot(scribble, num_ids, embedding.dtype)
+        scribble_masks = one_hot_masks(scribble, num_ids, embedding.dtype)
         if previous_round is None:
             # Round 1: every pixel starts as background.
             previous_masks = torch.zeros_like(scribble_masks)
             previous_masks[0] = 1.0
         else:
-            previous_masks = _one_hot(previous_round, num_ids, embedding.dtype)
+            previous_masks = one_hot_masks(previous_round, num_ids, embedding.dtype)
         features = embedding.unsqueeze(0).expand(num_ids, -1, -1, -1)
         logits = self.inter_seghead(torch.cat((features, scribble_masks, previous_masks), 1))
         return logits[:, 0]
@@ -180,7 +180,7 @@ class MANet(nn.Module):
                 features,
                 global_maps.unsqueeze(1),
                 local_maps.unsqueeze(1),
-                _one_hot(previous_labels, num_ids, current.dtype),
+                one_hot_masks(previous_labels, num_ids, current.dtype),
             ),
             1,
         )

@@ -1,6 +1,6 @@
 """Drive the page in headless Chromium (Playwright): the browser test's walk-through and the docs' pictures.
 
-``python -m vos_recommender.app.screenshots --out docs`` generates a short video, serves the app on a free
+``python tools/app_screenshots.py --out docs`` generates a short video, serves the app on a free
 local port, adds the objects, scribbles on the recommended frame with mouse events, runs, corrects the next
 recommended frame, exports, and writes ``docs/app_*.png`` along the way. Needs ``playwright`` (Python) and
 a Chromium binary (``apt-get install chromium``; ``CHROMIUM`` names another one). Playwright's own browser

@@ -8,9 +8,9 @@ One :class:`Sample` holds what both IPN and ATNet learn from, at the backend's w
 * a *target* frame 1-3 frames away with the mask of its neighbour on the annotated side (a perturbed
   ground truth), the propagation / transfer network's input, guided by the annotated frame.
 
-The simulated previous masks and scribble sources are those of the ``learned`` backend's training
-(:mod:`vos_recommender.backends.train_learned`), imported rather than repeated; each model turns a sample
-into its own input maps (:mod:`.ipn`, :mod:`.atnet`).
+The videos and simulated previous masks are those of the ``learned`` backend's training
+(:mod:`vos_recommender.training.videos`), shared rather than repeated; each model turns a sample into its
+own input maps (:mod:`.ipn`, :mod:`.atnet`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.backends.train_learned import Video, load_videos, perturb_mask, soften
+from vos_recommender.training.videos import Video, load_videos, perturb_mask, soften
 
 __all__ = ["Sample", "Video", "load_training_videos", "make_sample"]
 

@@ -7,7 +7,7 @@ IVOS-W's ``rough_ROI``); the previous round's and the neighbour's labels read at
 (nearest). A sample holds one object, so each is a two-id problem: the object against everything else
 (background and the other objects' strokes are background seeds). The heads' logits are upsampled to
 the frame as the backend does, and each loss is the cross-entropy over the two ids plus the soft
-Jaccard term of the object (:func:`~vos_recommender.backends.train_native.ipn.soft_jaccard_loss`):
+Jaccard term of the object (:func:`~vos_recommender.training.native.ipn.soft_jaccard_loss`):
 with cross-entropy alone a 56-step run only learnt the prior (loss 0.12 on objects of about 5 % of the
 frame, where all-background gives 0.20) and labelled the held-out frames all background. Gradients reach the embedding through the heads and the global matching map (the local
 map enters as an input, see :meth:`MANetTrainer._sample_losses`).
@@ -22,11 +22,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from vos_recommender.backends.native.manet import rough_roi
-from vos_recommender.backends.train_native.ipn import soft_jaccard_loss
-from vos_recommender.backends.train_native.samples import Sample
 from vos_recommender.interaction.scribbles import rasterize_scribble
 from vos_recommender.nets.manet import MANET_CONFIGS, MANet, RoundMemory, global_matching, local_matching
-from vos_recommender.nets.manet.model import _one_hot
+from vos_recommender.nets.manet.model import one_hot_masks
+from vos_recommender.training.native.ipn import soft_jaccard_loss
+from vos_recommender.training.native.samples import Sample
 
 __all__ = ["MANetTrainer"]
 
@@ -102,7 +102,7 @@ class MANetTrainer(nn.Module):
                 current.unsqueeze(0).expand(_NUM_IDS, -1, -1, -1),
                 global_matching(annotated, scribble, current, _NUM_IDS).unsqueeze(1),
                 local.unsqueeze(1),
-                _one_hot(neighbour_labels, _NUM_IDS, current.dtype),
+                one_hot_masks(neighbour_labels, _NUM_IDS, current.dtype),
             ),
             1,
         )

@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m vos_recommender.backends.train_native --model ipn --config cpu \\
+    python -m vos_recommender.training.native --model ipn --config cpu \\
         --data data/davis_synth --name ipn_cpu --steps 2000
-    python -m vos_recommender.backends.train_native --model ipn --name ipn_cpu --steps 4000 --resume
+    python -m vos_recommender.training.native --model ipn --name ipn_cpu --steps 4000 --resume
 
 The run folder ``<runs-dir>/<name>/`` holds:
 
@@ -19,7 +19,7 @@ The run folder ``<runs-dir>/<name>/`` holds:
 * ``resume.pt``: networks, optimiser and both random generators at the last saved step, so ``--resume``
   continues exactly as an uninterrupted run would.
 
-Every file is written atomically (:mod:`vos_recommender.atomic`).
+Every file is written atomically (:mod:`vos_recommender.utils.atomic`).
 """
 
 from __future__ import annotations
@@ -34,17 +34,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vos_recommender.atomic import (
+from vos_recommender.training.native.atnet import ATNetTrainer
+from vos_recommender.training.native.batchnorm import recalibrated_copy
+from vos_recommender.training.native.ipn import IPNTrainer
+from vos_recommender.training.native.manet import MANetTrainer
+from vos_recommender.training.native.samples import load_training_videos, make_sample
+from vos_recommender.utils.atomic import (
     atomic_torch_save,
     atomic_write_json,
     atomic_write_text,
     remove_stale_temporaries,
 )
-from vos_recommender.backends.train_native.atnet import ATNetTrainer
-from vos_recommender.backends.train_native.batchnorm import recalibrated_copy
-from vos_recommender.backends.train_native.ipn import IPNTrainer
-from vos_recommender.backends.train_native.manet import MANetTrainer
-from vos_recommender.backends.train_native.samples import load_training_videos, make_sample
 
 __all__ = ["NativeTrainSettings", "main", "parse_args", "train"]
 

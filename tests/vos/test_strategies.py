@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vos_recommender.baselines import (
+from vos_recommender.strategies import (
     LinspaceStrategy,
     RandomStrategy,
     WorstStrategy,
@@ -77,7 +77,7 @@ def test_build_strategy_and_observation_layout() -> None:
 
 
 def test_frame_observation_is_the_environments_layout_with_clipped_counts() -> None:
-    from vos_recommender.observation import build_observation
+    from vos_recommender.envs.observation import build_observation
 
     obs = frame_observation([0.5, 0.2, 0.9], [0, 7, 2], max_frames=5, max_count=3)
     np.testing.assert_array_equal(obs, build_observation([0.5, 0.2, 0.9], [0, 7, 2], 5, max_count=3))
@@ -90,7 +90,7 @@ def test_agent_strategy_clips_counts_to_the_agents_bound_and_uses_its_policy() -
 
     from tests.vos.test_agent_toy_env import WindowDeficitEnv
     from vos_recommender.agent import RecurrentDQN
-    from vos_recommender.baselines import AgentStrategy
+    from vos_recommender.strategies import AgentStrategy
 
     model = RecurrentDQN(
         env=make_vec_env(WindowDeficitEnv, n_envs=1),

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m vos_recommender.quality.train --data data/davis_synth --out runs/quality --backend flow
+    python -m vos_recommender.training.quality --data data/davis_synth --out runs/quality --backend flow
 
 Sections run in this order: settings; sample collection (for every video: the human first scribble,
 then simulated corrections on random frames, and after every round one crop per frame and object with
@@ -23,10 +23,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from vos_recommender.atomic import atomic_write_json
+from vos_recommender.config import parse_config
 from vos_recommender.quality.estimator import QualityConfig, QualityNet, WildQuality, save_quality_checkpoint
-
-from ..config import parse_config
+from vos_recommender.utils.atomic import atomic_write_json
 
 
 @dataclasses.dataclass
@@ -113,7 +112,7 @@ def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.ran
                     frame_jf[(index, episode, round_index, t)] = float(true_frame[t])
                 frame = int(rng.integers(video.num_frames))
                 scribble = robot.interact(video.name, result.masks, video.masks, frame, video.num_objects)
-        print(f"[quality.train] collected {split} video {video.name}", flush=True)
+        print(f"[training.quality] collected {split} video {video.name}", flush=True)
     return {
         "crops": np.concatenate(crops),
         "target": np.concatenate(targets),
@@ -182,7 +181,7 @@ def train(settings: QualityTrainSettings) -> dict:
     train_data = collect(settings, settings.train_split, settings.passes, rng)
     eval_data = collect(settings, settings.eval_split, 1, rng)
     print(
-        f"[quality.train] {len(train_data['target'])} training and {len(eval_data['target'])} held-out samples "
+        f"[training.quality] {len(train_data['target'])} training and {len(eval_data['target'])} held-out samples "
         f"({time.time() - tic:.0f}s)",
         flush=True,
     )
@@ -207,7 +206,9 @@ def train(settings: QualityTrainSettings) -> dict:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        print(f"[quality.train] epoch {epoch}/{settings.epochs} train/mse {np.mean(losses):.4f}", flush=True)
+        print(
+            f"[training.quality] epoch {epoch}/{settings.epochs} train/mse {np.mean(losses):.4f}", flush=True
+        )
 
     # ---- evaluation and outputs
     metrics = {
@@ -221,7 +222,7 @@ def train(settings: QualityTrainSettings) -> dict:
     metrics["checkpoint"] = str(checkpoint)
     atomic_write_json(out / "metrics.json", metrics, indent=2)
     print(
-        f"[quality.train] held-out Pearson r: per object {metrics['heldout']['pearson_object']:.3f}, "
+        f"[training.quality] held-out Pearson r: per object {metrics['heldout']['pearson_object']:.3f}, "
         f"per frame {metrics['heldout']['pearson_frame']:.3f}; wrote {checkpoint}",
         flush=True,
     )

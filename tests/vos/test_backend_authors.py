@@ -180,13 +180,10 @@ def test_atnet_adapter_contract(tmp_path):
     assert tnet[-1][1:] == (2, 2)  # both annotated frames' encodings go to the transfer network
 
 
-def test_registry_and_former_module_point_at_the_authors_modules():
-    from vos_recommender.backends import BACKENDS, adapters, authors
+def test_registry_points_at_the_authors_modules():
+    from vos_recommender.backends import BACKENDS
     from vos_recommender.backends.authors import atnet, ipn, manet
 
-    assert adapters.IPNBackend is authors.IPNBackend is ipn.IPNBackend
-    assert adapters.MANetBackend is manet.MANetBackend and adapters.ATNetBackend is atnet.ATNetBackend
-    assert adapters.AuthorsCode is AuthorsCode and adapters.manet_config is manet.manet_config
     for name, cls in (
         ("ipn_authors", ipn.IPNBackend),
         ("manet_authors", manet.MANetBackend),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from vos_recommender.atomic import atomic_write_text
+from vos_recommender.utils.atomic import atomic_write_text
 
 __all__ = [
     "EPISODES_FILE",

@@ -34,8 +34,8 @@ from vos_recommender.interaction.simulated_user import (
     robot_settings,
 )
 from vos_recommender.metrics.jf import per_frame_jf
-from vos_recommender.nested_config import check_fields
 from vos_recommender.quality import QUALITY_SOURCES, OracleQuality, QualitySource, build_quality
+from vos_recommender.utils.nested_config import check_fields
 
 __all__ = ["InteractionSession", "RoundOutcome", "SessionConfig"]
 
@@ -59,7 +59,7 @@ class SessionConfig:
     quality: str = "oracle"
     """State quality: oracle (true J&F, as released) or wild (the estimator of quality_checkpoint)."""
     quality_checkpoint: str = ""
-    """Wild quality estimator checkpoint (python -m vos_recommender.quality.train)."""
+    """Wild quality estimator checkpoint (python -m vos_recommender.training.quality)."""
     quality_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Other arguments of the quality source."""
     robot_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -88,7 +88,7 @@ class SessionConfig:
         if self.quality == "wild" and not self.quality_arguments().get("checkpoint"):
             raise ValueError(
                 "session.quality='wild' needs session.quality_checkpoint (--quality-checkpoint; train one "
-                "with python -m vos_recommender.quality.train)"
+                "with python -m vos_recommender.training.quality)"
             )
 
     def cache_arguments(self) -> dict[str, Any]:

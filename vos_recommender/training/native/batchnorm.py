@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-from vos_recommender.backends.train_native.samples import Sample
+from vos_recommender.training.native.samples import Sample
 
 __all__ = ["has_batchnorm", "recalibrated_copy"]
 

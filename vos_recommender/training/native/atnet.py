@@ -18,8 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from vos_recommender.backends.native.atnet_inputs import pad_info, scribble_maps
-from vos_recommender.backends.train_native.samples import Sample
 from vos_recommender.nets.atnet import ATNET_CONFIGS, ATNet
+from vos_recommender.training.native.samples import Sample
 
 __all__ = ["ATNetTrainer"]
 

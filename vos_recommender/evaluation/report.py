@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from vos_recommender.atomic import atomic_path, atomic_write_text
+from vos_recommender.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = ["marked_difference", "paired_lines", "round_lines", "table_header", "write_report"]
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vos_recommender.observation import COUNT_ROW, build_observation
-from vos_recommender.registry import Registry
+from vos_recommender.envs.observation import COUNT_ROW, build_observation
+from vos_recommender.utils.registry import Registry
 
 __all__ = [
     "AgentStrategy",
@@ -32,7 +32,7 @@ __all__ = [
 def frame_observation(
     quality: np.ndarray, counts: np.ndarray, max_frames: int | None = None, max_count: int | None = None
 ) -> np.ndarray:
-    """The environment's observation of one video (see :func:`vos_recommender.observation.build_observation`).
+    """The environment's observation of one video (see :func:`vos_recommender.envs.observation.build_observation`).
 
     Args:
         quality: ``T`` per-frame quality in ``[0, 1]``.

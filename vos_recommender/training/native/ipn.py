@@ -26,9 +26,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from vos_recommender.backends.native.ipn_scribbles import object_scribble_maps
-from vos_recommender.backends.train_native.samples import Sample
 from vos_recommender.nets.ipn import CONFIGS, InteractionNetwork, PropagationNetwork
 from vos_recommender.nets.ipn.roi import RoiWarp, roi_box
+from vos_recommender.training.native.samples import Sample
 
 __all__ = ["IPNTrainer", "soft_jaccard_loss"]
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m vos_recommender.backends.train_learned --data data/davis_synth --out runs/learned_vos
+    python -m vos_recommender.training.learned --data data/davis_synth --out runs/learned_vos
 
 Sections run in this order: settings, data (videos down-scaled to the network resolution), training
 samples (simulated previous masks and scribbles), the training loop of both networks, and the
@@ -16,13 +16,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-from scipy import ndimage
 from torch.nn import functional as F
 
-from vos_recommender.atomic import atomic_write_json
 from vos_recommender.backends.learned import (
     InteractionNet,
     PropagationNet,
@@ -31,6 +28,8 @@ from vos_recommender.backends.learned import (
     scribble_maps,
 )
 from vos_recommender.config import parse_config
+from vos_recommender.training.videos import Video, load_videos, perturb_mask, soften
+from vos_recommender.utils.atomic import atomic_write_json
 
 
 @dataclasses.dataclass
@@ -61,57 +60,6 @@ class TrainSettings:
     """Print the running loss every this many steps."""
     threads: int = 2
     """Torch CPU threads."""
-
-
-class Video:
-    """A training video at full resolution (for scribbles) and at network resolution (for the nets)."""
-
-    def __init__(
-        self, name: str, frames: np.ndarray, masks: np.ndarray, num_objects: int, scale: float
-    ) -> None:
-        self.name = name
-        self.full_masks = masks
-        self.num_objects = num_objects
-        _, height, width, _ = frames.shape
-        self.size = (max(8, round(height * scale)), max(8, round(width * scale)))
-        h, w = self.size
-        self.frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]).astype(
-            np.float32
-        )
-        self.frames /= 255.0
-        self.masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) for m in masks])
-
-
-def load_videos(root: str, split: str, scale: float) -> list[Video]:
-    """Read every video of a split (frames and masks also down-scaled to the network resolution)."""
-    from vos_recommender.data.davis import DavisDataset
-
-    dataset = DavisDataset(root, split=split)
-    videos = [
-        Video(sample.name, sample.frames, sample.masks, int(sample.num_objects), scale)
-        for sample in (dataset[i] for i in range(len(dataset.sequences)))
-    ]
-    if not videos:
-        raise RuntimeError(f"no videos found in split {split!r} of {root}")
-    return videos
-
-
-def perturb_mask(mask: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """A plausible wrong result for a binary mask: shifted, dilated or eroded (still binary)."""
-    out = mask.astype(bool)
-    dy, dx = np.rint(rng.integers(-4, 5, size=2) * strength).astype(int)
-    out = ndimage.shift(out.astype(np.uint8), (dy, dx), order=0, mode="constant").astype(bool)
-    grow = int(round(rng.integers(-2, 3) * strength))
-    if grow > 0:
-        out = ndimage.binary_dilation(out, iterations=grow)
-    elif grow < 0:
-        out = ndimage.binary_erosion(out, iterations=-grow)
-    return out
-
-
-def soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A binary mask turned into a soft probability map (blurred edges)."""
-    return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (5, 5), rng.uniform(0.5, 1.5)), 0.0, 1.0)
 
 
 def interaction_samples(
@@ -202,7 +150,7 @@ def train(settings: TrainSettings) -> dict:
     # ---- data
     videos = load_videos(settings.data, settings.split, settings.scale)
     print(
-        f"[train_learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}"
+        f"[training.learned] {len(videos)} videos from {settings.data} ({settings.split}), scale {settings.scale}"
     )
 
     # ---- networks
@@ -213,7 +161,7 @@ def train(settings: TrainSettings) -> dict:
 
     # ---- interaction samples (a fixed pool: the simulated user is the costly part)
     pool = interaction_samples(videos, settings.interaction_pool, rng)
-    print(f"[train_learned] {len(pool)} interaction samples", flush=True)
+    print(f"[training.learned] {len(pool)} interaction samples", flush=True)
 
     # ---- training loop
     history: dict[str, list[float]] = {"interaction": [], "propagation": []}
@@ -239,7 +187,7 @@ def train(settings: TrainSettings) -> dict:
         if step % settings.log_every == 0 or step == settings.steps:
             window = slice(-settings.log_every, None)
             print(
-                f"[train_learned] step {step}/{settings.steps} "
+                f"[training.learned] step {step}/{settings.steps} "
                 f"loss/interaction {np.mean(history['interaction'][window]):.4f} "
                 f"loss/propagation {np.mean(history['propagation'][window]):.4f} "
                 f"({time.time() - tic:.0f}s)",
@@ -259,7 +207,7 @@ def train(settings: TrainSettings) -> dict:
         "loss_propagation_last": float(np.mean(history["propagation"][-head:])),
     }
     atomic_write_json(out / "metrics.json", metrics, indent=2)
-    print(f"[train_learned] wrote {checkpoint}")
+    print(f"[training.learned] wrote {checkpoint}")
     return metrics
 
 

@@ -1,6 +1,0 @@
-"""``python -m vos_recommender.backends.train_native``: see :mod:`.cli`."""
-
-from vos_recommender.backends.train_native.cli import main
-
-if __name__ == "__main__":  # importing the package's modules (e.g. to list them) must not start a run
-    main()
