@@ -117,8 +117,8 @@ def test_the_check_finds_an_upward_import_a_private_import_and_an_unplaced_modul
     )
     (package / "scratch.py").write_text("")
     assert violations(tmp_path) == [
-        "vos_recommender.session:2 imports vos_recommender.backends from a higher layer",
-        "vos_recommender.session:3 imports the private _helper of vos_recommender.metrics.jf",
+        "vos_recommender.interaction.session:2 imports vos_recommender.backends from a higher layer",
+        "vos_recommender.interaction.session:3 imports the private _helper of vos_recommender.metrics.jf",
         "vos_recommender.scratch: in no layer (add it to LAYERS)",
     ]
 
