@@ -26,7 +26,8 @@ objects) is only measured. Reported: mean J&F after rounds 1, 3 and 5, and the d
 choice paired by (video, first scribble) with a 95% t-interval. If the robot finds nothing to correct on
 the chosen frame, that round changes nothing and the frame counts as visited.
 
-Writes ``benchmarks/results/app_recommendation_gain.md`` and ``.json`` (``_quick`` for --quick).
+Writes ``benchmarks/results/app_recommendation_gain.md`` and ``.json`` (``_quick`` for --quick; another
+folder with ``--out-dir``).
 """
 
 from __future__ import annotations
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", default=None, help="wild quality-estimator checkpoint (adds its row)")
     parser.add_argument("--agent", default=None, help="trained agent .zip (adds its row)")
     parser.add_argument("--quick", action="store_true", help="2 videos, 1 scribble, 3 rounds")
+    parser.add_argument(
+        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.videos, args.scribbles, args.rounds = 2, 1, 3
@@ -236,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     name = "app_recommendation_gain" + ("_quick" if args.quick else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / f"{name}.md", text + "\n")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out_dir / f"{name}.md", text + "\n")
     payload = {
         "setting": setting,
         "pairs": pairs,
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "machine": machine,
     }
-    atomic_write_json(RESULTS / f"{name}.json", payload, indent=1)
+    atomic_write_json(args.out_dir / f"{name}.json", payload, indent=1)
     return 0
 
 

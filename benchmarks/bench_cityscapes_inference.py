@@ -34,6 +34,7 @@ from benchmarks.common import (  # noqa: E402
     markdown_table,
     run_worker,
     time_and_memory,
+    RESULTS,
     write_results,
 )
 
@@ -94,7 +95,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 2048], metavar=("H", "W"))
     parser.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit of one mode")
     parser.add_argument("--memory-cap-gib", type=float, default=22.0, help="stop a mode's process above this")
-    parser.add_argument("--output", default="cityscapes_inference", help="name of the files under results/")
+    parser.add_argument("--output", default="cityscapes_inference", help="name of the result files (without suffix)")
+    parser.add_argument(
+        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -145,7 +149,7 @@ def main() -> None:
     markdown = f"## Cityscapes inference, one {height}x{width} image (CPU)\n\n{table}\n\n{note}"
     print()
     print(markdown)
-    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells})
+    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells}, args.out_dir)
     print(f"\nwritten: {md_path}")
 
 
