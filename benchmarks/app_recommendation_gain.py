@@ -137,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent", default=None, help="trained agent .zip (adds its row)")
     parser.add_argument("--quick", action="store_true", help="2 videos, 1 scribble, 3 rounds")
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
     args = parser.parse_args(argv)
     if args.quick:

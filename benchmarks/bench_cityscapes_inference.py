@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    RESULTS,
     ROOT,
     emit,
     fmt_mib,
@@ -34,7 +35,6 @@ from benchmarks.common import (  # noqa: E402
     markdown_table,
     run_worker,
     time_and_memory,
-    RESULTS,
     write_results,
 )
 
@@ -95,9 +95,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 2048], metavar=("H", "W"))
     parser.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit of one mode")
     parser.add_argument("--memory-cap-gib", type=float, default=22.0, help="stop a mode's process above this")
-    parser.add_argument("--output", default="cityscapes_inference", help="name of the result files (without suffix)")
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--output", default="cityscapes_inference", help="name of the result files (without suffix)"
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    RESULTS,
     ROOT,
     emit,
     fmt_mib,
@@ -40,7 +41,6 @@ from benchmarks.common import (  # noqa: E402
     markdown_table,
     run_worker,
     time_and_memory,
-    RESULTS,
     write_results,
 )
 from benchmarks.forced_regions import OBJECT_SEEDS, forcing_regions  # noqa: E402
@@ -342,7 +342,10 @@ def main() -> None:
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
     parser.add_argument("--output", default="heads", help="name of the result files (without suffix)")
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

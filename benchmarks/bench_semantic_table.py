@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    RESULTS,
     emit,
     fmt_mib,
     fmt_time,
@@ -28,7 +29,6 @@ from benchmarks.common import (  # noqa: E402
     markdown_table,
     run_worker,
     time_and_memory,
-    RESULTS,
     write_results,
 )
 
@@ -93,9 +93,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
-    parser.add_argument("--output", default="semantic_table", help="name of the result files (without suffix)")
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--output", default="semantic_table", help="name of the result files (without suffix)"
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,8 +179,9 @@ def main() -> None:
     markdown = "## Semantic term E (B = 1, float32)\n\n" + markdown_table(headers, rows) + "\n\n" + note
     print()
     print(markdown)
-    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells, "agreement": agreement}
-    , args.out_dir)
+    md_path, _ = write_results(
+        args.output, markdown, {"machine": machine, "cells": cells, "agreement": agreement}, args.out_dir
+    )
     print(f"\nwritten: {md_path}")
 
 

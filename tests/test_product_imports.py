@@ -31,7 +31,9 @@ def benchmark_imports(source: str, filename: str) -> list[str]:
 
 
 def test_the_check_sees_every_import_form():
-    source = "import os\nimport benchmarks.common as c\nfrom benchmarks import run\nfrom .benchmarks import x\n"
+    source = (
+        "import os\nimport benchmarks.common as c\nfrom benchmarks import run\nfrom .benchmarks import x\n"
+    )
     assert benchmark_imports(source, "x.py") == ["line 2: benchmarks.common", "line 3: benchmarks"]
 
 

@@ -63,7 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
 
 

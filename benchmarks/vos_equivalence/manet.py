@@ -299,7 +299,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--authors-timeout", type=float, default=120.0)
     parser.add_argument(
-        "--out-dir", type=Path, default=RESULTS, help="folder of the result files (default benchmarks/results)"
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
     )
     args = parser.parse_args(argv)
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():

@@ -25,7 +25,10 @@ def test_reach_is_the_mean_distance_to_the_nearest_annotated_frame():
 @pytest.mark.slow
 def test_quick_run_writes_the_table(tmp_path):
     with committed_outputs_untouched():
-        assert main(["--quick", "--data-root", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results")]) == 0
+        assert (
+            main(["--quick", "--data-root", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results")])
+            == 0
+        )
     text = (tmp_path / "results" / "app_recommendation_gain_quick.md").read_text()
     assert "| app: worst, model confidence" in text and "vs naive @3 (95% CI)" in text
     payload = json.loads((tmp_path / "results" / "app_recommendation_gain_quick.json").read_text())
