@@ -44,9 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_description, markdown_table  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks.common import add_out_dir, machine_description, markdown_table  # noqa: E402
 
 
 def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5) -> int:
@@ -136,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", default=None, help="wild quality-estimator checkpoint (adds its row)")
     parser.add_argument("--agent", default=None, help="trained agent .zip (adds its row)")
     parser.add_argument("--quick", action="store_true", help="2 videos, 1 scribble, 3 rounds")
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.videos, args.scribbles, args.rounds = 2, 1, 3

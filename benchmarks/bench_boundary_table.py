@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS,
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -162,12 +162,7 @@ def main() -> None:
     parser.add_argument(
         "--output", default="boundary_table", help="name of the result files (without suffix)"
     )
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 

@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS,
     ROOT,
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -98,12 +98,7 @@ def main() -> None:
     parser.add_argument(
         "--output", default="cityscapes_inference", help="name of the result files (without suffix)"
     )
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -32,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS,
     ROOT,
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -341,12 +341,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
     parser.add_argument("--output", default="heads", help="name of the result files (without suffix)")
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine_description, markdown_table
+from benchmarks.common import add_out_dir, machine_description, markdown_table
 from benchmarks.vos_equivalence.ipn_authors_runtime import authors_ipn
 from vos_recommender.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 from vos_recommender.backends.native.ipn import NativeIPNBackend
@@ -41,7 +41,6 @@ from vos_recommender.interaction.robot import InteractiveRobot
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "tests" / "vos" / "data" / "manifests" / "ipn.json"
-RESULTS = REPO / "benchmarks" / "results"
 AUTHORS_REPO = "zyy-cn/IPN"
 AUTHORS_COMMIT = "dd808cc9f21f7ca7061339703868a6057354db28"
 TOLERANCE = 1e-4
@@ -62,12 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="commit of an --authors-dir without .git (unpacked with git archive)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
 
 
 def _commit(args: argparse.Namespace) -> str:

@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common import add_out_dir
 from vos_recommender.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 
 from .manet_authors_runtime import AUTHORS_COMMIT, AUTHORS_REPOSITORY, authors_runtime, build_authors_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "vos" / "data" / "manifests" / "manet.json"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def manifest(model: torch.nn.Module) -> dict:
@@ -298,12 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
         help="also time the authors' code (its local matching holds several GB per frame at 480p)",
     )
     parser.add_argument("--authors-timeout", type=float, default=120.0)
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        default=RESULTS,
-        help="folder of the result files (default benchmarks/results)",
-    )
+    add_out_dir(parser)
     args = parser.parse_args(argv)
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():
         parser.error(f"--authors-dir {args.authors_dir} does not hold networks/IntVOS.py")
