@@ -26,7 +26,8 @@ objects) is only measured. Reported: mean J&F after rounds 1, 3 and 5, and the d
 choice paired by (video, first scribble) with a 95% t-interval. If the robot finds nothing to correct on
 the chosen frame, that round changes nothing and the frame counts as visited.
 
-Writes ``benchmarks/results/app_recommendation_gain.md`` and ``.json`` (``_quick`` for --quick).
+Writes ``benchmarks/results/app_recommendation_gain.md`` and ``.json`` (``_quick`` for --quick; another
+folder with ``--out-dir``).
 """
 
 from __future__ import annotations
@@ -43,9 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_description, markdown_table  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks.common import add_out_dir, machine_description, markdown_table  # noqa: E402
 
 
 def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5) -> int:
@@ -135,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", default=None, help="wild quality-estimator checkpoint (adds its row)")
     parser.add_argument("--agent", default=None, help="trained agent .zip (adds its row)")
     parser.add_argument("--quick", action="store_true", help="2 videos, 1 scribble, 3 rounds")
+    add_out_dir(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.videos, args.scribbles, args.rounds = 2, 1, 3
@@ -236,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     name = "app_recommendation_gain" + ("_quick" if args.quick else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / f"{name}.md", text + "\n")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out_dir / f"{name}.md", text + "\n")
     payload = {
         "setting": setting,
         "pairs": pairs,
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "machine": machine,
     }
-    atomic_write_json(RESULTS / f"{name}.json", payload, indent=1)
+    atomic_write_json(args.out_dir / f"{name}.json", payload, indent=1)
     return 0
 
 

@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -158,7 +159,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds of runs per cell before stopping")
     parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=6.0, help="stop a cell's process above this")
-    parser.add_argument("--output", default="boundary_table", help="name of the files under results/")
+    parser.add_argument(
+        "--output", default="boundary_table", help="name of the result files (without suffix)"
+    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -294,7 +298,9 @@ def main() -> None:
     markdown += "\n\n" + note + "\n\n" + cuda_section()
     print()
     print(markdown)
-    md_path, json_path = write_results(args.output, markdown, {"machine": machine, "cells": cells})
+    md_path, json_path = write_results(
+        args.output, markdown, {"machine": machine, "cells": cells}, args.out_dir
+    )
     print(
         f"\nwritten: {md_path.relative_to(Path.cwd()) if md_path.is_relative_to(Path.cwd()) else md_path}, "
         f"{json_path.name}"

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     ROOT,
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -94,7 +95,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 2048], metavar=("H", "W"))
     parser.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit of one mode")
     parser.add_argument("--memory-cap-gib", type=float, default=22.0, help="stop a mode's process above this")
-    parser.add_argument("--output", default="cityscapes_inference", help="name of the files under results/")
+    parser.add_argument(
+        "--output", default="cityscapes_inference", help="name of the result files (without suffix)"
+    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -145,7 +149,7 @@ def main() -> None:
     markdown = f"## Cityscapes inference, one {height}x{width} image (CPU)\n\n{table}\n\n{note}"
     print()
     print(markdown)
-    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells})
+    md_path, _ = write_results(args.output, markdown, {"machine": machine, "cells": cells}, args.out_dir)
     print(f"\nwritten: {md_path}")
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     ROOT,
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -339,7 +340,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
     parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
-    parser.add_argument("--output", default="heads", help="name of the files under results/")
+    parser.add_argument("--output", default="heads", help="name of the result files (without suffix)")
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -387,7 +389,7 @@ def main() -> None:
         markdown += "\n\nCUDA: skipped (torch.cuda.is_available() is False on this machine)."
     print()
     print(markdown)
-    md_path, _ = write_results(args.output, markdown, payload)
+    md_path, _ = write_results(args.output, markdown, payload, args.out_dir)
     print(f"\nwritten: {md_path}")
 
 

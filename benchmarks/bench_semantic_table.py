@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    add_out_dir,
     emit,
     fmt_mib,
     fmt_time,
@@ -92,7 +93,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
-    parser.add_argument("--output", default="semantic_table", help="name of the files under results/")
+    parser.add_argument(
+        "--output", default="semantic_table", help="name of the result files (without suffix)"
+    )
+    add_out_dir(parser)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -171,7 +175,7 @@ def main() -> None:
     print()
     print(markdown)
     md_path, _ = write_results(
-        args.output, markdown, {"machine": machine, "cells": cells, "agreement": agreement}
+        args.output, markdown, {"machine": machine, "cells": cells, "agreement": agreement}, args.out_dir
     )
     print(f"\nwritten: {md_path}")
 

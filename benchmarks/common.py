@@ -199,9 +199,21 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
-def write_results(name: str, markdown: str, payload: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    md_path, json_path = RESULTS / f"{name}.md", RESULTS / f"{name}.json"
+def add_out_dir(parser) -> None:
+    """The ``--out-dir`` option of every benchmark: where its result files go (tests pass a temporary one)."""
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder of the result files (default benchmarks/results)",
+    )
+
+
+def write_results(name: str, markdown: str, payload: dict, out_dir: Path = RESULTS) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<name>.md`` (the table) and ``<name>.json`` (the raw numbers); return both paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, json_path = out_dir / f"{name}.md", out_dir / f"{name}.json"
     md_path.write_text(markdown + "\n")
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     return md_path, json_path

@@ -32,8 +32,8 @@ A run whose ``result.json`` exists is not repeated (an interrupted experiment co
 ``--force`` reruns). Runs are shared between experiments: the RANet paper run of the main table is also the
 K = 8 row of the ablations and the cue-radius-3 point of the knob sweep.
 
-Outputs: ``benchmarks/results/seg_{main,ablations,knob,objects}[_<schedule>].{md,json}`` and
-``docs/ranet_difficulty_knob[_quick].png``.
+Outputs: ``benchmarks/results/seg_{main,ablations,knob,objects}[_<schedule>][_<tag>].{md,json}`` and
+``docs/ranet_difficulty_knob[_<schedule>].png``, or all of them in ``--out-dir``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, machine_description, write_results  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, machine_description, write_results  # noqa: E402
 from benchmarks.seg_runs import (  # noqa: E402
     DATA_DIR,
     QUICK,
@@ -233,8 +233,9 @@ def experiment_knob(args, schedule: Schedule, seeds, command: str) -> None:
     table = knob_table(KNOB_MODELS, cue_radii, stats, cells)
     markdown = table + "\n\n" + _footer(schedule, seeds, command, machine, time.monotonic() - start)
     suffix = "" if schedule.name == "default" else f"_{schedule.name}"
-    # --no-write keeps the plot out of docs/ as well (next to the runs).
-    plot = (args.work_dir if args.no_write else ROOT / "docs") / f"ranet_difficulty_knob{suffix}.png"
+    # --no-write keeps the plot out of docs/ as well (next to the runs); --out-dir puts it beside the tables.
+    plot_dir = args.work_dir if args.no_write else (args.out_dir or ROOT / "docs")
+    plot = plot_dir / f"ranet_difficulty_knob{suffix}.png"
     title = f"generated data, {schedule.iters} it x batch {schedule.batch_size}, seeds {','.join(map(str, seeds))}"
     plot_knob(KNOB_MODELS, cue_radii, cells, plot, title)
     payload = {
@@ -263,10 +264,10 @@ def _publish(name: str, schedule: Schedule, markdown: str, payload: dict, args) 
         md_path = json_path = None
     else:
         tag = f"_{args.tag}" if args.tag else ""
-        md_path, json_path = write_results(name + suffix + tag, markdown, payload)
+        md_path, json_path = write_results(name + suffix + tag, markdown, payload, args.out_dir or RESULTS)
     log("\n" + markdown + "\n")
     if md_path:
-        log(f"wrote {md_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}")
+        log(f"wrote {md_path} and {json_path.name}")
 
 
 def parse_args(argv=None):
@@ -298,6 +299,11 @@ def parse_args(argv=None):
     parser.add_argument("--force", action="store_true", help="rerun runs whose result file exists")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's final checkpoint")
     parser.add_argument("--no-write", action="store_true", help="print the tables only (no results files)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        help="folder of the tables and the knob plot (default: tables in benchmarks/results, plot in docs)",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",

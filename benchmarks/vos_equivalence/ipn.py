@@ -13,7 +13,7 @@ Subcommands of ``python benchmarks/vos_native_equivalence.py ipn``:
 * ``--timing``: seconds per round at 854 x 480 (10 frames, 1 object) for the native released and CPU
   configurations at 1 and 2 threads, and the authors' code at the same size.
 
-Results: ``benchmarks/results/vos_native_equivalence_ipn.{md,json}``.
+Results: ``benchmarks/results/vos_native_equivalence_ipn.{md,json}`` (another folder with ``--out-dir``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine_description, markdown_table
+from benchmarks.common import add_out_dir, machine_description, markdown_table
 from benchmarks.vos_equivalence.ipn_authors_runtime import authors_ipn
 from vos_recommender.backends.native.ipn import NativeIPNBackend
 from vos_recommender.interaction.robot import InteractiveRobot
@@ -41,7 +41,6 @@ from vos_recommender.utils.atomic import atomic_torch_save, atomic_write_json, a
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "tests" / "vos" / "data" / "manifests" / "ipn.json"
-RESULTS = REPO / "benchmarks" / "results"
 AUTHORS_REPO = "zyy-cn/IPN"
 AUTHORS_COMMIT = "dd808cc9f21f7ca7061339703868a6057354db28"
 TOLERANCE = 1e-4
@@ -62,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="commit of an --authors-dir without .git (unpacked with git archive)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    add_out_dir(parser)
 
 
 def _commit(args: argparse.Namespace) -> str:
@@ -323,7 +323,7 @@ def main(args: argparse.Namespace) -> int:
         "tolerance": TOLERANCE,
         "machine": machine_description(),
     }
-    previous = RESULTS / "vos_native_equivalence_ipn.json"
+    previous = args.out_dir / "vos_native_equivalence_ipn.json"
     with tempfile.TemporaryDirectory(prefix="ipn-equivalence-") as tmp:
         if args.skip_equivalence:
             if not previous.is_file():
@@ -336,8 +336,8 @@ def main(args: argparse.Namespace) -> int:
             payload["equal"] = all(r["max_abs_diff_float32"] <= TOLERANCE for r in payload["rounds"])
         if args.timing:
             payload["timing"] = timing(args, Path(tmp))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "vos_native_equivalence_ipn.json", payload, indent=2)
-    atomic_write_text(RESULTS / "vos_native_equivalence_ipn.md", _markdown(payload) + "\n")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out_dir / "vos_native_equivalence_ipn.json", payload, indent=2)
+    atomic_write_text(args.out_dir / "vos_native_equivalence_ipn.md", _markdown(payload) + "\n")
     print(_markdown(payload))
     return 0 if payload["equal"] else 1

@@ -22,7 +22,7 @@
   child process stopped after ``--authors-timeout`` seconds; its ``F.unfold`` local matching holds
   several GB per frame at this size).
 
-Writes ``benchmarks/results/vos_native_equivalence_manet.md`` and ``.json``.
+Writes ``benchmarks/results/vos_native_equivalence_manet.md`` and ``.json`` (another folder with ``--out-dir``).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common import add_out_dir
 from vos_recommender.utils.atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 
 from .manet_authors_runtime import AUTHORS_COMMIT, AUTHORS_REPOSITORY, authors_runtime, build_authors_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "vos" / "data" / "manifests" / "manet.json"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def manifest(model: torch.nn.Module) -> dict:
@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
         help="also time the authors' code (its local matching holds several GB per frame at 480p)",
     )
     parser.add_argument("--authors-timeout", type=float, default=120.0)
+    add_out_dir(parser)
     args = parser.parse_args(argv)
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():
         parser.error(f"--authors-dir {args.authors_dir} does not hold networks/IntVOS.py")
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"wrote {MANIFEST}")
     if args.manifest_only:
         return {}
-    results = RESULTS / "vos_native_equivalence_manet.json"
+    results = args.out_dir / "vos_native_equivalence_manet.json"
     if args.timing_only:
         report = json.loads(results.read_text())
     else:
@@ -339,8 +340,9 @@ def main(argv: list[str] | None = None) -> dict:
             args.authors_timeout,
         )
         report.setdefault("timing", []).append({"model": "authors (patched)", "threads": threads, **row})
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(results, report, indent=1)
-    atomic_write_text(RESULTS / "vos_native_equivalence_manet.md", _markdown(report))
+    atomic_write_text(args.out_dir / "vos_native_equivalence_manet.md", _markdown(report))
     print(_markdown(report))
     return report
 

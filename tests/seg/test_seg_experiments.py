@@ -14,6 +14,7 @@ import pytest
 from benchmarks import seg_experiments as se
 from benchmarks import seg_runs as sr
 from benchmarks import seg_tables as st
+from tests.tracked_outputs import committed_outputs_untouched
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -195,7 +196,8 @@ def test_quick_main_end_to_end(tmp_path):
     command = [sys.executable, str(REPO / "benchmarks/seg_experiments.py"), "knob", "--quick", "--iters", "2"]
     command += ["--cue-radii", "3", "--work-dir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d")]
     command += ["--no-write"]
-    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    with committed_outputs_untouched():
+        first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     results = sorted((tmp_path / "w" / "runs").glob("*/cue3/seed0/result.json"))
     assert len(results) == 3
@@ -209,6 +211,28 @@ def test_quick_main_end_to_end(tmp_path):
     assert (tmp_path / "w" / "ranet_difficulty_knob_quick2it.png").is_file()
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and second.stdout.count("[skip]") == 3
+
+
+def test_out_dir_receives_the_tables_and_the_knob_plot(tmp_path, monkeypatch):
+    def fake_run_all(runs, jobs, force, keep_checkpoints, report_only=False):
+        return [_result(40.0 + run.seed, run.seed, regions=2 if run.is_ranet else None) for run in runs]
+
+    def fake_stats(data_dir, cue_radius):
+        return {"cue_radius": cue_radius, "mean_cue_distance_px": 16.0, "mean_cue_distance_stride8": 2.0}
+
+    monkeypatch.setattr(se, "run_all", fake_run_all)
+    monkeypatch.setattr(se, "dataset_stats", fake_stats)
+    out = tmp_path / "out"
+    with committed_outputs_untouched():
+        assert se.main(["all", "--quick", "--out-dir", str(out), "--work-dir", str(tmp_path / "w")]) == 0
+    names = {"seg_main_quick", "seg_ablations_quick", "seg_knob_quick"}
+    assert {p.name for p in out.iterdir()} == {f"{n}.{s}" for n in names for s in ("md", "json")} | {
+        "ranet_difficulty_knob_quick.png"
+    }
+    assert json.loads((out / "seg_knob_quick.json").read_text())["plot"] == str(
+        out / "ranet_difficulty_knob_quick.png"
+    )
+    assert "| FCN (no context)" in (out / "seg_main_quick.md").read_text()
 
 
 def test_only_selects_configs_by_file_name_ending():
@@ -324,7 +348,8 @@ def test_objects_experiment_end_to_end(tmp_path):
     ]
     command += ["--only", "fcn_r18-d8_1xb8-600_synthetic-objects-128x128", "--no-write"]
     command += ["--work-dir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d")]
-    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    with committed_outputs_untouched():
+        first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     assert json.loads((tmp_path / "d/objects_cue3/meta.json").read_text())["config"]["scene"] == "objects"
     run = tmp_path / "w/runs/fcn_r18-d8_1xb8-600_synthetic-objects-128x128/objects-cue3/seed0"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.vos_native_distance import backends_to_run, distance_bins, main, parse_args
+from tests.tracked_outputs import committed_outputs_untouched
 
 
 def test_distance_bins_group_frames_by_distance_from_the_annotated_one():
@@ -38,7 +39,8 @@ def test_missing_data_folder_is_named(tmp_path):
 
 
 def test_quick_run_writes_table(tmp_path):
-    report = main(["--quick", "--out", str(tmp_path / "table")])
+    with committed_outputs_untouched():
+        report = main(["--quick", "--out", str(tmp_path / "table")])
     saved = json.loads((tmp_path / "table.json").read_text())
     assert saved["videos"] == report["videos"] == 2
     assert [row["backend"].split()[0] for row in saved["rows"]] == ["flow", "ipn", "atnet", "manet"]

@@ -1,4 +1,4 @@
-"""Smoke runs of the VOS benchmarks (``--quick``): they finish and write their tables."""
+"""Smoke runs of the VOS benchmarks (``--quick``): they finish and write their tables into ``tmp_path`` only."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.tracked_outputs import committed_outputs_untouched
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(script: str, out: Path) -> str:
-    completed = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / script), "--quick", "--out-dir", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    with committed_outputs_untouched():
+        completed = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / script), "--quick", "--out-dir", str(out)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout
 

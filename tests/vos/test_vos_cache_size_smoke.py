@@ -9,24 +9,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.tracked_outputs import committed_outputs_untouched
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_cache_size_quick(tmp_path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "vos_cache_size.py"),
-            "--quick",
-            "--out-dir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    with committed_outputs_untouched():
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "vos_cache_size.py"),
+                "--quick",
+                "--out-dir",
+                str(tmp_path),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert completed.returncode == 0, completed.stderr[-3000:]
     payload = json.loads((tmp_path / "vos_cache_size_quick.json").read_text())
     rows = {row["format"]: row for row in payload["rows"]}

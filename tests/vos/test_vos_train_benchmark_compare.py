@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.baseline_ref import comparison_table, strip_options, worktree_at
+from tests.tracked_outputs import committed_outputs_untouched
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,23 +53,24 @@ def test_unknown_baseline_ref_is_an_error_naming_it() -> None:
 
 @pytest.mark.slow
 def test_quick_comparison_against_head_runs_both_sides(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "vos_train_throughput.py"),
-            "--quick",
-            "--n-envs",
-            "1",
-            "--baseline-ref",
-            "HEAD",
-            "--out-dir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    with committed_outputs_untouched():
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "vos_train_throughput.py"),
+                "--quick",
+                "--n-envs",
+                "1",
+                "--baseline-ref",
+                "HEAD",
+                "--out-dir",
+                str(tmp_path),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert completed.returncode == 0, completed.stderr[-3000:]
     text = (tmp_path / "vos_train_throughput_compare_quick.md").read_text()
     assert "Baseline `HEAD`" in text and "| vos/flow | 1 | warm |" in text

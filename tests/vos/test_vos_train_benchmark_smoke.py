@@ -9,24 +9,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.tracked_outputs import committed_outputs_untouched
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_train_throughput_quick(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "vos_train_throughput.py"),
-            "--quick",
-            "--out-dir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    with committed_outputs_untouched():
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "vos_train_throughput.py"),
+                "--quick",
+                "--out-dir",
+                str(tmp_path),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = (tmp_path / "vos_train_throughput_quick.md").read_text()
     assert table.strip().splitlines()[2] in completed.stdout

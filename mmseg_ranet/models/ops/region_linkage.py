@@ -3,7 +3,7 @@
 The paper's regions are the connected components of G = [m > 0], m_ij = (F^g_ij + F^g_ji) / 2: single
 linkage, so one linked pair across the border of two objects merges them. Trained on generated object
 scenes, the object-region preset still links 8-12% of the 8-neighbour pairs across object borders
-(``benchmarks/region_links.py``), about 14-21 pairs per image, and its regions merge objects although most
+(``docs/ranet.md``, object regions), about 14-21 pairs per image, and its regions merge objects although most
 border pairs are cut. Average linkage asks the same question of whole groups: two regions merge while the
 mean margin over all pairs between them is positive (agglomerative clustering, merging the pair of regions
 with the largest mean margin first). A few wrong links across a border of many pairs leave the mean

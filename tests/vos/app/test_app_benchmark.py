@@ -7,6 +7,7 @@ import json
 import pytest
 
 from benchmarks.app_recommendation_gain import main, naive_frame, reach
+from tests.tracked_outputs import committed_outputs_untouched
 
 
 def test_naive_user_steps_by_a_fifth_of_the_video_and_skips_visited_frames():
@@ -22,11 +23,12 @@ def test_reach_is_the_mean_distance_to_the_nearest_annotated_frame():
 
 
 @pytest.mark.slow
-def test_quick_run_writes_the_table(tmp_path, monkeypatch):
-    import benchmarks.app_recommendation_gain as bench
-
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    assert main(["--quick", "--data-root", str(tmp_path / "data")]) == 0
+def test_quick_run_writes_the_table(tmp_path):
+    with committed_outputs_untouched():
+        assert (
+            main(["--quick", "--data-root", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results")])
+            == 0
+        )
     text = (tmp_path / "results" / "app_recommendation_gain_quick.md").read_text()
     assert "| app: worst, model confidence" in text and "vs naive @3 (95% CI)" in text
     payload = json.loads((tmp_path / "results" / "app_recommendation_gain_quick.json").read_text())

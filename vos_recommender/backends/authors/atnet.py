@@ -9,8 +9,8 @@ package, and imports ``davisinteractive``, whose ``scribble_to_image`` uses ``np
 Checked before anything is built: a CUDA device when the code calls ``.cuda()``, and the ImageNet
 ResNet-50 their ``SEResNet50`` always loads (a download unless it is in torch's hub cache). NumPy's
 removed aliases are defined only while the adapter calls into the code. Callers that supply their own
-stand-ins (``benchmarks/vos_equivalence/authors_atnet.py`` makes ``.cuda()`` a no-op and the download
-return nothing) pass ``stand_ins=True`` to skip the two checks.
+stand-ins (e.g. ``.cuda()`` as a no-op and a download that returns nothing, as the equivalence check in
+``docs/recommender.md`` does) pass ``stand_ins=True`` to skip the two checks.
 """
 
 from __future__ import annotations
