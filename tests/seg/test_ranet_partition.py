@@ -171,7 +171,7 @@ def test_object_region_preset_values_and_loss_config():
     assert RegionConstructionSpec.from_cfg(construction) == RegionConstructionSpec(
         **{k: construction[k] for k in fixes}
     )
-    assert paper["loss_partition"] is None and variant_settings("official")["loss_partition"] is None
+    assert "loss_partition" not in paper and "loss_partition" not in variant_settings("official")
     head = _head(variant="object_regions")
     assert isinstance(head.loss_partition, RegionPartitionLoss) and head.loss_partition.num_pairs == 1024
     head = _head(

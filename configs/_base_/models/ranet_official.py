@@ -24,5 +24,5 @@ ranet_official = dict(
         feature_convs=True,
         refine_convs=True,
     ),
-    loss_partition=None,
+    # No loss_partition: none, as in the head's default (a config can add one on top).
 )

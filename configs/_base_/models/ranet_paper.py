@@ -23,5 +23,5 @@ ranet_paper = dict(
         feature_convs=False,
         refine_convs=False,
     ),
-    loss_partition=None,
+    # No loss_partition: none, as in the head's default (a config can add one on top).
 )
