@@ -31,7 +31,7 @@ def _head_cfg(variant: str = "paper", construction=None, interaction=None, **ove
         num_classes=NUM_CLASSES,
         norm_cfg=dict(type="BN"),
     )
-    cfg.update(variant_settings(variant, construction, dict(num_representatives=3, **(interaction or {}))))
+    cfg.update(variant_settings(variant, construction, {"num_representatives": 3, **(interaction or {})}))
     cfg.update(overrides)
     return cfg
 

@@ -118,8 +118,8 @@ def _head(variant: str = "paper", construction=None, interaction=None, **overrid
     cfg.update(
         variant_settings(
             variant,
-            dict(region_threshold=0.9, **(construction or {})),
-            dict(num_representatives=3, **(interaction or {})),
+            {"region_threshold": 0.9, **(construction or {})},
+            {"num_representatives": 3, **(interaction or {})},
         )
     )
     cfg.update(overrides)
