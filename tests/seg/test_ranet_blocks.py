@@ -60,7 +60,10 @@ def _to_version_1(state: dict, prefix: str = "") -> OrderedDict:
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(variant="paper"), dict(variant="official", interaction=dict(feature_convs=False, refine_convs=False))],
+    [
+        dict(variant="paper"),
+        dict(variant="official", interaction=dict(feature_convs=False, refine_convs=False)),
+    ],
     ids=["paper", "official-attentions"],
 )
 def test_head_equals_the_equations_composed_in_order(overrides):
@@ -304,7 +307,9 @@ def test_blocks_run_on_their_own():
     boundary, j_values, region, counts = construction(class_logits, boundary_logits)
     assert boundary.shape == (2, 5, 6) and j_values.shape == region.shape == (2, 30)
     assert torch.equal(counts, region.max(1).values + 1)
-    interaction = RegionInteractionBlock(4, dict(num_representatives=2, feature_convs=True, refine_convs=True))
+    interaction = RegionInteractionBlock(
+        4, dict(num_representatives=2, feature_convs=True, refine_convs=True)
+    )
     context, reps = interaction(torch.randn(2, 4, 5, 6, generator=generator), j_values, region, counts)
     assert context.shape == (2, 4, 5, 6)
     assert torch.equal(reps.valid.sum(1), torch.stack([torch.bincount(r).clamp(max=2).sum() for r in region]))

@@ -96,9 +96,9 @@ def test_model_bases_hold_the_paper_variant(name):
 
 #: Every config in configs/ whose decode head is a RANetHead (the ablations and objects configs included).
 ALL_RANET_CONFIGS = sorted(
-    p for p in (REPO / "configs").rglob("*.py") if "_base_" not in p.parts and "RANetHead" in str(
-        Config.fromfile(str(p)).model.get("decode_head", {})
-    )
+    p
+    for p in (REPO / "configs").rglob("*.py")
+    if "_base_" not in p.parts and "RANetHead" in str(Config.fromfile(str(p)).model.get("decode_head", {}))
 )
 
 

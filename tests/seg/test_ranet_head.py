@@ -270,8 +270,14 @@ def test_spec_defaults_are_the_paper_variant(spec):
 def test_head_without_block_settings_is_the_paper_head():
     init_default_scope("mmseg")
     head = MODELS.build(
-        dict(type="RANetHead", in_channels=[8, 12], in_index=[2, 3], input_transform="multiple_select",
-             channels=6, num_classes=NUM_CLASSES)
+        dict(
+            type="RANetHead",
+            in_channels=[8, 12],
+            in_index=[2, 3],
+            input_transform="multiple_select",
+            channels=6,
+            num_classes=NUM_CLASSES,
+        )
     )
     paper = _build()
     assert head.region_construction.spec == paper.region_construction.spec
@@ -282,14 +288,34 @@ def test_head_without_block_settings_is_the_paper_head():
 @pytest.mark.parametrize(
     "spec, cfg, match",
     [
-        (RegionConstructionSpec, dict(divergense="full", rule=1), r"unknown keys \['divergense', 'rule'\] in construction"),
-        (RegionInteractionSpec, dict(num_representative=8), r"unknown keys \['num_representative'\] in interaction"),
+        (
+            RegionConstructionSpec,
+            dict(divergense="full", rule=1),
+            r"unknown keys \['divergense', 'rule'\] in construction",
+        ),
+        (
+            RegionInteractionSpec,
+            dict(num_representative=8),
+            r"unknown keys \['num_representative'\] in interaction",
+        ),
         (RegionConstructionSpec, dict(divergence="kl"), r"construction\.divergence .* got 'kl'"),
-        (RegionConstructionSpec, dict(region_threshold="high"), r"construction\.region_threshold .* got 'high'"),
+        (
+            RegionConstructionSpec,
+            dict(region_threshold="high"),
+            r"construction\.region_threshold .* got 'high'",
+        ),
         (RegionConstructionSpec, dict(jsd_normalize=1), r"construction\.jsd_normalize .* got 1"),
         (RegionConstructionSpec, dict(stream_tables=True, decision_kernel_size=3), "stream_tables"),
-        (RegionInteractionSpec, dict(num_representatives=True), r"interaction\.num_representatives .* got True"),
-        (RegionInteractionSpec, dict(attention_impl="sparse"), r"interaction\.attention_impl .* got 'sparse'"),
+        (
+            RegionInteractionSpec,
+            dict(num_representatives=True),
+            r"interaction\.num_representatives .* got True",
+        ),
+        (
+            RegionInteractionSpec,
+            dict(attention_impl="sparse"),
+            r"interaction\.attention_impl .* got 'sparse'",
+        ),
         (RegionInteractionSpec, [("local_mask", False)], "interaction must be a dict"),
     ],
 )
@@ -328,11 +354,17 @@ def test_hrnet_style_resize_concat_input():
         (dict(construction=dict(divergence="kl")), "construction.divergence"),
         (dict(interaction=dict(global_softmax="none")), "interaction.global_softmax"),
         (dict(interaction=dict(local_mask="yes")), "interaction.local_mask"),
-        (dict(construction=dict(learnable_decision=False, representativeness_source="decision")), "learnable_decision"),
+        (
+            dict(construction=dict(learnable_decision=False, representativeness_source="decision")),
+            "learnable_decision",
+        ),
         (dict(construction=dict(decision_kernel_size=2)), "construction.decision_kernel_size"),
         (dict(construction=dict(unknown_switch=True)), r"unknown keys \['unknown_switch'\] in construction"),
         (dict(loss_partition=False), "loss_partition"),
-        (dict(construction=dict(decision_kernel_size=3), loss_partition=dict(type="RegionPartitionLoss")), "decision_kernel_size=1"),
+        (
+            dict(construction=dict(decision_kernel_size=3), loss_partition=dict(type="RegionPartitionLoss")),
+            "decision_kernel_size=1",
+        ),
         (dict(in_channels=[8, 12, 16], in_index=[1, 2, 3]), "in_channels"),
         (dict(in_channels=[8, 12], in_index=[3]), "in_index"),
         (dict(region_scale=0), "region_scale"),

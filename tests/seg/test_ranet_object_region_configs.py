@@ -56,7 +56,9 @@ def test_object_region_configs_build(path):
     assert spec.boundary_endpoints and not spec.representativeness_trains_decision
     assert spec.region_threshold == 0.5 and float(head.decision_conv.bias) == -0.5
     assert type(head.loss_partition).__name__ == "RegionPartitionLoss"
-    assert spec.force_regions == Config.fromfile(str(path)).model.decode_head.construction.get("force_regions")
+    assert spec.force_regions == Config.fromfile(str(path)).model.decode_head.construction.get(
+        "force_regions"
+    )
 
 
 def test_no_partition_loss_ablation_only_drops_the_loss():

@@ -105,7 +105,11 @@ class RANetHead(BaseDecodeHead):
         self._check_flat_settings(kwargs)
         input_transform = kwargs.get("input_transform")
         self._check_inputs_config(in_channels, kwargs.get("in_index", -1), input_transform)
-        if isinstance(region_scale, bool) or not isinstance(region_scale, (int, float)) or not region_scale > 0:
+        if (
+            isinstance(region_scale, bool)
+            or not isinstance(region_scale, (int, float))
+            or not region_scale > 0
+        ):
             raise ValueError(f"region_scale must be a number > 0, got {region_scale!r}")
         if loss_partition is not None and not (isinstance(loss_partition, dict) and "type" in loss_partition):
             raise ValueError(

@@ -72,7 +72,12 @@ class RegionInteractionSpec(BlockSpec):
     def __post_init__(self) -> None:
         self.check_int("num_representatives", 1)
         self.check_bool(
-            "local_mask", "global_mask", "distribution_mask", "feature_convs", "refine_convs", "attention_scale"
+            "local_mask",
+            "global_mask",
+            "distribution_mask",
+            "feature_convs",
+            "refine_convs",
+            "attention_scale",
         )
         self.check_choice("global_softmax", GLOBAL_SOFTMAX_MODES)
         self.check_choice("attention_impl", ATTENTION_IMPLS)
