@@ -173,12 +173,13 @@ class RANetHead(BaseDecodeHead):
     def _check_flat_settings(kwargs: dict) -> None:
         """Name the block settings given flat, as configs before the nested ``construction`` /
         ``interaction`` dicts did, and where they belong now."""
+        upgrade = "tools/upgrade_ranet_config.py rewrites such a config, or a checkpoint's saved one"
         if "variant" in kwargs:
             raise ValueError(
                 f"RANetHead takes no variant (got variant={kwargs['variant']!r}): the defaults are the paper's, "
                 "and the official and object-region variants are the config fragments "
                 "configs/_base_/models/ranet_official.py and ranet_object-regions.py "
-                "(model = dict(decode_head=_base_.ranet_official))"
+                f"(model = dict(decode_head=_base_.ranet_official)); {upgrade}"
             )
         for spec in (RegionConstructionSpec, RegionInteractionSpec):
             flat = [key for key in spec.keys() if key in kwargs]
@@ -186,7 +187,7 @@ class RANetHead(BaseDecodeHead):
                 moved = ", ".join(f"{key}={kwargs[key]!r}" for key in flat)
                 raise ValueError(
                     f"RANetHead got the {spec.section} settings {flat} as head arguments: they belong in "
-                    f"{spec.section}=dict({moved})"
+                    f"{spec.section}=dict({moved}); {upgrade}"
                 )
 
     @staticmethod
