@@ -1,4 +1,5 @@
-"""Region Construction Block (RCB) of RANet: pairwise scores, the region decision and the regions."""
+"""Region Construction Block (RCB) of RANet: its settings, the pairwise scores, the region decision and the
+regions."""
 
 from __future__ import annotations
 

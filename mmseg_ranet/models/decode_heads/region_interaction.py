@@ -1,5 +1,5 @@
-"""Region Interaction Block (RIB) of RANet: representatives, local collection, global interaction and
-distribution."""
+"""Region Interaction Block (RIB) of RANet: its settings, the representatives, local collection, global
+interaction and distribution."""
 
 from __future__ import annotations
 
