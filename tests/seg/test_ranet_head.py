@@ -412,7 +412,7 @@ def test_region_construction_matches_loop_reference(variant):
     class_logits = 4 * torch.randn(2, NUM_CLASSES, height, width, generator=generator, dtype=torch.float64)
     boundary_logits = 2 * torch.randn(2, 2, height, width, generator=generator, dtype=torch.float64)
     class_logits.requires_grad_()
-    boundary_prob, score, decision, linked, region, counts = head.construct_regions(
+    boundary_prob, score, decision, linked, region, counts = head.region_construction.dense_tables(
         class_logits, boundary_logits
     )
     upstream = torch.rand_like(score)

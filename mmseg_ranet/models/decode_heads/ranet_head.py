@@ -305,15 +305,6 @@ class RANetHead(BaseDecodeHead):
             representatives=reps,
         )
 
-    def construct_regions(
-        self, stage3_logits: Tensor, stage3_boundary_logits: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
-        """The Region Construction Block's dense tables (b, F, F^g, G, regions, counts) for analysis.
-
-        See :meth:`RegionConstructionBlock.dense_tables`.
-        """
-        return self.region_construction.dense_tables(stage3_logits, stage3_boundary_logits)
-
     def forward(
         self, inputs: list[Tensor] | tuple[Tensor, ...]
     ) -> Tensor | tuple[Tensor, Tensor, Tensor, Tensor]:
