@@ -140,7 +140,7 @@ def main() -> None:
         )
     table = markdown_table(["mode", "region grid", "head calls", "time", "peak MiB", "regions"], rows)
     note = (
-        f"Config: `{args.config}` (ResNet-101-D8 + RANetHead variant='paper', random weights, BN). One "
+        f"Config: `{args.config}` (ResNet-101-D8 + RANetHead, paper variant, random weights, BN). One "
         f"{height}x{width} image, `EncoderDecoder.predict` under `torch.no_grad()`. Machine: {machine['cpu']}, "
         f"{machine['cores']} cores, {machine['threads']} threads, torch {machine['torch']}, load average "
         f"{machine['load_average_at_start']} at start, {machine['date_utc']}. Peak MiB: extra resident memory "

@@ -24,7 +24,7 @@ model = dict(
         # ResNet-18 stages 3 and 4 of a base width of 32 have 128 and 256 channels.
         in_channels=[128, 256],
         channels=128,
-        num_representatives=8,
+        interaction=dict(num_representatives=8),
         num_classes=num_classes,
         norm_cfg=norm_cfg,
     ),

@@ -66,11 +66,11 @@ def test_block_uses_the_given_regions_and_their_gradients_flow(stream):
     boundary_logits = torch.randn(2, 2, 6, 6, generator=generator, dtype=torch.float64, requires_grad=True)
     label = torch.randint(0, 3, (2, 12, 12), generator=generator)
     given = ground_truth_regions(label, (6, 6))
-    block = RegionConstructionBlock(force_regions="ground_truth", stream_tables=stream).double()
+    block = RegionConstructionBlock(dict(force_regions="ground_truth", stream_tables=stream)).double()
     _, j_values, region, counts = block(class_logits, boundary_logits, given)
     assert torch.equal(region, given) and torch.equal(counts, given.max(1).values + 1)
     # The reference: the dense decision table's region means over the given regions.
-    dense = RegionConstructionBlock(force_regions="ground_truth", stream_tables=False).double()
+    dense = RegionConstructionBlock(dict(force_regions="ground_truth", stream_tables=False)).double()
     dense.load_state_dict(block.state_dict())
     _, _, decision, _, _, _ = dense.dense_tables(class_logits, boundary_logits, given)
     expected = region_representativeness(decision, given)
@@ -176,7 +176,7 @@ def test_oracle_config_only_forces_the_regions():
         str(REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions.py")
     )
     config = Config.fromfile(str(ORACLE))
-    assert config.model.decode_head.force_regions == "ground_truth"
-    del config.model.decode_head["force_regions"]
+    assert config.model.decode_head.construction.force_regions == "ground_truth"
+    del config.model.decode_head.construction["force_regions"]
     assert config.model.to_dict() == base.model.to_dict()
     assert np.isclose(config.optim_wrapper.optimizer.lr, base.optim_wrapper.optimizer.lr)

@@ -10,12 +10,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_state_dict
+from mmengine.runner.checkpoint import load_checkpoint, load_state_dict
 from mmseg.models.utils import resize
 
 import mmseg_ranet  # noqa: F401
-from mmseg_ranet.models.decode_heads import RANetHead, RegionConstructionBlock, RegionInteractionBlock
-from mmseg_ranet.models.decode_heads.ranet_presets import resolve_switches
+from mmseg_ranet.models.decode_heads import (
+    RANetHead,
+    RegionConstructionBlock,
+    RegionConstructionSpec,
+    RegionInteractionBlock,
+    RegionInteractionSpec,
+)
 from mmseg_ranet.models.decode_heads.ranet_state_dict import upgrade_state_dict_layout
 
 from .test_ranet_head import NUM_CLASSES, _build, _features, _samples, _sharpen, _total
@@ -55,7 +60,10 @@ def _to_version_1(state: dict, prefix: str = "") -> OrderedDict:
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(variant="paper"), dict(variant="official", feature_convs=False, refine_convs=False)],
+    [
+        dict(variant="paper"),
+        dict(variant="official", interaction=dict(feature_convs=False, refine_convs=False)),
+    ],
     ids=["paper", "official-attentions"],
 )
 def test_head_equals_the_equations_composed_in_order(overrides):
@@ -68,6 +76,7 @@ def test_head_equals_the_equations_composed_in_order(overrides):
     inputs = [
         torch.randn(2, c, height, width, generator=generator, dtype=torch.float64) for c in (4, 4, 8, 12)
     ]
+    construction, interaction = head.region_construction.spec, head.region_interaction.spec
     with torch.no_grad():
         logits = head(inputs)
         stage3 = head.stage3_conv(inputs[2])
@@ -77,25 +86,25 @@ def test_head_equals_the_equations_composed_in_order(overrides):
         for b in range(2):
             boundary = torch.softmax(boundary_logits[b], 0)[1]
             probs = torch.softmax(class_logits[b], 0).flatten(1)
-            if head.divergence == "full":
+            if construction.divergence == "full":
                 semantic = full_jsd_reference(probs) / math.log(2)
             else:
                 semantic = binary_jsd_reference(probs)
             score = (1 - boundary_max_reference(boundary)) * (1 - semantic)
-            if head.learnable_decision:
+            if construction.learnable_decision:
                 score = float(head.decision_conv.weight) * score + float(head.decision_conv.bias)
                 linked = (score + score.T) / 2 > 0
             else:
-                linked = (score + score.T) / 2 > head.region_threshold
-            if head.region_rule == "components":
+                linked = (score + score.T) / 2 > construction.region_threshold
+            if construction.region_rule == "components":
                 region = components_reference(linked)
             else:
                 region = greedy_reference(linked)
             counts.append(len(set(region)))
             j_values = representativeness_reference(score, region)
-            reps = representatives_reference(j_values, region, head.num_representatives)
+            reps = representatives_reference(j_values, region, interaction.num_representatives)
             pixels = features[b].flatten(1).T
-            _, _, context = rib_reference(pixels, j_values, region, reps, paper=head.local_mask)
+            _, _, context = rib_reference(pixels, j_values, region, reps, paper=interaction.local_mask)
             contexts.append(context.T.reshape(-1, height, width))
         fused = head.fusion_conv(torch.cat([features, torch.stack(contexts)], dim=1))
         expected = head.conv_seg(fused)
@@ -103,7 +112,7 @@ def test_head_equals_the_equations_composed_in_order(overrides):
     torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-11)
 
 
-def test_blocks_own_their_layers_and_the_head_reaches_their_switches():
+def test_blocks_own_their_layers_and_their_settings():
     paper, official = _build(variant="paper"), _build(variant="official")
     assert [n for n, _ in paper.region_construction.named_parameters()] == [
         "decision_conv.weight",
@@ -130,10 +139,11 @@ def test_blocks_own_their_layers_and_the_head_reaches_their_switches():
         "fusion_conv",
         "boundary_seg",
     }
-    paper.stream_tables = False
-    assert paper.region_construction.stream_tables is False
-    official.num_representatives = 2
-    assert official.region_interaction.num_representatives == 2
+    # The settings are the blocks' own specs, not attributes of the head.
+    assert isinstance(paper.region_construction.spec, RegionConstructionSpec)
+    assert isinstance(official.region_interaction.spec, RegionInteractionSpec)
+    assert official.region_interaction.spec.num_representatives == 3
+    assert not hasattr(paper, "divergence") and not hasattr(paper, "num_representatives")
 
 
 @pytest.mark.parametrize("metadata", ["version-1", "none"])
@@ -167,10 +177,30 @@ def test_version_1_state_dict_loads_strictly_with_identical_outputs(variant, met
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), trained.state_dict().values()))
 
 
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_version_2_checkpoint_loads_strictly_with_identical_outputs(variant, tmp_path):
+    """A checkpoint file written by the head before its settings were nested (version 2: the same names)."""
+    trained = _build(seed=5, variant=variant)
+    _sharpen(trained)
+    with torch.no_grad():
+        for param in trained.parameters():
+            param.add_(0.01)
+    trained.eval()
+    state = torch.nn.ModuleDict({"decode_head": trained}).state_dict()
+    state._metadata["decode_head"]["version"] = 2
+    path = tmp_path / "version_2.pth"
+    torch.save({"state_dict": state, "meta": {}}, path)
+    fresh = torch.nn.ModuleDict({"decode_head": _build(seed=6, variant=variant)})
+    fresh.eval()
+    load_checkpoint(fresh, str(path), map_location="cpu", strict=True)
+    with torch.no_grad():
+        assert torch.equal(fresh["decode_head"](_features()), trained(_features()))
+
+
 def test_current_layout_is_versioned_and_not_renamed():
     head = _build(variant="official")
     state = head.state_dict()
-    assert state._metadata[""]["version"] == RANetHead._version == 2
+    assert state._metadata[""]["version"] == RANetHead._version == 3
     assert upgrade_state_dict_layout(dict(state)) == []
     old = _to_version_1(state)
     assert sorted(upgrade_state_dict_layout(old)) == sorted(k for k in _to_version_1(state) if k not in state)
@@ -241,24 +271,31 @@ def test_ohem_sampler_with_threshold_runs_in_the_segmentor_loss():
 
 def test_blocks_name_their_bad_arguments():
     init_default_scope("mmseg")
-    with pytest.raises(ValueError, match="divergence"):
-        RegionConstructionBlock(divergence="kl")
+    with pytest.raises(ValueError, match="construction.divergence"):
+        RegionConstructionBlock(dict(divergence="kl"))
     with pytest.raises(ValueError, match="learnable_decision"):
-        RegionConstructionBlock(learnable_decision=False)
+        RegionConstructionBlock(dict(learnable_decision=False))
     with pytest.raises(ValueError, match="stream_tables"):
-        RegionConstructionBlock(decision_kernel_size=3, stream_tables=True)
-    with pytest.raises(ValueError, match="region_impl"):
-        RegionConstructionBlock(region_impl="gpu")
-    with pytest.raises(ValueError, match="num_representatives"):
-        RegionInteractionBlock(6, num_representatives=0)
-    with pytest.raises(ValueError, match="global_softmax"):
-        RegionInteractionBlock(6, global_softmax="none")
-    with pytest.raises(ValueError, match="attention_scale"):
-        RegionInteractionBlock(6, attention_scale="yes")
-    with pytest.raises(ValueError, match="attention_impl must be one of .* got 'sparse'"):
-        RegionInteractionBlock(6, attention_impl="sparse")
-    with pytest.raises(TypeError, match="local_masks"):
-        resolve_switches("paper", local_masks=True)
+        RegionConstructionBlock(dict(decision_kernel_size=3, stream_tables=True))
+    with pytest.raises(ValueError, match="construction.region_impl"):
+        RegionConstructionBlock(dict(region_impl="gpu"))
+    with pytest.raises(ValueError, match="interaction.num_representatives"):
+        RegionInteractionBlock(6, dict(num_representatives=0))
+    with pytest.raises(ValueError, match="interaction.global_softmax"):
+        RegionInteractionBlock(6, dict(global_softmax="none"))
+    with pytest.raises(ValueError, match="interaction.attention_scale"):
+        RegionInteractionBlock(6, dict(attention_scale="yes"))
+    with pytest.raises(ValueError, match="interaction.attention_impl must be one of .* got 'sparse'"):
+        RegionInteractionBlock(6, dict(attention_impl="sparse"))
+    with pytest.raises(ValueError, match=r"unknown keys \['local_masks'\] in interaction"):
+        RegionInteractionBlock(6, dict(local_masks=True))
+
+
+def test_a_block_takes_its_spec_as_it_is():
+    spec = RegionConstructionSpec(region_threshold=0.5, decision_kernel_size=3)
+    block = RegionConstructionBlock(spec)
+    assert block.spec is spec and block.spec.stream_tables is False
+    assert float(block.decision_conv.bias) == -0.5
 
 
 def test_blocks_run_on_their_own():
@@ -266,11 +303,13 @@ def test_blocks_run_on_their_own():
     generator = torch.Generator().manual_seed(8)
     class_logits = 20 * torch.randn(2, NUM_CLASSES, 5, 6, generator=generator)
     boundary_logits = torch.randn(2, 2, 5, 6, generator=generator)
-    construction = RegionConstructionBlock(region_threshold=0.5)
+    construction = RegionConstructionBlock(dict(region_threshold=0.5))
     boundary, j_values, region, counts = construction(class_logits, boundary_logits)
     assert boundary.shape == (2, 5, 6) and j_values.shape == region.shape == (2, 30)
     assert torch.equal(counts, region.max(1).values + 1)
-    interaction = RegionInteractionBlock(4, num_representatives=2, feature_convs=True, refine_convs=True)
+    interaction = RegionInteractionBlock(
+        4, dict(num_representatives=2, feature_convs=True, refine_convs=True)
+    )
     context, reps = interaction(torch.randn(2, 4, 5, 6, generator=generator), j_values, region, counts)
     assert context.shape == (2, 4, 5, 6)
     assert torch.equal(reps.valid.sum(1), torch.stack([torch.bincount(r).clamp(max=2).sum() for r in region]))

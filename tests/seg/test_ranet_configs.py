@@ -15,6 +15,8 @@ from mmseg.structures import SegDataSample
 
 import mmseg_ranet  # noqa: F401
 
+from .ranet_variants import variant_settings
+
 REPO = Path(__file__).resolve().parents[2]
 RANET_CONFIGS = sorted((REPO / "configs/ranet").glob("*.py")) + [REPO / "configs/ranet_r101_cityscapes.py"]
 # The demo pair on the context data; the objects-data pair is checked in test_seg_experiment_configs.py.
@@ -75,9 +77,36 @@ def test_official_small_config_only_switches_the_variant():
         Config.fromfile(str(next(p for p in SMALL_CONFIGS if p.stem.endswith(suffix))))
         for suffix in ("synthetic-128x128", "_official")
     )
-    assert official.model.decode_head.variant == "official"
-    official.model.decode_head.variant = paper.model.decode_head.variant
+    settings = variant_settings("official")
+    head = official.model.decode_head
+    assert {key: head[key] for key in settings} == settings
+    for key, value in variant_settings("paper").items():
+        head[key] = value
+    head.interaction.num_representatives = paper.model.decode_head.interaction.num_representatives
     assert official.model.to_dict() == paper.model.to_dict()
+
+
+@pytest.mark.parametrize("name", ["ranet_r50-d8.py", "ranet_hr48.py"])
+def test_model_bases_hold_the_paper_variant(name):
+    head = Config.fromfile(str(REPO / "configs/_base_/models" / name)).model.decode_head
+    assert "variant" not in head
+    paper = variant_settings("paper")
+    assert {key: head[key] for key in paper} == paper and "loss_partition" not in head
+
+
+#: Every config in configs/ whose decode head is a RANetHead (the ablations and objects configs included).
+ALL_RANET_CONFIGS = sorted(
+    p
+    for p in (REPO / "configs").rglob("*.py")
+    if "_base_" not in p.parts and "RANetHead" in str(Config.fromfile(str(p)).model.get("decode_head", {}))
+)
+
+
+@pytest.mark.parametrize("path", ALL_RANET_CONFIGS, ids=[str(p.relative_to(REPO)) for p in ALL_RANET_CONFIGS])
+def test_every_ranet_config_builds_its_head(path):
+    init_default_scope("mmseg")
+    head = MODELS.build(Config.fromfile(str(path)).model.decode_head)
+    assert type(head).__name__ == "RANetHead"
 
 
 def _build_model(path: Path):

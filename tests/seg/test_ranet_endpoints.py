@@ -186,11 +186,13 @@ def _block(boundary_endpoints, stream: bool, **overrides):
     from mmseg_ranet.models.decode_heads.region_construction import RegionConstructionBlock
 
     block = RegionConstructionBlock(
-        region_threshold=0.5,
-        boundary_endpoints=boundary_endpoints,
-        stream_tables=stream,
-        region_rule=overrides.pop("region_rule", "components"),
-        **overrides,
+        dict(
+            region_threshold=0.5,
+            boundary_endpoints=boundary_endpoints,
+            stream_tables=stream,
+            region_rule=overrides.pop("region_rule", "components"),
+            **overrides,
+        )
     ).double()
     with torch.no_grad():
         block.decision_conv.weight.fill_(1.3)
@@ -247,5 +249,5 @@ def test_decision_only_endpoints_reach_the_partition_loss_margins():
 
 @pytest.mark.parametrize("value", [1, 0, "yes", "Decision", None])
 def test_boundary_endpoints_rejects_other_values(value):
-    with pytest.raises(ValueError, match="boundary_endpoints"):
+    with pytest.raises(ValueError, match=f"construction.boundary_endpoints must be one of .* got {value!r}"):
         _block(value, True)

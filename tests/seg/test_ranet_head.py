@@ -13,13 +13,15 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_ranet  # noqa: F401  (registers the head)
-from mmseg_ranet.models.decode_heads import RANET_VARIANTS, RANetHead
+from mmseg_ranet.models.decode_heads import RANetHead, RegionConstructionSpec, RegionInteractionSpec
+
+from .ranet_variants import VARIANTS, variant_settings
 
 HEIGHT, WIDTH, NUM_CLASSES = 7, 9, 5
 LABEL_SIZE = (HEIGHT * 8, WIDTH * 8)
 
 
-def _head_cfg(**overrides) -> dict:
+def _head_cfg(variant: str = "paper", construction=None, interaction=None, **overrides) -> dict:
     cfg = dict(
         type="RANetHead",
         in_channels=[8, 12],
@@ -27,9 +29,9 @@ def _head_cfg(**overrides) -> dict:
         input_transform="multiple_select",
         channels=6,
         num_classes=NUM_CLASSES,
-        num_representatives=3,
         norm_cfg=dict(type="BN"),
     )
+    cfg.update(variant_settings(variant, construction, {"num_representatives": 3, **(interaction or {})}))
     cfg.update(overrides)
     return cfg
 
@@ -72,7 +74,7 @@ def _sharpen(head: RANetHead, scale: float = 25.0) -> None:
         head.stage3_seg.weight.mul_(scale)
 
 
-@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_loss_keys_values_and_every_parameter_gets_a_gradient(variant):
     head = _build(variant=variant)
     _sharpen(head)
@@ -112,7 +114,7 @@ def test_loss_weights_are_the_released_ones():
     }
 
 
-@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_batch_items_with_different_region_counts(variant):
     head = _build(variant=variant)
     _sharpen(head)
@@ -139,9 +141,9 @@ def test_batch_items_with_different_region_counts(variant):
 @pytest.mark.parametrize(
     "threshold, expected", [(-1.5, "one"), (1.5, "all")], ids=["single-region", "singletons"]
 )
-@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_single_region_and_every_pixel_its_own_region(variant, threshold, expected):
-    head = _build(variant=variant, region_threshold=threshold)
+    head = _build(variant=variant, construction=dict(region_threshold=threshold))
     head.train()
     outputs = head.forward_regions(_features())
     want = 1 if expected == "one" else HEIGHT * WIDTH
@@ -198,28 +200,35 @@ def test_seeded_forward_backward_is_reproducible():
 
 
 SINGLE_SWITCHES = [
-    dict(divergence="binary"),
-    dict(jsd_normalize=False),
-    dict(region_rule="greedy"),
-    dict(representativeness_source="score"),
-    dict(representativeness_source="score", learnable_decision=False),
-    dict(local_mask=False),
-    dict(global_mask=False),
-    dict(global_softmax="joint"),
-    dict(distribution_mask=False),
-    dict(feature_convs=True),
-    dict(refine_convs=True),
-    dict(attention_scale=True),
-    dict(decision_kernel_size=3),
-    dict(num_representatives=1),
+    dict(construction=dict(divergence="binary")),
+    dict(construction=dict(jsd_normalize=False)),
+    dict(construction=dict(region_rule="greedy")),
+    dict(construction=dict(representativeness_source="score")),
+    dict(construction=dict(representativeness_source="score", learnable_decision=False)),
+    dict(interaction=dict(local_mask=False)),
+    dict(interaction=dict(global_mask=False)),
+    dict(interaction=dict(global_softmax="joint")),
+    dict(interaction=dict(distribution_mask=False)),
+    dict(interaction=dict(feature_convs=True)),
+    dict(interaction=dict(refine_convs=True)),
+    dict(interaction=dict(attention_scale=True)),
+    dict(construction=dict(decision_kernel_size=3)),
+    dict(interaction=dict(num_representatives=1)),
 ]
+BLOCKS = dict(construction="region_construction", interaction="region_interaction")
 
 
-@pytest.mark.parametrize("switch", SINGLE_SWITCHES, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def _switch_id(switch: dict) -> str:
+    return "-".join(f"{section}.{k}={v}" for section, keys in switch.items() for k, v in keys.items())
+
+
+@pytest.mark.parametrize("switch", SINGLE_SWITCHES, ids=_switch_id)
 def test_every_switch_can_be_ablated_alone(switch):
     head = _build(**switch)
-    for key, value in switch.items():
-        assert getattr(head, key) == value
+    for section, keys in switch.items():
+        spec = getattr(head, BLOCKS[section]).spec
+        for key, value in keys.items():
+            assert getattr(spec, key) == value
     # With the parameters they share copied over, the switch alone changes the output (eval: no dropout).
     baseline = _build()
     _sharpen(baseline)
@@ -232,7 +241,7 @@ def test_every_switch_can_be_ablated_alone(switch):
         same = torch.allclose(head(_features()), baseline(_features()), atol=1e-5)
     # A larger W^g starts as the identity too, so only its training can change the output (it runs the
     # dense tables, the baseline streams them: equal up to float rounding).
-    assert same == ("decision_kernel_size" in switch)
+    assert same == ("decision_kernel_size" in switch.get("construction", {}))
     head.train()
     losses = head.loss(_features(), _samples(), None)
     _total(losses).backward()
@@ -241,10 +250,87 @@ def test_every_switch_can_be_ablated_alone(switch):
 
 def test_official_variant_sets_the_released_switches():
     head = _build(variant="official")
-    for key, value in RANET_VARIANTS["official"].items():
-        assert getattr(head, key) == value, key
-    paper = _build(variant="official", divergence="full")
-    assert paper.divergence == "full" and paper.region_rule == "greedy"
+    official = variant_settings("official")
+    for section, block in BLOCKS.items():
+        for key, value in official[section].items():
+            if not (section == "interaction" and key == "num_representatives"):  # 3 in these tests
+                assert getattr(getattr(head, block).spec, key) == value, key
+    mixed = _build(variant="official", construction=dict(divergence="full")).region_construction.spec
+    assert mixed.divergence == "full" and mixed.region_rule == "greedy"
+
+
+@pytest.mark.parametrize("spec", [RegionConstructionSpec, RegionInteractionSpec])
+def test_spec_defaults_are_the_paper_variant(spec):
+    paper = variant_settings("paper")[spec.section]
+    default = spec()
+    assert {key: getattr(default, key) for key in paper} == paper
+    assert spec.from_cfg(paper) == default == spec.from_cfg(None) == spec.from_cfg({})
+
+
+def test_head_without_block_settings_is_the_paper_head():
+    init_default_scope("mmseg")
+    head = MODELS.build(
+        dict(
+            type="RANetHead",
+            in_channels=[8, 12],
+            in_index=[2, 3],
+            input_transform="multiple_select",
+            channels=6,
+            num_classes=NUM_CLASSES,
+        )
+    )
+    paper = _build()
+    assert head.region_construction.spec == paper.region_construction.spec
+    assert head.region_interaction.spec == RegionInteractionSpec()
+    assert head.loss_partition is None
+
+
+@pytest.mark.parametrize(
+    "spec, cfg, match",
+    [
+        (
+            RegionConstructionSpec,
+            dict(divergense="full", rule=1),
+            r"unknown keys \['divergense', 'rule'\] in construction",
+        ),
+        (
+            RegionInteractionSpec,
+            dict(num_representative=8),
+            r"unknown keys \['num_representative'\] in interaction",
+        ),
+        (RegionConstructionSpec, dict(divergence="kl"), r"construction\.divergence .* got 'kl'"),
+        (
+            RegionConstructionSpec,
+            dict(region_threshold="high"),
+            r"construction\.region_threshold .* got 'high'",
+        ),
+        (RegionConstructionSpec, dict(jsd_normalize=1), r"construction\.jsd_normalize .* got 1"),
+        (RegionConstructionSpec, dict(stream_tables=True, decision_kernel_size=3), "stream_tables"),
+        (
+            RegionInteractionSpec,
+            dict(num_representatives=True),
+            r"interaction\.num_representatives .* got True",
+        ),
+        (
+            RegionInteractionSpec,
+            dict(attention_impl="sparse"),
+            r"interaction\.attention_impl .* got 'sparse'",
+        ),
+        (RegionInteractionSpec, [("local_mask", False)], "interaction must be a dict"),
+    ],
+)
+def test_spec_errors_name_the_key_and_value(spec, cfg, match):
+    with pytest.raises(ValueError, match=match):
+        spec.from_cfg(cfg)
+
+
+def test_flat_settings_of_older_configs_are_named_with_their_new_place():
+    with pytest.raises(ValueError, match=r"construction=dict\(divergence='binary'\)"):
+        _build(divergence="binary")
+    with pytest.raises(ValueError, match=r"interaction=dict\(num_representatives=4\)"):
+        _build(num_representatives=4)
+    with pytest.raises(ValueError, match="ranet_official.py"):
+        MODELS.build(dict(_head_cfg(), variant="official"))
 
 
 def test_hrnet_style_resize_concat_input():
@@ -262,15 +348,23 @@ def test_hrnet_style_resize_concat_input():
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        (dict(variant="released"), "variant"),
-        (dict(num_representatives=0), "num_representatives"),
-        (dict(num_representatives=2.5), "num_representatives"),
-        (dict(region_rule="watershed"), "region_rule"),
-        (dict(divergence="kl"), "divergence"),
-        (dict(global_softmax="none"), "global_softmax"),
-        (dict(local_mask="yes"), "local_mask"),
-        (dict(learnable_decision=False, representativeness_source="decision"), "learnable_decision"),
-        (dict(decision_kernel_size=2), "decision_kernel_size"),
+        (dict(interaction=dict(num_representatives=0)), "interaction.num_representatives"),
+        (dict(interaction=dict(num_representatives=2.5)), "interaction.num_representatives"),
+        (dict(construction=dict(region_rule="watershed")), "construction.region_rule"),
+        (dict(construction=dict(divergence="kl")), "construction.divergence"),
+        (dict(interaction=dict(global_softmax="none")), "interaction.global_softmax"),
+        (dict(interaction=dict(local_mask="yes")), "interaction.local_mask"),
+        (
+            dict(construction=dict(learnable_decision=False, representativeness_source="decision")),
+            "learnable_decision",
+        ),
+        (dict(construction=dict(decision_kernel_size=2)), "construction.decision_kernel_size"),
+        (dict(construction=dict(unknown_switch=True)), r"unknown keys \['unknown_switch'\] in construction"),
+        (dict(loss_partition=False), "loss_partition"),
+        (
+            dict(construction=dict(decision_kernel_size=3), loss_partition=dict(type="RegionPartitionLoss")),
+            "decision_kernel_size=1",
+        ),
         (dict(in_channels=[8, 12, 16], in_index=[1, 2, 3]), "in_channels"),
         (dict(in_channels=[8, 12], in_index=[3]), "in_index"),
         (dict(region_scale=0), "region_scale"),
@@ -296,7 +390,7 @@ def test_bad_inputs_name_the_argument():
         head(features[3])
 
 
-@pytest.mark.parametrize("variant", list(RANET_VARIANTS))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_region_construction_matches_loop_reference(variant):
     """F = (1 - D)(1 - E), F^g = W^g (x) F, G and the regions against loops over pairs."""
     from .test_ranet_references import (
@@ -308,24 +402,25 @@ def test_region_construction_matches_loop_reference(variant):
         greedy_reference,
     )
 
-    head = _build(variant=variant, region_threshold=0.7).double()
+    head = _build(variant=variant, construction=dict(region_threshold=0.7)).double()
+    spec = head.region_construction.spec
     with torch.no_grad():
-        if head.learnable_decision:
+        if spec.learnable_decision:
             head.decision_conv.weight.fill_(1.3)  # a trained-looking affine map, not the identity
     generator = torch.Generator().manual_seed(6)
     height, width = 4, 5
     class_logits = 4 * torch.randn(2, NUM_CLASSES, height, width, generator=generator, dtype=torch.float64)
     boundary_logits = 2 * torch.randn(2, 2, height, width, generator=generator, dtype=torch.float64)
     class_logits.requires_grad_()
-    boundary_prob, score, decision, linked, region, counts = head.construct_regions(
+    boundary_prob, score, decision, linked, region, counts = head.region_construction.dense_tables(
         class_logits, boundary_logits
     )
     upstream = torch.rand_like(score)
     (grad,) = torch.autograd.grad((score * upstream).sum(), class_logits)
     for b in range(2):
-        d_table = boundary_max_reference(boundary_prob[b], endpoints=head.boundary_endpoints)
+        d_table = boundary_max_reference(boundary_prob[b], endpoints=spec.boundary_endpoints)
         probs = torch.softmax(class_logits[b], 0).flatten(1)
-        if head.divergence == "full":
+        if spec.divergence == "full":
             e_table = full_jsd_reference(probs) / math.log(2)
         else:
             e_table = binary_jsd_reference(probs)
@@ -347,7 +442,7 @@ def test_region_construction_matches_loop_reference(variant):
             g_ref = [[(f_ref[i, j] + f_ref[j, i]) / 2 > 0.7 for j in range(n)] for i in range(n)]
         g_ref = torch.tensor([[bool(v) for v in row] for row in g_ref])
         assert torch.equal(linked[b], g_ref)
-        if head.region_rule == "average_linkage":
+        if spec.region_rule == "average_linkage":
             from .test_region_linkage import _reference_partition
 
             margin = torch.tensor(
@@ -358,7 +453,7 @@ def test_region_construction_matches_loop_reference(variant):
             )
             clusters = _reference_partition(margin)
             reference = [min(next(c for c in clusters if i in c)) for i in range(n)]
-        elif head.region_rule == "components":
+        elif spec.region_rule == "components":
             reference = components_reference(g_ref)
         else:
             reference = greedy_reference(g_ref)
@@ -377,7 +472,7 @@ def test_compiled_and_torch_boundary_tables_give_the_same_head(variant):
     assert compiled_available(), compiled_unavailable_reason()
     results = {}
     for impl in ("torch", "compiled"):
-        head = _build(seed=3, variant=variant, boundary_impl=impl)
+        head = _build(seed=3, variant=variant, construction=dict(boundary_impl=impl))
         head.train()
         losses = head.loss(_features(), _samples(), train_cfg={})
         total = sum(v for k, v in losses.items() if "loss" in k)
@@ -397,5 +492,5 @@ def test_compiled_and_torch_boundary_tables_give_the_same_head(variant):
 
 
 def test_unknown_boundary_impl_is_named():
-    with pytest.raises(ValueError, match="boundary_impl"):
-        _build(boundary_impl="fast")
+    with pytest.raises(ValueError, match="construction.boundary_impl"):
+        _build(construction=dict(boundary_impl="fast"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,14 +13,15 @@ from mmseg.registry import MODELS
 
 import mmseg_ranet  # noqa: F401
 from mmseg_ranet.evaluation.region_quality import gt_segments
-from mmseg_ranet.models.decode_heads import RANET_VARIANT_LOSSES, RANET_VARIANTS, RegionConstructionBlock
+from mmseg_ranet.models.decode_heads import RegionConstructionBlock, RegionConstructionSpec
 from mmseg_ranet.models.decode_heads.region_partition_loss import (
     RegionPartitionLoss,
     grid_segments,
     neighbour_pairs,
 )
 
-from .test_streamed_regions import _features, _head, _run
+from .ranet_variants import variant_settings
+from .test_streamed_regions import _features, _head, _run, dense_copy
 
 HEIGHT = WIDTH = 9
 
@@ -44,8 +46,8 @@ def _logits(seed: int, classes: int = 3, size=(4, 5)):
     ids=["paper", "endpoints", "binary", "threshold", "no-semantic", "no-boundary"],
 )
 def test_pair_margins_equal_the_dense_decision_tables(switches):
-    block = RegionConstructionBlock(region_threshold=0.7, **switches).double()
-    if block.learnable_decision:
+    block = RegionConstructionBlock(dict(region_threshold=0.7, **switches)).double()
+    if block.spec.learnable_decision:
         with torch.no_grad():
             block.decision_conv.weight.fill_(1.3)
     class_logits, boundary_logits = _logits(0)
@@ -89,7 +91,7 @@ def _toy_label(size=(6, 8)):
 
 def test_partition_loss_learns_the_right_partition_on_a_toy_problem():
     torch.manual_seed(0)
-    block = RegionConstructionBlock(boundary_endpoints=True, representativeness_trains_decision=False)
+    block = RegionConstructionBlock(dict(boundary_endpoints=True, representativeness_trains_decision=False))
     loss = RegionPartitionLoss(num_pairs=64)
     # Start with unhelpful maps: nearly uniform classes (E has no gradient where P_i = P_j, so exactly
     # uniform classes would leave the semantic branch without a signal) and b = 0.5 everywhere.
@@ -114,7 +116,7 @@ def test_partition_loss_learns_the_right_partition_on_a_toy_problem():
 
 
 def test_partition_loss_reaches_wg_and_both_branches():
-    head = _head(variant="object_regions", region_threshold=0.3)
+    head = _head(variant="object_regions", construction=dict(region_threshold=0.3))
     head.train()
     outputs = head.forward_regions(_features())
     label = torch.randint(0, 4, (2, 1, 4 * HEIGHT, 4 * WIDTH), generator=torch.Generator().manual_seed(0))
@@ -137,10 +139,12 @@ def test_partition_loss_reaches_wg_and_both_branches():
 
 
 def test_object_region_preset_detaches_wg_in_j_only():
-    head = _head(variant="object_regions", region_threshold=0.3, loss_partition=False)
-    assert head.loss_partition is None and head.boundary_endpoints
+    head = _head(variant="object_regions", construction=dict(region_threshold=0.3), loss_partition=None)
+    assert head.loss_partition is None and head.region_construction.spec.boundary_endpoints
     reference = copy.deepcopy(head)
-    reference.representativeness_trains_decision = True
+    reference.region_construction.spec = replace(
+        reference.region_construction.spec, representativeness_trains_decision=True
+    )
     outputs, grads = _run(head, True)
     outputs_ref, grads_ref = _run(reference, True)
     torch.testing.assert_close(outputs.representativeness, outputs_ref.representativeness)
@@ -153,16 +157,21 @@ def test_object_region_preset_detaches_wg_in_j_only():
 
 
 def test_object_region_preset_values_and_loss_config():
-    preset = RANET_VARIANTS["object_regions"]
-    assert preset["boundary_endpoints"] and not preset["representativeness_trains_decision"]
-    assert preset["region_threshold"] == 0.5 and RANET_VARIANTS["paper"]["region_threshold"] == 0.8
-    assert (
-        preset["region_rule"] == "average_linkage" and RANET_VARIANTS["paper"]["region_rule"] == "components"
-    )
+    preset, paper = variant_settings("object_regions"), variant_settings("paper")
+    construction = preset["construction"]
+    assert construction["boundary_endpoints"] and not construction["representativeness_trains_decision"]
+    assert construction["region_threshold"] == 0.5 and paper["construction"]["region_threshold"] == 0.8
+    assert construction["region_rule"] == "average_linkage"
+    assert paper["construction"]["region_rule"] == "components"
     fixes = ("boundary_endpoints", "representativeness_trains_decision", "region_threshold", "region_rule")
-    same = {k: v for k, v in preset.items() if k not in fixes}
-    assert same == {k: v for k, v in RANET_VARIANTS["paper"].items() if k not in fixes}
-    assert RANET_VARIANT_LOSSES["paper"] is None and RANET_VARIANT_LOSSES["official"] is None
+    same = {k: v for k, v in construction.items() if k not in fixes}
+    assert same == {k: v for k, v in paper["construction"].items() if k not in fixes}
+    assert preset["interaction"] == paper["interaction"]
+    # Only the object-region variant differs from the defaults by more than its fragment's keys.
+    assert RegionConstructionSpec.from_cfg(construction) == RegionConstructionSpec(
+        **{k: construction[k] for k in fixes}
+    )
+    assert "loss_partition" not in paper and "loss_partition" not in variant_settings("official")
     head = _head(variant="object_regions")
     assert isinstance(head.loss_partition, RegionPartitionLoss) and head.loss_partition.num_pairs == 1024
     head = _head(
@@ -182,13 +191,16 @@ def test_object_region_preset_values_and_loss_config():
             "no pairs",
         ),
         (
-            dict(variant="object_regions", decision_kernel_size=3, stream_tables=False),
+            dict(variant="object_regions", construction=dict(decision_kernel_size=3, stream_tables=False)),
             "decision_kernel_size=1",
         ),
-        (dict(force_regions="cell"), "force_regions"),
-        (dict(region_threshold="high"), "region_threshold"),
-        (dict(boundary_endpoints="yes"), "boundary_endpoints"),
-        (dict(representativeness_trains_decision=1), "representativeness_trains_decision"),
+        (dict(construction=dict(force_regions="cell")), "construction.force_regions"),
+        (dict(construction=dict(region_threshold="high")), "construction.region_threshold"),
+        (dict(construction=dict(boundary_endpoints="yes")), "construction.boundary_endpoints"),
+        (
+            dict(construction=dict(representativeness_trains_decision=1)),
+            "construction.representativeness_trains_decision",
+        ),
     ],
 )
 def test_bad_switches_and_loss_configs_are_named(overrides, message):
@@ -200,9 +212,8 @@ def test_bad_switches_and_loss_configs_are_named(overrides, message):
 @pytest.mark.parametrize("variant", ["object_regions", "official"])
 def test_forced_regions_streamed_equals_dense(variant, forced):
     threshold = dict(region_threshold=0.3) if variant == "object_regions" else {}
-    head = _head(variant=variant, force_regions=forced, **threshold)
-    dense = copy.deepcopy(head)
-    dense.stream_tables = False
+    head = _head(variant=variant, construction=dict(force_regions=forced, **threshold))
+    dense = dense_copy(head)
     out_s, grads_s = _run(head, True)
     out_d, grads_d = _run(dense, True)
     want = 1 if forced == "image" else HEIGHT * WIDTH
@@ -213,7 +224,7 @@ def test_forced_regions_streamed_equals_dense(variant, forced):
     for name in grads_d:
         torch.testing.assert_close(grads_s[name], grads_d[name], rtol=1e-9, atol=1e-11, msg=name)
     # Forcing changes the head's output compared with the regions of G.
-    free = _head(variant=variant, **threshold)
+    free = _head(variant=variant, construction=threshold)
     out_free, _ = _run(free, True)
     assert 1 < int(out_free.num_regions.min()) and int(out_free.num_regions.max()) < HEIGHT * WIDTH
     assert not torch.allclose(out_free.seg_logits, out_s.seg_logits)
@@ -221,7 +232,7 @@ def test_forced_regions_streamed_equals_dense(variant, forced):
 
 def test_object_region_head_loss_has_the_partition_term_and_it_is_finite_on_all_ignore():
     init_default_scope("mmseg")
-    head = _head(variant="object_regions", region_threshold=0.3)
+    head = _head(variant="object_regions", construction=dict(region_threshold=0.3))
     head.train()
     outputs = head.forward_regions(_features())
     label = torch.full((2, 1, 4 * HEIGHT, 4 * WIDTH), 255)

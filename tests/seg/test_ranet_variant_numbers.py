@@ -1,8 +1,9 @@
 """The two published presets keep their numbers: outputs, regions, losses and gradients of a tiny head.
 
 ``tests/seg/data/ranet_variant_numbers.pt`` holds them in float64 for a fixed seed, recorded before the
-object-region switches existed (``python tests/seg/test_ranet_variant_numbers.py`` rewrites it). Any new
-switch must leave ``variant='paper'`` and ``variant='official'`` untouched when it is off.
+object-region switches existed (``python -m tests.seg.test_ranet_variant_numbers`` rewrites it). Any new
+setting must leave the paper and official variants (``configs/_base_/models/ranet_paper.py``,
+``ranet_official.py``) untouched when it is off.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from mmseg.structures import SegDataSample
 
 import mmseg_ranet  # noqa: F401
 
+from .ranet_variants import variant_settings
+
 RECORD = Path(__file__).resolve().parent / "data" / "ranet_variant_numbers.pt"
 VARIANTS = ("paper", "official")
 SIZE = 9
@@ -29,16 +32,14 @@ def _head(variant: str):
     head = MODELS.build(
         dict(
             type="RANetHead",
-            variant=variant,
             in_channels=[8, 12],
             in_index=[2, 3],
             input_transform="multiple_select",
             channels=8,
             num_classes=4,
-            num_representatives=3,
             dropout_ratio=0.0,
             norm_cfg=dict(type="BN"),
-            region_threshold=0.9,
+            **variant_settings(variant, dict(region_threshold=0.9), dict(num_representatives=3)),
         )
     ).double()
     with torch.no_grad():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 
 import pytest
@@ -10,7 +9,7 @@ import torch
 
 from mmseg_ranet.models.ops import average_linkage_labels, average_linkage_roots, region_labels
 
-from .test_streamed_regions import HEIGHT, WIDTH, _head, _run
+from .test_streamed_regions import HEIGHT, WIDTH, _head, _run, dense_copy
 
 
 def _reference_partition(margin: torch.Tensor) -> set[frozenset[int]]:
@@ -86,10 +85,8 @@ def test_average_linkage_equals_components_on_clean_margins_and_counts_ties_as_u
 @pytest.mark.parametrize("variant", ["object_regions", "paper"])
 def test_head_streamed_equals_dense_with_average_linkage(variant):
     threshold = dict(region_threshold=0.3) if variant == "object_regions" else {}
-    head = _head(variant=variant, region_rule="average_linkage", **threshold)
-    dense = copy.deepcopy(head)
-    dense.stream_tables = False
-    dense.region_construction.stream_tables = False
+    head = _head(variant=variant, construction=dict(region_rule="average_linkage", **threshold))
+    dense = dense_copy(head)
     out_s, grads_s = _run(head, True)
     out_d, grads_d = _run(dense, True)
     assert torch.equal(out_s.region, out_d.region)

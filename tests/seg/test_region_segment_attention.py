@@ -210,7 +210,8 @@ def test_interaction_block_segment_and_dense_agree(kinds, refine, large_row):
     for impl in ("segment", "dense"):
         torch.manual_seed(0)
         block = RegionInteractionBlock(
-            channels, num_representatives=3, feature_convs=refine, refine_convs=refine, attention_impl=impl
+            channels,
+            dict(num_representatives=3, feature_convs=refine, refine_convs=refine, attention_impl=impl),
         ).double()
         context, _ = block(features, j_values, region, counts)
         outputs.append(context)
@@ -264,7 +265,7 @@ def test_auto_attention_impl_switches_on_the_representative_count(monkeypatch, l
         monkeypatch.setattr(region_interaction, name, spy)
     monkeypatch.setattr(region_interaction, "DENSE_MAX_REPRESENTATIVES", limit)
     _, _, j_values, region, _ = _inputs(("few", "pixel"), num_pixels=20, seed=2)
-    block = region_interaction.RegionInteractionBlock(3, num_representatives=2)
-    assert block.attention_impl == "auto"
+    block = region_interaction.RegionInteractionBlock(3, dict(num_representatives=2))
+    assert block.spec.attention_impl == "auto"
     block(torch.randn(2, 3, 4, 5), j_values.float(), region, region.max(1).values + 1)
     assert calls == [expected, expected]

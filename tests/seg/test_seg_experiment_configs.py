@@ -57,25 +57,29 @@ def test_twelve_ablations_exist_and_only_change_the_head_or_the_optimizer():
 
 
 @pytest.mark.parametrize(
-    "name, key, value",
+    "name, section, key, value",
     [
-        ("no-boundary", "use_boundary_term", False),
-        ("no-semantic", "use_semantic_term", False),
-        ("k1", "num_representatives", 1),
-        ("k4", "num_representatives", 4),
-        ("k16", "num_representatives", 16),
-        ("unmasked", "distribution_mask", False),
-        ("binary-jsd", "divergence", "binary"),
-        ("boundary-endpoints", "boundary_endpoints", True),
-        ("detached-decision", "representativeness_trains_decision", False),
-        ("forced-image", "force_regions", "image"),
-        ("forced-ground-truth", "force_regions", "ground_truth"),
+        ("no-boundary", "construction", "use_boundary_term", False),
+        ("no-semantic", "construction", "use_semantic_term", False),
+        ("k1", "interaction", "num_representatives", 1),
+        ("k4", "interaction", "num_representatives", 4),
+        ("k16", "interaction", "num_representatives", 16),
+        ("unmasked", "interaction", "distribution_mask", False),
+        ("binary-jsd", "construction", "divergence", "binary"),
+        ("boundary-endpoints", "construction", "boundary_endpoints", True),
+        ("detached-decision", "construction", "representativeness_trains_decision", False),
+        ("forced-image", "construction", "force_regions", "image"),
+        ("forced-ground-truth", "construction", "force_regions", "ground_truth"),
     ],
 )
-def test_ablation_switch(name, key, value):
+def test_ablation_switch(name, section, key, value):
     path = next(p for p in ABLATIONS if p.stem.endswith("_" + name))
     head = Config.fromfile(str(path)).model.decode_head
-    assert head[key] == value and head.variant == "paper"
+    main = Config.fromfile(str(REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"))
+    assert head[section][key] == value
+    # The other block's settings and the losses stay the paper variant's of the main config.
+    other = "interaction" if section == "construction" else "construction"
+    assert head[other] == main.model.decode_head[other] and "loss_partition" not in head
 
 
 def test_frozen_decision_config_sets_zero_lr_on_decision_conv():

@@ -7,6 +7,7 @@ F = (1 - D)(1 - E), F^g = w F + b, G = [(F^g + F^g^T) / 2 > 0], regions from G, 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -22,6 +23,8 @@ from mmseg_ranet.models.ops import (
     region_representativeness,
     streamed_region_scores,
 )
+
+from .ranet_variants import variant_settings
 
 
 def _dense(boundary, log_probs, spec, weight, bias):
@@ -99,7 +102,7 @@ def test_streamed_scores_check_their_inputs():
 HEIGHT = WIDTH = 9
 
 
-def _head(**overrides):
+def _head(variant: str = "paper", construction=None, interaction=None, **overrides):
     init_default_scope("mmseg")
     torch.manual_seed(0)
     cfg = dict(
@@ -109,10 +112,15 @@ def _head(**overrides):
         input_transform="multiple_select",
         channels=8,
         num_classes=4,
-        num_representatives=3,
         dropout_ratio=0.0,
         norm_cfg=dict(type="BN"),
-        region_threshold=0.9,
+    )
+    cfg.update(
+        variant_settings(
+            variant,
+            {"region_threshold": 0.9, **(construction or {})},
+            {"num_representatives": 3, **(interaction or {})},
+        )
     )
     cfg.update(overrides)
     head = MODELS.build(cfg).double()
@@ -146,19 +154,25 @@ def _run(head, training):
 HEAD_CASES = [
     dict(variant="paper"),
     dict(variant="official"),
-    dict(variant="paper", divergence="binary", region_rule="greedy"),
-    dict(variant="official", divergence="full", use_boundary_term=False),
-    dict(variant="paper", region_impl="torch"),
+    dict(variant="paper", construction=dict(divergence="binary", region_rule="greedy")),
+    dict(variant="official", construction=dict(divergence="full", use_boundary_term=False)),
+    dict(variant="paper", construction=dict(region_impl="torch")),
 ]
+
+
+def dense_copy(head):
+    """The head with the same weights computing its dense tables instead of streaming them."""
+    dense = copy.deepcopy(head)
+    dense.region_construction.spec = replace(dense.region_construction.spec, stream_tables=False)
+    return dense
 
 
 @pytest.mark.parametrize("case", HEAD_CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_streamed_head_equals_dense_head(case, training):
     streamed = _head(**case)
-    dense = copy.deepcopy(streamed)
-    dense.stream_tables = False
-    assert streamed.stream_tables
+    dense = dense_copy(streamed)
+    assert streamed.region_construction.spec.stream_tables
     out_s, grads_s = _run(streamed, training)
     out_d, grads_d = _run(dense, training)
     assert torch.equal(out_s.region, out_d.region)
@@ -175,20 +189,20 @@ def test_streamed_head_equals_dense_head(case, training):
             mine = torch.zeros_like(reference) if mine is None else mine
             reference = torch.zeros_like(mine) if reference is None else reference
             torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=name)
-        if streamed.learnable_decision:
+        if streamed.region_construction.spec.learnable_decision:
             assert grads_s["region_construction.decision_conv.weight"].abs().sum() > 0
 
 
 def test_stream_tables_needs_a_1x1_decision():
-    assert not _head(decision_kernel_size=3).stream_tables
+    assert not _head(construction=dict(decision_kernel_size=3)).region_construction.spec.stream_tables
     with pytest.raises(ValueError, match="decision_kernel_size=1"):
-        _head(decision_kernel_size=3, stream_tables=True)
-    with pytest.raises(ValueError, match="region_impl"):
-        _head(region_impl="gpu")
-    with pytest.raises(ValueError, match="semantic_impl"):
-        _head(semantic_impl="fast")
-    with pytest.raises(ValueError, match="stream_tables"):
-        _head(stream_tables="yes")
+        _head(construction=dict(decision_kernel_size=3, stream_tables=True))
+    with pytest.raises(ValueError, match="construction.region_impl"):
+        _head(construction=dict(region_impl="gpu"))
+    with pytest.raises(ValueError, match="construction.semantic_impl"):
+        _head(construction=dict(semantic_impl="fast"))
+    with pytest.raises(ValueError, match="construction.stream_tables"):
+        _head(construction=dict(stream_tables="yes"))
 
 
 @pytest.mark.parametrize("masked", [True, False], ids=["region-masked", "unmasked"])

@@ -2,6 +2,7 @@
 # (resize_concat, as mmseg's HRNet heads do); that map feeds both the class/boundary branch (C, B) and the
 # region features A through their own convolutions. region_scale=0.5 runs the region blocks on the
 # stride-8 grid of the ResNet-D8 configs: the pairwise tables grow with the square of the pixel count.
+_base_ = ["./ranet_paper.py"]
 norm_cfg = dict(type="SyncBN", requires_grad=True)
 data_preprocessor = dict(
     type="SegDataPreProcessor",
@@ -40,14 +41,11 @@ model = dict(
     ),
     decode_head=dict(
         type="RANetHead",
-        variant="paper",
         in_channels=[48, 96, 192, 384],
         in_index=(0, 1, 2, 3),
         input_transform="resize_concat",
         region_scale=0.5,
         channels=512,
-        num_representatives=8,
-        region_threshold=0.8,
         dropout_ratio=0.1,
         num_classes=19,
         norm_cfg=norm_cfg,
@@ -62,6 +60,8 @@ model = dict(
         loss_stage3_boundary=dict(
             type="CrossEntropyLoss", use_sigmoid=False, loss_name="loss_stage3_boundary", loss_weight=0.08
         ),
+        # The paper's region blocks (construction, interaction; no partition loss).
+        **_base_.ranet_paper,
     ),
     train_cfg=dict(),
     test_cfg=dict(mode="whole"),

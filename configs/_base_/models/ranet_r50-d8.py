@@ -1,5 +1,6 @@
 # RANet on a dilated ResNet-50 (output stride 8): stage 3 feeds the class/boundary branch (C, B), stage 4
 # the region features A. The stage-3 branch doubles as the auxiliary head, so there is no auxiliary_head.
+_base_ = ["./ranet_paper.py"]
 norm_cfg = dict(type="SyncBN", requires_grad=True)
 data_preprocessor = dict(
     type="SegDataPreProcessor",
@@ -27,13 +28,10 @@ model = dict(
     ),
     decode_head=dict(
         type="RANetHead",
-        variant="paper",
         in_channels=[1024, 2048],
         in_index=[2, 3],
         input_transform="multiple_select",
         channels=512,
-        num_representatives=8,
-        region_threshold=0.8,
         dropout_ratio=0.1,
         num_classes=19,
         norm_cfg=norm_cfg,
@@ -49,6 +47,8 @@ model = dict(
         loss_stage3_boundary=dict(
             type="CrossEntropyLoss", use_sigmoid=False, loss_name="loss_stage3_boundary", loss_weight=0.08
         ),
+        # The paper's region blocks (construction, interaction; no partition loss).
+        **_base_.ranet_paper,
     ),
     # model training and testing settings
     train_cfg=dict(),

@@ -2,4 +2,4 @@
 # representativeness J (representativeness_trains_decision=False); with no partition loss W^g then keeps
 # its initial value. Everything else is the paper's.
 _base_ = ["../ranet_r18-d8_1xb8-600_synthetic-128x128.py"]
-model = dict(decode_head=dict(representativeness_trains_decision=False))
+model = dict(decode_head=dict(construction=dict(representativeness_trains_decision=False)))

@@ -3,4 +3,4 @@
 # while J averages F with the released D, so a cell on an outline is no longer cut out of J. Measured on the
 # objects scenes, the end points everywhere cost the paper variant 4.1 mIoU (ablations/..._boundary-endpoints.py).
 _base_ = ["../ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions.py"]
-model = dict(decode_head=dict(boundary_endpoints="decision"))
+model = dict(decode_head=dict(construction=dict(boundary_endpoints="decision")))

@@ -1,4 +1,4 @@
 # Ablation: the object-region RANet with its regions forced to one region per stride-8 cell
 # (force_regions='pixel'); everything else (scores, J, representatives, attentions, losses) unchanged.
 _base_ = ["../ranet_r18-d8_1xb8-600_synthetic-128x128_object-regions.py"]
-model = dict(decode_head=dict(force_regions="pixel"))
+model = dict(decode_head=dict(construction=dict(force_regions="pixel")))

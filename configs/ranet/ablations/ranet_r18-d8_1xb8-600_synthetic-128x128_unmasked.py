@@ -3,5 +3,7 @@
 # representatives. Regions still choose the representatives.
 _base_ = ["../ranet_r18-d8_1xb8-600_synthetic-128x128.py"]
 model = dict(
-    decode_head=dict(local_mask=False, global_mask=False, global_softmax="joint", distribution_mask=False)
+    decode_head=dict(
+        interaction=dict(local_mask=False, global_mask=False, global_softmax="joint", distribution_mask=False)
+    )
 )

@@ -1,17 +1,17 @@
 """Decode heads registered in mmseg.registry.MODELS, and the blocks they are built from."""
 
-from .ranet_head import RANetHead, RegionOutputs
-from .ranet_presets import RANET_VARIANT_LOSSES, RANET_VARIANTS
-from .region_construction import RegionConstructionBlock
-from .region_interaction import RegionInteractionBlock
+from .ranet_head import RANetHead
+from .region_construction import RegionConstructionBlock, RegionConstructionSpec
+from .region_interaction import RegionInteractionBlock, RegionInteractionSpec
+from .region_outputs import RegionOutputs
 from .region_partition_loss import RegionPartitionLoss
 
 __all__ = [
-    "RANET_VARIANT_LOSSES",
-    "RANET_VARIANTS",
     "RANetHead",
     "RegionConstructionBlock",
+    "RegionConstructionSpec",
     "RegionInteractionBlock",
+    "RegionInteractionSpec",
     "RegionOutputs",
     "RegionPartitionLoss",
 ]

@@ -1,5 +1,5 @@
-"""RANet decode head: wires the stage-3 branch, the Region Construction Block, the Region Interaction
-Block and the classifiers together."""
+"""RANet decode head: the stage-3 branch, the Region Construction Block, the Region Interaction Block,
+the classifiers and their losses."""
 
 from __future__ import annotations
 
@@ -7,30 +7,22 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, MultiConfig
+from mmseg.utils import ConfigType, MultiConfig, OptConfigType, SampleList
 from torch import Tensor
 
 from ..ops import ground_truth_regions
-from .ranet_inputs import check_inputs_config, select_stage_features
-from .ranet_loss import RANetLossMixin
-from .ranet_presets import (
-    CONSTRUCTION_SWITCHES,
-    INTERACTION_SWITCHES,
-    BlockSwitch,
-    resolve_loss_partition,
-    resolve_switches,
-)
 from .ranet_state_dict import upgrade_state_dict_layout
-from .region_construction import RegionConstructionBlock
-from .region_interaction import RegionInteractionBlock
+from .region_construction import RegionConstructionBlock, RegionConstructionSpec
+from .region_interaction import RegionInteractionBlock, RegionInteractionSpec
 from .region_outputs import RegionOutputs
 from .region_partition_loss import RegionPartitionLoss  # noqa: F401  (registers the loss)
 
 
 @MODELS.register_module()
-class RANetHead(RANetLossMixin, BaseDecodeHead):
+class RANetHead(BaseDecodeHead):
     """Region Attention Network head.
 
     This head is the implementation of `RANet: Region Attention Network for Semantic Segmentation
@@ -42,6 +34,13 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
     most representative pixels of every region and runs three attentions on the stage-4 features A:
     local collection inside a region, global interaction between regions and distribution back to the
     pixels. Its output O is fused with A; ``cls_seg`` and a boundary classifier read the fused features.
+
+    Each block takes its settings as one nested dict, validated into its spec
+    (:class:`RegionConstructionSpec`, :class:`RegionInteractionSpec`) whose defaults are the paper's, so
+    ``dict(type='RANetHead', ...)`` without ``construction`` and ``interaction`` is the paper's head. The
+    released code's choices and the object-region variant are config fragments
+    (``configs/_base_/models/ranet_official.py``, ``ranet_object-regions.py``), and an ablation overrides
+    one nested key, e.g. ``model=dict(decode_head=dict(interaction=dict(num_representatives=1)))``.
 
     ``forward`` returns ``(seg_logits, stage3_logits, boundary_logits, stage3_boundary_logits)`` in
     training and only ``seg_logits`` in eval. The training losses are
@@ -57,134 +56,67 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
     region grid from HRNet's stride 4 to stride 8 (the ResNet-D8 grid) because the pairwise tables grow with
     the square of the pixel count.
 
-    Every switch below is described in full by the block that keeps it (:class:`RegionConstructionBlock`,
-    :class:`RegionInteractionBlock`); the presets are ``RANET_VARIANTS``.
-
     Args:
         in_channels (int | Sequence[int]): Input channels; (stage 3, stage 4) with ``'multiple_select'``.
         channels (int): Channels of A, of the attentions and of the fused features (512 in the paper).
-        variant (str): ``'paper'`` (default) or ``'official'``; fills the switches left as None below.
         stage3_channels (int, optional): Channels of the stage-3 branch. Defaults to ``channels``.
-        num_representatives (int): K, representatives per region. Defaults to 8.
-        region_threshold (float, optional): Threshold on (F + F^T)/2 for G (initial -bias of W^g); 0.8 in
-            ``'paper'`` and ``'official'``, 0.5 in ``'object_regions'``.
-        divergence (str, optional): ``'full'`` class JSD (paper) or ``'binary'`` (released code).
-        jsd_normalize (bool, optional): Divide E by ln 2 so that E lies in [0, 1] like D (paper).
-        learnable_decision (bool, optional): Apply the learnable W^g to F (paper) or threshold F.
-        representativeness_source (str, optional): J averages ``'decision'`` = F^g (paper) or ``'score'``.
-        region_rule (str, optional): ``'components'`` of G (paper), ``'greedy'`` (released code) or
-            ``'average_linkage'`` (see ``RegionConstructionBlock``).
-        local_mask (bool, optional): Collect only from the own region's non-representatives.
-        global_mask (bool, optional): Interact only with other regions' representatives.
-        global_softmax (str, optional): ``'per_region'`` (paper) or ``'joint'`` (released code).
-        distribution_mask (bool, optional): Distribute only from the own region's representatives.
-        feature_convs (bool, optional): Query/value 3x3 convolutions over A (released code).
-        refine_convs (bool, optional): Refinement convolutions after each attention (released code).
-        use_boundary_term (bool): Use D in F; False sets D = 0 (an ablation). Defaults to True.
-        use_semantic_term (bool): Use E in F; False sets E = 0 (an ablation). Defaults to True.
-        boundary_endpoints (bool | str, optional): D counts the segment's end points, max(D_ij, b_i, b_j);
-            ``'decision'``: only in the region decision and the partition loss, not in J.
-        representativeness_trains_decision (bool, optional): W^g learns through J (paper); False: only
-            from ``loss_partition``.
-        force_regions (str, optional): ``'image'`` or ``'pixel'`` replaces the partition by one region per
-            image or per cell (an ablation), ``'ground_truth'`` by the GT segments of the label (an oracle;
-            needs ``RegionEncoderDecoder``); None (default) keeps the regions of G.
-        attention_scale (bool): Divide attention scores by sqrt(channels). Defaults to False.
-        decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
         region_scale (float): Resize factor of the features before the region blocks. Defaults to 1.
-        boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` boundary table D (same numbers).
-        semantic_impl (str): The same choice for the full-form E (equal to float rounding).
-        region_impl (str): The same choice for the streamed decision, regions and region sums.
-        stream_tables (bool, optional): Stream the region tables (same numbers); None: when W^g is 1x1.
+        construction (dict, optional): Settings of the Region Construction Block
+            (:class:`RegionConstructionSpec`: the region threshold, divergence form, learnable decision,
+            region rule, boundary end points, forced regions, implementations, ...). Defaults to the paper's.
+        interaction (dict, optional): Settings of the Region Interaction Block
+            (:class:`RegionInteractionSpec`: K, the attention masks and softmax, the released code's
+            convolutions, ...). Defaults to the paper's.
         boundary_ignore_index (int): Ignored value in ``gt_edge_map``. Defaults to 255.
         loss_stage3 (dict): Loss of C. Defaults to cross-entropy with weight 0.4.
         loss_boundary (dict): Boundary loss of the final features. Defaults to cross-entropy, weight 0.2.
         loss_stage3_boundary (dict): Loss of B. Defaults to cross-entropy with weight 0.08.
-        loss_partition (dict | bool, optional): Loss on the region decision of sampled pixel pairs, e.g.
-            ``dict(type='RegionPartitionLoss', loss_weight=1.0, num_pairs=1024)``; None takes the
-            variant's (``RANET_VARIANT_LOSSES``: only ``'object_regions'`` has one), False turns it off.
-        **kwargs: ``BaseDecodeHead`` arguments (``num_classes``, ``loss_decode`` for the final logits with
-            weight 1.0, ``dropout_ratio``, ``norm_cfg``, ``sampler``, ...).
+        loss_partition (dict, optional): Loss on the region decision of sampled pixel pairs, e.g.
+            ``dict(type='RegionPartitionLoss', loss_weight=1.0, num_pairs=1024)`` (the object-region
+            variant's). Defaults to None (no such loss, as in the paper).
+        loss_decode (dict | list[dict]): Loss of the final logits. Defaults to cross-entropy, weight 1.0.
+        **kwargs: Other ``BaseDecodeHead`` arguments (``num_classes``, ``dropout_ratio``, ``norm_cfg``,
+            ``sampler``, ``in_index``, ``input_transform``, ...).
     """
 
-    # Version 2 moved W^g and the attention convolutions into the blocks (see ``ranet_state_dict``).
-    _version = 2
+    # Version 2 moved W^g and the attention convolutions into the blocks (see ``ranet_state_dict``);
+    # version 3 took the block settings as nested configs (same parameter names as version 2).
+    _version = 3
 
     def __init__(
         self,
         in_channels: int | list[int],
         channels: int,
         *,
-        variant: str = "paper",
         stage3_channels: int | None = None,
-        num_representatives: int = 8,
-        region_threshold: float | None = None,
-        divergence: str | None = None,
-        jsd_normalize: bool | None = None,
-        learnable_decision: bool | None = None,
-        representativeness_source: str | None = None,
-        region_rule: str | None = None,
-        local_mask: bool | None = None,
-        global_mask: bool | None = None,
-        global_softmax: str | None = None,
-        distribution_mask: bool | None = None,
-        feature_convs: bool | None = None,
-        refine_convs: bool | None = None,
-        use_boundary_term: bool = True,
-        use_semantic_term: bool = True,
-        boundary_endpoints: bool | str | None = None,
-        representativeness_trains_decision: bool | None = None,
-        force_regions: str | None = None,
-        attention_scale: bool = False,
-        decision_kernel_size: int = 1,
         region_scale: float = 1.0,
-        boundary_impl: str = "auto",
-        semantic_impl: str = "auto",
-        region_impl: str = "auto",
-        stream_tables: bool | None = None,
+        construction: OptConfigType = None,
+        interaction: OptConfigType = None,
         boundary_ignore_index: int = 255,
         loss_stage3: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_stage3_ce", loss_weight=0.4),
         loss_boundary: ConfigType = dict(type="CrossEntropyLoss", loss_name="loss_boundary", loss_weight=0.2),
         loss_stage3_boundary: ConfigType = dict(
             type="CrossEntropyLoss", loss_name="loss_stage3_boundary", loss_weight=0.08
         ),
-        loss_partition: ConfigType | bool | None = None,
+        loss_partition: OptConfigType = None,
         loss_decode: MultiConfig = dict(type="CrossEntropyLoss", loss_name="loss_ce", loss_weight=1.0),
         **kwargs,
     ) -> None:
+        self._check_flat_settings(kwargs)
         input_transform = kwargs.get("input_transform")
-        check_inputs_config(in_channels, kwargs.get("in_index", -1), input_transform)
+        self._check_inputs_config(in_channels, kwargs.get("in_index", -1), input_transform)
+        if (
+            isinstance(region_scale, bool)
+            or not isinstance(region_scale, (int, float))
+            or not region_scale > 0
+        ):
+            raise ValueError(f"region_scale must be a number > 0, got {region_scale!r}")
+        if loss_partition is not None and not (isinstance(loss_partition, dict) and "type" in loss_partition):
+            raise ValueError(
+                "loss_partition must be None (no partition loss) or a loss config dict with a 'type', "
+                f"got {loss_partition!r}"
+            )
         super().__init__(in_channels, channels, loss_decode=loss_decode, **kwargs)
-        switches = resolve_switches(
-            variant,
-            num_representatives=num_representatives,
-            region_threshold=region_threshold,
-            divergence=divergence,
-            jsd_normalize=jsd_normalize,
-            learnable_decision=learnable_decision,
-            representativeness_source=representativeness_source,
-            region_rule=region_rule,
-            local_mask=local_mask,
-            global_mask=global_mask,
-            global_softmax=global_softmax,
-            distribution_mask=distribution_mask,
-            feature_convs=feature_convs,
-            refine_convs=refine_convs,
-            use_boundary_term=use_boundary_term,
-            use_semantic_term=use_semantic_term,
-            boundary_endpoints=boundary_endpoints,
-            representativeness_trains_decision=representativeness_trains_decision,
-            force_regions=force_regions,
-            attention_scale=attention_scale,
-            decision_kernel_size=decision_kernel_size,
-            boundary_impl=boundary_impl,
-            semantic_impl=semantic_impl,
-            region_impl=region_impl,
-            stream_tables=stream_tables,
-        )
-        if not region_scale > 0:
-            raise ValueError(f"region_scale must be > 0, got {region_scale!r}")
-        self.variant = variant
         self.region_scale = float(region_scale)
         # Region map (B, h, w) of the last ``predict``, for ``RegionEncoderDecoder``'s ``pred_regions``.
         self.predicted_regions: Tensor | None = None
@@ -207,10 +139,8 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         self.stage3_boundary_seg = nn.Conv2d(stage3_channels, 2, 1)
         # Stage-4 features A.
         self.region_feature_conv = ConvModule(stage4_in, channels, 3, padding=1, **conv_kwargs)
-        self.region_construction = RegionConstructionBlock(**{k: switches[k] for k in CONSTRUCTION_SWITCHES})
-        self.region_interaction = RegionInteractionBlock(
-            channels, **{k: switches[k] for k in INTERACTION_SWITCHES}, **conv_kwargs
-        )
+        self.region_construction = RegionConstructionBlock(construction)
+        self.region_interaction = RegionInteractionBlock(channels, interaction, **conv_kwargs)
         self.fusion_conv = ConvModule(2 * channels, channels, 3, padding=1, **conv_kwargs)
         # Both classifiers read the same dropped-out fused features (as in the released code), so the
         # dropout is applied once here and ``cls_seg`` is left with ``conv_seg`` alone: its own dropout
@@ -222,12 +152,12 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         self.loss_stage3 = MODELS.build(loss_stage3)
         self.loss_boundary = MODELS.build(loss_boundary)
         self.loss_stage3_boundary = MODELS.build(loss_stage3_boundary)
-        partition = resolve_loss_partition(variant, loss_partition)
-        self.loss_partition = MODELS.build(partition) if partition is not None else None
-        if self.loss_partition is not None and self.learnable_decision and decision_kernel_size != 1:
+        self.loss_partition = MODELS.build(loss_partition) if loss_partition is not None else None
+        spec = self.region_construction.spec
+        if self.loss_partition is not None and spec.learnable_decision and spec.decision_kernel_size != 1:
             raise ValueError(
-                "loss_partition needs decision_kernel_size=1: the decision of a pair is computed on its own, "
-                f"which a wider W^g does not allow (got decision_kernel_size={decision_kernel_size})"
+                "loss_partition needs construction.decision_kernel_size=1: the decision of a pair is computed "
+                f"on its own, which a wider W^g does not allow (got {spec.decision_kernel_size})"
             )
         extra = (self.loss_stage3, self.loss_boundary, self.loss_stage3_boundary)
         if self.loss_partition is not None:
@@ -239,6 +169,56 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
                 f"values, got {names}"
             )
 
+    @staticmethod
+    def _check_flat_settings(kwargs: dict) -> None:
+        """Name the block settings given flat, as configs before the nested ``construction`` /
+        ``interaction`` dicts did, and where they belong now."""
+        upgrade = "tools/upgrade_ranet_config.py rewrites such a config, or a checkpoint's saved one"
+        if "variant" in kwargs:
+            raise ValueError(
+                f"RANetHead takes no variant (got variant={kwargs['variant']!r}): the defaults are the paper's, "
+                "and the official and object-region variants are the config fragments "
+                "configs/_base_/models/ranet_official.py and ranet_object-regions.py "
+                f"(model = dict(decode_head=_base_.ranet_official)); {upgrade}"
+            )
+        for spec in (RegionConstructionSpec, RegionInteractionSpec):
+            flat = [key for key in spec.keys() if key in kwargs]
+            if flat:
+                moved = ", ".join(f"{key}={kwargs[key]!r}" for key in flat)
+                raise ValueError(
+                    f"RANetHead got the {spec.section} settings {flat} as head arguments: they belong in "
+                    f"{spec.section}=dict({moved}); {upgrade}"
+                )
+
+    @staticmethod
+    def _check_inputs_config(in_channels, in_index, input_transform) -> None:
+        """Clear errors for the input combinations ``BaseDecodeHead`` only asserts on."""
+        if input_transform not in (None, "multiple_select", "resize_concat"):
+            raise ValueError(
+                f"input_transform must be None, 'multiple_select' or 'resize_concat', got {input_transform!r}"
+            )
+        if input_transform is None:
+            if not isinstance(in_channels, int) or not isinstance(in_index, int):
+                raise ValueError(
+                    "without input_transform, in_channels and in_index must be integers, "
+                    f"got {in_channels!r} and {in_index!r}"
+                )
+            return
+        if not isinstance(in_channels, (list, tuple)) or not isinstance(in_index, (list, tuple)):
+            raise ValueError(
+                f"input_transform={input_transform!r} needs lists for in_channels and in_index, "
+                f"got {in_channels!r} and {in_index!r}"
+            )
+        if len(in_channels) != len(in_index):
+            raise ValueError(
+                f"in_channels {list(in_channels)} and in_index {list(in_index)} must have the same length"
+            )
+        if input_transform == "multiple_select" and len(in_channels) != 2:
+            raise ValueError(
+                "input_transform='multiple_select' takes exactly two inputs (stage 3, stage 4), "
+                f"got in_channels={list(in_channels)}"
+            )
+
     @property
     def decision_conv(self) -> nn.Conv2d:
         """W^g of the Region Construction Block (absent without a learnable decision)."""
@@ -248,14 +228,48 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
         return list(self.loss_decode) if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, *args, **kwargs) -> None:
-        """Load checkpoints of the version-1 layout too (W^g and attention convolutions on the head)."""
+        """Load checkpoints of the version-1 layout too (W^g and attention convolutions on the head).
+
+        Version 2 and 3 state dicts have the same parameter names.
+        """
         if local_metadata.get("version") is None or local_metadata["version"] < 2:
             upgrade_state_dict_layout(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, *args, **kwargs)
 
+    def _stage_features(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """The stage-3 and stage-4 inputs, checked against ``in_index`` and ``in_channels`` and resized by
+        ``region_scale``."""
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(
+                f"RANetHead expects a list/tuple of backbone feature maps, got {type(inputs).__name__}"
+            )
+        indices = self.in_index if isinstance(self.in_index, (list, tuple)) else [self.in_index]
+        needed = max(i if i >= 0 else -i - 1 for i in indices) + 1
+        if len(inputs) < needed:
+            raise ValueError(
+                f"RANetHead got {len(inputs)} feature maps but in_index={self.in_index} needs at least {needed}"
+            )
+        selected = self._transform_inputs(inputs)
+        stage3, stage4 = selected if self.input_transform == "multiple_select" else (selected, selected)
+        for name, feature, expected in (
+            ("stage-3", stage3, self.expected_channels[0]),
+            ("stage-4", stage4, self.expected_channels[1]),
+        ):
+            if feature.dim() != 4 or feature.shape[1] != expected:
+                raise ValueError(
+                    f"RANetHead {name} input has shape {tuple(feature.shape)} but "
+                    f"in_channels={self.in_channels} expects {expected} channels"
+                )
+        if self.region_scale != 1.0:
+            stage3, stage4 = (
+                resize(x, scale_factor=self.region_scale, mode="bilinear", align_corners=self.align_corners)
+                for x in (stage3, stage4)
+            )
+        return stage3, stage4
+
     def forward_regions(self, inputs: list[Tensor] | tuple[Tensor, ...]) -> RegionOutputs:
         """Run the whole head and return every intermediate the visualisation and the losses need."""
-        stage3, stage4 = select_stage_features(self, inputs)
+        stage3, stage4 = self._stage_features(inputs)
         stage3 = self.stage3_dropout(self.stage3_conv(stage3))
         stage3_logits = self.stage3_seg(stage3)
         stage3_boundary_logits = self.stage3_boundary_seg(stage3)
@@ -267,10 +281,10 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
                 for x in (stage3_logits, stage3_boundary_logits)
             )
         given = None
-        if self.region_construction.force_regions == "ground_truth":
+        if self.region_construction.spec.force_regions == "ground_truth":
             if self.ground_truth_labels is None:
                 raise ValueError(
-                    "force_regions='ground_truth' needs the label maps: use model type 'RegionEncoderDecoder', "
+                    "construction.force_regions='ground_truth' needs the label maps: use model type 'RegionEncoderDecoder', "
                     "which sets RANetHead.ground_truth_labels from the data samples"
                 )
             given = ground_truth_regions(self.ground_truth_labels, (height, width), self.ignore_index)
@@ -290,15 +304,6 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
             representativeness=j_values,
             representatives=reps,
         )
-
-    def construct_regions(
-        self, stage3_logits: Tensor, stage3_boundary_logits: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
-        """The Region Construction Block's dense tables (b, F, F^g, G, regions, counts) for analysis.
-
-        See :meth:`RegionConstructionBlock.dense_tables`.
-        """
-        return self.region_construction.dense_tables(stage3_logits, stage3_boundary_logits)
 
     def forward(
         self, inputs: list[Tensor] | tuple[Tensor, ...]
@@ -320,12 +325,62 @@ class RANetHead(RANetLossMixin, BaseDecodeHead):
             seg_logits = seg_logits[0]
         return super().predict_by_feat(seg_logits, batch_img_metas)
 
+    def _stack_boundary_gt(self, batch_data_samples: SampleList) -> Tensor:
+        missing = [i for i, sample in enumerate(batch_data_samples) if "gt_edge_map" not in sample]
+        if missing:
+            raise KeyError(
+                "RANetHead needs boundary labels 'gt_edge_map' in training; add "
+                "dict(type='GenerateRegionBoundary') after the augmentations of the train pipeline "
+                f"(missing in samples {missing})"
+            )
+        return torch.stack([sample.gt_edge_map.data for sample in batch_data_samples], dim=0)
 
-# Each switch lives on the block that uses it; the head still reads and sets it under its argument name
-# (``head.stream_tables = False``), as configs and tools address it.
-for _block, _names in (
-    ("region_construction", CONSTRUCTION_SWITCHES),
-    ("region_interaction", INTERACTION_SWITCHES),
-):
-    for _name in _names:
-        setattr(RANetHead, _name, BlockSwitch(_block, _name))
+    def loss_by_feat(
+        self, seg_logits: tuple[Tensor, Tensor, Tensor, Tensor], batch_data_samples: SampleList
+    ) -> dict:
+        """Segmentation losses of the final and stage-3 logits, boundary losses of both branches and the
+        optional ``loss_partition`` on the region decision (on the region grid, where ``forward`` returns the
+        stage-3 logits).
+
+        Args:
+            seg_logits (tuple[Tensor]): The training outputs of :meth:`forward`.
+            batch_data_samples (list[SegDataSample]): Samples with ``gt_sem_seg`` and ``gt_edge_map``.
+
+        Returns:
+            dict[str, Tensor]: The losses keyed by their ``loss_name`` and ``acc_seg``.
+        """
+        final_logits, stage3_logits, boundary_logits, stage3_boundary_logits = seg_logits
+        seg_label = self._stack_batch_gt(batch_data_samples)
+        boundary_label = self._stack_boundary_gt(batch_data_samples).squeeze(1)
+        size = seg_label.shape[2:]
+
+        def upsample(logits: Tensor) -> Tensor:
+            return resize(logits, size=size, mode="bilinear", align_corners=self.align_corners)
+
+        final_logits = upsample(final_logits)
+        seg_weight = self.sampler.sample(final_logits, seg_label) if self.sampler is not None else None
+        seg_label = seg_label.squeeze(1)
+        losses: dict[str, Tensor] = {}
+        for loss in self._final_losses():
+            losses[loss.loss_name] = loss(
+                final_logits, seg_label, weight=seg_weight, ignore_index=self.ignore_index
+            )
+        losses[self.loss_stage3.loss_name] = self.loss_stage3(
+            upsample(stage3_logits), seg_label, weight=seg_weight, ignore_index=self.ignore_index
+        )
+        losses[self.loss_boundary.loss_name] = self.loss_boundary(
+            upsample(boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
+        )
+        losses[self.loss_stage3_boundary.loss_name] = self.loss_stage3_boundary(
+            upsample(stage3_boundary_logits), boundary_label, ignore_index=self.boundary_ignore_index
+        )
+        if self.loss_partition is not None:
+            losses[self.loss_partition.loss_name] = self.loss_partition(
+                self.region_construction,
+                stage3_logits,
+                stage3_boundary_logits,
+                self._stack_batch_gt(batch_data_samples),
+                self.ignore_index,
+            )
+        losses["acc_seg"] = accuracy(final_logits, seg_label, ignore_index=self.ignore_index)
+        return losses

@@ -1,8 +1,9 @@
 """Parameter names of ``RANetHead`` checkpoints across layouts.
 
 Version 1 of the head kept W^g and the attention convolutions on the head itself; version 2 moved them
-into the blocks that use them. Checkpoints of version 1 (and state dicts without version metadata) are
-renamed on load, so they keep loading with ``strict=True`` and give the same outputs.
+into the blocks that use them; version 3 took the block settings as nested configs and kept version 2's
+parameter names. Checkpoints of version 1 (and state dicts without version metadata) are renamed on load,
+so they keep loading with ``strict=True`` and give the same outputs.
 """
 
 from __future__ import annotations

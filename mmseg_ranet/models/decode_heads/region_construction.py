@@ -1,16 +1,24 @@
-"""Region Construction Block (RCB) of RANet: pairwise scores, the region decision and the regions."""
+"""Region Construction Block (RCB) of RANet: its settings, the pairwise scores, the region decision and the
+regions."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmseg.utils import OptMultiConfig
+from mmseg.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
 from ..ops import (
+    BOUNDARY_IMPLS,
+    DIVERGENCE_FORMS,
+    FORCED_REGIONS,
+    JSD_IMPLS,
+    REGION_IMPLS,
+    REGION_RULES,
     RegionScoreSpec,
     average_linkage_labels,
     boundary_max_table,
@@ -24,27 +32,22 @@ from ..ops import (
     streamed_region_scores,
     with_endpoints,
 )
-from .ranet_presets import (
-    check_decision_kernel_size,
-    check_region_threshold,
-    check_representativeness_source,
-    check_switches,
-    resolve_stream_tables,
-)
+from .block_spec import BlockSpec
+
+REPRESENTATIVENESS_SOURCES = ("decision", "score")
+#: ``boundary_endpoints``: False (released sampling), True (D' = max(D, b_i, b_j) everywhere) or
+#: ``'decision'`` (D' only in the region decision G and the partition loss; F in J keeps the released D).
+BOUNDARY_ENDPOINTS = (False, True, "decision")
 
 
-class RegionConstructionBlock(BaseModule):
-    """Regions from the boundary logits B and the class logits C of RANet's stage-3 branch.
+@dataclass(frozen=True)
+class RegionConstructionSpec(BlockSpec):
+    """Settings of the Region Construction Block: ``RANetHead(construction=dict(...))``.
 
-    F_ij = (1 - D_ij)(1 - E_ij), with D the largest boundary probability on the segment from pixel i to
-    pixel j and E the Jensen-Shannon divergence of their class distributions; the learnable decision
-    F^g = W^g (x) F; the region decision G = [(F^g + F^g^T) / 2 > 0] (or a fixed threshold on F) made
-    without gradient; and the regions of G. The block also returns the representativeness
-    J_i = mean_{j in R(i)} F^g_ij (or F): the paper counts J to the Region Interaction Block, but J is a
-    masked row mean of the same tables, so the streamed pass computes it together with the regions
-    instead of keeping an N x N table for autograd.
+    The defaults are the paper's; ``configs/_base_/models/ranet_official.py`` and
+    ``ranet_object-regions.py`` hold the other variants' values.
 
-    Args:
+    Attributes:
         region_threshold (float): Threshold on the symmetrised score (F + F^T)/2 for G; with a learnable
             decision it initialises the bias of W^g to ``-region_threshold``. Defaults to 0.8.
         divergence (str): ``'full'`` class JSD (paper) or ``'binary'`` JSD on i's arg-max class
@@ -72,79 +75,123 @@ class RegionConstructionBlock(BaseModule):
             does not reward a good partition. Defaults to True.
         force_regions (str, optional): Replace the partition of G by one region per image (``'image'``),
             one region per cell (``'pixel'``) or the GT segments of the label (``'ground_truth'``, an
-            oracle: the caller passes ``given_regions``), everything else unchanged (an ablation).
-            Defaults to None (the regions of G).
+            oracle: the caller passes ``given_regions``; ``RANetHead`` needs ``RegionEncoderDecoder`` for
+            it), everything else unchanged (an ablation). Defaults to None (the regions of G).
         decision_kernel_size (int): Kernel size of W^g over the (N, N) score table. Defaults to 1.
-        boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` implementation of D.
-        semantic_impl (str): The same choice for the full-form E.
+        boundary_impl (str): ``'auto'``, ``'compiled'`` or ``'torch'`` implementation of D (same numbers).
+        semantic_impl (str): The same choice for the full-form E (equal to float rounding).
         region_impl (str): The same choice for the streamed decision, regions and region sums.
         stream_tables (bool, optional): Compute the tables row block by row block without keeping them
             for autograd (see ``mmseg_ranet.models.ops.region_scores``); same numbers, a fraction of the
-            memory. Needs a 1x1 W^g; None streams whenever ``decision_kernel_size == 1``.
+            memory. Needs a 1x1 W^g; None (default) streams whenever ``decision_kernel_size == 1`` and is
+            replaced by that bool.
+    """
+
+    section: ClassVar[str] = "construction"
+
+    region_threshold: float = 0.8
+    divergence: str = "full"
+    jsd_normalize: bool = True
+    learnable_decision: bool = True
+    representativeness_source: str = "decision"
+    region_rule: str = "components"
+    use_boundary_term: bool = True
+    use_semantic_term: bool = True
+    boundary_endpoints: bool | str = False
+    representativeness_trains_decision: bool = True
+    force_regions: str | None = None
+    decision_kernel_size: int = 1
+    boundary_impl: str = "auto"
+    semantic_impl: str = "auto"
+    region_impl: str = "auto"
+    stream_tables: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.check_number("region_threshold")
+        self.check_choice("divergence", DIVERGENCE_FORMS)
+        self.check_choice("representativeness_source", REPRESENTATIVENESS_SOURCES)
+        self.check_choice("region_rule", REGION_RULES)
+        self.check_choice("boundary_endpoints", BOUNDARY_ENDPOINTS)
+        self.check_choice("force_regions", FORCED_REGIONS)
+        self.check_choice("boundary_impl", BOUNDARY_IMPLS)
+        self.check_choice("semantic_impl", JSD_IMPLS)
+        self.check_choice("region_impl", REGION_IMPLS)
+        self.check_bool(
+            "jsd_normalize",
+            "learnable_decision",
+            "use_boundary_term",
+            "use_semantic_term",
+            "representativeness_trains_decision",
+        )
+        self.check_int("decision_kernel_size", 1, odd=True)
+        if self.representativeness_source == "decision" and not self.learnable_decision:
+            raise ValueError(
+                "construction.representativeness_source='decision' averages F^g = W^g (x) F and needs "
+                "construction.learnable_decision=True"
+            )
+        object.__setattr__(self, "region_threshold", float(self.region_threshold))
+        if self.stream_tables is None:
+            object.__setattr__(self, "stream_tables", self.decision_kernel_size == 1)
+        self.check_bool("stream_tables")
+        if self.stream_tables and self.decision_kernel_size != 1:
+            raise ValueError(
+                "construction.stream_tables=True needs decision_kernel_size=1: a wider decision convolution "
+                f"mixes neighbouring rows of the score table (got decision_kernel_size={self.decision_kernel_size})"
+            )
+
+    @property
+    def endpoints_in_decision_only(self) -> bool:
+        """Whether D' (with end points) makes the partition while F in J keeps the released D."""
+        return self.boundary_endpoints == "decision" and self.use_boundary_term and self.force_regions is None
+
+    def score_spec(self) -> RegionScoreSpec:
+        """The settings of the streamed operator (``ops.streamed_region_scores``)."""
+        return RegionScoreSpec(
+            use_boundary_term=self.use_boundary_term,
+            use_semantic_term=self.use_semantic_term,
+            divergence=self.divergence,
+            jsd_normalize=self.jsd_normalize,
+            region_rule=self.region_rule,
+            boundary_impl=self.boundary_impl,
+            semantic_impl=self.semantic_impl,
+            region_impl=self.region_impl,
+            boundary_endpoints=self.boundary_endpoints is True,
+            force_regions=self.force_regions,
+        )
+
+
+class RegionConstructionBlock(BaseModule):
+    """Regions from the boundary logits B and the class logits C of RANet's stage-3 branch.
+
+    F_ij = (1 - D_ij)(1 - E_ij), with D the largest boundary probability on the segment from pixel i to
+    pixel j and E the Jensen-Shannon divergence of their class distributions; the learnable decision
+    F^g = W^g (x) F; the region decision G = [(F^g + F^g^T) / 2 > 0] (or a fixed threshold on F) made
+    without gradient; and the regions of G. The block also returns the representativeness
+    J_i = mean_{j in R(i)} F^g_ij (or F): the paper counts J to the Region Interaction Block, but J is a
+    masked row mean of the same tables, so the streamed pass computes it together with the regions
+    instead of keeping an N x N table for autograd.
+
+    Args:
+        spec (RegionConstructionSpec | dict, optional): The block's settings (see
+            :class:`RegionConstructionSpec`); a dict is validated into the spec. Defaults to None: the
+            paper's settings.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None: W^g starts as
             the identity with bias ``-region_threshold``.
     """
 
     def __init__(
-        self,
-        region_threshold: float = 0.8,
-        divergence: str = "full",
-        jsd_normalize: bool = True,
-        learnable_decision: bool = True,
-        representativeness_source: str = "decision",
-        region_rule: str = "components",
-        use_boundary_term: bool = True,
-        use_semantic_term: bool = True,
-        decision_kernel_size: int = 1,
-        boundary_impl: str = "auto",
-        semantic_impl: str = "auto",
-        region_impl: str = "auto",
-        stream_tables: bool | None = None,
-        boundary_endpoints: bool | str = False,
-        representativeness_trains_decision: bool = True,
-        force_regions: str | None = None,
-        init_cfg: OptMultiConfig = None,
+        self, spec: RegionConstructionSpec | ConfigType | None = None, init_cfg: OptMultiConfig = None
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_switches(
-            divergence=divergence,
-            jsd_normalize=jsd_normalize,
-            learnable_decision=learnable_decision,
-            representativeness_source=representativeness_source,
-            region_rule=region_rule,
-            use_boundary_term=use_boundary_term,
-            use_semantic_term=use_semantic_term,
-            boundary_endpoints=boundary_endpoints,
-            representativeness_trains_decision=representativeness_trains_decision,
-            force_regions=force_regions,
-        )
-        check_representativeness_source(representativeness_source, learnable_decision)
-        check_decision_kernel_size(decision_kernel_size)
-        check_switches(boundary_impl=boundary_impl, semantic_impl=semantic_impl, region_impl=region_impl)
-        check_region_threshold(region_threshold)
-        self.region_threshold = float(region_threshold)
-        self.divergence = divergence
-        self.jsd_normalize = jsd_normalize
-        self.learnable_decision = learnable_decision
-        self.representativeness_source = representativeness_source
-        self.region_rule = region_rule
-        self.use_boundary_term = use_boundary_term
-        self.use_semantic_term = use_semantic_term
-        self.boundary_endpoints = boundary_endpoints
-        self.representativeness_trains_decision = representativeness_trains_decision
-        self.force_regions = force_regions
-        self.decision_kernel_size = decision_kernel_size
-        self.boundary_impl = boundary_impl
-        self.semantic_impl = semantic_impl
-        self.region_impl = region_impl
-        self.stream_tables = resolve_stream_tables(stream_tables, decision_kernel_size)
-        if learnable_decision:
+        self.spec = RegionConstructionSpec.from_cfg(spec)
+        if self.spec.learnable_decision:
             # W^g starts as identity with bias -threshold: sgn(W^g (x) F) then equals the released threshold.
-            self.decision_conv = nn.Conv2d(1, 1, decision_kernel_size, padding=decision_kernel_size // 2)
+            size = self.spec.decision_kernel_size
+            self.decision_conv = nn.Conv2d(1, 1, size, padding=size // 2)
             with torch.no_grad():
                 self.decision_conv.weight.zero_()
-                self.decision_conv.weight[0, 0, decision_kernel_size // 2, decision_kernel_size // 2] = 1.0
-                self.decision_conv.bias.fill_(-self.region_threshold)
+                self.decision_conv.weight[0, 0, size // 2, size // 2] = 1.0
+                self.decision_conv.bias.fill_(-self.spec.region_threshold)
 
     def forward(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
@@ -160,18 +207,19 @@ class RegionConstructionBlock(BaseModule):
         Returns:
             tuple: boundary probability b (B, h, w); J (B, h*w); region ids (B, h*w); region counts (B,).
         """
-        if self.stream_tables:
+        spec = self.spec
+        if spec.stream_tables:
             return self.streamed(class_logits, boundary_logits, given_regions)
         boundary_prob, score, decision, _, region, num_regions = self.dense_tables(
             class_logits, boundary_logits, given_regions
         )
-        if self.representativeness_source == "decision" and (
-            not self.representativeness_trains_decision or self.boundary_endpoints == "decision"
+        if spec.representativeness_source == "decision" and (
+            not spec.representativeness_trains_decision or spec.boundary_endpoints == "decision"
         ):
             # J averages W^g (x) F; with end points in the decision only, F here has the released D.
-            decision = self._decision(score, detached=not self.representativeness_trains_decision)
+            decision = self._decision(score, detached=not spec.representativeness_trains_decision)
         j_values = region_representativeness(
-            decision if self.representativeness_source == "decision" else score, region
+            decision if spec.representativeness_source == "decision" else score, region
         )
         return boundary_prob, j_values, region, num_regions
 
@@ -180,7 +228,7 @@ class RegionConstructionBlock(BaseModule):
         weight, bias = self.decision_conv.weight, self.decision_conv.bias
         if detached:
             weight, bias = weight.detach(), bias.detach()
-        padding = self.decision_kernel_size // 2
+        padding = self.spec.decision_kernel_size // 2
         return torch.nn.functional.conv2d(score.unsqueeze(1), weight, bias, padding=padding).squeeze(1)
 
     def streamed(
@@ -189,19 +237,8 @@ class RegionConstructionBlock(BaseModule):
         """The block without N x N tables held for autograd (same returns as :meth:`forward`)."""
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
         log_probs = torch.log_softmax(class_logits, dim=1).flatten(2)
-        spec = RegionScoreSpec(
-            use_boundary_term=self.use_boundary_term,
-            use_semantic_term=self.use_semantic_term,
-            divergence=self.divergence,
-            jsd_normalize=self.jsd_normalize,
-            region_rule=self.region_rule,
-            boundary_impl=self.boundary_impl,
-            semantic_impl=self.semantic_impl,
-            region_impl=self.region_impl,
-            boundary_endpoints=self.boundary_endpoints is True,
-            force_regions=self.force_regions,
-        )
-        if self._endpoints_in_decision_only():
+        spec = self.spec.score_spec()
+        if self.spec.endpoints_in_decision_only:
             # The regions come from the decision on D' (no gradient flows through a partition); S, and so
             # J, is then the region mean of F with the released D over those regions.
             with torch.no_grad():
@@ -212,34 +249,30 @@ class RegionConstructionBlock(BaseModule):
                     *self._decision_affine(),
                 )
             spec = replace(spec, force_regions="ground_truth")  # i.e. "the regions given with the call"
-        if self.learnable_decision:
+        if self.spec.learnable_decision:
             # F^g = w F + b with the 1x1 W^g, so mean_R(F^g) = w mean_R(F) + b.
             weight = self.decision_conv.weight.view(())
             bias = self.decision_conv.bias.view(())
-            if not self.representativeness_trains_decision:
+            if not self.spec.representativeness_trains_decision:
                 weight, bias = weight.detach(), bias.detach()
             mean_score, region, num_regions = streamed_region_scores(
                 boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach()), given_regions
             )
         else:
             mean_score, region, num_regions = streamed_region_scores(
-                boundary_prob, log_probs, spec, None, -self.region_threshold, given_regions
+                boundary_prob, log_probs, spec, None, -self.spec.region_threshold, given_regions
             )
-        if self.representativeness_source == "decision":
+        if self.spec.representativeness_source == "decision":
             j_values = mean_score * weight + bias
         else:
             j_values = mean_score
         return boundary_prob, j_values, region, num_regions
 
-    def _endpoints_in_decision_only(self) -> bool:
-        """Whether D' (with end points) makes the partition while F in J keeps the released D."""
-        return self.boundary_endpoints == "decision" and self.use_boundary_term and self.force_regions is None
-
     def _decision_affine(self) -> tuple[float | None, float]:
         """(w, b) of the 1x1 decision F^g = w F + b as floats, or (None, -threshold) without W^g."""
-        if self.learnable_decision:
+        if self.spec.learnable_decision:
             return float(self.decision_conv.weight.detach().view(())), float(self.decision_conv.bias.detach())
-        return None, -self.region_threshold
+        return None, -self.spec.region_threshold
 
     def dense_tables(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
@@ -254,47 +287,48 @@ class RegionConstructionBlock(BaseModule):
             tuple: boundary probability b (B, h, w); score F (B, N, N); F^g (B, N, N) or None without a
             learnable decision; G (bool, B, N, N); region ids (B, N); region counts (B,).
         """
+        spec = self.spec
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
         score = decision_score = 1.0
-        if self.use_boundary_term:
-            boundary_table = boundary_max_table(boundary_prob, impl=self.boundary_impl)
+        if spec.use_boundary_term:
+            boundary_table = boundary_max_table(boundary_prob, impl=spec.boundary_impl)
             score = decision_score = 1 - boundary_table
-            if self.boundary_endpoints:
+            if spec.boundary_endpoints:
                 decision_score = 1 - with_endpoints(boundary_table, boundary_prob)
-                if self.boundary_endpoints is True:
+                if spec.boundary_endpoints is True:
                     score = decision_score
-        if self.use_semantic_term:
+        if spec.use_semantic_term:
             semantic_term = jensen_shannon_table(
                 torch.log_softmax(class_logits, dim=1).flatten(2),
-                self.divergence,
-                self.jsd_normalize,
-                impl=self.semantic_impl,
+                spec.divergence,
+                spec.jsd_normalize,
+                impl=spec.semantic_impl,
             )
             score = score * (1 - semantic_term)
             decision_score = decision_score * (1 - semantic_term)
         if isinstance(score, float):
             num_pixels = boundary_prob.shape[1] * boundary_prob.shape[2]
             score = decision_score = boundary_prob.new_ones(boundary_prob.shape[0], num_pixels, num_pixels)
-        if not self._endpoints_in_decision_only():
+        if not spec.endpoints_in_decision_only:
             decision_score = score
-        decision = self._decision(decision_score) if self.learnable_decision else None
+        decision = self._decision(decision_score) if spec.learnable_decision else None
         with torch.no_grad():
-            margin = decision if decision is not None else decision_score - self.region_threshold
+            margin = decision if decision is not None else decision_score - spec.region_threshold
             # G = 1/2 sgn((F^g + F^g^T) / 2) + 1/2, with a tie (sgn = 0) counted as not linked.
             summed = margin + margin.transpose(1, 2)
             linked = summed > 0
-            if self.region_rule == "average_linkage":
+            if spec.region_rule == "average_linkage":
                 region, num_regions = average_linkage_labels(summed / 2)
             else:
-                region, num_regions = region_labels(linked, self.region_rule)
-            if self.force_regions == "ground_truth":
+                region, num_regions = region_labels(linked, spec.region_rule)
+            if spec.force_regions == "ground_truth":
                 if given_regions is None or given_regions.shape != region.shape:
                     raise ValueError(
                         f"force_regions='ground_truth' needs given_regions of shape {tuple(region.shape)}"
                     )
                 region, num_regions = given_regions, region_counts(given_regions)
-            elif self.force_regions is not None:
-                region, num_regions = forced_regions(self.force_regions, *region.shape, region.device)
+            elif spec.force_regions is not None:
+                region, num_regions = forced_regions(spec.force_regions, *region.shape, region.device)
         return boundary_prob, score, decision, linked, region, num_regions
 
     def pair_margins(
@@ -320,31 +354,32 @@ class RegionConstructionBlock(BaseModule):
         Returns:
             Tensor: (P,) margins; without a learnable decision F - threshold (no parameter to learn).
         """
-        if self.learnable_decision and self.decision_kernel_size != 1:
+        spec = self.spec
+        if spec.learnable_decision and spec.decision_kernel_size != 1:
             raise ValueError(
                 "a loss on the region decision needs a 1x1 W^g (decision_kernel_size=1): a wider one "
-                f"mixes neighbouring entries of the score table (got {self.decision_kernel_size})"
+                f"mixes neighbouring entries of the score table (got {spec.decision_kernel_size})"
             )
         boundary_prob = torch.softmax(boundary_logits, dim=1)[:, 1]
         log_probs = torch.log_softmax(class_logits, dim=1).flatten(2)
         score_ij = score_ji = boundary_prob.new_ones(source.shape)
-        if self.use_boundary_term:
+        if spec.use_boundary_term:
             # D is symmetric, so one evaluation serves both directions.
             boundary = 1 - pair_boundary_term(
-                boundary_prob, batch_index, source, target, bool(self.boundary_endpoints)
+                boundary_prob, batch_index, source, target, bool(spec.boundary_endpoints)
             )
             score_ij, score_ji = score_ij * boundary, score_ji * boundary
-        if self.use_semantic_term:
+        if spec.use_semantic_term:
             for reverse in (False, True):
                 first, second = (target, source) if reverse else (source, target)
                 semantic = pair_semantic_term(
-                    log_probs, batch_index, first, second, self.divergence, self.jsd_normalize
+                    log_probs, batch_index, first, second, spec.divergence, spec.jsd_normalize
                 )
                 if reverse:
                     score_ji = score_ji * (1 - semantic)
                 else:
                     score_ij = score_ij * (1 - semantic)
         mean_score = (score_ij + score_ji) / 2
-        if self.learnable_decision:
+        if spec.learnable_decision:
             return mean_score * self.decision_conv.weight.view(()) + self.decision_conv.bias.view(())
-        return mean_score - self.region_threshold
+        return mean_score - spec.region_threshold

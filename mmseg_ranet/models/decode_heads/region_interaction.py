@@ -1,7 +1,10 @@
-"""Region Interaction Block (RIB) of RANet: representatives, local collection, global interaction and
-distribution."""
+"""Region Interaction Block (RIB) of RANet: its settings, the representatives, local collection, global
+interaction and distribution."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -9,6 +12,7 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from ..ops import (
+    GLOBAL_SOFTMAX_MODES,
     Representatives,
     distribution,
     global_interaction,
@@ -18,7 +22,7 @@ from ..ops import (
     segment_local_collection,
     select_representatives,
 )
-from .ranet_presets import check_num_representatives, check_switches
+from .block_spec import BlockSpec
 
 ATTENTION_IMPLS = ("auto", "segment", "dense")
 # With 'auto', representative lists up to this length (per image) use the masked dense attentions: their
@@ -28,18 +32,13 @@ ATTENTION_IMPLS = ("auto", "segment", "dense")
 DENSE_MAX_REPRESENTATIVES = 512
 
 
-class RegionInteractionBlock(BaseModule):
-    """Context for every pixel from the representatives of the regions.
+@dataclass(frozen=True)
+class RegionInteractionSpec(BlockSpec):
+    """Settings of the Region Interaction Block: ``RANetHead(interaction=dict(...))``.
 
-    The K pixels of each region with the highest representativeness J are its representatives. Local
-    collection gathers each region's context into its representatives, global interaction lets the
-    representatives of different regions exchange it, and distribution hands it back to the pixels. The
-    paper restricts each attention by region; the released code attends over all pixels / all
-    representatives and adds query/value and refinement convolutions. Dot products are unscaled in both
-    unless ``attention_scale``.
+    The defaults are the paper's; ``configs/_base_/models/ranet_official.py`` holds the released code's.
 
-    Args:
-        channels (int): Channels of the features A and of the context.
+    Attributes:
         num_representatives (int): K, representatives per region. Defaults to 8.
         local_mask (bool): Collect only from the own region's non-representatives. Defaults to True.
         global_mask (bool): Interact only with other regions' representatives. Defaults to True.
@@ -56,6 +55,49 @@ class RegionInteractionBlock(BaseModule):
             reference), ``'auto'`` takes ``'dense'`` while M <= ``DENSE_MAX_REPRESENTATIVES`` and
             ``'segment'`` beyond. The results agree to float rounding. The unrestricted attentions are
             dense in all three. Defaults to ``'auto'``.
+    """
+
+    section: ClassVar[str] = "interaction"
+
+    num_representatives: int = 8
+    local_mask: bool = True
+    global_mask: bool = True
+    global_softmax: str = "per_region"
+    distribution_mask: bool = True
+    feature_convs: bool = False
+    refine_convs: bool = False
+    attention_scale: bool = False
+    attention_impl: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.check_int("num_representatives", 1)
+        self.check_bool(
+            "local_mask",
+            "global_mask",
+            "distribution_mask",
+            "feature_convs",
+            "refine_convs",
+            "attention_scale",
+        )
+        self.check_choice("global_softmax", GLOBAL_SOFTMAX_MODES)
+        self.check_choice("attention_impl", ATTENTION_IMPLS)
+
+
+class RegionInteractionBlock(BaseModule):
+    """Context for every pixel from the representatives of the regions.
+
+    The K pixels of each region with the highest representativeness J are its representatives. Local
+    collection gathers each region's context into its representatives, global interaction lets the
+    representatives of different regions exchange it, and distribution hands it back to the pixels. The
+    paper restricts each attention by region; the released code attends over all pixels / all
+    representatives and adds query/value and refinement convolutions. Dot products are unscaled in both
+    unless ``attention_scale``.
+
+    Args:
+        channels (int): Channels of the features A and of the context.
+        spec (RegionInteractionSpec | dict, optional): The block's settings (see
+            :class:`RegionInteractionSpec`); a dict is validated into the spec. Defaults to None: the
+            paper's settings.
         conv_cfg (dict, optional): Config of the convolutions. Defaults to None.
         norm_cfg (dict, optional): Config of their normalisation layers. Defaults to None.
         act_cfg (dict): Config of their activations. Defaults to ``dict(type='ReLU')``.
@@ -65,48 +107,20 @@ class RegionInteractionBlock(BaseModule):
     def __init__(
         self,
         channels: int,
-        num_representatives: int = 8,
-        local_mask: bool = True,
-        global_mask: bool = True,
-        global_softmax: str = "per_region",
-        distribution_mask: bool = True,
-        feature_convs: bool = False,
-        refine_convs: bool = False,
-        attention_scale: bool = False,
-        attention_impl: str = "auto",
+        spec: RegionInteractionSpec | ConfigType | None = None,
         conv_cfg: OptConfigType = None,
         norm_cfg: OptConfigType = None,
         act_cfg: ConfigType = dict(type="ReLU"),
         init_cfg: OptMultiConfig = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_num_representatives(num_representatives)
-        check_switches(
-            local_mask=local_mask,
-            global_mask=global_mask,
-            global_softmax=global_softmax,
-            distribution_mask=distribution_mask,
-            feature_convs=feature_convs,
-            refine_convs=refine_convs,
-            attention_scale=attention_scale,
-        )
-        if attention_impl not in ATTENTION_IMPLS:
-            raise ValueError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {attention_impl!r}")
-        self.attention_impl = attention_impl
+        self.spec = RegionInteractionSpec.from_cfg(spec)
         self.channels = channels
-        self.num_representatives = num_representatives
-        self.local_mask = local_mask
-        self.global_mask = global_mask
-        self.global_softmax = global_softmax
-        self.distribution_mask = distribution_mask
-        self.feature_convs = feature_convs
-        self.refine_convs = refine_convs
-        self.attention_scale = attention_scale
         conv_kwargs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        if feature_convs:
+        if self.spec.feature_convs:
             self.query_conv = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
             self.value_conv = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
-        if refine_convs:
+        if self.spec.refine_convs:
             self.collection_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
             self.interaction_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
             self.distribution_refine = ConvModule(channels, channels, 3, padding=1, **conv_kwargs)
@@ -125,21 +139,22 @@ class RegionInteractionBlock(BaseModule):
         Returns:
             tuple: the context (B, channels, h, w) and the representatives.
         """
+        spec = self.spec
         batch, channels, height, width = features.shape
         j_values = representativeness
-        reps = select_representatives(j_values.detach(), region, self.num_representatives)
-        query = self.query_conv(features) if self.feature_convs else features
-        value = self.value_conv(features) if self.feature_convs else features
+        reps = select_representatives(j_values.detach(), region, spec.num_representatives)
+        query = self.query_conv(features) if spec.feature_convs else features
+        value = self.value_conv(features) if spec.feature_convs else features
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
-        segments = self.attention_impl == "segment" or (
-            self.attention_impl == "auto" and reps.pixel.shape[1] > DENSE_MAX_REPRESENTATIVES
+        segments = spec.attention_impl == "segment" or (
+            spec.attention_impl == "auto" and reps.pixel.shape[1] > DENSE_MAX_REPRESENTATIVES
         )
         slots = (
-            region_slots(region, reps) if segments and (self.local_mask or self.distribution_mask) else None
+            region_slots(region, reps) if segments and (spec.local_mask or spec.distribution_mask) else None
         )
-        if segments and self.local_mask:
-            local = segment_local_collection(query, value, j_values, reps, slots, self.attention_scale)
+        if segments and spec.local_mask:
+            local = segment_local_collection(query, value, j_values, reps, slots, spec.attention_scale)
         else:
             local = local_collection(
                 query,
@@ -149,10 +164,10 @@ class RegionInteractionBlock(BaseModule):
                 reps.pixel,
                 reps.region,
                 reps.valid,
-                self.local_mask,
-                self.attention_scale,
+                spec.local_mask,
+                spec.attention_scale,
             )
-        if self.refine_convs:
+        if spec.refine_convs:
             local = self._refine_list(self.collection_refine, local, reps.valid)
         rep_j = j_values.gather(1, reps.pixel)
         glob = global_interaction(
@@ -161,14 +176,14 @@ class RegionInteractionBlock(BaseModule):
             reps.region,
             reps.valid,
             int(num_regions.max()),
-            exclude_own_region=self.global_mask,
-            softmax_mode=self.global_softmax,
-            scale=self.attention_scale,
+            exclude_own_region=spec.global_mask,
+            softmax_mode=spec.global_softmax,
+            scale=spec.attention_scale,
         )
-        if self.refine_convs:
+        if spec.refine_convs:
             glob = self._refine_list(self.interaction_refine, glob, reps.valid)
-        if segments and self.distribution_mask:
-            context = segment_distribution(query, value, j_values, glob, rep_j, slots, self.attention_scale)
+        if segments and spec.distribution_mask:
+            context = segment_distribution(query, value, j_values, glob, rep_j, slots, spec.attention_scale)
         else:
             context = distribution(
                 query,
@@ -179,11 +194,11 @@ class RegionInteractionBlock(BaseModule):
                 rep_j,
                 reps.region,
                 reps.valid,
-                self.distribution_mask,
-                self.attention_scale,
+                spec.distribution_mask,
+                spec.attention_scale,
             )
         context = context.transpose(1, 2).reshape(batch, channels, height, width)
-        if self.refine_convs:
+        if spec.refine_convs:
             context = self.distribution_refine(context)
         return context, reps
 

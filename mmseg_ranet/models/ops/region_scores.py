@@ -45,7 +45,7 @@ DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
 @dataclass(frozen=True)
 class RegionScoreSpec:
-    """Settings of the streamed Region Construction Block (the head's switches).
+    """Settings of the streamed Region Construction Block (``RegionConstructionSpec.score_spec`` builds them).
 
     Attributes:
         use_boundary_term: Include D (else D = 0).

@@ -79,12 +79,12 @@ class RegionEncoderDecoder(EncoderDecoder):
             )
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """``EncoderDecoder.loss``; with ``force_regions='ground_truth'`` the head first gets the labels."""
+        """``EncoderDecoder.loss``; for ``construction.force_regions='ground_truth'`` the head gets the labels."""
         with self._ground_truth_for_head(inputs, data_samples):
             return super().loss(inputs, data_samples)
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
-        """``EncoderDecoder.predict``; with ``force_regions='ground_truth'`` the head first gets the labels."""
+        """``EncoderDecoder.predict``; for ``construction.force_regions='ground_truth'`` the head gets the labels."""
         with self._ground_truth_for_head(inputs, data_samples):
             return super().predict(inputs, data_samples)
 
@@ -93,7 +93,7 @@ class RegionEncoderDecoder(EncoderDecoder):
         # The oracle ablation (regions = GT segments) reads the label in the head's forward; mmseg passes
         # the head only features and image metas, so the label maps travel on the head for this call.
         construction = getattr(self.decode_head, "region_construction", None)
-        if getattr(construction, "force_regions", None) != "ground_truth":
+        if getattr(getattr(construction, "spec", None), "force_regions", None) != "ground_truth":
             yield
             return
         if (self.test_cfg or {}).get("mode", "whole") != "whole" and not self.training:
