@@ -8,7 +8,7 @@ The folder's size is one count shared by every process writing into it, kept in
 ``<folder>/.budget.lock`` and changed only under an exclusive ``flock`` on that file: a scan sets it
 when a budgeted process opens the folder, and every write adds its bytes to it. When the count passes
 ``max_bytes``, or the process has written ``rescan_fraction`` of the budget since its last scan (which
-bounds the drift from files no process counted: stored scribbles, a writer without a budget), the
+bounds the drift from files no process counted: a writer without a budget, files copied in), the
 process rescans the folder under the same lock and deletes least recently used entries until the
 folder is at ``low_water`` of the budget. Since every write is counted after its files are in place,
 the count is never below what the writers left, and processes that finish leave the folder within the
@@ -16,8 +16,9 @@ budget (with a count per process, each would add what it has not seen the others
 a reader that read the record just before finds the arrays gone and recomputes the round (the cache
 backend's repair path), so eviction never yields a wrong result.
 
-Files in ``side_folders`` (the simulated user's stored scribbles) count towards the budget and are
-evicted the same way, each file on its own: their users recompute a missing one. Everything else in the
+Files in ``side_folders`` (the simulated user's stored scribbles) count towards the budget (their
+writer reports them with :meth:`DiskBudget.added`) and are evicted the same way, each file on its own:
+their users recompute a missing one. Everything else in the
 folder (the goal-reward statistics, the format file, temporary files of live writers) is neither
 counted nor touched.
 """
