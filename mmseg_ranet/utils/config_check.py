@@ -259,7 +259,7 @@ _ENV_CFG_KEYS = ("cudnn_benchmark", "mp_cfg", "dist_cfg", "resource_limit")
 _HOOK_KEYS = ("type", "priority")
 
 
-def init_arguments(cls: type) -> set[str]:
+def _init_arguments(cls: type) -> set[str]:
     """Keyword arguments of ``cls``: its ``__init__``'s and, while an ``__init__`` takes ``**kwargs``,
     those of its bases' (where ``super().__init__(**kwargs)`` sends them)."""
     names: set[str] = set()
@@ -326,7 +326,7 @@ def nested_key_typos(cfg: Config) -> list[tuple[str, str, str]]:
     def check_built(node: Any, path: str, registry: Any, extra: tuple[str, ...] = ("type",)) -> None:
         cls = _registered(registry, node.get("type")) if isinstance(node, dict) else None
         if cls is not None:
-            check(node, path, init_arguments(cls) | set(extra), f"an argument of {cls.__name__}")
+            check(node, path, _init_arguments(cls) | set(extra), f"an argument of {cls.__name__}")
 
     model = cfg.get("model") or {}
     if isinstance(model, dict):

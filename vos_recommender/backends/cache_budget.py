@@ -12,15 +12,15 @@ bounds the drift from files no process counted: a writer without a budget, files
 process rescans the folder under the same lock and deletes least recently used entries until the
 folder is at ``low_water`` of the budget. Since every write is counted after its files are in place,
 the count is never below what the writers left, and processes that finish leave the folder within the
-budget (with a count per process, each would add what it has not seen the others add). An entry loses its record before its arrays, so a reader sees a whole entry or none;
-a reader that read the record just before finds the arrays gone and recomputes the round (the cache
-backend's repair path), so eviction never yields a wrong result.
+budget (with a count per process, each would add what it has not seen the others add). An entry loses
+its record before its arrays, so a reader sees a whole entry or none; a reader that read the record
+just before finds the arrays gone and recomputes the round (the cache backend's repair path), so
+eviction never yields a wrong result.
 
 Files in ``side_folders`` (the simulated user's stored scribbles) count towards the budget (their
 writer reports them with :meth:`DiskBudget.added`) and are evicted the same way, each file on its own:
-their users recompute a missing one. Everything else in the
-folder (the goal-reward statistics, the format file, temporary files of live writers) is neither
-counted nor touched.
+their users recompute a missing one. Everything else in the folder (the goal-reward statistics, the
+format file, temporary files of live writers) is neither counted nor touched.
 """
 
 from __future__ import annotations
