@@ -82,11 +82,15 @@ def check_resumable(run_dir: Path) -> None:
         )
     try:
         current_state(run_dir / "resume")
-    except (FileNotFoundError, ValueError) as error:
+    except FileNotFoundError as error:
         raise NothingToResumeError(
             f"--resume: the run at {run_dir} has no resume state to continue from ({error}). It stopped "
             "before writing its first one (one is written every --resume-every agent steps at an episode "
             "boundary, and when training ends or is interrupted). Start it again with --overwrite"
+        ) from None
+    except ValueError as error:
+        raise NothingToResumeError(
+            f"--resume: the run at {run_dir} cannot be continued ({error}). Start it again with --overwrite"
         ) from None
 
 
