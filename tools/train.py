@@ -4,7 +4,9 @@
     bash tools/dist_train.sh CONFIG NUM_PROCS [...]      # distributed, through torchrun
 
 On top of mmseg's tool it checks the config early (missing data roots, plugin modules used without
-``custom_imports``, heads with fewer outputs than the dataset has classes, misspelled top-level keys),
+``custom_imports``, heads with fewer outputs than the dataset has classes, misspelled top-level keys as
+warnings, misspelled nested keys of known schemas such as ``model.test_cfg.mod`` or
+``default_hooks.checkpoint.intervall`` as errors),
 loads images and labels with loaders that name a bad file, loads mmengine checkpoints under torch's
 weights-only default (see README, "Trusting checkpoints") and names a corrupt one, and runs distributed
 without CUDA (gloo, CPU model wrapper, SyncBN as BN; logged losses are the mean over processes).

@@ -38,7 +38,12 @@ import numpy as np
 
 from vos_recommender.config import parse_config
 from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
-from vos_recommender.evaluation.paired import compare_strategies, round_differences, seed_spread
+from vos_recommender.evaluation.paired import (
+    MIN_BOOTSTRAP,
+    compare_strategies,
+    round_differences,
+    seed_spread,
+)
 from vos_recommender.evaluation.report import write_report
 from vos_recommender.evaluation.summary import summarise
 from vos_recommender.metrics.auc import round_auc
@@ -112,6 +117,14 @@ class EvalConfig:
         "quality_checkpoint": "env.session.quality_checkpoint",
         "num_rounds": "env.episode.num_rounds",
     }
+
+    def __post_init__(self) -> None:
+        # Checked here, when the settings are parsed: the intervals are computed after every session ran.
+        if self.bootstrap < MIN_BOOTSTRAP:
+            raise ValueError(
+                f"bootstrap (--bootstrap) must be >= {MIN_BOOTSTRAP} resamples for the paired 95% intervals, "
+                f"got {self.bootstrap}"
+            )
 
 
 def _make_env(config: EvalConfig, quality: str, max_frames: int) -> Any:
@@ -340,7 +353,10 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    config, _ = parse_config(EvalConfig, argv, description=__doc__.splitlines()[0])
+    try:
+        config, _ = parse_config(EvalConfig, argv, description=__doc__.splitlines()[0])
+    except ValueError as error:  # a bad setting: its name and value, before anything runs
+        raise SystemExit(f"error: {error}") from None
     evaluate(config)
 
 

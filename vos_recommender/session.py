@@ -172,6 +172,8 @@ class InteractionSession:
         self.user = SimulatedUser(
             robot_settings(inner.simulated_user, robot_kwargs, name),
             Path(cache_dir) / "scribbles" if cache_dir is not None else None,
+            # The stored scribbles count towards the cache folder's disk budget.
+            on_stored=self._cache.store.budget.added if cache_dir is not None and self._cache else None,
         )
         self.quality: QualitySource = (
             build_quality(quality, **(quality_kwargs or {})) if isinstance(quality, str) else quality

@@ -35,7 +35,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 import vos_recommender  # noqa: F401  (registers the environment id)
 from vos_recommender.agent import EpisodeSeedWrapper, RecurrentDQN
 from vos_recommender.agent.cache_callback import CacheStatsCallback
-from vos_recommender.agent.resume import clean_resume_folder
+from vos_recommender.agent.resume import clean_resume_folder, current_state
 from vos_recommender.agent.training_logs import (
     EPISODES_FILE,
     EpisodeLogCallback,
@@ -50,6 +50,8 @@ from vos_recommender.utils.nested_config import expand_aliases, to_dict
 
 __all__ = [
     "EpisodeLogCallback",
+    "NothingToResumeError",
+    "check_resumable",
     "ensure_dataset",
     "env_config",
     "main",
@@ -59,6 +61,37 @@ __all__ = [
 ]
 
 ENV_ID = "vos_recommender/FrameRecommendation-v0"
+
+
+class NothingToResumeError(FileNotFoundError):
+    """``--resume`` names a run that has no settings or no resume state yet; the message says what to do."""
+
+
+def check_resumable(run_dir: Path) -> None:
+    """Raise before anything is loaded or built when ``--resume`` cannot continue the run in ``run_dir``.
+
+    Raises:
+        NothingToResumeError: If the run folder has no ``config.json`` (another ``--name`` or
+            ``--runs-dir``?) or no complete resume state (the run stopped before its first one).
+    """
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise NothingToResumeError(
+            f"--resume: no run to resume at {run_dir} ({saved} missing); check --name and --runs-dir, or "
+            "start the run without --resume"
+        )
+    try:
+        current_state(run_dir / "resume")
+    except FileNotFoundError as error:
+        raise NothingToResumeError(
+            f"--resume: the run at {run_dir} has no resume state to continue from ({error}). It stopped "
+            "before writing its first one (one is written every --resume-every agent steps at an episode "
+            "boundary, and when training ends or is interrupted). Start it again with --overwrite"
+        ) from None
+    except ValueError as error:
+        raise NothingToResumeError(
+            f"--resume: the run at {run_dir} cannot be continued ({error}). Start it again with --overwrite"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- data
@@ -157,12 +190,14 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
 
     Returns:
         Path of ``final_model.zip``.
+
+    Raises:
+        NothingToResumeError: With ``resume``, if the run has no settings or no resume state yet.
     """
     run_dir = Path(config.runs_dir) / config.name
     if config.resume:
+        check_resumable(run_dir)
         saved = run_dir / "config.json"
-        if not saved.is_file():
-            raise FileNotFoundError(f"--resume: no run to resume at {run_dir} ({saved} missing)")
         settings = expand_aliases(json.loads(saved.read_text()), TrainConfig.FLAG_ALIASES)
         config = settings_from_dict(TrainConfig, {**settings, **(explicit or {}), "resume": True}, str(saved))
     elif (run_dir / "config.json").exists() and not config.overwrite:
@@ -314,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     config, explicit = parse_config(TrainConfig, argv, description=__doc__.splitlines()[0])
     try:
         train(config, explicit)
-    except CacheFormatError as error:  # a cache folder this version cannot use: say so, no traceback
+    except (CacheFormatError, NothingToResumeError) as error:  # say what to do, no traceback
         raise SystemExit(f"error: {error}") from None
 
 

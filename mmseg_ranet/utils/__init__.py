@@ -10,7 +10,9 @@ from .checkpoint import (
 from .config_check import (
     check_custom_imports,
     check_data_roots,
+    check_nested_keys,
     check_num_classes,
+    nested_key_typos,
     plugin_type_names,
     warn_unread_keys,
 )
@@ -27,8 +29,10 @@ __all__ = [
     "capture_rng_states",
     "check_custom_imports",
     "check_data_roots",
+    "check_nested_keys",
     "check_num_classes",
     "load_trusted_local_checkpoint",
+    "nested_key_typos",
     "plugin_type_names",
     "prepare_cpu_distributed",
     "register_checkpoint_io",

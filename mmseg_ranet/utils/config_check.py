@@ -61,28 +61,39 @@ def check_custom_imports(cfg: Config) -> None:
         )
 
 
-def check_data_roots(cfg: Config) -> None:
-    """Raise ``FileNotFoundError`` naming the dataloader whose ``data_root`` is missing."""
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+def _datasets(cfg: Config) -> Iterator[tuple[str, str, dict]]:
+    """``(dataloader, config key, dataset config)`` of every dataset the dataloaders name, wrapped
+    ones included (``ConcatDataset``, ``RepeatDataset``, ... hold theirs under ``datasets`` or ``dataset``)."""
+    for loader in _LOADERS:
         loader_cfg = cfg.get(loader)
         if not loader_cfg:
             continue
-        datasets = [loader_cfg.get("dataset", {})]
+        datasets = [(f"{loader}.dataset", loader_cfg.get("dataset", {}))]
         while datasets:
-            dataset = datasets.pop()
+            key, dataset = datasets.pop()
             if not isinstance(dataset, dict):
                 continue
-            # Wrappers (ConcatDataset, RepeatDataset, ...) hold their datasets under these keys.
-            datasets.extend(dataset.get("datasets", []) or [])
+            yield loader, key, dataset
+            datasets.extend(
+                (f"{key}.datasets.{i}", d) for i, d in enumerate(dataset.get("datasets", []) or [])
+            )
             if isinstance(dataset.get("dataset"), dict):
-                datasets.append(dataset["dataset"])
-            root = dataset.get("data_root")
-            if isinstance(root, str) and root and "://" not in root and not osp.isdir(root):
-                raise FileNotFoundError(
-                    f"{loader}: data_root {root!r} does not exist (config {cfg.filename!r}). "
-                    f"Set it with --cfg-options {loader}.dataset.data_root=<path>, or generate the demo data "
-                    "with `python -m mmseg_ranet.datasets.generate`."
-                )
+                datasets.append((f"{key}.dataset", dataset["dataset"]))
+
+
+def check_data_roots(cfg: Config) -> None:
+    """Raise ``FileNotFoundError`` naming the dataloader whose ``data_root`` is missing."""
+    for loader, _key, dataset in _datasets(cfg):
+        root = dataset.get("data_root")
+        if isinstance(root, str) and root and "://" not in root and not osp.isdir(root):
+            raise FileNotFoundError(
+                f"{loader}: data_root {root!r} does not exist (config {cfg.filename!r}). "
+                f"Set it with --cfg-options {loader}.dataset.data_root=<path>, or generate the demo data "
+                "with `python -m mmseg_ranet.datasets.generate`."
+            )
 
 
 def _head_num_classes(cfg: Config) -> list[tuple[str, int]]:
@@ -228,3 +239,141 @@ def warn_unread_keys(cfg: Config, cfg_options: dict | None = None) -> list[str]:
         print_log(message, logger="current", level=logging.WARNING)
         messages.append(message)
     return messages
+
+
+# Schemas of nested configs, from what mmseg and mmengine read. A segmentor's ``test_cfg``:
+# ``EncoderDecoder`` (``mode``, ``crop_size``, ``stride``) and ``PointHead`` (the other three).
+_TEST_CFG_KEYS = (
+    "mode",
+    "crop_size",
+    "stride",
+    "subdivision_steps",
+    "subdivision_num_points",
+    "scale_factor",
+)
+# ``BaseSegDataset`` (and the two-image ``BaseCDDataset``).
+_DATA_PREFIX_KEYS = ("img_path", "seg_map_path", "img_path2")
+# ``Runner.setup_env``.
+_ENV_CFG_KEYS = ("cudnn_benchmark", "mp_cfg", "dist_cfg", "resource_limit")
+# What a hook's config holds besides its arguments (the Runner pops ``priority`` before building it).
+_HOOK_KEYS = ("type", "priority")
+
+
+def _init_arguments(cls: type) -> set[str]:
+    """Keyword arguments of ``cls``: its ``__init__``'s and, while an ``__init__`` takes ``**kwargs``,
+    those of its bases' (where ``super().__init__(**kwargs)`` sends them)."""
+    names: set[str] = set()
+    for klass in inspect.getmro(cls):
+        if klass is object or "__init__" not in vars(klass):
+            continue
+        try:
+            params = list(inspect.signature(vars(klass)["__init__"]).parameters.values())
+        except (TypeError, ValueError):  # a builtin without a signature: nothing more to learn
+            break
+        names |= {p.name for p in params[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def _registered(registry: Any, type_value: Any) -> type | None:
+    if isinstance(type_value, type):
+        return type_value
+    if not isinstance(type_value, str):
+        return None
+    try:
+        return registry.get(type_value)
+    except Exception:  # noqa: BLE001  (an unknown or unimportable type fails in the build, by name)
+        return None
+
+
+def _items(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """``(config key, item)`` of a config that is one item or a list of them (evaluators, hooks)."""
+    if isinstance(node, (list, tuple)):
+        for index, item in enumerate(node):
+            yield f"{path}.{index}", item
+    elif node is not None:
+        yield path, node
+
+
+def nested_key_typos(cfg: Config) -> list[tuple[str, str, str]]:
+    """Keys of nested configs with a known schema that nothing reads but that resemble a key that is read.
+
+    Checked: the model's ``test_cfg``, the evaluators' and hooks' arguments (``inspect.signature`` of the
+    registered class, so a misspelled argument that ``**kwargs`` would swallow is found), the datasets'
+    ``data_prefix`` and ``env_cfg``. Unknown keys that resemble no known one are left alone, as for top-level
+    keys: they may be read by code these schemas do not describe.
+
+    Returns:
+        ``(config key, the close match, what the schema is)`` of each.
+    """
+    from mmseg.registry import HOOKS, METRICS
+
+    import mmseg_ranet  # noqa: F401  (registers the plugin's metrics and hooks)
+
+    found: list[tuple[str, str, str]] = []
+
+    def check(node: Any, path: str, known: set[str] | tuple[str, ...], what: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key in node:
+            if not isinstance(key, str) or key in known or key.startswith("_"):
+                continue
+            match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+            if match:
+                found.append((f"{path}.{key}", match[0], what))
+
+    def check_built(node: Any, path: str, registry: Any, extra: tuple[str, ...] = ("type",)) -> None:
+        cls = _registered(registry, node.get("type")) if isinstance(node, dict) else None
+        if cls is not None:
+            check(node, path, _init_arguments(cls) | set(extra), f"an argument of {cls.__name__}")
+
+    model = cfg.get("model") or {}
+    if isinstance(model, dict):
+        check(model.get("test_cfg"), "model.test_cfg", _TEST_CFG_KEYS, "a key of a segmentor's test_cfg")
+    for _loader, key, dataset in _datasets(cfg):
+        check(
+            dataset.get("data_prefix"),
+            f"{key}.data_prefix",
+            _DATA_PREFIX_KEYS,
+            "a key of a dataset's data_prefix",
+        )
+    check(cfg.get("env_cfg"), "env_cfg", _ENV_CFG_KEYS, "a key of env_cfg that mmengine's Runner reads")
+    for name in ("val_evaluator", "test_evaluator"):
+        evaluator = cfg.get(name)
+        if isinstance(evaluator, dict) and "metrics" in evaluator:  # an Evaluator config around its metrics
+            evaluator, name = evaluator["metrics"], f"{name}.metrics"
+        for path, metric in _items(evaluator, name):
+            check_built(metric, path, METRICS)
+    default_hooks = cfg.get("default_hooks") or {}
+    if isinstance(default_hooks, dict):
+        for name, hook in default_hooks.items():
+            check_built(hook, f"default_hooks.{name}", HOOKS, _HOOK_KEYS)
+    for path, hook in _items(cfg.get("custom_hooks"), "custom_hooks"):
+        check_built(hook, path, HOOKS, _HOOK_KEYS)
+    return found
+
+
+def check_nested_keys(cfg: Config, cfg_options: dict | None = None) -> None:
+    """Raise if a nested config with a known schema holds a misspelled key (:func:`nested_key_typos`).
+
+    Top-level keys only warn (:func:`warn_unread_keys`), since config files define helper variables at
+    the top level freely; inside a known schema a key that resembles an accepted one is a typo, and it
+    would be ignored (``model.test_cfg.mod=slide`` infers whole images) or fail only when first used
+    (``default_hooks.checkpoint.intervall`` at the first save, after training). So it is an error, raised
+    before anything is built.
+
+    Raises:
+        ValueError: Naming every misspelled key, where it comes from and the close match.
+    """
+    found = nested_key_typos(cfg)
+    if not found:
+        return
+    options = list(cfg_options or {})
+    lines = []
+    for path, match, what in found:
+        given = any(option == path or option.startswith(path + ".") for option in options)
+        origin = "--cfg-options" if given else f"config {cfg.filename!r}"
+        parent = path.rpartition(".")[0]
+        lines.append(f"  {path} (from {origin}) is not {what}; did you mean {parent}.{match}?")
+    raise ValueError("misspelled config keys, which nothing reads:\n" + "\n".join(lines))

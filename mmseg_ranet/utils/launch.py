@@ -16,7 +16,13 @@ from mmengine.logging import print_log
 
 from .atomic import remove_stale_temporaries
 from .checkpoint import register_checkpoint_io
-from .config_check import check_custom_imports, check_data_roots, check_num_classes, warn_unread_keys
+from .config_check import (
+    check_custom_imports,
+    check_data_roots,
+    check_nested_keys,
+    check_num_classes,
+    warn_unread_keys,
+)
 from .distributed import prepare_cpu_distributed
 
 # mmseg's loaders and the plugin's subclasses that name the file on a bad image or label (same arguments).
@@ -56,7 +62,8 @@ def load_tool_config(
     On top of mmseg's tools: data loaders use the checked loaders
     (:class:`~mmseg_ranet.datasets.transforms.CheckedLoadAnnotations`), distributed runs work without
     CUDA (:func:`~mmseg_ranet.utils.distributed.prepare_cpu_distributed`), misspelled top-level keys and
-    heads with more outputs than classes are reported, and training runs get
+    heads with more outputs than classes are reported, misspelled nested keys with a known schema are
+    errors, and training runs get
     :class:`~mmseg_ranet.utils.rng_state.RNGStateHook` (exact resume) and, when distributed,
     :class:`~mmseg_ranet.utils.distributed.MeanLogVarsHook`. Temporary files that an interrupted
     checkpoint write left in the work dir more than an hour ago are removed.
@@ -70,8 +77,9 @@ def load_tool_config(
 
     Raises:
         FileNotFoundError: the config or a dataloader's ``data_root`` does not exist.
-        ValueError: the config uses the plugin without ``custom_imports``; a head has fewer classes than
-            its dataset; a launcher other than ``pytorch`` without CUDA.
+        ValueError: a nested key with a known schema is misspelled (``model.test_cfg.mod``); the config
+            uses the plugin without ``custom_imports``; a head has fewer classes than its dataset; a
+            launcher other than ``pytorch`` without CUDA.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f"config file {config!r} does not exist")
@@ -86,6 +94,7 @@ def load_tool_config(
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(config))[0])
     # First: a misspelled key often explains the errors below (a data_root set under the wrong name).
     warn_unread_keys(cfg, cfg_options)
+    check_nested_keys(cfg, cfg_options)
     check_custom_imports(cfg)
     check_data_roots(cfg)
     loaders = ("train_dataloader", "val_dataloader") if for_training else ("test_dataloader",)

@@ -19,7 +19,7 @@ import mmseg_ranet  # noqa: F401  (registers the plugin's transforms and dataset
 from mmseg_ranet.datasets.generate import SceneConfig, generate_dataset
 from mmseg_ranet.datasets.transforms import DataFileError, ValidateSegMap
 from mmseg_ranet.utils.checkpoint import CorruptCheckpointError, load_trusted_local_checkpoint
-from mmseg_ranet.utils.config_check import check_num_classes, warn_unread_keys
+from mmseg_ranet.utils.config_check import check_num_classes, nested_key_typos, warn_unread_keys
 from mmseg_ranet.utils.launch import load_tool_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -223,6 +223,53 @@ def test_misspelled_key_in_cfg_options_is_reported(tmp_path):
 def test_correct_configs_give_no_key_warning():
     for config in (DEMO, FCN, REPO / "configs/ranet/ranet_r101-d8_4xb2-80k_cityscapes-769x769.py"):
         assert warn_unread_keys(Config.fromfile(str(config))) == [], config
+
+
+@pytest.mark.parametrize(
+    "option, value, match",
+    [
+        ("model.test_cfg.mod", "slide", "model.test_cfg.mode"),  # would infer whole images
+        ("val_evaluator.0.iou_metricss", ["mDice"], "val_evaluator.0.iou_metrics"),  # IoUMetric's **kwargs
+        (
+            "train_dataloader.dataset.data_prefix.img_pth",
+            "img_dir/val",
+            "train_dataloader.dataset.data_prefix.img_path",
+        ),
+        ("env_cfg.cudnn_benchmar", True, "env_cfg.cudnn_benchmark"),
+        (
+            "default_hooks.checkpoint.intervall",
+            2,
+            "default_hooks.checkpoint.interval",
+        ),  # failed at the first save
+    ],
+)
+def test_misspelled_nested_key_is_an_error_with_the_close_match(dataset_root, tmp_path, option, value, match):
+    with pytest.raises(ValueError, match="misspelled config keys") as error:
+        _tool_config(DEMO, dataset_root, tmp_path, {option: value})
+    assert f"{option} (from --cfg-options)" in str(error.value)
+    assert f"did you mean {match}?" in str(error.value)
+
+
+def test_misspelled_hook_argument_in_a_file_is_named_with_the_file(dataset_root, tmp_path):
+    config = tmp_path / "hook_typo.py"
+    config.write_text(
+        f"_base_ = [{str(DEMO)!r}]\n"
+        "custom_hooks = [dict(type='EmptyCacheHook', after_epcoh=False, priority='LOW')]\n"
+        "model = dict(test_cfg=dict(mode='slide', crop_size=(64, 64), strid=(32, 32)))\n"
+    )
+    with pytest.raises(ValueError) as error:
+        _tool_config(config, dataset_root, tmp_path)
+    message = str(error.value)
+    assert f"custom_hooks.0.after_epcoh (from config {str(config)!r})" in message
+    assert "an argument of EmptyCacheHook; did you mean custom_hooks.0.after_epoch?" in message
+    assert "did you mean model.test_cfg.stride?" in message
+
+
+def test_correct_configs_have_no_misspelled_nested_key():
+    configs = [path for path in sorted((REPO / "configs").rglob("*.py")) if "_base_" not in path.parts]
+    assert len(configs) > 10
+    for config in configs:
+        assert nested_key_typos(Config.fromfile(str(config))) == [], config
 
 
 def test_image_of_random_bytes_is_named(dataset_root, tmp_path):

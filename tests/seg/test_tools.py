@@ -189,3 +189,19 @@ def test_train_tool_names_too_few_head_classes_and_a_misspelled_key(data_root, t
     assert "has 5 classes" in res.stderr and "Traceback" not in res.stderr
     log = res.stdout + res.stderr
     assert "'train_dataloder' (from --cfg-options)" in log and "did you mean 'train_dataloader'" in log
+
+
+def test_train_tool_stops_on_a_misspelled_hook_argument_before_training(data_root, tmp_path):
+    work = tmp_path / "w"
+    res = _run(
+        "tools/train.py",
+        DEMO,
+        "--work-dir",
+        str(work),
+        *_small(data_root, 2),
+        "default_hooks.checkpoint.intervall=1",
+    )
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "tools/train.py: error: misspelled config keys" in res.stderr
+    assert "did you mean default_hooks.checkpoint.interval?" in res.stderr
+    assert not list(work.rglob("*.log")) and not list(work.rglob("*.pth"))  # no run was started

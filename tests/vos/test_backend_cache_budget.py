@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vos_recommender.backends.cache import CachingBackend
-from vos_recommender.backends.cache_format import FORMAT_FILE, parse_bytes
+from vos_recommender.backends.cache_format import FORMAT_FILE, CacheFormatError, parse_bytes
 from vos_recommender.backends.cache_store import CacheStore
 
 from .test_backend_cache import CountingBackend, _episode, _scribble
@@ -36,7 +36,9 @@ def test_sizes_are_parsed(text, size):
     assert parse_bytes(text) == size
 
 
-@pytest.mark.parametrize("bad", ["1 parsec", "GB", "-5MB", True, -1])
+@pytest.mark.parametrize(
+    "bad", ["1 parsec", "GB", "-5MB", True, -1, "0.5", 0.5, "0.0001KB", float("nan"), [1]]
+)
 def test_bad_sizes_name_the_argument_and_value(bad):
     with pytest.raises(ValueError, match=f"cache_budget .*{bad!r}".replace("(", r"\(").replace(")", r"\)")):
         parse_bytes(bad, "cache_budget")
@@ -107,6 +109,28 @@ def test_the_budget_is_recorded_in_the_folder(tmp_path):
     assert CachingBackend(CountingBackend(), tmp_path).store.max_bytes is None
     with pytest.raises(ValueError, match="max_bytes must be a size .*'lots'"):
         CachingBackend(CountingBackend(), tmp_path, max_bytes="lots")
+
+
+@pytest.mark.parametrize("recorded", [-5, "0.5", True, float("nan"), "2 parsecs", [2]])
+def test_a_bad_budget_in_the_format_file_is_named_when_the_folder_opens(tmp_path, recorded):
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"format": 4, "max_bytes": recorded}))
+    with pytest.raises(CacheFormatError, match=f"max_bytes in {tmp_path / FORMAT_FILE} .*{recorded!r}"):
+        CacheStore(tmp_path)  # opening, not the first miss, says what is wrong
+    # A budget given replaces the recorded one, which needs no hand repair then.
+    store = CacheStore(tmp_path, max_bytes="1MB")
+    assert store.max_bytes == 10**6
+    assert json.loads((tmp_path / FORMAT_FILE).read_text())["max_bytes"] == 10**6
+
+
+@pytest.mark.parametrize(
+    "recorded, budget", [("2GB", 2 * 10**9), (150_000, 150_000), (0, None), (None, None)]
+)
+def test_a_size_with_a_unit_in_the_format_file_is_read(tmp_path, recorded, budget):
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"format": 4, "max_bytes": recorded}))
+    store = CacheStore(tmp_path)
+    assert store.max_bytes == budget
+    store.write("ab" + "0" * 38, *_masks(1), elapsed=1.0)  # a miss compares sizes with the budget
+    assert _keys(tmp_path) == {"ab" + "0" * 38}
 
 
 def test_side_files_count_and_go_least_recently_used_first(tmp_path):

@@ -63,3 +63,11 @@ def test_a_budgeted_cache_stays_small_and_replays_equal_computed_episodes(videos
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     stats = warm.backend.stats()
     assert stats["max_bytes"] == budget and stats["hits"] > 0
+
+
+def test_the_stored_scribbles_are_counted_in_the_budget_as_they_are_written(videos, tmp_path):
+    cache_dir = tmp_path / "cache"
+    env = _env(videos, tmp_path, cache_dir=cache_dir, cache_kwargs={"max_bytes": "10MB"})
+    _episode(env, videos[0].name, (1, 4))  # two corrections by the simulated user, both stored
+    assert list((cache_dir / "scribbles").rglob("*.json"))
+    assert env.unwrapped.timing["cache"]["bytes"] == _entries_bytes(cache_dir)

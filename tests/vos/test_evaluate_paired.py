@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.vos.test_train_evaluate import common_args, setup  # noqa: F401  (module fixture)
-from vos_recommender.evaluate import main
+from vos_recommender.config import parse_config
+from vos_recommender.evaluate import EvalConfig, main
 
 
 def test_several_agents_give_seed_spread_and_paired_statistics(setup: dict[str, Path]) -> None:  # noqa: F811
@@ -47,3 +48,14 @@ def test_a_missing_agent_file_is_named(setup: dict[str, Path]) -> None:  # noqa:
     args[args.index("--agent") + 1] = f"{setup['agent']},{setup['base'] / 'nope.zip'}"
     with pytest.raises(FileNotFoundError, match="nope.zip"):
         main([*args, "--settings", "oracle", "--out", str(setup["base"] / "eval_missing")])
+
+
+@pytest.mark.parametrize("resamples", ["10", "0", "-5"])
+def test_too_few_bootstrap_resamples_are_refused_when_the_settings_are_parsed(tmp_path, resamples) -> None:
+    with pytest.raises(ValueError, match=f"bootstrap \\(--bootstrap\\) must be >= 100 .*got {resamples}"):
+        parse_config(EvalConfig, ["--bootstrap", resamples])
+    # The command stops with the message alone, before it looks at the data or the agent (both missing).
+    with pytest.raises(SystemExit, match="error: .*--bootstrap.* >= 100"):
+        main(["--bootstrap", resamples, "--data", str(tmp_path / "none"), "--agent", str(tmp_path / "a.zip")])
+    assert not (tmp_path / "none").exists()
+    assert parse_config(EvalConfig, ["--bootstrap", "100"])[0].bootstrap == 100

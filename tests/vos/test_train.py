@@ -13,8 +13,8 @@ import torch
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
 from vos_recommender.config import TrainConfig, field_help, parse_config
-from vos_recommender.train import main
-from vos_recommender.utils.nested_config import leaves
+from vos_recommender.train import NothingToResumeError, main, train
+from vos_recommender.utils.nested_config import leaves, to_dict
 
 
 def test_every_setting_has_a_description() -> None:
@@ -206,6 +206,30 @@ def tiny_args(root: Path, runs: Path, name: str, steps: int) -> list[str]:
     ]
 
 
+def test_resume_without_a_run_or_before_its_first_state_says_what_to_do(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit, match=r"no run to resume at .*nothing.*check --name and --runs-dir"):
+        main(["--resume", "--name", "nothing", "--runs-dir", str(runs)])
+    # A run stopped before its first resume state: its settings and a half-written state folder only.
+    run = runs / "early"
+    (run / "resume" / "state-000000004-abc").mkdir(parents=True)
+    data = tmp_path / "data"  # missing, and generated if training got as far as its data
+    config = TrainConfig(name="early", runs_dir=str(runs))
+    settings = to_dict(dataclasses.replace(config, env=config.env.replace({"episode.data_root": str(data)})))
+    (run / "config.json").write_text(json.dumps(settings))
+    args = ["--resume", "--name", "early", "--runs-dir", str(runs)]
+    with pytest.raises(
+        SystemExit, match=r"no resume state .*latest\.json missing.*Start it again with --overwrite"
+    ):
+        main(args)
+    with pytest.raises(NothingToResumeError):  # a FileNotFoundError for callers of train()
+        train(parse_config(TrainConfig, args)[0])
+    assert not data.exists() and (run / "resume" / "state-000000004-abc").is_dir()  # stopped before anything
+    (run / "resume" / "latest.json").write_text("{not json")
+    with pytest.raises(SystemExit, match=r"unreadable resume pointer.*--overwrite"):
+        main(args)
+
+
 def params(path: Path) -> list[torch.Tensor]:
     return [p.detach().clone() for p in RecurrentDQN.load(path).policy.parameters()]
 
@@ -247,7 +271,7 @@ def test_train_writes_run_folder_and_resume_matches_uninterrupted_run(
     for a, b in zip(params(run / "final_model.zip"), params(runs / "split" / "final_model.zip")):
         assert torch.equal(a, b)
     assert json.loads((runs / "split" / "config.json").read_text())["total_timesteps"] == 8
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(SystemExit, match="no run to resume"):
         main(["--resume", "--name", "nothing", "--runs-dir", str(runs)])
 
     # A run folder of an earlier version stores the flat settings: it resumes the same way.

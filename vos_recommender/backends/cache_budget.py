@@ -3,18 +3,24 @@
 The files are the index. An entry's last use is the newest modification time of its files: writing an
 entry sets it, and a replay touches the record (``os.utime``, at most once per ``touch_interval``
 seconds per entry and process), so recording an access costs one system call and no shared file.
-Each process keeps an estimate of the folder's size: a scan when the budget opens plus what it wrote
-since. When the estimate passes ``max_bytes``, or the process has written ``rescan_fraction`` of the
-budget since its last scan (which bounds what other processes can add unseen), it takes an exclusive
-``flock`` on ``<folder>/.budget.lock``, rescans the folder and deletes least recently used entries
-until the folder is at ``low_water`` of the budget. An entry loses its record before its arrays, so a
-reader sees a whole entry or none; a reader that read the record just before finds the arrays gone and
-recomputes the round (the cache backend's repair path), so eviction never yields a wrong result.
 
-Files in ``side_folders`` (the simulated user's stored scribbles) count towards the budget and are
-evicted the same way, each file on its own: their users recompute a missing one. Everything else in the
-folder (the goal-reward statistics, the format file, temporary files of live writers) is neither
-counted nor touched.
+The folder's size is one count shared by every process writing into it, kept in
+``<folder>/.budget.lock`` and changed only under an exclusive ``flock`` on that file: a scan sets it
+when a budgeted process opens the folder, and every write adds its bytes to it. When the count passes
+``max_bytes``, or the process has written ``rescan_fraction`` of the budget since its last scan (which
+bounds the drift from files no process counted: a writer without a budget, files copied in), the
+process rescans the folder under the same lock and deletes least recently used entries until the
+folder is at ``low_water`` of the budget. Since every write is counted after its files are in place,
+the count is never below what the writers left, and processes that finish leave the folder within the
+budget (with a count per process, each would add what it has not seen the others add). An entry loses
+its record before its arrays, so a reader sees a whole entry or none; a reader that read the record
+just before finds the arrays gone and recomputes the round (the cache backend's repair path), so
+eviction never yields a wrong result.
+
+Files in ``side_folders`` (the simulated user's stored scribbles) count towards the budget (their
+writer reports them with :meth:`DiskBudget.added`) and are evicted the same way, each file on its own:
+their users recompute a missing one. Everything else in the folder (the goal-reward statistics, the
+format file, temporary files of live writers) is neither counted nor touched.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-try:  # file locks exist on POSIX; elsewhere processes sharing a folder may evict the same entry twice
+from vos_recommender.backends.cache_format import parse_bytes
+
+try:  # file locks exist on POSIX; elsewhere each process counts only its own writes
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
@@ -65,7 +73,9 @@ class DiskBudget:
 
     Args:
         folder: The cache folder.
-        max_bytes: Budget in bytes; None counts sizes but never evicts.
+        max_bytes: Budget in bytes or a size such as ``"2GB"``
+            (:func:`~vos_recommender.backends.cache_format.parse_bytes`); None or 0 counts sizes but
+            never evicts.
         side_folders: Subfolders whose files count and are evicted one by one.
         low_water: Fraction of the budget an eviction brings the folder down to.
         rescan_fraction: Rescan after writing this fraction of the budget.
@@ -73,16 +83,20 @@ class DiskBudget:
         on_evict: Called with the key of every entry this process evicts (to drop it from memory).
 
     Attributes:
-        usage: Estimated bytes in the folder (exact right after a scan).
+        usage: The folder's size as last counted (exact right after a scan; with a budget, the count
+            shared by the processes writing into the folder).
         bytes_written: Bytes this process added.
         evictions: Entries this process deleted.
         evicted_bytes: Bytes of the entries and side files this process deleted.
+
+    Raises:
+        ValueError: If ``max_bytes`` is not a size or ``low_water`` is not in (0, 1].
     """
 
     def __init__(
         self,
         folder: str | os.PathLike,
-        max_bytes: int | None,
+        max_bytes: int | str | None,
         side_folders: tuple[str, ...] = ("scribbles",),
         low_water: float = 0.9,
         rescan_fraction: float = 0.05,
@@ -92,7 +106,7 @@ class DiskBudget:
         if not 0.0 < low_water <= 1.0:
             raise ValueError(f"low_water must be in (0, 1], got {low_water}")
         self.folder = Path(folder)
-        self.max_bytes = max_bytes
+        self.max_bytes = parse_bytes(max_bytes, "max_bytes")
         self.side_folders = tuple(side_folders)
         self.low_water = float(low_water)
         self.rescan_fraction = float(rescan_fraction)
@@ -103,7 +117,12 @@ class DiskBudget:
         self.evicted_bytes = 0
         self._since_scan = 0
         self._touched: dict[str, float] = {}
-        self.usage = sum(item.size for item in self.scan())
+        if self.max_bytes is None:
+            self.usage = sum(item.size for item in self.scan())
+        else:  # the shared count starts from a scan that no write can slip past
+            with self._lock() as lock:
+                self.usage = sum(item.size for item in self.scan())
+                _write_count(lock, self.usage)
 
     # ------------------------------------------------------------------ accounting
     def scan(self) -> list[_Item]:
@@ -128,14 +147,23 @@ class DiskBudget:
         return [*items.values(), *side]
 
     def added(self, nbytes: int, protect: str | None = None) -> None:
-        """Count ``nbytes`` just written; evict when the budget is exceeded (never the entry ``protect``)."""
+        """Count ``nbytes`` just written (negative: freed); evict when the folder is over the budget
+        (never the entry ``protect``)."""
         self.bytes_written += nbytes
-        self.usage += nbytes
         self._since_scan += nbytes
         if self.max_bytes is None:
+            self.usage += nbytes
             return
-        if self.usage > self.max_bytes or self._since_scan > self.rescan_fraction * self.max_bytes:
-            self.enforce(protect)
+        with self._lock() as lock:
+            shared = self.usage if lock is None else _read_count(lock)
+            if shared is None:  # no count yet (a folder of an earlier version) or a damaged one
+                self._evict_locked(lock, protect)
+                return
+            self.usage = shared + nbytes
+            if self.usage > self.max_bytes or self._since_scan > self.rescan_fraction * self.max_bytes:
+                self._evict_locked(lock, protect)
+            else:
+                _write_count(lock, self.usage)
 
     def touch(self, key: str, path: Path) -> None:
         """Record a use of an entry (its record's modification time), at most once per ``touch_interval``."""
@@ -155,22 +183,27 @@ class DiskBudget:
         Returns:
             The number of entries evicted.
         """
-        with self._lock():
-            items = self.scan()
-            total = sum(item.size for item in items)
-            evicted = 0
-            if self.max_bytes is not None and total > self.max_bytes:
-                target = self.low_water * self.max_bytes
-                for item in sorted(items, key=lambda i: i.last_used):
-                    if total <= target:
-                        break
-                    if protect is not None and item.key == protect:
-                        continue
-                    total -= self._remove(item)
-                    if item.key is not None:
-                        evicted += 1
-            self.usage = total
-            self._since_scan = 0
+        with self._lock() as lock:
+            return self._evict_locked(lock, protect)
+
+    def _evict_locked(self, lock: int | None, protect: str | None) -> int:
+        """:meth:`enforce` for a caller that holds the folder lock; sets the shared count."""
+        items = self.scan()
+        total = sum(item.size for item in items)
+        evicted = 0
+        if self.max_bytes is not None and total > self.max_bytes:
+            target = self.low_water * self.max_bytes
+            for item in sorted(items, key=lambda i: i.last_used):
+                if total <= target:
+                    break
+                if protect is not None and item.key == protect:
+                    continue
+                total -= self._remove(item)
+                if item.key is not None:
+                    evicted += 1
+        self.usage = total
+        self._since_scan = 0
+        _write_count(lock, total)
         self.evictions += evicted
         return evicted
 
@@ -191,16 +224,35 @@ class DiskBudget:
         return item.size
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self) -> Iterator[int | None]:
+        """Hold the folder's exclusive lock; yields the lock file's descriptor (None without ``flock``)."""
         if fcntl is None:  # pragma: no cover - Windows
-            yield
+            yield None
             return
         fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield fd
         finally:
             os.close(fd)  # closing releases the lock
+
+
+#: The shared count: a fixed-width decimal at the start of the lock file, so a rewrite never shortens it.
+_COUNT_WIDTH = 20
+
+
+def _read_count(lock: int) -> int | None:
+    """The folder's size as counted by every writer (None when there is no readable count)."""
+    text = os.pread(lock, _COUNT_WIDTH + 1, 0)
+    try:
+        return int(text) if len(text) == _COUNT_WIDTH + 1 else None
+    except ValueError:
+        return None
+
+
+def _write_count(lock: int | None, nbytes: int) -> None:
+    if lock is not None:
+        os.pwrite(lock, f"{max(0, int(nbytes)):>{_COUNT_WIDTH}d}\n".encode(), 0)
 
 
 def _scandir(folder: str | os.PathLike) -> list[os.DirEntry]:

@@ -40,6 +40,7 @@ __all__ = [
     "npz_bytes",
     "parse_bytes",
     "read_folder_settings",
+    "recorded_budget",
     "stored_probs",
     "write_folder_settings",
 ]
@@ -62,6 +63,9 @@ class CacheFormatError(ValueError):
 def parse_bytes(value: int | float | str | None, name: str = "max_bytes") -> int | None:
     """A byte count from ``1_000_000``, ``"500MB"``, ``"1GB"``, ``"1.5GiB"`` or ``None`` / ``0`` (no limit).
 
+    A count without a unit must be a whole number of bytes (``"0.5"`` is refused, not read as no
+    limit); a size with a unit is truncated to whole bytes and must come to at least one.
+
     Raises:
         ValueError: Naming ``name`` and the value when it is not a non-negative size.
     """
@@ -71,14 +75,22 @@ def parse_bytes(value: int | float | str | None, name: str = "max_bytes") -> int
         raise ValueError(f"{name} must be a size such as 1GB or 500MB, got {value!r}")
     if isinstance(value, (int, float)):
         number, unit = float(value), ""
-    else:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
         if match is None or match.group(2).lower() not in _UNITS:
             raise ValueError(f"{name} must be a size such as 1GB, 500MB or 2GiB, got {value!r}")
         number, unit = float(match.group(1)), match.group(2).lower()
+    else:
+        raise ValueError(f"{name} must be a size such as 1GB or 500MB, got {value!r}")
     if not np.isfinite(number) or number < 0:
-        raise ValueError(f"{name} must be a non-negative size, got {value!r}")
+        raise ValueError(f"{name} must be a positive size such as 2GB (0 or null: no budget), got {value!r}")
+    if _UNITS[unit] == 1 and not number.is_integer():
+        raise ValueError(
+            f"{name} must be a whole number of bytes or a size with a unit (500MB), got {value!r}"
+        )
     size = int(number * _UNITS[unit])
+    if size == 0 and number > 0:
+        raise ValueError(f"{name} must be at least one byte (or 0 for no budget), got {value!r}")
     return size or None
 
 
@@ -161,6 +173,24 @@ def read_folder_settings(folder: Path) -> dict[str, Any] | None:
             f"another cache_dir, or delete the folder to record it again."
         )
     return settings
+
+
+def recorded_budget(folder: Path, settings: dict[str, Any] | None) -> int | None:
+    """The disk budget recorded in the folder's format file, in bytes (None: no budget or no file).
+
+    Raises:
+        CacheFormatError: Naming the file and the value when the budget is not a size (a negative or
+            fractional number, a boolean, NaN, a string without a known unit).
+    """
+    if settings is None:
+        return None
+    try:
+        return parse_bytes(settings.get("max_bytes"), f"max_bytes in {folder / FORMAT_FILE}")
+    except ValueError as error:
+        raise CacheFormatError(
+            f'{error}. Write a size such as 2000000000 or "2GB" (null or 0: no budget) into the file, or give '
+            "the cache a budget (max_bytes=, --cache-budget), which replaces the recorded one"
+        ) from None
 
 
 def write_folder_settings(folder: Path, max_bytes: int | None) -> None:

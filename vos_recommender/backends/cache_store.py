@@ -48,6 +48,7 @@ from vos_recommender.backends.cache_format import (
     npz_bytes,
     parse_bytes,
     read_folder_settings,
+    recorded_budget,
     stored_probs,
     write_folder_settings,
 )
@@ -82,7 +83,8 @@ class CacheStore:
 
     Raises:
         ValueError: On negative memory sizes, an unknown ``store_probs`` or a malformed ``max_bytes``.
-        CacheFormatError: If the folder was written by a newer version.
+        CacheFormatError: If the folder was written by a newer version, or the budget recorded in it
+            (used when ``max_bytes`` is not given) is not a size.
     """
 
     def __init__(
@@ -109,7 +111,10 @@ class CacheStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         settings = read_folder_settings(self.folder)
         recorded = settings.get("max_bytes") if settings is not None else None
-        budget = recorded if max_bytes == FOLDER_BUDGET else parse_bytes(max_bytes)
+        if isinstance(max_bytes, str) and max_bytes == FOLDER_BUDGET:
+            budget = recorded_budget(self.folder, settings)
+        else:  # a budget given replaces the recorded one, even one this version cannot read
+            budget = parse_bytes(max_bytes)
         if settings is None or settings.get("format") != FOLDER_FORMAT or budget != recorded:
             write_folder_settings(self.folder, budget)
         self.compress = level > 0

@@ -19,6 +19,7 @@ import numpy as np
 from vos_recommender.metrics.auc import round_auc
 
 __all__ = [
+    "MIN_BOOTSTRAP",
     "compare_strategies",
     "first_rounds",
     "pair_means",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 Pair = tuple[str, int]
+
+#: Fewest bootstrap resamples of a paired interval (fewer make its 2.5 % and 97.5 % percentiles noise).
+MIN_BOOTSTRAP = 100
 
 
 def _session_auc(run: Mapping[str, Any], num_rounds: int) -> float:
@@ -131,8 +135,8 @@ def paired_difference(
     Raises:
         ValueError: If the pairs differ (the message names some that only one side has), or there are none.
     """
-    if bootstrap < 100:
-        raise ValueError(f"bootstrap must be >= 100 resamples, got {bootstrap}")
+    if bootstrap < MIN_BOOTSTRAP:
+        raise ValueError(f"bootstrap must be >= {MIN_BOOTSTRAP} resamples, got {bootstrap}")
     only_ours, only_other = sorted(set(ours) - set(other)), sorted(set(other) - set(ours))
     if only_ours or only_other:
         raise ValueError(

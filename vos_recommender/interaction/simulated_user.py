@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +88,20 @@ class SimulatedUser:
     Args:
         robot_kwargs: :class:`InteractiveRobot` settings.
         store_dir: Folder of the stored scribbles (None: recompute every time).
+        on_stored: Called with the size in bytes of every scribble written to ``store_dir`` (a cache
+            folder's disk budget counts them).
     """
 
     def __init__(
-        self, robot_kwargs: dict[str, Any] | None = None, store_dir: str | os.PathLike | None = None
+        self,
+        robot_kwargs: dict[str, Any] | None = None,
+        store_dir: str | os.PathLike | None = None,
+        on_stored: Callable[[int], None] | None = None,
     ) -> None:
         self.robot_kwargs = dict(robot_kwargs or {})
         self.robot = InteractiveRobot(**self.robot_kwargs)
         self.store_dir = Path(store_dir) if store_dir is not None else None
+        self.on_stored = on_stored
         #: Short hash of the robot settings, part of every name derived from its scribbles.
         self.key = hashlib.sha1(
             json.dumps(
@@ -145,6 +153,9 @@ class SimulatedUser:
                 pass  # damaged file: recompute and overwrite
         scribble = self.robot.interact(video.name, pred_masks, video.masks, frame, video.num_objects)
         save_scribble(path, scribble)
+        if self.on_stored is not None:
+            with contextlib.suppress(OSError):  # evicted already: nothing left to count
+                self.on_stored(path.stat().st_size)
         return scribble
 
     def path(self, video: Any, pred_masks: np.ndarray, frame: int) -> Path:
