@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quality", default=None, help="wild quality-estimator checkpoint (default: model confidence)"
     )
     parser.add_argument(
+        "--strategy",
+        default=None,
+        help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random "
+        "(default: the agent with --agent, else worst)",
+    )
+    parser.add_argument(
         "--session",
         default=None,
         help="session folder (default: runs/app/<video name>-<hash of the frame folder's path>)",
@@ -98,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     config = AppConfig(
-        args.backend, args.backend_kwargs, args.session, agent=args.agent, quality=args.quality
+        args.backend,
+        args.backend_kwargs,
+        args.session,
+        agent=args.agent,
+        quality=args.quality,
+        strategy=args.strategy,
     )
     annotator, error, listener = None, None, None
     if not args.check:
