@@ -123,6 +123,25 @@ class RecommendationStrategy(abc.ABC):
             A frame index in ``[0, T)``.
         """
 
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """Why ``frame`` was chosen, in plain words (what the app and ``recommend`` show).
+
+        Args:
+            frame: The recommended frame.
+            quality: ``T`` per-frame quality it was chosen on.
+            counts: ``T`` annotation counts.
+            annotated: Frames annotated so far, in order.
+        """
+        return f"{self.name} strategy"
+
+
+def _away(frame: int, num_frames: int, annotated: Sequence[int]) -> str:
+    """``frame``'s distance to the nearest annotated frame, in words."""
+    distance = int(annotation_distance(num_frames, annotated)[frame])
+    if distance == 0:
+        return "an annotated frame"
+    return f"{distance} frame{'s' if distance > 1 else ''} from the nearest annotated frame"
+
 
 class RandomStrategy(RecommendationStrategy):
     """Uniform over all frames, repeats allowed (the paper's Random).
@@ -139,6 +158,10 @@ class RandomStrategy(RecommendationStrategy):
     def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
         """A uniformly random frame; see :meth:`RecommendationStrategy.recommend`."""
         return int(self.rng.integers(len(quality)))
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return "a random frame"
 
 
 def linspace_candidates(num_frames: int, first_frame: int, count: int = 8) -> list[int]:
@@ -193,6 +216,10 @@ class LinspaceStrategy(RecommendationStrategy):
         distance = np.min(np.abs(frames[:, None] - np.asarray(sorted(done))[None, :]), axis=1)
         return int(np.argmax(distance))
 
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return f"the next of {self.count} evenly spaced frames"
+
 
 class WorstStrategy(RecommendationStrategy):
     """The frame of lowest quality among frames not annotated yet (the paper's Worst; true quality in
@@ -209,6 +236,10 @@ class WorstStrategy(RecommendationStrategy):
         if not free.any():
             return int(np.argmin(quality))
         return int(np.flatnonzero(free)[np.argmin(quality[free])])
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return f"worst: estimated quality {float(quality[frame]):.2f}"
 
 
 def stride_order(num_frames: int, first_frame: int, parts: int = 5) -> list[int]:
@@ -272,6 +303,14 @@ class StrideStrategy(RecommendationStrategy):
                 return frame
         return order[(order.index(int(annotated[-1])) + 1) % len(order)]
 
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        step = max(1, round(len(quality) / self.parts))
+        return (
+            f"the next frame at a stride of {step} frame{'s' if step > 1 else ''} "
+            f"(1/{self.parts} of the video) from frame {int(annotated[0])}"
+        )
+
 
 class FarthestStrategy(RecommendationStrategy):
     """The frame farthest (in frames) from every annotated frame: the largest distance to the nearest
@@ -288,6 +327,10 @@ class FarthestStrategy(RecommendationStrategy):
         """See :meth:`RecommendationStrategy.recommend`."""
         distance = self.scores(quality, counts, annotated)
         return _first_by(-distance, np.asarray(counts, dtype=np.float64))
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return f"farthest from annotated frames: {_away(frame, len(quality), annotated)}"
 
 
 class UncertainFarStrategy(RecommendationStrategy):
@@ -308,6 +351,13 @@ class UncertainFarStrategy(RecommendationStrategy):
         score = self.scores(quality, counts, annotated)
         distance = annotation_distance(len(quality), annotated).astype(np.float64)
         return _first_by(-score, -distance, np.asarray(quality, dtype=np.float64))
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return (
+            f"far from annotated frames and likely wrong: {_away(frame, len(quality), annotated)}, "
+            f"estimated quality {float(quality[frame]):.2f}"
+        )
 
 
 class LookaheadStrategy(RecommendationStrategy):
@@ -370,6 +420,14 @@ class LookaheadStrategy(RecommendationStrategy):
         self.last_scores = scores
         return int(np.nanargmax(scores))
 
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        if self.last_scores is None or np.isnan(self.last_scores[frame]):
+            return "one-step lookahead"
+        return (
+            f"one-step lookahead: mean J&F {self.last_scores[frame]:.3f} after correcting it (ground truth)"
+        )
+
 
 class AgentStrategy(RecommendationStrategy):
     """The learned agent: greedy arg-max of its Q-values over the video's frames (repeats allowed).
@@ -412,6 +470,10 @@ class AgentStrategy(RecommendationStrategy):
         """The agent's greedy frame (its policy's arg-max); see :meth:`RecommendationStrategy.recommend`."""
         action, _ = self.model.predict(self.observation(quality, counts), deterministic=True)  # type: ignore[attr-defined]
         return int(action)
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        return f"agent Q = {float(self.scores(quality, counts)[frame]):.3f}"
 
 
 def _agent_strategy(seed: int | None = None, agent: object | None = None, **_: object) -> AgentStrategy:

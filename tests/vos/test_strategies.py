@@ -203,3 +203,22 @@ def test_the_rules_and_the_lookahead_are_strategies_by_name() -> None:
     capped = LookaheadStrategy(object(), candidates=4)  # type: ignore[arg-type]
     assert capped.candidate_frames(3) == [0, 1, 2]  # short video: every frame
     assert capped.candidate_frames(10) == [0, 3, 6, 9]  # evenly spaced
+
+
+def test_each_strategy_says_why_in_plain_words() -> None:
+    quality = np.array([0.9, 0.8, 0.2, 0.6, 0.4, 0.9, 0.7, 0.9, 0.9, 0.3])
+    counts = np.zeros(10)
+    reasons = {
+        name: build_strategy(name, seed=0).reason(9, quality, counts, [0, 8])
+        for name in ("random", "linspace", "stride", "farthest", "worst", "uncertain_far")
+    }
+    assert reasons == {
+        "random": "a random frame",
+        "linspace": "the next of 8 evenly spaced frames",
+        "stride": "the next frame at a stride of 2 frames (1/5 of the video) from frame 0",
+        "farthest": "farthest from annotated frames: 1 frame from the nearest annotated frame",
+        "worst": "worst: estimated quality 0.30",
+        "uncertain_far": "far from annotated frames and likely wrong: 1 frame from the nearest annotated frame, "
+        "estimated quality 0.30",
+    }
+    assert build_strategy("farthest").reason(8, quality, counts, [0, 8]).endswith(": an annotated frame")

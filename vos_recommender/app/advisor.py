@@ -24,7 +24,6 @@ from vos_recommender.strategies import (
     AgentStrategy,
     RecommendationStrategy,
     WorstStrategy,
-    annotation_distance,
     build_strategy,
 )
 
@@ -179,7 +178,7 @@ class FrameAdvisor:
         return {
             "frame": int(frame),
             "strategy": "worst",
-            "reason": f"worst: estimated quality {quality[frame]:.2f}",
+            "reason": WorstStrategy().reason(frame, quality, counts, annotated),
             "value": float(quality[frame]),
             "scores": None,
         }
@@ -193,29 +192,12 @@ class FrameAdvisor:
             )
         self._rule.reset(len(quality), int(annotated[0]))  # Linspace's candidates are per video
         frame = int(self._rule.recommend(quality, counts, annotated))
-        distance = int(annotation_distance(len(quality), annotated)[frame])
-        away = (
-            "an annotated frame" if distance == 0 else f"{distance} frames from the nearest annotated frame"
-        )
         scores = getattr(self._rule, "scores", None)
         values = None if scores is None else np.asarray(scores(quality, counts, annotated), dtype=np.float64)
-        if self.strategy == "uncertain_far":
-            reason = (
-                f"far from annotated frames and likely wrong: {away}, estimated quality {quality[frame]:.2f}"
-            )
-        elif self.strategy == "farthest":
-            reason = f"farthest from annotated frames: {away}"
-        elif self.strategy == "stride":
-            step = max(1, round(len(quality) / 5))
-            reason = f"the next frame at a stride of {step} frames (a fifth of the video) from frame {annotated[0]}"
-        elif self.strategy == "linspace":
-            reason = "the next of 8 evenly spaced frames"
-        else:
-            reason = "a random frame"
         return {
             "frame": frame,
             "strategy": self.strategy,
-            "reason": reason,
+            "reason": self._rule.reason(frame, quality, counts, annotated),
             "value": None if values is None else float(values[frame]),
             "scores": None if values is None else [float(v) for v in values],
         }

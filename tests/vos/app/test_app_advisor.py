@@ -87,7 +87,7 @@ def test_the_rules_recommend_and_say_why_in_plain_words():
     )
     answer = FrameAdvisor(strategy="stride").recommend(quality, counts, [3])
     assert answer["frame"] == 5  # stride round(10 / 5) = 2 from frame 3
-    assert answer["reason"] == "the next frame at a stride of 2 frames (a fifth of the video) from frame 3"
+    assert answer["reason"] == "the next frame at a stride of 2 frames (1/5 of the video) from frame 3"
     assert answer["scores"] is None and answer["value"] is None
     advisor = FrameAdvisor(strategy="Linspace")  # the same advisor on videos of different lengths
     assert advisor.recommend(np.zeros(16), np.zeros(16), [0])["frame"] == 2
