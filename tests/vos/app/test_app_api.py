@@ -124,6 +124,11 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
         (["--frames", str(frames_dir), "--backend", "learned"], "--backend learned: cannot build it"),
         (["--frames", str(frames_dir), "--agent", str(tmp_path / "a.zip")], "agent file not found"),
         (["--frames", str(frames_dir), "--quality", str(tmp_path / "q.pt")], "checkpoint not found"),
+        (
+            ["--frames", str(frames_dir), "--strategy", "lookahead"],
+            "--strategy lookahead: it tries frames with",
+        ),
+        (["--frames", str(frames_dir), "--strategy", "agent"], "--strategy agent needs a trained agent"),
     ]
     for argv, message in cases:
         assert main([*argv, "--session", str(tmp_path / "sess"), "--check"]) == 2
