@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '\'{"backend": "flow", "cache_dir": "cache"}\'',
     )
     parser.add_argument(
-        "--agent", default=None, help="trained agent .zip (default: recommend the worst frame)"
+        "--agent", default=None, help="trained agent .zip (default: recommend by the best measured rule)"
     )
     parser.add_argument(
         "--quality", default=None, help="wild quality-estimator checkpoint (default: model confidence)"
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strategy",
         default=None,
         help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random "
-        "(default: the agent with --agent, else worst)",
+        "(default: the agent with --agent; else worst with --quality, stride without: the best measured)",
     )
     parser.add_argument(
         "--session",

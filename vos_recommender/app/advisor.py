@@ -27,7 +27,14 @@ from vos_recommender.strategies import (
     build_strategy,
 )
 
-__all__ = ["ADVISOR_STRATEGIES", "FrameAdvisor", "confidence_quality"]
+__all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "FrameAdvisor", "confidence_quality"]
+
+#: What the app follows without ``--strategy`` and without an agent, with a quality estimator and without one.
+#: Measured in the app's own setting (``benchmarks/app_recommendation_gain.py``, docs/app.md): without an
+#: estimator the model's confidence misleads Worst (J&F@5 -0.048 [-0.077, -0.018] against the stride) and
+#: the stride was ahead of every rule; with the estimator no rule beat Worst with an interval above 0 (in the
+#: app or in ``evaluate``'s wild setting), so Worst stays.
+DEFAULT_RULE = {"with_quality": "worst", "without_quality": "stride"}
 
 #: Strategies the app can follow, with the words the page shows for them.
 ADVISOR_STRATEGIES = {
@@ -73,7 +80,8 @@ class FrameAdvisor:
         quality: Wild quality-estimator checkpoint (``python -m vos_recommender.training.quality``) or None
             (use :func:`confidence_quality`).
         strategy: One of :data:`ADVISOR_STRATEGIES` (``agent`` needs ``agent``). None: the agent when one is
-            given, else Worst (the unannotated frame of lowest estimated quality).
+            given, else the best measured rule (:data:`DEFAULT_RULE`): ``worst`` with ``quality``, ``stride``
+            without.
 
     Raises:
         AppInputError: If a checkpoint is missing or unreadable, or the strategy is unknown, needs the
@@ -90,7 +98,7 @@ class FrameAdvisor:
         self.quality_name = str(quality) if quality is not None else None
         self._agent: AgentStrategy | None = None
         self._wild = None
-        self.strategy = self._strategy_name(strategy, agent)
+        self.strategy = self._strategy_name(strategy, agent, quality)
         self._rule: RecommendationStrategy | None = None
         if self.strategy != "agent":
             self._rule = build_strategy(self.strategy)
@@ -113,10 +121,12 @@ class FrameAdvisor:
                 raise AppInputError(f"--quality: cannot load {quality}: {err}") from err
 
     @staticmethod
-    def _strategy_name(strategy: str | None, agent: Any) -> str:
+    def _strategy_name(strategy: str | None, agent: Any, quality: Any) -> str:
         """The strategy to follow, checked (errors name ``--strategy`` and the known names)."""
         if strategy is None:
-            return "agent" if agent is not None else "worst"
+            if agent is not None:
+                return "agent"
+            return DEFAULT_RULE["with_quality" if quality is not None else "without_quality"]
         name = strategy.strip().lower()
         name = "agent" if name == "ours" else name
         if name in STRATEGIES and name not in ADVISOR_STRATEGIES:
@@ -186,10 +196,15 @@ class FrameAdvisor:
     def _rule_answer(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
         """The recommendation of a rule and why, in plain words."""
         assert self._rule is not None
-        if not len(annotated):
-            raise AppInputError(
-                f"the {self.strategy} strategy recommends from the annotated frames; none yet"
-            )
+        if not len(annotated):  # starting masks, no round yet: the rules measure from annotated frames
+            frame = len(quality) // 2
+            return {
+                "frame": frame,
+                "strategy": self.strategy,
+                "reason": "no frame annotated yet: start in the middle, where both directions propagate",
+                "value": None,
+                "scores": None,
+            }
         self._rule.reset(len(quality), int(annotated[0]))  # Linspace's candidates are per video
         frame = int(self._rule.recommend(quality, counts, annotated))
         scores = getattr(self._rule, "scores", None)

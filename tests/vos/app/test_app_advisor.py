@@ -27,7 +27,7 @@ def test_confidence_quality_prefers_sharp_probabilities():
 
 
 def test_worst_is_the_lowest_unannotated_frame():
-    advisor = FrameAdvisor()
+    advisor = FrameAdvisor(strategy="worst")
     quality = np.array([0.1, 0.5, 0.3, 0.9], np.float32)
     answer = advisor.recommend(quality, np.array([1, 0, 0, 0]), [0])
     assert answer["frame"] == 2 and answer["strategy"] == "worst"
@@ -112,3 +112,14 @@ def test_the_app_refuses_the_lookahead_and_unknown_strategies(checkpoints):
     # An agent given but a rule asked for: the rule is followed.
     assert FrameAdvisor(agent=agent, strategy="farthest").description["strategy"] == "farthest"
     assert FrameAdvisor(agent=agent).description["strategy"] == "agent"
+
+
+def test_without_an_agent_the_app_follows_the_best_measured_rule(checkpoints):
+    agent, quality = checkpoints
+    assert FrameAdvisor().description["strategy"] == "stride"
+    assert FrameAdvisor(quality=quality).description["strategy"] == "worst"
+    answer = FrameAdvisor().recommend(np.ones(10, np.float32), np.zeros(10), [3])
+    assert answer["frame"] == 5 and answer["reason"].startswith("the next frame at a stride of 2 frames")
+    # Starting masks and no round yet: no annotated frame to measure from, the middle frame.
+    answer = FrameAdvisor(strategy="farthest").recommend(np.ones(9, np.float32), np.zeros(9), [])
+    assert answer["frame"] == 4 and answer["reason"].startswith("no frame annotated yet")
