@@ -6,7 +6,7 @@ scores every frame, and the best-scoring frame is returned. With ``--strategy`` 
 ``worst`` (lowest estimated quality), ``uncertain_far`` (far from annotated frames and likely wrong:
 ``(1 - q) x distance``), ``farthest``, ``stride`` (every T/5 frames from the first annotated frame),
 ``linspace`` or ``random``; ``stride``, ``farthest``, ``linspace`` and ``random`` need no quality
-estimator. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
+estimator. Without an agent and without ``--strategy`` the recommendation is ``worst``. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
 chosen in plain words.
 
 Python::
@@ -189,7 +189,7 @@ def recommend(
     quality_path: str | os.PathLike | None = None,
     num_objects: int | None = None,
     quality: np.ndarray | None = None,
-    strategy: str = "agent",
+    strategy: str | None = None,
 ) -> Recommendation:
     """Recommend the next frame to annotate, with every frame's score.
 
@@ -204,7 +204,9 @@ def recommend(
         quality_path: Wild quality estimator checkpoint (default ``runs/quality/quality_estimator.pt``).
         num_objects: Object count (default: inferred from the masks/probabilities).
         quality: Per-frame quality to use instead of the estimator (e.g. your own estimate in [0, 1]).
-        strategy: One of :data:`RECOMMEND_STRATEGIES` (case-insensitive; ``ours`` is ``agent``).
+        strategy: One of :data:`RECOMMEND_STRATEGIES` (case-insensitive; ``ours`` is ``agent``). None: the
+            agent when one is given, else ``worst`` (with an estimator no rule was measured ahead of it;
+            the app does the same, docs/app.md).
 
     Returns:
         A :class:`Recommendation`.
@@ -288,10 +290,12 @@ def recommend(
     return Recommendation(frame, scores, quality, counts, strategy=name, reason=reason)
 
 
-def _strategy_name(strategy: str, agent_path: Any) -> str:
+def _strategy_name(strategy: str | None, agent_path: Any) -> str:
     """The strategy to follow, checked (errors name the known strategies)."""
     from vos_recommender.strategies import STRATEGIES
 
+    if strategy is None:
+        return "agent" if agent_path is not None else "worst"
     name = str(strategy).strip().lower()
     name = "agent" if name == "ours" else name
     if name in STRATEGIES and name not in RECOMMEND_STRATEGIES:
@@ -315,7 +319,7 @@ def recommend_next_frame(
     quality_path: str | os.PathLike | None = None,
     num_objects: int | None = None,
     return_scores: bool = False,
-    strategy: str = "agent",
+    strategy: str | None = None,
 ) -> int | tuple[int, np.ndarray | None]:
     """The next frame to annotate (and, with ``return_scores``, every frame's score).
 
@@ -359,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--strategy",
-        default="agent",
-        help=f"which frame to recommend: {', '.join(RECOMMEND_STRATEGIES)} (default agent)",
+        default=None,
+        help=f"which frame to recommend: {', '.join(RECOMMEND_STRATEGIES)} "
+        "(default: agent with --agent, else worst)",
     )
     parser.add_argument(
         "--agent",

@@ -175,7 +175,12 @@ def test_the_rules_by_name_and_the_lookahead_refused(
     with pytest.raises(ValueError, match="unknown strategy 'best'; use one of agent, worst"):
         recommend(video["frames"], video["masks"], [0], strategy="best")
     with pytest.raises(ValueError, match="the agent strategy needs a trained agent"):
-        recommend(video["frames"], video["masks"], [0])
+        recommend(video["frames"], video["masks"], [0], strategy="agent")
+    # No agent and no strategy: Worst on the estimate, with its reason.
+    answer = recommend(video["frames"], video["masks"], [0], quality=mine)
+    assert (
+        answer.strategy == "worst" and answer.frame == 1 and answer.reason == "worst: estimated quality 0.23"
+    )
     with pytest.raises(ValueError, match="give at least one"):
         recommend(video["frames"], video["masks"], [], strategy="farthest")
     args = ["--frames", str(video["frames"]), "--masks", str(video["masks"]), "--annotated", "3"]
