@@ -15,6 +15,9 @@ error regions' skeletons, positive and negative strokes) and presses Run. Which 
   ``round(T / 5)`` frames from the first annotated frame (wrapping around);
 * ``app: worst, model confidence``: the app's recommendation with no checkpoint (the unannotated frame of
   lowest model confidence, :func:`vos_recommender.app.confidence_quality`);
+* ``app: farthest``: ``--strategy farthest``, the frame farthest from every annotated frame;
+* ``app: far and likely wrong, model confidence``: ``--strategy uncertain_far``, the arg-max of
+  ``(1 - q) x distance`` to the nearest annotated frame (with ``--quality`` also on the wild estimator);
 * ``app: worst, wild estimator``: the app's recommendation with ``--quality`` (the unannotated frame of
   lowest predicted quality);
 * ``app: agent``: with ``--agent``;
@@ -48,22 +51,16 @@ from benchmarks.common import add_out_dir, machine_description, markdown_table  
 
 
 def naive_frame(num_frames: int, first: int, visited: list[int], parts: int = 5) -> int:
-    """The next unvisited frame at a stride of ``round(T / parts)`` from ``first``, wrapping around.
+    """The next unvisited frame at a stride of ``round(T / parts)`` from ``first``, wrapping around: the
+    ``stride`` strategy (:class:`vos_recommender.strategies.StrideStrategy`).
 
     When the stride's cycle is used up, the cycle shifted by one frame follows (and so on); when every
     frame was visited, the frame after the last visited one in that order.
     """
-    stride = max(1, round(num_frames / parts))
-    order = []
-    for offset in range(stride):
-        for k in range(num_frames):
-            frame = (first + offset + k * stride) % num_frames
-            if frame not in order:
-                order.append(frame)
-    for frame in order:
-        if frame not in visited:
-            return frame
-    return order[(order.index(visited[-1]) + 1) % len(order)]
+    from vos_recommender.strategies import StrideStrategy
+
+    anchored = list(visited) if visited[:1] == [first] else [first, *visited]  # the stride's anchor first
+    return StrideStrategy(parts).recommend(np.zeros(num_frames), np.zeros(num_frames), anchored)
 
 
 def play(video, scribble_index: int, strategy: str, rounds: int, advisor, session: Path):
@@ -151,8 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     videos = [dataset[i] for i in range(args.videos)]
     strategies = {"naive": ("naive stride (every T/5 frames)", FrameAdvisor())}
     strategies["confidence"] = ("app: worst, model confidence", FrameAdvisor())
+    strategies["farthest"] = ("app: farthest", FrameAdvisor(strategy="farthest"))
+    strategies["uncertain_far"] = (
+        "app: far and likely wrong, model confidence",
+        FrameAdvisor(strategy="uncertain_far"),
+    )
     if args.quality:
         strategies["wild"] = ("app: worst, wild estimator", FrameAdvisor(quality=args.quality))
+        strategies["uncertain_far_wild"] = (
+            "app: far and likely wrong, wild estimator",
+            FrameAdvisor(quality=args.quality, strategy="uncertain_far"),
+        )
     if args.agent:
         strategies["agent"] = ("app: agent", FrameAdvisor(agent=args.agent, quality=args.quality))
     strategies["oracle"] = ("reference: worst, true J&F", FrameAdvisor())

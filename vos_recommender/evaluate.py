@@ -1,9 +1,12 @@
 """Evaluate frame recommendation strategies: ``python -m vos_recommender.evaluate --agent runs/<name>/final_model.zip``.
 
-On held-out videos, every strategy (Random, Linspace, Worst, Ours = the trained agent) runs full
-interactive sessions (8 rounds by default) with the simulated user, in the oracle setting (state quality =
-true J&F) and the wild setting (state quality = the learned estimator's prediction). Reported per
-(setting, strategy), over samples = (video, first scribble[, seed for Random]):
+On held-out videos, every strategy (the paper's Random, Linspace and Worst; the rules a person would try:
+Stride every T/5 frames, Farthest from every annotated frame, UncertainFar = arg-max of (1 - q) x distance
+to the nearest annotation; Ours = the trained agent; and, when asked, Lookahead, the one-step-lookahead
+ceiling that tries every candidate frame with the ground truth) runs full interactive sessions (8 rounds by
+default) with the simulated user, in the oracle setting (state quality = true J&F) and the wild setting
+(state quality = the learned estimator's prediction). Reported per (setting, strategy), over samples =
+(video, first scribble[, seed for Random]):
 
 * ``AUC``: the paper's area under J&F over rounds ``[0, m_1..m_8]`` divided by 8 (x100);
 * ``J&F@R``: J&F after the last round R (x100);
@@ -18,12 +21,15 @@ true J&F) and the wild setting (state quality = the learned estimator's predicti
 
 Ours may be several agents (``--agent a.zip,b.zip,c.zip``: training seeds). Its row pools their
 sessions, and ``seed spread`` is the standard deviation of the per-seed mean AUC. Below the table, the
-paired differences Ours - Worst, Ours - Linspace and Ours - Random per (video, first scribble) (Ours and
-Random averaged over their seeds on each pair) with 95% intervals (bootstrap over pairs and Student t)
-and the pairs and videos won and lost (:mod:`vos_recommender.evaluation.paired`).
+paired differences of the reference strategy (``--paired-reference``, default Ours) against every other
+one per (video, first scribble) (Ours and Random averaged over their seeds on each pair) with 95%
+intervals (bootstrap over pairs and Student t) and the pairs and videos won and lost
+(:mod:`vos_recommender.evaluation.paired`).
 
-Random and Linspace ignore the quality, so they are run once (in the oracle environment) and their rows
-repeat in the wild setting. Outputs in ``--out``: ``results.md``, ``results.csv``, ``results.json`` (with
+Random, Linspace, Stride, Farthest and Lookahead ignore the observed quality, so they are run once (in
+the first setting's environment) and their rows repeat in the other setting. Lookahead costs one backend
+round per candidate frame per recommendation (``--lookahead-candidates`` caps the candidates); the
+notes report its probes. Outputs in ``--out``: ``results.md``, ``results.csv``, ``results.json`` (with
 every curve and the paired statistics) and ``jf_vs_round.png``.
 """
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,8 +60,20 @@ from vos_recommender.utils.nested_config import to_dict
 
 __all__ = ["EvalConfig", "build_results", "evaluate", "evaluation_env", "main", "run_session", "summarise"]
 
-STRATEGY_NAMES = {"random": "Random", "linspace": "Linspace", "worst": "Worst", "ours": "Ours"}
-QUALITY_FREE = ("random", "linspace")
+STRATEGY_NAMES = {
+    "random": "Random",
+    "linspace": "Linspace",
+    "stride": "Stride",
+    "farthest": "Farthest",
+    "worst": "Worst",
+    "uncertain_far": "UncertainFar",
+    "lookahead": "Lookahead",
+    "ours": "Ours",
+}
+#: Strategies that do not read the observed quality: one run serves both settings.
+QUALITY_FREE = ("random", "linspace", "stride", "farthest", "lookahead")
+#: The strategies evaluated by default (Lookahead is asked for by name: it runs a round per candidate).
+DEFAULT_STRATEGIES = "random,linspace,stride,farthest,worst,uncertain_far,ours"
 DEFAULT_DATA = "data/davis_synth"
 
 
@@ -87,8 +106,12 @@ class EvalConfig:
     """Train a quick quality estimator into the checkpoint's folder when it is missing."""
     settings: str = "oracle,wild"
     """Comma-separated settings to evaluate."""
-    strategies: str = "random,linspace,worst,ours"
-    """Comma-separated strategies."""
+    strategies: str = DEFAULT_STRATEGIES
+    """Comma-separated strategies: random, linspace, stride, farthest, worst, uncertain_far, ours, lookahead."""
+    lookahead_candidates: int = 0
+    """Lookahead: try at most this many evenly spaced frames per round (0: every frame)."""
+    paired_reference: str = "ours"
+    """Strategy whose paired differences against every other strategy are reported."""
     seeds: int = 3
     """Sessions per (video, scribble) for Random (different seeds)."""
     scribbles: int = 0
@@ -202,6 +225,7 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
             by_strategy,
             config.env.episode.num_rounds,
             STRATEGY_NAMES,
+            reference=config.paired_reference,
             bootstrap=config.bootstrap,
             seed=config.seed,
         )
@@ -251,7 +275,15 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     strategies = [s.strip().lower() for s in config.strategies.split(",") if s.strip()]
     unknown = sorted(set(strategies) - set(STRATEGY_NAMES))
     if unknown:
-        raise KeyError(f"unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
+        raise KeyError(f"--strategies: unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
+    if config.paired_reference not in STRATEGY_NAMES:
+        raise KeyError(
+            f"--paired-reference: unknown strategy {config.paired_reference!r}; known: {', '.join(STRATEGY_NAMES)}"
+        )
+    if config.lookahead_candidates < 0:
+        raise ValueError(
+            f"--lookahead-candidates must be >= 0 (0: every frame), got {config.lookahead_candidates}"
+        )
     settings = [s.strip().lower() for s in config.settings.split(",") if s.strip()]
     notes: list[str] = []
     agents = []
@@ -315,6 +347,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 continue
             runs = []
             repeats = {"random": config.seeds, "ours": len(agents)}.get(key, 1)
+            probes, tic = 0, time.perf_counter()
             for repeat in range(repeats):
                 for video, scribble in samples:
                     if key == "ours":
@@ -322,7 +355,12 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                             agents[repeat], max_count=config.env.episode.num_rounds
                         )
                     else:
-                        strategy = build_strategy(key, seed=config.seed + repeat)
+                        strategy = build_strategy(
+                            key,
+                            seed=config.seed + repeat,
+                            session=env.session,
+                            candidates=config.lookahead_candidates or None,
+                        )
                     runs.append(
                         {
                             "video": video,
@@ -331,16 +369,25 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                             **run_session(env, strategy, video, scribble),
                         }
                     )
+                    probes += getattr(strategy, "probes", 0)
             sessions[setting][key] = runs
+            if key == "lookahead":
+                recommendations = len(runs) * (config.env.episode.num_rounds - 1)
+                notes.append(
+                    f"Lookahead ({setting}): {probes} probed rounds for {recommendations} recommendations "
+                    f"({probes / max(1, recommendations):.1f} per recommendation; candidates: "
+                    f"{config.lookahead_candidates or 'every frame'}), {time.perf_counter() - tic:.0f} s."
+                )
             if config.verbose:
                 mean_auc = np.mean([round_auc(r["jf"], config.env.episode.num_rounds) for r in runs]) * 100
                 print(
                     f"[evaluate] {setting:6s} {STRATEGY_NAMES[key]:8s} {len(runs)} sessions, AUC {mean_auc:.2f}",
                     flush=True,
                 )
-        if len(settings) > 1 and any(k in QUALITY_FREE for k in strategies) and setting == settings[0]:
+        shared = [STRATEGY_NAMES[k] for k in strategies if k in QUALITY_FREE]
+        if len(settings) > 1 and shared and setting == settings[0]:
             notes.append(
-                "Random and Linspace ignore the quality: their sessions are shared by both settings."
+                f"{', '.join(shared)} ignore the observed quality: their sessions are shared by both settings."
             )
 
     results = build_results(config, sessions)

@@ -2,7 +2,12 @@
 
 Give the frames, your model's current result (label masks or per-object probabilities) and the frames
 you annotated so far; the wild quality estimator predicts every frame's quality, the trained agent
-scores every frame, and the best-scoring frame is returned.
+scores every frame, and the best-scoring frame is returned. With ``--strategy`` a rule chooses instead:
+``worst`` (lowest estimated quality), ``uncertain_far`` (far from annotated frames and likely wrong:
+``(1 - q) x distance``), ``farthest``, ``stride`` (every T/5 frames from the first annotated frame),
+``linspace`` or ``random``; ``stride``, ``farthest``, ``linspace`` and ``random`` need no quality
+estimator. Without an agent and without ``--strategy`` the recommendation is ``worst``. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
+chosen in plain words.
 
 Python::
 
@@ -14,6 +19,8 @@ Command line::
 
     python -m vos_recommender.recommend --frames video/frames --masks video/masks --annotated 0,12 \\
         --agent runs/recommender/final_model.zip --quality runs/quality/quality_estimator.pt
+    python -m vos_recommender.recommend --frames video/frames --masks video/masks --annotated 0,12 \\
+        --strategy uncertain_far --quality runs/quality/quality_estimator.pt
 """
 
 from __future__ import annotations
@@ -29,34 +36,60 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Recommendation", "load_masks_or_probs", "main", "recommend", "recommend_next_frame", "to_probs"]
+__all__ = [
+    "RECOMMEND_STRATEGIES",
+    "Recommendation",
+    "load_masks_or_probs",
+    "main",
+    "recommend",
+    "recommend_next_frame",
+    "to_probs",
+]
 
 DEFAULT_QUALITY = "runs/quality/quality_estimator.pt"
+#: Strategies ``recommend`` follows (``agent`` needs an agent); those marked False need no quality.
+RECOMMEND_STRATEGIES = {
+    "agent": True,
+    "worst": True,
+    "uncertain_far": True,
+    "farthest": False,
+    "stride": False,
+    "linspace": False,
+    "random": False,
+}
 MASK_SUFFIXES = (".png",)
 
 
 @dataclasses.dataclass
 class Recommendation:
-    """The agent's answer.
+    """The answer.
 
     Attributes:
         frame: Frame to annotate next.
-        scores: Q-value of every frame (higher: better to annotate).
-        quality: Predicted quality of every frame (the agent's input, with the annotation counts).
+        scores: Score of every frame (higher: better to annotate): the agent's Q-values, ``(1 - q) x
+            distance`` for uncertain_far, the distance for farthest; None for the other rules.
+        quality: Predicted quality of every frame (the agent's input, with the annotation counts); None
+            for a rule that does not read it.
         counts: Annotation count of every frame.
+        strategy: The strategy that chose the frame.
+        reason: Why, in plain words.
     """
 
     frame: int
-    scores: np.ndarray
-    quality: np.ndarray
+    scores: np.ndarray | None
+    quality: np.ndarray | None
     counts: np.ndarray
+    strategy: str = "agent"
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {
             "frame": self.frame,
-            "scores": [float(s) for s in self.scores],
-            "quality": [float(q) for q in self.quality],
+            "strategy": self.strategy,
+            "reason": self.reason,
+            "scores": None if self.scores is None else [float(s) for s in self.scores],
+            "quality": None if self.quality is None else [float(q) for q in self.quality],
             "counts": [int(c) for c in self.counts],
         }
 
@@ -152,10 +185,11 @@ def recommend(
     frames: str | os.PathLike | np.ndarray,
     masks_or_probs: str | os.PathLike | np.ndarray,
     annotated_frames: Sequence[int],
-    agent_path: str | os.PathLike | Any,
+    agent_path: str | os.PathLike | Any | None = None,
     quality_path: str | os.PathLike | None = None,
     num_objects: int | None = None,
     quality: np.ndarray | None = None,
+    strategy: str | None = None,
 ) -> Recommendation:
     """Recommend the next frame to annotate, with every frame's score.
 
@@ -163,19 +197,26 @@ def recommend(
         frames: Folder of frames (sorted by name) or a ``T x H x W x 3`` uint8 array.
         masks_or_probs: Current segmentation: folder of label PNGs, ``.npy`` file or array
             (``T x H x W`` labels or ``T x (O+1) x H x W`` probabilities); see :func:`load_masks_or_probs`.
-        annotated_frames: Frames annotated so far (repeats count twice), in any order.
-        agent_path: Agent ``.zip`` (``python -m vos_recommender.train``) or a loaded ``RecurrentDQN``.
+        annotated_frames: Frames annotated so far (repeats count twice); the order matters only to
+            ``stride``, anchored at the first one.
+        agent_path: Agent ``.zip`` (``python -m vos_recommender.train``) or a loaded ``RecurrentDQN``
+            (needed by the ``agent`` strategy only).
         quality_path: Wild quality estimator checkpoint (default ``runs/quality/quality_estimator.pt``).
         num_objects: Object count (default: inferred from the masks/probabilities).
         quality: Per-frame quality to use instead of the estimator (e.g. your own estimate in [0, 1]).
+        strategy: One of :data:`RECOMMEND_STRATEGIES` (case-insensitive; ``ours`` is ``agent``). None: the
+            agent when one is given, else ``worst`` (with an estimator no rule was measured ahead of it;
+            the app does the same, docs/app.md).
 
     Returns:
         A :class:`Recommendation`.
 
     Raises:
         FileNotFoundError: If an input file or folder is missing.
-        ValueError: If inputs do not fit together (frame count vs mask count, sizes, annotated indices).
+        ValueError: If inputs do not fit together (frame count vs mask count, sizes, annotated indices),
+            the strategy is unknown or needs the ground truth, or ``agent`` has no agent.
     """
+    name = _strategy_name(strategy, agent_path)
     video = _load_frames(frames)
     raw = load_masks_or_probs(masks_or_probs)
     num_frames = video.shape[0]
@@ -210,7 +251,7 @@ def recommend(
             )
         counts[int(index)] += 1
 
-    if quality is None:
+    if quality is None and RECOMMEND_STRATEGIES[name]:
         from vos_recommender.backends.base import VOSResult, probs_to_masks
         from vos_recommender.quality.estimator import WildQuality
 
@@ -223,27 +264,63 @@ def recommend(
         estimator = WildQuality(checkpoint=checkpoint)
         result = VOSResult(masks=probs_to_masks(probs), probs=probs, elapsed=0.0)
         quality = estimator(video, result, None, probs.shape[1] - 1)
-    quality = np.asarray(quality, dtype=np.float32).reshape(-1)
-    if quality.size != num_frames:
-        raise ValueError(f"{quality.size} quality values for {num_frames} frames")
+    if quality is not None:
+        quality = np.asarray(quality, dtype=np.float32).reshape(-1)
+        if quality.size != num_frames:
+            raise ValueError(f"{quality.size} quality values for {num_frames} frames")
 
-    from vos_recommender.strategies import AgentStrategy
+    from vos_recommender.strategies import AgentStrategy, build_strategy
 
-    strategy = AgentStrategy(agent_path)
-    scores = strategy.scores(quality, counts)
-    frame = strategy.recommend(quality, counts, list(annotated_frames))
-    return Recommendation(frame=frame, scores=scores, quality=quality, counts=counts)
+    annotated = [int(a) for a in annotated_frames]
+    if name != "agent" and not annotated:
+        raise ValueError(f"the {name} strategy recommends from the annotated frames: give at least one")
+    # A rule that ignores the quality sees a neutral one (it is not reported).
+    seen = quality if quality is not None else np.ones(num_frames, dtype=np.float32)
+    chooser = AgentStrategy(agent_path) if name == "agent" else build_strategy(name, seed=None)
+    if annotated:
+        chooser.reset(num_frames, annotated[0])
+    frame = int(chooser.recommend(seen, counts, annotated))
+    if name == "agent":
+        scores = chooser.scores(seen, counts)
+    elif hasattr(chooser, "scores"):
+        scores = np.asarray(chooser.scores(seen, counts, annotated), dtype=np.float64)
+    else:
+        scores = None
+    reason = chooser.reason(frame, seen, counts, annotated)
+    return Recommendation(frame, scores, quality, counts, strategy=name, reason=reason)
+
+
+def _strategy_name(strategy: str | None, agent_path: Any) -> str:
+    """The strategy to follow, checked (errors name the known strategies)."""
+    from vos_recommender.strategies import STRATEGIES
+
+    if strategy is None:
+        return "agent" if agent_path is not None else "worst"
+    name = str(strategy).strip().lower()
+    name = "agent" if name == "ours" else name
+    if name in STRATEGIES and name not in RECOMMEND_STRATEGIES:
+        raise ValueError(
+            f"strategy {strategy!r} tries frames with the ground truth, which a video of your own does not "
+            "have (an evaluation ceiling: python -m vos_recommender.evaluate --strategies lookahead); use one "
+            f"of {', '.join(RECOMMEND_STRATEGIES)}"
+        )
+    if name not in RECOMMEND_STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(RECOMMEND_STRATEGIES)}")
+    if name == "agent" and agent_path is None:
+        raise ValueError("the agent strategy needs a trained agent (agent_path / --agent)")
+    return name
 
 
 def recommend_next_frame(
     frames: str | os.PathLike | np.ndarray,
     masks_or_probs: str | os.PathLike | np.ndarray,
     annotated_frames: Sequence[int],
-    agent_path: str | os.PathLike | Any,
+    agent_path: str | os.PathLike | Any | None = None,
     quality_path: str | os.PathLike | None = None,
     num_objects: int | None = None,
     return_scores: bool = False,
-) -> int | tuple[int, np.ndarray]:
+    strategy: str | None = None,
+) -> int | tuple[int, np.ndarray | None]:
     """The next frame to annotate (and, with ``return_scores``, every frame's score).
 
     Args:
@@ -254,11 +331,14 @@ def recommend_next_frame(
         quality_path: Wild quality estimator checkpoint (default ``runs/quality/quality_estimator.pt``).
         num_objects: Object count (default: inferred).
         return_scores: Also return the ``T`` scores.
+        strategy: See :func:`recommend`.
 
     Returns:
         The frame index, or ``(frame, scores)``.
     """
-    answer = recommend(frames, masks_or_probs, annotated_frames, agent_path, quality_path, num_objects)
+    answer = recommend(
+        frames, masks_or_probs, annotated_frames, agent_path, quality_path, num_objects, strategy=strategy
+    )
     return (answer.frame, answer.scores) if return_scores else answer.frame
 
 
@@ -281,7 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--annotated", required=True, type=_parse_annotated, help="annotated frames, e.g. 0,12"
     )
-    parser.add_argument("--agent", required=True, help="trained agent .zip (python -m vos_recommender.train)")
+    parser.add_argument(
+        "--strategy",
+        default=None,
+        help=f"which frame to recommend: {', '.join(RECOMMEND_STRATEGIES)} "
+        "(default: agent with --agent, else worst)",
+    )
+    parser.add_argument(
+        "--agent",
+        default=None,
+        help="trained agent .zip (python -m vos_recommender.train; for --strategy agent)",
+    )
     parser.add_argument(
         "--quality", default=None, help=f"wild quality estimator checkpoint (default {DEFAULT_QUALITY})"
     )
@@ -290,7 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         answer = recommend(
-            args.frames, args.masks, args.annotated, args.agent, args.quality, args.num_objects
+            args.frames,
+            args.masks,
+            args.annotated,
+            args.agent,
+            args.quality,
+            args.num_objects,
+            strategy=args.strategy,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -299,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(answer.to_dict()))
     else:
         print(answer.frame)
+        print(f"why: {answer.reason}", file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,8 @@
 """One interactive session: the VOS backend, the simulated user and the quality source, round by round.
 
 Round 1 applies the video's first scribble; each later round the simulated user corrects a chosen frame of
-the latest result and the backend re-segments the video. Every round returns a :class:`RoundOutcome`:
+the latest result and the backend re-segments the video. A round can also be probed: played on a frame
+and undone (the one-step-lookahead evaluation). Every round returns a :class:`RoundOutcome`:
 the result, its per-frame J&F against the ground truth, the per-frame quality the agent observes, and the
 scribble that was applied.
 
@@ -252,6 +253,28 @@ class InteractionSession:
             )
         scribble, digest, seconds = self._correction(self.video, self.result, frame)
         return self._play(scribble, frame, digest, seconds, with_quality)
+
+    def probe(self, frame: int, with_quality: bool = False) -> RoundOutcome:
+        """What :meth:`correct` would give on ``frame``, with the session left as it was.
+
+        The round runs and is then undone: the backend goes back to its saved state
+        (:meth:`~vos_recommender.backends.VOSBackend.snapshot`) and the latest result stays the current
+        one. With a cache the probed round is recorded like any other, so probing the same state again
+        replays it.
+
+        Raises:
+            RuntimeError: Before :meth:`start`.
+            IndexError: If ``frame`` is not a frame of the video.
+            BackendStateError: If the backend cannot save and restore its state (the message names it).
+        """
+        if self.video is None or self.result is None:
+            raise RuntimeError("start() a session before probing a frame")
+        saved, result = self.backend.snapshot(), self.result
+        try:
+            return self.correct(frame, with_quality)
+        finally:
+            self.backend.restore(saved)
+            self.result = result
 
     def _play(
         self, scribble: Any, frame: int, digest: str | None, seconds: float, with_quality: bool

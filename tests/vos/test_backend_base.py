@@ -83,3 +83,44 @@ def test_objects_to_probs_matches_reference():
     ref = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_snapshots_are_refused_by_backends_that_do_not_save_state_and_checked_on_restore():
+    from vos_recommender.backends import BackendStateError
+
+    backend = ConstantBackend()
+    with pytest.raises(RuntimeError, match="before start_video"):
+        backend.snapshot()
+    backend.start_video(np.zeros((2, 4, 4, 3), np.uint8), 1)
+    with pytest.raises(BackendStateError, match="backend 'constant' cannot save and restore its state"):
+        backend.snapshot()
+    flow = build_backend("flow")
+    frames = np.random.default_rng(0).integers(0, 255, size=(3, 16, 16, 3), dtype=np.uint8)
+    flow.start_video(frames, 1)
+    saved = flow.snapshot()
+    flow.start_video(frames.copy(), 1)
+    with pytest.raises(BackendStateError, match="on another video"):
+        flow.restore(saved)
+
+
+def test_a_restored_flow_backend_repeats_the_next_round_exactly():
+    flow = build_backend("flow")
+    frames = np.random.default_rng(0).integers(0, 255, size=(4, 24, 24, 3), dtype=np.uint8)
+    flow.start_video(frames, 1)
+    first = empty_scribble("toy", 4)
+    first["scribbles"][0] = [
+        {"path": [[0.3, 0.3], [0.5, 0.5]], "object_id": 1},
+        {"path": [[0.9, 0.1]], "object_id": 0},
+    ]
+    flow.interact(first, 0)
+    saved = flow.snapshot()
+    second = empty_scribble("toy", 4)
+    second["scribbles"][3] = [{"path": [[0.5, 0.5], [0.6, 0.6]], "object_id": 1}]
+    expected = flow.interact(second, 3)
+    probe = empty_scribble("toy", 4)
+    probe["scribbles"][0] = [{"path": [[0.4, 0.4]], "object_id": 0}]  # adds seeds on the key frame 0
+    flow.restore(saved)
+    flow.interact(probe, 0)
+    flow.restore(saved)
+    assert flow.annotated_frames == [0]
+    np.testing.assert_array_equal(flow.interact(second, 3).probs, expected.probs)

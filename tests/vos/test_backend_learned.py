@@ -202,3 +202,23 @@ def test_trained_backend_segments_the_annotated_frame(tmp_path):
         far.append(jf[np.abs(np.arange(len(jf)) - frame) >= 4].mean())
     # Randomly initialised networks score 0.02-0.03 on the annotated frames of these videos.
     assert np.mean(annotated) > 0.4 and np.mean(annotated) > np.mean(far)
+
+
+def test_a_restored_state_repeats_the_next_round_exactly(tmp_path):
+    backend = build_backend("learned", checkpoint=_tiny_checkpoint(tmp_path / "learned_vos.pt"))
+    frames = np.random.default_rng(1).integers(0, 255, size=(5, 20, 28, 3), dtype=np.uint8)
+    backend.start_video(frames, 1)
+    first = empty_scribble("toy", 5)
+    first["scribbles"][1] = [{"path": [[0.2, 0.2], [0.4, 0.3]], "object_id": 1}]
+    backend.interact(first, 1)
+    saved = backend.snapshot()
+    second = empty_scribble("toy", 5)
+    second["scribbles"][3] = [{"path": [[0.5, 0.5]], "object_id": 1}]
+    expected = backend.interact(second, 3)
+    other = empty_scribble("toy", 5)
+    other["scribbles"][4] = [{"path": [[0.6, 0.6]], "object_id": 0}]
+    backend.restore(saved)
+    backend.interact(other, 4)  # a probe that blends into the probabilities in place
+    backend.restore(saved)
+    assert backend.annotated_frames == [1]
+    np.testing.assert_array_equal(backend.interact(second, 3).probs, expected.probs)

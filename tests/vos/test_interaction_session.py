@@ -121,3 +121,33 @@ def test_session_config_builds_the_session_and_checks_its_fields(videos, tmp_pat
             SessionConfig(**bad)
     wild = SessionConfig(quality="wild", quality_checkpoint="q.pt", quality_kwargs={"batch_size": 2})
     assert wild.quality_arguments() == {"batch_size": 2, "checkpoint": "q.pt"}
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_probed_round_is_undone(videos, tmp_path, cache):
+    video = videos[0]
+    folder = tmp_path / "cache" if cache else None
+    probed, plain = InteractionSession("flow", cache_dir=folder), InteractionSession("flow")
+    probed.start(video)
+    plain.start(video)
+    latest = probed.result
+    trial = probed.probe(3)
+    assert trial.frame == 3 and trial.quality is None
+    assert probed.result is latest and probed.backend.annotated_frames == [
+        video.scribbles[0]["annotated_frame"]
+    ]
+    np.testing.assert_array_equal(trial.jf, plain_copy(video, 3))
+    # The session goes on as if the probe had not happened.
+    for frame in (1, 3):
+        a, b = probed.correct(frame), plain.correct(frame)
+        np.testing.assert_array_equal(a.jf, b.jf)
+        np.testing.assert_array_equal(a.result.masks, b.result.masks)
+    with pytest.raises(RuntimeError, match="start"):
+        InteractionSession("flow").probe(0)
+
+
+def plain_copy(video, frame: int) -> np.ndarray:
+    """Per-frame J&F of round 1 then a correction of ``frame`` in a fresh session."""
+    session = InteractionSession("flow")
+    session.start(video)
+    return session.correct(frame).jf

@@ -146,3 +146,49 @@ def test_cropped_masks_report_the_size_mismatch(video: dict[str, Path], tmp_path
         )
         == 2
     )
+
+
+def test_the_rules_by_name_and_the_lookahead_refused(
+    video: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from vos_recommender.strategies import build_strategy
+
+    # Rules that ignore the quality need neither an agent nor a quality estimator.
+    answer = recommend(
+        video["frames"], video["masks"], [3], strategy="farthest", quality_path=Path("missing.pt")
+    )
+    assert answer.frame == 0 and answer.strategy == "farthest" and answer.quality is None
+    assert answer.scores.tolist() == [3, 2, 1, 0, 1, 2, 3]
+    assert answer.reason == "farthest from annotated frames: 3 frames from the nearest annotated frame"
+    answer = recommend(video["frames"], video["masks"], [3, 4], strategy="stride")
+    assert answer.frame == 5 and answer.scores is None  # stride round(7 / 5) = 1 from frame 3
+    # (1 - q) x distance on the estimated quality, the same as the strategy on that estimate.
+    answer = recommend(
+        video["frames"], video["masks"], [0, 3], quality_path=video["quality"], strategy="UNCERTAIN_FAR"
+    )
+    expected = build_strategy("uncertain_far").recommend(answer.quality, answer.counts, [0, 3])
+    assert answer.frame == expected and answer.reason.startswith("far from annotated frames and likely wrong")
+    mine = np.linspace(0.1, 0.9, 7)
+    assert recommend(video["frames"], video["masks"], [0], quality=mine, strategy="worst").frame == 1
+    with pytest.raises(ValueError, match="'lookahead' tries frames with the ground truth"):
+        recommend(video["frames"], video["masks"], [0], strategy="lookahead")
+    with pytest.raises(ValueError, match="unknown strategy 'best'; use one of agent, worst"):
+        recommend(video["frames"], video["masks"], [0], strategy="best")
+    with pytest.raises(ValueError, match="the agent strategy needs a trained agent"):
+        recommend(video["frames"], video["masks"], [0], strategy="agent")
+    # No agent and no strategy: Worst on the estimate, with its reason.
+    answer = recommend(video["frames"], video["masks"], [0], quality=mine)
+    assert (
+        answer.strategy == "worst" and answer.frame == 1 and answer.reason == "worst: estimated quality 0.23"
+    )
+    with pytest.raises(ValueError, match="give at least one"):
+        recommend(video["frames"], video["masks"], [], strategy="farthest")
+    args = ["--frames", str(video["frames"]), "--masks", str(video["masks"]), "--annotated", "3"]
+    assert main([*args, "--strategy", "farthest", "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)
+    assert details["frame"] == 0 and details["strategy"] == "farthest" and details["quality"] is None
+    assert main([*args, "--strategy", "farthest"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "0" and "why: farthest from annotated frames" in captured.err
+    assert main([*args, "--strategy", "lookahead"]) == 2
+    assert "ground truth" in capsys.readouterr().err

@@ -108,3 +108,117 @@ def test_agent_strategy_clips_counts_to_the_agents_bound_and_uses_its_policy() -
     )
     assert strategy.recommend(quality, counts, [1]) == int(np.argmax(strategy.scores(quality, counts)))
     assert AgentStrategy(model, max_count=2).observation(quality, counts)[1, 1] == 2
+
+
+# ---------------------------------------------------------------- the rules a person would try
+
+
+def test_annotation_distance_is_the_distance_to_the_nearest_annotated_frame() -> None:
+    from vos_recommender.strategies import annotation_distance
+
+    assert annotation_distance(7, [2, 5, 2]).tolist() == [2, 1, 0, 1, 1, 0, 1]
+    assert annotation_distance(1, [0]).tolist() == [0]
+    with pytest.raises(ValueError, match="no annotated frame"):
+        annotation_distance(4, [])
+    with pytest.raises(ValueError, match="outside a video of 4 frames"):
+        annotation_distance(4, [4])
+
+
+def test_stride_order_steps_a_fifth_of_the_video_from_the_first_frame_and_wraps() -> None:
+    from vos_recommender.strategies import stride_order
+
+    assert stride_order(25, 7)[:10] == [7, 12, 17, 22, 2, 8, 13, 18, 23, 3]  # stride 5, then shifted by 1
+    assert stride_order(24, 0)[:7] == [0, 5, 10, 15, 20, 1, 6]  # stride round(4.8) = 5 continues past the end
+    assert stride_order(10, 0, parts=5) == [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]
+    assert stride_order(1, 0) == [0]
+    assert sorted(stride_order(23, 11)) == list(range(23))
+    with pytest.raises(ValueError, match="first_frame 3 outside"):
+        stride_order(3, 3)
+
+
+def test_stride_takes_the_next_unannotated_frame_of_its_order() -> None:
+    from vos_recommender.strategies import StrideStrategy
+
+    strategy = build_strategy("stride")
+    assert isinstance(strategy, StrideStrategy)
+    quality, counts = np.zeros(25), np.zeros(25)
+    assert strategy.recommend(quality, counts, [7]) == 12
+    assert strategy.recommend(quality, counts, [7, 12, 17, 22]) == 2  # wraps around
+    assert strategy.recommend(quality, counts, [7, 17]) == 12  # an order frame annotated out of turn
+    assert strategy.recommend(np.zeros(10), np.zeros(10), [0, 2, 4, 6, 8]) == 1  # the shifted cycle
+    assert strategy.recommend(np.zeros(3), np.ones(3), [0, 1, 2]) == 0  # all annotated: after the latest
+    assert strategy.recommend(np.zeros(3), np.ones(3), [1, 2, 0]) == 1  # order 1, 2, 0: after 0, 1 again
+    assert strategy.recommend(np.zeros(1), np.ones(1), [0]) == 0  # one frame
+    with pytest.raises(ValueError, match="anchored at the first annotated frame"):
+        strategy.recommend(np.zeros(3), np.zeros(3), [])
+
+
+def test_farthest_takes_the_largest_distance_earliest_on_ties() -> None:
+    strategy = build_strategy("farthest")
+    # distances 3 2 1 0 1 2 3 4 5 6
+    assert strategy.recommend(np.zeros(10), np.zeros(10), [3]) == 9
+    # distances 3 2 1 0 1 2 3 2 1 0: frames 0 and 6 tie
+    assert strategy.recommend(np.zeros(10), np.zeros(10), [3, 9]) == 0
+    # the video's centre annotated: both ends at distance 4, the earliest wins
+    assert strategy.recommend(np.zeros(9), np.zeros(9), [4]) == 0
+    # the quality is ignored
+    assert strategy.recommend(np.linspace(1, 0, 9), np.zeros(9), [4]) == 0
+    # every frame annotated: all distances 0, the least annotated frame
+    assert strategy.recommend(np.zeros(3), np.array([2, 1, 1]), [0, 1, 2, 0]) == 1
+    assert strategy.recommend(np.zeros(1), np.ones(1), [0]) == 0
+
+
+def test_uncertain_far_weighs_the_error_by_the_distance() -> None:
+    strategy = build_strategy("uncertain_far")
+    quality = np.array([1.0, 0.2, 0.9, 0.5, 0.8, 1.0])
+    # (1 - q) x d = 0, 0.8, 0.2, 1.5, 0.8, 0
+    np.testing.assert_allclose(strategy.scores(quality, np.zeros(6), [0]), [0, 0.8, 0.2, 1.5, 0.8, 0])
+    assert strategy.recommend(quality, np.zeros(6), [0]) == 3
+    # Worst would take frame 1 (q 0.2); the frame far from the annotation and likely wrong wins here.
+    assert build_strategy("worst").recommend(quality, np.zeros(6), [0]) == 1
+    # ties of the score: the larger distance (frame 1: 0.5 x 1, frame 2: 0.25 x 2)
+    assert strategy.recommend(np.array([1.0, 0.5, 0.75]), np.zeros(3), [0]) == 2
+    # ties of score and distance: the lower quality (frame 0: 0.5 x 2, frame 4: 0.5 x 2 -> equal; both
+    # q 0.5), then the earliest
+    assert strategy.recommend(np.array([0.5, 0.9, 1.0, 0.9, 0.5]), np.zeros(5), [2]) == 0
+    # every unannotated frame perfect (scores all 0): the farthest frame, earliest on ties
+    assert strategy.recommend(np.ones(5), np.zeros(5), [2]) == 0
+    # every frame annotated: the lowest quality, as Worst
+    assert strategy.recommend(np.array([0.3, 0.1, 0.2]), np.ones(3), [0, 1, 2]) == 1
+    assert strategy.recommend(np.array([0.4]), np.ones(1), [0]) == 0
+
+
+def test_the_rules_and_the_lookahead_are_strategies_by_name() -> None:
+    from vos_recommender.strategies import STRATEGIES, LookaheadStrategy
+
+    assert {"stride", "farthest", "uncertain_far", "lookahead"} <= set(STRATEGIES.names())
+    assert not any(
+        build_strategy(n).uses_ground_truth for n in ("random", "stride", "farthest", "uncertain_far")
+    )
+    with pytest.raises(ValueError, match="needs the interactive session"):
+        build_strategy("lookahead")
+    assert LookaheadStrategy.uses_ground_truth
+    with pytest.raises(ValueError, match="candidates must be >= 1"):
+        LookaheadStrategy(object(), candidates=0)  # type: ignore[arg-type]
+    capped = LookaheadStrategy(object(), candidates=4)  # type: ignore[arg-type]
+    assert capped.candidate_frames(3) == [0, 1, 2]  # short video: every frame
+    assert capped.candidate_frames(10) == [0, 3, 6, 9]  # evenly spaced
+
+
+def test_each_strategy_says_why_in_plain_words() -> None:
+    quality = np.array([0.9, 0.8, 0.2, 0.6, 0.4, 0.9, 0.7, 0.9, 0.9, 0.3])
+    counts = np.zeros(10)
+    reasons = {
+        name: build_strategy(name, seed=0).reason(9, quality, counts, [0, 8])
+        for name in ("random", "linspace", "stride", "farthest", "worst", "uncertain_far")
+    }
+    assert reasons == {
+        "random": "a random frame",
+        "linspace": "the next of 8 evenly spaced frames",
+        "stride": "the next frame at a stride of 2 frames (1/5 of the video) from frame 0",
+        "farthest": "farthest from annotated frames: 1 frame from the nearest annotated frame",
+        "worst": "worst: estimated quality 0.30",
+        "uncertain_far": "far from annotated frames and likely wrong: 1 frame from the nearest annotated frame, "
+        "estimated quality 0.30",
+    }
+    assert build_strategy("farthest").reason(8, quality, counts, [0, 8]).endswith(": an annotated frame")

@@ -255,3 +255,69 @@ def test_the_table_goes_to_the_work_folder_unless_asked(tmp_path: Path) -> None:
     assert report.table_path(protocol.parse_args(["--work", str(tmp_path)])) == tmp_path / "table1.md"
     asked = tmp_path / "elsewhere.md"
     assert report.table_path(protocol.parse_args(["--out", str(asked)])) == asked
+
+
+def test_the_rules_and_the_lookahead_are_rows_in_the_papers_order() -> None:
+    results = {
+        "settings": {
+            "oracle": {
+                name: summary(50.0 + i) for i, name in enumerate(("Lookahead", "UncertainFar", "Stride"))
+            }
+        }
+    }
+    rows = [
+        line.split("|")[2].strip()
+        for line in auc_table([{"backend": "flow", "dataset": "d", "results": results}])[2:]
+    ]
+    assert rows == ["Stride", "UncertainFar", "Lookahead"]
+
+
+def _session(video: str, jf: list[float], seed: int = 0) -> dict:
+    return {
+        "video": video,
+        "scribble": 0,
+        "seed": seed,
+        "jf": jf,
+        "times": [1.0] * len(jf),
+        "frames": [0] * len(jf),
+        "objects": 1,
+    }
+
+
+def test_parts_with_the_lookahead_merge_with_the_quality_free_rows_shared(tmp_path: Path) -> None:
+    from vos_recommender.evaluate import EvalConfig
+
+    out = tmp_path / "eval"
+    curves = {
+        key: [0.5, 0.6 + 0.01 * i, 0.7] for i, key in enumerate(steps.NEEDED["oracle"] + ("lookahead",))
+    }
+    runs = {key: [_session(v, curve) for v in ("a", "b")] for key, curve in curves.items()}
+    parts = {
+        "baselines": {
+            "oracle": {k: runs[k] for k in ("random", "linspace", "stride", "farthest", "lookahead")}
+        },
+        "oracle-agent": {"oracle": {k: runs[k] for k in ("worst", "uncertain_far", "ours")}},
+    }
+    for name, sessions in parts.items():
+        (out / f"{name}-part").mkdir(parents=True)
+        (out / f"{name}-part" / "results.json").write_text(json.dumps({"sessions": sessions}))
+    config = EvalConfig(out=str(out), bootstrap=200, env=EvalConfig().env.replace({"episode.num_rounds": 3}))
+    assert not steps.merge_parts(out, config, lookahead=True)  # the wild part is missing
+    wild = {k: runs[k] for k in ("worst", "uncertain_far", "ours")}
+    (out / "wild-part").mkdir()
+    (out / "wild-part" / "results.json").write_text(json.dumps({"sessions": {"wild": wild}}))
+    assert steps.merge_parts(out, config, lookahead=True)
+    merged = json.loads((out / "results.json").read_text())
+    assert set(merged["settings"]["wild"]) == {
+        "Random",
+        "Linspace",
+        "Stride",
+        "Farthest",
+        "Worst",
+        "UncertainFar",
+        "Ours",
+        "Lookahead",
+    }
+    assert merged["sessions"]["wild"]["lookahead"] == merged["sessions"]["oracle"]["lookahead"]
+    assert "Ours - Lookahead" in merged["paired"]["wild"]
+    assert "Stride, Farthest, Lookahead ignore the observed quality" in (out / "results.md").read_text()

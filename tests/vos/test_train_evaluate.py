@@ -67,11 +67,11 @@ def test_evaluate_writes_the_paper_style_table(setup: dict[str, Path]) -> None:
     main([*common_args(setup), "--quality-checkpoint", str(setup["quality"]), "--out", str(out)])
     table = (out / "results.md").read_text()
     for setting in ("oracle", "wild"):
-        for strategy in ("Random", "Linspace", "Worst", "Ours"):
+        for strategy in ("Random", "Linspace", "Stride", "Farthest", "Worst", "UncertainFar", "Ours"):
             assert f"| {setting} | {strategy} |" in table
     with open(out / "results.csv") as stream:
         rows = list(csv.DictReader(stream))
-    assert len(rows) == 8 and {
+    assert len(rows) == 14 and {
         "auc_mean",
         "auc_ci95",
         "jf_last_mean",

@@ -69,10 +69,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '\'{"backend": "flow", "cache_dir": "cache"}\'',
     )
     parser.add_argument(
-        "--agent", default=None, help="trained agent .zip (default: recommend the worst frame)"
+        "--agent", default=None, help="trained agent .zip (default: recommend by the best measured rule)"
     )
     parser.add_argument(
         "--quality", default=None, help="wild quality-estimator checkpoint (default: model confidence)"
+    )
+    parser.add_argument(
+        "--strategy",
+        default=None,
+        help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random "
+        "(default: the agent with --agent; else worst with --quality, stride without: the best measured)",
     )
     parser.add_argument(
         "--session",
@@ -98,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     config = AppConfig(
-        args.backend, args.backend_kwargs, args.session, agent=args.agent, quality=args.quality
+        args.backend,
+        args.backend_kwargs,
+        args.session,
+        agent=args.agent,
+        quality=args.quality,
+        strategy=args.strategy,
     )
     annotator, error, listener = None, None, None
     if not args.check:

@@ -1,9 +1,11 @@
-"""Which frame to correct next, and why: per-frame quality estimate plus the agent (or Worst without one).
+"""Which frame to correct next, and why: per-frame quality estimate plus a strategy (the agent, Worst or
+one of the rules a person would try: stride, farthest, uncertain_far).
 
-The pieces are the ones ``python -m vos_recommender.recommend`` uses (:class:`WildQuality`,
-:class:`AgentStrategy`, :class:`WorstStrategy`), loaded once per app instead of once per call. Without a
+The pieces are the ones ``python -m vos_recommender.recommend`` uses (:class:`WildQuality`, the strategies
+of :mod:`vos_recommender.strategies`), loaded once per app instead of once per call. Without a
 quality-estimator checkpoint the estimate is the segmentation model's own confidence, so the app
-recommends without any ground truth in every configuration.
+recommends without any ground truth in every configuration; a strategy that needs the ground truth (the
+one-step lookahead) is refused.
 """
 
 from __future__ import annotations
@@ -17,9 +19,33 @@ import numpy as np
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.backends.base import VOSResult, probs_to_masks
 from vos_recommender.recommend import to_probs
-from vos_recommender.strategies import AgentStrategy, WorstStrategy
+from vos_recommender.strategies import (
+    STRATEGIES,
+    AgentStrategy,
+    RecommendationStrategy,
+    WorstStrategy,
+    build_strategy,
+)
 
-__all__ = ["FrameAdvisor", "confidence_quality"]
+__all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "FrameAdvisor", "confidence_quality"]
+
+#: What the app follows without ``--strategy`` and without an agent, with a quality estimator and without one.
+#: Measured in the app's own setting (``benchmarks/app_recommendation_gain.py``, docs/app.md): without an
+#: estimator the model's confidence misleads Worst (J&F@5 -0.048 [-0.077, -0.018] against the stride) and
+#: the stride was ahead of every rule; with the estimator no rule beat Worst with an interval above 0 (in the
+#: app or in ``evaluate``'s wild setting), so Worst stays.
+DEFAULT_RULE = {"with_quality": "worst", "without_quality": "stride"}
+
+#: Strategies the app can follow, with the words the page shows for them.
+ADVISOR_STRATEGIES = {
+    "agent": "learned agent",
+    "worst": "worst frame",
+    "uncertain_far": "far from annotated frames and likely wrong",
+    "farthest": "farthest from annotated frames",
+    "stride": "every fifth of the video",
+    "linspace": "evenly spaced frames",
+    "random": "random frame",
+}
 
 
 def confidence_quality(probs: np.ndarray) -> np.ndarray:
@@ -50,22 +76,33 @@ class FrameAdvisor:
     """Estimates every frame's quality and recommends the next frame to correct.
 
     Args:
-        agent: Trained agent ``.zip`` (``python -m vos_recommender.train``), a loaded model, or None
-            (recommend the unannotated frame of lowest estimated quality, the paper's Worst).
+        agent: Trained agent ``.zip`` (``python -m vos_recommender.train``), a loaded model, or None.
         quality: Wild quality-estimator checkpoint (``python -m vos_recommender.training.quality``) or None
             (use :func:`confidence_quality`).
+        strategy: One of :data:`ADVISOR_STRATEGIES` (``agent`` needs ``agent``). None: the agent when one is
+            given, else the best measured rule (:data:`DEFAULT_RULE`): ``worst`` with ``quality``, ``stride``
+            without.
 
     Raises:
-        AppInputError: If a checkpoint is missing or unreadable.
+        AppInputError: If a checkpoint is missing or unreadable, or the strategy is unknown, needs the
+            ground truth, or is ``agent`` without one.
     """
 
     def __init__(
-        self, agent: str | os.PathLike | Any | None = None, quality: str | os.PathLike | None = None
+        self,
+        agent: str | os.PathLike | Any | None = None,
+        quality: str | os.PathLike | None = None,
+        strategy: str | None = None,
     ):
         self.agent_name = str(agent) if isinstance(agent, (str, os.PathLike)) else None
         self.quality_name = str(quality) if quality is not None else None
         self._agent: AgentStrategy | None = None
         self._wild = None
+        self.strategy = self._strategy_name(strategy, agent, quality)
+        self._rule: RecommendationStrategy | None = None
+        if self.strategy != "agent":
+            self._rule = build_strategy(self.strategy)
+            agent = None  # the agent is not followed: not loaded either
         if agent is not None:
             if isinstance(agent, (str, os.PathLike)) and not Path(agent).is_file():
                 raise AppInputError(f"--agent: agent file not found: {agent}")
@@ -83,11 +120,33 @@ class FrameAdvisor:
             except Exception as err:  # noqa: BLE001
                 raise AppInputError(f"--quality: cannot load {quality}: {err}") from err
 
+    @staticmethod
+    def _strategy_name(strategy: str | None, agent: Any, quality: Any) -> str:
+        """The strategy to follow, checked (errors name ``--strategy`` and the known names)."""
+        if strategy is None:
+            if agent is not None:
+                return "agent"
+            return DEFAULT_RULE["with_quality" if quality is not None else "without_quality"]
+        name = strategy.strip().lower()
+        name = "agent" if name == "ours" else name
+        if name in STRATEGIES and name not in ADVISOR_STRATEGIES:
+            raise AppInputError(
+                f"--strategy {strategy}: it tries frames with the ground truth, which the app does not have "
+                "(an evaluation ceiling: python -m vos_recommender.evaluate --strategies lookahead); use one "
+                f"of {', '.join(ADVISOR_STRATEGIES)}"
+            )
+        if name not in ADVISOR_STRATEGIES:
+            raise AppInputError(f"--strategy {strategy}: unknown; use one of {', '.join(ADVISOR_STRATEGIES)}")
+        if name == "agent" and agent is None:
+            raise AppInputError("--strategy agent needs a trained agent (--agent)")
+        return name
+
     @property
     def description(self) -> dict[str, str]:
         """What the page shows about the recommender."""
         return {
-            "strategy": "agent" if self._agent is not None else "worst",
+            "strategy": self.strategy,
+            "label": ADVISOR_STRATEGIES[self.strategy],
             "agent": self.agent_name or ("loaded model" if self._agent is not None else "none"),
             "quality": "wild estimator" if self._wild is not None else "model confidence",
             "quality_checkpoint": self.quality_name or "none",
@@ -108,9 +167,13 @@ class FrameAdvisor:
 
         Returns:
             ``{"frame", "strategy", "reason", "value", "scores"}``: ``value`` is the agent's Q-value of the
-            frame, or its estimated quality for Worst; ``scores`` every frame's Q-value (agent only).
+            frame, its estimated quality for Worst, its ``(1 - q) x distance`` for uncertain_far and its
+            distance for farthest (None for the others); ``scores`` every frame's Q-value (agent only) or
+            rule score (uncertain_far, farthest). ``reason`` says in plain words why the frame was chosen.
         """
         quality = np.asarray(quality, dtype=np.float32)
+        if self._rule is not None and not isinstance(self._rule, WorstStrategy):
+            return self._rule_answer(quality, counts, annotated)
         if self._agent is not None:
             scores = np.asarray(self._agent.scores(quality, counts), dtype=np.float64)
             frame = self._agent.recommend(quality, counts, annotated)
@@ -125,9 +188,33 @@ class FrameAdvisor:
         return {
             "frame": int(frame),
             "strategy": "worst",
-            "reason": f"worst: estimated quality {quality[frame]:.2f}",
+            "reason": WorstStrategy().reason(frame, quality, counts, annotated),
             "value": float(quality[frame]),
             "scores": None,
+        }
+
+    def _rule_answer(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
+        """The recommendation of a rule and why, in plain words."""
+        assert self._rule is not None
+        if not len(annotated):  # starting masks, no round yet: the rules measure from annotated frames
+            frame = len(quality) // 2
+            return {
+                "frame": frame,
+                "strategy": self.strategy,
+                "reason": "no frame annotated yet: start in the middle, where both directions propagate",
+                "value": None,
+                "scores": None,
+            }
+        self._rule.reset(len(quality), int(annotated[0]))  # Linspace's candidates are per video
+        frame = int(self._rule.recommend(quality, counts, annotated))
+        scores = getattr(self._rule, "scores", None)
+        values = None if scores is None else np.asarray(scores(quality, counts, annotated), dtype=np.float64)
+        return {
+            "frame": frame,
+            "strategy": self.strategy,
+            "reason": self._rule.reason(frame, quality, counts, annotated),
+            "value": None if values is None else float(values[frame]),
+            "scores": None if values is None else [float(v) for v in values],
         }
 
     @staticmethod

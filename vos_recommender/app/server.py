@@ -61,6 +61,8 @@ class AppConfig:
         session_root: Parent of the per-video session folders.
         agent: Agent ``.zip`` or None.
         quality: Quality-estimator checkpoint or None.
+        strategy: The recommendation strategy (see :data:`~vos_recommender.app.advisor.ADVISOR_STRATEGIES`;
+            None: the agent when one is given, else Worst).
     """
 
     backend: str = "flow"
@@ -69,6 +71,7 @@ class AppConfig:
     session_root: str = "runs/app"
     agent: str | None = None
     quality: str | None = None
+    strategy: str | None = None
 
 
 def session_folder(config: AppConfig, video) -> Path:
@@ -86,7 +89,7 @@ def session_folder(config: AppConfig, video) -> Path:
 def open_annotator(config: AppConfig, frames: str, masks: str | None = None, advisor=None) -> Annotator:
     """Open a video as configured (raises :class:`AppInputError` with a message for the user)."""
     video = load_video(frames, masks)
-    advisor = advisor or FrameAdvisor(config.agent, config.quality)
+    advisor = advisor or FrameAdvisor(config.agent, config.quality, config.strategy)
     return Annotator(video, session_folder(config, video), config.backend, config.backend_kwargs, advisor)
 
 
@@ -163,7 +166,7 @@ def create_app(
             raise AppBusyError("a round is running; cancel it before opening another video")
         config = holder["config"]
         video = load_video(body.frames, body.masks)
-        advisor = FrameAdvisor(config.agent, config.quality)
+        advisor = FrameAdvisor(config.agent, config.quality, config.strategy)
         session = session_folder(config, video)
         if old is not None and old.session_dir.resolve() == session.resolve():
             holder["annotator"] = None  # the same session again: release its lock before reopening it

@@ -26,12 +26,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend, VOSResult
+from vos_recommender.backends.base import (
+    BackendNotAvailableError,
+    BackendState,
+    BackendStateError,
+    VOSBackend,
+    VOSResult,
+)
 from vos_recommender.utils.registry import Registry
 
 __all__ = [
     "BACKENDS",
     "BackendNotAvailableError",
+    "BackendState",
+    "BackendStateError",
     "VOSBackend",
     "VOSResult",
     "available_backends",

@@ -8,6 +8,10 @@ interactive benchmark and of the released frame-recommendation scripts:
    ``frame``, go in; label masks and per-object probabilities for every frame come out;
 3. ``reset()`` forgets the video.
 
+A backend that can save and restore its state between rounds (:meth:`VOSBackend.snapshot` and
+:meth:`VOSBackend.restore`) can be *probed*: a round is tried on some frame and undone, as the
+one-step-lookahead evaluation does for every candidate frame.
+
 The scribble is a DAVIS scribble dict (``{"scribbles": [[stroke, ...] per frame], "sequence": ...}``,
 stroke = ``{"path": [[x, y], ...] normalised by (W, H), "object_id": int, ...}``) holding the strokes
 of the current round. Backends that need earlier rounds (ATNet uses every scribble so far) keep them
@@ -23,11 +27,43 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["VOSBackend", "VOSResult", "BackendNotAvailableError", "scribble_frames"]
+__all__ = [
+    "BackendNotAvailableError",
+    "BackendState",
+    "BackendStateError",
+    "VOSBackend",
+    "VOSResult",
+    "scribble_frames",
+]
 
 
 class BackendNotAvailableError(RuntimeError):
     """Raised when a backend cannot run here (missing code, weights, checkpoint or module)."""
+
+
+class BackendStateError(RuntimeError):
+    """Raised when a backend's state between rounds cannot be saved or restored."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendState:
+    """A backend's state between two rounds, as :meth:`VOSBackend.snapshot` saves it.
+
+    Attributes:
+        backend: Registry name of the backend that saved it.
+        frames: The video it was saved on (the same array object).
+        num_objects: Its object count.
+        video_id: Its name.
+        annotated_frames: Frame of every round so far.
+        rounds: What the backend's ``_round_state`` hook saved.
+    """
+
+    backend: str
+    frames: Any
+    num_objects: int
+    video_id: str | None
+    annotated_frames: tuple[int, ...]
+    rounds: Any
 
 
 @dataclasses.dataclass
@@ -164,6 +200,44 @@ class VOSBackend(abc.ABC):
         result.validate(num_frames, self.num_objects, height, width)
         return result
 
+    def snapshot(self) -> BackendState:
+        """Save the state after the rounds so far, so that :meth:`restore` can undo later rounds.
+
+        Raises:
+            RuntimeError: Before :meth:`start_video`.
+            BackendStateError: If this backend cannot save its state (its ``_round_state`` hook is not
+                implemented).
+        """
+        if self.frames is None:
+            raise RuntimeError(f"{type(self).__name__}.snapshot called before start_video")
+        return BackendState(
+            self.name,
+            self.frames,
+            self.num_objects,
+            self.video_id,
+            tuple(self.annotated_frames),
+            self._round_state(),
+        )
+
+    def restore(self, state: BackendState) -> None:
+        """Go back to a state saved by :meth:`snapshot` on the same video.
+
+        Raises:
+            BackendStateError: If the state was saved by another backend or on another video.
+        """
+        if (
+            state.backend != self.name
+            or state.frames is not self.frames
+            or state.num_objects != self.num_objects
+        ):
+            raise BackendStateError(
+                f"backend {self.name!r} cannot restore a state saved by backend {state.backend!r} on another "
+                "video: restore only what this backend saved since its last start_video"
+            )
+        self.annotated_frames = list(state.annotated_frames)
+        self.video_id = state.video_id
+        self._restore_round_state(state.rounds)
+
     def reset(self) -> None:
         """Forget the current video and every round."""
         self.frames = None
@@ -183,6 +257,22 @@ class VOSBackend(abc.ABC):
 
     def _reset(self) -> None:  # noqa: B027 (optional hook, deliberately not abstract)
         """Drop backend-specific state (override when there is any)."""
+
+    def _round_state(self) -> Any:
+        """What the rounds so far left in this backend, as an independent copy (override to allow probing).
+
+        Raises:
+            BackendStateError: By default: the backend does not say how to save its state.
+        """
+        raise BackendStateError(
+            f"backend {self.name!r} cannot save and restore its state between rounds, so a round cannot be "
+            "tried and undone on it (record it behind a result cache, session.cache_dir, which restores "
+            "by replaying the rounds)"
+        )
+
+    def _restore_round_state(self, state: Any) -> None:
+        """Put back what :meth:`_round_state` saved (override with it)."""
+        raise BackendStateError(f"backend {self.name!r} cannot restore its state between rounds")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -16,7 +16,10 @@ file that turns out unreadable (damaged, or evicted by the disk budget) is recom
 
 On a hit the wrapped backend is not run at all. Its internal state then lags behind; when it has to
 run, the cache continues it from the rounds it has applied if those are a prefix of the wanted history
-and restarts it otherwise, so results never depend on which rounds happened to be cached.
+and restarts it otherwise, so results never depend on which rounds happened to be cached. For the same
+reason the cache can always save and restore its state between rounds (a round tried and undone): it
+saves its history, and the wrapped backend's state when that backend can save it; otherwise the wrapped
+backend is restarted from the history the next time it has to run.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from vos_recommender.backends.base import VOSBackend, VOSResult
+from vos_recommender.backends.base import BackendStateError, VOSBackend, VOSResult
 from vos_recommender.backends.cache_result import CachedVOSResult, scribble_hash, video_hash
 from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore
 from vos_recommender.backends.memory_lru import LRUDict
@@ -194,6 +197,24 @@ class CachingBackend(VOSBackend):
         self._history = []
         self._applied = None
         self.inner.reset()
+
+    def _round_state(self) -> Any:
+        # The wrapped backend lags behind the history on hits; it is saved with the rounds it applied
+        # when it can be, and otherwise restarted from the history the next time it has to run.
+        try:
+            inner = self.inner.snapshot() if self.inner.frames is not None else None
+        except BackendStateError:
+            inner = None
+        return list(self._history), self._applied, inner
+
+    def _restore_round_state(self, state: Any) -> None:
+        history, applied, inner = state
+        self._history = list(history)
+        if inner is not None and self.inner.frames is inner.frames:
+            self.inner.restore(inner)
+            self._applied = applied
+        else:
+            self._applied = None
 
     def _key(self) -> str:
         rounds = [(frame, digest) for _, frame, digest in self._history]

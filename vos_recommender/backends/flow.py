@@ -146,6 +146,15 @@ class FlowBackend(VOSBackend):
         self._flow_from_next = []
         self._probs = None
 
+    def _round_state(self) -> Any:
+        # Rounds replace entries and arrays, never write into them: copies of the containers suffice
+        # (the flows depend on the frames only).
+        return dict(self._key_probs), dict(self._seed_labels), self._probs
+
+    def _restore_round_state(self, state: Any) -> None:
+        key_probs, seed_labels, self._probs = state
+        self._key_probs, self._seed_labels = dict(key_probs), dict(seed_labels)
+
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         self._key_probs[frame] = self._segment_frame(scribble, frame)
         self._probs = self._propagate()

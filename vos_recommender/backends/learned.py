@@ -301,6 +301,13 @@ class LearnedBackend(VOSBackend):
         self._rgb = None
         self._object_probs = None
 
+    def _round_state(self) -> Any:
+        # A round blends into the per-object probabilities in place: save a copy.
+        return None if self._object_probs is None else self._object_probs.copy()
+
+    def _restore_round_state(self, state: Any) -> None:
+        self._object_probs = None if state is None else state.copy()
+
     @torch.no_grad()
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         assert self.frames is not None and self._rgb is not None and self._object_probs is not None

@@ -29,7 +29,9 @@ __all__ = [
     "verdict_table",
 ]
 
-STRATEGIES = ("Random", "Linspace", "Worst", "Ours")
+#: The rows of each setting, in order: the paper's baselines, the rules a person would try, the agent and the
+#: one-step-lookahead ceiling.
+STRATEGIES = ("Random", "Linspace", "Stride", "Farthest", "Worst", "UncertainFar", "Ours", "Lookahead")
 
 
 def _columns(entries: Sequence[dict[str, Any]]) -> list[str]:

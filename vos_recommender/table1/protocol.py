@@ -18,8 +18,9 @@ Protocol (as the paper's, scaled to the machine):
 3. A wild quality estimator per backend, trained on that backend's own outputs on the
    ``--quality-videos`` training videos (``vos_recommender.training.quality``).
 4. Evaluation per backend x dataset (``vos_recommender.evaluate``): both settings, Random / Linspace /
-   Worst / Ours, ``--heldout-videos`` x ``--scribbles`` (video, first scribble) pairs, all agents
-   unchanged, Random over ``--random-seeds`` seeds, paired statistics.
+   Stride / Farthest / Worst / UncertainFar / Ours (and with ``--lookahead`` the one-step-lookahead
+   ceiling), ``--heldout-videos`` x ``--scribbles`` (video, first scribble) pairs, all agents unchanged,
+   Random over ``--random-seeds`` seeds, paired statistics.
 5. The table (``--out``, default ``<work>/table1.md``): AUC per (setting, strategy) x (dataset, backend), paired differences with
    bootstrap and t intervals, wins and losses, the verdict on the paper's claim, and one J&F-per-round
    plot per backend; with the command, the date and the machine's load.
@@ -117,6 +118,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="i/n: compute only every n-th goal-statistics record from the i-th",
     )
     add("--notes", default="", help="Markdown file appended to the table under 'Notes' (the analysis)")
+    add(
+        "--lookahead",
+        action="store_true",
+        help="add the one-step-lookahead ceiling (ground truth; one backend round per candidate frame per round)",
+    )
+    add(
+        "--lookahead-candidates",
+        type=int,
+        default=0,
+        help="lookahead: at most this many evenly spaced candidate frames per round (0: every frame)",
+    )
     add("--eval-part", default="both", choices=sorted(PARTS), help="evaluate both settings, or one part")
     add("--datasets", default="default,shifted", help="comma-separated test datasets to evaluate on")
     add(

@@ -276,17 +276,21 @@ def train_quality(args: argparse.Namespace, work: Path, roots: dict[str, Path], 
 
 
 #: ``--eval-part``: the settings and strategies of each part of an evaluation, so that parts of about the
-#: same cost can run as separate processes. Random and Linspace ignore the quality, so they run in the
-#: oracle setting only and the merged wild setting borrows their sessions.
+#: same cost can run as separate processes. Random, Linspace, Stride and Farthest ignore the quality, so
+#: they run in the oracle setting only and the merged wild setting borrows their sessions (so does the
+#: Lookahead of ``--lookahead``, added to the parts that run Random).
 PARTS = {
-    "both": ("oracle,wild", "random,linspace,worst,ours"),
-    "oracle": ("oracle", "random,linspace,worst,ours"),
-    "wild": ("wild", "worst,ours"),
-    "baselines": ("oracle", "random,linspace"),
-    "oracle-agent": ("oracle", "worst,ours"),
+    "both": ("oracle,wild", "random,linspace,stride,farthest,worst,uncertain_far,ours"),
+    "oracle": ("oracle", "random,linspace,stride,farthest,worst,uncertain_far,ours"),
+    "wild": ("wild", "worst,uncertain_far,ours"),
+    "baselines": ("oracle", "random,linspace,stride,farthest"),
+    "oracle-agent": ("oracle", "worst,uncertain_far,ours"),
 }
 #: Strategy keys the merged evaluation needs per setting.
-NEEDED = {"oracle": ("random", "linspace", "worst", "ours"), "wild": ("worst", "ours")}
+NEEDED = {
+    "oracle": ("random", "linspace", "stride", "farthest", "worst", "uncertain_far", "ours"),
+    "wild": ("worst", "uncertain_far", "ours"),
+}
 
 
 def run_evaluation(
@@ -307,6 +311,8 @@ def run_evaluation(
         log(f"eval {backend} {dataset}: kept {out}")
         return out / "results.json"
     settings, strategies = PARTS[args.eval_part]
+    if args.lookahead and "random" in strategies.split(","):
+        strategies += ",lookahead"
     part_out = out if args.eval_part == "both" else out / f"{args.eval_part}-part"
     config = EvalConfig(
         agent=",".join(str(p) for p in agents),
@@ -330,6 +336,7 @@ def run_evaluation(
         scribbles=args.scribbles,
         max_videos=args.heldout_videos,
         bootstrap=args.bootstrap,
+        lookahead_candidates=args.lookahead_candidates,
         out=str(part_out),
         verbose=1,
     )
@@ -340,21 +347,27 @@ def run_evaluation(
             f"eval {backend} {dataset}{'' if args.eval_part == 'both' else ' ' + args.eval_part + ' part'}: running"
         )
         evaluate(config)
-    merge_parts(out, config)
+    merge_parts(out, config, lookahead=args.lookahead)
     return out / "results.json"
 
 
-def merge_parts(out: Path, config: Any) -> bool:
+def merge_parts(out: Path, config: Any, lookahead: bool = False) -> bool:
     """Write ``out/results.*`` from its ``*-part`` evaluations once they hold every setting and strategy.
+
+    Args:
+        out: The evaluation's folder (parts in ``*-part/``).
+        config: The ``EvalConfig`` of a part (the merged one differs in settings, strategies and folder).
+        lookahead: The oracle parts also ran the Lookahead, which the merge then needs.
 
     Returns:
         True when the merged results were written.
     """
     import dataclasses
 
-    from vos_recommender.evaluate import build_results
+    from vos_recommender.evaluate import QUALITY_FREE, STRATEGY_NAMES, build_results
     from vos_recommender.evaluation.report import write_report
 
+    needed = {"oracle": NEEDED["oracle"] + (("lookahead",) if lookahead else ()), "wild": NEEDED["wild"]}
     if (out / "results.json").is_file():
         return False
     found: dict[str, dict[str, list]] = {"oracle": {}, "wild": {}}
@@ -362,15 +375,19 @@ def merge_parts(out: Path, config: Any) -> bool:
     for path in parts:
         for setting, by_strategy in json.loads(path.read_text())["sessions"].items():
             found[setting].update(by_strategy)
-    if any(key not in found[s] for s, keys in NEEDED.items() for key in keys):
+    if any(key not in found[s] for s, keys in needed.items() for key in keys):
         return False
-    oracle = {key: found["oracle"][key] for key in NEEDED["oracle"]}
-    sessions = {"oracle": oracle, "wild": {**{k: oracle[k] for k in ("random", "linspace")}, **found["wild"]}}
-    sessions["wild"] = {key: sessions["wild"][key] for key in NEEDED["oracle"]}
-    merged = dataclasses.replace(config, settings="oracle,wild", strategies=PARTS["both"][1], out=str(out))
+    oracle = {key: found["oracle"][key] for key in needed["oracle"]}
+    shared = [key for key in needed["oracle"] if key in QUALITY_FREE]
+    sessions = {"oracle": oracle, "wild": {**{k: oracle[k] for k in shared}, **found["wild"]}}
+    sessions["wild"] = {key: sessions["wild"][key] for key in needed["oracle"]}
+    merged = dataclasses.replace(
+        config, settings="oracle,wild", strategies=",".join(needed["oracle"]), out=str(out)
+    )
     notes = [
-        f"Merged from {', '.join(p.parent.name for p in parts)} (run as separate processes); Random and "
-        "Linspace ignore the quality: their sessions are shared by both settings."
+        f"Merged from {', '.join(p.parent.name for p in parts)} (run as separate processes); "
+        f"{', '.join(STRATEGY_NAMES[k] for k in shared)} ignore the observed quality: their sessions are "
+        "shared by both settings."
     ]
     write_report(out, build_results(merged, sessions), notes)
     log(f"merged {len(parts)} parts into {out}")

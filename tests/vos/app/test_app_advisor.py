@@ -9,6 +9,7 @@ from tests.vos.app.conftest import first_strokes, open_session
 from tests.vos.generated import tiny_checkpoints
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.app import FrameAdvisor, confidence_quality
+from vos_recommender.app.errors import AppInputError
 from vos_recommender.data.davis import write_mask
 from vos_recommender.recommend import recommend
 
@@ -26,13 +27,14 @@ def test_confidence_quality_prefers_sharp_probabilities():
 
 
 def test_worst_is_the_lowest_unannotated_frame():
-    advisor = FrameAdvisor()
+    advisor = FrameAdvisor(strategy="worst")
     quality = np.array([0.1, 0.5, 0.3, 0.9], np.float32)
     answer = advisor.recommend(quality, np.array([1, 0, 0, 0]), [0])
     assert answer["frame"] == 2 and answer["strategy"] == "worst"
     assert answer["reason"] == "worst: estimated quality 0.30"
     assert advisor.description == {
         "strategy": "worst",
+        "label": "worst frame",
         "agent": "none",
         "quality": "model confidence",
         "quality_checkpoint": "none",
@@ -65,3 +67,59 @@ def test_agent_recommendation_matches_the_command_line_recommender(app_video, tm
     expected = recommend(frames_dir, masks_dir, [frame], agent, quality, video.num_objects, quality=estimate)
     assert rec["frame"] == expected.frame
     np.testing.assert_allclose(rec["scores"], expected.scores, rtol=1e-5)
+
+
+def test_the_rules_recommend_and_say_why_in_plain_words():
+    quality = np.array([0.9, 0.8, 0.2, 0.6, 0.95, 0.9, 0.7, 0.9, 0.9, 0.3], np.float32)
+    counts = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    # (1 - q) x distance: 0, 0.2, 1.6, 1.2, 0.2, 0.5, 1.8, 0.7, 0.8, 6.3
+    answer = FrameAdvisor(strategy="uncertain_far").recommend(quality, counts, [0])
+    assert answer["frame"] == 9 and answer["strategy"] == "uncertain_far"
+    assert answer["reason"] == (
+        "far from annotated frames and likely wrong: 9 frames from the nearest annotated frame, "
+        "estimated quality 0.30"
+    )
+    assert answer["value"] == pytest.approx(6.3, abs=1e-6) and len(answer["scores"]) == 10
+    answer = FrameAdvisor(strategy="farthest").recommend(quality, counts, [4])
+    assert (
+        answer["frame"] == 9
+        and answer["reason"] == "farthest from annotated frames: 5 frames from the nearest annotated frame"
+    )
+    answer = FrameAdvisor(strategy="stride").recommend(quality, counts, [3])
+    assert answer["frame"] == 5  # stride round(10 / 5) = 2 from frame 3
+    assert answer["reason"] == "the next frame at a stride of 2 frames (1/5 of the video) from frame 3"
+    assert answer["scores"] is None and answer["value"] is None
+    advisor = FrameAdvisor(strategy="Linspace")  # the same advisor on videos of different lengths
+    assert advisor.recommend(np.zeros(16), np.zeros(16), [0])["frame"] == 2
+    assert advisor.recommend(np.zeros(8), np.zeros(8), [0])["frame"] == 1
+    assert (
+        FrameAdvisor(strategy="worst").recommend(quality, counts, [0])["reason"]
+        == "worst: estimated quality 0.20"
+    )
+    assert FrameAdvisor(strategy="stride").description["label"] == "every fifth of the video"
+
+
+def test_the_app_refuses_the_lookahead_and_unknown_strategies(checkpoints):
+    with pytest.raises(AppInputError, match="--strategy lookahead: it tries frames with the ground truth"):
+        FrameAdvisor(strategy="lookahead")
+    with pytest.raises(
+        AppInputError, match="--strategy best: unknown; use one of agent, worst, uncertain_far"
+    ):
+        FrameAdvisor(strategy="best")
+    with pytest.raises(AppInputError, match="--strategy agent needs a trained agent"):
+        FrameAdvisor(strategy="agent")
+    agent, _ = checkpoints
+    # An agent given but a rule asked for: the rule is followed.
+    assert FrameAdvisor(agent=agent, strategy="farthest").description["strategy"] == "farthest"
+    assert FrameAdvisor(agent=agent).description["strategy"] == "agent"
+
+
+def test_without_an_agent_the_app_follows_the_best_measured_rule(checkpoints):
+    agent, quality = checkpoints
+    assert FrameAdvisor().description["strategy"] == "stride"
+    assert FrameAdvisor(quality=quality).description["strategy"] == "worst"
+    answer = FrameAdvisor().recommend(np.ones(10, np.float32), np.zeros(10), [3])
+    assert answer["frame"] == 5 and answer["reason"].startswith("the next frame at a stride of 2 frames")
+    # Starting masks and no round yet: no annotated frame to measure from, the middle frame.
+    answer = FrameAdvisor(strategy="farthest").recommend(np.ones(9, np.float32), np.zeros(9), [])
+    assert answer["frame"] == 4 and answer["reason"].startswith("no frame annotated yet")

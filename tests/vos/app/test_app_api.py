@@ -42,7 +42,7 @@ def _first_round(client: TestClient, video) -> dict:
 
 def test_run_updates_masks_quality_and_recommendation_then_export_reads_back(app_video, tmp_path):
     frames_dir, video = app_video
-    client = _client(frames_dir, tmp_path / "s")
+    client = _client(frames_dir, tmp_path / "s", strategy="worst")
     before = client.get("/api/state").json()
     assert before["recommendation"]["strategy"] == "start" and before["quality"] is None
     assert client.get("/api/overlay/0").status_code == 404
@@ -124,6 +124,11 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
         (["--frames", str(frames_dir), "--backend", "learned"], "--backend learned: cannot build it"),
         (["--frames", str(frames_dir), "--agent", str(tmp_path / "a.zip")], "agent file not found"),
         (["--frames", str(frames_dir), "--quality", str(tmp_path / "q.pt")], "checkpoint not found"),
+        (
+            ["--frames", str(frames_dir), "--strategy", "lookahead"],
+            "--strategy lookahead: it tries frames with",
+        ),
+        (["--frames", str(frames_dir), "--strategy", "agent"], "--strategy agent needs a trained agent"),
     ]
     for argv, message in cases:
         assert main([*argv, "--session", str(tmp_path / "sess"), "--check"]) == 2
@@ -171,7 +176,9 @@ def test_starting_masks_give_objects_quality_and_a_recommendation(app_video, tmp
     np.testing.assert_array_equal(
         annotator.state.masks, np.stack([read_mask(p) for p in sorted(masks_dir.iterdir())])
     )
-    assert annotator.state.recommendation["strategy"] == "worst"
+    assert (
+        annotator.state.recommendation["strategy"] == "stride"
+    )  # the best measured rule without an estimator
 
 
 def test_cache_backend_and_defaults(app_video, tmp_path):

@@ -35,5 +35,7 @@ def test_quick_run_writes_the_table(tmp_path):
     assert len(payload["pairs"]) == 2 and {r["strategy"] for r in payload["rows"]} == {
         "naive",
         "confidence",
+        "farthest",
+        "uncertain_far",
         "oracle",
     }

@@ -70,7 +70,7 @@ def test_annotate_in_the_browser_and_export(app_video, tmp_path):
     # Run: masks appear on the canvas, the quality and the recommendation update.
     assert after1["has_masks"] and after1["mask_version"] > before["mask_version"]
     assert seen["overlay_pixels"] > 50
-    assert after1["recommendation"]["strategy"] == "worst" and after1["quality"] is not None
+    assert after1["recommendation"]["strategy"] == "stride" and after1["quality"] is not None
     assert after1["recommendation"]["frame"] != round1.frame
     # Round 2 corrected the frame recommended after round 1.
     assert [r["frame"] for r in after2["rounds"]] == [round1.frame, after1["recommendation"]["frame"]]

@@ -85,7 +85,7 @@ class App {
     $("rec-reason").textContent = rec ? rec.reason : "";
     const adv = state.advisor;
     $("advisor-info").textContent =
-      `strategy: ${adv.strategy === "agent" ? "learned agent" : "worst frame"} · quality: ${adv.quality}`;
+      `strategy: ${adv.label || adv.strategy} · quality: ${adv.quality}`;
     const list = $("round-list");
     list.replaceChildren();
     for (const r of state.rounds) {
