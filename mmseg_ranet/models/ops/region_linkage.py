@@ -37,7 +37,6 @@ from torch import Tensor
 
 from .region_labels import compact_region_labels
 
-
 #: Candidates kept per region (its best partners at its last full search, see ``_Clustering``).
 NUM_CANDIDATES = 8
 
