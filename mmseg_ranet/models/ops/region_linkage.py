@@ -10,24 +10,28 @@ starting as its own region, merging the pair of regions with the largest mean ma
 links across a border of many pairs leave the mean negative; the rule equals connected components when every
 margin inside a component is positive and every margin between components negative.
 
-The clustering runs on the margin table's device, in float64, without gradient (G carries none). It keeps
-the (N, N) table of mean margins between the current regions and each region's best partner (largest mean
-margin, the smallest region index among equal ones), and in every round merges all *mutual* best pairs whose
-mean margin is positive: for average linkage a mutually nearest pair is merged by any merge order (the
+The clustering runs on the margin table's device, without gradient (G carries none), in the table's own
+precision: float64 tables (the tests') exactly as scipy's ``linkage(method='average')`` clusters them (the
+former implementation, now the tests' reference), the head's float32 tables in float32. It keeps the table
+of mean margins between the current regions and each region's best partner (largest mean margin, the
+smallest region index among equal ones), and in every round merges all *mutual* best pairs whose mean
+margin is positive: for average linkage a mutually nearest pair is merged by any merge order (the
 reducibility that scipy's nearest-neighbour chain rests on), so merging all of them at once gives the same
-regions as one merge at a time, in far fewer rounds. A merge of regions a and b updates the table by the
-Lance-Williams formula of average linkage, m(k, a u b) = (n_a m(k, a) + n_b m(k, b)) / (n_a + n_b), the
-rule scipy's ``linkage(method='average')`` applies; only the rows and columns of the merged regions are
-rewritten, and only the regions whose best partner took part in a merge search their row again (a mean of
-two rows is never larger than the larger of them, so every other region keeps its partner unless a merged
-region now beats it). A mean margin of exactly 0 stays unlinked, as a tie in G does. Where two different
-merges tie exactly (equal mean margins that share a region), average linkage itself depends on the merge
-order; this one resolves them towards the smaller region index, as does a scan for the largest mean.
+regions as one merge at a time, in far fewer rounds. A merge of regions a and b writes the merged row by the
+Lance-Williams formula of average linkage, m(k, a u b) = (n_a m(k, a) + n_b m(k, b)) / (n_a + n_b), and
+nothing else of the table (``_Clustering``); only the regions whose best candidates fell in a merge search
+their row again (a mean of two rows is never larger than the larger of them). A mean margin of exactly 0
+stays unlinked, as a tie in G does. Where two different merges tie exactly (equal mean margins that share a
+region), average linkage itself depends on the merge order (scipy's chain follows its own); this one
+resolves them towards the smaller region index, as does a scan for the largest mean.
 
-Each round reads two counts back to the host (how many pairs merge and how many regions search again), to
-size the next round's tensors; the loop stops at the first round without a merge, and every round merges at
-least one pair (the globally best pair is mutual), so there are at most N - 1 rounds. Cost: one (N, N)
-float64 table (8 N^2 bytes) and O(N) work per merged or re-searching region per round.
+Host reads: each round reads a few counts back (how many pairs merge, how many rows were written, how many
+regions live and how many search again, plus a rare count of best partners tied beyond the candidates), to
+size the round's tensors; nothing else leaves the device. The loop stops at the first round without a
+merge and every round merges at least one pair (the globally best pair is mutual), so there are at most
+N - 1 rounds (about 65 at 65x65 and 100 at 97x97 on the preset's margins). Memory: the working table (the
+caller's own with ``overwrite=True``), rows of the merged and re-searching regions, and O(N) per region;
+the table is compacted to the live regions whenever half of them have merged.
 """
 
 from __future__ import annotations
