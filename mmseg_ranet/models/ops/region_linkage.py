@@ -29,7 +29,7 @@ Host reads: each round reads a few counts back (how many pairs merge, how many r
 regions live and how many search again, plus a rare count of best partners tied beyond the candidates), to
 size the round's tensors; nothing else leaves the device. The loop stops at the first round without a
 merge and every round merges at least one pair (the globally best pair is mutual), so there are at most
-N - 1 rounds (about 65 at 65x65 and 100 at 97x97 on the preset's margins). Memory: the working table (the
+N - 1 rounds (64 at 65x65 and 77 at 97x97 on the benchmark's margins). Memory: the working table (the
 caller's own with ``overwrite=True``), rows of the merged and re-searching regions, and O(N) per region;
 the table is compacted to the live regions whenever half of them have merged.
 """
