@@ -70,6 +70,16 @@ def test_semantic_table_benchmark_quick(tmp_path):
 
 
 @pytest.mark.slow
+def test_region_linkage_benchmark_quick(tmp_path):
+    stdout = _run("bench_region_linkage.py", tmp_path)
+    assert "## Average-linkage regions" in stdout
+    cells = json.loads((tmp_path / "region_linkage_quick.json").read_text())["cells"]
+    assert set(cells) == {"scipy/17", "torch/17"} and all(cell["status"] == "ok" for cell in cells.values())
+    # Both paths make the same regions of the generated scene.
+    assert cells["scipy/17"]["roots_sha1"] == cells["torch/17"]["roots_sha1"]
+
+
+@pytest.mark.slow
 def test_cityscapes_inference_benchmark_small_image(tmp_path):
     with committed_outputs_untouched():
         completed = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,6 +30,74 @@ def _reference_partition(margin: torch.Tensor) -> set[frozenset[int]]:
         clusters[p] = clusters[p] | clusters[q]
         del clusters[q]
     return {frozenset(c) for c in clusters}
+
+
+def _scipy_roots(margin: torch.Tensor) -> torch.Tensor:
+    """scipy's average linkage (the former implementation): distances c - m cut below c, c = max(m, 0)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    values = margin.to(torch.float64).numpy().copy()
+    if values.shape[0] == 1:
+        return torch.zeros(1, dtype=torch.long)
+    np.fill_diagonal(values, 0.0)
+    shift = float(values.max())
+    tree = linkage(squareform(shift - values, checks=False), method="average")
+    clusters = fcluster(tree, t=np.nextafter(shift, -np.inf), criterion="distance")
+    first: dict = {}
+    return torch.tensor([first.setdefault(c, i) for i, c in enumerate(clusters)])
+
+
+def _random_table(seed: int) -> torch.Tensor:
+    """Seeded symmetric margins of 2-160 pixels: noise, noisy groups, or groups with tied values."""
+    generator = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(2, 161, (1,), generator=generator))
+    offset = float(torch.rand(1, generator=generator)) * 2 - 1
+    kind = seed % 3
+    if kind == 0:  # noise around an offset: from no merge (offset -1) to everything merged (offset +1)
+        values = torch.randn(n, n, generator=generator, dtype=torch.float64) + 2 * offset
+    else:
+        groups = torch.randint(0, max(1, n // 6), (n,), generator=generator)
+        same = groups[:, None] == groups[None]
+        if kind == 1:  # noisy objects
+            noise = torch.randn(n, n, generator=generator, dtype=torch.float64)
+            values = torch.where(same, 0.5, -0.5).double() + noise + offset / 2
+        else:  # tied margins: 3/4 on every pair inside a group, one distinct level per pair of groups
+            # (ties between merges that compete for a region make any average linkage depend on the merge
+            # order, scipy's included: the levels between groups differ, so only ties that do not compete)
+            num_groups = n // 6 + 1
+            level = torch.randperm(num_groups**2, generator=generator).double().view(num_groups, num_groups)
+            level = (level / num_groups**2 - 0.5 + offset / 2).clamp(max=0.5)
+            values = torch.where(same, 0.75, level[groups[:, None], groups[None]])
+    return (values + values.t()) / 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_average_linkage_equals_scipy_on_random_tables(dtype):
+    # 300 seeded tables of 2-160 pixels: noise (no merge to all merged), noisy groups and tied groups.
+    regions = []
+    for seed in range(300):
+        margin = _random_table(seed).to(dtype)
+        roots = average_linkage_roots(margin)
+        assert torch.equal(roots, _scipy_roots(margin)), f"seed {seed}"
+        assert torch.equal(average_linkage_roots(margin.clone(), overwrite=True), roots)
+        regions.append(int(roots.unique().numel()) / margin.shape[0])
+    assert min(regions) < 0.05 and max(regions) == 1.0  # all-merge and no-merge tables are among them
+
+
+def test_average_linkage_ties_at_zero_stay_unlinked():
+    # Two groups whose cross margins average exactly 0 (+1/4 and -1/4 in equal numbers), inside +1/2.
+    labels = torch.tensor([0, 0, 1, 1])
+    margin = torch.where(labels[:, None] == labels[None], 0.5, 0.25).double()
+    margin[0, 2] = margin[2, 0] = margin[1, 3] = margin[3, 1] = -0.25
+    assert _partition(average_linkage_roots(margin)) == {frozenset({0, 1}), frozenset({2, 3})}
+    assert torch.equal(average_linkage_roots(margin), _scipy_roots(margin))
+    margin[0, 2] = margin[2, 0] = -0.125  # mean +1/16 now: one region
+    assert _partition(average_linkage_roots(margin)) == {frozenset(range(4))}
+    with pytest.raises(ValueError, match="finite"):
+        average_linkage_roots(torch.tensor([[0.0, float("nan")], [float("nan"), 0.0]]))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        average_linkage_roots(torch.zeros(3, 3, dtype=torch.int64))
 
 
 def _partition(region: torch.Tensor) -> set[frozenset[int]]:

@@ -318,7 +318,7 @@ class RegionConstructionBlock(BaseModule):
             summed = margin + margin.transpose(1, 2)
             linked = summed > 0
             if spec.region_rule == "average_linkage":
-                region, num_regions = average_linkage_labels(summed / 2)
+                region, num_regions = average_linkage_labels(summed / 2, overwrite=True)
             else:
                 region, num_regions = region_labels(linked, spec.region_rule)
             if spec.force_regions == "ground_truth":
