@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 # Test mIoU of the demo runs measured for the README (lowest, highest) and what they ran on.
-EXPECTED_MIOU = (0.0, 0.0)
-MEASURED_ON = ""
+EXPECTED_MIOU = (82.99, 82.99)
+MEASURED_ON = "AMD EPYC with AVX-512, 1 thread"
 
 
 def latest_test_miou(work_dir: Path) -> float:
