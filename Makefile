@@ -20,6 +20,7 @@ data: setup $(DATA)/meta.json
 demo: data
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK)
 	$(PY) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_WORK)/last_checkpoint) --work-dir $(DEMO_WORK)/test
+	$(PY) tools/demo_result.py $(DEMO_WORK)/test
 
 lint: setup
 	$(PY) -m ruff check .

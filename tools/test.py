@@ -12,8 +12,8 @@ from mmengine.runner import Runner
 
 from mmseg_ranet.evaluation import format_region_quality
 from mmseg_ranet.utils.checkpoint import CorruptCheckpointError
+from mmseg_ranet.utils.cpu_numerics import apply_cpu_numerics
 from mmseg_ranet.utils.launch import load_tool_config
-from mmseg_ranet.utils.threads import configure_threads
 
 
 def parse_args(argv=None):
@@ -60,16 +60,13 @@ def trigger_visualization_hook(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        configure_threads()
-    except ValueError as err:
-        sys.exit(f"tools/test.py: error: {err}")
     if not os.path.isfile(args.checkpoint):
         sys.exit(f"tools/test.py: error: checkpoint {args.checkpoint!r} does not exist")
     try:
         cfg = load_tool_config(
             args.config, args.cfg_options, args.launcher, args.work_dir, for_training=False
         )
+        apply_cpu_numerics(cfg)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"tools/test.py: error: {err}")
     cfg.load_from = args.checkpoint

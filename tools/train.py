@@ -29,8 +29,8 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from mmseg_ranet.utils.checkpoint import CorruptCheckpointError
+from mmseg_ranet.utils.cpu_numerics import apply_cpu_numerics
 from mmseg_ranet.utils.launch import load_tool_config
-from mmseg_ranet.utils.threads import configure_threads
 
 
 def parse_args(argv=None):
@@ -67,11 +67,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        configure_threads()
-    except ValueError as err:
-        sys.exit(f"tools/train.py: error: {err}")
-    try:
         cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        apply_cpu_numerics(cfg)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"tools/train.py: error: {err}")
 

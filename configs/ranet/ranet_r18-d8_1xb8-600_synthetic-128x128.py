@@ -8,6 +8,7 @@ _base_ = [
     "../_base_/datasets/synthetic_context.py",
     "mmseg::_base_/default_runtime.py",
     "../_base_/schedules/schedule_cpu_demo.py",
+    "../_base_/cpu_reproducible.py",
 ]
 crop_size = (128, 128)
 num_classes = 5

@@ -175,6 +175,7 @@ def check_num_classes(cfg: Config, loaders: tuple[str, ...] = ("train_dataloader
 _READ_KEYS = {
     "activation_checkpointing",
     "compile",
+    "cpu_numerics",
     "custom_imports",
     "efficient_conv_bn_eval",
     "find_unused_parameters",

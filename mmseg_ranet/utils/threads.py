@@ -6,7 +6,11 @@ from 0.35 s to 6.8 s per iteration with the default, against about 0.7 s with on
 pick the number of *idle* cores (cores minus the cores busy over half a second, at least 1), divided
 among the processes of a distributed run on this machine.
 
-Overrides, in order: ``MMSEG_RANET_THREADS=N``, then ``OMP_NUM_THREADS=N`` (PyTorch reads it itself).
+The thread count changes the order of floating-point sums, so a config whose result must repeat on idle
+and busy machines fixes it (``cpu_numerics.threads``, :mod:`mmseg_ranet.utils.cpu_numerics`).
+
+Order: ``MMSEG_RANET_THREADS=N``, then the config's fixed count, then ``OMP_NUM_THREADS=N`` (PyTorch reads
+it itself), then the idle cores.
 """
 
 from __future__ import annotations
@@ -77,11 +81,17 @@ def idle_cores() -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
-def choose_num_threads() -> tuple[int, str]:
-    """The thread count for this process and where it came from (for the log)."""
+def choose_num_threads(fixed: int | None = None) -> tuple[int, str]:
+    """The thread count for this process and where it came from (for the log).
+
+    Args:
+        fixed: The count a config fixes (``cpu_numerics.threads``); only ``MMSEG_RANET_THREADS`` overrides it.
+    """
     explicit = _positive_int(ENV_THREADS)
     if explicit is not None:
         return explicit, ENV_THREADS
+    if fixed is not None:
+        return fixed, "fixed by the config's cpu_numerics.threads"
     omp = _positive_int("OMP_NUM_THREADS")
     if omp is not None:
         return omp, "OMP_NUM_THREADS"
@@ -89,9 +99,9 @@ def choose_num_threads() -> tuple[int, str]:
     return max(1, idle_cores() // procs), "idle cores"
 
 
-def configure_threads() -> int:
+def configure_threads(fixed: int | None = None) -> int:
     """Set PyTorch's intra-op thread count as :func:`choose_num_threads` says, log it, return it."""
-    threads, source = choose_num_threads()
+    threads, source = choose_num_threads(fixed)
     torch.set_num_threads(threads)
     print_log(
         f"using {threads} CPU thread(s) ({source}; set {ENV_THREADS}=N to choose)",

@@ -80,3 +80,12 @@ def test_configure_threads_sets_torch(monkeypatch: pytest.MonkeyPatch) -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_fixed_count_wins_over_omp_and_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "_busy_cores_now", lambda _cores: 0.0)
+    assert threads.choose_num_threads(fixed=1)[0] == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert threads.choose_num_threads(fixed=1)[0] == 1
+    monkeypatch.setenv(threads.ENV_THREADS, "3")
+    assert threads.choose_num_threads(fixed=1) == (3, threads.ENV_THREADS)
