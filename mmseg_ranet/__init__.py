@@ -6,6 +6,6 @@ Configs that use them carry::
     custom_imports = dict(imports=['mmseg_ranet'], allow_failed_imports=False)
 """
 
-from . import datasets, evaluation, models, utils  # noqa: F401  (imports register the modules)
+from . import datasets, engine, evaluation, models, utils  # noqa: F401  (imports register the modules)
 
 __version__ = "0.1.0"

@@ -11,6 +11,9 @@ loads images and labels with loaders that name a bad file, loads mmengine checkp
 weights-only default (see README, "Trusting checkpoints") and names a corrupt one, and runs distributed
 without CUDA (gloo, CPU model wrapper, SyncBN as BN; logged losses are the mean over processes).
 
+``--amp`` trains in mixed precision: fp16 with dynamic loss scaling (mmengine's ``AmpOptimWrapper``) on
+CUDA, as mmseg's tool does, and bf16 autocast (``AutocastOptimWrapper``) on a machine without CUDA.
+
 Resume is exact: ``--resume`` restores the model, optimizer, schedulers and iteration (mmengine), replays the
 sampler up to that iteration (mmengine's ``IterBasedTrainLoop``), and restores the random number
 generators of the main process saved in the checkpoint (``RNGStateHook``), so 4 iterations + resume to 6
@@ -45,7 +48,10 @@ def parse_args(argv=None):
         help="resume from the latest checkpoint in the work_dir, or from the given checkpoint file",
     )
     parser.add_argument(
-        "--amp", action="store_true", default=False, help="enable automatic-mixed-precision training"
+        "--amp",
+        action="store_true",
+        default=False,
+        help="enable automatic-mixed-precision training (fp16 on CUDA, bf16 on the CPU)",
     )
     parser.add_argument(
         "--cfg-options",
@@ -64,6 +70,33 @@ def parse_args(argv=None):
     return args
 
 
+def enable_amp(cfg) -> None:
+    """Switch ``cfg.optim_wrapper`` to mixed precision, as ``--amp`` asks.
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (fp16 autocast, dynamic loss scaling), as mmseg's tool does.
+    Without: ``AutocastOptimWrapper`` (bf16 autocast on the CPU, no loss scaling: bf16 has fp32's range).
+    """
+    import torch
+
+    amp_types = ("AmpOptimWrapper", "AutocastOptimWrapper")
+    if cfg.optim_wrapper.type in amp_types:
+        print_log("AMP training is already enabled in your config.", logger="current", level=logging.WARNING)
+        return
+    if cfg.optim_wrapper.type != "OptimWrapper":
+        raise ValueError(f"--amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type}")
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    else:
+        cfg.optim_wrapper.type = "AutocastOptimWrapper"
+        cfg.optim_wrapper.dtype = "bfloat16"
+        cfg.optim_wrapper.device_type = "cpu"
+        print_log(
+            "--amp without CUDA: bfloat16 autocast on the CPU (AutocastOptimWrapper, no loss scaling)",
+            logger="current",
+        )
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -73,23 +106,10 @@ def main(argv=None):
         sys.exit(f"tools/train.py: error: {err}")
 
     if args.amp:
-        import torch
-
-        if not torch.cuda.is_available():
-            sys.exit(
-                "tools/train.py: error: --amp needs a CUDA device (mmengine's AmpOptimWrapper is GPU-only)"
-            )
-        if cfg.optim_wrapper.type == "AmpOptimWrapper":
-            print_log(
-                "AMP training is already enabled in your config.", logger="current", level=logging.WARNING
-            )
-        elif cfg.optim_wrapper.type != "OptimWrapper":
-            sys.exit(
-                f"tools/train.py: error: --amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type}"
-            )
-        else:
-            cfg.optim_wrapper.type = "AmpOptimWrapper"
-            cfg.optim_wrapper.loss_scale = "dynamic"
+        try:
+            enable_amp(cfg)
+        except ValueError as err:
+            sys.exit(f"tools/train.py: error: {err}")
 
     if args.resume == "auto":
         cfg.resume = True

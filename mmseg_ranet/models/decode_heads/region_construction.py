@@ -23,6 +23,7 @@ from ..ops import (
     average_linkage_labels,
     boundary_max_table,
     forced_regions,
+    in_full_precision,
     jensen_shannon_table,
     pair_boundary_term,
     pair_semantic_term,
@@ -171,6 +172,10 @@ class RegionConstructionBlock(BaseModule):
     masked row mean of the same tables, so the streamed pass computes it together with the regions
     instead of keeping an N x N table for autograd.
 
+    The block is a full-precision island under mixed precision (``ops.in_full_precision``): its public
+    methods switch autocast off for the inputs' device and promote fp16/bf16 logits to fp32, so D, E, F,
+    F^g, the decision, the regions and J (returned in fp32) are those of the fp32 head on the same logits.
+
     Args:
         spec (RegionConstructionSpec | dict, optional): The block's settings (see
             :class:`RegionConstructionSpec`); a dict is validated into the spec. Defaults to None: the
@@ -193,6 +198,7 @@ class RegionConstructionBlock(BaseModule):
                 self.decision_conv.weight[0, 0, size // 2, size // 2] = 1.0
                 self.decision_conv.bias.fill_(-self.spec.region_threshold)
 
+    @in_full_precision
     def forward(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -231,6 +237,7 @@ class RegionConstructionBlock(BaseModule):
         padding = self.spec.decision_kernel_size // 2
         return torch.nn.functional.conv2d(score.unsqueeze(1), weight, bias, padding=padding).squeeze(1)
 
+    @in_full_precision
     def streamed(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -274,6 +281,7 @@ class RegionConstructionBlock(BaseModule):
             return float(self.decision_conv.weight.detach().view(())), float(self.decision_conv.bias.detach())
         return None, -self.spec.region_threshold
 
+    @in_full_precision
     def dense_tables(
         self, class_logits: Tensor, boundary_logits: Tensor, given_regions: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor, Tensor]:
@@ -331,6 +339,7 @@ class RegionConstructionBlock(BaseModule):
                 region, num_regions = forced_regions(spec.force_regions, *region.shape, region.device)
         return boundary_prob, score, decision, linked, region, num_regions
 
+    @in_full_precision
     def pair_margins(
         self,
         class_logits: Tensor,

@@ -3,9 +3,11 @@ interaction and distribution."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -14,6 +16,7 @@ from torch import Tensor
 from ..ops import (
     GLOBAL_SOFTMAX_MODES,
     Representatives,
+    autocast_off,
     distribution,
     global_interaction,
     local_collection,
@@ -93,6 +96,11 @@ class RegionInteractionBlock(BaseModule):
     representatives and adds query/value and refinement convolutions. Dot products are unscaled in both
     unless ``attention_scale``.
 
+    Under mixed precision the query/value convolutions run in the autocast dtype, and the attentions run
+    in fp32 with autocast off (``ops.autocast_off``): A, the query/value maps and J are cast to one dtype
+    (at least fp32), so the segment and dense paths never mix dtypes, and softmaxes of unscaled C-channel
+    dot products keep fp32 accuracy. The context is returned in that dtype.
+
     Args:
         channels (int): Channels of the features A and of the context.
         spec (RegionInteractionSpec | dict, optional): The block's settings (see
@@ -140,11 +148,24 @@ class RegionInteractionBlock(BaseModule):
             tuple: the context (B, channels, h, w) and the representatives.
         """
         spec = self.spec
-        batch, channels, height, width = features.shape
-        j_values = representativeness
-        reps = select_representatives(j_values.detach(), region, spec.num_representatives)
         query = self.query_conv(features) if spec.feature_convs else features
         value = self.value_conv(features) if spec.feature_convs else features
+        # One dtype for the attentions, at least fp32, and autocast off: see ``ops.precision``.
+        dtype = functools.reduce(
+            torch.promote_types, (query.dtype, value.dtype, representativeness.dtype, torch.float32)
+        )
+        with autocast_off(features.device):
+            return self._attend(
+                query.to(dtype), value.to(dtype), representativeness.to(dtype), region, num_regions
+            )
+
+    def _attend(
+        self, query: Tensor, value: Tensor, j_values: Tensor, region: Tensor, num_regions: Tensor
+    ) -> tuple[Tensor, Representatives]:
+        """The attentions on query and value maps (B, C, h, w) and J (B, h*w) of one dtype."""
+        spec = self.spec
+        batch, channels, height, width = value.shape
+        reps = select_representatives(j_values.detach(), region, spec.num_representatives)
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
         segments = spec.attention_impl == "segment" or (

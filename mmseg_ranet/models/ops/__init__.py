@@ -2,7 +2,7 @@
 (``jensen_shannon``), region labels from a decision table (``region_labels``), the streamed Region
 Construction Block that never keeps an N x N table for autograd (``region_scores``), D with the segment's
 end points (``boundary_endpoints``), D and E of sampled pairs (``pair_scores``), forced partitions
-(``forced_regions``), representativeness
+(``forced_regions``), full-precision islands under autocast (``precision``), representativeness
 and representatives (``region_representatives``) and the three region attentions (``region_attention``;
 the region-restricted ones also as segment operations in ``region_segment_attention``).
 
@@ -18,6 +18,7 @@ from .forced_regions import FORCED_REGIONS, forced_regions, forced_regions_and_s
 from .ground_truth_regions import ground_truth_regions, region_counts
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
 from .pair_scores import pair_boundary_term, pair_semantic_term
+from .precision import autocast_off, full_precision, in_full_precision
 from .region_attention import (
     GLOBAL_SOFTMAX_MODES,
     distribution,
@@ -46,6 +47,9 @@ __all__ = [
     "FORCED_REGIONS",
     "forced_regions",
     "forced_regions_and_sums",
+    "autocast_off",
+    "full_precision",
+    "in_full_precision",
     "DIVERGENCE_FORMS",
     "GLOBAL_SOFTMAX_MODES",
     "JSD_IMPLS",

@@ -36,6 +36,7 @@ from .boundary_endpoints import add_endpoints_, endpoint_backward, endpoint_rows
 from .boundary_max_table import boundary_max_table
 from .forced_regions import FORCED_REGIONS, forced_regions_and_sums
 from .jensen_shannon import jensen_shannon_rows
+from .precision import autocast_off
 from .region_labels import compact_region_labels, jump_to_roots, region_labels
 from .region_linkage import average_linkage_labels
 
@@ -223,6 +224,12 @@ class _StreamedRegionScores(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_mean, _grad_regions, _grad_counts):  # type: ignore[override]
         boundary, log_probs, regions = ctx.saved_tensors
+        # The recomputed tables stay in the inputs' precision even if backward runs under autocast.
+        with autocast_off(log_probs.device):
+            return _StreamedRegionScores._backward(ctx, grad_mean, boundary, log_probs, regions)
+
+    @staticmethod
+    def _backward(ctx, grad_mean, boundary, log_probs, regions):
         spec: RegionScoreSpec = ctx.spec
         need_boundary = ctx.needs_input_grad[0] and spec.use_boundary_term
         need_log_probs = ctx.needs_input_grad[1] and spec.use_semantic_term

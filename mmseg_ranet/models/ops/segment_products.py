@@ -13,6 +13,10 @@ autograd through ``table[index]`` would keep an (N, K, C) gather for every produ
 product at a 97x97 map with K = 8 and C = 512), and PyTorch has no fused gather-dot / scatter-dot.
 Rows with many items (large regions) are one matrix product each; the items of the other rows are
 gathered and multiplied in bounded chunks. The loops run over large rows and chunks, never over pixels.
+
+The float inputs of a product must share one dtype, and the products run in it with autocast switched off
+(forward and backward): autocast would otherwise turn some of the matrix products to half precision and
+not others, and the partial results could not be written into one output.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd import Function
+
+from .precision import autocast_off
 
 
 def _check(table: Tensor, index: Tensor, num_items: int, other: Tensor, name: str) -> None:
@@ -29,6 +35,13 @@ def _check(table: Tensor, index: Tensor, num_items: int, other: Tensor, name: st
         raise ValueError(
             f"index must be ({num_items},) for {name} {tuple(other.shape)}, got {tuple(index.shape)}"
         )
+
+
+def _check_dtypes(**tensors: Tensor) -> None:
+    dtypes = {name: tensor.dtype for name, tensor in tensors.items()}
+    if len(set(dtypes.values())) > 1:
+        named = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        raise ValueError(f"the float inputs need one dtype, got {named}: cast them to one dtype first")
 
 
 # Rows with at least this many items are computed as one matrix product each (reads every feature once)
@@ -75,36 +88,39 @@ def _gather_slots(table: Tensor, rows: Tensor) -> Tensor:
 
 
 def _dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
-    out = features.new_empty(features.shape[0], table.shape[1])
-    groups, small = _split_rows(index, table.shape[0])
-    for row, items in groups:
-        out[items] = features[items] @ table[row].t()
-    for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
-        out[items] = torch.bmm(_gather_slots(table, rows), features[items].unsqueeze(2)).squeeze(2)
-    return out
+    with autocast_off(index.device):
+        out = features.new_empty(features.shape[0], table.shape[1])
+        groups, small = _split_rows(index, table.shape[0])
+        for row, items in groups:
+            out[items] = features[items] @ table[row].t()
+        for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
+            out[items] = torch.bmm(_gather_slots(table, rows), features[items].unsqueeze(2)).squeeze(2)
+        return out
 
 
 def _sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
-    out = table.new_empty(index.shape[0], table.shape[2])
-    groups, small = _split_rows(index, table.shape[0])
-    for row, items in groups:
-        out[items] = weights[items] @ table[row]
-    for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
-        out[items] = torch.bmm(weights[items].unsqueeze(1), _gather_slots(table, rows)).squeeze(1)
-    return out
+    with autocast_off(index.device):
+        out = table.new_empty(index.shape[0], table.shape[2])
+        groups, small = _split_rows(index, table.shape[0])
+        for row, items in groups:
+            out[items] = weights[items] @ table[row]
+        for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
+            out[items] = torch.bmm(weights[items].unsqueeze(1), _gather_slots(table, rows)).squeeze(1)
+        return out
 
 
 def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) -> Tensor:
-    slots, channels = weights.shape[1], features.shape[1]
-    out = features.new_zeros(num_rows, slots, channels)
-    groups, small = _split_rows(index, num_rows)
-    for row, items in groups:
-        out[row] = weights[items].t() @ features[items]
-    flat = out.view(num_rows * slots, channels)
-    for items, rows in _small_chunks(small, index, slots, channels):
-        products = weights[items].unsqueeze(2) * features[items].unsqueeze(1)
-        flat.index_put_((rows.reshape(-1),), products.reshape(-1, channels), accumulate=True)
-    return out
+    with autocast_off(index.device):
+        slots, channels = weights.shape[1], features.shape[1]
+        out = features.new_zeros(num_rows, slots, channels)
+        groups, small = _split_rows(index, num_rows)
+        for row, items in groups:
+            out[row] = weights[items].t() @ features[items]
+        flat = out.view(num_rows * slots, channels)
+        for items, rows in _small_chunks(small, index, slots, channels):
+            products = weights[items].unsqueeze(2) * features[items].unsqueeze(1)
+            flat.index_put_((rows.reshape(-1),), products.reshape(-1, channels), accumulate=True)
+        return out
 
 
 class _GatheredDot(Function):
@@ -170,6 +186,7 @@ def gathered_dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
         Tensor: (N, K).
     """
     _check(table, index, features.shape[0], features, "features")
+    _check_dtypes(table=table, features=features)
     return _GatheredDot.apply(table, features, index)
 
 
@@ -187,6 +204,7 @@ def gathered_sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
     _check(table, index, weights.shape[0], weights, "weights")
     if weights.shape[1] != table.shape[1]:
         raise ValueError(f"weights {tuple(weights.shape)} and table {tuple(table.shape)} disagree on K")
+    _check_dtypes(weights=weights, table=table)
     return _GatheredSum.apply(weights, table, index)
 
 
@@ -208,4 +226,5 @@ def segment_sum(weights: Tensor, features: Tensor, index: Tensor, num_rows: int)
         )
     if index.shape != (features.shape[0],):
         raise ValueError(f"index must be ({features.shape[0]},), got {tuple(index.shape)}")
+    _check_dtypes(weights=weights, features=features)
     return _SegmentSum.apply(weights, features, index, int(num_rows))
