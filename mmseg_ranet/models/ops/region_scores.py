@@ -157,7 +157,9 @@ def _regions_and_sums(
     if spec.region_rule == "average_linkage":
         margin = _margin(score, weight, bias)
         margin = (margin + margin.t()) / 2
-        region, count = average_linkage_labels(margin.unsqueeze(0))
+        region, count = average_linkage_labels(
+            margin.unsqueeze(0), overwrite=True
+        )  # margin is this function's own temporary
         del margin
         region = region[0]
         return region, count[0], _region_row_sums(score, region, log_probs, spec)
