@@ -30,7 +30,7 @@ from vos_recommender.strategies import (
 __all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "FrameAdvisor", "confidence_quality"]
 
 #: What the app follows without ``--strategy`` and without an agent, with a quality estimator and without one.
-#: Measured in the app's own setting (``benchmarks/app_recommendation_gain.py``, docs/app.md): without an
+#: Measured in the app's own setting (docs/app.md, "Is the recommendation worth following?"): without an
 #: estimator the model's confidence misleads Worst (J&F@5 -0.048 [-0.077, -0.018] against the stride) and
 #: the stride was ahead of every rule; with the estimator no rule beat Worst with an interval above 0 (in the
 #: app or in ``evaluate``'s wild setting), so Worst stays.
