@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from vos_recommender.utils.machine import machine_description  # noqa: F401  (the benchmarks import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -162,32 +163,6 @@ def _process_rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def machine_description() -> dict:
-    model = platform.processor() or platform.machine()
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in output.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import torch
-
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = float("nan")
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
-        "load_average_at_start": round(load, 2),
-        "python": platform.python_version(),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:

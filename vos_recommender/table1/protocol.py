@@ -39,7 +39,7 @@ import json
 import time
 from pathlib import Path
 
-from vos_recommender.table1.report import machine_description, write_table
+from vos_recommender.table1.report import write_table
 from vos_recommender.table1.steps import (
     DATASETS,
     PARTS,
@@ -54,6 +54,7 @@ from vos_recommender.table1.steps import (
     weights_path,
 )
 from vos_recommender.utils.atomic import atomic_write_json
+from vos_recommender.utils.machine import machine_description
 
 #: The steps of ``--only``, in the order they run.
 STEPS = ("data", "learned", "agents", "quality", "eval", "table")

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,33 +27,6 @@ from vos_recommender.utils.atomic import atomic_write_json, atomic_write_text
 def table_path(args: argparse.Namespace) -> Path:
     """Where the table goes: ``--out``, or ``<work>/table1.md``."""
     return Path(args.out) if args.out else Path(args.work) / "table1.md"
-
-
-def machine_description() -> dict[str, Any]:
-    """The processor, cores, torch version and threads, the load at the start and the date, for the report."""
-    model = platform.processor() or platform.machine()
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in output.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import torch
-
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = float("nan")
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
-        "load_average_at_start": round(load, 2),
-        "python": platform.python_version(),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
 
 
 #: Options that only split the work between processes: the command that reproduces the table omits them.
