@@ -22,10 +22,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
+from vos_recommender.envs.config import FLAT_KEYS, EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
 from vos_recommender.utils.nested_config import expand_aliases, leaf_value, leaves, override, parse_leaf
 
-__all__ = ["TrainConfig", "field_help", "load_config_file", "parse_config", "settings_from_dict"]
+__all__ = [
+    "env_flag_aliases",
+    "TrainConfig",
+    "field_help",
+    "load_config_file",
+    "parse_config",
+    "settings_from_dict",
+]
 
 ConfigT = TypeVar("ConfigT")
 
@@ -39,6 +46,16 @@ def training_env() -> EnvConfig:
         episode=EpisodeConfig(data_root="data/davis_synth", split="train", num_rounds=5),
         reward=RewardConfig(num_random_runs=10, stats_dir="data/cache/goal_stats"),
     )
+
+
+#: Flat names the commands had that the environment's own flat keys spell otherwise.
+_FORMER_NAMES = {"data": "data_root"}
+
+
+def env_flag_aliases(*names: str) -> dict[str, str]:
+    """Aliases of a command's former flat flags: each name mapped to its nested ``env.`` setting, as the
+    environment's :data:`~vos_recommender.envs.config.FLAT_KEYS` place it (``data`` is ``data_root`` there)."""
+    return {name: "env." + FLAT_KEYS[_FORMER_NAMES.get(name, name)] for name in names}
 
 
 @dataclasses.dataclass
@@ -124,23 +141,23 @@ class TrainConfig:
     """Episodes per evaluation."""
 
     #: The flat flags and setting names of earlier versions, kept as aliases of the nested settings.
-    FLAG_ALIASES: ClassVar[dict[str, str]] = {
-        "data": "env.episode.data_root",
-        "split": "env.episode.split",
-        "backend": "env.session.backend",
-        "backend_kwargs": "env.session.backend_kwargs",
-        "cache_dir": "env.session.cache_dir",
-        "cache_budget": "env.session.cache_budget",
-        "quality": "env.session.quality",
-        "quality_checkpoint": "env.session.quality_checkpoint",
-        "num_rounds": "env.episode.num_rounds",
-        "max_frames": "env.episode.max_frames",
-        "reward_form": "env.reward.mode",
-        "reward_mode": "env.reward.mode",
-        "goal_baseline": "env.reward.goal_baseline",
-        "num_random_runs": "env.reward.num_random_runs",
-        "stats_dir": "env.reward.stats_dir",
-    }
+    FLAG_ALIASES: ClassVar[dict[str, str]] = env_flag_aliases(
+        "data",
+        "split",
+        "backend",
+        "backend_kwargs",
+        "cache_dir",
+        "cache_budget",
+        "quality",
+        "quality_checkpoint",
+        "num_rounds",
+        "max_frames",
+        "reward_form",
+        "reward_mode",
+        "goal_baseline",
+        "num_random_runs",
+        "stats_dir",
+    )
 
 
 def field_help(cls: type) -> dict[str, str]:

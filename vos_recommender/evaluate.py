@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vos_recommender.config import parse_config
+from vos_recommender.config import env_flag_aliases, parse_config
 from vos_recommender.envs.config import EnvConfig, EpisodeConfig, RewardConfig, SessionConfig
 from vos_recommender.evaluation.paired import (
     MIN_BOOTSTRAP,
@@ -130,16 +130,16 @@ class EvalConfig:
     """0: quiet, 1: progress and the table."""
 
     #: The flat flags and setting names of earlier versions, kept as aliases of the nested settings.
-    FLAG_ALIASES: ClassVar[dict[str, str]] = {
-        "data": "env.episode.data_root",
-        "split": "env.episode.split",
-        "backend": "env.session.backend",
-        "backend_kwargs": "env.session.backend_kwargs",
-        "cache_dir": "env.session.cache_dir",
-        "stats_dir": "env.reward.stats_dir",
-        "quality_checkpoint": "env.session.quality_checkpoint",
-        "num_rounds": "env.episode.num_rounds",
-    }
+    FLAG_ALIASES: ClassVar[dict[str, str]] = env_flag_aliases(
+        "data",
+        "split",
+        "backend",
+        "backend_kwargs",
+        "cache_dir",
+        "stats_dir",
+        "quality_checkpoint",
+        "num_rounds",
+    )
 
     def __post_init__(self) -> None:
         # Checked here, when the settings are parsed: the intervals are computed after every session ran.
