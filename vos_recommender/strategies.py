@@ -239,7 +239,10 @@ class WorstStrategy(RecommendationStrategy):
 
     def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
         """See :meth:`RecommendationStrategy.reason`."""
-        return f"worst: estimated quality {float(quality[frame]):.2f}"
+        value = float(quality[frame])
+        if int(frame) in {int(a) for a in annotated}:  # every frame annotated: the lowest overall
+            return f"the lowest estimated quality ({value:.2f}); every frame is annotated already"
+        return f"the lowest estimated quality ({value:.2f}) of the frames not annotated yet"
 
 
 def stride_order(num_frames: int, first_frame: int, parts: int = 5) -> list[int]:
@@ -473,7 +476,8 @@ class AgentStrategy(RecommendationStrategy):
 
     def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
         """See :meth:`RecommendationStrategy.reason`."""
-        return f"agent Q = {float(self.scores(quality, counts)[frame]):.3f}"
+        value = float(self.scores(quality, counts)[frame])
+        return f"the learned agent expects correcting it to help most (Q = {value:.3f})"
 
 
 def _agent_strategy(seed: int | None = None, agent: object | None = None, **_: object) -> AgentStrategy:

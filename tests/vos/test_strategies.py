@@ -217,7 +217,7 @@ def test_each_strategy_says_why_in_plain_words() -> None:
         "linspace": "the next of 8 evenly spaced frames",
         "stride": "the next frame at a stride of 2 frames (1/5 of the video) from frame 0",
         "farthest": "farthest from annotated frames: 1 frame from the nearest annotated frame",
-        "worst": "worst: estimated quality 0.30",
+        "worst": "the lowest estimated quality (0.30) of the frames not annotated yet",
         "uncertain_far": "far from annotated frames and likely wrong: 1 frame from the nearest annotated frame, "
         "estimated quality 0.30",
     }

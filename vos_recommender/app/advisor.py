@@ -11,23 +11,26 @@ one-step lookahead) is refused.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vos_recommender.app.errors import AppInputError
+from vos_recommender.app.quality_signal import describe_rank, quality_ranks
 from vos_recommender.backends.base import VOSResult, probs_to_masks
 from vos_recommender.recommend import to_probs
 from vos_recommender.strategies import (
     STRATEGIES,
     AgentStrategy,
+    FarthestStrategy,
     RecommendationStrategy,
     WorstStrategy,
     build_strategy,
 )
 
-__all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "FrameAdvisor", "confidence_quality"]
+__all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "QUALITY_STRATEGIES", "FrameAdvisor", "confidence_quality"]
 
 #: What the app follows without ``--strategy`` and without an agent, with a quality estimator and without one.
 #: Measured in the app's own setting (docs/app.md, "Is the recommendation worth following?"): without an
@@ -46,6 +49,9 @@ ADVISOR_STRATEGIES = {
     "linspace": "evenly spaced frames",
     "random": "random frame",
 }
+
+#: The strategies whose choice reads the quality estimate (the others measure from annotated frames).
+QUALITY_STRATEGIES = frozenset({"agent", "worst", "uncertain_far"})
 
 
 def confidence_quality(probs: np.ndarray) -> np.ndarray:
@@ -152,9 +158,18 @@ class FrameAdvisor:
             "quality_checkpoint": self.quality_name or "none",
         }
 
-    def quality(self, frames: np.ndarray, masks: np.ndarray, probs: np.ndarray | None, num_objects: int):
-        """Per-frame estimated quality (``T`` floats in ``[0, 1]``) of the current result."""
+    def quality(
+        self, frames: np.ndarray, masks: np.ndarray, probs: np.ndarray | None, num_objects: int
+    ) -> np.ndarray | None:
+        """Per-frame estimated quality (``T`` floats in ``[0, 1]``) of the current result.
+
+        Returns None when there is nothing to estimate from: masks without probabilities (starting masks,
+        or masks after an object was deleted) and no wild estimator; the model's confidence in a one-hot
+        mask is 1 everywhere, which says nothing about the frame.
+        """
         if probs is None:
+            if self._wild is None:
+                return None
             probs = to_probs(masks.astype(np.int64), num_objects)
         probs = probs[:, : num_objects + 1]
         if self._wild is not None:
@@ -162,16 +177,54 @@ class FrameAdvisor:
             return np.asarray(self._wild(frames, result, None, num_objects), dtype=np.float32)
         return confidence_quality(probs)
 
-    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
+    def recommend(
+        self,
+        quality: Sequence[float | None],
+        counts: np.ndarray,
+        annotated: list[int],
+        note: str | None = None,
+    ) -> dict[str, Any]:
         """The next frame and the reason shown for it.
+
+        Args:
+            quality: ``T`` per-frame estimates, None where a frame's estimate is unknown.
+            counts: ``T`` annotation counts.
+            annotated: Frames annotated so far, in order.
+            note: Why estimates are unknown (shown in the reason), or None.
 
         Returns:
             ``{"frame", "strategy", "reason", "value", "scores"}``: ``value`` is the agent's Q-value of the
             frame, its estimated quality for Worst, its ``(1 - q) x distance`` for uncertain_far and its
             distance for farthest (None for the others); ``scores`` every frame's Q-value (agent only) or
-            rule score (uncertain_far, farthest). ``reason`` says in plain words why the frame was chosen.
+            rule score (uncertain_far, farthest). ``reason`` says in plain words why the frame was chosen
+            and where its estimate stands in the video.
+
+        A strategy that reads the estimate (agent, Worst, uncertain_far) with no frame estimated falls back
+        to the frame farthest from the annotated ones and says so; with some frames unknown it chooses
+        among the others (an unknown frame counts as the best estimated one, so it is never "worst").
         """
-        quality = np.asarray(quality, dtype=np.float32)
+        values = np.array([np.nan if q is None else float(q) for q in quality], dtype=np.float64)
+        known = ~np.isnan(values)
+        uses_quality = self.strategy in QUALITY_STRATEGIES
+        if uses_quality and not known.any():
+            return self._without_estimate(len(values), counts, annotated, note)
+        filled = values.copy()
+        filled[~known] = values[known].max() if known.any() else 1.0
+        answer = self._answer(filled.astype(np.float32), counts, annotated)
+        missing = int((~known).sum())
+        if uses_quality and missing:
+            why = f": {note}" if note else ""
+            answer["reason"] += f"; {missing} frame{'s' if missing > 1 else ''} without an estimate{why}"
+        frame = answer["frame"]
+        if known[frame] and answer["strategy"] != "start":
+            place = describe_rank(quality_ranks(quality)[frame], int(known.sum()))
+            if "estimated quality" not in answer["reason"]:
+                place = f"estimated quality {values[frame]:.2f}, {place}"
+            answer["reason"] += f" ({place})"
+        return answer
+
+    def _answer(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
+        """The strategy's frame, with every frame estimated."""
         if self._rule is not None and not isinstance(self._rule, WorstStrategy):
             return self._rule_answer(quality, counts, annotated)
         if self._agent is not None:
@@ -180,7 +233,7 @@ class FrameAdvisor:
             return {
                 "frame": int(frame),
                 "strategy": "agent",
-                "reason": f"agent Q = {scores[frame]:.3f}",
+                "reason": self._agent.reason(frame, quality, counts, annotated),
                 "value": float(scores[frame]),
                 "scores": [float(s) for s in scores],
             }
@@ -192,6 +245,23 @@ class FrameAdvisor:
             "value": float(quality[frame]),
             "scores": None,
         }
+
+    def _without_estimate(
+        self, num_frames: int, counts: np.ndarray, annotated: list[int], note: str | None
+    ) -> dict[str, Any]:
+        """The recommendation of a strategy that reads the estimate when no frame has one."""
+        why = f"no quality estimate ({note})" if note else "no quality estimate"
+        if not len(annotated):
+            frame = num_frames // 2
+            reason = f"{why}: start in the middle, where both directions propagate; a round measures every frame"
+        else:
+            farthest = FarthestStrategy()
+            frame = farthest.recommend(np.ones(num_frames), counts, annotated)
+            reason = (
+                f"{why}: run a round to measure every frame again; until then, the frame "
+                + farthest.reason(frame, np.ones(num_frames), counts, annotated)
+            )
+        return {"frame": int(frame), "strategy": self.strategy, "reason": reason, "value": None, "scores": None}
 
     def _rule_answer(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
         """The recommendation of a rule and why, in plain words."""

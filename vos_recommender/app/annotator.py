@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from vos_recommender.app.advisor import FrameAdvisor
 from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundError
 from vos_recommender.app.jobs import Job
+from vos_recommender.app.quality_signal import quality_view
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
 from vos_recommender.app.state import AppObject, AppRound, SessionState, load_session, save_session
@@ -82,7 +84,9 @@ class Annotator:
             self.runner = RoundRunner(self)
             self.job: Job | None = None
             if self.state.recommendation is None:
-                self.refresh_recommendation(probs=None)
+                self.refresh_recommendation(
+                    probs=None, note="the starting masks carry no probabilities; --quality estimates them"
+                )
             save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
         except BaseException:
             self.session_lock.release()
@@ -119,16 +123,57 @@ class Annotator:
             f"no object with id {object_id} (objects: {[o.id for o in self.state.objects]})"
         )
 
-    def refresh_recommendation(self, probs: np.ndarray | None) -> None:
-        """Recompute the quality estimate and the recommendation from the current masks."""
+    def _has_result(self) -> bool:
         state = self.state
-        if state.masks is None or state.num_objects == 0 or int(state.masks.max(initial=0)) == 0:
-            state.quality = None
+        return state.masks is not None and state.num_objects > 0 and int(state.masks.max(initial=0)) > 0
+
+    def refresh_recommendation(self, probs: np.ndarray | None, note: str | None = None) -> None:
+        """Recompute the quality estimate and the recommendation from the current masks.
+
+        Args:
+            probs: The backend's ``T x (O+1) x H x W`` probabilities of the masks, or None (masks alone:
+                only a wild estimator can estimate them; else every frame's estimate is unknown).
+            note: Why the estimate is unknown when it is (shown with the recommendation).
+        """
+        state = self.state
+        if not self._has_result():
+            state.quality, state.quality_note = None, None
             state.recommendation = FrameAdvisor.first_frame(state.num_frames)
             return
         quality = self.advisor.quality(self.video.frames, state.masks, probs, state.num_objects)
-        state.quality = [float(q) for q in quality]
-        state.recommendation = self.advisor.recommend(quality, state.counts(), state.annotated())
+        if quality is None:
+            state.quality = [None] * state.num_frames
+            state.quality_note = note or "the masks carry no probabilities to estimate from"
+        else:
+            state.quality, state.quality_note = [float(q) for q in quality], None
+        state.recommendation = self.advisor.recommend(
+            state.quality, state.counts(), state.annotated(), state.quality_note
+        )
+
+    def mark_quality_stale(self, why: str, frames: Iterable[int] | None = None) -> None:
+        """Mark the estimate of ``frames`` (None: every frame) unknown, and recommend again without it.
+
+        Called when the masks changed without a round (an object added or deleted, a mask edited by hand):
+        the old estimate no longer describes them, and no number is better than a wrong one. The next
+        round estimates every frame again. The caller saves the session.
+
+        Args:
+            why: Why, in plain words (e.g. ``'out of date since object 2 ("ball") was deleted'``).
+            frames: The frames whose masks changed, or None for all.
+        """
+        with self.lock:
+            state = self.state
+            if state.quality is None or not self._has_result():
+                self.refresh_recommendation(probs=None, note=why)
+                return
+            for t in range(state.num_frames) if frames is None else frames:
+                if not 0 <= int(t) < state.num_frames:
+                    raise AppInputError(f"frame {t} is outside the video (0..{state.num_frames - 1})")
+                state.quality[int(t)] = None
+            state.quality_note = why
+            state.recommendation = self.advisor.recommend(
+                state.quality, state.counts(), state.annotated(), why
+            )
 
     def save(self, rounds_changed: bool = False) -> None:
         """Save the session (atomically)."""
@@ -157,6 +202,8 @@ class Annotator:
             new_id = self.state.num_objects + 1
             obj = AppObject(new_id, self._name(name, f"object {new_id}"))
             self.state.objects.append(obj)
+            if self.state.quality is not None:
+                self.mark_quality_stale(f'out of date since object {new_id} ("{obj.name}") was added')
             self.runner.invalidate()
             self.save()
             return obj
@@ -174,7 +221,7 @@ class Annotator:
         """Delete an object, its strokes in every round and draft, and its mask; later ids shift down by one."""
         with self.lock:
             self._require_idle("delete an object")
-            self._object(object_id)
+            deleted = self._object(object_id)
             state = self.state
             state.objects = [
                 AppObject(o.id - (o.id > object_id), o.name) for o in state.objects if o.id != object_id
@@ -190,7 +237,7 @@ class Annotator:
                 masks[masks == object_id] = 0
                 masks[masks > object_id] -= 1
             self.runner.invalidate()
-            self.refresh_recommendation(probs=None)
+            self.mark_quality_stale(f'out of date since object {object_id} ("{deleted.name}") was deleted')
             self.mask_version += 1
             self.save(rounds_changed=True)
 
@@ -250,7 +297,7 @@ class Annotator:
             state = self.state
             state.rounds.append(round_)
             state.masks = masks
-            state.quality = [float(q) for q in quality]
+            state.quality, state.quality_note = [float(q) for q in quality], None
             state.recommendation = recommendation
             applied = round_.scribble["scribbles"][round_.frame]
             remaining = state.drafts.get(round_.frame, [])
@@ -291,6 +338,7 @@ class Annotator:
                 "counts": state.counts().tolist(),
                 "drafts": {str(t): s for t, s in state.drafts.items()},
                 "quality": state.quality,
+                "quality_view": quality_view(state.quality, state.quality_note),
                 "recommendation": state.recommendation,
                 "advisor": self.advisor.description,
                 "backend": self.backend_name,

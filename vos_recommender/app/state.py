@@ -85,7 +85,9 @@ class SessionState:
         drafts: Strokes drawn but not run yet, per frame (DAVIS stroke dicts).
         rounds: Finished rounds, in order.
         masks: ``T x H x W`` uint8 latest masks, or None.
-        quality: Per-frame estimated quality of the latest masks, or None.
+        quality: Per-frame estimated quality of the latest masks (None where unknown: see
+            :mod:`~vos_recommender.app.quality_signal`), or None before any result.
+        quality_note: Why estimates are unknown, in plain words, or None.
         recommendation: The latest recommendation (see :class:`~vos_recommender.app.advisor.FrameAdvisor`).
         masks_file: The file the last save or load found the masks in, or None.
     """
@@ -97,7 +99,8 @@ class SessionState:
     drafts: dict[int, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     rounds: list[AppRound] = dataclasses.field(default_factory=list)
     masks: np.ndarray | None = None
-    quality: list[float] | None = None
+    quality: list[float | None] | None = None
+    quality_note: str | None = None
     recommendation: dict[str, Any] | None = None
     masks_file: str | None = None
 
@@ -142,6 +145,7 @@ class SessionState:
             ],
             "masks_file": self.masks_file,
             "quality": self.quality,
+            "quality_note": self.quality_note,
             "recommendation": self.recommendation,
             "saved_at": time.time(),
         }
@@ -254,6 +258,7 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
                 state.masks = stored["masks"].astype(np.uint8)
             state.masks_file = str(data["masks_file"])
         state.quality = data.get("quality")
+        state.quality_note = data.get("quality_note")
         state.recommendation = data.get("recommendation")
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise AppInputError(f"--session: the session in {folder} is damaged ({err})") from err

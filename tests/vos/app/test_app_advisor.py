@@ -31,7 +31,10 @@ def test_worst_is_the_lowest_unannotated_frame():
     quality = np.array([0.1, 0.5, 0.3, 0.9], np.float32)
     answer = advisor.recommend(quality, np.array([1, 0, 0, 0]), [0])
     assert answer["frame"] == 2 and answer["strategy"] == "worst"
-    assert answer["reason"] == "worst: estimated quality 0.30"
+    # Why, in plain words, and where the frame stands in the video (frame 0, annotated, is lower).
+    assert answer["reason"] == (
+        "the lowest estimated quality (0.30) of the frames not annotated yet (the 2nd lowest of 4 frames)"
+    )
     assert advisor.description == {
         "strategy": "worst",
         "label": "worst frame",
@@ -55,7 +58,9 @@ def test_agent_recommendation_matches_the_command_line_recommender(app_video, tm
     annotator.set_strokes(frame, strokes)
     annotator.run_round(frame)
     rec = annotator.state.recommendation
-    assert rec["strategy"] == "agent" and rec["reason"] == f"agent Q = {rec['value']:.3f}"
+    assert rec["strategy"] == "agent" and rec["reason"].startswith(
+        f"the learned agent expects correcting it to help most (Q = {rec['value']:.3f}) (estimated quality "
+    )
     assert annotator.snapshot()["advisor"]["quality"] == "wild estimator"
 
     # python -m vos_recommender.recommend on the app's masks (written as PNGs) and its quality estimate
@@ -77,24 +82,28 @@ def test_the_rules_recommend_and_say_why_in_plain_words():
     assert answer["frame"] == 9 and answer["strategy"] == "uncertain_far"
     assert answer["reason"] == (
         "far from annotated frames and likely wrong: 9 frames from the nearest annotated frame, "
-        "estimated quality 0.30"
+        "estimated quality 0.30 (the 2nd lowest of 10 frames)"
     )
     assert answer["value"] == pytest.approx(6.3, abs=1e-6) and len(answer["scores"]) == 10
     answer = FrameAdvisor(strategy="farthest").recommend(quality, counts, [4])
     assert (
         answer["frame"] == 9
-        and answer["reason"] == "farthest from annotated frames: 5 frames from the nearest annotated frame"
+        and answer["reason"] == "farthest from annotated frames: 5 frames from the nearest annotated frame "
+        "(estimated quality 0.30, the 2nd lowest of 10 frames)"
     )
     answer = FrameAdvisor(strategy="stride").recommend(quality, counts, [3])
     assert answer["frame"] == 5  # stride round(10 / 5) = 2 from frame 3
-    assert answer["reason"] == "the next frame at a stride of 2 frames (1/5 of the video) from frame 3"
+    assert answer["reason"] == (
+        "the next frame at a stride of 2 frames (1/5 of the video) from frame 3 "
+        "(estimated quality 0.90, the 6th lowest of 10 frames)"
+    )
     assert answer["scores"] is None and answer["value"] is None
     advisor = FrameAdvisor(strategy="Linspace")  # the same advisor on videos of different lengths
     assert advisor.recommend(np.zeros(16), np.zeros(16), [0])["frame"] == 2
     assert advisor.recommend(np.zeros(8), np.zeros(8), [0])["frame"] == 1
     assert (
         FrameAdvisor(strategy="worst").recommend(quality, counts, [0])["reason"]
-        == "worst: estimated quality 0.20"
+        == "the lowest estimated quality (0.20) of the frames not annotated yet (the lowest of 10 frames)"
     )
     assert FrameAdvisor(strategy="stride").description["label"] == "every fifth of the video"
 

@@ -52,7 +52,7 @@ def test_run_updates_masks_quality_and_recommendation_then_export_reads_back(app
     assert after["mask_version"] == before["mask_version"] + 1
     assert len(after["quality"]) == video.num_frames and all(0 <= q <= 1 for q in after["quality"])
     rec = after["recommendation"]
-    assert rec["strategy"] == "worst" and rec["reason"].startswith("worst: estimated quality")
+    assert rec["strategy"] == "worst" and rec["reason"].startswith("the lowest estimated quality")
     free = [t for t in range(video.num_frames) if after["counts"][t] == 0]
     assert rec["frame"] == min(free, key=lambda t: after["quality"][t])
     overlay = client.get("/api/overlay/3")
