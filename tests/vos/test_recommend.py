@@ -179,7 +179,9 @@ def test_the_rules_by_name_and_the_lookahead_refused(
     # No agent and no strategy: Worst on the estimate, with its reason.
     answer = recommend(video["frames"], video["masks"], [0], quality=mine)
     assert (
-        answer.strategy == "worst" and answer.frame == 1 and answer.reason == "the lowest estimated quality (0.23) of the frames not annotated yet"
+        answer.strategy == "worst"
+        and answer.frame == 1
+        and answer.reason == "the lowest estimated quality (0.23) of the frames not annotated yet"
     )
     with pytest.raises(ValueError, match="give at least one"):
         recommend(video["frames"], video["masks"], [], strategy="farthest")

@@ -253,7 +253,9 @@ class FrameAdvisor:
         why = f"no quality estimate ({note})" if note else "no quality estimate"
         if not len(annotated):
             frame = num_frames // 2
-            reason = f"{why}: start in the middle, where both directions propagate; a round measures every frame"
+            reason = (
+                f"{why}: start in the middle, where both directions propagate; a round measures every frame"
+            )
         else:
             farthest = FarthestStrategy()
             frame = farthest.recommend(np.ones(num_frames), counts, annotated)
@@ -261,7 +263,13 @@ class FrameAdvisor:
                 f"{why}: run a round to measure every frame again; until then, the frame "
                 + farthest.reason(frame, np.ones(num_frames), counts, annotated)
             )
-        return {"frame": int(frame), "strategy": self.strategy, "reason": reason, "value": None, "scores": None}
+        return {
+            "frame": int(frame),
+            "strategy": self.strategy,
+            "reason": reason,
+            "value": None,
+            "scores": None,
+        }
 
     def _rule_answer(self, quality: np.ndarray, counts: np.ndarray, annotated: list[int]) -> dict[str, Any]:
         """The recommendation of a rule and why, in plain words."""

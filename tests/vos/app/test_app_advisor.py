@@ -88,7 +88,8 @@ def test_the_rules_recommend_and_say_why_in_plain_words():
     answer = FrameAdvisor(strategy="farthest").recommend(quality, counts, [4])
     assert (
         answer["frame"] == 9
-        and answer["reason"] == "farthest from annotated frames: 5 frames from the nearest annotated frame "
+        and answer["reason"]
+        == "farthest from annotated frames: 5 frames from the nearest annotated frame "
         "(estimated quality 0.30, the 2nd lowest of 10 frames)"
     )
     answer = FrameAdvisor(strategy="stride").recommend(quality, counts, [3])

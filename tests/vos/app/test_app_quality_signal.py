@@ -43,7 +43,12 @@ def test_deleting_an_unused_object_marks_the_quality_unknown_not_perfect(app_vid
 
 
 def test_the_scale_is_fitted_to_the_video_and_skips_unknown_frames():
-    from vos_recommender.app.quality_signal import describe_rank, quality_ranks, quality_view, relative_quality
+    from vos_recommender.app.quality_signal import (
+        describe_rank,
+        quality_ranks,
+        quality_view,
+        relative_quality,
+    )
 
     # A flat estimate (0.86-0.87 on every frame) still spreads from the worst frame to the best one.
     flat = [0.861, 0.868, 0.865, None, 0.862, 0.868]
@@ -78,7 +83,9 @@ def test_strategies_that_read_the_estimate_skip_unknown_frames_or_say_they_canno
         "farthest from annotated frames: 5 frames from the nearest annotated frame"
     )
     answer = FrameAdvisor(strategy="worst").recommend(unknown, np.zeros(8), [], note="the starting masks")
-    assert answer["frame"] == 4 and answer["reason"].startswith("no quality estimate (the starting masks): start")
+    assert answer["frame"] == 4 and answer["reason"].startswith(
+        "no quality estimate (the starting masks): start"
+    )
     # The rules that do not read the estimate recommend as before, with no number for the frame.
     answer = FrameAdvisor(strategy="stride").recommend(unknown, counts, [2])
     assert answer["reason"] == "the next frame at a stride of 2 frames (1/5 of the video) from frame 2"
@@ -108,6 +115,8 @@ def test_adding_an_object_or_starting_masks_without_probabilities_give_unknown_q
     before = annotator.state.recommendation
     annotator.add_object("dog")
     assert annotator.state.quality == [None] * video.num_frames
-    assert annotator.state.quality_note == f'out of date since object {video.num_objects + 1} ("dog") was added'
+    assert (
+        annotator.state.quality_note == f'out of date since object {video.num_objects + 1} ("dog") was added'
+    )
     assert annotator.state.recommendation["frame"] == before["frame"]  # the stride reads no estimate
     annotator.close()
