@@ -113,6 +113,11 @@ class Annotator:
 
     def _require_idle(self, what: str) -> None:
         if self.busy:
+            if self.job is not None and self.job.cancel_requested:
+                raise AppBusyError(
+                    f"cannot {what} yet: the cancelled round is still finishing the model's current step "
+                    "(it cannot be interrupted); try again in a moment"
+                )
             raise AppBusyError(f"cannot {what} while a round is running; wait or cancel it first")
 
     def _object(self, object_id: int) -> AppObject:
@@ -259,10 +264,16 @@ class Annotator:
             return checked
 
     def start_round(self, frame: int) -> Job:
-        """Start a round on ``frame`` with its draft strokes, in the background; returns the job."""
+        """Start a round on ``frame`` with its draft strokes, in the background; returns the job.
+
+        After a cancel, the cancelled round may still be finishing the model's current call; the new round
+        then waits for it by itself (its first phase says so) rather than being refused.
+        """
         with self.lock:
-            self._require_idle("start a round")
-            self.job = self.runner.start(int(frame))
+            finishing = self.job if self.busy and self.job.cancel_requested else None
+            if finishing is None:
+                self._require_idle("start a round")
+            self.job = self.runner.start(int(frame), after=finishing)
             return self.job
 
     def run_round(self, frame: int, timeout: float | None = None) -> Job:

@@ -35,6 +35,7 @@ class _Body(BaseModel):
 class OpenBody(_Body):
     frames: StrictStr
     masks: StrictStr | None = None
+    session: StrictStr | None = None
 
 
 class ObjectBody(_Body):

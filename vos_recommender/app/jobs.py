@@ -130,6 +130,8 @@ class Job:
             "progress": round(self.progress, 3),
             "elapsed": round(end - self.started, 2),
             "error": self.error,
+            # Cancelled, but the model's current call still runs: it cannot be interrupted from Python.
+            "finishing": self.state == "cancelled" and self.alive,
             **self.details,
         }
 

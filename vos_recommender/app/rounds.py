@@ -40,8 +40,13 @@ class RoundRunner:
         """Force a backend restart (and replay of the saved rounds) before the next round."""
         self.synced = None
 
-    def start(self, frame: int) -> Job:
+    def start(self, frame: int, after: Job | None = None) -> Job:
         """Check the round can run, then start it in a thread.
+
+        Args:
+            frame: The frame whose draft strokes the round applies.
+            after: A cancelled round still finishing the model's current call: the new round waits for it
+                (as the phase "waiting for the cancelled round to finish") instead of being refused.
 
         Raises:
             AppInputError: With no object, no strokes on ``frame``, or a frame outside the video.
@@ -59,7 +64,16 @@ class RoundRunner:
         check_scribble(
             scribble, state.num_frames, state.num_objects, source=f"frame {frame}", require_strokes=True
         )
-        return Job("run", lambda job: self._work(job, frame, scribble), {"frame": frame}).start()
+
+        def work(job: Job) -> None:
+            if after is not None and after.alive:
+                job.phase(0, 1, "waiting for the cancelled round to finish the model's current step")
+                while after.alive:
+                    job.check_cancelled()
+                    after.wait(0.05)
+            self._work(job, frame, scribble)
+
+        return Job("run", work, {"frame": frame}).start()
 
     def _work(self, job: Job, frame: int, scribble: dict) -> None:
         app = self.annotator

@@ -30,9 +30,16 @@ from vos_recommender.app.access import LocalAccessGuard, allowed_host_names
 from vos_recommender.app.advisor import FrameAdvisor
 from vos_recommender.app.annotator import Annotator
 from vos_recommender.app.bodies import BodySizeLimit, ExportBody, ObjectBody, OpenBody, RunBody, StrokesBody
-from vos_recommender.app.errors import AppBusyError, AppForbiddenError, AppNotFoundError, AppRequestError
+from vos_recommender.app.errors import (
+    AppBusyError,
+    AppForbiddenError,
+    AppInputError,
+    AppNotFoundError,
+    AppRequestError,
+)
 from vos_recommender.app.export import export_davis, export_folder
 from vos_recommender.app.render import ImageCache, encode_frame, overlay_png, thumbnail
+from vos_recommender.app.state import MANIFEST
 from vos_recommender.app.video import load_video
 
 __all__ = ["AppConfig", "create_app", "open_annotator", "session_folder"]
@@ -91,6 +98,28 @@ def open_annotator(config: AppConfig, frames: str, masks: str | None = None, adv
     video = load_video(frames, masks)
     advisor = advisor or FrameAdvisor(config.agent, config.quality, config.strategy)
     return Annotator(video, session_folder(config, video), config.backend, config.backend_kwargs, advisor)
+
+
+def _page_session(folder: str) -> Path:
+    """The session folder the page's Open form names: a new or empty folder, or one holding a session.
+
+    A folder with other files and no ``session.json`` is refused, so a mistyped path does not turn a
+    folder of the user's files into a session.
+
+    Raises:
+        AppInputError: Naming the folder and what is wrong with it.
+    """
+    path = Path(folder.strip()).expanduser()
+    if not folder.strip():
+        raise AppInputError("session: give a folder (or leave the field empty for the default)")
+    if path.exists() and not path.is_dir():
+        raise AppInputError(f"session: {path} is a file, not a folder")
+    if path.is_dir() and not (path / MANIFEST).is_file() and any(path.iterdir()):
+        raise AppInputError(
+            f"session: {path} holds other files but no session ({MANIFEST}); give a new or empty folder, "
+            "or a session folder the app saved"
+        )
+    return path
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -167,7 +196,7 @@ def create_app(
         config = holder["config"]
         video = load_video(body.frames, body.masks)
         advisor = FrameAdvisor(config.agent, config.quality, config.strategy)
-        session = session_folder(config, video)
+        session = _page_session(body.session) if body.session else session_folder(config, video)
         if old is not None and old.session_dir.resolve() == session.resolve():
             holder["annotator"] = None  # the same session again: release its lock before reopening it
             old.close()

@@ -37,7 +37,15 @@ from vos_recommender.app.video import AppVideo
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
 from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 
-__all__ = ["SESSION_ENTRIES", "AppObject", "AppRound", "SessionState", "load_session", "save_session"]
+__all__ = [
+    "MANIFEST",
+    "SESSION_ENTRIES",
+    "AppObject",
+    "AppRound",
+    "SessionState",
+    "load_session",
+    "save_session",
+]
 
 #: 2: rounds and masks files never rewritten, the video fingerprinted by its pixels; 1 is still read.
 FORMAT_VERSION = 2

@@ -72,6 +72,16 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
         if not isinstance(stroke, dict) or "path" not in stroke or "object_id" not in stroke:
             raise AppInputError(f"{where}: a stroke needs 'path' and 'object_id'")
         object_id = stroke["object_id"]
+        if (
+            num_objects == 0
+            and isinstance(object_id, int)
+            and not isinstance(object_id, bool)
+            and object_id > 0
+        ):
+            raise AppInputError(
+                f"{where}: there is no object yet for this stroke to mark: add one first (+ Add, or the A key); "
+                "background strokes need none"
+            )
         if not isinstance(object_id, int) or isinstance(object_id, bool) or not 0 <= object_id <= num_objects:
             raise AppInputError(
                 f"{where}: object_id {object_id!r} is not 0 (background) or an object id 1..{num_objects}"

@@ -78,6 +78,14 @@ def test_run_updates_masks_quality_and_recommendation_then_export_reads_back(app
 def test_bad_strokes_and_requests_get_messages(app_video, tmp_path):
     frames_dir, video = app_video
     client = _client(frames_dir, tmp_path / "s")
+    # A stroke for an object before any object exists: said in plain words; background strokes are fine.
+    answer = client.put("/api/strokes/2", json={"strokes": [{"path": [[0.5, 0.2]], "object_id": 1}]})
+    assert answer.status_code == 400 and answer.json()["error"] == (
+        "frame 2, stroke 0: there is no object yet for this stroke to mark: add one first (+ Add, or the A "
+        "key); background strokes need none"
+    )
+    assert client.put("/api/strokes/2", json={"strokes": [{"path": [[0.5, 0.2]], "object_id": 0}]}).is_success
+    client.put("/api/strokes/2", json={"strokes": []})
     client.post("/api/objects", json={})
     cases = [
         ([{"path": [[1.5, 0.2]], "object_id": 1}], "outside [0, 1]"),
@@ -149,6 +157,33 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
     opened = client.post("/api/open", json={"frames": str(frames_dir)}).json()
     assert opened["video"]["num_frames"] == video.num_frames
     assert opened["session_dir"].startswith(str(tmp_path / "runs" / f"{video.name}-"))
+
+
+def test_the_open_form_takes_a_session_folder(app_video, tmp_path):
+    frames_dir, video = app_video
+    client = local_client(create_app(AppConfig(session_root=str(tmp_path / "runs"))))
+    mine = tmp_path / "my sessions" / "take 2"
+    opened = client.post("/api/open", json={"frames": str(frames_dir), "session": str(mine)}).json()
+    assert opened["session_dir"] == str(mine) and (mine / "session.json").is_file()
+    client.post("/api/objects", json={"name": "kept"})
+    # Opened again from the form (the same session: its lock is handed over), the object is there.
+    again = client.post("/api/open", json={"frames": str(frames_dir), "session": str(mine)}).json()
+    assert [o["name"] for o in again["objects"]] == ["kept"]
+    # A folder of other files is not taken over as a session; neither is a file.
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    for folder, message in [
+        (tmp_path / "photos", "holds other files but no session (session.json)"),
+        (tmp_path / "photos" / "a.jpg", "is a file, not a folder"),
+        (tmp_path / "  ", ""),
+    ]:
+        answer = client.post("/api/open", json={"frames": str(frames_dir), "session": str(folder)})
+        if message:
+            assert answer.status_code == 400 and message in answer.json()["error"], answer.json()
+    assert not (tmp_path / "photos" / "session.json").exists()
+    # Without a session the default is one folder per frame folder under the session root.
+    default = client.post("/api/open", json={"frames": str(frames_dir), "session": None}).json()
+    assert default["session_dir"].startswith(str(tmp_path / "runs" / f"{video.name}-"))
 
 
 def test_starting_masks_give_objects_quality_and_a_recommendation(app_video, tmp_path, capsys):

@@ -143,6 +143,47 @@ def test_cancel_drops_the_round_and_keeps_the_strokes(app_video, tmp_path):
     assert later.history[0].startswith("propagating")  # in step again: no restart
 
 
+def test_run_after_a_cancel_waits_for_the_cancelled_round_by_itself(app_video, tmp_path):
+    frames_dir, video = app_video
+    register_backend("slow_flow", SlowFlow, overwrite=True)
+    annotator = open_session(frames_dir, tmp_path / "s", video, backend="slow_flow")
+    frame, strokes = first_strokes(video)
+    annotator.set_strokes(frame, strokes)
+    SlowFlow.gate.clear()
+    cancelled = annotator.start_round(frame)
+    deadline = time.monotonic() + 10
+    while "propagating" not in cancelled.message and time.monotonic() < deadline:
+        time.sleep(0.01)
+    annotator.cancel()
+    assert cancelled.to_dict()["finishing"]  # cancelled, but the model's call is still under way
+    with pytest.raises(AppBusyError, match="the cancelled round is still finishing the model's current step"):
+        annotator.add_object()
+    job = annotator.start_round(frame)  # not refused: it waits
+    deadline = time.monotonic() + 10
+    while "waiting for the cancelled round" not in job.message and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.to_dict()["state"] == "running" and job.message.startswith("waiting for the cancelled round")
+    SlowFlow.gate.set()
+    job.wait(60)
+    assert cancelled.state == "cancelled" and not cancelled.to_dict()["finishing"]
+    assert job.state == "done" and annotator.state.annotated() == [frame]
+    assert job.history[:2] == [
+        "waiting for the cancelled round to finish the model's current step",
+        "starting the model on the video",
+    ]
+    # A wait can itself be cancelled.
+    annotator.set_strokes(frame, strokes)
+    SlowFlow.gate.clear()
+    first = annotator.start_round(frame)
+    annotator.cancel()
+    waiting = annotator.start_round(frame)
+    annotator.cancel()
+    SlowFlow.gate.set()
+    first.wait(30), waiting.wait(30)
+    assert waiting.state == "cancelled" and annotator.state.annotated() == [frame]
+    annotator.close()
+
+
 def test_round_needs_objects_and_strokes(app_video, tmp_path):
     from vos_recommender.app import Annotator, load_video
 
