@@ -1,4 +1,8 @@
-// HTTP calls to the app's JSON API, and the banners that show their errors.
+// HTTP calls to the app's JSON API; their errors go to a banner (banner.js).
+
+import { banner, clearErrors } from "./banner.js";
+
+export { banner, clearErrors };
 
 export async function api(method, path, body) {
   const options = { method, headers: {} };
@@ -23,30 +27,6 @@ export async function api(method, path, body) {
     throw new Error(message);
   }
   return data;
-}
-
-export function banner(message, kind = "error", timeout = 0) {
-  const box = document.getElementById("banners");
-  const item = document.createElement("div");
-  item.className = `banner ${kind}`;
-  item.setAttribute("role", kind === "error" ? "alert" : "status");
-  const text = document.createElement("div");
-  text.className = "msg";
-  text.textContent = message;
-  const close = document.createElement("button");
-  close.className = "close";
-  close.textContent = "×";
-  close.title = "dismiss";
-  close.onclick = () => item.remove();
-  item.append(text, close);
-  box.append(item);
-  while (box.children.length > 3) box.firstChild.remove();
-  if (timeout > 0) setTimeout(() => item.remove(), timeout);
-  return item;
-}
-
-export function clearErrors() {
-  for (const item of document.querySelectorAll("#banners .banner.error")) item.remove();
 }
 
 // Run an async action and show its error in a banner instead of throwing.

@@ -1,7 +1,9 @@
 // The filmstrip: one cell per frame with its thumbnail (masks blended in), its estimated quality as a
-// coloured bar, and badges for annotated frames, frames with strokes not run yet and the recommendation.
+// bar coloured and sized by the frame's place in this video (red: the lowest estimate, green: the highest;
+// "unknown" where the estimate is out of date), and badges for annotated frames, frames with strokes not run
+// yet and the recommendation.
 
-function qualityColour(q) {
+export function qualityColour(q) {
   // red (0) -> amber (0.5) -> green (1)
   const t = Math.max(0, Math.min(1, q));
   const from = t < 0.5 ? [214, 69, 69] : [242, 183, 5];
@@ -9,6 +11,26 @@ function qualityColour(q) {
   const u = t < 0.5 ? t * 2 : (t - 0.5) * 2;
   const c = from.map((v, i) => Math.round(v + (to[i] - v) * u));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+// A frame's estimate in words: "0.86 (the 3rd lowest of 25 frames)", "unknown (why)", or "" before any result.
+export function qualityText(state, t) {
+  if (!state.quality) return "";
+  const q = state.quality[t];
+  const view = state.quality_view;
+  if (q === null) return `unknown${view.note ? ` (${view.note})` : ""}`;
+  const rank = view.rank[t];
+  const known = view.known;
+  let place = `the ${ordinal(rank)} lowest of ${known} frames`;
+  if (known <= 1) place = "the only frame with an estimate";
+  else if (rank === 1) place = `the lowest of ${known} frames`;
+  else if (rank === known) place = `the highest of ${known} frames`;
+  return `${q.toFixed(2)} (${place})`;
+}
+
+function ordinal(n) {
+  const suffix = n % 100 >= 10 && n % 100 <= 20 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
 }
 
 export class Filmstrip {
@@ -45,10 +67,13 @@ export class Filmstrip {
     this.cells.forEach((cell, t) => {
       if (this.version !== version) cell.querySelector("img").src = `/api/thumb/${t}?v=${version}`;
       const q = state.quality ? state.quality[t] : null;
+      const place = state.quality ? state.quality_view.relative[t] : null;
+      const unknown = Boolean(state.quality) && q === null;
       const bar = cell.querySelector(".q");
-      bar.style.height = q === null ? "0" : `${Math.max(4, q * 100)}%`;
-      bar.style.background = q === null ? "transparent" : qualityColour(q);
-      cell.querySelector(".qv").textContent = q === null ? "" : q.toFixed(2);
+      bar.style.height = place === null ? "0" : `${Math.round(15 + 85 * place)}%`;
+      bar.style.background = place === null ? "transparent" : qualityColour(place);
+      cell.querySelector(".qbar").classList.toggle("unknown", unknown);
+      cell.querySelector(".qv").textContent = unknown ? "unknown" : q === null ? "" : q.toFixed(2);
       cell.classList.toggle("current", t === current);
       cell.classList.toggle("recommended", t === rec);
       const count = state.counts[t];
@@ -57,7 +82,8 @@ export class Filmstrip {
       this.badge(cell, "draft", state.drafts[String(t)] ? "strokes" : "");
       this.badge(cell, "rec", t === rec ? "★ next" : "");
       const reason = t === rec ? ` · recommended (${state.recommendation.reason})` : "";
-      cell.title = `frame ${t}${q === null ? "" : ` · quality ${q.toFixed(2)}`}${count ? ` · annotated ${count}×` : ""}${reason}`;
+      const quality = qualityText(state, t);
+      cell.title = `frame ${t}${quality ? ` · quality ${quality}` : ""}${count ? ` · annotated ${count}×` : ""}${reason}`;
     });
     this.version = version;
   }

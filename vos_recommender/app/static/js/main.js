@@ -2,7 +2,8 @@
 
 import { api, banner, clearErrors, guarded } from "./api.js";
 import { Editor } from "./editor.js";
-import { Filmstrip } from "./filmstrip.js";
+import { Filmstrip, qualityText } from "./filmstrip.js";
+import { pageShortcuts } from "./keyboard.js";
 import { ObjectPanel } from "./objects.js";
 import { RunControl } from "./run.js";
 
@@ -38,7 +39,7 @@ class App {
   async start() {
     const state = await guarded(() => api("GET", "/api/state"));
     if (!state) return;
-    if (state.error) banner(state.error, "error");
+    if (state.error) banner(state.error, "error", 0); // why the page opened without a video: it stays
     if (!state.video) {
       $("open-panel").hidden = false;
       return;
@@ -137,10 +138,10 @@ class App {
     this.editor.show(this.frames[t], this.state.has_masks ? this.overlays[t] : null, this.strokes[t], this.history[t]);
     this.filmstrip.update(this.state, t);
     this.filmstrip.reveal(t);
-    const q = this.state.quality ? this.state.quality[t] : null;
+    const quality = qualityText(this.state, t);
     const rec = this.state.recommendation && this.state.recommendation.frame === t;
     $("frame-badge").innerHTML =
-      `frame ${t}` + (q === null ? "" : ` · quality ${q.toFixed(2)}`) +
+      `frame ${t}` + (quality ? ` · quality ${quality}` : "") +
       (this.state.counts[t] ? ` · annotated ${this.state.counts[t]}×` : "") +
       (rec ? ` · <span class="star">★ recommended</span>` : "");
     $("run-btn").textContent = `▶ Run from frame ${t}`;
@@ -154,6 +155,7 @@ class App {
 
   async saveStrokes(t, strokes) {
     delete this.saveTimers[t];
+    if (strokes.some((s) => s.object_id > 0) && !(await this.objects.ensureOne())) return;
     const body = { strokes: strokes.map((s) => ({ ...s, start_time: Math.round(s.start_time), end_time: Math.round(s.end_time) })) };
     const answer = await guarded(() => api("PUT", `/api/strokes/${t}`, body));
     if (answer && this.state) {
@@ -209,7 +211,8 @@ class App {
     };
     $("open-btn").onclick = async () => {
       const masks = $("open-masks").value.trim();
-      const body = { frames: $("open-frames").value.trim(), masks: masks || null };
+      const session = $("open-session").value.trim();
+      const body = { frames: $("open-frames").value.trim(), masks: masks || null, session: session || null };
       const state = await guarded(() => api("POST", "/api/open", body));
       if (state) {
         clearErrors();
@@ -220,7 +223,12 @@ class App {
       }
     };
     window.addEventListener("resize", () => this.fitCanvas());
-    window.addEventListener("keydown", (e) => this.key(e));
+    this.shortcuts = pageShortcuts(this);
+  }
+
+  toggleMasks() {
+    this.editor.showMasks = !this.editor.showMasks;
+    this.editor.draw();
   }
 
   setBrush(size) {
@@ -228,45 +236,6 @@ class App {
     this.editor.brush = size;
     $("brush").value = String(size);
     $("brush-value").textContent = String(size);
-  }
-
-  key(e) {
-    if (!this.state || e.target.tagName === "INPUT") return;
-    const k = e.key;
-    if (e.ctrlKey || e.metaKey) {
-      if (k.toLowerCase() === "z") {
-        e.preventDefault();
-        this.editor.undo();
-      }
-      return;
-    }
-    const handled = {
-      ArrowLeft: () => this.goto(this.current - 1),
-      ArrowRight: () => this.goto(this.current + 1),
-      " ": () => this.togglePlay(),
-      z: () => this.editor.undo(),
-      c: () => this.editor.clear(),
-      p: () => this.setNegative(false),
-      n: () => this.setNegative(true),
-      "[": () => this.setBrush(this.editor.brush - 1),
-      "]": () => this.setBrush(this.editor.brush + 1),
-      m: () => {
-        this.editor.showMasks = !this.editor.showMasks;
-        this.editor.draw();
-      },
-      r: () => this.goto(this.state.recommendation.frame),
-      e: () => this.exportDavis(),
-      a: () => $("new-object-name").focus(),
-      Enter: () => this.run.start(),
-      Escape: () => this.run.cancel(),
-    }[k.length === 1 ? k.toLowerCase() : k];
-    if (handled) {
-      e.preventDefault();
-      handled();
-    } else if (/^[1-9]$/.test(k)) {
-      const obj = this.state.objects[Number(k) - 1];
-      if (obj) this.selectObject(obj.id);
-    }
   }
 }
 

@@ -1,16 +1,45 @@
 // The object list: pick the object the positive strokes mark, add, rename (double-click) and delete objects.
 
-import { api, guarded } from "./api.js";
+import { api, banner, guarded } from "./api.js";
 
 export class ObjectPanel {
   constructor(list, nameInput, addButton, app) {
     this.list = list;
     this.nameInput = nameInput;
     this.app = app;
+    this.creating = null;
     addButton.addEventListener("click", () => this.add());
+    // Enter adds the object and Esc gives up; both leave the box, so the next keys are shortcuts again.
     nameInput.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") this.add();
+      if (e.key === "Enter" && !e.isComposing) {
+        e.preventDefault();
+        nameInput.blur();
+        this.add();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        nameInput.value = "";
+        nameInput.blur();
+      }
     });
+  }
+
+  // Strokes for an object drawn before any object exists: add "object 1" for them (once, however many
+  // strokes arrive while it is being added). Resolves to true when an object exists.
+  ensureOne() {
+    if (this.app.state && this.app.state.objects.length) return Promise.resolve(true);
+    if (!this.creating) {
+      this.creating = (async () => {
+        const state = await guarded(() => api("POST", "/api/objects", { name: null }));
+        this.creating = null;
+        if (!state) return false;
+        const obj = state.objects[state.objects.length - 1];
+        this.app.selectObject(obj.id);
+        this.app.setState(state);
+        banner(`Added "${obj.name}" for your stroke (there was no object yet): rename it with ✎.`, "info");
+        return true;
+      })();
+    }
+    return this.creating;
   }
 
   async add() {

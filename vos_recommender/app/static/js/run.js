@@ -30,6 +30,7 @@ export class RunControl {
     $("progress-fill").style.width = `${Math.round(job.progress * 100)}%`;
     $("progress-text").textContent = `${job.message} · ${job.elapsed.toFixed(1)} s`;
     $("run-btn").disabled = job.state === "running";
+    clearTimeout(this.hideTimer);
   }
 
   async poll() {
@@ -44,10 +45,15 @@ export class RunControl {
     }
     this.polling = false;
     $("run-btn").disabled = false;
-    setTimeout(() => ($("progress").hidden = true), job && job.state === "done" ? 1200 : 4000);
+    this.hideTimer = setTimeout(() => ($("progress").hidden = true), job && job.state === "done" ? 1200 : 4000);
     if (!job) return;
     if (job.state === "failed") banner(`The round failed: ${job.error}`, "error");
-    if (job.state === "cancelled") banner("Round cancelled: the session is as it was before it.", "info", 5000);
+    if (job.state === "cancelled") {
+      const finishing = job.finishing
+        ? " The model is still finishing its current step (it cannot be interrupted); Run now waits for it by itself."
+        : "";
+      banner(`Round cancelled: the session is as it was before it.${finishing}`, "info", finishing ? 8000 : 5000);
+    }
     const state = await guarded(() => api("GET", "/api/state"));
     if (!state) return;
     const app = this.app;
