@@ -171,10 +171,12 @@ class Annotator:
             if state.quality is None or not self._has_result():
                 self.refresh_recommendation(probs=None, note=why)
                 return
-            for t in range(state.num_frames) if frames is None else frames:
-                if not 0 <= int(t) < state.num_frames:
-                    raise AppInputError(f"frame {t} is outside the video (0..{state.num_frames - 1})")
-                state.quality[int(t)] = None
+            stale = list(range(state.num_frames)) if frames is None else [int(t) for t in frames]
+            outside = [t for t in stale if not 0 <= t < state.num_frames]
+            if outside:
+                raise AppInputError(f"frame {outside[0]} is outside the video (0..{state.num_frames - 1})")
+            for t in stale:
+                state.quality[t] = None
             state.quality_note = why
             state.recommendation = self.advisor.recommend(
                 state.quality, state.counts(), state.annotated(), why

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.vos.app.conftest import first_strokes, open_session
-from vos_recommender.app import FrameAdvisor
+from vos_recommender.app import AppInputError, FrameAdvisor
 
 
 def test_deleting_an_unused_object_marks_the_quality_unknown_not_perfect(app_video, tmp_path):
@@ -112,6 +113,9 @@ def test_adding_an_object_or_starting_masks_without_probabilities_give_unknown_q
     annotator.mark_quality_stale("frame 2 was edited by hand", frames=[2])  # that frame only
     assert annotator.state.quality == [None if t == 2 else q for t, q in enumerate(measured)]
     assert annotator.snapshot()["quality_view"]["known"] == video.num_frames - 1
+    with pytest.raises(AppInputError, match="frame 99 is outside the video"):
+        annotator.mark_quality_stale("edited", frames=[3, 99])
+    assert annotator.state.quality[3] is not None  # nothing changed by the refused call
     before = annotator.state.recommendation
     annotator.add_object("dog")
     assert annotator.state.quality == [None] * video.num_frames

@@ -258,3 +258,20 @@ def test_a_session_saved_in_the_first_format_continues_and_is_upgraded(app_video
         np.testing.assert_array_equal(resumed.state.masks, masks)
     upgraded = json.loads((folder / "session.json").read_text())
     assert upgraded["format"] == 2 and upgraded["fingerprint"] == opened.fingerprint()
+
+
+def test_two_videos_in_folders_named_frames_get_their_own_default_sessions(app_video, tmp_path):
+    from vos_recommender.app import load_video
+    from vos_recommender.app.server import AppConfig, session_folder
+
+    frames_dir, _ = app_video
+    config = AppConfig(session_root=str(tmp_path / "runs"))
+    folders = []
+    for video in ("a", "b"):
+        shutil.copytree(frames_dir, tmp_path / video / "frames")
+        folders.append(session_folder(config, load_video(tmp_path / video / "frames")))
+    assert folders[0] != folders[1]
+    assert all(f.parent == tmp_path / "runs" and f.name.startswith("frames-") for f in folders)
+    # The same folder reached by another path (relative, with "..") is the same session.
+    again = load_video(tmp_path / "b" / ".." / "a" / "frames")
+    assert session_folder(config, again) == folders[0]
