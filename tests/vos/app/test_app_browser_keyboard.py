@@ -43,6 +43,8 @@ playwright = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)"
 )
 
+#: The second object's name: typed into the name box, and shown as text wherever it is quoted.
+BALL = "ball <i>2</i>"
 #: The filmstrip's ends: the lowest estimate of the video (red) and the highest (green).
 RED, GREEN = "rgb(214, 69, 69)", "rgb(46, 157, 91)"
 
@@ -123,7 +125,7 @@ def test_keyboard_messages_and_quality_signal_in_the_browser(app_video, tmp_path
         # 2. Enter in the name box adds the object and leaves the box: the next keys are shortcuts.
         page.keyboard.press("a")
         assert _active(page) == "new-object-name"
-        page.keyboard.type("ball")
+        page.keyboard.type(BALL)
         page.keyboard.press("Enter")
         page.wait_for_selector("#object-list li[data-object-id='2']")
         assert _active(page) != "new-object-name"
@@ -138,7 +140,7 @@ def test_keyboard_messages_and_quality_signal_in_the_browser(app_video, tmp_path
         assert _active(page) != "new-object-name" and page.input_value("#new-object-name") == ""
         page.keyboard.press("p")
         assert page.evaluate("() => window.vosApp.editor.negative") is False
-        assert [o["name"] for o in _state(page)["objects"]] == ["object 1", "ball"]
+        assert [o["name"] for o in _state(page)["objects"]] == ["object 1", BALL]
 
         # 3. After a click on a slider or the scrub bar, letters and arrows are shortcuts.
         page.click("#brush")
@@ -227,9 +229,11 @@ def test_keyboard_messages_and_quality_signal_in_the_browser(app_video, tmp_path
         texts = page.eval_on_selector_all("#filmstrip .qv", "els => els.map(e => e.textContent)")
         assert texts == ["unknown"] * video.num_frames
         reason = page.inner_text("#rec-reason")
-        assert 'out of date since object 2 ("ball") was deleted' in reason and "run a round" in reason
+        assert f'out of date since object 2 ("{BALL}") was deleted' in reason and "run a round" in reason
         assert "1.00" not in page.inner_text("#filmstrip")
         page.wait_for_selector("#frame-badge >> text=quality unknown (out of date since object 2")
+        assert f'("{BALL}")' in page.inner_text("#frame-badge")  # the name as text, not as markup
+        assert page.locator("#frame-badge i").count() == 0
         page.screenshot(path=str(shots / "app_quality_unknown.png"))
 
         # 8. Cancel says the round is still finishing; Run waits for it by itself.

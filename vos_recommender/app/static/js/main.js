@@ -140,10 +140,16 @@ class App {
     this.filmstrip.reveal(t);
     const quality = qualityText(this.state, t);
     const rec = this.state.recommendation && this.state.recommendation.frame === t;
-    $("frame-badge").innerHTML =
+    const badge = $("frame-badge"); // as text: the quality's note may quote an object's name
+    badge.textContent =
       `frame ${t}` + (quality ? ` · quality ${quality}` : "") +
-      (this.state.counts[t] ? ` · annotated ${this.state.counts[t]}×` : "") +
-      (rec ? ` · <span class="star">★ recommended</span>` : "");
+      (this.state.counts[t] ? ` · annotated ${this.state.counts[t]}×` : "") + (rec ? " · " : "");
+    if (rec) {
+      const star = document.createElement("span");
+      star.className = "star";
+      star.textContent = "★ recommended";
+      badge.append(star);
+    }
     $("run-btn").textContent = `▶ Run from frame ${t}`;
   }
 
