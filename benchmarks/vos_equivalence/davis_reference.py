@@ -14,8 +14,8 @@ The tests that read the files (``tests/vos/test_davis_reference.py``) need no da
 is recorded, all from seeded generated masks:
 
 * ``robot.npz``: the robot (``InteractiveScribblesRobot`` with the evaluation service's
-  ``ROBOT_DEFAULT_PARAMETERS``) on frames whose error regions are one pixel wide (the prediction is
-  the ground truth shifted by one pixel) and on thicker ones: per case and label, the opened region
+  ``ROBOT_DEFAULT_PARAMETERS``) on 120 x 160 frames whose error regions are one pixel wide (the first
+  30 cases: the prediction is the ground truth shifted by one pixel) and on thicker ones (10 cases): per case and label, the opened region
   it skeletonises (the input of its ``medial_axis``) and how many strokes it drew. Its
   ``medial_axis`` gets ``random_state=0`` (it passes none, which makes its skeletons differ from
   run to run); the opening, which the project reproduces, does not depend on it.
@@ -40,12 +40,15 @@ import numpy as np
 OUT = Path(__file__).resolve().parents[2] / "tests" / "vos" / "data" / "davis_reference"
 
 
-def _ellipses(rng: np.random.Generator, height: int, width: int, objects: int) -> np.ndarray:
+def _ellipses(
+    rng: np.random.Generator, height: int, width: int, objects: int, large: bool = False
+) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
     labels = np.zeros((height, width), dtype=np.uint8)
     for obj in range(1, objects + 1):
         cy, cx = rng.uniform(0.2, 0.8) * height, rng.uniform(0.2, 0.8) * width
-        ry, rx = rng.uniform(0.12, 0.35) * height, rng.uniform(0.12, 0.35) * width
+        low, high = (0.2, 0.45) if large else (0.12, 0.35)
+        ry, rx = rng.uniform(low, high) * height, rng.uniform(low, high) * width
         angle = rng.uniform(0, np.pi)
         u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
         v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
@@ -61,12 +64,12 @@ def _shift(labels: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def robot_cases(seed: int = 0, count: int = 40, height: int = 40, width: int = 56):
+def robot_cases(seed: int = 0, count: int = 40, height: int = 120, width: int = 160, large: bool = True):
     """Ground truth and predictions: shifts of one pixel (thin error bands) and of 3 to 5 pixels."""
     rng = np.random.default_rng(seed)
     gts, preds = [], []
     for index in range(count):
-        gt = _ellipses(rng, height, width, int(rng.integers(1, 4)))
+        gt = _ellipses(rng, height, width, int(rng.integers(1, 4)), large)
         step = 1 if index < count * 3 // 4 else int(rng.integers(3, 6))
         dy, dx = [(step, 0), (0, step), (-step, 0), (0, -step), (step, step)][index % 5]
         gts.append(gt)
@@ -118,7 +121,7 @@ def record_raster(robot_module, scribbles2mask) -> dict:
     robot = robot_module.InteractiveScribblesRobot(
         kernel_size=0.2, max_kernel_radius=16, min_nb_nodes=4, nb_points=60
     )
-    gts, preds = robot_cases(seed=1, count=12, height=48, width=64)
+    gts, preds = robot_cases(seed=1, count=12, height=48, width=64, large=False)
     paths, offsets, ids, cases = [], [0], [], []
     full, small = [], []
     for case, (gt, pred) in enumerate(zip(gts, preds)):
