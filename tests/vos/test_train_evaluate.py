@@ -175,6 +175,17 @@ def test_summarise_applies_davis_time_out() -> None:
         summarise(sessions, num_rounds=2, max_time=60.0, max_t=-1.0)
 
 
+def test_max_t_is_an_evaluation_setting_checked_when_parsed() -> None:
+    from vos_recommender.config import parse_config
+    from vos_recommender.evaluate import EvalConfig
+
+    assert EvalConfig().max_t == 0.0  # no time-out: davisinteractive's default
+    assert parse_config(EvalConfig, ["--max-t", "20"])[0].max_t == 20.0
+    for bad in ("-3", "nan"):
+        with pytest.raises(ValueError, match=r"max_t \(--max-t\)"):
+            parse_config(EvalConfig, ["--max-t", bad])
+
+
 def test_generate_writes_synthetic_videos_only_when_asked(setup: dict[str, Path], monkeypatch) -> None:
     import vos_recommender.data.generate as generate_module
 

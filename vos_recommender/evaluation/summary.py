@@ -35,7 +35,7 @@ def summarise(
 
     Args:
         sessions: Outputs of :func:`vos_recommender.evaluate.run_session` (``objects`` defaults to 1;
-            an optional ``sequence`` name lets the time-out's budget average objects over sequences).
+            a ``sequence`` or ``video`` name lets the time-out's budget average objects over sequences).
         num_rounds: Rounds R of the round AUC.
         max_time: Time budget of the per-sample time AUC.
         max_t: davisinteractive's time-out in seconds per object for ``time_auc`` / ``jf_at_60s``
@@ -56,7 +56,8 @@ def summarise(
     for key, values in per_sample.items():
         mean, std, half = spread(values)
         result[key] = {"mean": mean, "std": std, "ci95": half}
-    sequences = [s["sequence"] for s in sessions] if all("sequence" in s for s in sessions) else None
+    names = [s.get("sequence", s.get("video")) for s in sessions]
+    sequences = names if all(isinstance(name, str) for name in names) else None
     davis = davis_summary(jf, times, objects, t=60.0, max_t=max_t, sequences=sequences)
     result["time_auc"] = {"mean": davis["auc"] * 100, "std": float("nan"), "ci95": float("nan")}
     result["jf_at_60s"] = {"mean": davis["jf_at_t"] * 100, "std": float("nan"), "ci95": float("nan")}
