@@ -166,3 +166,10 @@ def test_time_auc_of_samples_uses_davis_budget_not_the_averaged_curves() -> None
     assert jf_at_time(TWO_JF, TWO_TIMES, 60.0, objects=TWO_OBJECTS) == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="cumulative"):
         time_auc(TWO_JF, TWO_TIMES, cumulative=True)
+
+
+def test_time_out_of_one_run() -> None:
+    # One run of one object, rounds of 10 s: with max_t = 25 s the third round (30 s) is refused and
+    # the budget is 25 s: area 10 * 0.2 / 2 + 10 * 0.7 / 2 + 5 * 0.5 = 7.0 -> 0.28.
+    assert time_auc([0.2, 0.5, 0.9], [10.0, 10.0, 10.0], max_t=25.0) == pytest.approx(7.0 / 25.0)
+    assert jf_at_time([0.2, 0.5, 0.9], [10.0, 10.0, 10.0], 60.0, max_t=25.0) == pytest.approx(0.5)

@@ -160,9 +160,8 @@ def time_auc(
     if _is_samples(jf_per_round) or max_t is not None:
         if cumulative:
             raise ValueError("cumulative=True takes the times of one run; give per-round seconds for samples")
-        return davis_summary(
-            jf_per_round, times, objects, max_t=max_t, sequences=sequences, max_time=max_time
-        )["auc"]
+        jf, tm = _as_samples(jf_per_round, times)
+        return davis_summary(jf, tm, objects, max_t=max_t, sequences=sequences, max_time=max_time)["auc"]
     time, jf = time_curve(jf_per_round, times, max_time, cumulative)
     if time.max() == 0:
         return 0.0
@@ -171,6 +170,13 @@ def time_auc(
 
 def _is_samples(values: object) -> bool:
     return np.asarray(values, dtype=np.float64).ndim == 2
+
+
+def _as_samples(jf_per_round: object, times: object) -> tuple[np.ndarray, np.ndarray]:
+    """``S x R`` arrays; one run's 1-D rounds become one sample."""
+    jf = np.asarray(jf_per_round, dtype=np.float64)
+    tm = np.asarray(times, dtype=np.float64)
+    return (jf[None], tm[None]) if jf.ndim == 1 else (jf, tm)
 
 
 def jf_at_time(
@@ -206,9 +212,8 @@ def jf_at_time(
     if _is_samples(jf_per_round) or max_t is not None:
         if cumulative:
             raise ValueError("cumulative=True takes the times of one run; give per-round seconds for samples")
-        summary = davis_summary(
-            jf_per_round, times, objects, t=t, max_t=max_t, sequences=sequences, max_time=max_time
-        )
+        jf, tm = _as_samples(jf_per_round, times)
+        summary = davis_summary(jf, tm, objects, t=t, max_t=max_t, sequences=sequences, max_time=max_time)
         return summary["jf_at_t"]
     time, jf = time_curve(jf_per_round, times, max_time, cumulative)
     return float(np.interp(t, time, jf))
