@@ -276,6 +276,19 @@ def _markdown(report: dict) -> str:
             for r in rows
         ]
         lines.append("")
+    for dtype, rows in report.get("equivalence_inverse_rule", {}).items():
+        lines += [
+            f"## {dtype}, native side with the project's `pixel_rule='inverse'` (its default before)",
+            "",
+            "| round | frame | strokes | max abs diff (probs) | same label |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['round']} | {r['frame']} | {r['strokes']} | {r['max_abs_diff']:.2e} | "
+            f"{100 * r['same_label']:.3f} % |"
+            for r in rows
+        ]
+        lines.append("")
     if report.get("timing"):
         lines += [
             f"## Time per round on the CPU, 854 x 480, {report['timing_frames']} frames",
@@ -346,7 +359,13 @@ def main(argv: list[str] | None = None) -> dict:
         dtypes = ([] if args.no_float32 else [torch.float32]) + ([] if args.no_float64 else [torch.float64])
         for dtype in dtypes:
             rows = equivalence(
-                args.authors_dir, args.rounds, args.frames, size, dtype, args.native_pixel_rule, args.davis_dir
+                args.authors_dir,
+                args.rounds,
+                args.frames,
+                size,
+                dtype,
+                args.native_pixel_rule,
+                args.davis_dir,
             )
             report["equivalence"][str(dtype).replace("torch.", "")] = rows
     if args.timing or args.timing_only:
