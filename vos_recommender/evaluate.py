@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,6 +123,8 @@ class EvalConfig:
     """Base seed of Random."""
     bootstrap: int = 10_000
     """Bootstrap resamples of the (video, scribble) pairs for the paired intervals."""
+    max_t: float = 0.0
+    """davisinteractive's time-out for time AUC / J&F@60s (DAVIS), in seconds per object (0: none, its default)."""
     out: str = ""
     """Output folder (default: <agent folder>/eval)."""
     threads: int = 1
@@ -142,6 +145,10 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_t, bool) or not math.isfinite(self.max_t) or self.max_t < 0:
+            raise ValueError(
+                f"max_t (--max-t) must be a number of seconds per object >= 0, got {self.max_t!r}"
+            )
         # Checked here, when the settings are parsed: the intervals are computed after every session ran.
         if self.bootstrap < MIN_BOOTSTRAP:
             raise ValueError(
@@ -216,7 +223,9 @@ def build_results(config: EvalConfig, sessions: dict[str, dict[str, list]]) -> d
         budgets[setting] = max(60.0, float(np.ceil(longest)))
         results["settings"][setting] = {}
         for key, runs in by_strategy.items():
-            summary = summarise(runs, config.env.episode.num_rounds, budgets[setting])
+            summary = summarise(
+                runs, config.env.episode.num_rounds, budgets[setting], max_t=config.max_t or None
+            )
             summary["seed_spread"] = seed_spread(runs, config.env.episode.num_rounds)
             results["settings"][setting][STRATEGY_NAMES[key]] = summary
     results["max_time"] = budgets

@@ -69,14 +69,22 @@ def _write_torchvision(folder: Path) -> None:
     (package / "models" / "__init__.py").write_text(_TORCHVISION_MODELS)
 
 
-def _unpack_davis(folder: Path, davis_dir: Path | None, mirror: Path) -> str:
+def unpack_davis(folder: Path, davis_dir: Path | None = None, mirror: Path = DAVIS_MIRROR) -> str:
+    """A folder holding the real ``davisinteractive`` 1.0.4 sources, for ``sys.path``.
+
+    ``davis_dir`` when given (it must hold ``davisinteractive/utils/scribbles.py``), else the package
+    unpacked from the git mirror's tag into ``folder``.
+
+    Raises:
+        FileNotFoundError: If neither is available.
+    """
     if davis_dir is not None:
         if not (davis_dir / "davisinteractive" / "utils" / "scribbles.py").is_file():
             raise FileNotFoundError(f"--davis-dir {davis_dir} has no davisinteractive/utils/scribbles.py")
         return str(davis_dir)
     if not mirror.is_dir():
         raise FileNotFoundError(
-            f"davis-interactive is needed by the authors' IPN: no git mirror at {mirror}; pass --davis-dir"
+            f"davis-interactive is needed by the authors' code: no git mirror at {mirror}; pass --davis-dir"
         )
     archive = subprocess.run(
         ["git", f"--git-dir={mirror}", "archive", DAVIS_TAG, "davisinteractive"],
@@ -106,7 +114,7 @@ def authors_ipn(
     with tempfile.TemporaryDirectory(prefix="ipn-authors-") as tmp:
         folder = Path(tmp)
         _write_torchvision(folder)
-        paths = [str(authors_dir), str(folder), _unpack_davis(folder, davis_dir, mirror)]
+        paths = [str(authors_dir), str(folder), unpack_davis(folder, davis_dir, mirror)]
         for name, builtin in aliases.items():  # removed in NumPy 2; davis-interactive uses them
             setattr(np, name, builtin)
         sys.path[:0] = paths

@@ -138,19 +138,33 @@ def _video(folder: Path, num_frames: int, height: int, width: int):
     return max(videos, key=lambda v: v.num_objects)
 
 
-def equivalence(authors_dir: Path, rounds: int, num_frames: int, size: tuple[int, int], dtype) -> list[dict]:
-    """Play ``rounds`` rounds through the authors' code and the native backend; compare each round."""
+def equivalence(
+    authors_dir: Path,
+    rounds: int,
+    num_frames: int,
+    size: tuple[int, int],
+    dtype,
+    pixel_rule: str = "davis",
+    davis_dir: Path | None = None,
+) -> list[dict]:
+    """Play ``rounds`` rounds through the authors' code and the native backend; compare each round.
+
+    The authors' side draws scribbles with davis-interactive's ``scribbles2mask`` (the adapter, as
+    IVOS-W); the native side with ``pixel_rule`` (its default, ``"davis"``, is that rasteriser).
+    """
     from vos_recommender.backends.authors.manet import MANetBackend
     from vos_recommender.backends.native.manet import NativeMANetBackend
     from vos_recommender.interaction.robot import InteractiveRobot
 
-    with tempfile.TemporaryDirectory(prefix="manet-eq-") as tmp, authors_runtime():
+    with tempfile.TemporaryDirectory(prefix="manet-eq-") as tmp, authors_runtime(davis_dir):
         video = _video(Path(tmp), num_frames, *size)
         weights = Path(tmp, "save_step_80000.pth")
         atomic_torch_save(random_state(build_authors_model(authors_dir), _images(video.frames[:4])), weights)
         authors = MANetBackend(authors_dir, weights, device="cpu", input_size=size)
         # One frame per forward pass, as the authors' loader does, so both embed with the same kernels.
-        native = NativeMANetBackend(weights, "cpu", "released", input_size=size, dtype=dtype, batch_size=1)
+        native = NativeMANetBackend(
+            weights, "cpu", "released", input_size=size, dtype=dtype, batch_size=1, pixel_rule=pixel_rule
+        )
         if dtype == torch.float64:
             authors.model.double()
             extract = authors.model.extract_feature
@@ -244,12 +258,27 @@ def _markdown(report: dict) -> str:
         "# Native MANet vs the authors' code",
         "",
         f"Authors' code: {report['repository']} @ {report['commit']}. Video: {report['video']}; "
-        "random weights shared by both (strict load into the native model).",
+        "random weights shared by both (strict load into the native model). Scribbles: the authors' "
+        "side through davis-interactive 1.0.4's `scribbles2mask` (as IVOS-W), the native side with "
+        f"`pixel_rule={report.get('native_pixel_rule', 'davis')!r}`.",
         "",
     ]
     for dtype, rows in report["equivalence"].items():
         lines += [
             f"## {dtype}",
+            "",
+            "| round | frame | strokes | max abs diff (probs) | same label |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['round']} | {r['frame']} | {r['strokes']} | {r['max_abs_diff']:.2e} | "
+            f"{100 * r['same_label']:.3f} % |"
+            for r in rows
+        ]
+        lines.append("")
+    for dtype, rows in report.get("equivalence_inverse_rule", {}).items():
+        lines += [
+            f"## {dtype}, native side with the project's `pixel_rule='inverse'` (its default before)",
             "",
             "| round | frame | strokes | max abs diff (probs) | same label |",
             "|---|---|---|---|---|",
@@ -288,6 +317,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"))
     parser.add_argument("--no-float64", action="store_true", help="skip the float64 comparison")
+    parser.add_argument("--no-float32", action="store_true", help="skip the float32 comparison")
+    parser.add_argument(
+        "--native-pixel-rule",
+        default="davis",
+        choices=("davis", "inverse"),
+        help="how the native backend draws scribbles (the authors' side always uses scribbles2mask)",
+    )
+    parser.add_argument("--davis-dir", type=Path, default=None, help="folder holding davisinteractive/")
     parser.add_argument("--timing", action="store_true", help="also time rounds at 854 x 480")
     parser.add_argument("--timing-only", action="store_true", help="add timings to the existing results")
     parser.add_argument("--timing-frames", type=int, default=10)
@@ -302,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not (args.authors_dir / "networks" / "IntVOS.py").is_file():
         parser.error(f"--authors-dir {args.authors_dir} does not hold networks/IntVOS.py")
-    with authors_runtime():
+    with authors_runtime(args.davis_dir):
         atomic_write_text(MANIFEST, _manifest_text(manifest(build_authors_model(args.authors_dir))))
     print(f"wrote {MANIFEST}")
     if args.manifest_only:
@@ -318,9 +355,18 @@ def main(argv: list[str] | None = None) -> dict:
             "video": f"generated, {args.frames} frames, {size[0]} x {size[1]}, {args.rounds} rounds",
             "equivalence": {},
         }
-        dtypes = [torch.float32] + ([] if args.no_float64 else [torch.float64])
+        report["native_pixel_rule"] = args.native_pixel_rule
+        dtypes = ([] if args.no_float32 else [torch.float32]) + ([] if args.no_float64 else [torch.float64])
         for dtype in dtypes:
-            rows = equivalence(args.authors_dir, args.rounds, args.frames, size, dtype)
+            rows = equivalence(
+                args.authors_dir,
+                args.rounds,
+                args.frames,
+                size,
+                dtype,
+                args.native_pixel_rule,
+                args.davis_dir,
+            )
             report["equivalence"][str(dtype).replace("torch.", "")] = rows
     if args.timing or args.timing_only:
         load = os.getloadavg()[0]

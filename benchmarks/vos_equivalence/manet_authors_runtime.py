@@ -5,10 +5,12 @@ Nothing in the authors' folder is edited. While :func:`authors_runtime` is activ
 * ``torch.Tensor.cuda`` and ``nn.Module.cuda`` return their object unchanged (the code calls
   ``.cuda()`` unconditionally in ``_selected_pixel`` and ``nearest_neighbor_features_per_object``);
 * NumPy's removed aliases (``np.int``, ``np.float``, ``np.object``) exist again;
-* a temporary folder on ``sys.path`` provides the two modules ``dataloaders/custom_transforms_f.py``
-  imports and the evaluation path never calls: ``torchvision.transforms.functional`` and
-  ``davisinteractive.utils.operations.bresenham`` (both raise if called). torchvision cannot be
-  installed beside this torch, and davis-interactive is not a dependency.
+* a temporary folder on ``sys.path`` provides ``torchvision.transforms.functional``, which
+  ``dataloaders/custom_transforms_f.py`` imports and the evaluation path never calls (it raises if
+  called; torchvision cannot be installed beside this torch);
+* the real davis-interactive 1.0.4 is put on ``sys.path`` (unpacked from its git mirror, or a folder
+  given as ``davis_dir``): the adapter draws scribbles with its ``scribbles2mask`` as IVOS-W does, and
+  ``custom_transforms_f.py`` imports its ``bresenham``.
 
 MANet needs no correlation package here: its released ``IntVOS.py`` has ``USE_CORRELATION_COST =
 False`` and computes local distances with ``F.unfold``. Sync batchnorm runs as plain batchnorm in eval
@@ -32,6 +34,8 @@ from torch import nn
 from vos_recommender.backends.authors.code import AuthorsCode
 from vos_recommender.backends.authors.manet import manet_config
 
+from .ipn_authors_runtime import unpack_davis
+
 __all__ = ["AUTHORS_COMMIT", "AUTHORS_REPOSITORY", "authors_runtime", "build_authors_model"]
 
 AUTHORS_REPOSITORY = "lightas/CVPR2020_MANet"
@@ -44,19 +48,13 @@ _STUBS = {
         "def __getattr__(name):\n"
         "    raise AttributeError(f'torchvision stand-in: transforms.functional.{name} is not provided')\n"
     ),
-    "davisinteractive/__init__.py": "",
-    "davisinteractive/utils/__init__.py": "",
-    "davisinteractive/utils/operations.py": (
-        "def bresenham(*args, **kwargs):\n"
-        "    raise NotImplementedError('davisinteractive stand-in: bresenham is not used at test time')\n"
-    ),
 }
 _NUMPY_ALIASES = {"int": int, "float": float, "object": object}  # np.bool is back in NumPy 2
 
 
 @contextlib.contextmanager
-def authors_runtime() -> Iterator[None]:
-    """Apply the CPU patches and stand-in modules; undo them all on exit."""
+def authors_runtime(davis_dir: Path | None = None) -> Iterator[None]:
+    """Apply the CPU patches and stand-in modules, with the real davis-interactive; undo them all on exit."""
     saved_modules = {name: sys.modules.get(name) for name in ("torchvision", "davisinteractive")}
     added_aliases = [name for name in _NUMPY_ALIASES if name not in np.__dict__]
     tensor_cuda, module_cuda = torch.Tensor.cuda, nn.Module.cuda
@@ -65,7 +63,8 @@ def authors_runtime() -> Iterator[None]:
             path = Path(stub_dir, rel)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        sys.path.insert(0, stub_dir)
+        davis_path = unpack_davis(Path(stub_dir), davis_dir)
+        sys.path[:0] = [stub_dir, davis_path]
         for name in added_aliases:
             setattr(np, name, _NUMPY_ALIASES[name])
         torch.Tensor.cuda = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
@@ -77,6 +76,8 @@ def authors_runtime() -> Iterator[None]:
             for name in added_aliases:
                 delattr(np, name)
             sys.path.remove(stub_dir)
+            if davis_path in sys.path:
+                sys.path.remove(davis_path)
             for name in list(sys.modules):
                 root = name.split(".")[0]
                 if root in saved_modules and sys.modules[name] is not saved_modules.get(name):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.vos.fake_authors import use_fake_davisinteractive
 from vos_recommender.backends import BackendNotAvailableError, build_backend
 from vos_recommender.backends.authors import AuthorsCode
 from vos_recommender.interaction.scribbles import empty_scribble
@@ -107,7 +108,10 @@ def test_ipn_adapter_contract(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- MANet
-def test_manet_adapter_contract(tmp_path):
+def test_manet_adapter_contract(tmp_path, monkeypatch):
+    use_fake_davisinteractive(
+        monkeypatch
+    )  # the adapter draws scribbles with davisinteractive's scribbles2mask
     intvos = AuthorsCode(FAKE / "manet", "fake", [], injected=_manet_config_module()).import_module(
         "networks.IntVOS"
     )

@@ -14,12 +14,19 @@ import numpy as np
 import pytest
 import torch
 
+from tests.vos.fake_authors import use_fake_davisinteractive
 from vos_recommender.backends import BackendNotAvailableError, build_backend
 from vos_recommender.backends.authors import AuthorsCode, manet_config
 from vos_recommender.backends.authors.manet import MAX_FRAMES, MAX_ROUNDS
 from vos_recommender.interaction.scribbles import empty_scribble
 
 FAKE = Path(__file__).parent / "fake_authors" / "manet"
+
+
+@pytest.fixture(autouse=True)
+def davisinteractive(monkeypatch):
+    """The adapter imports davisinteractive's scribbles2mask: a stand-in (tests/vos/fake_authors/davis)."""
+    return use_fake_davisinteractive(monkeypatch)
 
 
 def _weights(tmp_path: Path) -> Path:
@@ -92,3 +99,30 @@ def test_numpy_aliases_exist_only_while_the_authors_code_runs(tmp_path):
     backend.start_video(np.zeros((2, 16, 16, 3), dtype=np.uint8), 1)
     assert seen == [True, True]
     assert not hasattr(np, "int")
+
+
+def test_scribbles_are_drawn_by_davisinteractive_at_the_embedding_size(tmp_path, davisinteractive):
+    backend = _backend(tmp_path)
+    backend.start_video(np.zeros((3, 16, 16, 3), dtype=np.uint8), 1)
+    emb_h, emb_w = backend._embeddings.shape[-2:]
+    scribble = empty_scribble("toy", 3)
+    # x = 0.9 of the embedding width: davisinteractive's floor(x * (w - 1)), not round(x * w).
+    scribble["scribbles"][1] = [{"path": [[0.9, 0.5]], "object_id": 1, "start_time": 0, "end_time": 1}]
+    backend.interact(scribble, 1)
+    assert davisinteractive.CALLS == [(emb_h, emb_w)]
+    label = backend.code.modules["networks.IntVOS"].LABELS[-1]
+    assert label.shape == (1, 1, emb_h, emb_w)
+    row, col = int(0.5 * (emb_h - 1)), int(0.9 * (emb_w - 1))
+    assert label[0, 0, row, col] == 1 and int((label == 1).sum()) == 1
+
+
+def test_missing_davisinteractive_is_named(tmp_path, monkeypatch):
+    import sys
+
+    for name in [n for n in sys.modules if n.startswith("davisinteractive.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "davisinteractive", None)  # import fails as if not installed
+    with pytest.raises(
+        BackendNotAvailableError, match=r"scribbles2mask.*pip install davisinteractive==1\.0\.4"
+    ):
+        _backend(tmp_path)

@@ -12,12 +12,7 @@ from tests.vos.generated import generated_videos
 from tests.vos.test_native_ipn import manifest_state
 from vos_recommender.backends import BACKENDS, build_backend
 from vos_recommender.backends.native.ipn import NativeIPNBackend, soft_aggregate
-from vos_recommender.backends.native.ipn_scribbles import (
-    blend_weights,
-    bresenham_line,
-    davis_rasterize,
-    object_scribble_maps,
-)
+from vos_recommender.backends.native.ipn_scribbles import blend_weights, object_scribble_maps
 from vos_recommender.interaction.robot import InteractiveRobot
 
 
@@ -92,22 +87,6 @@ def test_wrong_checkpoint_is_named_with_its_bad_keys(tmp_path):
         NativeIPNBackend(weights=tmp_path / "empty")
     with pytest.raises(ValueError, match="config must be one of"):
         NativeIPNBackend(config="tiny")
-
-
-def test_bresenham_follows_davis_interactive():
-    # davis-interactive's loop on (0, 0) -> (4, 2): steps in y when its error term is >= 0.
-    line = bresenham_line(np.array([0, 0]), np.array([4, 2]))
-    assert line.tolist() == [[0, 0], [1, 1], [2, 1], [3, 2], [4, 2]]
-    steep = bresenham_line(np.array([5, 9]), np.array([3, 2]))
-    assert steep[0].tolist() == [5, 9] and steep[-1].tolist() == [3, 2] and len(steep) == 8
-    assert np.abs(np.diff(steep, axis=0)).max() == 1
-    assert bresenham_line(np.array([2, 3]), np.array([2, 3])).tolist() == [[2, 3]]
-
-
-def test_davis_rasterize_scales_by_size_minus_one():
-    canvas = davis_rasterize([([[0.0, 0.0], [1.0, 1.0]], 2), ([[1.0, 0.0]], 0)], 5, 9)
-    assert canvas[0, 0] == 2 and canvas[4, 8] == 2 and canvas[0, 8] == 0
-    assert (canvas >= 0).sum() == 10  # 9 diagonal pixels + 1 point
 
 
 def test_object_scribble_maps_use_background_strokes_only_on_previous_foreground():

@@ -137,3 +137,39 @@ def test_davis_inputs_are_checked() -> None:
         davis_summary(TWO_JF, [[5.0, -1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="S x R"):
         davis_time_budget([1.0, 2.0])
+
+
+def test_apply_time_out_by_hand() -> None:
+    from vos_recommender.metrics import apply_time_out
+
+    jf = [[0.2, 0.5, 0.9], [0.3, 0.6, 0.7]]
+    times = [[10.0, 10.0, 10.0], [30.0, 1.0, 1.0]]
+    out_jf, out_times = apply_time_out(jf, times, max_t=25.0, objects=[1, 1])
+    # Sample 1 ends round 3 at 30 s > 25 s: refused, keeps 0.5 at 0 s. Sample 2's first round already
+    # ends at 30 s: nothing is evaluated (J&F 0), and the later rounds are refused with it.
+    np.testing.assert_allclose(out_jf, [[0.2, 0.5, 0.5], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(out_times, [[10.0, 10.0, 0.0], [0.0, 0.0, 0.0]])
+    # Two objects double the time-out.
+    np.testing.assert_allclose(apply_time_out(jf, times, 25.0, [2, 2])[0], jf)
+    for bad in (0.0, -1.0, float("nan"), True, "20"):
+        with pytest.raises(ValueError, match="max_t"):
+            apply_time_out(jf, times, bad)
+
+
+def test_time_auc_of_samples_uses_davis_budget_not_the_averaged_curves() -> None:
+    # One averaged curve has lost the longest single round (20 s of sample B): its own default budget is
+    # 2 x its longest averaged round (15 s); davisinteractive's, which time_auc of the samples uses, 2 x 20 s.
+    averaged = average_curves(TWO_JF, TWO_TIMES, TWO_OBJECTS)
+    assert time_curve(*averaged)[0][-1] == pytest.approx(2 * 15.0)
+    assert time_auc(TWO_JF, TWO_TIMES, objects=TWO_OBJECTS) == pytest.approx(25.8333333 / 40)
+    assert time_auc(*averaged) != pytest.approx(25.8333333 / 40)
+    assert jf_at_time(TWO_JF, TWO_TIMES, 60.0, objects=TWO_OBJECTS) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="cumulative"):
+        time_auc(TWO_JF, TWO_TIMES, cumulative=True)
+
+
+def test_time_out_of_one_run() -> None:
+    # One run of one object, rounds of 10 s: with max_t = 25 s the third round (30 s) is refused and
+    # the budget is 25 s: area 10 * 0.2 / 2 + 10 * 0.7 / 2 + 5 * 0.5 = 7.0 -> 0.28.
+    assert time_auc([0.2, 0.5, 0.9], [10.0, 10.0, 10.0], max_t=25.0) == pytest.approx(7.0 / 25.0)
+    assert jf_at_time([0.2, 0.5, 0.9], [10.0, 10.0, 10.0], 60.0, max_t=25.0) == pytest.approx(0.5)

@@ -193,10 +193,15 @@ def test_per_frame_jf_absent_object_and_void() -> None:
     gt[:, 15:, 15:] = 255
     pred = np.zeros_like(gt)
     pred[0, 2:8, 2:8] = 1
-    pred[:, 15:, 15:] = 1  # predictions inside void do not count
-    result = per_frame_jf(gt, pred, num_objects=1)
+    pred[:, 15:, 15:] = 1  # predicted over the void block
+    # void_rule="ignore": predictions inside void do not count.
+    result = per_frame_jf(gt, pred, num_objects=1, void_rule="ignore")
     np.testing.assert_allclose(result["J"][:, 0], [1.0, 1.0])
     np.testing.assert_allclose(result["F"][:, 0], [1.0, 1.0])
+    # The default, davisinteractive's: the 25 void pixels predicted as the object are false positives.
+    counted = per_frame_jf(gt, pred, num_objects=1)
+    np.testing.assert_allclose(counted["J"][:, 0], [36 / 61, 0.0])
+    assert counted["F"][0, 0] < 1.0 and counted["F"][1, 0] == 0.0
     with pytest.raises(ValueError):
         per_frame_jf(gt, pred[:1])
     with pytest.raises(ValueError):

@@ -260,3 +260,33 @@ def test_backend_errors_name_the_problem(tmp_path):
 
     with pytest.raises(BackendNotAvailableError, match="missing.pth"):
         NativeMANetBackend(tmp_path / "missing.pth", config="cpu")
+    with pytest.raises(ValueError, match="pixel_rule"):
+        NativeMANetBackend(config="cpu", pixel_rule="round")
+
+
+@pytest.mark.parametrize("pixel_rule", ["davis", "inverse"])
+def test_backend_draws_scribbles_with_the_authors_rasteriser_by_default(pixel_rule):
+    from vos_recommender.interaction.scribbles import rasterize_scribble
+
+    frames = np.random.default_rng(0).integers(0, 255, (T, H, W, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match="random"):
+        kwargs = {} if pixel_rule == "davis" else {"pixel_rule": pixel_rule}
+        backend = build_backend("manet", config="cpu", input_size=(H, W), **kwargs)
+    backend.start_video(frames, NUM_OBJECTS, video_id="toy")
+    seen = []
+    logits = backend.model.interaction_logits
+
+    def recording(reference, drawn, *args):
+        seen.append(drawn.clone())
+        return logits(reference, drawn, *args)
+
+    backend.model.interaction_logits = recording
+    scribble = _scribble(2, {1: (10, 10), 2: (30, 40), 0: (40, 5)})
+    backend.interact(scribble, 2)
+    emb_h, emb_w = backend._embeddings.shape[-2:]
+    davis = torch.from_numpy(rasterize_scribble(scribble, 2, emb_h, emb_w).astype(np.int64))
+    inverse = torch.from_numpy(
+        rasterize_scribble(scribble, 2, emb_h, emb_w, pixel_rule="inverse").astype(np.int64)
+    )
+    expected, other = (davis, inverse) if pixel_rule == "davis" else (inverse, davis)
+    assert torch.equal(seen[0], rough_roi(expected)) and not torch.equal(seen[0], rough_roi(other))

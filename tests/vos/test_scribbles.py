@@ -20,6 +20,7 @@ from vos_recommender.interaction import (
     scribble_frame,
     scribble_points,
 )
+from vos_recommender.interaction.scribbles import bresenham_line, davis_rasterize
 
 # Written by hand in the layout of DAVIS-2017 `Scribbles/<seq>/001.json`: no "annotated_frame" key,
 # paths normalised by width and height, times in milliseconds.
@@ -39,11 +40,16 @@ def test_reads_real_davis_format(tmp_path: Path) -> None:
     assert annotated_frames(scribble) == [2]
     assert not is_empty(scribble)
     raster = rasterize_scribble(scribble, None, height=8, width=8)
-    # x = 0.25..0.75 of width 8 -> columns 2..6 on row 0.5 * 8 = 4.
-    assert (raster[4, 2:7] == 1).all()
-    assert (raster[0:3, 0] == 0).all()
+    # davisinteractive's rule: x = 0.25..0.75 of width 8 -> floor(x * 7) = columns 1..5 on row
+    # floor(0.5 * 7) = 3; the background stroke 0..0.25 -> rows 0..1 of column 0.
+    assert (raster[3, 1:6] == 1).all()
+    assert (raster[0:2, 0] == 0).all()
     assert set(np.unique(raster).tolist()) == {-1, 0, 1}
-    assert (raster == 1).sum() == 5
+    assert (raster == 1).sum() == 5 and (raster == 0).sum() == 2
+    inverse = rasterize_scribble(scribble, None, height=8, width=8, pixel_rule="inverse")
+    # The inverse rule: x * 8 = columns 2..6 on row 0.5 * 8 = 4; background rows 0..2.
+    assert (inverse[4, 2:7] == 1).all() and (inverse == 1).sum() == 5
+    assert (inverse[0:3, 0] == 0).all()
 
 
 def test_save_load_round_trip_and_atomic(tmp_path: Path) -> None:
@@ -115,7 +121,8 @@ def test_fuse_keeps_all_strokes_and_latest_frame() -> None:
     assert fused["annotated_frame"] == 3
     stack = rasterize_all(fused, 10, 10)
     assert stack.shape == (4, 10, 10)
-    assert stack[1, 1, 1] == 1 and stack[3, 2, 2] == 0 and (stack[[0, 2]] == -1).all()
+    # floor(0.1 * 9) = 0 and floor(0.2 * 9) = 1 (davisinteractive's rule).
+    assert stack[1, 0, 0] == 1 and stack[3, 1, 1] == 0 and (stack[[0, 2]] == -1).all()
     assert len(first["scribbles"][3]) == 0  # inputs untouched
     with pytest.raises(ValueError, match="sequences"):
         fuse_scribbles([first, empty_scribble("other", 4)])
@@ -163,10 +170,10 @@ def test_check_scribble_against_the_video() -> None:
         check_scribble(empty, num_frames=4, num_objects=1, source="first scribble", require_strokes=True)
 
 
-def test_pixel_rules_inverse_and_davis() -> None:
+def test_pixel_rules_davis_by_default_and_inverse() -> None:
     from vos_recommender.interaction.scribbles import PIXEL_RULES
 
-    assert PIXEL_RULES == ("inverse", "davis")
+    assert PIXEL_RULES == ("davis", "inverse")
     height, width = 48, 64
     # A robot stroke through pixel (col 10, row 20) and (col 13, row 20), written as x = col / W.
     scribble = empty_scribble("s", 1)
@@ -178,15 +185,51 @@ def test_pixel_rules_inverse_and_davis() -> None:
             "end_time": 1,
         }
     )
-    inverse = rasterize_scribble(scribble, 0, height, width)
+    inverse = rasterize_scribble(scribble, 0, height, width, pixel_rule="inverse")
     assert sorted(zip(*np.nonzero(inverse == 2))) == [(20, 10), (20, 11), (20, 12), (20, 13)]
     # davis-interactive truncates x * (W - 1): 10 * 63 / 64 = 9.84 -> 9, 20 * 47 / 48 = 19.58 -> 19.
     davis = rasterize_scribble(scribble, 0, height, width, pixel_rule="davis")
     assert sorted(zip(*np.nonzero(davis == 2))) == [(19, 9), (19, 10), (19, 11), (19, 12)]
+    np.testing.assert_array_equal(rasterize_scribble(scribble, 0, height, width), davis)
+    np.testing.assert_array_equal(rasterize_all(scribble, height, width)[0], davis)
+    assert scribble_points(scribble, 0, height, width)[0].tolist() == [[19, 9], [19, 12]]
+    assert scribble_points(scribble, 0, height, width, pixel_rule="inverse")[0].tolist() == [
+        [20, 10],
+        [20, 13],
+    ]
     # The far edge: x = 1 is clipped into the image by the inverse rule and lands on W - 1 with davis.
     edge = empty_scribble("s", 1)
     edge["scribbles"][0].append({"path": [[1.0, 1.0]], "object_id": 1, "start_time": 0, "end_time": 1})
+    assert rasterize_scribble(edge, 0, height, width, pixel_rule="inverse")[height - 1, width - 1] == 1
     assert rasterize_scribble(edge, 0, height, width)[height - 1, width - 1] == 1
-    assert rasterize_scribble(edge, 0, height, width, pixel_rule="davis")[height - 1, width - 1] == 1
     with pytest.raises(ValueError, match="pixel_rule"):
         rasterize_scribble(scribble, 0, height, width, pixel_rule="floor")
+
+
+def test_davis_rule_draws_davis_lines_and_thick_strokes() -> None:
+    # davis-interactive's Bresenham and OpenCV's line take different pixels on (0, 0) -> (4, 2)
+    # (1, 0) vs (1, 1) after truncation; the default rule is davis-interactive's, pixel for pixel.
+    scribble = empty_scribble("s", 1)
+    scribble["scribbles"][0].append(
+        {"path": [[0.0, 0.0], [4 / 8, 2 / 8]], "object_id": 1, "start_time": 0, "end_time": 1}
+    )
+    drawn = rasterize_scribble(scribble, 0, 9, 9)
+    assert sorted(zip(*np.nonzero(drawn == 1))) == [(0, 0), (1, 1), (1, 2), (2, 3), (2, 4)]
+    thick = rasterize_scribble(scribble, 0, 9, 9, thickness=3)
+    assert (thick == 1).sum() > (drawn == 1).sum() and thick[0, 0] == 1
+
+
+def test_bresenham_follows_davis_interactive():
+    # davis-interactive's loop on (0, 0) -> (4, 2): steps in y when its error term is >= 0.
+    line = bresenham_line(np.array([0, 0]), np.array([4, 2]))
+    assert line.tolist() == [[0, 0], [1, 1], [2, 1], [3, 2], [4, 2]]
+    steep = bresenham_line(np.array([5, 9]), np.array([3, 2]))
+    assert steep[0].tolist() == [5, 9] and steep[-1].tolist() == [3, 2] and len(steep) == 8
+    assert np.abs(np.diff(steep, axis=0)).max() == 1
+    assert bresenham_line(np.array([2, 3]), np.array([2, 3])).tolist() == [[2, 3]]
+
+
+def test_davis_rasterize_scales_by_size_minus_one():
+    canvas = davis_rasterize([([[0.0, 0.0], [1.0, 1.0]], 2), ([[1.0, 0.0]], 0)], 5, 9)
+    assert canvas[0, 0] == 2 and canvas[4, 8] == 2 and canvas[0, 8] == 0
+    assert (canvas >= 0).sum() == 10  # 9 diagonal pixels + 1 point

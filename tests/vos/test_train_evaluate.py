@@ -147,6 +147,43 @@ def test_summarise_reports_the_davis_form_and_names_the_per_sample_form() -> Non
     assert summary["jf_at_60s"]["mean"] == pytest.approx(100 * 5 / 6)
     assert summary["time_auc_per_sample"]["mean"] == pytest.approx(100 * (0.8 + 2 / 3) / 2)
     assert summary["jf_at_60s_per_sample"]["mean"] == pytest.approx(85.0)
+    assert summary["davis_max_t"] is None
+
+
+def test_summarise_applies_davis_time_out() -> None:
+    # max_t = 12 s per object: A (1 object) is refused its second round (ends at 15 s > 12 s), B (2 objects)
+    # its second too (40 s > 24 s); both keep their first J&F at no time. Averaged curve: 2/3 at 12.5 s;
+    # budget 12 s x 1.5 objects = 18 s; AUC = (12.5 / 2 + 5.5) * (2/3) / 18.
+    sessions = [
+        {"jf": [0.4, 0.9], "times": [5.0, 10.0], "objects": 1},
+        {"jf": [0.8, 0.8], "times": [20.0, 20.0], "objects": 2},
+    ]
+    summary = summarise(sessions, num_rounds=2, max_time=60.0, max_t=12.0)
+    assert summary["davis_max_time"] == pytest.approx(18.0) and summary["davis_max_t"] == 12.0
+    assert summary["time_auc"]["mean"] == pytest.approx(100 * (12.5 / 2 + 5.5) * (2 / 3) / 18)
+    assert summary["jf_at_60s"]["mean"] == pytest.approx(100 * 2 / 3)
+    # The round AUC and per-sample columns do not depend on the time-out.
+    assert summary["auc"] == summarise(sessions, num_rounds=2, max_time=60.0)["auc"]
+    # With sequence names the budget averages objects over distinct sequences (A twice: (1 + 2) / 2).
+    named = [
+        dict(sessions[0], sequence="a"),
+        dict(sessions[0], sequence="a"),
+        dict(sessions[1], sequence="b"),
+    ]
+    assert summarise(named, num_rounds=2, max_time=60.0, max_t=12.0)["davis_max_time"] == pytest.approx(18.0)
+    with pytest.raises(ValueError, match="max_t"):
+        summarise(sessions, num_rounds=2, max_time=60.0, max_t=-1.0)
+
+
+def test_max_t_is_an_evaluation_setting_checked_when_parsed() -> None:
+    from vos_recommender.config import parse_config
+    from vos_recommender.evaluate import EvalConfig
+
+    assert EvalConfig().max_t == 0.0  # no time-out: davisinteractive's default
+    assert parse_config(EvalConfig, ["--max-t", "20"])[0].max_t == 20.0
+    for bad in ("-3", "nan"):
+        with pytest.raises(ValueError, match=r"max_t \(--max-t\)"):
+            parse_config(EvalConfig, ["--max-t", bad])
 
 
 def test_generate_writes_synthetic_videos_only_when_asked(setup: dict[str, Path], monkeypatch) -> None:

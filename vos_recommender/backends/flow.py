@@ -166,7 +166,11 @@ class FlowBackend(VOSBackend):
         image = self.frames[frame]
         height, width = image.shape[:2]
         num_classes = self.num_objects + 1
-        strokes = rasterize_scribble(scribble, frame, height, width, thickness=self.scribble_thickness)
+        # Seeds on the pixels the strokes were drawn on (the inverse of x = column / W), not
+        # davisinteractive's rule, which moves them one pixel up and left (outside thin objects).
+        strokes = rasterize_scribble(
+            scribble, frame, height, width, thickness=self.scribble_thickness, pixel_rule="inverse"
+        )
         strokes[strokes > self.num_objects] = -1  # ids beyond the video's objects are ignored
         # Strokes of earlier rounds on this frame stay; new ones overwrite where they cross.
         accumulated = self._seed_labels.get(frame, np.full((height, width), -1, dtype=np.int32)).copy()

@@ -23,18 +23,24 @@ def spread(values: np.ndarray) -> tuple[float, float, float]:
     return mean, std, half
 
 
-def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) -> dict[str, Any]:
+def summarise(
+    sessions: list[dict[str, Any]], num_rounds: int, max_time: float, max_t: float | None = None
+) -> dict[str, Any]:
     """Metrics of a list of sessions (J&F values x100).
 
     ``auc`` and ``jf_last`` are per-sample values: mean, std and 95% CI half-width over sessions.
     ``time_auc`` and ``jf_at_60s`` follow the DAVIS service (one averaged curve, J&F weighted by object
-    count, its own budget), so they have no spread; ``time_auc_per_sample`` and ``jf_at_60s_per_sample``
-    are the per-sample form under ``max_time``.
+    count, its own budget, davisinteractive's time-out ``max_t`` when given), so they have no spread;
+    ``time_auc_per_sample`` and ``jf_at_60s_per_sample`` are the per-sample form under ``max_time``.
 
     Args:
-        sessions: Outputs of :func:`vos_recommender.evaluate.run_session` (``objects`` defaults to 1).
+        sessions: Outputs of :func:`vos_recommender.evaluate.run_session` (``objects`` defaults to 1;
+            a ``sequence`` or ``video`` name lets the time-out's budget average objects over sequences).
         num_rounds: Rounds R of the round AUC.
         max_time: Time budget of the per-sample time AUC.
+        max_t: davisinteractive's time-out in seconds per object for ``time_auc`` / ``jf_at_60s``
+            (see :func:`vos_recommender.metrics.davis_summary`); ``None``: none, davisinteractive's
+            default.
     """
     jf = [s["jf"] for s in sessions]
     times = [s["times"] for s in sessions]
@@ -50,9 +56,12 @@ def summarise(sessions: list[dict[str, Any]], num_rounds: int, max_time: float) 
     for key, values in per_sample.items():
         mean, std, half = spread(values)
         result[key] = {"mean": mean, "std": std, "ci95": half}
-    davis = davis_summary(jf, times, objects, t=60.0)
+    names = [s.get("sequence", s.get("video")) for s in sessions]
+    sequences = names if all(isinstance(name, str) for name in names) else None
+    davis = davis_summary(jf, times, objects, t=60.0, max_t=max_t, sequences=sequences)
     result["time_auc"] = {"mean": davis["auc"] * 100, "std": float("nan"), "ci95": float("nan")}
     result["jf_at_60s"] = {"mean": davis["jf_at_t"] * 100, "std": float("nan"), "ci95": float("nan")}
     result["davis_max_time"] = davis["max_time"]
+    result["davis_max_t"] = max_t
     result["mean_curve"] = (np.mean(jf, axis=0) * 100).tolist()
     return result

@@ -5,7 +5,10 @@ were predicted as something else, smooths that error region, takes its medial ax
 longest path of each sizeable part of it as a stroke of that label. This reproduces the algorithm of
 the DAVIS-2018 interactive track (Caelles et al., arXiv:1803.00557; robot defaults ``kernel_size=0.2``,
 ``max_kernel_radius=16``, ``min_nb_nodes=4``, ``nb_points=1000``) without its run-time clock: stroke
-times here are simulated, so the same inputs and seed always give the same scribble.
+times here are simulated, so the same inputs and seed always give the same scribble. By default it
+opens error regions and picks the worst frame as davisinteractive 1.0.4 does (its off-centre disk,
+void pixels counted in J); ``opening_rule="centred"`` and ``void_rule="ignore"`` are the project's
+variants.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import zlib
 import numpy as np
 
 from vos_recommender.interaction.scribbles import Scribble, empty_scribble
-from vos_recommender.interaction.skeleton import longest_paths, open_region, smooth_path
-from vos_recommender.metrics.jf import VOID_LABEL, db_eval_iou
+from vos_recommender.interaction.skeleton import OPENING_RULES, longest_paths, open_region, smooth_path
+from vos_recommender.metrics.jf import VOID_LABEL, VOID_RULES, db_eval_iou
 
 __all__ = ["InteractiveRobot"]
 
@@ -34,11 +37,18 @@ class InteractiveRobot:
             ``(seed, sequence, frame, masks)`` only.
         ms_per_pixel: Mean simulated drawing time per pixel of stroke length.
         pause_ms: Simulated pause between strokes.
+        opening_rule: How error regions are opened before skeletonising: ``"davis"`` (default, the
+            DAVIS robot's off-centre disk) or ``"centred"``; see
+            :data:`vos_recommender.interaction.skeleton.OPENING_RULES`.
+        void_rule: How void pixels count in the J that picks the worst frame: ``"count"`` (default,
+            davisinteractive's ``batched_jaccard``) or ``"ignore"``; see
+            :data:`vos_recommender.metrics.jf.VOID_RULES`.
     """
 
     #: Changes whenever the same inputs would give other strokes, so stored scribbles of an older robot
-    #: are not read back (2: regions that every opening erases give no stroke, as in the DAVIS robot).
-    ALGORITHM_VERSION = 2
+    #: are not read back (2: regions that every opening erases give no stroke, as in the DAVIS robot;
+    #: 3: the DAVIS robot's opening and void counting by default).
+    ALGORITHM_VERSION = 3
 
     def __init__(
         self,
@@ -49,6 +59,8 @@ class InteractiveRobot:
         seed: int = 0,
         ms_per_pixel: float = 3.0,
         pause_ms: float = 400.0,
+        opening_rule: str = "davis",
+        void_rule: str = "count",
     ) -> None:
         if not 0.0 <= kernel_size < 1.0:
             raise ValueError(f"kernel_size must lie in [0, 1), got {kernel_size}")
@@ -58,6 +70,12 @@ class InteractiveRobot:
             raise ValueError(f"min_nb_nodes must be >= 1, got {min_nb_nodes}")
         if nb_points < 2:
             raise ValueError(f"nb_points must be >= 2, got {nb_points}")
+        if opening_rule not in OPENING_RULES:
+            raise ValueError(f"opening_rule must be one of {OPENING_RULES}, got {opening_rule!r}")
+        if void_rule not in VOID_RULES:
+            raise ValueError(f"void_rule must be one of {VOID_RULES}, got {void_rule!r}")
+        self.opening_rule = opening_rule
+        self.void_rule = void_rule
         self.kernel_size = float(kernel_size)
         self.max_kernel_radius = float(max_kernel_radius)
         self.min_nb_nodes = int(min_nb_nodes)
@@ -88,7 +106,7 @@ class InteractiveRobot:
             error = self.error_region(pred, gt, obj_id)
             if not error.any():
                 continue
-            region = open_region(error, self.kernel_size, self.max_kernel_radius)
+            region = open_region(error, self.kernel_size, self.max_kernel_radius, rule=self.opening_rule)
             for path in longest_paths(region, self.min_nb_nodes):
                 strokes.append((obj_id, smooth_path(path, self.nb_points)))
         return strokes
@@ -108,7 +126,7 @@ class InteractiveRobot:
             pred_masks: ``T x H x W`` predicted labels.
             gt_masks: ``T x H x W`` ground-truth labels (0 = background, 255 = void).
             frame: Frame to correct. ``None`` picks the frame with the lowest object-averaged J, as
-                the DAVIS evaluation server does by default.
+                the DAVIS evaluation server does by default (void pixels as ``void_rule`` says).
             nb_objects: Number of objects; ``None`` takes the largest non-void id in ``gt_masks``.
 
         Returns:
@@ -127,7 +145,7 @@ class InteractiveRobot:
             labels = labels[labels != VOID_LABEL]
             nb_objects = int(labels.max()) if labels.size else 0
         if frame is None:
-            frame = self.worst_frame(pred_masks, gt_masks, nb_objects)
+            frame = self.worst_frame(pred_masks, gt_masks, nb_objects, self.void_rule)
         frame = int(frame)
         if not 0 <= frame < num_frames:
             raise IndexError(f"frame {frame} outside a sequence of {num_frames} frames")
@@ -153,11 +171,19 @@ class InteractiveRobot:
         return scribble
 
     @staticmethod
-    def worst_frame(pred_masks: np.ndarray, gt_masks: np.ndarray, nb_objects: int) -> int:
-        """Index of the frame with the lowest J averaged over objects (first one on ties)."""
+    def worst_frame(
+        pred_masks: np.ndarray, gt_masks: np.ndarray, nb_objects: int, void_rule: str = "count"
+    ) -> int:
+        """Index of the frame with the lowest J averaged over objects (first one on ties).
+
+        ``void_rule="count"`` compares void pixels like any other, as davisinteractive's
+        ``batched_jaccard``; ``"ignore"`` leaves them out.
+        """
+        if void_rule not in VOID_RULES:
+            raise ValueError(f"void_rule must be one of {VOID_RULES}, got {void_rule!r}")
         scores = []
         for t in range(gt_masks.shape[0]):
-            void = gt_masks[t] == VOID_LABEL
+            void = gt_masks[t] == VOID_LABEL if void_rule == "ignore" else None
             per_object = [
                 db_eval_iou(gt_masks[t] == k, pred_masks[t] == k, void) for k in range(1, nb_objects + 1)
             ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from vos_recommender.utils.atomic import atomic_write_json
 __all__ = [
     "PIXEL_RULES",
     "annotated_frames",
+    "bresenham_line",
+    "davis_rasterize",
     "empty_scribble",
     "fuse_scribbles",
     "is_empty",
@@ -213,20 +215,20 @@ def fuse_scribbles(scribbles: Iterable[Scribble]) -> Scribble:
     return fused
 
 
-#: How normalised stroke points map to pixels: ``"inverse"`` (default) ``round(x * W)``, the exact inverse of
-#: the robot's ``x = column / W``; ``"davis"``: davis-interactive's ``scribbles2mask``, ``floor(x * (W - 1))``.
-PIXEL_RULES = ("inverse", "davis")
+#: How normalised stroke points map to pixels: ``"davis"`` (default) davisinteractive 1.0.4's ``scribbles2mask``,
+#: ``floor(x * (W - 1))`` with its Bresenham lines; ``"inverse"``: ``round(x * W)``, the exact inverse of the robot's
+#: ``x = column / W``, with OpenCV lines.
+PIXEL_RULES = ("davis", "inverse")
 
 
-def _path_to_pixels(path: np.ndarray, height: int, width: int, pixel_rule: str = "inverse") -> np.ndarray:
+def _path_to_pixels(path: np.ndarray, height: int, width: int, pixel_rule: str = "davis") -> np.ndarray:
     """Map normalised ``[x, y]`` points to integer pixel ``(col, row)`` coordinates inside the image.
 
-    The robot writes ``x = col / width`` (the convention of the DAVIS robot), so ``"inverse"``
-    recovers its pixel exactly. davis-interactive's rasteriser instead truncates ``x * (width - 1)``,
-    which puts a robot point at ``col - 1`` for every ``col >= 1`` (one pixel up and left, everywhere in
-    the image): a one-pixel stroke drawn on a one-pixel-wide region would land beside it. The project
-    keeps the exact inverse on purpose and offers ``"davis"`` to reproduce davis-interactive's masks.
-    Points on or past the far edge are clipped into the image.
+    ``"davis"`` truncates ``x * (width - 1)`` as davisinteractive's ``scribbles2mask`` does, which puts
+    a robot point (``x = col / width``) at ``col - 1`` for every ``col >= 1`` (one pixel up and left):
+    a one-pixel stroke drawn on a one-pixel-wide region lands beside it. ``"inverse"`` rounds
+    ``x * width`` and so recovers the robot's pixel exactly. Points on or past the far edge are
+    clipped into the image.
 
     Raises:
         ValueError: If ``pixel_rule`` is not one of :data:`PIXEL_RULES`.
@@ -242,7 +244,57 @@ def _path_to_pixels(path: np.ndarray, height: int, width: int, pixel_rule: str =
     return pixels
 
 
-def rasterize_all(scribble: Scribble, height: int, width: int, thickness: int = 1) -> np.ndarray:
+def bresenham_line(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Integer pixels ``N x 2`` (x, y) from ``start`` to ``end``, both included, as davisinteractive draws them.
+
+    Along the major axis every pixel is visited; the minor coordinate after ``k`` steps is
+    ``floor((2 * minor * k + major) / (2 * major))``, i.e. ``k * minor / major`` rounded half up, the
+    closed form of davisinteractive's error-accumulating loop (which steps when the error is >= 0).
+    """
+    delta = end.astype(np.int64) - start.astype(np.int64)
+    sign = np.where(delta > 0, 1, -1)
+    span = np.abs(delta)
+    major_axis = 0 if span[0] > span[1] else 1
+    major, minor = span[major_axis], span[1 - major_axis]
+    steps = np.arange(major + 1, dtype=np.int64)
+    minor_steps = (2 * minor * steps + major) // (2 * major) if major > 0 else np.zeros_like(steps)
+    line = np.empty((major + 1, 2), dtype=np.int64)
+    line[:, major_axis] = start[major_axis] + steps * sign[major_axis]
+    line[:, 1 - major_axis] = start[1 - major_axis] + minor_steps * sign[1 - major_axis]
+    return line
+
+
+def davis_rasterize(strokes: Sequence[tuple[Any, int]], height: int, width: int) -> np.ndarray:
+    """davisinteractive's ``scribbles2mask`` for one frame: ``(path, value)`` strokes drawn in order.
+
+    Points are scaled by ``(W - 1, H - 1)`` and truncated, consecutive points joined by
+    :func:`bresenham_line`, later strokes overwrite earlier ones. Re-implemented (vectorised) because
+    that package pins NumPy < 1.24; equal to it on recorded robot scribbles
+    (``tests/vos/test_davis_reference.py``).
+
+    Args:
+        strokes: Normalised ``[[x, y], ...]`` paths with the value to write.
+        height: Image height.
+        width: Image width.
+
+    Returns:
+        ``H x W`` int64 image, ``-1`` where no stroke passes.
+    """
+    canvas = np.full((height, width), -1, dtype=np.int64)
+    for path, value in strokes:
+        points = np.asarray(path, dtype=np.float64).reshape(-1, 2)
+        if len(points) == 0:
+            continue
+        points = _path_to_pixels(points, height, width, "davis")
+        if len(points) > 1:
+            points = np.concatenate([bresenham_line(a, b) for a, b in zip(points[:-1], points[1:])])
+        canvas[points[:, 1], points[:, 0]] = value
+    return canvas
+
+
+def rasterize_all(
+    scribble: Scribble, height: int, width: int, thickness: int = 1, pixel_rule: str = "davis"
+) -> np.ndarray:
     """Rasterise every frame of a scribble (e.g. all rounds fused with :func:`fuse_scribbles`).
 
     Args:
@@ -250,17 +302,21 @@ def rasterize_all(scribble: Scribble, height: int, width: int, thickness: int = 
         height: Output height.
         width: Output width.
         thickness: Line thickness in pixels.
+        pixel_rule: See :func:`rasterize_scribble`.
 
     Returns:
         ``T x H x W`` int32 array, ``-1`` where no stroke passes.
     """
     return np.stack(
-        [rasterize_scribble(scribble, t, height, width, thickness) for t in range(len(scribble["scribbles"]))]
+        [
+            rasterize_scribble(scribble, t, height, width, thickness, pixel_rule)
+            for t in range(len(scribble["scribbles"]))
+        ]
     )
 
 
 def scribble_points(
-    scribble: Scribble, frame: int | None, height: int, width: int
+    scribble: Scribble, frame: int | None, height: int, width: int, pixel_rule: str = "davis"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates of all path points on one frame, without drawing lines between them.
 
@@ -269,6 +325,7 @@ def scribble_points(
         frame: Frame index; ``None`` uses :func:`scribble_frame`.
         height: Image height in pixels.
         width: Image width in pixels.
+        pixel_rule: One of :data:`PIXEL_RULES` (see :func:`rasterize_scribble`).
 
     Returns:
         ``(points, object_ids)``: an ``N x 2`` int array of ``(row, col)`` and the ``N`` object ids.
@@ -282,7 +339,7 @@ def scribble_points(
             path = np.asarray(stroke["path"], dtype=np.float64).reshape(-1, 2)
             if len(path) == 0:
                 continue
-            pix = _path_to_pixels(path, height, width)
+            pix = _path_to_pixels(path, height, width, pixel_rule)
             rows.append(pix[:, ::-1])
             ids.append(np.full(len(pix), int(stroke["object_id"]), dtype=np.int64))
     if not rows:
@@ -296,18 +353,23 @@ def rasterize_scribble(
     height: int,
     width: int,
     thickness: int = 1,
-    pixel_rule: str = "inverse",
+    pixel_rule: str = "davis",
 ) -> np.ndarray:
     """Draw the strokes of one frame into a label image.
 
-    Consecutive path points are joined by straight segments (OpenCV's ``polylines``, i.e. Bresenham
-    lines for ``thickness=1``), as the DAVIS tools do, so sparse paths still give connected strokes.
-    Later strokes overwrite earlier ones where they cross. Points map to pixels as
-    ``round(x * W), round(y * H)`` (clipped), the inverse of the robot's ``x = column / W``;
-    davis-interactive's own rasteriser truncates ``x * (W - 1)``, ``y * (H - 1)``, one pixel up and left
-    of that for robot points anywhere in the image (``pixel_rule="davis"`` reproduces it; see
-    :func:`_path_to_pixels` for why the default differs). Its Bresenham lines and OpenCV's may also
-    differ in which of two equally close pixels a diagonal step takes.
+    Consecutive path points are joined by straight segments, so sparse paths still give connected
+    strokes; later strokes overwrite earlier ones where they cross. Two rules, see :data:`PIXEL_RULES`:
+
+    * ``"davis"`` (default): davisinteractive 1.0.4's ``scribbles2mask`` (points truncated from
+      ``x * (W - 1)``, ``y * (H - 1)``; its Bresenham lines), pixel for pixel at ``thickness=1``
+      (:func:`davis_rasterize`). That is what the DAVIS tools, IPN and MANet feed their networks. A
+      robot point (``x = column / W``) lands one pixel up and left of its pixel.
+    * ``"inverse"``: ``round(x * W)``, ``round(y * H)``, the exact inverse of the robot's
+      ``x = column / W``, joined by OpenCV lines (which may take the other of two equally close pixels
+      on a diagonal step).
+
+    With ``thickness > 1`` both rules draw OpenCV lines of that width through their pixels
+    (davisinteractive has no thickness).
 
     Args:
         scribble: Scribble dictionary.
@@ -315,7 +377,7 @@ def rasterize_scribble(
         height: Output height in pixels.
         width: Output width in pixels.
         thickness: Line thickness in pixels.
-        pixel_rule: ``"inverse"`` (default) or ``"davis"``; see :data:`PIXEL_RULES`.
+        pixel_rule: ``"davis"`` (default) or ``"inverse"``.
 
     Returns:
         ``H x W`` int32 array: ``-1`` where no stroke passes, else the stroke's object id (0 = background).
@@ -334,7 +396,11 @@ def rasterize_scribble(
             return canvas
     if not 0 <= frame < len(scribble["scribbles"]):
         raise IndexError(f"frame {frame} outside a scribble with {len(scribble['scribbles'])} frames")
-    for stroke in scribble["scribbles"][frame]:
+    strokes = scribble["scribbles"][frame]
+    if pixel_rule == "davis" and int(thickness) <= 1:
+        drawn = davis_rasterize([(s["path"], int(s["object_id"])) for s in strokes], height, width)
+        return drawn.astype(np.int32)
+    for stroke in strokes:
         path = np.asarray(stroke["path"], dtype=np.float64).reshape(-1, 2)
         if len(path) == 0:
             continue

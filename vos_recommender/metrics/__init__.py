@@ -1,6 +1,7 @@
 """Segmentation quality (J, F, J&F) and its summaries over interaction rounds (AUC, J&F@60s)."""
 
 from vos_recommender.metrics.auc import (
+    apply_time_out,
     average_curves,
     average_curves_per_sample,
     davis_summary,
@@ -12,6 +13,7 @@ from vos_recommender.metrics.auc import (
     time_curve,
 )
 from vos_recommender.metrics.jf import (
+    VOID_RULES,
     boundary_map,
     boundary_tolerance,
     db_eval_boundary,
@@ -22,6 +24,8 @@ from vos_recommender.metrics.jf import (
 )
 
 __all__ = [
+    "VOID_RULES",
+    "apply_time_out",
     "average_curves",
     "average_curves_per_sample",
     "boundary_map",

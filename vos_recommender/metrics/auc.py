@@ -13,8 +13,11 @@ Two conventions exist and both are offered, each under its own name:
 
 For a data set, the DAVIS service summarises one averaged curve: J&F averaged over all (sample,
 object) rows, so a sequence with more objects weighs more; time averaged over samples; the budget the
-number of rounds times the longest single round of any sample. :func:`average_curves`,
-:func:`davis_time_budget` and :func:`davis_summary` follow those definitions. The project's earlier form,
+number of rounds times the longest single round of any sample, or with a time-out ``max_t`` (seconds
+per object) the mean object count of the sequences times ``max_t``, and a sample's rounds that end
+after ``max_t`` times its object count are not evaluated (they keep the last evaluated J&F, at no
+time). :func:`average_curves`, :func:`davis_time_budget` and :func:`davis_summary` follow those
+definitions, and :func:`time_auc` / :func:`jf_at_time` given every sample's rounds (``S x R``) do too. The project's earlier form,
 one time AUC per sample under a shared budget and then the mean over samples (each sample weighing the
 same), stays available as :func:`per_sample_time_summary`; on the same data the two differ (see
 ``docs/recommender.md``).
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "apply_time_out",
     "average_curves",
     "average_curves_per_sample",
     "davis_summary",
@@ -128,22 +132,51 @@ def time_auc(
     times: Sequence[float] | np.ndarray,
     max_time: float | None = None,
     cumulative: bool = False,
+    objects: Sequence[int] | np.ndarray | None = None,
+    max_t: float | None = None,
+    sequences: Sequence[str] | None = None,
 ) -> float:
     """DAVIS challenge AUC: area under J&F versus accumulated time, divided by the time budget.
 
+    Given one run (1-D ``jf_per_round`` and ``times``) this is that run's curve. Given every sample of
+    a data set (``S x R`` arrays of per-round seconds) it is the DAVIS service's AUC: the curve
+    averaged as :func:`average_curves` does and closed at davisinteractive's default budget (rounds x
+    the longest single round of any sample, or the time-out's budget with ``max_t``), as
+    :func:`davis_summary`. An already averaged curve has lost the longest single round, so its default
+    budget (rounds x its longest averaged round) is shorter than davisinteractive's: pass the samples.
+
     Args:
-        jf_per_round: J&F after each round.
-        times: Per-round seconds, or cumulative seconds with ``cumulative=True``.
-        max_time: Time budget; see :func:`time_curve`.
-        cumulative: Whether ``times`` are already cumulative.
+        jf_per_round: J&F after each round (``R``), or of every sample (``S x R``).
+        times: Per-round seconds (same shape), or cumulative seconds with ``cumulative=True`` (one run).
+        max_time: Time budget; ``None`` for davisinteractive's default (see :func:`time_curve`).
+        cumulative: Whether ``times`` are already cumulative (one run only).
+        objects: Objects per sample (``S x R`` input; see :func:`average_curves`).
+        max_t: davisinteractive's time-out in seconds per object (see :func:`davis_summary`).
+        sequences: Sequence name of every sample, for the time-out's budget (see :func:`davis_summary`).
 
     Returns:
         The normalised area in ``[0, 1]``; ``0`` when the budget is zero.
     """
+    if _is_samples(jf_per_round) or max_t is not None:
+        if cumulative:
+            raise ValueError("cumulative=True takes the times of one run; give per-round seconds for samples")
+        jf, tm = _as_samples(jf_per_round, times)
+        return davis_summary(jf, tm, objects, max_t=max_t, sequences=sequences, max_time=max_time)["auc"]
     time, jf = time_curve(jf_per_round, times, max_time, cumulative)
     if time.max() == 0:
         return 0.0
     return float(np.trapezoid(jf, x=time) / time.max())
+
+
+def _is_samples(values: object) -> bool:
+    return np.asarray(values, dtype=np.float64).ndim == 2
+
+
+def _as_samples(jf_per_round: object, times: object) -> tuple[np.ndarray, np.ndarray]:
+    """``S x R`` arrays; one run's 1-D rounds become one sample."""
+    jf = np.asarray(jf_per_round, dtype=np.float64)
+    tm = np.asarray(times, dtype=np.float64)
+    return (jf[None], tm[None]) if jf.ndim == 1 else (jf, tm)
 
 
 def jf_at_time(
@@ -152,23 +185,36 @@ def jf_at_time(
     t: float = 60.0,
     max_time: float | None = None,
     cumulative: bool = False,
+    objects: Sequence[int] | np.ndarray | None = None,
+    max_t: float | None = None,
+    sequences: Sequence[str] | None = None,
 ) -> float:
     """J&F at a given accumulated time (J&F@60s), by linear interpolation of the DAVIS curve.
 
     davis-interactive evaluates ``np.interp(60, time, jf)`` on the curve of :func:`time_curve`, so a
     time between two rounds gives a value between their J&F, and before the first round finishes the
-    value rises linearly from 0. Past the budget the last J&F holds.
+    value rises linearly from 0. Past the budget the last J&F holds. ``S x R`` samples give the DAVIS
+    service's averaged curve, as in :func:`time_auc`.
 
     Args:
-        jf_per_round: J&F after each round.
-        times: Per-round seconds, or cumulative seconds with ``cumulative=True``.
+        jf_per_round: J&F after each round (``R``), or of every sample (``S x R``).
+        times: Per-round seconds, or cumulative seconds with ``cumulative=True`` (one run).
         t: Time in seconds at which to read the curve.
         max_time: Time budget; see :func:`time_curve`.
         cumulative: Whether ``times`` are already cumulative.
+        objects: Objects per sample (``S x R`` input).
+        max_t: davisinteractive's time-out in seconds per object (see :func:`davis_summary`).
+        sequences: Sequence name of every sample (see :func:`davis_summary`).
 
     Returns:
         The interpolated J&F.
     """
+    if _is_samples(jf_per_round) or max_t is not None:
+        if cumulative:
+            raise ValueError("cumulative=True takes the times of one run; give per-round seconds for samples")
+        jf, tm = _as_samples(jf_per_round, times)
+        summary = davis_summary(jf, tm, objects, t=t, max_t=max_t, sequences=sequences, max_time=max_time)
+        return summary["jf_at_t"]
     time, jf = time_curve(jf_per_round, times, max_time, cumulative)
     return float(np.interp(t, time, jf))
 
@@ -246,35 +292,124 @@ def davis_time_budget(times: Sequence[Sequence[float]] | np.ndarray) -> float:
     return float(tm.shape[1] * tm.max())
 
 
+def apply_time_out(
+    jf_per_round: Sequence[Sequence[float]] | np.ndarray,
+    times: Sequence[Sequence[float]] | np.ndarray,
+    max_t: float,
+    objects: Sequence[int] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """davisinteractive's time-out: rounds that end after ``max_t`` x objects seconds are not evaluated.
+
+    ``DavisInteractiveSession.submit_masks`` refuses a submission made more than ``max_t`` seconds per
+    object after its sample started, and the service's summary fills every missing round with the
+    last evaluated round's J&F (0 before any) at a cost of 0 seconds.
+
+    Args:
+        jf_per_round: ``S x R`` J&F.
+        times: ``S x R`` per-round seconds.
+        max_t: Seconds per object (davisinteractive's ``max_time`` / ``max_t``).
+        objects: Objects per sample (default one each).
+
+    Returns:
+        ``(jf, times)`` with the timed-out rounds replaced.
+
+    Raises:
+        ValueError: If ``max_t`` is not a positive finite number, or on bad shapes.
+    """
+    jf, tm = _sample_matrices(jf_per_round, times)
+    if isinstance(max_t, bool) or not isinstance(max_t, (int, float)) or not np.isfinite(max_t) or max_t <= 0:
+        raise ValueError(f"max_t must be a positive number of seconds per object, got {max_t!r}")
+    counts = _object_counts(objects, jf.shape[0])
+    evaluated = np.cumsum(tm, axis=1) <= max_t * counts[:, None]
+    # Rounds after the first refused one are refused too (the session moves on to the next sample).
+    evaluated = np.cumprod(evaluated, axis=1).astype(bool)
+    out_jf, out_tm = jf.copy(), np.where(evaluated, tm, 0.0)
+    for row in range(jf.shape[0]):
+        last = 0.0
+        for col in range(jf.shape[1]):
+            if evaluated[row, col]:
+                last = jf[row, col]
+            else:
+                out_jf[row, col] = last
+    return out_jf, out_tm
+
+
+def _object_counts(objects: Sequence[int] | np.ndarray | None, samples: int) -> np.ndarray:
+    if objects is None:
+        return np.ones(samples)
+    counts = np.asarray(objects, dtype=np.float64).reshape(-1)
+    if counts.shape != (samples,) or np.any(counts < 1):
+        raise ValueError(f"objects must hold one count >= 1 per sample ({samples}), got {objects!r}")
+    return counts
+
+
 def davis_summary(
     jf_per_round: Sequence[Sequence[float]] | np.ndarray,
     times: Sequence[Sequence[float]] | np.ndarray,
     objects: Sequence[int] | np.ndarray | None = None,
     t: float = 60.0,
+    max_t: float | None = None,
+    sequences: Sequence[str] | None = None,
+    max_time: float | None = None,
 ) -> dict[str, Any]:
     """Time AUC and J&F@t of a data set as the DAVIS service computes them: from one averaged curve.
+
+    Without ``max_t`` the budget is :func:`davis_time_budget`. With ``max_t`` (davisinteractive's
+    time-out, seconds per object) the rounds past each sample's time-out are dropped as
+    :func:`apply_time_out` does and the budget is ``max_t`` times the mean object count of the
+    sequences (``EvaluationService.summarize_report``: ``avg_nb_objects * max_t``).
 
     Args:
         jf_per_round: ``S x R`` J&F of every sample.
         times: ``S x R`` per-round seconds.
         objects: Objects per sample (see :func:`average_curves`).
         t: Time of the J&F read-out (60 s in the challenge).
+        max_t: Time-out in seconds per object; ``None``: none (davisinteractive's default).
+        sequences: Sequence name of every sample. With ``max_t``, the mean object count is taken over
+            distinct sequences as davisinteractive does (over samples when not given; the two agree
+            when every sequence has as many samples).
+        max_time: An explicit budget instead of davisinteractive's.
 
     Returns:
         ``{"auc", "jf_at_t", "max_time", "time", "jf"}``: the area of the averaged curve divided by
-        :func:`davis_time_budget`, the curve interpolated at ``t``, the budget, and the curve itself.
+        the budget, the curve interpolated at ``t``, the budget, and the curve itself.
+
+    Raises:
+        ValueError: On bad shapes or values, or ``sequences`` that do not match the samples.
     """
-    jf, tm = average_curves(jf_per_round, times, objects)
-    budget = davis_time_budget(times)
+    jf, tm = _sample_matrices(jf_per_round, times)
+    counts = _object_counts(objects, jf.shape[0])
+    if max_t is None:
+        budget = davis_time_budget(tm)
+    else:
+        jf, tm = apply_time_out(jf, tm, max_t, counts)
+        budget = float(max_t) * _mean_objects_per_sequence(counts, sequences)
+    if max_time is not None:
+        budget = float(max_time)
+    mean_jf, mean_tm = average_curves(jf, tm, counts)
     # Each averaged round is at most the longest single round, so the averaged run fits the budget.
-    curve_time, curve_jf = time_curve(jf, tm, max_time=budget)
+    curve_time, curve_jf = time_curve(mean_jf, mean_tm, max_time=budget)
+    area = 0.0 if curve_time.max() == 0 else float(np.trapezoid(curve_jf, x=curve_time) / curve_time.max())
     return {
-        "auc": time_auc(jf, tm, max_time=budget),
+        "auc": area,
         "jf_at_t": float(np.interp(t, curve_time, curve_jf)),
         "max_time": budget,
         "time": curve_time.tolist(),
         "jf": curve_jf.tolist(),
     }
+
+
+def _mean_objects_per_sequence(counts: np.ndarray, sequences: Sequence[str] | None) -> float:
+    if sequences is None:
+        return float(counts.mean())
+    names = list(sequences)
+    if len(names) != len(counts):
+        raise ValueError(f"sequences must name every sample ({len(counts)}), got {len(names)} names")
+    per_sequence: dict[str, float] = {}
+    for name, count in zip(names, counts):
+        if per_sequence.setdefault(name, float(count)) != float(count):
+            raise ValueError(f"sequence {name!r} has samples with different object counts")
+    return float(np.mean(list(per_sequence.values())))
 
 
 def per_sample_time_summary(

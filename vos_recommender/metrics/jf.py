@@ -9,7 +9,11 @@ Segmentation" (CVPR 2016) and the DAVIS-2017 evaluation code:
   ``seg2bmap`` rule: a pixel is on the boundary when it differs from its right, lower or lower-right
   neighbour); a boundary pixel matches when the other boundary lies within a disk of radius
   ``ceil(bound_th * image diagonal)`` pixels (``bound_th = 0.008``).
-* Void pixels (label 255 in DAVIS annotations) are excluded from both measures.
+* Void pixels (label 255 in DAVIS annotations) never form an object. How they count is a named rule
+  (:data:`VOID_RULES`): ``"count"`` (the default) as davisinteractive 1.0.4's ``batched_jaccard`` and
+  ``batched_f_measure``, which compare ``gt == k`` with ``pred == k`` over the whole frame, so an
+  object predicted over void pixels loses J and F there; ``"ignore"`` removes void pixels from both
+  masks first, as the DAVIS-2017 semi-supervised evaluation does.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from skimage.morphology import disk
 
 __all__ = [
     "VOID_LABEL",
+    "VOID_RULES",
     "boundary_map",
     "boundary_tolerance",
     "db_eval_boundary",
@@ -33,6 +38,14 @@ __all__ = [
 ]
 
 VOID_LABEL = 255
+
+#: How void pixels count in J and F: ``"count"`` (davisinteractive's) or ``"ignore"``.
+VOID_RULES = ("count", "ignore")
+
+
+def _check_void_rule(void_rule: str) -> None:
+    if void_rule not in VOID_RULES:
+        raise ValueError(f"void_rule must be one of {VOID_RULES}, got {void_rule!r}")
 
 
 def db_eval_iou(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) -> float:
@@ -194,6 +207,7 @@ def per_frame_jf(
     num_objects: int | None = None,
     bound_th: float = 0.008,
     void_label: int | None = VOID_LABEL,
+    void_rule: str = "count",
 ) -> dict[str, np.ndarray]:
     """J, F and J&F for every frame and object of a video.
 
@@ -204,15 +218,19 @@ def per_frame_jf(
             ``gt_masks`` (void excluded), which must then hold every id ``1..O`` (DAVIS numbers
             objects consecutively; a missing id would score J = F = 1 for an object that is not there).
         bound_th: Boundary tolerance passed to :func:`db_eval_boundary`.
-        void_label: Ground-truth label treated as void; ``None`` disables void handling.
+        void_label: Ground-truth label that is void, never an object; ``None``: no void label.
+        void_rule: ``"count"`` (default, davisinteractive's: void pixels are compared like any other)
+            or ``"ignore"`` (removed from both masks); see :data:`VOID_RULES`.
 
     Returns:
         Dictionary with ``"J"`` and ``"F"`` (``T x O`` float arrays), ``"JF_object"`` (``T x O``,
         their mean) and ``"JF"`` (length ``T``: the mean of J and F averaged over objects).
 
     Raises:
-        ValueError: If the shapes differ, there is no object, or an inferred object count skips ids.
+        ValueError: If the shapes differ, there is no object, an inferred object count skips ids, or
+            ``void_rule`` is unknown.
     """
+    _check_void_rule(void_rule)
     gt_masks, pred_masks = _check_label_videos(gt_masks, pred_masks)
     if num_objects is None:
         present = object_ids_present(gt_masks, void_label)
@@ -228,7 +246,8 @@ def per_frame_jf(
     j_values = np.zeros((num_frames, num_objects), dtype=np.float64)
     f_values = np.zeros((num_frames, num_objects), dtype=np.float64)
     for t in range(num_frames):
-        void = gt_masks[t] == void_label if void_label is not None else None
+        ignore = void_label is not None and void_rule == "ignore"
+        void = gt_masks[t] == void_label if ignore else None
         if void is not None and not void.any():
             void = None
         for k in range(num_objects):
@@ -246,6 +265,7 @@ def jf_mean(
     num_objects: int | None = None,
     bound_th: float = 0.008,
     void_label: int | None = VOID_LABEL,
+    void_rule: str = "count",
 ) -> float:
     """Mean J&F of a video: the per-frame J&F (averaged over objects) averaged over frames.
 
@@ -255,8 +275,11 @@ def jf_mean(
         num_objects: Number of objects; ``None`` infers it from ``gt_masks``.
         bound_th: Boundary tolerance.
         void_label: Ground-truth void label, or ``None``.
+        void_rule: ``"count"`` (default) or ``"ignore"``; see :func:`per_frame_jf`.
 
     Returns:
         The mean J&F in ``[0, 1]``.
     """
-    return float(per_frame_jf(gt_masks, pred_masks, num_objects, bound_th, void_label)["JF"].mean())
+    return float(
+        per_frame_jf(gt_masks, pred_masks, num_objects, bound_th, void_label, void_rule)["JF"].mean()
+    )

@@ -12,6 +12,10 @@ Limits of the authors' code, checked up front here with a clear error instead of
   longer videos or a tenth round raise ``ValueError`` before the model runs;
 * NumPy's removed aliases (``np.int``, ``np.float``) it uses are defined only while its code runs.
 
+Scribbles are drawn as IVOS-W's ``eval_agent_manet.py`` draws them for MANet: davisinteractive's
+``scribbles2mask(scribbles, (emb_h, emb_w))`` of the round's scribbles, the annotated frame's plane,
+so ``davisinteractive`` (1.0.4, ``pip install davisinteractive==1.0.4``) must be importable.
+
 Its DeepLab backbone is built with ``pretrained=False``, so nothing is downloaded. The native
 re-implementation (``vos_recommender.backends.native.manet``, registered as ``manet``) has none of
 these limits.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -30,9 +34,8 @@ import numpy as np
 
 from vos_recommender.backends.authors.code import AuthorsCode, load_state_dict, require_file, torch_module
 from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend
-from vos_recommender.interaction.scribbles import rasterize_scribble
 
-__all__ = ["MAX_FRAMES", "MAX_ROUNDS", "MANetBackend", "manet_config"]
+__all__ = ["MAX_FRAMES", "MAX_ROUNDS", "MANetBackend", "davis_scribbles2mask", "manet_config"]
 
 #: Sizes of the authors' round memory (``repeat(104, ...)``, ``torch.zeros(104, 9)`` in ``IntVOS.py``).
 MAX_FRAMES = 104
@@ -51,6 +54,23 @@ def _numpy_aliases() -> Iterator[None]:
     finally:
         for name in added:
             delattr(np, name)
+
+
+def davis_scribbles2mask() -> Callable[..., np.ndarray]:
+    """davisinteractive's ``scribbles2mask``, the rasteriser IVOS-W feeds MANet with.
+
+    Raises:
+        BackendNotAvailableError: If davisinteractive cannot be imported.
+    """
+    try:
+        with _numpy_aliases():
+            from davisinteractive.utils.scribbles import scribbles2mask
+    except ImportError as err:
+        raise BackendNotAvailableError(
+            "MANet: IVOS-W draws MANet's scribbles with davisinteractive's scribbles2mask, which could not "
+            f"be imported ({err}); install davisinteractive 1.0.4 (pip install davisinteractive==1.0.4)"
+        ) from err
+    return scribbles2mask
 
 
 def _require_cuda_if_called(code_dir: os.PathLike | str, torch: Any) -> None:
@@ -136,6 +156,7 @@ class MANetBackend(VOSBackend):
         weights_path = require_file(weights, "MANet", "the checkpoint (weights=.../save_step_80000.pth)")
         torch = torch_module()
         _require_cuda_if_called(self.code.code_dir, torch)
+        self.scribbles2mask = davis_scribbles2mask()
         self.device = device
         self.input_size = tuple(int(v) for v in input_size)
         deeplab = self.code.import_module("networks.deeplab")
@@ -193,7 +214,9 @@ class MANetBackend(VOSBackend):
         first = state["n_interaction"] == 1
         seq = self.video_id or "video"
         emb_h, emb_w = self._embeddings.shape[-2:]
-        label = rasterize_scribble(scribble, frame, emb_h, emb_w)
+        with _numpy_aliases():  # scribbles2mask uses np.int / np.float
+            label = self.scribbles2mask(scribble, (int(emb_h), int(emb_w)))[frame]
+        # MANet's ToTensor: the label plane as float32, with batch and channel axes.
         scribble_label = torch.from_numpy(label.astype(np.float32))[None, None].to(self.device)
         if first:
             scribble_label = _rough_roi(scribble_label)

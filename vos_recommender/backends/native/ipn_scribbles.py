@@ -1,10 +1,9 @@
 """IPN's scribble inputs: DAVIS rasterisation, per-object positive / negative maps, and the round blend.
 
 The released IPN rasterises scribbles with davis-interactive's ``scribbles2mask`` (points scaled by
-``(W - 1, H - 1)`` and truncated, consecutive points joined by its Bresenham variant), which differs by a
-pixel from :func:`vos_recommender.interaction.scribbles.rasterize_scribble` (rounding by ``W``, OpenCV
-lines). The pixels decide the region of interest, so the native backend draws them exactly as
-davis-interactive does, re-implemented here (vectorised) because that package pins old NumPy.
+``(W - 1, H - 1)`` and truncated, consecutive points joined by its Bresenham variant); the pixels decide
+the region of interest, so the native backend draws them with
+:func:`vos_recommender.interaction.scribbles.davis_rasterize`, that rasteriser pixel for pixel.
 """
 
 from __future__ import annotations
@@ -15,48 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["bresenham_line", "blend_weights", "davis_rasterize", "object_scribble_maps"]
+from vos_recommender.interaction.scribbles import davis_rasterize
 
-
-def bresenham_line(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Integer pixels ``N x 2`` (x, y) from ``start`` to ``end``, both included, as davis-interactive.
-
-    Along the major axis every pixel is visited; the minor coordinate after ``k`` steps is
-    ``floor((2 * minor * k + major) / (2 * major))``, i.e. ``k * minor / major`` rounded half up, the
-    closed form of davis-interactive's error-accumulating loop (which steps when the error is >= 0).
-    """
-    delta = end.astype(np.int64) - start.astype(np.int64)
-    sign = np.where(delta > 0, 1, -1)
-    span = np.abs(delta)
-    major_axis = 0 if span[0] > span[1] else 1
-    major, minor = span[major_axis], span[1 - major_axis]
-    steps = np.arange(major + 1, dtype=np.int64)
-    minor_steps = (2 * minor * steps + major) // (2 * major) if major > 0 else np.zeros_like(steps)
-    line = np.empty((major + 1, 2), dtype=np.int64)
-    line[:, major_axis] = start[major_axis] + steps * sign[major_axis]
-    line[:, 1 - major_axis] = start[1 - major_axis] + minor_steps * sign[1 - major_axis]
-    return line
-
-
-def davis_rasterize(strokes: Sequence[tuple[Any, int]], height: int, width: int) -> np.ndarray:
-    """Draw ``(path, value)`` strokes in order into an ``H x W`` int64 image of ``-1``.
-
-    Args:
-        strokes: Normalised ``[[x, y], ...]`` paths with the value to write; later strokes overwrite.
-        height: Image height.
-        width: Image width.
-    """
-    canvas = np.full((height, width), -1, dtype=np.int64)
-    scale = np.array([width - 1, height - 1], dtype=np.float64)
-    for path, value in strokes:
-        points = np.asarray(path, dtype=np.float64).reshape(-1, 2)
-        if len(points) == 0:
-            continue
-        points = (points * scale).astype(np.int64)
-        if len(points) > 1:
-            points = np.concatenate([bresenham_line(a, b) for a, b in zip(points[:-1], points[1:])])
-        canvas[points[:, 1], points[:, 0]] = value
-    return canvas
+__all__ = ["blend_weights", "object_scribble_maps"]
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))

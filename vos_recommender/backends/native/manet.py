@@ -5,9 +5,11 @@ interpolation, ImageNet mean/std applied in BGR order: the authors' ``custom_tra
 OpenCV's BGR frames to a network normalised with RGB statistics, and the checkpoint expects it).
 Per round:
 
-1. the round's scribbles on the annotated frame are drawn at embedding resolution; in round 1 only a
-   box 20 pixels around them keeps its labels and everything outside it becomes background
-   (IVOS-W's ``rough_ROI``);
+1. the round's scribbles on the annotated frame are drawn at embedding resolution as the authors'
+   pipeline draws them (davisinteractive's ``scribbles2mask``, called by IVOS-W's
+   ``eval_agent_manet.py`` and MANet's ``test.py``; ``pixel_rule="davis"``); in round 1 only a box 20
+   pixels around them keeps its labels and everything outside it becomes background (IVOS-W's
+   ``rough_ROI``);
 2. the interaction head segments the annotated frame (with the previous round's labels from round 2);
 3. the propagation head segments the following frames to the end, then the preceding ones back to
    the start, each from its neighbour on the annotated frame's side, restarting from the annotated
@@ -29,7 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from vos_recommender.backends.base import BackendNotAvailableError, VOSBackend
-from vos_recommender.interaction.scribbles import rasterize_scribble
+from vos_recommender.interaction.scribbles import PIXEL_RULES, rasterize_scribble
 from vos_recommender.nets.manet import MANET_CONFIGS, MANet, MANetConfig, RoundMemory, load_manet_checkpoint
 
 __all__ = ["NativeMANetBackend", "rough_roi"]
@@ -73,11 +75,14 @@ class NativeMANetBackend(VOSBackend):
             configuration's (None there means the frames' own size).
         dtype: Computation dtype (float32; float64 for equivalence checks).
         batch_size: Frames embedded per forward pass.
+        pixel_rule: How scribbles are drawn at embedding resolution: ``"davis"`` (default, the authors'
+            ``scribbles2mask``, which the released weights were trained and evaluated with) or the
+            project's ``"inverse"``; see :func:`vos_recommender.interaction.scribbles.rasterize_scribble`.
 
     Raises:
         BackendNotAvailableError: If ``weights`` is given but is not a file.
         CheckpointMismatchError: If the checkpoint does not fit the configuration.
-        ValueError: On an unknown configuration name.
+        ValueError: On an unknown configuration name or ``pixel_rule``.
     """
 
     name = "manet"
@@ -92,8 +97,12 @@ class NativeMANetBackend(VOSBackend):
         input_size: tuple[int, int] | None = None,
         dtype: torch.dtype = torch.float32,
         batch_size: int = 4,
+        pixel_rule: str = "davis",
     ) -> None:
         super().__init__()
+        if pixel_rule not in PIXEL_RULES:
+            raise ValueError(f"pixel_rule must be one of {PIXEL_RULES}, got {pixel_rule!r}")
+        self.pixel_rule = pixel_rule
         if isinstance(config, str):
             if config not in MANET_CONFIGS:
                 raise ValueError(f"unknown MANet config {config!r}; choose from {sorted(MANET_CONFIGS)}")
@@ -166,7 +175,8 @@ class NativeMANetBackend(VOSBackend):
         embeddings, memory, labels = self._embeddings, self._memory, self._labels
         first = memory.next_round() == 1
         emb_h, emb_w = embeddings.shape[-2:]
-        drawn = torch.from_numpy(rasterize_scribble(scribble, frame, emb_h, emb_w).astype(np.int64))
+        drawn = rasterize_scribble(scribble, frame, emb_h, emb_w, pixel_rule=self.pixel_rule)
+        drawn = torch.from_numpy(drawn.astype(np.int64))
         drawn = drawn.to(self.device)
         if first:
             drawn = rough_roi(drawn)

@@ -9,6 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 
 CALLS = []
+#: The scribble labels ``int_seghead`` received, in order.
+LABELS = []
 
 
 def _one_hot(labels, num_classes, h, w):
@@ -47,6 +49,7 @@ class IntVOS(nn.Module):
         first_inter=True,
     ):
         CALLS.append(("int", frame_num[0], interaction_num, bool(first_inter), prev_round_label is None))
+        LABELS.append(ref_scribble_label.clone())
         _, _, h, w = ref_frame_embedding.shape
         num_classes = int(gt_ids[0]) + 1
         logits = self.inter_seghead.weight.view(()) * 8 * _one_hot(ref_scribble_label, num_classes, h, w)
