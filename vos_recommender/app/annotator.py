@@ -286,6 +286,7 @@ class Annotator:
             if entry is None:
                 raise AppInputError("nothing to undo")
             self.state.history.push_redo(entry["label"], self._swap(entry["parts"]))
+            self.save()  # after the push: the history names the files the undone change made
             return entry["label"]
 
     def redo(self) -> str:
@@ -301,10 +302,11 @@ class Annotator:
             if entry is None:
                 raise AppInputError("nothing to redo")
             self.state.history.push_undo(entry["label"], self._swap(entry["parts"]))
+            self.save()
             return entry["label"]
 
     def _swap(self, memento: dict[str, Any]) -> dict[str, Any]:
-        """Put ``memento`` back and save; returns the same parts as they were."""
+        """Put ``memento`` back (unsaved); returns the same parts as they were."""
         frames = tuple(int(t) for t in memento.get("drafts", {}))
         current = self.state.memento(tuple(memento), frames)
         self.state.restore(memento, self.session_dir)
@@ -312,7 +314,6 @@ class Annotator:
             self.runner.invalidate()  # the backend has seen other rounds than the session now holds
         if "masks_file" in memento:
             self.mask_version += 1
-        self.save(rounds_changed=False)
         return current
 
     def start_round(self, frame: int) -> Job:

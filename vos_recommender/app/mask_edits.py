@@ -9,7 +9,8 @@ An edit is a JSON dict the page sends::
 ``(row, col)`` has its centre at ``((col + 0.5) / W, (row + 0.5) / H)``), ``width`` is in frame pixels.
 Each op gives a region of the frame:
 
-* ``brush``: the polyline through the points with the given width (round ends; one point is a disk);
+* ``brush``: the pixels within half the width of the polyline through the points (round ends; one
+  point is a disk);
 * ``polygon``: the filled polygon through the points (at least 3; a lasso is a polygon of many points);
 * ``segment``: click-to-segment: a random walker (Grady, TPAMI 2006, as the ``flow`` backend segments
   scribbles) in a window around the one point, seeded with a disk of the given width as the object and
@@ -40,10 +41,12 @@ __all__ = ["MASK_EDIT_OPS", "MaskEdit", "apply_mask_edit", "check_mask_edit", "e
 MASK_EDIT_OPS = ("brush", "polygon", "segment")
 #: Points a polygon needs at least.
 MIN_POLYGON_POINTS = 3
-#: Click-to-segment works in a window of this fraction of the longer frame side around the click
-#: (at least ``SEGMENT_MIN_HALF`` pixels each way), which keeps it under a second at 854x480.
-SEGMENT_WINDOW_FRACTION = 0.2
+#: Click-to-segment works in a window of this fraction of the longer frame side each way around the click
+#: (at least ``SEGMENT_MIN_HALF`` pixels), resampled to at most ``SEGMENT_MAX_SIDE`` pixels a side for the
+#: walker, which keeps it well under a second at 854x480.
+SEGMENT_WINDOW_FRACTION = 0.3
 SEGMENT_MIN_HALF = 24
+SEGMENT_MAX_SIDE = 160
 #: Random-walker edge weight of click-to-segment (as the ``flow`` backend's default, on Lab / 100).
 SEGMENT_BETA = 2000.0
 # OpenCV drawing with sub-pixel coordinates: points are multiplied by 2**_SHIFT.
@@ -151,20 +154,28 @@ def segment_click(image: np.ndarray, point: np.ndarray, diameter: float) -> np.n
     top, bottom = max(0, row - half), min(height, row + half + 1)
     left, right = max(0, col - half), min(width, col + half + 1)
     crop = image[top:bottom, left:right]
-    seeds = np.zeros(crop.shape[:2], dtype=np.int32)
+    crop_h, crop_w = crop.shape[:2]
+    scale = min(1.0, SEGMENT_MAX_SIDE / max(crop_h, crop_w))
+    small_h, small_w = max(3, round(crop_h * scale)), max(3, round(crop_w * scale))
+    small = cv2.resize(crop, (small_w, small_h), interpolation=cv2.INTER_AREA) if scale < 1 else crop
+    seeds = np.zeros((small_h, small_w), dtype=np.int32)
     seeds[0, :] = seeds[-1, :] = seeds[:, 0] = seeds[:, -1] = 2  # background: the window's border
-    radius = max(1, int(round(diameter / 2)))
-    cv2.circle(seeds, (col - left, row - top), radius, 1, thickness=-1)
+    centre = (int((col - left + 0.5) * small_w / crop_w), int((row - top + 0.5) * small_h / crop_h))
+    cv2.circle(seeds, centre, max(1, int(round(diameter / 2 * scale))), 1, thickness=-1)
+    disk = np.zeros((crop_h, crop_w), dtype=np.uint8)
+    cv2.circle(disk, (col - left, row - top), max(1, int(round(diameter / 2))), 1, thickness=-1)
     region = np.zeros((height, width), dtype=bool)
     if not (seeds == 2).any():  # the disk covers the whole window
-        region[top:bottom, left:right] = seeds == 1
+        region[top:bottom, left:right] = disk > 0
         return region
-    features = (rgb2lab(crop.astype(np.float32) / 255.0) / 100.0).astype(np.float32)
+    features = (rgb2lab(small.astype(np.float32) / 255.0) / 100.0).astype(np.float32)
     probs = random_walker(
         features, seeds, beta=SEGMENT_BETA, mode="bf", channel_axis=-1, return_full_prob=True
     )
-    inside = np.nan_to_num(probs[0], nan=0.0) > 0.5
-    inside |= seeds == 1
+    object_prob = np.nan_to_num(probs[0], nan=0.0).astype(np.float32)
+    if scale < 1:
+        object_prob = cv2.resize(object_prob, (crop_w, crop_h), interpolation=cv2.INTER_LINEAR)
+    inside = (object_prob > 0.5) | (disk > 0)
     labels, _ = ndimage.label(inside)
     region[top:bottom, left:right] = labels == labels[row - top, col - left]
     return region
@@ -179,15 +190,13 @@ def edit_region(edit: MaskEdit, image: np.ndarray) -> np.ndarray:
     pixels = _pixels(edit.points, height, width)
     if edit.op == "polygon":
         cv2.fillPoly(canvas, [pixels], 1, lineType=cv2.LINE_8, shift=_SHIFT)
-    else:
-        thickness = max(1, int(round(edit.width)))
-        if len(pixels) == 1 or thickness == 1:
-            radius = int(round(edit.width / 2 * (1 << _SHIFT)))
-            for x, y in pixels:
-                cv2.circle(canvas, (int(x), int(y)), radius, 1, thickness=-1, shift=_SHIFT)
-        if len(pixels) > 1:
-            cv2.polylines(canvas, [pixels], False, 1, thickness=thickness, lineType=cv2.LINE_8, shift=_SHIFT)
-    return canvas.astype(bool)
+        return canvas.astype(bool)
+    # The brush: every pixel whose centre is within width / 2 of the path (OpenCV's thick lines are
+    # wider than asked), measured from the path drawn one pixel thin.
+    cv2.polylines(canvas, [pixels], False, 1, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
+    col, row = np.clip(np.round(pixels[0] / (1 << _SHIFT)).astype(int), 0, [width - 1, height - 1])
+    canvas[row, col] = 1  # a path of one point
+    return ndimage.distance_transform_edt(canvas == 0) <= edit.width / 2
 
 
 def apply_mask_edit(mask: np.ndarray, edit: MaskEdit, image: np.ndarray) -> np.ndarray:
