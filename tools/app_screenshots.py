@@ -92,6 +92,11 @@ def draw_stroke(page: Any, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def _settled(page: Any) -> None:
+    """Wait until the page's undo or redo request has been answered and shown."""
+    page.wait_for_function("() => !window.vosApp.undoRedo.busy")
+
+
 def _wait_run(page: Any, rounds: int, timeout: float = 120.0) -> dict:
     """Wait until the page shows ``rounds`` finished rounds and is idle; returns the API state."""
     page.wait_for_function(
@@ -151,10 +156,12 @@ def walkthrough(
         draw_stroke(page, [(0.5, 0.5), (0.55, 0.6), (0.6, 0.5)])
         edits["extra"] = page.evaluate(count)
         page.keyboard.press("z")
+        _settled(page)
         edits["undone"] = page.evaluate(count)
         page.keyboard.press("c")
         edits["cleared"] = page.evaluate(count)
         page.keyboard.press("z")
+        _settled(page)
         edits["restored"] = page.evaluate(count)
         if out is not None:
             page.screenshot(path=str(out / "app_scribble.png"))

@@ -238,7 +238,8 @@ def create_app(
     @app.put("/api/strokes/{t}")
     def strokes(t: int, body: StrokesBody):
         annotator = current()
-        return {"frame": t, "strokes": annotator.set_strokes(t, body.strokes)}
+        strokes = annotator.set_strokes(t, body.strokes)
+        return {"frame": t, "strokes": strokes, "history": annotator.state.history.summary()}
 
     @app.post("/api/masks/{t}/edit")
     def edit_mask(t: int, body: MaskEditBody):
