@@ -260,7 +260,7 @@ class Annotator:
             verb = (
                 "erase"
                 if checked.erase
-                else {"brush": "brush", "polygon": "polygon", "segment": "click"}[checked.op]
+                else {"brush": "brush", "polygon": "lasso fill", "segment": "click"}[checked.op]
             )
             self._record(f"{verb} on frame {frame}", ("masks_file", "edited"))
             if state.masks is None:

@@ -228,8 +228,8 @@ def test_undo_and_redo_strokes_edits_and_rounds_also_after_a_reload(app_video, t
         quality, recommendation = annotator.state.quality, annotator.state.recommendation
         annotator.edit_mask(2, {"op": "polygon", "object_id": 2, "points": _box(size, 30, 40, 60, 90)})
         after_edit = annotator.state.masks.copy()
-        assert annotator.snapshot()["history"]["undo"] == "polygon on frame 2"
-        assert annotator.undo() == "polygon on frame 2"
+        assert annotator.snapshot()["history"]["undo"] == "lasso fill on frame 2"
+        assert annotator.undo() == "lasso fill on frame 2"
         np.testing.assert_array_equal(annotator.state.masks, after_round)
         assert annotator.state.edited == []
         assert annotator.undo() == f"round on frame {frame}"
@@ -242,7 +242,7 @@ def test_undo_and_redo_strokes_edits_and_rounds_also_after_a_reload(app_video, t
         assert len(annotator.state.rounds) == 1 and annotator.state.drafts.get(frame) is None
         np.testing.assert_array_equal(annotator.state.masks, after_round)
         assert (annotator.state.quality, annotator.state.recommendation) == (quality, recommendation)
-        assert annotator.redo() == "polygon on frame 2"
+        assert annotator.redo() == "lasso fill on frame 2"
         np.testing.assert_array_equal(annotator.state.masks, after_edit)
         assert annotator.state.edited == [2]
         # The next round starts from the redone round and edit: the backend replays both.
