@@ -2,7 +2,8 @@
 
 ``python tools/app_screenshots.py --out docs`` generates a short video, serves the app on a free
 local port, adds the objects, scribbles on the recommended frame with mouse events, runs, corrects the next
-recommended frame, exports, and writes ``docs/app_*.png`` along the way. Needs ``playwright`` (Python) and
+recommended frame, exports, and writes ``docs/app_*.png`` along the way; then, in a second session, edits
+masks with the mask tools, undoes and redoes, zooms and pans (:func:`editing_walkthrough`). Needs ``playwright`` (Python) and
 a Chromium binary (``apt-get install chromium``; ``CHROMIUM`` names another one). Playwright's own browser
 download is not used.
 """
@@ -421,6 +422,16 @@ def main(argv: list[str] | None = None) -> None:
         annotator = open_annotator(AppConfig(session=str(Path(tmp) / "session")), str(frames))
         with serve(create_app(annotator=annotator)) as url:
             walkthrough(url, video, args.out)
+        annotator.close()
+        editing = open_annotator(AppConfig(session=str(Path(tmp) / "session_editing")), str(frames))
+
+        def read_mask(t: int) -> np.ndarray:
+            with editing.lock:
+                return editing.state.masks[t].copy()
+
+        with serve(create_app(annotator=editing)) as url:
+            editing_walkthrough(url, video, read_mask, args.out)
+        editing.close()
         bad = Path(tmp) / "empty"
         bad.mkdir()
         from vos_recommender.app.video import AppInputError, load_video

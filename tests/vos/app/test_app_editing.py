@@ -298,3 +298,26 @@ def test_the_api_edits_undoes_and_explains_refusals(app_video, tmp_path):
         refused = client.post("/api/masks/4/edit", json=edit)
         assert refused.status_code == 422
         assert "'ipn' backend cannot start from a mask edited by hand" in refused.json()["error"]
+
+
+def test_export_writes_the_scribbles_of_rounds_with_strokes_and_names_edited_frames(app_video, tmp_path):
+    from vos_recommender.app.export import export_davis
+    from vos_recommender.data.davis import DavisDataset
+
+    frames_dir, video = app_video
+    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+        annotator.edit_mask(
+            3, {"op": "polygon", "object_id": 1, "points": _box(video.masks.shape[1:], 20, 30, 50, 80)}
+        )
+        annotator.run_round(3)
+        frame, strokes = first_strokes(video)
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        info = export_davis(annotator.video, annotator.state, tmp_path / "out")
+        objects = json.loads((tmp_path / "out" / "objects.json").read_text())
+    assert info["scribbles"] == 1 and (objects["rounds"], objects["edited_frames"]) == ([3, frame], [3])
+    exported = DavisDataset(tmp_path / "out", split="val")[video.name]
+    assert [s["scribbles"][frame] for s in exported.scribbles] == [
+        annotator.state.rounds[1].scribble["scribbles"][frame]
+    ]
+    np.testing.assert_array_equal(exported.masks, annotator.state.masks)
