@@ -25,6 +25,7 @@ from vos_recommender.interaction.validation import check_scribble
 
 if TYPE_CHECKING:
     from vos_recommender.app.annotator import Annotator
+    from vos_recommender.backends import VOSBackend, VOSResult
 
 __all__ = ["RoundRunner"]
 
@@ -83,7 +84,7 @@ class RoundRunner:
         return Job("run", lambda job: self._work(job, round_), {"frame": frame}).start()
 
     @staticmethod
-    def _apply(backend, round_: AppRound):
+    def _apply(backend: VOSBackend, round_: AppRound) -> VOSResult:
         """Give ``round_`` to the backend: its edited masks, then its strokes; returns the last result."""
         result = None
         for t, mask in round_.annotations.items():

@@ -321,3 +321,21 @@ def test_export_writes_the_scribbles_of_rounds_with_strokes_and_names_edited_fra
         annotator.state.rounds[1].scribble["scribbles"][frame]
     ]
     np.testing.assert_array_equal(exported.masks, annotator.state.masks)
+
+
+def test_a_run_with_edits_on_a_backend_that_cannot_take_them_is_refused_with_a_message(app_video, tmp_path):
+    import warnings
+
+    from vos_recommender.app.errors import AppUnsupportedError
+
+    frames_dir, video = app_video
+    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+        annotator.edit_mask(3, {"op": "brush", "object_id": 1, "points": [[0.5, 0.5]], "width": 5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no released weights here: random initialisation, with a warning
+        reopened = open_session(frames_dir, tmp_path / "s", video, "ipn")
+    with (
+        reopened,
+        pytest.raises(AppUnsupportedError, match=r"'ipn' backend cannot start from masks .*frames \[3\]"),
+    ):
+        reopened.start_round(3)
