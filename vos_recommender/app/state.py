@@ -110,7 +110,7 @@ class AppRound:
         return entry
 
 
-def read_round(folder: Path, entry: dict[str, Any]) -> AppRound:
+def _read_round(folder: Path, entry: dict[str, Any]) -> AppRound:
     """The round a ``session.json`` entry names, with its files read from ``folder``.
 
     Raises:
@@ -233,7 +233,7 @@ class SessionState:
         if "edited" in memento:
             self.edited = [int(t) for t in memento["edited"]]
         if "rounds" in memento:
-            self.rounds = [read_round(folder, entry) for entry in memento["rounds"]]
+            self.rounds = [_read_round(folder, entry) for entry in memento["rounds"]]
         for key in ("quality", "recommendation"):
             if key in memento:
                 setattr(self, key, memento[key])
@@ -363,7 +363,7 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
         state = SessionState(data["video_name"], video.fingerprint(), int(data["num_frames"]))
         state.objects = [AppObject(int(o["id"]), str(o["name"])) for o in data["objects"]]
         state.drafts = _checked_drafts(data.get("drafts", {}), state, folder)
-        state.rounds = [read_round(folder, entry) for entry in data["rounds"]]
+        state.rounds = [_read_round(folder, entry) for entry in data["rounds"]]
         state.edited = [int(t) for t in data.get("edited", [])]
         state.history = SessionHistory.from_json(data.get("history"))
         if data.get("masks_file"):

@@ -37,6 +37,11 @@ def _inner_point(mask):
 BLANK = np.zeros((40, 60, 3), np.uint8)
 
 
+def _cache_kwargs(tmp_path):
+    """Arguments of the ``cache`` backend (it replays recorded ``flow`` results, so it cannot take a mask)."""
+    return {"backend": "flow", "cache_dir": str(tmp_path / "cache")}
+
+
 def test_brush_paints_a_line_of_the_chosen_width_and_a_click_a_disk():
     height, width = BLANK.shape[:2]
     line = _edit("brush", [_centre(20, 10, height, width), _centre(20, 50, height, width)], width=7)
@@ -266,8 +271,6 @@ def test_undo_and_redo_strokes_edits_and_rounds_also_after_a_reload(app_video, t
 
 
 def test_the_api_edits_undoes_and_explains_refusals(app_video, tmp_path):
-    import warnings
-
     frames_dir, video = app_video
     with open_session(frames_dir, tmp_path / "s", video) as annotator:
         annotator.add_object("spare")
@@ -289,15 +292,13 @@ def test_the_api_edits_undoes_and_explains_refusals(app_video, tmp_path):
         assert missing.status_code == 404 and "frame 99 is outside the video" in missing.json()["error"]
         nothing = client.post("/api/redo")
         assert nothing.status_code == 400 and nothing.json()["error"] == "nothing to redo"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no released weights here: random initialisation, with a warning
-        ipn = open_session(frames_dir, tmp_path / "ipn", video, "ipn")
-    with ipn:
-        client = local_client(create_app(annotator=ipn))
+    # The result cache replays recorded rounds: it cannot start from a mask.
+    with open_session(frames_dir, tmp_path / "cached", video, "cache", _cache_kwargs(tmp_path)) as cached:
+        client = local_client(create_app(annotator=cached))
         assert client.get("/api/state").json()["can_edit_masks"] is False
         refused = client.post("/api/masks/4/edit", json=edit)
         assert refused.status_code == 422
-        assert "'ipn' backend cannot start from a mask edited by hand" in refused.json()["error"]
+        assert "'cache' backend cannot start from a mask edited by hand" in refused.json()["error"]
 
 
 def test_export_writes_the_scribbles_of_rounds_with_strokes_and_names_edited_frames(app_video, tmp_path):
@@ -324,18 +325,12 @@ def test_export_writes_the_scribbles_of_rounds_with_strokes_and_names_edited_fra
 
 
 def test_a_run_with_edits_on_a_backend_that_cannot_take_them_is_refused_with_a_message(app_video, tmp_path):
-    import warnings
-
     from vos_recommender.app.errors import AppUnsupportedError
 
     frames_dir, video = app_video
     with open_session(frames_dir, tmp_path / "s", video) as annotator:
         annotator.edit_mask(3, {"op": "brush", "object_id": 1, "points": [[0.5, 0.5]], "width": 5})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no released weights here: random initialisation, with a warning
-        reopened = open_session(frames_dir, tmp_path / "s", video, "ipn")
-    with (
-        reopened,
-        pytest.raises(AppUnsupportedError, match=r"'ipn' backend cannot start from masks .*frames \[3\]"),
-    ):
+    reopened = open_session(frames_dir, tmp_path / "s", video, "cache", _cache_kwargs(tmp_path))
+    message = r"'cache' backend cannot start from masks .*frames \[3\]"
+    with reopened, pytest.raises(AppUnsupportedError, match=message):
         reopened.start_round(3)
