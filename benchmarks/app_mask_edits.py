@@ -46,7 +46,7 @@ def _deepest_point(mask: np.ndarray) -> list[float]:
     """The normalised centre of the pixel deepest inside ``mask``."""
     from scipy import ndimage
 
-    depth = ndimage.distance_transform_edt(mask)
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # the frame's edge is not inside
     row, col = np.unravel_index(np.argmax(depth), depth.shape)
     return [(col + 0.5) / mask.shape[1], (row + 0.5) / mask.shape[0]]
 

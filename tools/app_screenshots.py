@@ -307,7 +307,7 @@ def editing_walkthrough(
 
         # Click-to-segment: one click deep inside object 1.
         page.keyboard.press("k")
-        depth = ndimage.distance_transform_edt(video.masks[frame] == 1)
+        depth = ndimage.distance_transform_edt(np.pad(video.masks[frame] == 1, 1))[1:-1, 1:-1]
         row, col = np.unravel_index(np.argmax(depth), depth.shape)
         page.mouse.click(*_frame_point(page, row, col, height, width))
         version = _edited(page, version)

@@ -14,8 +14,8 @@ Each op gives a region of the frame:
 * ``polygon``: the filled polygon through the points (at least 3; a lasso is a polygon of many points);
 * ``segment``: click-to-segment: a random walker (Grady, TPAMI 2006, as the ``flow`` backend segments
   scribbles) in a window around the one point, seeded with a disk of the given width as the object and
-  the window's border as background; the region is the connected part of the walker's object (probability
-  over 0.5) that holds the click.
+  the window's sides inside the frame as background (an object may run off the frame's edge); the
+  region is the connected part of the walker's object (probability over 0.5) that holds the click.
 
 Painting (``erase`` false) gives the region to object ``k``; erasing gives the pixels of object ``k``
 inside the region to the background and leaves other objects alone.
@@ -159,7 +159,14 @@ def segment_click(image: np.ndarray, point: np.ndarray, diameter: float) -> np.n
     small_h, small_w = max(3, round(crop_h * scale)), max(3, round(crop_w * scale))
     small = cv2.resize(crop, (small_w, small_h), interpolation=cv2.INTER_AREA) if scale < 1 else crop
     seeds = np.zeros((small_h, small_w), dtype=np.int32)
-    seeds[0, :] = seeds[-1, :] = seeds[:, 0] = seeds[:, -1] = 2  # background: the window's border
+    # Background: the window's sides inside the frame (an object may run off the frame's own edge);
+    # all four when the window is the whole frame.
+    inner = [top > 0, bottom < height, left > 0, right < width]
+    for side, index in zip(
+        inner if any(inner) else [True] * 4, (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1])
+    ):
+        if side:
+            seeds[index] = 2
     centre = (int((col - left + 0.5) * small_w / crop_w), int((row - top + 0.5) * small_h / crop_h))
     cv2.circle(seeds, centre, max(1, int(round(diameter / 2 * scale))), 1, thickness=-1)
     disk = np.zeros((crop_h, crop_w), dtype=np.uint8)

@@ -29,7 +29,7 @@ def _centre(row, col, height, width):
 
 def _inner_point(mask):
     """The normalised centre of the pixel deepest inside ``mask``."""
-    depth = ndimage.distance_transform_edt(mask)
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # the frame's edge is not inside
     row, col = np.unravel_index(np.argmax(depth), depth.shape)
     return _centre(row, col, *mask.shape)
 
