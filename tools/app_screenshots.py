@@ -293,6 +293,7 @@ def editing_walkthrough(
         )
         page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(base_url)
         page.wait_for_selector("#workspace:not([hidden])")
         _add_objects(page, video.num_objects)

@@ -226,10 +226,12 @@ class SessionState:
             else:
                 self.drafts.pop(int(key), None)
         if "masks_file" in memento and memento["masks_file"] != self.masks_file:
-            self.masks, self.masks_file = None, memento["masks_file"]
-            if self.masks_file is not None:
-                with np.load(folder / self.masks_file, allow_pickle=False) as stored:
-                    self.masks = stored["masks"].astype(np.uint8)
+            masks = None
+            if memento["masks_file"] is not None:
+                with np.load(folder / memento["masks_file"], allow_pickle=False) as stored:
+                    masks = stored["masks"].astype(np.uint8)
+            # One assignment: a request reading the masks meanwhile sees the old ones or the new ones.
+            self.masks, self.masks_file = masks, memento["masks_file"]
         if "edited" in memento:
             self.edited = [int(t) for t in memento["edited"]]
         if "rounds" in memento:

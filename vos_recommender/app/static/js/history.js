@@ -28,20 +28,24 @@ export class HistoryControl {
   }
 
   undo() {
-    return this.step("/api/undo");
+    return this.step("undo");
   }
 
   redo() {
-    return this.step("/api/redo");
+    return this.step("redo");
   }
 
-  async step(path) {
+  async step(which) {
     const app = this.app;
     if (this.busy || !app.state) return;
     this.busy = true;
     try {
       await app.flushStrokes(); // strokes drawn a moment ago are a change to undo too
-      const state = await guarded(() => api("POST", path));
+      if (!app.state.history[which]) {
+        banner(`Nothing to ${which}.`, "info", 2000);
+        return;
+      }
+      const state = await guarded(() => api("POST", `/api/${which}`));
       if (!state) return;
       banner(state.done.charAt(0).toUpperCase() + state.done.slice(1), "info", 2500);
       app.setState(state, { reloadDrafts: true });
