@@ -262,12 +262,16 @@ class Annotator:
                 if checked.erase
                 else {"brush": "brush", "polygon": "lasso fill", "segment": "click"}[checked.op]
             )
-            self._record(f"{verb} on frame {frame}", ("masks_file", "edited"))
+            self._record(f"{verb} on frame {frame}", ("masks_file", "edited", "recommendation"))
             if state.masks is None:
                 state.masks = np.zeros((state.num_frames, *self.video.size), dtype=np.uint8)
             state.masks[frame] = edited
             if frame not in state.edited:
                 state.edited.append(frame)
+            if state.quality is not None:  # the frame is annotated now: the next one to correct may change
+                state.recommendation = self.advisor.recommend(
+                    np.asarray(state.quality), state.counts(), state.annotated()
+                )
             self.mask_version += 1
             self.save(rounds_changed=True)
             return checked

@@ -334,3 +334,20 @@ def test_a_run_with_edits_on_a_backend_that_cannot_take_them_is_refused_with_a_m
     message = r"'cache' backend cannot start from masks .*frames \[3\]"
     with reopened, pytest.raises(AppUnsupportedError, match=message):
         reopened.start_round(3)
+
+
+def test_editing_the_recommended_frame_moves_the_recommendation_and_undo_brings_it_back(app_video, tmp_path):
+    frames_dir, video = app_video
+    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+        frame, strokes = first_strokes(video)
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        recommended = annotator.state.recommendation
+        edit = {"op": "polygon", "object_id": 1, "points": _box(video.masks.shape[1:], 2, 2, 14, 20)}
+        annotator.edit_mask(recommended["frame"], edit)
+        moved = annotator.state.recommendation
+        assert moved["frame"] not in (recommended["frame"], frame)
+        annotator.undo()
+        assert annotator.state.recommendation == recommended
+        annotator.redo()
+        assert annotator.state.recommendation == moved
