@@ -83,3 +83,27 @@ def test_edit_masks_with_the_mouse_and_keys_then_run_from_them(app_video, tmp_pa
     np.testing.assert_array_equal(annotator.state.masks[frame], seen["dot"])
     assert after["counts"][frame] == 1 and after["edited"] == []
     assert (shots / "app_editing.png").is_file() and (shots / "app_editing_zoom.png").is_file()
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="no Chromium binary (see above)")
+def test_the_page_explains_why_a_backend_without_mask_edits_has_no_mask_tools(app_video, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from vos_recommender.app.server import AppConfig, create_app, open_annotator
+
+    frames_dir, _ = app_video
+    cache = {"backend": "flow", "cache_dir": str(tmp_path / "cache")}  # replays results: cannot take a mask
+    config = AppConfig(backend="cache", backend_kwargs=cache, session=str(tmp_path / "session"))
+    annotator = open_annotator(config, str(frames_dir))
+    with screenshots.serve(create_app(annotator=annotator)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport=screenshots.VIEWPORT)
+        page.goto(url)
+        page.wait_for_selector("#workspace:not([hidden])")
+        assert page.is_disabled("#tool-brush") and page.is_disabled("#tool-click")
+        assert "cannot start from edited masks" in page.get_attribute("#tool-lasso", "title")
+        page.keyboard.press("b")
+        message = page.locator(".banner.info .msg").first.inner_text()
+        assert "cache backend cannot start a round from edited masks" in message
+        assert page.evaluate("() => window.vosApp.tools.tool") == "scribble"
+        browser.close()

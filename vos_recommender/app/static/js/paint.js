@@ -3,7 +3,7 @@
 // next round takes the edited frame as annotated. In "− Background" mode the brush, the lasso and the
 // click erase the object instead of painting it. The scribble tool draws the strokes a round segments from.
 
-import { api, guarded } from "./api.js";
+import { api, banner, guarded } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,7 +29,10 @@ export class MaskTools {
 
   select(name) {
     const state = this.app.state;
-    if (name !== "scribble" && state && !state.can_edit_masks) name = "scribble";
+    if (name !== "scribble" && state && !state.can_edit_masks) {
+      banner(`The ${state.backend} backend cannot start a round from edited masks, so the mask tools are off; correct with strokes.`, "info", 5000);
+      name = "scribble";
+    }
     this.tool = name;
     for (const t of Object.keys(TOOLS)) $(`tool-${t}`).classList.toggle("active", t === name);
     const editor = this.app.editor;
