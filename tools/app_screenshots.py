@@ -2,7 +2,8 @@
 
 ``python tools/app_screenshots.py --out docs`` generates a short video, serves the app on a free
 local port, adds the objects, scribbles on the recommended frame with mouse events, runs, corrects the next
-recommended frame, exports, and writes ``docs/app_*.png`` along the way. Needs ``playwright`` (Python) and
+recommended frame, exports, and writes ``docs/app_*.png`` along the way; then, in a second session, edits
+masks with the mask tools, undoes and redoes, zooms and pans (:func:`editing_walkthrough`). Needs ``playwright`` (Python) and
 a Chromium binary (``apt-get install chromium``; ``CHROMIUM`` names another one). Playwright's own browser
 download is not used.
 """
@@ -16,13 +17,20 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["chromium_path", "draw_stroke", "object_line", "serve", "walkthrough"]
+__all__ = [
+    "chromium_path",
+    "draw_stroke",
+    "editing_walkthrough",
+    "object_line",
+    "serve",
+    "walkthrough",
+]
 
 VIEWPORT = {"width": 1440, "height": 900}
 
@@ -92,6 +100,19 @@ def draw_stroke(page: Any, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def _add_objects(page: Any, count: int) -> None:
+    """Add ``count`` objects with the page's name box and button."""
+    for k in range(1, count + 1):
+        page.fill("#new-object-name", ["person", "ball", "dog", "car"][(k - 1) % 4])
+        page.click("#add-object-btn")
+        page.wait_for_selector(f"#object-list li[data-object-id='{k}']")
+
+
+def _settled(page: Any) -> None:
+    """Wait until the page's undo or redo request has been answered and shown."""
+    page.wait_for_function("() => !window.vosApp.undoRedo.busy")
+
+
 def _wait_run(page: Any, rounds: int, timeout: float = 120.0) -> dict:
     """Wait until the page shows ``rounds`` finished rounds and is idle; returns the API state."""
     page.wait_for_function(
@@ -132,10 +153,7 @@ def walkthrough(
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(base_url)
         page.wait_for_selector("#workspace:not([hidden])")
-        for k in range(1, video.num_objects + 1):
-            page.fill("#new-object-name", ["person", "ball", "dog", "car"][(k - 1) % 4])
-            page.click("#add-object-btn")
-            page.wait_for_selector(f"#object-list li[data-object-id='{k}']")
+        _add_objects(page, video.num_objects)
         before = page.evaluate("() => fetch('/api/state').then(r => r.json())")
         frame = before["recommendation"]["frame"]
         page.click("#goto-rec-btn")
@@ -151,10 +169,12 @@ def walkthrough(
         draw_stroke(page, [(0.5, 0.5), (0.55, 0.6), (0.6, 0.5)])
         edits["extra"] = page.evaluate(count)
         page.keyboard.press("z")
+        _settled(page)
         edits["undone"] = page.evaluate(count)
         page.keyboard.press("c")
         edits["cleared"] = page.evaluate(count)
         page.keyboard.press("z")
+        _settled(page)
         edits["restored"] = page.evaluate(count)
         if out is not None:
             page.screenshot(path=str(out / "app_scribble.png"))
@@ -208,6 +228,169 @@ def walkthrough(
     }
 
 
+def _frame_point(page: Any, row: float, col: float, height: int, width: int) -> tuple[float, float]:
+    """The screen position of the centre of frame pixel ``(row, col)`` on the canvas as it is shown now."""
+    box = page.locator("#canvas").bounding_box()
+    return box["x"] + (col + 0.5) / width * box["width"], box["y"] + (row + 0.5) / height * box["height"]
+
+
+def _drag(page: Any, points: list[tuple[float, float]], button: str = "left") -> None:
+    page.mouse.move(*points[0])
+    page.mouse.down(button=button)
+    for point in points[1:]:
+        page.mouse.move(*point, steps=4)
+    page.mouse.up(button=button)
+
+
+def _edited(page: Any, version: int) -> int:
+    """Wait until the page shows a mask version after ``version`` and no edit is under way; returns it."""
+    page.wait_for_function(
+        f"() => window.vosApp.state.mask_version > {version} && !window.vosApp.tools.sending"
+        " && !window.vosApp.undoRedo.busy"
+    )
+    return page.evaluate("() => window.vosApp.state.mask_version")
+
+
+def editing_walkthrough(
+    base_url: str,
+    video: Any,
+    read_mask: Callable[[int], np.ndarray],
+    shots: str | os.PathLike | None = None,
+    executable: str | None = None,
+) -> dict[str, Any]:
+    """Edit masks through the page with real pointer and keyboard events, then run from the edits.
+
+    On the video's middle frame: click-to-segment object 1 (K), paint a line with the brush (B, width
+    raised with ``]``), erase part of it (X), fill a lasso (L); undo and redo with Ctrl+Z, Ctrl+Shift+Z
+    and Ctrl+Y; zoom with the wheel and pan with a middle-button drag, then paint one dot at a chosen
+    frame pixel; run (Enter) from the edited frame.
+
+    Args:
+        base_url: The served app (opened on ``video``'s frames, no objects or rounds yet).
+        video: The :class:`~vos_recommender.data.davis.VideoSample` (its ground truth places the click).
+        read_mask: The session's current mask of a frame (the test reads the served annotator's).
+        shots: Folder for the ``app_editing.png`` screenshot, or None.
+        executable: Chromium binary (default :func:`chromium_path`).
+
+    Returns:
+        A dict of what each step left in the session's mask of the edited frame (``"frame"``,
+        ``"segment"``, ``"brush"``, ``"erase"``, ``"lasso"``, ``"undo"``, ``"redo"``, ``"undo_again"``,
+        ``"redo_y"``, ``"dot"``), the screen points used (``"line"``, ``"erase_line"``, ``"lasso_box"``,
+        ``"dot_pixel"``), the canvas boxes before and after zooming and panning (``"boxes"``), the zoom,
+        the brush width, the API state after the round (``"after_round"``) and the console errors.
+    """
+    from playwright.sync_api import sync_playwright
+    from scipy import ndimage
+
+    out = Path(shots) if shots is not None else None
+    errors: list[str] = []
+    height, width = video.masks.shape[1:]
+    frame = video.num_frames // 2
+    seen: dict[str, Any] = {"frame": frame}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable or chromium_path(), args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.goto(base_url)
+        page.wait_for_selector("#workspace:not([hidden])")
+        _add_objects(page, video.num_objects)
+        page.keyboard.press("1")
+        page.wait_for_function("() => window.vosApp.frames[window.vosApp.current]")
+        current = page.evaluate("() => window.vosApp.current")
+        for _ in range(abs(frame - current)):
+            page.keyboard.press("ArrowRight" if frame > current else "ArrowLeft")
+        page.wait_for_function(f"() => window.vosApp.current === {frame} && window.vosApp.editor.frameImage")
+        page.locator("#canvas").hover()
+        version = page.evaluate("() => window.vosApp.state.mask_version")
+
+        # Click-to-segment: one click deep inside object 1.
+        page.keyboard.press("k")
+        depth = ndimage.distance_transform_edt(np.pad(video.masks[frame] == 1, 1))[1:-1, 1:-1]
+        row, col = np.unravel_index(np.argmax(depth), depth.shape)
+        page.mouse.click(*_frame_point(page, row, col, height, width))
+        version = _edited(page, version)
+        seen["segment"] = read_mask(frame)
+        seen["click_pixel"] = (int(row), int(col))
+
+        # Brush: a horizontal line 6 pixels wide along row 3/4 of the height.
+        page.keyboard.press("b")
+        for _ in range(3):
+            page.keyboard.press("]")
+        seen["brush_width"] = page.evaluate("() => window.vosApp.editor.brush")
+        line_row = int(height * 0.85)
+        seen["line"] = (line_row, int(width * 0.1), int(width * 0.6))
+        _drag(
+            page, [_frame_point(page, line_row, c, height, width) for c in (seen["line"][1], seen["line"][2])]
+        )
+        version = _edited(page, version)
+        seen["brush"] = read_mask(frame)
+
+        # Eraser over the line's middle third, drawn vertically across it.
+        page.keyboard.press("x")
+        erase_col = (seen["line"][1] + seen["line"][2]) // 2
+        seen["erase_line"] = (erase_col, line_row - 8, min(height - 1, line_row + 8))
+        _drag(page, [_frame_point(page, r, erase_col, height, width) for r in (line_row - 8, line_row + 8)])
+        version = _edited(page, version)
+        seen["erase"] = read_mask(frame)
+
+        # Lasso: a box in the top-right corner, dragged as a closed outline.
+        page.keyboard.press("l")
+        top, left, bottom, right = 3, int(width * 0.7), int(height * 0.3), width - 4
+        seen["lasso_box"] = (top, left, bottom, right)
+        corners = [(top, left), (top, right), (bottom, right), (bottom, left), (top, left)]
+        _drag(page, [_frame_point(page, r, c, height, width) for r, c in corners])
+        version = _edited(page, version)
+        seen["lasso"] = read_mask(frame)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out / "app_editing.png"))
+
+        # Undo and redo with the keys (focus on the page body, not in a text field).
+        for key, name in [
+            ("Control+z", "undo"),
+            ("Control+Shift+Z", "redo"),
+            ("Control+z", "undo_again"),
+            ("Control+y", "redo_y"),
+        ]:
+            page.keyboard.press(key)
+            version = _edited(page, version)
+            seen[name] = read_mask(frame)
+
+        # Zoom in with the wheel over the lower-left quarter, pan with a middle-button drag, paint a dot.
+        seen["boxes"] = [page.locator("#canvas").bounding_box()]
+        page.mouse.move(*_frame_point(page, height * 0.6, width * 0.3, height, width))
+        page.mouse.wheel(0, -400)
+        page.wait_for_function("() => window.vosApp.viewport.zoom > 1.5")
+        seen["boxes"].append(page.locator("#canvas").bounding_box())
+        start = _frame_point(page, height * 0.5, width * 0.5, height, width)
+        _drag(page, [start, (start[0] + 60, start[1] - 40)], button="middle")
+        seen["boxes"].append(page.locator("#canvas").bounding_box())
+        seen["zoom"] = page.evaluate("() => window.vosApp.viewport.zoom")
+        page.keyboard.press("b")
+        # The background pixel nearest to (0.55 H, 0.35 W) at least 5 pixels from every object.
+        free = ndimage.distance_transform_edt(seen["redo_y"] == 0) >= 5
+        rows, cols = np.nonzero(free)
+        nearest = np.argmin(np.hypot(rows - height * 0.55, cols - width * 0.35))
+        dot = (int(rows[nearest]), int(cols[nearest]))
+        seen["dot_pixel"] = dot
+        page.mouse.click(*_frame_point(page, *dot, height, width))
+        version = _edited(page, version)
+        seen["dot"] = read_mask(frame)
+        if out is not None:
+            page.screenshot(path=str(out / "app_editing_zoom.png"))
+        page.keyboard.press("0")
+
+        # Run from the edited frame (no strokes: the edits alone).
+        page.keyboard.press("Enter")
+        seen["after_round"] = _wait_run(page, 1)
+        browser.close()
+    seen["console_errors"] = errors
+    return seen
+
+
 def error_screenshot(base_url: str, path: str | os.PathLike, executable: str | None = None) -> str:
     """Screenshot of the page started on bad input (the banner and the open form); returns the banner text."""
     from playwright.sync_api import sync_playwright
@@ -240,6 +423,16 @@ def main(argv: list[str] | None = None) -> None:
         annotator = open_annotator(AppConfig(session=str(Path(tmp) / "session")), str(frames))
         with serve(create_app(annotator=annotator)) as url:
             walkthrough(url, video, args.out)
+        annotator.close()
+        editing = open_annotator(AppConfig(session=str(Path(tmp) / "session_editing")), str(frames))
+
+        def read_mask(t: int) -> np.ndarray:
+            with editing.lock:
+                return editing.state.masks[t].copy()
+
+        with serve(create_app(annotator=editing)) as url:
+            editing_walkthrough(url, video, read_mask, args.out)
+        editing.close()
         bad = Path(tmp) / "empty"
         bad.mkdir()
         from vos_recommender.app.video import AppInputError, load_video

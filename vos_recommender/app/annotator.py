@@ -1,4 +1,4 @@
-"""The annotation session as a Python API: objects, strokes, rounds, recommendation, export.
+"""The annotation session as a Python API: objects, strokes, mask edits, rounds, undo/redo, recommendation.
 
 The HTTP server is a thin layer over :class:`Annotator`; tests and the benchmark's simulated user drive
 this class directly or through HTTP and get the same behaviour.
@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.app.advisor import FrameAdvisor
-from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundError
+from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundError, AppUnsupportedError
 from vos_recommender.app.jobs import Job
+from vos_recommender.app.mask_edits import MaskEdit, apply_mask_edit, check_mask_edit
 from vos_recommender.app.quality_signal import quality_view
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
@@ -127,6 +128,10 @@ class Annotator:
         raise AppNotFoundError(
             f"no object with id {object_id} (objects: {[o.id for o in self.state.objects]})"
         )
+
+    def _record(self, label: str, parts: tuple[str, ...], frames: tuple[int, ...] = ()) -> None:
+        """Make the change about to happen undoable (call before changing ``parts``)."""
+        self.state.history.record(label, self.state.memento(parts, frames))
 
     def _has_result(self) -> bool:
         state = self.state
@@ -238,7 +243,13 @@ class Annotator:
                 round_.scribble["scribbles"] = [
                     remove_object_strokes(s, object_id) for s in round_.scribble["scribbles"]
                 ]
-            state.rounds = [r for r in state.rounds if r.scribble["scribbles"][r.frame]]
+            state.rounds = [r for r in state.rounds if r.has_strokes or r.annotations]
+            for round_ in state.rounds:
+                for mask in round_.annotations.values():
+                    mask[mask == object_id] = 0
+                    mask[mask > object_id] -= 1
+                round_.annotations_file = None  # changed content: a new file at the save below
+            state.history.clear()  # older mementos name object ids that now mean other objects
             if state.masks is not None:
                 masks = state.masks
                 masks[masks == object_id] = 0
@@ -258,12 +269,110 @@ class Annotator:
                 raise AppBusyError(
                     f"frame {frame} is being run; draw on it again when the round has finished"
                 )
+            if checked == self.state.drafts.get(frame, []):
+                return checked
+            self._record(f"strokes on frame {frame}", ("drafts",), (frame,))
             if checked:
                 self.state.drafts[frame] = checked
             else:
                 self.state.drafts.pop(frame, None)
             self.save()
             return checked
+
+    # ------------------------------------------------------------------ mask edits
+    def edit_mask(self, frame: int, edit: Any) -> MaskEdit:
+        """Edit the mask of ``frame`` by hand (see :mod:`vos_recommender.app.mask_edits`).
+
+        The frame then counts as annotated, and the next round gives its mask to the backend as the
+        frame's annotation (:meth:`~vos_recommender.backends.base.VOSBackend.set_annotated_mask`), so
+        propagation starts from it. Undoable.
+
+        Raises:
+            AppInputError: On a bad edit.
+            AppNotFoundError: On a frame outside the video.
+            AppUnsupportedError: If the backend cannot take a mask as an annotation.
+            AppBusyError: While a round runs.
+        """
+        with self.lock:
+            self._require_idle("edit a mask")
+            state = self.state
+            if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < state.num_frames:
+                raise AppNotFoundError(f"frame {frame!r} is outside the video (0..{state.num_frames - 1})")
+            checked = check_mask_edit(edit, frame, state.num_objects)
+            if not self.backend.supports_annotated_masks:
+                raise AppUnsupportedError(
+                    f"the {self.backend_name!r} backend cannot start from a mask edited by hand, so masks "
+                    "cannot be edited in this session; correct them with strokes, or open the video with "
+                    "--backend flow"
+                )
+            current = state.masks[frame] if state.masks is not None else None
+            if current is None:
+                current = np.zeros(self.video.size, dtype=np.uint8)
+            edited = apply_mask_edit(current, checked, self.video.frames[frame])
+            if np.array_equal(edited, current):
+                return checked
+            verb = (
+                "erase"
+                if checked.erase
+                else {"brush": "brush", "polygon": "lasso fill", "segment": "click"}[checked.op]
+            )
+            self._record(f"{verb} on frame {frame}", ("masks_file", "edited", "recommendation"))
+            if state.masks is None:
+                state.masks = np.zeros((state.num_frames, *self.video.size), dtype=np.uint8)
+            state.masks[frame] = edited
+            if frame not in state.edited:
+                state.edited.append(frame)
+            if state.quality is not None:  # the frame is annotated now: the next one to correct may change
+                state.recommendation = self.advisor.recommend(
+                    np.asarray(state.quality), state.counts(), state.annotated()
+                )
+            self.mask_version += 1
+            self.save(rounds_changed=True)
+            return checked
+
+    # ------------------------------------------------------------------ undo and redo
+    def undo(self) -> str:
+        """Undo the last stroke change, mask edit or round; returns what was undone.
+
+        Raises:
+            AppInputError: When there is nothing to undo.
+            AppBusyError: While a round runs.
+        """
+        with self.lock:
+            self._require_idle("undo")
+            entry = self.state.history.pop_undo()
+            if entry is None:
+                raise AppInputError("nothing to undo")
+            self.state.history.push_redo(entry["label"], self._swap(entry["parts"]))
+            self.save()  # after the push: the history names the files the undone change made
+            return entry["label"]
+
+    def redo(self) -> str:
+        """Redo the last undone change; returns what was redone.
+
+        Raises:
+            AppInputError: When there is nothing to redo.
+            AppBusyError: While a round runs.
+        """
+        with self.lock:
+            self._require_idle("redo")
+            entry = self.state.history.pop_redo()
+            if entry is None:
+                raise AppInputError("nothing to redo")
+            self.state.history.push_undo(entry["label"], self._swap(entry["parts"]))
+            self.save()
+            return entry["label"]
+
+    def _swap(self, memento: dict[str, Any]) -> dict[str, Any]:
+        """Put ``memento`` back (unsaved); returns the same parts as they were."""
+        frames = tuple(int(t) for t in memento.get("drafts", {}))
+        current = self.state.memento(tuple(memento), frames)
+        self.state.restore(memento, self.session_dir)
+        if "rounds" in memento:
+            self.runner.invalidate()  # the backend has seen other rounds than the session now holds
+        if "masks_file" in memento:
+            self.mask_version += 1
+        return current
 
     def start_round(self, frame: int) -> Job:
         """Start a round on ``frame`` with its draft strokes, in the background; returns the job.
@@ -308,6 +417,9 @@ class Annotator:
         with self.lock:
             job.begin_commit()
             state = self.state
+            parts = ("drafts", "masks_file", "edited", "rounds", "quality", "recommendation")
+            self._record(f"round on frame {round_.frame}", parts, (round_.frame,))
+            state.edited = [t for t in state.edited if t not in round_.annotations]
             state.rounds.append(round_)
             state.masks = masks
             state.quality, state.quality_note = [float(q) for q in quality], None
@@ -347,7 +459,10 @@ class Annotator:
                 "objects": [
                     {"id": o.id, "name": o.name, "colour": object_colour(o.id)} for o in state.objects
                 ],
-                "rounds": [{"frame": r.frame, "seconds": r.seconds} for r in state.rounds],
+                "rounds": [
+                    {"frame": r.frame, "seconds": r.seconds, "mask_frames": sorted(r.annotations)}
+                    for r in state.rounds
+                ],
                 "counts": state.counts().tolist(),
                 "drafts": {str(t): s for t, s in state.drafts.items()},
                 "quality": state.quality,
@@ -356,6 +471,9 @@ class Annotator:
                 "advisor": self.advisor.description,
                 "backend": self.backend_name,
                 "has_masks": state.masks is not None,
+                "edited": list(state.edited),
+                "can_edit_masks": self.backend.supports_annotated_masks,
+                "history": state.history.summary(),
                 "mask_version": self.mask_version,
                 "job": self.job.to_dict() if self.job is not None else None,
                 "session_dir": str(self.session_dir),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +18,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "BodySizeLimit",
     "ExportBody",
+    "MaskEditBody",
     "ObjectBody",
     "OpenBody",
     "RunBody",
@@ -44,6 +45,16 @@ class ObjectBody(_Body):
 
 class StrokesBody(_Body):
     strokes: list[Any]
+
+
+class MaskEditBody(_Body):
+    """One mask edit (see :mod:`vos_recommender.app.mask_edits`; points and limits are checked there)."""
+
+    op: StrictStr
+    object_id: StrictInt
+    erase: StrictBool = False
+    points: list[Any]
+    width: StrictInt | StrictFloat = 1
 
 
 class RunBody(_Body):

@@ -14,6 +14,7 @@ __all__ = [
     "AppInputError",
     "AppNotFoundError",
     "AppRequestError",
+    "AppUnsupportedError",
     "SessionInUseError",
 ]
 
@@ -50,6 +51,12 @@ class AppBusyError(AppRequestError, RuntimeError):
     """The request needs the session while a round is running, or no video is open."""
 
     status = 409
+
+
+class AppUnsupportedError(AppRequestError):
+    """The session's backend cannot do what the request asks (e.g. take a mask edited by hand)."""
+
+    status = 422
 
 
 class SessionInUseError(AppInputError):

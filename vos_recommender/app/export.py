@@ -4,9 +4,10 @@
 
     <out>/JPEGImages/480p/<seq>/00000.jpg ...     the frames
     <out>/Annotations/480p/<seq>/00000.png ...    the masks, palette PNGs (pixel value = object id)
-    <out>/Scribbles/<seq>/001.json ...            round k's scribble as 00k.json (DAVIS scribble format)
+    <out>/Scribbles/<seq>/001.json ...            the k-th round with strokes as 00k.json (DAVIS scribble
+                                                  format; rounds of masks edited by hand only have none)
     <out>/ImageSets/2017/val.txt                  the sequence name
-    <out>/objects.json                            the objects' ids and names
+    <out>/objects.json                            the objects' ids and names, round and edited frames
 
 Frames are renumbered ``00000 ...`` in their display order (the original names are in ``objects.json``).
 Every file is written atomically; ``val.txt``, which makes the folder a data set, is written last.
@@ -107,7 +108,8 @@ def export_davis(
         with atomic_path(masks_dir / f"{t:05d}.png", suffix=".png") as tmp:
             write_mask(tmp, mask)
     scribble_dir = root / "Scribbles" / seq
-    for index, round_ in enumerate(state.rounds, start=1):
+    scribbled = [r for r in state.rounds if r.has_strokes]  # a round of edited masks only has no scribble
+    for index, round_ in enumerate(scribbled, start=1):
         save_scribble(scribble_dir / f"{index:03d}.json", {**round_.scribble, "sequence": seq})
     atomic_write_json(
         root / "objects.json",
@@ -116,6 +118,7 @@ def export_davis(
             "objects": [{"id": o.id, "name": o.name} for o in state.objects],
             "frame_names": video.frame_names,
             "rounds": [r.frame for r in state.rounds],
+            "edited_frames": sorted({t for r in state.rounds for t in r.annotations} | set(state.edited)),
         },
         indent=1,
     )
@@ -129,5 +132,5 @@ def export_davis(
         "sequence": seq,
         "frames": len(video.frames),
         "masks": len(state.masks),
-        "scribbles": len(state.rounds),
+        "scribbles": len(scribbled),
     }

@@ -29,7 +29,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vos_recommender.app.access import LocalAccessGuard, allowed_host_names
 from vos_recommender.app.advisor import FrameAdvisor
 from vos_recommender.app.annotator import Annotator
-from vos_recommender.app.bodies import BodySizeLimit, ExportBody, ObjectBody, OpenBody, RunBody, StrokesBody
+from vos_recommender.app.bodies import (
+    BodySizeLimit,
+    ExportBody,
+    MaskEditBody,
+    ObjectBody,
+    OpenBody,
+    RunBody,
+    StrokesBody,
+)
 from vos_recommender.app.errors import (
     AppBusyError,
     AppForbiddenError,
@@ -259,7 +267,26 @@ def create_app(
     @app.put("/api/strokes/{t}")
     def strokes(t: int, body: StrokesBody):
         annotator = current()
-        return {"frame": t, "strokes": annotator.set_strokes(t, body.strokes)}
+        strokes = annotator.set_strokes(t, body.strokes)
+        return {"frame": t, "strokes": strokes, "history": annotator.state.history.summary()}
+
+    @app.post("/api/masks/{t}/edit")
+    def edit_mask(t: int, body: MaskEditBody):
+        annotator = current()
+        annotator.edit_mask(_frame_index(annotator, t), body.model_dump())
+        return annotator.snapshot()
+
+    @app.post("/api/undo")
+    def undo():
+        annotator = current()
+        done = annotator.undo()
+        return {**annotator.snapshot(), "done": f"undid {done}"}
+
+    @app.post("/api/redo")
+    def redo():
+        annotator = current()
+        done = annotator.redo()
+        return {**annotator.snapshot(), "done": f"redid {done}"}
 
     @app.post("/api/run")
     def run(body: RunBody):

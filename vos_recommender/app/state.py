@@ -3,9 +3,12 @@
 A session folder holds::
 
     session.json                    the manifest: objects, draft strokes, rounds (each by its file),
-                                    the masks file, quality, recommendation
+                                    the masks file, frames edited since the last round, quality,
+                                    recommendation, the undo/redo history (see ``history``)
     rounds/001-<hash>.json ...      each round's scribble in the DAVIS format
-    masks/round_003-<token>.npz     the masks after the latest round
+    rounds/001-<hash>.npz           the masks a round took as annotations (edited by hand), if any
+    masks/round_003-<token>.npz     the latest masks (after the latest round and mask edits); older
+                                    ones while the history names them
     .lock                           held by the app that has the session open (see ``session_lock``)
 
 Every change of a session is one atomic switch. The files a manifest names are never rewritten: a round
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.app.errors import AppInputError
+from vos_recommender.app.history import SessionHistory
 from vos_recommender.app.strokes import check_strokes
 from vos_recommender.app.video import AppVideo
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
@@ -39,6 +43,7 @@ from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_
 
 __all__ = [
     "MANIFEST",
+    "MEMENTO_PARTS",
     "SESSION_ENTRIES",
     "AppObject",
     "AppRound",
@@ -56,7 +61,7 @@ MASKS = "masks"
 SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, ".lock")
 # The names save_session gives round and masks files (format 1: without the hash or token).
 _SAVED_NAMES = {
-    ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json"),
+    ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json|\d{3,}-[0-9a-f]{16}\.npz"),
     MASKS: re.compile(r"round_\d{3,}(-[0-9a-f]{12})?\.npz"),
 }
 
@@ -71,7 +76,12 @@ class AppObject:
 
 @dataclasses.dataclass
 class AppRound:
-    """One finished round: the frame the strokes were drawn on and the DAVIS scribble that was applied."""
+    """One finished round: the frame the strokes were drawn on and the DAVIS scribble that was applied.
+
+    A round also takes the masks edited by hand since the previous round as those frames' annotations
+    (``annotations``); a round of mask edits only has an empty scribble and one of the edited frames as
+    its frame.
+    """
 
     frame: int
     scribble: dict[str, Any]
@@ -79,6 +89,52 @@ class AppRound:
     finished_at: float = 0.0
     #: The file the last save or load found the scribble in (relative to the session folder), or None.
     file: str | None = None
+    #: Frame -> ``H x W`` uint8 mask given to the backend as that frame's annotation before the strokes.
+    annotations: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: The file the last save or load found ``annotations`` in, or None.
+    annotations_file: str | None = None
+
+    @property
+    def has_strokes(self) -> bool:
+        """True when the round applied strokes (not only masks)."""
+        return bool(self.scribble["scribbles"][self.frame])
+
+    def frames(self) -> list[int]:
+        """The frames this round annotated: the strokes' frame and the frames of its masks."""
+        return sorted({self.frame, *self.annotations})
+
+    def entry(self) -> dict[str, Any]:
+        """The round in ``session.json`` (by the file names of the last save)."""
+        entry = {"frame": self.frame, "file": self.file, "seconds": self.seconds, "at": self.finished_at}
+        if self.annotations:
+            entry.update(annotations_file=self.annotations_file, mask_frames=sorted(self.annotations))
+        return entry
+
+
+def _read_round(folder: Path, entry: dict[str, Any]) -> AppRound:
+    """The round a ``session.json`` entry names, with its files read from ``folder``.
+
+    Raises:
+        KeyError, TypeError, ValueError, OSError: On a damaged entry or file.
+    """
+    round_ = AppRound(
+        int(entry["frame"]),
+        load_scribble(folder / entry["file"]),
+        float(entry["seconds"]),
+        float(entry["at"]),
+        str(entry["file"]),
+    )
+    if entry.get("annotations_file"):
+        with np.load(folder / entry["annotations_file"], allow_pickle=False) as stored:
+            round_.annotations = {
+                int(t): stored[f"frame_{int(t)}"].astype(np.uint8) for t in entry["mask_frames"]
+            }
+        round_.annotations_file = str(entry["annotations_file"])
+    return round_
+
+
+#: The parts of a session a history memento can hold (see :meth:`SessionState.memento`).
+MEMENTO_PARTS = ("drafts", "masks_file", "edited", "rounds", "quality", "quality_note", "recommendation")
 
 
 @dataclasses.dataclass
@@ -98,6 +154,9 @@ class SessionState:
         quality_note: Why estimates are unknown, in plain words, or None.
         recommendation: The latest recommendation (see :class:`~vos_recommender.app.advisor.FrameAdvisor`).
         masks_file: The file the last save or load found the masks in, or None.
+        edited: Frames whose masks were edited by hand since the last round, in order (the next round
+            gives them to the backend as annotations).
+        history: Undo and redo (:class:`~vos_recommender.app.history.SessionHistory`).
     """
 
     video_name: str
@@ -111,6 +170,8 @@ class SessionState:
     quality_note: str | None = None
     recommendation: dict[str, Any] | None = None
     masks_file: str | None = None
+    edited: list[int] = dataclasses.field(default_factory=list)
+    history: SessionHistory = dataclasses.field(default_factory=SessionHistory)
 
     @classmethod
     def new(cls, video: AppVideo) -> SessionState:
@@ -128,15 +189,65 @@ class SessionState:
         return len(self.objects)
 
     def counts(self) -> np.ndarray:
-        """How many rounds annotated each frame."""
+        """How many times each frame was annotated: by rounds (strokes or masks) and by pending mask edits."""
         counts = np.zeros(self.num_frames, dtype=np.int64)
-        for round_ in self.rounds:
-            counts[round_.frame] += 1
+        for frame in self.annotated():
+            counts[frame] += 1
         return counts
 
     def annotated(self) -> list[int]:
-        """Frame of every round, in order."""
-        return [round_.frame for round_ in self.rounds]
+        """The frames every round annotated, in order, then the frames edited since the last round."""
+        return [t for round_ in self.rounds for t in round_.frames()] + list(self.edited)
+
+    def memento(self, parts: tuple[str, ...], frames: tuple[int, ...] = ()) -> dict[str, Any]:
+        """The named parts of the session as they are now, for the undo history (JSON, files by name).
+
+        The state must be saved (the masks and rounds files are named by the last save).
+
+        Args:
+            parts: Names from :data:`MEMENTO_PARTS`.
+            frames: The frames whose drafts the ``drafts`` part holds.
+        """
+        unknown = set(parts) - set(MEMENTO_PARTS)
+        if unknown:
+            raise ValueError(f"unknown memento parts {sorted(unknown)}; use {MEMENTO_PARTS}")
+        values = {
+            "drafts": lambda: {str(t): list(self.drafts.get(t, [])) for t in frames},
+            "masks_file": lambda: self.masks_file,
+            "edited": lambda: list(self.edited),
+            "rounds": lambda: [r.entry() for r in self.rounds],
+            "quality": lambda: self.quality,
+            "quality_note": lambda: self.quality_note,
+            "recommendation": lambda: self.recommendation,
+        }
+        if (
+            "quality" in parts and "quality_note" not in parts
+        ):  # an estimate and why it is unknown go together
+            parts = (*parts, "quality_note")
+        return {part: values[part]() for part in parts}
+
+    def restore(self, memento: dict[str, Any], folder: str | os.PathLike) -> None:
+        """Put back the parts a :meth:`memento` holds, reading masks and rounds from ``folder``."""
+        folder = Path(folder)
+        for key, strokes in memento.get("drafts", {}).items():
+            if strokes:
+                self.drafts[int(key)] = list(strokes)
+            else:
+                self.drafts.pop(int(key), None)
+        if "masks_file" in memento and memento["masks_file"] != self.masks_file:
+            masks = None
+            if memento["masks_file"] is not None:
+                with np.load(folder / memento["masks_file"], allow_pickle=False) as stored:
+                    masks = stored["masks"].astype(np.uint8)
+            # One assignment: a request reading the masks meanwhile sees the old ones or the new ones.
+            self.masks, self.masks_file = masks, memento["masks_file"]
+        if "edited" in memento:
+            self.edited = [int(t) for t in memento["edited"]]
+        if "rounds" in memento:
+            self.rounds = [_read_round(folder, entry) for entry in memento["rounds"]]
+        for key in ("quality", "quality_note", "recommendation"):
+            if key in memento:
+                setattr(self, key, memento[key])
 
     def to_json(self) -> dict[str, Any]:
         """The ``session.json`` content (rounds and masks by the file names of the last save)."""
@@ -147,11 +258,10 @@ class SessionState:
             "num_frames": self.num_frames,
             "objects": [dataclasses.asdict(obj) for obj in self.objects],
             "drafts": {str(t): strokes for t, strokes in sorted(self.drafts.items()) if strokes},
-            "rounds": [
-                {"frame": r.frame, "file": r.file, "seconds": r.seconds, "at": r.finished_at}
-                for r in self.rounds
-            ],
+            "rounds": [r.entry() for r in self.rounds],
             "masks_file": self.masks_file,
+            "edited": list(self.edited),
+            "history": self.history.to_json(),
             "quality": self.quality,
             "quality_note": self.quality_note,
             "recommendation": self.recommendation,
@@ -162,6 +272,14 @@ class SessionState:
 def _round_file(index: int, scribble: dict[str, Any]) -> str:
     content = json.dumps(scribble, sort_keys=True, default=str).encode()
     return f"{ROUNDS}/{index + 1:03d}-{hashlib.sha1(content).hexdigest()[:16]}.json"
+
+
+def _annotations_file(index: int, annotations: dict[int, np.ndarray]) -> str:
+    digest = hashlib.sha1()
+    for t in sorted(annotations):
+        digest.update(f"{t}:{annotations[t].shape}".encode())
+        digest.update(np.ascontiguousarray(annotations[t]).tobytes())
+    return f"{ROUNDS}/{index + 1:03d}-{digest.hexdigest()[:16]}.npz"
 
 
 def _remove_unnamed(folder: Path, named: set[str]) -> None:
@@ -189,7 +307,7 @@ def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    round_files = []
+    round_files, annotation_files = [], []
     for index, round_ in enumerate(state.rounds):
         name = (
             round_.file
@@ -199,6 +317,13 @@ def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed:
         if not (folder / name).is_file():  # a file of that name holds this content (named by its hash)
             save_scribble(folder / name, round_.scribble)
         round_files.append(name)
+        if round_.annotations:
+            if round_.annotations_file is None or rounds_changed:
+                round_.annotations_file = _annotations_file(index, round_.annotations)
+            if not (folder / round_.annotations_file).is_file():
+                with atomic_path(folder / round_.annotations_file, suffix=".npz") as tmp:
+                    np.savez_compressed(tmp, **{f"frame_{t}": m for t, m in round_.annotations.items()})
+            annotation_files.append(round_.annotations_file)
     masks_file = None
     if state.masks is not None:
         masks_file = state.masks_file
@@ -210,7 +335,7 @@ def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed:
         round_.file = name
     state.masks_file = masks_file
     atomic_write_json(folder / MANIFEST, state.to_json(), indent=1)  # the switch
-    _remove_unnamed(folder, {*round_files, masks_file} - {None})
+    _remove_unnamed(folder, {*round_files, *annotation_files, masks_file, *state.history.files()} - {None})
 
 
 def _checked_drafts(drafts: dict[str, Any], state: SessionState, folder: Path) -> dict[int, list]:
@@ -250,17 +375,9 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
         state = SessionState(data["video_name"], video.fingerprint(), int(data["num_frames"]))
         state.objects = [AppObject(int(o["id"]), str(o["name"])) for o in data["objects"]]
         state.drafts = _checked_drafts(data.get("drafts", {}), state, folder)
-        for entry in data["rounds"]:
-            scribble = load_scribble(folder / entry["file"])
-            state.rounds.append(
-                AppRound(
-                    int(entry["frame"]),
-                    scribble,
-                    float(entry["seconds"]),
-                    float(entry["at"]),
-                    str(entry["file"]),
-                )
-            )
+        state.rounds = [_read_round(folder, entry) for entry in data["rounds"]]
+        state.edited = [int(t) for t in data.get("edited", [])]
+        state.history = SessionHistory.from_json(data.get("history"))
         if data.get("masks_file"):
             with np.load(folder / data["masks_file"], allow_pickle=False) as stored:
                 state.masks = stored["masks"].astype(np.uint8)

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_POINTS_PER_STROKE",
     "MAX_STROKES_PER_FRAME",
     "check_draft_size",
+    "finite_number",
     "check_strokes",
     "make_scribble",
     "remove_object_strokes",
@@ -36,7 +37,7 @@ MAX_BRUSH = 1000.0
 MAX_DRAFT_POINTS = 100_000
 
 
-def _finite(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
     """A JSON number: int or float, not a bool, not a string of digits, not NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
@@ -93,7 +94,7 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
                 f"{where}: path must be a list of 1..{MAX_POINTS_PER_STROKE} [x, y] points, got {size}"
             )
         for point in path:
-            if not (isinstance(point, list) and len(point) == 2 and all(_finite(v) for v in point)):
+            if not (isinstance(point, list) and len(point) == 2 and all(finite_number(v) for v in point)):
                 raise AppInputError(f"{where}: path point {point!r} is not [x, y] with finite numbers")
             if not (0.0 <= point[0] <= 1.0 and 0.0 <= point[1] <= 1.0):
                 raise AppInputError(
@@ -101,7 +102,7 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
                 )
         start = stroke.get("start_time", 0)
         end = stroke.get("end_time", start)
-        if not (_finite(start) and _finite(end)) or end < start:
+        if not (finite_number(start) and finite_number(end)) or end < start:
             raise AppInputError(
                 f"{where}: start_time/end_time must be finite numbers (milliseconds) with end >= start, "
                 f"got {start!r}/{end!r}"
@@ -110,7 +111,7 @@ def check_strokes(strokes: Any, frame: int, num_frames: int, num_objects: int) -
         item.update(start_time=float(start), end_time=float(end))
         if "brush" in stroke:
             brush = stroke["brush"]
-            if not (_finite(brush) and 0 < brush <= MAX_BRUSH):
+            if not (finite_number(brush) and 0 < brush <= MAX_BRUSH):
                 raise AppInputError(
                     f"{where}: brush {brush!r} must be a finite width in frame pixels, 0 < brush <= {MAX_BRUSH:g}"
                 )

@@ -28,6 +28,7 @@ from typing import Any
 
 from vos_recommender.backends.base import (
     BackendNotAvailableError,
+    BackendNotSupportedError,
     BackendState,
     BackendStateError,
     VOSBackend,
@@ -38,6 +39,7 @@ from vos_recommender.utils.registry import Registry
 __all__ = [
     "BACKENDS",
     "BackendNotAvailableError",
+    "BackendNotSupportedError",
     "BackendState",
     "BackendStateError",
     "VOSBackend",

@@ -8,6 +8,10 @@ interactive benchmark and of the released frame-recommendation scripts:
    ``frame``, go in; label masks and per-object probabilities for every frame come out;
 3. ``reset()`` forgets the video.
 
+A backend that can take a mask as a frame's annotation (:meth:`VOSBackend.set_annotated_mask`, e.g. a mask
+a person painted by hand) propagates from it as from a frame segmented from scribbles; the others raise
+:class:`BackendNotSupportedError`.
+
 A backend that can save and restore its state between rounds (:meth:`VOSBackend.snapshot` and
 :meth:`VOSBackend.restore`) can be *probed*: a round is tried on some frame and undone, as the
 one-step-lookahead evaluation does for every candidate frame.
@@ -29,6 +33,7 @@ import numpy as np
 
 __all__ = [
     "BackendNotAvailableError",
+    "BackendNotSupportedError",
     "BackendState",
     "BackendStateError",
     "VOSBackend",
@@ -39,6 +44,10 @@ __all__ = [
 
 class BackendNotAvailableError(RuntimeError):
     """Raised when a backend cannot run here (missing code, weights, checkpoint or module)."""
+
+
+class BackendNotSupportedError(RuntimeError):
+    """Raised when a backend is asked for something it cannot do (e.g. take a mask as an annotation)."""
 
 
 class BackendStateError(RuntimeError):
@@ -190,7 +199,61 @@ class VOSBackend(abc.ABC):
         self.annotated_frames.append(frame)
         tic = time.perf_counter()
         masks, probs = self._interact(scribble, frame)
-        elapsed = time.perf_counter() - tic
+        return self._result(masks, probs, time.perf_counter() - tic)
+
+    @property
+    def supports_annotated_masks(self) -> bool:
+        """True when :meth:`set_annotated_mask` is implemented (the ``_set_annotated_mask`` hook is)."""
+        return type(self)._set_annotated_mask is not VOSBackend._set_annotated_mask
+
+    def set_annotated_mask(self, frame: int, mask: np.ndarray) -> VOSResult:
+        """Take ``mask`` as the annotation of ``frame`` (a round annotated with a mask, not with strokes).
+
+        The mask replaces what the backend had on that frame and is propagated from like a frame
+        segmented from scribbles; the frame counts as annotated (``annotated_frames``).
+
+        Args:
+            frame: Index of the annotated frame.
+            mask: ``H x W`` label mask (0 = background, ``1..O`` = objects).
+
+        Returns:
+            The new :class:`VOSResult` for every frame.
+
+        Raises:
+            RuntimeError: If no video was started.
+            IndexError: If ``frame`` is outside the video.
+            ValueError: If the mask's shape or labels do not fit the video.
+            BackendNotSupportedError: If this backend cannot take a mask as an annotation.
+        """
+        if self.frames is None:
+            raise RuntimeError(f"{type(self).__name__}.set_annotated_mask called before start_video")
+        if not self.supports_annotated_masks:
+            raise BackendNotSupportedError(
+                f"backend {self.name!r} cannot take a mask as a frame's annotation (only scribbles); "
+                "use a backend that can, e.g. 'flow'"
+            )
+        num_frames, height, width, _ = self.frames.shape
+        if not 0 <= int(frame) < num_frames:
+            raise IndexError(f"annotated frame {frame} outside the video (0..{num_frames - 1})")
+        mask = np.asarray(mask)
+        if mask.shape != (height, width) or not np.issubdtype(mask.dtype, np.integer):
+            raise ValueError(
+                f"mask must be an integer {height} x {width} label image, got {mask.dtype} {mask.shape}"
+            )
+        if mask.size and (int(mask.min()) < 0 or int(mask.max()) > self.num_objects):
+            raise ValueError(
+                f"mask labels must be 0..{self.num_objects}, got {int(mask.min())}..{int(mask.max())}"
+            )
+        frame = int(frame)
+        self.annotated_frames.append(frame)
+        tic = time.perf_counter()
+        masks, probs = self._set_annotated_mask(frame, mask.astype(np.uint8))
+        return self._result(masks, probs, time.perf_counter() - tic)
+
+    def _result(self, masks: np.ndarray, probs: np.ndarray, elapsed: float) -> VOSResult:
+        """The checked :class:`VOSResult` of a round's hook output."""
+        assert self.frames is not None
+        num_frames = self.frames.shape[0]
         result = VOSResult(
             masks=np.ascontiguousarray(masks, dtype=np.uint8),
             probs=np.ascontiguousarray(probs, dtype=np.float32),
@@ -254,6 +317,11 @@ class VOSBackend(abc.ABC):
     @abc.abstractmethod
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(masks T x H x W, probs T x (O+1) x H x W)`` after this round."""
+
+    def _set_annotated_mask(self, frame: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Take the ``H x W`` uint8 ``mask`` as ``frame``'s annotation; return ``(masks, probs)`` like
+        :meth:`_interact` (override in backends that can; :attr:`supports_annotated_masks` checks it)."""
+        raise BackendNotSupportedError(f"backend {self.name!r} cannot take a mask as a frame's annotation")
 
     def _reset(self) -> None:  # noqa: B027 (optional hook, deliberately not abstract)
         """Drop backend-specific state (override when there is any)."""

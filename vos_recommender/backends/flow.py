@@ -6,6 +6,9 @@ on the RGB frame, which gives one probability map per class. When the frame alre
 that result, eroded and kept away from the new strokes, adds seeds too, so a correction changes the
 mask near the strokes and keeps it elsewhere.
 
+A mask given with :meth:`~vos_recommender.backends.base.VOSBackend.set_annotated_mask` (e.g. painted by
+hand) becomes the frame's probability maps as it is (one-hot) and is propagated from like the others.
+
 Propagation: the probability maps of the annotated frames are warped frame by frame with dense
 optical flow (OpenCV DIS or Farneback), forward from the nearest annotated frame on the left and
 backward from the nearest one on the right; the two are blended with weights linear in temporal
@@ -157,6 +160,15 @@ class FlowBackend(VOSBackend):
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         self._key_probs[frame] = self._segment_frame(scribble, frame)
+        self._probs = self._propagate()
+        return probs_to_masks(self._probs), self._probs
+
+    def _set_annotated_mask(self, frame: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The mask is the frame's annotation as it stands: a one-hot key frame; the strokes of earlier
+        # rounds on it are dropped (a later round's strokes seed from this mask, as from any result).
+        classes = np.arange(self.num_objects + 1, dtype=np.uint8)[:, None, None]
+        self._key_probs[frame] = (mask[None] == classes).astype(np.float32)
+        self._seed_labels.pop(frame, None)
         self._probs = self._propagate()
         return probs_to_masks(self._probs), self._probs
 

@@ -2,7 +2,7 @@
 
 Covers: a first stroke with no object adds "object 1"; Enter/Esc leave the object-name box (Enter adds the
 object) and the next keys are shortcuts again; shortcuts after a click on a slider or the scrub bar; Ctrl
-and Meta combinations left alone; one banner at a time, above the canvas, fading out; the filmstrip
+and Meta combinations as undo and redo only; one banner at a time, above the canvas, fading out; the filmstrip
 coloured by each frame's place in the video and "unknown" after an object is deleted; Cancel saying the
 round is still finishing and Run waiting for it by itself; the Open form's session folder. Selected with
 ``-m browser`` like the other browser test; ``VOS_APP_SCREENSHOTS=docs`` writes its screenshot to ``docs/``.
@@ -166,32 +166,20 @@ def test_keyboard_messages_and_quality_signal_in_the_browser(app_video, tmp_path
         screenshots.draw_stroke(page, [(0.5, 0.5), (0.55, 0.6)])
         assert page.evaluate(count) == 2
         page.click("#opacity")
-        page.keyboard.press("z")
-        assert page.evaluate(count) == 1
+        page.keyboard.press("z")  # undo (on the server): the stroke just drawn goes
+        page.wait_for_function(f"{count} === 1 && window.vosApp.state.drafts['{frame}'].length === 1")
 
-        # 4. Ctrl and Meta combinations are left to others (undo/redo): not handled, not prevented.
-        page.evaluate(
-            "() => { window.seenKeys = []; window.addEventListener('keydown', e => "
-            "e.key.length === 1 && window.seenKeys.push([e.key, e.ctrlKey || e.metaKey, e.defaultPrevented])); }"
-        )
+        # 4. Ctrl and Meta combinations are undo and redo (history.js), each handled once, never also as the
+        #    plain letter's shortcut.
+        drafts = f"() => window.vosApp.state.drafts['{frame}'].length"
         screenshots.draw_stroke(page, [(0.4, 0.5), (0.45, 0.6)])
-        page.wait_for_function(f"() => window.vosApp.state.drafts['{frame}'].length === 2")
-        for combo in ("Control+z", "Control+Shift+z", "Control+y", "Meta+z"):
+        page.wait_for_function(f"{drafts} === 2")
+        for combo, expected in (("Control+z", 1), ("Control+Shift+z", 2), ("Meta+z", 1), ("Control+y", 2)):
             page.keyboard.press(combo)
-        assert page.evaluate(count) == 2
-        assert [
-            (k.lower(), mod, prevented) for k, mod, prevented in page.evaluate("() => window.seenKeys")
-        ] == [
-            ("z", True, False),
-            ("z", True, False),
-            ("y", True, False),
-            ("z", True, False),
-        ]
-        # (Unhandled, Chromium's own undo/redo may put the focus back into the name box: Esc leaves it.)
-        page.keyboard.press("Escape")
+            page.wait_for_function(f"{drafts} === {expected} && {count[6:]} === {expected}")
         assert _active(page) == "BODY"
         page.keyboard.press("z")
-        page.wait_for_function(f"() => window.vosApp.state.drafts['{frame}'].length === 1")
+        page.wait_for_function(f"{drafts} === 1")
 
         # 5. Banners replace each other, stay off the canvas, and fade.
         page.keyboard.press("e")  # nothing to export yet: an error

@@ -83,6 +83,8 @@ def _summary(state) -> str | None:
         "drafts": {str(t): s for t, s in sorted(state.drafts.items())},
         "rounds": [(r.frame, r.scribble) for r in state.rounds],
         "masks": masks,
+        "edited": state.edited,
+        "history": state.history.to_json(),
         "quality": state.quality,
         "recommendation": state.recommendation,
     }
@@ -90,10 +92,13 @@ def _summary(state) -> str | None:
 
 
 def _named_files(folder: Path) -> set[str]:
+    from vos_recommender.app.history import SessionHistory
+
     data = json.loads((folder / "session.json").read_text())
-    return {entry["file"] for entry in data["rounds"]} | (
-        {data["masks_file"]} if data["masks_file"] else set()
-    )
+    rounds = {entry["file"] for entry in data["rounds"]}
+    rounds |= {entry["annotations_file"] for entry in data["rounds"] if entry.get("annotations_file")}
+    history = SessionHistory.from_json(data.get("history")).files()  # masks and rounds undo can go back to
+    return rounds | history | ({data["masks_file"]} if data["masks_file"] else set())
 
 
 def _session_files(folder: Path) -> set[str]:
@@ -124,6 +129,10 @@ CHANGES = {
     "draw strokes": lambda a: a.set_strokes(5, [{"path": [[0.1, 0.9], [0.2, 0.8]], "object_id": 1}]),
     "clear strokes": lambda a: a.set_strokes(0, []),
     "run a round": lambda a: a.run_round(0),
+    "edit a mask": lambda a: a.edit_mask(
+        4, {"op": "polygon", "object_id": 1, "points": [[0.1, 0.1], [0.6, 0.1], [0.3, 0.7]]}
+    ),
+    "undo": lambda a: a.undo(),
 }
 
 

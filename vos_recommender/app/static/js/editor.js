@@ -1,4 +1,5 @@
 // The drawing canvas: the frame, the mask overlay and the strokes, drawn with pointer events (mouse, pen, touch).
+// While a mask tool is picked (`delegate`, see paint.js), pointer input goes to it instead of making strokes.
 
 export class Editor {
   constructor(canvas, onStrokesChanged) {
@@ -8,8 +9,8 @@ export class Editor {
     this.frameImage = null;
     this.overlayImage = null;
     this.strokes = [];
-    this.history = [];
     this.active = null;
+    this.delegate = null;
     this.objectId = 1;
     this.negative = false;
     this.brush = 3;
@@ -36,12 +37,11 @@ export class Editor {
     this.draw();
   }
 
-  // Show a frame: its image, its overlay (or null) and its draft strokes; undo history is per frame.
-  show(frameImage, overlayImage, strokes, history) {
+  // Show a frame: its image, its overlay (or null) and its draft strokes.
+  show(frameImage, overlayImage, strokes) {
     this.frameImage = frameImage;
     this.overlayImage = overlayImage;
     this.strokes = strokes;
-    this.history = history;
     this.draw();
   }
 
@@ -56,6 +56,11 @@ export class Editor {
     if (!this.enabled || event.button > 0) return;
     event.preventDefault();
     this.canvas.setPointerCapture(event.pointerId);
+    if (this.delegate) {
+      this.delegate.down(this.point(event));
+      this.draw();
+      return;
+    }
     this.active = {
       path: [this.point(event)],
       object_id: this.negative ? 0 : this.objectId,
@@ -67,35 +72,33 @@ export class Editor {
   }
 
   move(event) {
-    if (!this.active) return;
+    if (!this.active && !(this.delegate && this.canvas.hasPointerCapture(event.pointerId))) return;
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const e of events.length ? events : [event]) this.active.path.push(this.point(e));
+    const points = (events.length ? events : [event]).map((e) => this.point(e));
+    if (this.active) this.active.path.push(...points);
+    else this.delegate.move(points);
     this.draw();
   }
 
   up(event) {
+    if (this.delegate && !this.active) {
+      if (this.canvas.hasPointerCapture(event.pointerId)) this.canvas.releasePointerCapture(event.pointerId);
+      this.delegate.up();
+      this.draw();
+      return;
+    }
     if (!this.active) return;
     const stroke = this.active;
     this.active = null;
     stroke.end_time = performance.now();
     stroke.path = stroke.path.map(([x, y]) => [Math.round(x * 1e5) / 1e5, Math.round(y * 1e5) / 1e5]);
-    this.history.push(this.strokes.slice());
     this.strokes.push(stroke);
     this.draw();
     this.onStrokesChanged(this.strokes);
   }
 
-  undo() {
-    if (!this.history.length) return false;
-    this.strokes.splice(0, this.strokes.length, ...this.history.pop());
-    this.draw();
-    this.onStrokesChanged(this.strokes);
-    return true;
-  }
-
   clear() {
     if (!this.strokes.length) return false;
-    this.history.push(this.strokes.slice());
     this.strokes.splice(0, this.strokes.length);
     this.draw();
     this.onStrokesChanged(this.strokes);
@@ -144,5 +147,6 @@ export class Editor {
     }
     for (const stroke of this.strokes) this.drawStroke(stroke);
     if (this.active) this.drawStroke(this.active);
+    if (this.delegate) this.delegate.drawPreview(ctx, width, height, this.scale);
   }
 }

@@ -46,7 +46,7 @@ export function pageShortcuts(app) {
     .bind("ArrowLeft", when(() => app.goto(app.current - 1)))
     .bind("ArrowRight", when(() => app.goto(app.current + 1)))
     .bind(" ", when(() => app.togglePlay()))
-    .bind("z", when(() => app.editor.undo()))
+    .bind("z", when(() => app.undoRedo.undo()))
     .bind("c", when(() => app.editor.clear()))
     .bind("p", when(() => app.setNegative(false)))
     .bind("n", when(() => app.setNegative(true)))

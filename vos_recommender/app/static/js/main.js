@@ -3,9 +3,12 @@
 import { api, banner, clearErrors, guarded } from "./api.js";
 import { Editor } from "./editor.js";
 import { Filmstrip, qualityText } from "./filmstrip.js";
+import { HistoryControl } from "./history.js";
 import { pageShortcuts } from "./keyboard.js";
 import { ObjectPanel } from "./objects.js";
+import { MaskTools } from "./paint.js";
 import { RunControl } from "./run.js";
+import { Viewport } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,15 +27,17 @@ class App {
     this.current = 0;
     this.selected = 1;
     this.strokes = {};
-    this.history = {};
     this.frames = {};
     this.overlays = {};
     this.playTimer = null;
-    this.saveTimers = {};
+    this.saving = Promise.resolve();
     this.editor = new Editor($("canvas"), (strokes) => this.strokesChanged(strokes));
     this.filmstrip = new Filmstrip($("filmstrip"), (t) => this.goto(t));
     this.objects = new ObjectPanel($("object-list"), $("new-object-name"), $("add-object-btn"), this);
     this.run = new RunControl(this);
+    this.undoRedo = new HistoryControl(this);
+    this.tools = new MaskTools(this);
+    this.viewport = new Viewport($("canvas-wrap"), $("canvas"));
     this.bindControls();
   }
 
@@ -63,7 +68,6 @@ class App {
     $("scrub").max = String(video.num_frames - 1);
     if (reloadDrafts || !previous) {
       this.strokes = {};
-      this.history = {};
       for (const [t, strokes] of Object.entries(state.drafts)) this.strokes[t] = strokes.slice();
     }
     if (!state.objects.some((o) => o.id === this.selected) && state.objects.length) this.selected = state.objects[0].id;
@@ -72,11 +76,18 @@ class App {
     this.objects.render(state.objects, this.selected);
     if (previous && previous.mask_version !== state.mask_version) this.overlays = {};
     this.renderSidebar();
+    this.updateEditing(state);
     this.filmstrip.update(state, this.current);
     const rounds = state.rounds.length;
     $("saved-status").textContent = `✓ saved · ${rounds} round${rounds === 1 ? "" : "s"} · ${state.session_dir}`;
     if (!previous || previous.mask_version !== state.mask_version || !previous.video) this.goto(this.current);
     this.fitCanvas();
+  }
+
+  // The undo / redo buttons and the mask tools follow the session's history and backend.
+  updateEditing(state) {
+    this.undoRedo.update(state.history);
+    this.tools.update(state);
   }
 
   renderSidebar() {
@@ -134,8 +145,7 @@ class App {
     }
     if (t !== this.current) return; // a later goto won the race
     if (!this.strokes[t]) this.strokes[t] = [];
-    if (!this.history[t]) this.history[t] = [];
-    this.editor.show(this.frames[t], this.state.has_masks ? this.overlays[t] : null, this.strokes[t], this.history[t]);
+    this.editor.show(this.frames[t], this.state.has_masks ? this.overlays[t] : null, this.strokes[t]);
     this.filmstrip.update(this.state, t);
     this.filmstrip.reveal(t);
     const quality = qualityText(this.state, t);
@@ -153,30 +163,28 @@ class App {
     $("run-btn").textContent = `▶ Run from frame ${t}`;
   }
 
+  // Every change of a frame's strokes is saved (one undoable change each), in the order they were made.
   strokesChanged(strokes) {
     const t = this.current;
-    clearTimeout(this.saveTimers[t]);
-    this.saveTimers[t] = setTimeout(() => this.saveStrokes(t, strokes.slice()), 150);
+    const copy = strokes.slice();
+    this.saving = this.saving.then(() => this.saveStrokes(t, copy));
   }
 
   async saveStrokes(t, strokes) {
-    delete this.saveTimers[t];
     if (strokes.some((s) => s.object_id > 0) && !(await this.objects.ensureOne())) return;
     const body = { strokes: strokes.map((s) => ({ ...s, start_time: Math.round(s.start_time), end_time: Math.round(s.end_time) })) };
     const answer = await guarded(() => api("PUT", `/api/strokes/${t}`, body));
     if (answer && this.state) {
       if (answer.strokes.length) this.state.drafts[String(t)] = answer.strokes;
       else delete this.state.drafts[String(t)];
+      this.state.history = answer.history;
+      this.updateEditing(this.state);
       this.filmstrip.update(this.state, this.current);
     }
   }
 
   async flushStrokes() {
-    const pending = Object.keys(this.saveTimers);
-    for (const t of pending) {
-      clearTimeout(this.saveTimers[t]);
-      await this.saveStrokes(Number(t), this.strokes[t] || []);
-    }
+    await this.saving;
   }
 
   togglePlay() {
@@ -204,7 +212,6 @@ class App {
     $("next-btn").onclick = () => this.goto(this.current + 1);
     $("play-btn").onclick = () => this.togglePlay();
     $("scrub").oninput = (e) => this.goto(Number(e.target.value));
-    $("undo-btn").onclick = () => this.editor.undo();
     $("clear-btn").onclick = () => this.editor.clear();
     $("mode-pos").onclick = () => this.setNegative(false);
     $("mode-neg").onclick = () => this.setNegative(true);
@@ -224,6 +231,7 @@ class App {
         clearErrors();
         this.frames = {};
         this.overlays = {};
+        this.viewport.reset();
         this.setState(state, { reloadDrafts: true });
         this.goto(state.recommendation.frame);
       }

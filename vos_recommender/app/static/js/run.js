@@ -60,7 +60,6 @@ export class RunControl {
     if (job.state === "done") {
       const t = String(job.frame);
       app.strokes[t] = (state.drafts[t] || []).slice();
-      app.history[t] = [];
       const rec = state.recommendation;
       banner(`Round ${state.rounds.length} done in ${job.elapsed.toFixed(1)} s. Next: frame ${rec.frame} (${rec.reason}).`, "ok", 6000);
     }
