@@ -180,9 +180,10 @@ class Annotator:
             outside = [t for t in stale if not 0 <= t < state.num_frames]
             if outside:
                 raise AppInputError(f"frame {outside[0]} is outside the video (0..{state.num_frames - 1})")
+            quality = list(state.quality)  # a new list: the undo history may hold the old one
             for t in stale:
-                state.quality[t] = None
-            state.quality_note = why
+                quality[t] = None
+            state.quality, state.quality_note = quality, why
             state.recommendation = self.advisor.recommend(
                 state.quality, state.counts(), state.annotated(), why
             )
@@ -316,16 +317,14 @@ class Annotator:
                 if checked.erase
                 else {"brush": "brush", "polygon": "lasso fill", "segment": "click"}[checked.op]
             )
-            self._record(f"{verb} on frame {frame}", ("masks_file", "edited", "recommendation"))
+            self._record(f"{verb} on frame {frame}", ("masks_file", "edited", "quality", "recommendation"))
             if state.masks is None:
                 state.masks = np.zeros((state.num_frames, *self.video.size), dtype=np.uint8)
             state.masks[frame] = edited
             if frame not in state.edited:
                 state.edited.append(frame)
-            if state.quality is not None:  # the frame is annotated now: the next one to correct may change
-                state.recommendation = self.advisor.recommend(
-                    np.asarray(state.quality), state.counts(), state.annotated()
-                )
+            # The frame is annotated now and its old estimate describes masks that are gone.
+            self.mark_quality_stale(f"frame {frame} was edited by hand since the last round", frames=[frame])
             self.mask_version += 1
             self.save(rounds_changed=True)
             return checked

@@ -216,7 +216,7 @@ class SessionState:
             "masks_file": lambda: self.masks_file,
             "edited": lambda: list(self.edited),
             "rounds": lambda: [r.entry() for r in self.rounds],
-            "quality": lambda: self.quality,
+            "quality": lambda: None if self.quality is None else list(self.quality),
             "quality_note": lambda: self.quality_note,
             "recommendation": lambda: self.recommendation,
         }

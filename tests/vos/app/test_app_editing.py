@@ -351,3 +351,26 @@ def test_editing_the_recommended_frame_moves_the_recommendation_and_undo_brings_
         assert annotator.state.recommendation == recommended
         annotator.redo()
         assert annotator.state.recommendation == moved
+
+
+def test_an_edited_frame_shows_its_estimate_as_unknown_until_the_next_round(app_video, tmp_path):
+    frames_dir, video = app_video
+    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+        frame, strokes = first_strokes(video)
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        measured = list(annotator.state.quality)
+        edited = (frame + 2) % video.num_frames
+        edit = {"op": "polygon", "object_id": 1, "points": _box(video.masks.shape[1:], 2, 2, 14, 20)}
+        annotator.edit_mask(edited, edit)
+        quality = annotator.state.quality
+        assert quality[edited] is None  # the estimate described masks that are gone
+        assert [q for t, q in enumerate(quality) if t != edited] == [
+            q for t, q in enumerate(measured) if t != edited
+        ]
+        assert f"frame {edited} was edited by hand" in annotator.state.quality_note
+        annotator.undo()
+        assert annotator.state.quality == measured and annotator.state.quality_note is None
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        assert all(q is not None for q in annotator.state.quality)
