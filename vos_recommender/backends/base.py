@@ -22,19 +22,30 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
+import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vos_recommender.utils.atomic import atomic_path
 
 __all__ = [
     "BackendNotAvailableError",
     "BackendState",
     "BackendStateError",
     "VOSBackend",
+    "FrameCallback",
     "VOSResult",
     "scribble_frames",
 ]
+
+#: Called as ``on_frame(t, mask)`` by :meth:`VOSBackend.interact` as soon as frame ``t``'s ``H x W`` label
+#: mask of the round is final (at most once per frame; backends that segment all frames at once never call it).
+FrameCallback = Callable[[int, np.ndarray], None]
 
 
 class BackendNotAvailableError(RuntimeError):
@@ -137,8 +148,24 @@ class VOSBackend(abc.ABC):
         self.num_objects: int = 0
         self.annotated_frames: list[int] = []
         self.video_id: str | None = None
+        self._on_frame: FrameCallback | None = None
 
     # ------------------------------------------------------------------ public API
+    def precompute(  # noqa: B027 (optional, deliberately not abstract: most backends have no such work)
+        self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None, frame: int | None = None
+    ) -> None:
+        """Start the per-video work that does not depend on the scribbles (e.g. optical flow) ahead of the rounds.
+
+        Returns at once; the work goes on in the background, and a later :meth:`start_video` on the same
+        ``frames`` array uses it. Backends without such work do nothing (the default).
+
+        Args:
+            frames: ``T x H x W x 3`` uint8 RGB frames, the array later given to :meth:`start_video`.
+            cache_dir: Folder where the results are kept on disk and found again by a later process
+                (None: memory only).
+            frame: The frame the first round will most likely be annotated on (the work it needs first).
+        """
+
     def start_video(self, frames: np.ndarray, num_objects: int, video_id: str | None = None) -> None:
         """Start a new video (a new episode).
 
@@ -162,13 +189,17 @@ class VOSBackend(abc.ABC):
         self.video_id = video_id
         self._start()
 
-    def interact(self, scribble: dict[str, Any], frame: int) -> VOSResult:
+    def interact(
+        self, scribble: dict[str, Any], frame: int, on_frame: FrameCallback | None = None
+    ) -> VOSResult:
         """Apply one round of scribbles drawn on ``frame`` and re-segment the whole video.
 
         Args:
             scribble: DAVIS scribble dict with this round's strokes (only those on ``frame`` are
                 used).
             frame: Index of the annotated frame.
+            on_frame: Called with each frame's final mask as soon as it is known, for backends that
+                propagate frame by frame (see :data:`FrameCallback`).
 
         Returns:
             The new :class:`VOSResult` for every frame.
@@ -189,7 +220,11 @@ class VOSBackend(abc.ABC):
         frame = int(frame)
         self.annotated_frames.append(frame)
         tic = time.perf_counter()
-        masks, probs = self._interact(scribble, frame)
+        self._on_frame = on_frame
+        try:
+            masks, probs = self._interact(scribble, frame)
+        finally:
+            self._on_frame = None
         elapsed = time.perf_counter() - tic
         result = VOSResult(
             masks=np.ascontiguousarray(masks, dtype=np.uint8),
@@ -238,6 +273,58 @@ class VOSBackend(abc.ABC):
         self.video_id = state.video_id
         self._restore_round_state(state.rounds)
 
+    def save_state(self, path: str | os.PathLike) -> None:
+        """Write the state after the rounds so far to ``path`` (a ``.npz`` file, written atomically).
+
+        :meth:`load_state` in another process, after :meth:`start_video` on the same video with the same
+        object count, continues from it exactly as this backend would, without running the rounds again.
+
+        Raises:
+            RuntimeError: Before :meth:`start_video`.
+            BackendStateError: If this backend cannot write its state (its ``_state_arrays`` hook is not
+                implemented).
+        """
+        if self.frames is None:
+            raise RuntimeError(f"{type(self).__name__}.save_state called before start_video")
+        arrays = self._state_arrays()
+        header = {
+            "backend": self.name,
+            "num_objects": self.num_objects,
+            "shape": list(self.frames.shape),
+            "annotated_frames": list(self.annotated_frames),
+            "arrays": sorted(arrays),
+        }
+        if any(key.startswith("__") for key in arrays):
+            raise BackendStateError(f"backend {self.name!r}: state array names may not start with '__'")
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, __header__=np.array(json.dumps(header)), **arrays)
+
+    def load_state(self, path: str | os.PathLike) -> None:
+        """Continue from a state :meth:`save_state` wrote (after :meth:`start_video` on the same video).
+
+        Raises:
+            RuntimeError: Before :meth:`start_video`.
+            BackendStateError: If the file cannot be read, or was written by another backend, for another
+                frame size or object count (the message names the file and the difference).
+        """
+        if self.frames is None:
+            raise RuntimeError(f"{type(self).__name__}.load_state called before start_video")
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                header = json.loads(str(stored["__header__"]))
+                arrays = {key: stored[key] for key in header["arrays"]}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise BackendStateError(f"cannot read the backend state {path}: {err}") from err
+        want = {"backend": self.name, "num_objects": self.num_objects, "shape": list(self.frames.shape)}
+        for key, value in want.items():
+            if header.get(key) != value:
+                raise BackendStateError(
+                    f"the backend state {path} was saved with {key} {header.get(key)!r}, not {value!r}"
+                )
+        self._load_state_arrays(arrays)
+        self.annotated_frames = [int(t) for t in header["annotated_frames"]]
+
     def reset(self) -> None:
         """Forget the current video and every round."""
         self.frames = None
@@ -273,6 +360,30 @@ class VOSBackend(abc.ABC):
     def _restore_round_state(self, state: Any) -> None:
         """Put back what :meth:`_round_state` saved (override with it)."""
         raise BackendStateError(f"backend {self.name!r} cannot restore its state between rounds")
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The state after the rounds so far as named arrays (override to allow :meth:`save_state`).
+
+        Raises:
+            BackendStateError: By default: the backend does not say how to write its state.
+        """
+        raise BackendStateError(
+            f"backend {self.name!r} cannot write its state to a file; it is brought back by running the "
+            "saved rounds again"
+        )
+
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Put back what :meth:`_state_arrays` returned (override with it).
+
+        Raises:
+            BackendStateError: When the arrays do not fit the current video.
+        """
+        raise BackendStateError(f"backend {self.name!r} cannot read its state from a file")
+
+    def _frame_done(self, t: int, mask: np.ndarray) -> None:
+        """Report frame ``t``'s final mask of the running round to the caller's ``on_frame``, if any."""
+        if self._on_frame is not None:
+            self._on_frame(int(t), mask)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
