@@ -19,7 +19,14 @@ from vos_recommender.app.errors import AppBusyError, AppInputError, AppNotFoundE
 from vos_recommender.app.jobs import Job
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
-from vos_recommender.app.state import AppObject, AppRound, SessionState, load_session, save_session
+from vos_recommender.app.state import (
+    BACKEND_CACHE,
+    AppObject,
+    AppRound,
+    SessionState,
+    load_session,
+    save_session,
+)
 from vos_recommender.app.strokes import check_draft_size, check_strokes, remove_object_strokes
 from vos_recommender.app.video import AppVideo
 from vos_recommender.backends import BackendNotAvailableError, build_backend
@@ -52,7 +59,9 @@ class Annotator:
         advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
 
     The session folder stays locked (:class:`~vos_recommender.app.session_lock.SessionLock`) until
-    :meth:`close`, so a second app on the same folder is refused.
+    :meth:`close`, so a second app on the same folder is refused. The backend keeps its per-video work
+    (the flow backend's optical flow) in ``<session>/backend-cache`` (``VOSBackend.precompute``), so rounds
+    after a restart find it there.
 
     Raises:
         AppInputError: On a backend that cannot be built or a session of another video.
@@ -84,6 +93,7 @@ class Annotator:
             if self.state.recommendation is None:
                 self.refresh_recommendation(probs=None)
             save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
+            self.backend.precompute(video.frames, self.session_dir / BACKEND_CACHE)
         except BaseException:
             self.session_lock.release()
             raise
@@ -93,6 +103,7 @@ class Annotator:
         job = self.cancel()
         if job is not None:
             job.wait(60)
+        self.backend.stop_precompute()
         self.session_lock.release()
 
     def __enter__(self) -> Annotator:
@@ -157,6 +168,7 @@ class Annotator:
             new_id = self.state.num_objects + 1
             obj = AppObject(new_id, self._name(name, f"object {new_id}"))
             self.state.objects.append(obj)
+            self.state.backend_state = None  # saved with another object count
             self.runner.invalidate()
             self.save()
             return obj
@@ -189,6 +201,7 @@ class Annotator:
                 masks = state.masks
                 masks[masks == object_id] = 0
                 masks[masks > object_id] -= 1
+            state.backend_state = None  # saved with other objects and rounds
             self.runner.invalidate()
             self.refresh_recommendation(probs=None)
             self.mask_version += 1
@@ -232,6 +245,7 @@ class Annotator:
         masks: np.ndarray,
         quality: np.ndarray,
         recommendation: dict[str, Any],
+        backend_state: dict[str, Any] | None = None,
     ) -> None:
         """Keep a finished round: its scribble, the new masks, quality and recommendation, then save.
 
@@ -244,6 +258,8 @@ class Annotator:
             masks: ``T x H x W`` label masks after the round.
             quality: ``T`` per-frame quality after the round.
             recommendation: The advisor's next frame.
+            backend_state: The backend's state saved after the round (see
+                :attr:`~vos_recommender.app.state.SessionState.backend_state`), or None.
         """
         with self.lock:
             job.begin_commit()
@@ -252,6 +268,7 @@ class Annotator:
             state.masks = masks
             state.quality = [float(q) for q in quality]
             state.recommendation = recommendation
+            state.backend_state = backend_state
             applied = round_.scribble["scribbles"][round_.frame]
             remaining = state.drafts.get(round_.frame, [])
             if remaining[: len(applied)] == applied:

@@ -1,20 +1,29 @@
 """Running a round: bring the backend up to date, propagate, estimate quality, recommend, save.
 
 The backend keeps its own memory of earlier rounds (ATNet uses every scribble so far), so it must have
-seen exactly the saved rounds before a new one. After a restart, an object added or deleted, or a
-cancelled round, the backend is restarted and the saved rounds are replayed first (each one reported as a
-progress phase, and cancellable between them).
+seen exactly the saved rounds before a new one. After every round the backend's state is saved with the
+session (``VOSBackend.save_state``), so after a restart of the app or a cancelled round the backend is
+started on the video and continues from that file, without running any earlier round again. Only when
+there is no such state (a backend that cannot write one, an object added or deleted since, a damaged
+file) are the saved rounds replayed first (each one reported as a progress phase, and cancellable between
+them).
+
+While the backend propagates, each frame it finishes is kept in the job (``Job.frame_done``) so the page
+shows the new masks frame by frame, and the progress is the share of frames done.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.app.jobs import Job
-from vos_recommender.app.state import AppRound
+from vos_recommender.app.state import AppRound, backend_state_file
 from vos_recommender.app.strokes import make_scribble
+from vos_recommender.backends import BackendStateError
 from vos_recommender.interaction.validation import check_scribble
 
 if TYPE_CHECKING:
@@ -61,26 +70,65 @@ class RoundRunner:
         )
         return Job("run", lambda job: self._work(job, frame, scribble), {"frame": frame}).start()
 
+    def _saved_state(self, objects: int, rounds: int) -> Path | None:
+        """The backend state file saved with the session after exactly these rounds and objects, if any."""
+        app = self.annotator
+        saved = app.state.backend_state
+        if (
+            saved is None
+            or saved["backend"] != app.backend.name
+            or (saved["objects"], saved["rounds"]) != (objects, rounds)
+        ):
+            return None
+        path = app.session_dir / saved["file"]
+        return path if path.is_file() else None
+
+    def _restart(self, job: Job, objects: int, saved: list[AppRound]) -> int:
+        """Start the backend on the video and bring it to the saved rounds; returns the phases used."""
+        app, backend = self.annotator, self.annotator.backend
+        state_file = self._saved_state(objects, len(saved))
+        count = 4 if state_file is not None or not saved else 4 + len(saved)
+        job.phase(0, count, "starting the model on the video")
+        self.synced = None
+        backend.start_video(app.video.frames, objects, video_id=app.video.name)
+        if state_file is not None:
+            try:
+                backend.load_state(state_file)
+                return 1
+            except BackendStateError as err:
+                warnings.warn(f"{err}; running the {len(saved)} saved rounds again instead", stacklevel=2)
+                backend.start_video(app.video.frames, objects, video_id=app.video.name)
+        for number, round_ in enumerate(saved, start=1):
+            job.phase(number, 4 + len(saved), f"restoring round {number}/{len(saved)}", self.last_seconds)
+            backend.interact(round_.scribble, round_.frame)
+        return 1 + len(saved)
+
+    def _save_backend_state(self, objects: int, rounds: int) -> dict[str, Any] | None:
+        """Write the backend's state after ``rounds`` rounds into the session folder (None if it cannot)."""
+        app = self.annotator
+        name = backend_state_file(rounds)
+        try:
+            app.backend.save_state(app.session_dir / name)
+        except BackendStateError:
+            return None  # such a backend is brought back by replaying the rounds
+        except OSError as err:
+            warnings.warn(f"cannot save the backend state into {app.session_dir}: {err}", stacklevel=2)
+            return None
+        return {"file": name, "backend": app.backend.name, "objects": objects, "rounds": rounds}
+
     def _work(self, job: Job, frame: int, scribble: dict) -> None:
         app = self.annotator
         state, backend = app.state, app.backend
         objects, saved = state.num_objects, list(state.rounds)
-        restart = self.synced != (objects, len(saved))
-        count = (1 + len(saved) if restart else 0) + 3
-        index = 0
-        if restart:
-            job.phase(index, count, "starting the model on the video")
-            self.synced = None
-            backend.start_video(app.video.frames, objects, video_id=app.video.name)
-            for number, round_ in enumerate(saved, start=1):
-                index += 1
-                job.phase(index, count, f"restoring round {number}/{len(saved)}", self.last_seconds)
-                backend.interact(round_.scribble, round_.frame)
-            index += 1
+        index, count = 0, 3
+        if self.synced != (objects, len(saved)):
+            index = self._restart(job, objects, saved)
+            count = index + 3
         job.phase(index, count, f"propagating from frame {frame}", self.last_seconds)
+        job.track_frames(state.num_frames)
         self.synced = None  # until the round is committed, the backend is ahead of the saved session
         tic = time.perf_counter()
-        result = backend.interact(scribble, frame)
+        result = backend.interact(scribble, frame, on_frame=job.frame_done)
         self.last_seconds = time.perf_counter() - tic
         job.phase(index + 1, count, "estimating quality and the next frame")
         counts = state.counts()
@@ -88,11 +136,13 @@ class RoundRunner:
         quality = app.advisor.quality(app.video.frames, result.masks, result.probs, objects)
         recommendation = app.advisor.recommend(quality, counts, [*state.annotated(), frame])
         job.phase(index + 2, count, "saving the session")
+        backend_state = self._save_backend_state(objects, len(saved) + 1)
         app.commit_round(
             job,
             AppRound(frame, scribble, self.last_seconds, time.time()),
             result.masks,
             quality,
             recommendation,
+            backend_state,
         )
         self.synced = (objects, len(state.rounds))

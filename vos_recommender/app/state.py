@@ -6,6 +6,8 @@ A session folder holds::
                                     the masks file, quality, recommendation
     rounds/001-<hash>.json ...      each round's scribble in the DAVIS format
     masks/round_003-<token>.npz     the masks after the latest round
+    backend/state_003-<token>.npz   the backend's state after the latest round (when it can write one)
+    backend-cache/                  the backend's per-video work, e.g. optical flow (a cache: may go)
     .lock                           held by the app that has the session open (see ``session_lock``)
 
 Every change of a session is one atomic switch. The files a manifest names are never rewritten: a round
@@ -14,6 +16,8 @@ to new files. A save first writes (atomically, fsynced) the files the new manife
 disk yet, then replaces ``session.json`` atomically, and only then deletes the files no manifest names any
 more. A process killed at any file operation of a save therefore leaves the old manifest with all its
 files, or the new one with all its files; leftovers of an interrupted save are deleted at the next save.
+The backend state file is written by the backend (``VOSBackend.save_state``, atomically) before the switch
+and named in the manifest with the object and round counts it belongs to.
 """
 
 from __future__ import annotations
@@ -37,19 +41,32 @@ from vos_recommender.app.video import AppVideo
 from vos_recommender.interaction.scribbles import load_scribble, save_scribble
 from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 
-__all__ = ["SESSION_ENTRIES", "AppObject", "AppRound", "SessionState", "load_session", "save_session"]
+__all__ = [
+    "BACKEND_CACHE",
+    "SESSION_ENTRIES",
+    "AppObject",
+    "AppRound",
+    "SessionState",
+    "backend_state_file",
+    "load_session",
+    "save_session",
+]
 
 #: 2: rounds and masks files never rewritten, the video fingerprinted by its pixels; 1 is still read.
 FORMAT_VERSION = 2
 MANIFEST = "session.json"
 ROUNDS = "rounds"
 MASKS = "masks"
+BACKEND = "backend"
+#: The backend's cache of per-video work (``VOSBackend.precompute``), kept with the session.
+BACKEND_CACHE = "backend-cache"
 #: Names in a session folder that belong to the session itself.
-SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, ".lock")
+SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, BACKEND, BACKEND_CACHE, ".lock")
 # The names save_session gives round and masks files (format 1: without the hash or token).
 _SAVED_NAMES = {
     ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json"),
     MASKS: re.compile(r"round_\d{3,}(-[0-9a-f]{12})?\.npz"),
+    BACKEND: re.compile(r"state_\d{3,}-[0-9a-f]{12}\.npz"),
 }
 
 
@@ -88,6 +105,9 @@ class SessionState:
         quality: Per-frame estimated quality of the latest masks, or None.
         recommendation: The latest recommendation (see :class:`~vos_recommender.app.advisor.FrameAdvisor`).
         masks_file: The file the last save or load found the masks in, or None.
+        backend_state: The backend's state after the rounds, or None: ``{"file", "backend", "objects",
+            "rounds"}`` (the file relative to the session folder, the backend's name, the object and round
+            counts it was saved with).
     """
 
     video_name: str
@@ -100,6 +120,7 @@ class SessionState:
     quality: list[float] | None = None
     recommendation: dict[str, Any] | None = None
     masks_file: str | None = None
+    backend_state: dict[str, Any] | None = None
 
     @classmethod
     def new(cls, video: AppVideo) -> SessionState:
@@ -141,6 +162,7 @@ class SessionState:
                 for r in self.rounds
             ],
             "masks_file": self.masks_file,
+            "backend_state": self.backend_state,
             "quality": self.quality,
             "recommendation": self.recommendation,
             "saved_at": time.time(),
@@ -162,7 +184,7 @@ def _remove_unnamed(folder: Path, named: set[str]) -> None:
         for path in sorted((folder / sub).glob("*")):
             if pattern.fullmatch(path.name) and path.is_file() and f"{sub}/{path.name}" not in named:
                 path.unlink()
-    for sub in (folder, folder / ROUNDS, folder / MASKS):  # not the user's export folders inside
+    for sub in (folder, folder / ROUNDS, folder / MASKS, folder / BACKEND):  # not the user's export folders
         remove_stale_temporaries(sub, older_than=0.0, recursive=False)
 
 
@@ -197,8 +219,16 @@ def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed:
     for round_, name in zip(state.rounds, round_files):
         round_.file = name
     state.masks_file = masks_file
+    backend_file = state.backend_state["file"] if state.backend_state else None
+    if backend_file is not None and not (folder / backend_file).is_file():
+        state.backend_state = backend_file = None  # never written (e.g. a disk error): rounds replay instead
     atomic_write_json(folder / MANIFEST, state.to_json(), indent=1)  # the switch
-    _remove_unnamed(folder, {*round_files, masks_file} - {None})
+    _remove_unnamed(folder, {*round_files, masks_file, backend_file} - {None})
+
+
+def backend_state_file(rounds: int) -> str:
+    """A new name (relative to the session folder) for the backend state after ``rounds`` rounds."""
+    return f"{BACKEND}/state_{rounds:03d}-{secrets.token_hex(6)}.npz"
 
 
 def _checked_drafts(drafts: dict[str, Any], state: SessionState, folder: Path) -> dict[int, list]:
@@ -255,6 +285,14 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
             state.masks_file = str(data["masks_file"])
         state.quality = data.get("quality")
         state.recommendation = data.get("recommendation")
+        backend_state = data.get("backend_state")
+        if backend_state is not None:
+            state.backend_state = {
+                "file": str(backend_state["file"]),
+                "backend": str(backend_state["backend"]),
+                "objects": int(backend_state["objects"]),
+                "rounds": int(backend_state["rounds"]),
+            }
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise AppInputError(f"--session: the session in {folder} is damaged ({err})") from err
     return state

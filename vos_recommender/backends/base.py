@@ -154,17 +154,21 @@ class VOSBackend(abc.ABC):
     def precompute(  # noqa: B027 (optional, deliberately not abstract: most backends have no such work)
         self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None, frame: int | None = None
     ) -> None:
-        """Start the per-video work that does not depend on the scribbles (e.g. optical flow) ahead of the rounds.
+        """Prepare the per-video work that does not depend on the scribbles (e.g. optical flow).
 
-        Returns at once; the work goes on in the background, and a later :meth:`start_video` on the same
-        ``frames`` array uses it. Backends without such work do nothing (the default).
+        A later :meth:`start_video` on the same ``frames`` array uses it: what was computed is kept (in
+        ``cache_dir`` on disk, where a later process finds it again), and with ``frame`` the work a first
+        round on that frame needs starts at once in the background (this call returns at once).
+        Backends without such work do nothing (the default).
 
         Args:
             frames: ``T x H x W x 3`` uint8 RGB frames, the array later given to :meth:`start_video`.
-            cache_dir: Folder where the results are kept on disk and found again by a later process
-                (None: memory only).
-            frame: The frame the first round will most likely be annotated on (the work it needs first).
+            cache_dir: Folder where the results are kept on disk (None: memory only).
+            frame: The frame the first round will most likely be annotated on, or None.
         """
+
+    def stop_precompute(self) -> None:  # noqa: B027 (optional, as precompute)
+        """Stop the background work :meth:`precompute` or a round started (the default: there is none)."""
 
     def start_video(self, frames: np.ndarray, num_objects: int, video_id: str | None = None) -> None:
         """Start a new video (a new episode).

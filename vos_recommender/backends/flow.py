@@ -114,13 +114,18 @@ class FlowBackend(VOSBackend):
     def precompute(
         self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None, frame: int | None = None
     ) -> None:
-        """Compute the optical flows of ``frames`` in a background thread, those a first round on ``frame``
-        needs first (see :class:`~vos_recommender.backends.flow_store.FlowStore`), kept in ``cache_dir``.
-
-        A later :meth:`start_video` on the same array uses them (and waits for none it does not need yet).
+        """Keep the optical flows of ``frames`` in ``cache_dir`` (see :class:`~vos_recommender.backends.
+        flow_store.FlowStore`); with ``frame``, start computing those a first round on it needs, in a
+        background thread. A later :meth:`start_video` on the same array uses them.
         """
-        frames = np.asarray(frames)
-        self._flow_store(frames, cache_dir).prefetch(frame)
+        store = self._flow_store(np.asarray(frames), cache_dir)
+        if frame is not None:
+            store.prefetch(FlowStore.propagation_order([frame], frame, store.num_frames))
+
+    def stop_precompute(self) -> None:
+        """Stop computing flows in the background (after the flow under way)."""
+        if self._flows is not None:
+            self._flows.stop(wait=True)
 
     def _flow_store(self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None) -> FlowStore:
         """The flow store of ``frames``: the current one when it belongs to this array, else a new one."""
@@ -188,6 +193,10 @@ class FlowBackend(VOSBackend):
         self._key_probs, self._seed_labels, self._labels = key_probs, seed_labels, labels
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.frames is not None and self._flows is not None
+        # The flows this round's propagation needs are computed meanwhile, nearest the frame first.
+        annotated = [*self._key_probs, frame]
+        self._flows.prefetch(FlowStore.propagation_order(annotated, frame, self.frames.shape[0]))
         self._key_probs[frame] = self._segment_frame(scribble, frame)
         self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
         probs = self._propagate()

@@ -9,9 +9,10 @@ so a :class:`FlowStore` computes each one the first time it is asked for and kee
   written atomically), so that a restarted app reads them back instead of computing them again. A file that
   cannot be read or does not hold a finite ``H x W x 2`` float32 flow is computed again and replaced
   (with a warning naming it);
-* ahead of time with :meth:`FlowStore.prefetch`: a background thread computes the flows in the order a
-  first round from a given frame needs them, while the caller does other work (the random walker on the
-  annotated frame). A flow asked for while the thread is computing it is waited for, never computed twice.
+* ahead of time with :meth:`FlowStore.prefetch`: a background thread computes the flows a round will
+  need, in the order it needs them (:meth:`FlowStore.propagation_order`), while the caller does other work
+  (the random walker on the annotated frame). A flow asked for while the thread is computing it is waited
+  for, never computed twice.
 """
 
 from __future__ import annotations
@@ -82,10 +83,10 @@ class FlowStore:
         self.method = method
         self.num_frames = int(frames.shape[0])
         self.folder: Path | None = None
-        if cache_dir is not None:
+        if cache_dir is not None:  # created by the first flow written into it
             self.folder = Path(cache_dir) / f"flow-{method}-{_video_key(frames, method)}"
-            self.folder.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(self.folder, older_than=60.0, recursive=False)
+            if self.folder.is_dir():
+                remove_stale_temporaries(self.folder, older_than=60.0, recursive=False)
         self._gray: list[np.ndarray | None] = [None] * self.num_frames
         self._flows: dict[tuple[str, int], np.ndarray] = {}
         self._locks = {key: threading.Lock() for key in self.keys()}
@@ -100,26 +101,16 @@ class FlowStore:
         ]
 
     @staticmethod
-    def order_from(frame: int, num_frames: int) -> list[tuple[str, int]]:
-        """The flows in the order a first round annotated on ``frame`` uses them, then the others.
+    def propagation_order(annotated: list[int], frame: int, num_frames: int) -> list[tuple[str, int]]:
+        """The flows a propagation from the ``annotated`` frames uses, those nearest ``frame`` first.
 
-        A round propagates forward from the annotated frame with the ``prev`` flows to its right and
-        backward with the ``next`` flows to its left: those come first, nearest first, alternating sides.
-        Later rounds on other frames need the rest, again nearest to ``frame`` first.
+        Forward from the first annotated frame every frame after it needs its ``prev`` flow; backward from
+        the last one every frame before it needs its ``next`` flow.
         """
-        frame = min(max(int(frame), 0), num_frames - 1)
-        first, rest = [], []
-        for step in range(1, num_frames):
-            if frame + step < num_frames:
-                first.append(("prev", frame + step))
-            if frame - step >= 0:
-                first.append(("next", frame - step))
-        for step in range(0, num_frames):
-            if frame + step < num_frames - 1:
-                rest.append(("next", frame + step))
-            if frame - step >= 1:
-                rest.append(("prev", frame - step))
-        return first + rest
+        first, last = min(annotated), max(annotated)
+        keys = [("prev", t) for t in range(first + 1, num_frames)]
+        keys += [("next", t) for t in range(0, last)]
+        return sorted(keys, key=lambda key: (abs(key[1] - frame), key[0] == "next", key[1]))
 
     @property
     def computed(self) -> int:
@@ -203,18 +194,21 @@ class FlowStore:
             warnings.warn(f"optical-flow cache: cannot write {path}: {err}", stacklevel=4)
 
     # ------------------------------------------------------------------ ahead of time
-    def prefetch(self, frame: int | None = None) -> threading.Thread:
-        """Compute every flow in a background thread, in :meth:`order_from` ``frame`` (default: the middle).
+    def prefetch(self, keys: list[tuple[str, int]]) -> threading.Thread:
+        """Compute the flows ``keys`` in this order in a background thread; returns the thread.
 
-        Flows another thread is computing are skipped (that thread stores them). Returns the thread;
-        :meth:`stop` ends it after the flow under way.
+        Flows another thread is computing are skipped (that thread stores them); a prefetch still running
+        is stopped first, after the flow under way. :meth:`stop` ends it the same way.
         """
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        order = self.order_from(self.num_frames // 2 if frame is None else frame, self.num_frames)
+        self.stop(wait=True)
+        unknown = [key for key in keys if key not in self._locks]
+        if unknown:
+            raise KeyError(
+                f"no flows {unknown[:3]} in a video of {self.num_frames} frames (see FlowStore.keys)"
+            )
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._prefetch, args=(order,), name="flow-prefetch", daemon=True
+            target=self._prefetch, args=(list(keys),), name="flow-prefetch", daemon=True
         )
         self._thread.start()
         return self._thread

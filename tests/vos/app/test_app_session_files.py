@@ -91,13 +91,21 @@ def _summary(state) -> str | None:
 
 def _named_files(folder: Path) -> set[str]:
     data = json.loads((folder / "session.json").read_text())
-    return {entry["file"] for entry in data["rounds"]} | (
-        {data["masks_file"]} if data["masks_file"] else set()
+    backend_state = data.get("backend_state")
+    return (
+        {entry["file"] for entry in data["rounds"]}
+        | ({data["masks_file"]} if data["masks_file"] else set())
+        | ({backend_state["file"]} if backend_state else set())
     )
 
 
 def _session_files(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    """The session's own files (not the backend's cache of per-video work, which any save may leave)."""
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).parts[0] != "backend-cache"
+    }
 
 
 @pytest.fixture(scope="module")
