@@ -59,9 +59,9 @@ class Annotator:
         advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
 
     The session folder stays locked (:class:`~vos_recommender.app.session_lock.SessionLock`) until
-    :meth:`close`, so a second app on the same folder is refused. The backend keeps its per-video work
-    (the flow backend's optical flow) in ``<session>/backend-cache`` (``VOSBackend.precompute``), so rounds
-    after a restart find it there.
+    :meth:`close`, so a second app on the same folder is refused. From the start the backend computes its
+    per-video work (the flow backend's optical flow) in the background and keeps it in
+    ``<session>/backend-cache`` (``VOSBackend.precompute``), where rounds after a restart find it.
 
     Raises:
         AppInputError: On a backend that cannot be built or a session of another video.
@@ -93,7 +93,10 @@ class Annotator:
             if self.state.recommendation is None:
                 self.refresh_recommendation(probs=None)
             save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
-            self.backend.precompute(video.frames, self.session_dir / BACKEND_CACHE)
+            # While the person draws, the backend computes its per-video work (or reads it back), that
+            # for a first round on the recommended frame first.
+            start = self.state.recommendation["frame"] if self.state.recommendation else None
+            self.backend.precompute(video.frames, self.session_dir / BACKEND_CACHE, frame=start)
         except BaseException:
             self.session_lock.release()
             raise
