@@ -202,7 +202,7 @@ class FlowBackend(VOSBackend):
         self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
         probs = self._propagate()
         self._labels, self._round_labels = self._round_labels, None
-        return self._labels, probs
+        return self._labels.copy(), probs  # the caller may edit its masks; the next round reads these
 
     def _finish_frame(self, t: int, probs: np.ndarray) -> None:
         """Frame ``t``'s probabilities of this round are final: its mask, reported at once."""
