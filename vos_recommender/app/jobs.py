@@ -87,6 +87,7 @@ class Job:
         self._counting_frames = True
         self._frame_masks = {}
         self._phase_message = self.message
+        self.message = f"{self._phase_message}: 0/{self._frames_total} frames"
 
     def frame_done(self, t: int, mask: np.ndarray) -> None:
         """Frame ``t``'s new mask is final (kept for :meth:`frame_mask`); raises :class:`JobCancelled` if the

@@ -122,6 +122,7 @@ def test_job_progress_and_message_count_the_frames_done():
     job.phase(1, 4, "propagating from frame 2")
     job.track_frames(5)
     assert job.progress == pytest.approx(1 / 4)
+    assert job.message == "propagating from frame 2: 0/5 frames"
     mask = np.ones((3, 4), dtype=np.uint8)
     job.frame_done(2, mask)
     job.frame_done(3, mask * 2)
