@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.app.jobs import Job
-from vos_recommender.app.state import AppRound, backend_state_file
+from vos_recommender.app.state import BACKEND_CACHE, AppRound, backend_state_file
 from vos_recommender.app.strokes import make_scribble
 from vos_recommender.backends import BackendStateError
 from vos_recommender.interaction.validation import check_scribble
@@ -146,3 +146,5 @@ class RoundRunner:
             backend_state,
         )
         self.synced = (objects, len(state.rounds))
+        # While the person looks and draws, the backend prepares the rest of its per-video work.
+        backend.precompute(app.video.frames, app.session_dir / BACKEND_CACHE, frame=recommendation["frame"])

@@ -157,14 +157,15 @@ class VOSBackend(abc.ABC):
         """Prepare the per-video work that does not depend on the scribbles (e.g. optical flow).
 
         A later :meth:`start_video` on the same ``frames`` array uses it: what was computed is kept (in
-        ``cache_dir`` on disk, where a later process finds it again), and with ``frame`` the work a first
-        round on that frame needs starts at once in the background (this call returns at once).
-        Backends without such work do nothing (the default).
+        ``cache_dir`` on disk, where a later process finds it again), and with ``frame`` the work starts at
+        once in the background, what a round on that frame needs first (this call returns at once; call
+        it again between rounds, with the next frame, to use the time a person draws). Backends without
+        such work do nothing (the default).
 
         Args:
             frames: ``T x H x W x 3`` uint8 RGB frames, the array later given to :meth:`start_video`.
             cache_dir: Folder where the results are kept on disk (None: memory only).
-            frame: The frame the first round will most likely be annotated on, or None.
+            frame: The frame the next round will most likely be annotated on, or None.
         """
 
     def stop_precompute(self) -> None:  # noqa: B027 (optional, as precompute)

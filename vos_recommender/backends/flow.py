@@ -115,12 +115,12 @@ class FlowBackend(VOSBackend):
         self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None, frame: int | None = None
     ) -> None:
         """Keep the optical flows of ``frames`` in ``cache_dir`` (see :class:`~vos_recommender.backends.
-        flow_store.FlowStore`); with ``frame``, start computing them in a background thread, those a first
+        flow_store.FlowStore`); with ``frame``, start computing all of them in a background thread, those a
         round on it needs first. A later :meth:`start_video` on the same array uses them.
         """
         store = self._flow_store(np.asarray(frames), cache_dir)
         if frame is not None:
-            store.prefetch(FlowStore.propagation_order([frame], frame, store.num_frames))
+            store.prefetch(FlowStore.propagation_order([frame], frame, store.num_frames, others=True))
 
     def stop_precompute(self) -> None:
         """Stop computing flows in the background (after the flow under way)."""
@@ -194,8 +194,7 @@ class FlowBackend(VOSBackend):
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
         assert self.frames is not None and self._flows is not None
-        # The flows this round's propagation needs are computed meanwhile, nearest the frame first, then
-        # those later rounds may need.
+        # The flows this round's propagation needs are computed meanwhile, nearest the frame first.
         annotated = [*self._key_probs, frame]
         self._flows.prefetch(FlowStore.propagation_order(annotated, frame, self.frames.shape[0]))
         self._key_probs[frame] = self._segment_frame(scribble, frame)

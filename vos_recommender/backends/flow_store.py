@@ -10,9 +10,9 @@ so a :class:`FlowStore` computes each one the first time it is asked for and kee
   cannot be read or does not hold a finite ``H x W x 2`` float32 flow is computed again and replaced
   (with a warning naming it);
 * ahead of time with :meth:`FlowStore.prefetch`: a background thread computes the flows a round will
-  need, in the order it needs them, then the others for later rounds (:meth:`FlowStore.propagation_order`),
-  while the caller does other work (the random walker on the annotated frame, then the propagation). A
-  flow asked for while the thread is computing it is waited for, never computed twice.
+  need, in the order it needs them (:meth:`FlowStore.propagation_order`), while the caller does other work
+  (the random walker on the annotated frame), or every flow while a person draws. A flow asked for while
+  the thread is computing it is waited for, never computed twice.
 """
 
 from __future__ import annotations
@@ -101,9 +101,11 @@ class FlowStore:
         ]
 
     @staticmethod
-    def propagation_order(annotated: list[int], frame: int, num_frames: int) -> list[tuple[str, int]]:
-        """Every flow of the video: first those a propagation from the ``annotated`` frames uses, then the
-        others (for later rounds), each part nearest ``frame`` first.
+    def propagation_order(
+        annotated: list[int], frame: int, num_frames: int, others: bool = False
+    ) -> list[tuple[str, int]]:
+        """The flows a propagation from the ``annotated`` frames uses, nearest ``frame`` first; with
+        ``others``, every other flow of the video after them (for later rounds), again nearest first.
 
         Forward from the first annotated frame every frame after it needs its ``prev`` flow; backward from
         the last one every frame before it needs its ``next`` flow.
@@ -111,8 +113,9 @@ class FlowStore:
         first, last = min(annotated), max(annotated)
         needed = {("prev", t) for t in range(first + 1, num_frames)} | {("next", t) for t in range(last)}
         every = [("prev", t) for t in range(1, num_frames)] + [("next", t) for t in range(num_frames - 1)]
+        keys = every if others else [key for key in every if key in needed]
         return sorted(
-            every, key=lambda key: (key not in needed, abs(key[1] - frame), key[0] == "next", key[1])
+            keys, key=lambda key: (key not in needed, abs(key[1] - frame), key[0] == "next", key[1])
         )
 
     @property
