@@ -10,7 +10,8 @@ frames once (``--data-root``; not timed). Then the app's Python API (:class:`vos
 the object the HTTP server wraps) is driven as a person would, with the ``flow`` backend:
 
 * **first round**: everything from opening the frame folder (``load_video``, the new session) through two
-  objects, the video's first scribble on its frame and Run, until the round is saved;
+  objects, the video's first scribble on its frame and Run, until the round is saved (with ``--think``,
+  the seconds a person takes to draw pass before each Run and are not counted);
 * **later rounds**: ``--rounds`` - 1 corrections by the DAVIS robot user on the recommended frame, each
   timed from Run until the round is saved;
 * **after restart**: the app is closed and opened again on the same session (``load_video`` and the
@@ -96,8 +97,11 @@ def replayed(job) -> int:
     return sum(1 for message in job.history if message.startswith("restoring round"))
 
 
-def time_session(video, frames_dir: Path, session: Path, rounds: int) -> dict:
-    """One timed annotation session (see the module doc); returns seconds per step."""
+def time_session(video, frames_dir: Path, session: Path, rounds: int, think: float = 0.0) -> dict:
+    """One timed annotation session (see the module doc); returns seconds per step.
+
+    ``think`` seconds pass, not timed, before each Run: the time a person takes to draw the strokes.
+    """
     from vos_recommender.app import Annotator, load_video
     from vos_recommender.app.export import export_davis
     from vos_recommender.interaction.simulated_user import SimulatedUser
@@ -109,8 +113,11 @@ def time_session(video, frames_dir: Path, session: Path, rounds: int) -> dict:
     for k in range(1, video.num_objects + 1):
         app.add_object(f"object {k}")
     app.set_strokes(first, scribble["scribbles"][first])
+    startup = time.perf_counter() - tic
+    time.sleep(think)
+    tic = time.perf_counter()
     app.run_round(first)
-    first_round = time.perf_counter() - tic
+    first_round = startup + time.perf_counter() - tic
 
     def correct(annotator) -> tuple[float, int]:
         frame = int(annotator.state.recommendation["frame"])
@@ -119,6 +126,7 @@ def time_session(video, frames_dir: Path, session: Path, rounds: int) -> dict:
             frame = int(np.argmin(annotator.state.quality))
             strokes = user.correction(video, annotator.state.masks, frame)["scribbles"][frame]
         annotator.set_strokes(frame, strokes)
+        time.sleep(think)
         start = time.perf_counter()
         job = annotator.run_round(frame)
         return time.perf_counter() - start, replayed(job)
@@ -178,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames per video")
     parser.add_argument("--rounds", type=int, default=3, help="rounds before the restart (>= 2)")
     parser.add_argument("--seed", type=int, default=0, help="first seed tried for the generated videos")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a person takes to draw before each Run (not timed; default 0: Run at once)",
+    )
     parser.add_argument("--label", default="this code", help="name of this run's rows in the table")
     parser.add_argument("--baseline", type=Path, default=None, help="JSON of an earlier run to show beside")
     parser.add_argument("--quick", action="store_true", help="216x120 x 25 frames, 2 rounds")
@@ -188,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or [(216, 120), (854, 480)]
     if args.rounds < 2:
         parser.error(f"--rounds must be at least 2 (a first round and a later one), got {args.rounds}")
+    if args.think < 0:
+        parser.error(f"--think must be >= 0 seconds, got {args.think}")
     if args.frames < 2:
         parser.error(f"--frames must be at least 2, got {args.frames}")
     baseline = None
@@ -204,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         video, frames_dir = make_video(Path(args.data_root), width, height, args.frames, args.seed)
         with tempfile.TemporaryDirectory() as tmp:
             load = load_average()
-            seconds = time_session(video, frames_dir, Path(tmp) / "session", args.rounds)
+            seconds = time_session(video, frames_dir, Path(tmp) / "session", args.rounds, args.think)
         size = f"{width}x{height}x{args.frames}"
         runs.append({"size": size, "load_average": load, "seconds": seconds})
         print(f"{size} (load {load}): " + ", ".join(f"{k} {_cell(seconds[k])}" for k, _ in STEPS), flush=True)
@@ -218,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Command: `python benchmarks/app_round_timing.py {command}`",
             "",
             f"Backend flow, two objects, {args.rounds} rounds, then a restart and one more round; a generated video "
-            "per size. *load*: the 1-minute load average when the size started (2 cores: above 2, other "
-            "work competed and the times are upper bounds).",
+            f"per size; {args.think:g} s to draw before each Run (not timed). *load*: the 1-minute load average "
+            "when the size started (2 cores: above 2, other work competed and the times are upper bounds).",
             "",
             markdown_table(headers, rows),
             "",
@@ -227,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; baseline: {baseline['machine']['date_utc']}" if baseline else ""),
         ]
     )
-    payload = {"label": args.label, "command": command, "machine": machine, "runs": runs}
+    payload = {
+        "label": args.label,
+        "command": command,
+        "think_seconds": args.think,
+        "machine": machine,
+        "runs": runs,
+    }
     if baseline:
         payload["baseline"] = baseline
     name = "app_round_timing_quick" if args.quick else "app_round_timing"

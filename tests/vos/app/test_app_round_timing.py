@@ -34,6 +34,9 @@ def test_bad_options_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--baseline", str(tmp_path / "missing.json"), "--out-dir", str(tmp_path)])
     assert "--baseline: cannot read" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--think", "-1", "--out-dir", str(tmp_path)])
+    assert "--think must be >= 0 seconds" in capsys.readouterr().err
 
 
 @pytest.mark.slow
