@@ -21,8 +21,8 @@ the object the HTTP server wraps) is driven as a person would, with the ``flow``
 
 The load average at the start is recorded with every size: timings on a loaded machine are upper bounds.
 With ``--baseline FILE.json`` (the JSON of an earlier run, e.g. of the code before a change) its numbers are
-shown next to this run's. Writes ``benchmarks/results/app_round_timing.md`` and ``.json`` (``_quick`` for
---quick; another folder with ``--out-dir``).
+shown next to this run's. Writes ``benchmarks/results/app_round_timing.md`` and ``.json``
+(``app_round_timing_<tag>`` with ``--tag``, ``_quick`` for --quick; another folder with ``--out-dir``).
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a person takes to draw before each Run (not timed; default 0: Run at once)",
     )
     parser.add_argument("--label", default="this code", help="name of this run's rows in the table")
+    parser.add_argument("--tag", default=None, help="suffix of the result files (app_round_timing_<tag>)")
     parser.add_argument("--baseline", type=Path, default=None, help="JSON of an earlier run to show beside")
     parser.add_argument("--quick", action="store_true", help="216x120 x 25 frames, 2 rounds")
     add_out_dir(parser)
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if baseline:
         payload["baseline"] = baseline
-    name = "app_round_timing_quick" if args.quick else "app_round_timing"
+    name = "app_round_timing" + (f"_{args.tag}" if args.tag else "") + ("_quick" if args.quick else "")
     md_path, _ = write_results(name, text, payload, args.out_dir)
     print(text)
     print(f"wrote {md_path}")
