@@ -167,3 +167,19 @@ def test_a_state_of_another_backend_size_or_object_count_is_refused(video, tmp_p
     other.start_video(video.frames, 2)
     with pytest.raises(BackendStateError, match="cannot write its state to a file"):
         other.save_state(tmp_path / "o.npz")
+
+
+def test_a_flow_that_fails_ahead_of_time_fails_where_it_is_needed(video, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("broken frame")
+
+    monkeypatch.setattr("vos_recommender.backends.flow_store.dense_flow", broken)
+    store = FlowStore(video.frames)
+    with pytest.warns(
+        UserWarning, match=r"optical flow \('prev', 1\) could not be computed ahead of time: broken"
+    ):
+        store.prefetch([("prev", 1), ("prev", 2)])
+        store.stop()  # waits for the thread, which stopped at the first failure
+    assert store.computed == 0
+    with pytest.raises(ValueError, match="broken frame"):
+        store.from_prev(1)

@@ -228,6 +228,9 @@ class FlowStore:
                 continue
             try:
                 self._load_or_compute(key)
+            except Exception as err:  # noqa: BLE001 (the round that needs this flow computes it and raises)
+                warnings.warn(f"optical flow {key} could not be computed ahead of time: {err}", stacklevel=2)
+                return
             finally:
                 lock.release()
 
