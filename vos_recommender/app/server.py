@@ -195,7 +195,9 @@ def create_app(
         annotator = current()
         t = _frame_index(annotator, t)
         running = annotator.job
-        live = running.frame_mask(t) if running is not None and running.id == job else None
+        live = None
+        if running is not None and running.id == job and running.state == "running":
+            live = running.frame_mask(t)
         if live is not None:  # the running round's new mask of this frame, before the round is saved
             return Response(overlay_png(live), media_type="image/png", headers={"Cache-Control": "no-cache"})
         masks = annotator.state.masks

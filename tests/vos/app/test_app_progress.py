@@ -72,6 +72,12 @@ def test_finished_frames_are_served_while_the_round_runs(app_video, tmp_path):
     assert done["state"] == "done" and sorted(done["frames_done"]) == list(range(video.num_frames))
     for t in range(video.num_frames):  # the live masks were the round's masks
         np.testing.assert_array_equal(annotator.job.frame_mask(t), annotator.state.masks[t])
+    # Once the round has ended the saved masks are served, also to a request naming the job (a later
+    # change such as deleting an object edits the saved masks, not the job's).
+    annotator.state.masks[frame][:] = 0
+    annotator.mask_version += 1
+    stale = _pixels(client.get(f"/api/overlay/{frame}?job={job['id']}"))
+    assert not stale[..., 3].any()
     annotator.close()
 
 
