@@ -135,9 +135,10 @@ def walkthrough(
 
     Returns:
         ``{"before", "after_round1", "after_round2", "overlay_pixels", "stroke_edits", "played", "export",
-        "console_errors"}``: the API states, the number of coloured overlay pixels read back from the canvas
-        after round 1, the stroke counts through draw / undo / clear / undo, whether Space played and paused,
-        the export answer and the page's console errors.
+        "export_progress", "console_errors"}``: the API states, the number of coloured overlay pixels read back
+        from the canvas after round 1, the stroke counts through draw / undo / clear / undo, whether Space
+        played and paused, the export answer, the progress line's texts during the export and the page's
+        console errors.
     """
     from playwright.sync_api import sync_playwright
 
@@ -208,8 +209,15 @@ def walkthrough(
         }
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowLeft")
+        page.evaluate(  # what the progress line says while the export runs
+            """() => { window.exportProgress = [];
+                 new MutationObserver(() => window.exportProgress.push(
+                     document.getElementById('progress-text').textContent)).observe(
+                     document.getElementById('progress-text'), {childList: true, characterData: true, subtree: true}); }"""
+        )
         page.click("#export-btn")
         page.wait_for_selector(".banner.ok >> text=Exported")
+        export_progress = page.evaluate("() => window.exportProgress")
         if out is not None:
             page.screenshot(path=str(out / "app_round2.png"))
         export = page.evaluate(
@@ -224,6 +232,7 @@ def walkthrough(
         "stroke_edits": edits,
         "played": played,
         "export": export,
+        "export_progress": export_progress,
         "console_errors": errors,
     }
 

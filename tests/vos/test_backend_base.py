@@ -85,6 +85,18 @@ def test_objects_to_probs_matches_reference():
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_masks_are_the_first_arg_max_of_the_probabilities():
+    rng = np.random.default_rng(1)
+    probs = rng.uniform(size=(3, 4, 6, 7)).astype(np.float32)
+    probs[0, :, 0, 0] = 0.5  # a tie of every class: the first wins
+    probs[1, 2:, 1, 1] = probs[1, :, 1, 1].max() + 1  # a tie of the last two
+    np.testing.assert_array_equal(probs_to_masks(probs), np.argmax(probs, axis=1))
+    assert probs_to_masks(probs).dtype == np.uint8 and probs_to_masks(probs)[0, 0, 0] == 0
+    assert probs_to_masks(probs)[1, 1, 1] == 2
+    probs[2, 1, 3, 3] = np.nan  # as np.argmax: a NaN counts as the largest
+    np.testing.assert_array_equal(probs_to_masks(probs), np.argmax(probs, axis=1))
+
+
 def test_snapshots_are_refused_by_backends_that_do_not_save_state_and_checked_on_restore():
     from vos_recommender.backends import BackendStateError
 

@@ -22,7 +22,14 @@ from vos_recommender.app.mask_edits import MaskEdit, apply_mask_edit, check_mask
 from vos_recommender.app.quality_signal import quality_view
 from vos_recommender.app.rounds import RoundRunner
 from vos_recommender.app.session_lock import SessionLock
-from vos_recommender.app.state import AppObject, AppRound, SessionState, load_session, save_session
+from vos_recommender.app.state import (
+    BACKEND_CACHE,
+    AppObject,
+    AppRound,
+    SessionState,
+    load_session,
+    save_session,
+)
 from vos_recommender.app.strokes import check_draft_size, check_strokes, remove_object_strokes
 from vos_recommender.app.video import AppVideo
 from vos_recommender.backends import BackendNotAvailableError, build_backend
@@ -55,7 +62,9 @@ class Annotator:
         advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
 
     The session folder stays locked (:class:`~vos_recommender.app.session_lock.SessionLock`) until
-    :meth:`close`, so a second app on the same folder is refused.
+    :meth:`close`, so a second app on the same folder is refused. From the start the backend computes its
+    per-video work (the flow backend's optical flow) in the background and keeps it in
+    ``<session>/backend-cache`` (``VOSBackend.precompute``), where rounds after a restart find it.
 
     Raises:
         AppInputError: On a backend that cannot be built or a session of another video.
@@ -89,6 +98,10 @@ class Annotator:
                     probs=None, note="the starting masks carry no probabilities; --quality estimates them"
                 )
             save_session(self.session_dir, self.state, rounds_changed=not self.resumed)
+            # While the person draws, the backend computes its per-video work (or reads it back), that
+            # for a first round on the recommended frame first.
+            start = self.state.recommendation["frame"] if self.state.recommendation else None
+            self.backend.precompute(video.frames, self.session_dir / BACKEND_CACHE, frame=start)
         except BaseException:
             self.session_lock.release()
             raise
@@ -98,6 +111,7 @@ class Annotator:
         job = self.cancel()
         if job is not None:
             job.wait(60)
+        self.backend.stop_precompute()
         self.session_lock.release()
 
     def __enter__(self) -> Annotator:
@@ -217,6 +231,7 @@ class Annotator:
             self.state.objects.append(obj)
             if self.state.quality is not None:
                 self.mark_quality_stale(f'out of date since object {new_id} ("{obj.name}") was added')
+            self.state.backend_state = None  # saved with another object count
             self.runner.invalidate()
             self.save()
             return obj
@@ -255,6 +270,7 @@ class Annotator:
                 masks = state.masks
                 masks[masks == object_id] = 0
                 masks[masks > object_id] -= 1
+            state.backend_state = None  # saved with other objects and rounds
             self.runner.invalidate()
             self.mark_quality_stale(f'out of date since object {object_id} ("{deleted.name}") was deleted')
             self.mask_version += 1
@@ -400,6 +416,7 @@ class Annotator:
         masks: np.ndarray,
         quality: np.ndarray,
         recommendation: dict[str, Any],
+        backend_state: dict[str, Any] | None = None,
     ) -> None:
         """Keep a finished round: its scribble, the new masks, quality and recommendation, then save.
 
@@ -412,6 +429,8 @@ class Annotator:
             masks: ``T x H x W`` label masks after the round.
             quality: ``T`` per-frame quality after the round.
             recommendation: The advisor's next frame.
+            backend_state: The backend's state saved after the round (see
+                :attr:`~vos_recommender.app.state.SessionState.backend_state`), or None.
         """
         with self.lock:
             job.begin_commit()
@@ -423,6 +442,7 @@ class Annotator:
             state.masks = masks
             state.quality, state.quality_note = [float(q) for q in quality], None
             state.recommendation = recommendation
+            state.backend_state = backend_state
             applied = round_.scribble["scribbles"][round_.frame]
             remaining = state.drafts.get(round_.frame, [])
             if remaining[: len(applied)] == applied:

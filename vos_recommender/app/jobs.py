@@ -1,9 +1,11 @@
 """Long steps run in a worker thread as a :class:`Job` the page polls: phase, progress, cancel.
 
-A backend's ``interact`` is one blocking call with no progress hook, so within a phase the progress is
-the elapsed time over the time the same phase took last (capped below 1); between phases (restoring each
+Within a phase that reports frames (:meth:`Job.frame_done`: a backend that propagates frame by frame),
+the progress is the share of frames done, and each finished frame's mask is kept for the page to show
+while the round runs. Within other phases (a backend that segments every frame in one call) it is the
+elapsed time over the time the same phase took last (capped below 1); between phases (restoring each
 earlier round, propagating, estimating quality, saving) it is exact. Cancelling is honoured at every phase
-boundary; a result that arrives after a cancel is dropped.
+boundary and at every finished frame; a result that arrives after a cancel is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 __all__ = ["Job", "JobCancelled"]
 
@@ -56,6 +60,10 @@ class Job:
         self._phase_count = 1
         self._phase_start = self.started
         self._phase_expected: float | None = None
+        self._frames_total = 0
+        self._counting_frames = False
+        self._frame_masks: dict[int, np.ndarray] = {}
+        self._phase_message = ""
         self._thread = threading.Thread(target=self._run, name=f"app-job-{self.id}", daemon=True)
 
     def start(self) -> Job:
@@ -69,8 +77,34 @@ class Job:
         self.check_cancelled()
         self._phase_index, self._phase_count = index, max(count, 1)
         self._phase_start, self._phase_expected = time.monotonic(), expected_seconds
+        self._counting_frames = False
         self.message = message
         self.history.append(message)
+
+    def track_frames(self, total: int) -> None:
+        """The current phase finishes ``total`` frames, reported by :meth:`frame_done` (progress by frames)."""
+        self._frames_total = max(int(total), 1)
+        self._counting_frames = True
+        self._frame_masks = {}
+        self._phase_message = self.message
+        self.message = f"{self._phase_message}: 0/{self._frames_total} frames"
+
+    def frame_done(self, t: int, mask: np.ndarray) -> None:
+        """Frame ``t``'s new mask is final (kept for :meth:`frame_mask`); raises :class:`JobCancelled` if the
+        user cancelled, which stops the backend between two frames."""
+        self.check_cancelled()
+        self._frame_masks[int(t)] = mask
+        if self._counting_frames:
+            self.message = f"{self._phase_message}: {len(self._frame_masks)}/{self._frames_total} frames"
+
+    def frame_mask(self, t: int) -> np.ndarray | None:
+        """The mask the running round gave frame ``t`` so far (None before the frame is done)."""
+        return self._frame_masks.get(int(t))
+
+    @property
+    def frames_done(self) -> list[int]:
+        """The frames whose new mask is known, in the order they were finished."""
+        return list(self._frame_masks)
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelled` when a cancel was asked."""
@@ -115,7 +149,9 @@ class Job:
         if self.state == "done":
             return 1.0
         within = 0.0
-        if self._phase_expected:
+        if self._counting_frames:
+            within = min(len(self._frame_masks) / self._frames_total, 0.95)
+        elif self._phase_expected:
             within = min((time.monotonic() - self._phase_start) / self._phase_expected, 0.95)
         return min((self._phase_index + within) / self._phase_count, 0.99)
 
@@ -132,6 +168,8 @@ class Job:
             "error": self.error,
             # Cancelled, but the model's current call still runs: it cannot be interrupted from Python.
             "finishing": self.state == "cancelled" and self.alive,
+            "frames_done": self.frames_done,
+            "frames_total": self._frames_total,
             **self.details,
         }
 

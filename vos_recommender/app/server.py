@@ -228,9 +228,15 @@ def create_app(
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/api/overlay/{t}")
-    def overlay(t: int):
+    def overlay(t: int, job: int | None = None):
         annotator = current()
         t = _frame_index(annotator, t)
+        running = annotator.job
+        live = None
+        if running is not None and running.id == job and running.state == "running":
+            live = running.frame_mask(t)
+        if live is not None:  # the running round's new mask of this frame, before the round is saved
+            return Response(overlay_png(live), media_type="image/png", headers={"Cache-Control": "no-cache"})
         masks = annotator.state.masks
         if masks is None:
             raise AppNotFoundError("no masks yet: run a round first")

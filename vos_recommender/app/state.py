@@ -9,6 +9,8 @@ A session folder holds::
     rounds/001-<hash>.npz           the masks a round took as annotations (edited by hand), if any
     masks/round_003-<token>.npz     the latest masks (after the latest round and mask edits); older
                                     ones while the history names them
+    backend/state_003-<token>.npz   the backend's state after the latest round (when it can write one)
+    backend-cache/                  the backend's per-video work, e.g. optical flow (a cache: may go)
     .lock                           held by the app that has the session open (see ``session_lock``)
 
 Every change of a session is one atomic switch. The files a manifest names are never rewritten: a round
@@ -17,6 +19,8 @@ to new files. A save first writes (atomically, fsynced) the files the new manife
 disk yet, then replaces ``session.json`` atomically, and only then deletes the files no manifest names any
 more. A process killed at any file operation of a save therefore leaves the old manifest with all its
 files, or the new one with all its files; leftovers of an interrupted save are deleted at the next save.
+The backend state file is written by the backend (``VOSBackend.save_state``, atomically) before the switch
+and named in the manifest with the object and round counts it belongs to.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ from vos_recommender.interaction.scribbles import load_scribble, save_scribble
 from vos_recommender.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 
 __all__ = [
+    "BACKEND_CACHE",
     "MANIFEST",
     "MEMENTO_PARTS",
     "SESSION_ENTRIES",
     "AppObject",
     "AppRound",
     "SessionState",
+    "backend_state_file",
     "load_session",
     "save_session",
 ]
@@ -57,12 +63,16 @@ FORMAT_VERSION = 2
 MANIFEST = "session.json"
 ROUNDS = "rounds"
 MASKS = "masks"
+BACKEND = "backend"
+#: The backend's cache of per-video work (``VOSBackend.precompute``), kept with the session.
+BACKEND_CACHE = "backend-cache"
 #: Names in a session folder that belong to the session itself.
-SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, ".lock")
+SESSION_ENTRIES = (MANIFEST, ROUNDS, MASKS, BACKEND, BACKEND_CACHE, ".lock")
 # The names save_session gives round and masks files (format 1: without the hash or token).
 _SAVED_NAMES = {
     ROUNDS: re.compile(r"\d{3,}(-[0-9a-f]{16})?\.json|\d{3,}-[0-9a-f]{16}\.npz"),
     MASKS: re.compile(r"round_\d{3,}(-[0-9a-f]{12})?\.npz"),
+    BACKEND: re.compile(r"state_\d{3,}-[0-9a-f]{12}\.npz"),
 }
 
 
@@ -157,6 +167,9 @@ class SessionState:
         edited: Frames whose masks were edited by hand since the last round, in order (the next round
             gives them to the backend as annotations).
         history: Undo and redo (:class:`~vos_recommender.app.history.SessionHistory`).
+        backend_state: The backend's state after the rounds, or None: ``{"file", "backend", "objects",
+            "rounds"}`` (the file relative to the session folder, the backend's name, the object and round
+            counts it was saved with).
     """
 
     video_name: str
@@ -172,6 +185,7 @@ class SessionState:
     masks_file: str | None = None
     edited: list[int] = dataclasses.field(default_factory=list)
     history: SessionHistory = dataclasses.field(default_factory=SessionHistory)
+    backend_state: dict[str, Any] | None = None
 
     @classmethod
     def new(cls, video: AppVideo) -> SessionState:
@@ -262,6 +276,7 @@ class SessionState:
             "masks_file": self.masks_file,
             "edited": list(self.edited),
             "history": self.history.to_json(),
+            "backend_state": self.backend_state,
             "quality": self.quality,
             "quality_note": self.quality_note,
             "recommendation": self.recommendation,
@@ -292,7 +307,7 @@ def _remove_unnamed(folder: Path, named: set[str]) -> None:
         for path in sorted((folder / sub).glob("*")):
             if pattern.fullmatch(path.name) and path.is_file() and f"{sub}/{path.name}" not in named:
                 path.unlink()
-    for sub in (folder, folder / ROUNDS, folder / MASKS):  # not the user's export folders inside
+    for sub in (folder, folder / ROUNDS, folder / MASKS, folder / BACKEND):  # not the user's export folders
         remove_stale_temporaries(sub, older_than=0.0, recursive=False)
 
 
@@ -334,8 +349,18 @@ def save_session(folder: str | os.PathLike, state: SessionState, rounds_changed:
     for round_, name in zip(state.rounds, round_files):
         round_.file = name
     state.masks_file = masks_file
+    backend_file = state.backend_state["file"] if state.backend_state else None
+    if backend_file is not None and not (folder / backend_file).is_file():
+        state.backend_state = backend_file = None  # never written (e.g. a disk error): rounds replay instead
     atomic_write_json(folder / MANIFEST, state.to_json(), indent=1)  # the switch
-    _remove_unnamed(folder, {*round_files, *annotation_files, masks_file, *state.history.files()} - {None})
+    _remove_unnamed(
+        folder, {*round_files, *annotation_files, masks_file, backend_file, *state.history.files()} - {None}
+    )
+
+
+def backend_state_file(rounds: int) -> str:
+    """A new name (relative to the session folder) for the backend state after ``rounds`` rounds."""
+    return f"{BACKEND}/state_{rounds:03d}-{secrets.token_hex(6)}.npz"
 
 
 def _checked_drafts(drafts: dict[str, Any], state: SessionState, folder: Path) -> dict[int, list]:
@@ -385,6 +410,14 @@ def load_session(folder: str | os.PathLike, video: AppVideo) -> SessionState | N
         state.quality = data.get("quality")
         state.quality_note = data.get("quality_note")
         state.recommendation = data.get("recommendation")
+        backend_state = data.get("backend_state")
+        if backend_state is not None:
+            state.backend_state = {
+                "file": str(backend_state["file"]),
+                "backend": str(backend_state["backend"]),
+                "objects": int(backend_state["objects"]),
+                "rounds": int(backend_state["rounds"]),
+            }
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise AppInputError(f"--session: the session in {folder} is damaged ({err})") from err
     return state

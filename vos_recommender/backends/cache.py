@@ -34,7 +34,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from vos_recommender.backends.base import BackendStateError, VOSBackend, VOSResult
+from vos_recommender.backends.base import BackendStateError, FrameCallback, VOSBackend, VOSResult
 from vos_recommender.backends.cache_result import CachedVOSResult, scribble_hash, video_hash
 from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore
 from vos_recommender.backends.memory_lru import LRUDict
@@ -230,13 +230,21 @@ class CachingBackend(VOSBackend):
         """Record (``.json``) of the entry with this key."""
         return self.store.record_path(key)
 
-    def interact(self, scribble: ScribbleLike, frame: int, scribble_digest: str | None = None) -> VOSResult:
+    def interact(
+        self,
+        scribble: ScribbleLike,
+        frame: int,
+        on_frame: FrameCallback | None = None,
+        scribble_digest: str | None = None,
+    ) -> VOSResult:
         """Replay the recorded result of this history, or compute, record and return it.
 
         Args:
             scribble: This round's DAVIS scribble dict, or a zero-argument callable returning it (called
                 only if the wrapped backend has to run, now or later).
             frame: Annotated frame.
+            on_frame: Passed to the wrapped backend's run of this round (a replayed result reports no
+                frames).
             scribble_digest: :func:`scribble_hash` of ``(scribble, frame)`` when the caller knows it
                 (required when ``scribble`` is a callable).
 
@@ -269,11 +277,11 @@ class CachingBackend(VOSBackend):
                 load_probs=lambda: self._load_probs(key, record, history),
             )
         self.misses += 1
-        result = self._run_inner(self._history)
+        result = self._run_inner(self._history, on_frame)
         masks, probs = self._store(key, result.masks, result.probs, result.elapsed)
         return CachedVOSResult(key, elapsed=result.elapsed, from_cache=False, masks=masks, probs=probs)
 
-    def _run_inner(self, history: History) -> VOSResult:
+    def _run_inner(self, history: History, on_frame: FrameCallback | None = None) -> VOSResult:
         """The wrapped backend's result after ``history``, continuing it when it holds a prefix."""
         assert self.frames is not None
         target = [(frame, digest) for _, frame, digest in history]
@@ -282,8 +290,10 @@ class CachingBackend(VOSBackend):
             self.inner.start_video(self.frames, self.num_objects, video_id=self.video_id)
             applied = []
         result = None
-        for scribble, frame, digest in history[len(applied) :]:
-            result = self.inner.interact(_resolve(scribble), frame)
+        pending = history[len(applied) :]
+        for index, (scribble, frame, digest) in enumerate(pending):
+            last = index == len(pending) - 1
+            result = self.inner.interact(_resolve(scribble), frame, on_frame=on_frame if last else None)
             applied = [*applied, (frame, digest)]
         assert result is not None
         self._applied = applied

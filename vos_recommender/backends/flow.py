@@ -14,11 +14,15 @@ optical flow (OpenCV DIS or Farneback), forward from the nearest annotated frame
 backward from the nearest one on the right; the two are blended with weights linear in temporal
 distance (the nearer annotated frame counts more), as in the released IPN propagation. Each warp step
 accumulates flow error and misses occlusions, so the quality really decays with distance from the
-annotated frames, which is what frame recommendation needs to exploit.
+annotated frames, which is what frame recommendation needs to exploit. The flows come from a
+:class:`~vos_recommender.backends.flow_store.FlowStore`: each is computed the first time a round needs it
+(or ahead of time by :meth:`FlowBackend.precompute`, optionally kept on disk) and reused by every later
+round. Each frame's mask is reported (``on_frame``) as soon as the propagation has finished it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import cv2
@@ -27,29 +31,11 @@ from scipy import ndimage
 from skimage.color import rgb2lab
 from skimage.segmentation import random_walker
 
-from vos_recommender.backends.base import VOSBackend, probs_to_masks
+from vos_recommender.backends.base import BackendStateError, VOSBackend, probs_to_masks
+from vos_recommender.backends.flow_store import FLOW_METHODS, FlowStore, dense_flow
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
 __all__ = ["FlowBackend", "warp_probs", "dense_flow"]
-
-
-def dense_flow(src_gray: np.ndarray, dst_gray: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Dense optical flow from ``src_gray`` to ``dst_gray`` (``H x W x 2``, ``(dx, dy)`` per pixel).
-
-    Args:
-        src_gray: ``H x W`` uint8 frame the flow starts from.
-        dst_gray: ``H x W`` uint8 frame the flow points into.
-        method: ``"dis"`` (OpenCV DIS, medium preset) or ``"farneback"``.
-
-    Returns:
-        Float32 flow such that ``src(y, x)`` corresponds to ``dst(y + dy, x + dx)``.
-    """
-    if method == "dis":
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        return dis.calc(src_gray, dst_gray, None)
-    if method == "farneback":
-        return cv2.calcOpticalFlowFarneback(src_gray, dst_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    raise ValueError(f"unknown optical flow method {method!r}; use 'dis' or 'farneback'")
 
 
 def warp_probs(probs: np.ndarray, flow_to_source: np.ndarray) -> np.ndarray:
@@ -109,7 +95,7 @@ class FlowBackend(VOSBackend):
         rw_mode: str = "bf",
     ) -> None:
         super().__init__()
-        if flow_method not in ("dis", "farneback"):
+        if flow_method not in FLOW_METHODS:
             raise ValueError(f"unknown optical flow method {flow_method!r}; use 'dis' or 'farneback'")
         if colour_space not in ("lab", "rgb"):
             raise ValueError(f"colour_space must be 'lab' or 'rgb', got {colour_space!r}")
@@ -122,55 +108,124 @@ class FlowBackend(VOSBackend):
         self.rw_mode = rw_mode
         self._key_probs: dict[int, np.ndarray] = {}
         self._seed_labels: dict[int, np.ndarray] = {}
-        self._flow_from_prev: list[np.ndarray | None] = []
-        self._flow_from_next: list[np.ndarray | None] = []
-        self._probs: np.ndarray | None = None
+        self._flows: FlowStore | None = None
+        # The label masks of the last round (T x H x W uint8): a corrected frame keeps its eroded regions.
+        self._labels: np.ndarray | None = None
+        self._round_labels: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ per-video work
+    def precompute(
+        self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None, frame: int | None = None
+    ) -> None:
+        """Keep the optical flows of ``frames`` in ``cache_dir`` (see :class:`~vos_recommender.backends.
+        flow_store.FlowStore`); with ``frame``, start computing all of them in a background thread, those a
+        round on it needs first. A later :meth:`start_video` on the same array uses them.
+        """
+        store = self._flow_store(np.asarray(frames), cache_dir)
+        if frame is not None:
+            store.prefetch(FlowStore.propagation_order([frame], frame, store.num_frames, others=True))
+
+    def stop_precompute(self) -> None:
+        """Stop computing flows in the background (after the flow under way)."""
+        if self._flows is not None:
+            self._flows.stop(wait=True)
+
+    def _flow_store(self, frames: np.ndarray, cache_dir: str | os.PathLike | None = None) -> FlowStore:
+        """The flow store of ``frames``: the current one when it belongs to this array, else a new one."""
+        store = self._flows
+        if store is None or store.frames is not frames or store.method != self.flow_method:
+            if store is not None:
+                store.stop(wait=False)
+            store = self._flows = FlowStore(frames, self.flow_method, cache_dir)
+        return store
 
     # ------------------------------------------------------------------ hooks
     def _start(self) -> None:
         assert self.frames is not None
-        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.frames]
-        num_frames = len(gray)
-        # flow_from_prev[t]: flow from frame t to frame t-1 (used when propagating forward into t).
-        self._flow_from_prev = [None] + [
-            dense_flow(gray[t], gray[t - 1], self.flow_method) for t in range(1, num_frames)
-        ]
-        self._flow_from_next = [
-            dense_flow(gray[t], gray[t + 1], self.flow_method) for t in range(num_frames - 1)
-        ] + [None]
+        self._flow_store(self.frames)
         self._key_probs = {}
         self._seed_labels = {}
-        self._probs = None
+        self._labels = None
 
     def _reset(self) -> None:
         self._key_probs = {}
         self._seed_labels = {}
-        self._flow_from_prev = []
-        self._flow_from_next = []
-        self._probs = None
+        if self._flows is not None:
+            self._flows.stop(wait=False)
+        self._flows = None
+        self._labels = None
 
     def _round_state(self) -> Any:
         # Rounds replace entries and arrays, never write into them: copies of the containers suffice
         # (the flows depend on the frames only).
-        return dict(self._key_probs), dict(self._seed_labels), self._probs
+        return dict(self._key_probs), dict(self._seed_labels), self._labels
 
     def _restore_round_state(self, state: Any) -> None:
-        key_probs, seed_labels, self._probs = state
+        key_probs, seed_labels, self._labels = state
         self._key_probs, self._seed_labels = dict(key_probs), dict(seed_labels)
 
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"key_{t}": probs for t, probs in self._key_probs.items()}
+        arrays.update({f"seeds_{t}": seeds for t, seeds in self._seed_labels.items()})
+        if self._labels is not None:
+            arrays["labels"] = self._labels
+        return arrays
+
+    def _load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        assert self.frames is not None
+        num_frames, height, width = self.frames.shape[:3]
+        key_probs, seed_labels, labels = {}, {}, None
+        for name, array in arrays.items():
+            kind, _, index = name.partition("_")
+            want = {
+                "key": ((self.num_objects + 1, height, width), np.float32),
+                "seeds": ((height, width), np.int32),
+                "labels": ((num_frames, height, width), np.uint8),
+            }.get(kind)
+            if want is None or array.shape != want[0] or array.dtype != want[1]:
+                raise BackendStateError(
+                    f"flow backend state: array {name!r} is {array.dtype} {array.shape}, not what a video of "
+                    f"{num_frames} x {height} x {width} with {self.num_objects} objects holds"
+                )
+            if kind == "labels":
+                labels = array
+            elif not index.isdigit() or int(index) >= num_frames:
+                raise BackendStateError(f"flow backend state: array {name!r} names no frame of the video")
+            else:
+                (key_probs if kind == "key" else seed_labels)[int(index)] = array
+        self._key_probs, self._seed_labels, self._labels = key_probs, seed_labels, labels
+
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.frames is not None and self._flows is not None
+        # The flows this round's propagation needs are computed meanwhile, nearest the frame first.
+        annotated = [*self._key_probs, frame]
+        self._flows.prefetch(FlowStore.propagation_order(annotated, frame, self.frames.shape[0]))
         self._key_probs[frame] = self._segment_frame(scribble, frame)
-        self._probs = self._propagate()
-        return probs_to_masks(self._probs), self._probs
+        self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
+        probs = self._propagate()
+        self._labels, self._round_labels = self._round_labels, None
+        return self._labels.copy(), probs  # the caller may edit its masks; the next round reads these
+
+    def _finish_frame(self, t: int, probs: np.ndarray) -> None:
+        """Frame ``t``'s probabilities of this round are final: its mask, reported at once."""
+        assert self._round_labels is not None
+        self._round_labels[t] = probs_to_masks(probs[None])[0]
+        self._frame_done(t, self._round_labels[t])
 
     def _set_annotated_mask(self, frame: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # The mask is the frame's annotation as it stands: a one-hot key frame; the strokes of earlier
         # rounds on it are dropped (a later round's strokes seed from this mask, as from any result).
         classes = np.arange(self.num_objects + 1, dtype=np.uint8)[:, None, None]
+        assert self.frames is not None and self._flows is not None
+        self._flows.prefetch(
+            FlowStore.propagation_order([*self._key_probs, frame], frame, self.frames.shape[0])
+        )
         self._key_probs[frame] = (mask[None] == classes).astype(np.float32)
         self._seed_labels.pop(frame, None)
-        self._probs = self._propagate()
-        return probs_to_masks(self._probs), self._probs
+        self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
+        probs = self._propagate()
+        self._labels, self._round_labels = self._round_labels, None
+        return self._labels.copy(), probs
 
     # ------------------------------------------------------------------ interaction
     def _segment_frame(self, scribble: dict[str, Any], frame: int) -> np.ndarray:
@@ -190,8 +245,8 @@ class FlowBackend(VOSBackend):
         self._seed_labels[frame] = accumulated
 
         seeds = np.zeros((height, width), dtype=np.int32)  # random_walker: 0 = unlabelled
-        if self._probs is not None:
-            seeds = self._seeds_from_previous(self._probs[frame], strokes)
+        if self._labels is not None:
+            seeds = self._seeds_from_previous(self._labels[frame], strokes)
         seeds[accumulated >= 0] = accumulated[accumulated >= 0] + 1
 
         present = np.unique(seeds[seeds > 0])
@@ -222,12 +277,11 @@ class FlowBackend(VOSBackend):
     def _protect_radius(self, height: int, width: int) -> float:
         return self.protect_fraction * float(np.hypot(height, width))
 
-    def _seeds_from_previous(self, previous: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+    def _seeds_from_previous(self, labels: np.ndarray, strokes: np.ndarray) -> np.ndarray:
         height, width = strokes.shape
-        labels = np.argmax(previous, axis=0)
         seeds = np.zeros((height, width), dtype=np.int32)
         structure = ndimage.generate_binary_structure(2, 1)
-        for cls in range(previous.shape[0]):
+        for cls in range(self.num_objects + 1):
             region = labels == cls
             if self.keep_erosion > 0:
                 region = ndimage.binary_erosion(region, structure, iterations=self.keep_erosion)
@@ -254,30 +308,40 @@ class FlowBackend(VOSBackend):
 
     # ------------------------------------------------------------------ propagation
     def _propagate(self) -> np.ndarray:
-        assert self.frames is not None
+        """Warp the annotated frames' probabilities forward and backward and blend them.
+
+        Every frame is finished (:meth:`_finish_frame`) as soon as the warps it needs are done: the
+        annotated frames at once, the frames after the last one during the forward pass, the others during
+        the backward pass.
+        """
+        assert self.frames is not None and self._flows is not None
         num_frames = self.frames.shape[0]
         keys = sorted(self._key_probs)
+        out = np.empty((num_frames,) + self._key_probs[keys[0]].shape, dtype=np.float32)
+        for t in keys:
+            out[t] = self._key_probs[t]
+            self._finish_frame(t, out[t])
         forward: list[np.ndarray | None] = [None] * num_frames
         backward: list[np.ndarray | None] = [None] * num_frames
         for t in range(num_frames):
             if t in self._key_probs:
                 forward[t] = self._key_probs[t]
             elif forward[t - 1] is not None if t > 0 else False:
-                forward[t] = warp_probs(forward[t - 1], self._flow_from_prev[t])
+                forward[t] = warp_probs(forward[t - 1], self._flows.from_prev(t))
+                if t > keys[-1]:  # no annotated frame on the right: only the forward warp counts
+                    out[t] = forward[t]
+                    self._finish_frame(t, out[t])
         for t in reversed(range(num_frames)):
             if t in self._key_probs:
                 backward[t] = self._key_probs[t]
             elif backward[t + 1] is not None if t < num_frames - 1 else False:
-                backward[t] = warp_probs(backward[t + 1], self._flow_from_next[t])
-        out = np.empty((num_frames,) + self._key_probs[keys[0]].shape, dtype=np.float32)
-        for t in range(num_frames):
-            left = max((k for k in keys if k <= t), default=None)
-            right = min((k for k in keys if k >= t), default=None)
-            if left is not None and right is not None and right != left:
-                w_left = (right - t) / (right - left)
-                out[t] = w_left * forward[t] + (1.0 - w_left) * backward[t]
-            elif left is not None:
-                out[t] = forward[t]
-            else:
-                out[t] = backward[t]
+                backward[t] = warp_probs(backward[t + 1], self._flows.from_next(t))
+                left = max((k for k in keys if k <= t), default=None)
+                right = min(k for k in keys if k >= t)
+                if left is not None:  # between two annotated frames: the nearer one counts more
+                    w_left = (right - t) / (right - left)
+                    out[t] = w_left * forward[t] + (1.0 - w_left) * backward[t]
+                else:
+                    out[t] = backward[t]
+                self._finish_frame(t, out[t])
         return out

@@ -77,6 +77,10 @@ def test_annotate_in_the_browser_and_export(app_video, tmp_path):
     assert after2["quality"] != after1["quality"]
     assert sum(after2["counts"]) == 2
     assert seen["played"]["playing_after_pause"] is False  # Space played (the frame moved on) and paused
+    # The export showed its progress line while it wrote, then its result.
+    assert any(
+        text.startswith("exporting frames, masks and scribbles · ") for text in seen["export_progress"]
+    )
     # The export is a DAVIS data set the project reads.
     exported = DavisDataset(seen["export"]["root"], split="val")[video.name]
     np.testing.assert_array_equal(exported.masks, annotator.state.masks)

@@ -46,6 +46,8 @@ def test_export_only_under_the_session_folder_or_the_export_root(exported_sessio
         str(session),  # the session folder itself
         "rounds",  # and its own files
         "masks/davis",
+        "backend/davis",  # the backend's state
+        "backend-cache",  # and its cache of per-video work
     ]
     for out in refused:
         answer = client.post("/api/export", json={"out": out})
@@ -54,7 +56,15 @@ def test_export_only_under_the_session_folder_or_the_export_root(exported_sessio
     outside = client.post("/api/export", json={"out": str(tmp_path / "outside")}).json()["error"]
     assert "outside the folders exports may go to" in outside and "--export-root" in outside
     assert _files(tmp_path / "outside") == []
-    assert sorted(p.name for p in session.iterdir()) == [".lock", "link", "masks", "rounds", "session.json"]
+    assert sorted(p.name for p in session.iterdir()) == [
+        ".lock",
+        "backend",
+        "backend-cache",
+        "link",
+        "masks",
+        "rounds",
+        "session.json",
+    ]
 
     answer = client.post("/api/export", json={"out": "davis"})
     assert answer.status_code == 200 and answer.json()["root"] == str((session / "davis").resolve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from tests.vos.app.conftest import first_strokes, open_session
 from vos_recommender.app import AppBusyError, AppInputError
+from vos_recommender.app.jobs import JobCancelled
 from vos_recommender.app.state import load_session
 from vos_recommender.backends import register_backend
 from vos_recommender.backends.flow import FlowBackend
@@ -24,7 +26,19 @@ def _correct(annotator, video, frame):
     return scribble["scribbles"][frame]
 
 
-def test_round_is_saved_and_a_restart_continues_exactly(app_video, tmp_path):
+def _count_interactions(annotator) -> list[int]:
+    """Record the frame of every round the annotator's backend runs from now on."""
+    calls, interact = [], annotator.backend.interact
+
+    def counted(scribble, frame, **kwargs):
+        calls.append(frame)
+        return interact(scribble, frame, **kwargs)
+
+    annotator.backend.interact = counted
+    return calls
+
+
+def test_round_is_saved_and_a_restart_continues_exactly_without_running_earlier_rounds(app_video, tmp_path):
     frames_dir, video = app_video
     frame, strokes = first_strokes(video)
 
@@ -44,19 +58,83 @@ def test_round_is_saved_and_a_restart_continues_exactly(app_video, tmp_path):
     saved = json.loads((tmp_path / "resumed" / "session.json").read_text())
     assert [r["frame"] for r in saved["rounds"]] == [frame]
     assert saved["drafts"][str(second)][0]["path"] == [[float(x), float(y)] for x, y in correction[0]["path"]]
+    assert saved["backend_state"]["rounds"] == 1 and saved["backend_state"]["backend"] == "flow"
+    assert (tmp_path / "resumed" / saved["backend_state"]["file"]).is_file()
+    assert list((tmp_path / "resumed" / "backend-cache").glob("flow-dis-*/*.npy"))  # the flows, on disk
     first.close()  # the app stops: the session folder is free for the next one
 
     resumed = open_session(frames_dir, tmp_path / "resumed", video)
+    calls = _count_interactions(resumed)
     assert resumed.resumed
     assert resumed.state.annotated() == [frame]
     np.testing.assert_array_equal(resumed.state.masks, first.state.masks)
     assert resumed.state.recommendation == first.state.recommendation
-    job = resumed.run_round(second)  # the backend replays round 1 first, then runs round 2
+    job = resumed.run_round(second)  # the backend continues from its saved state: round 1 is not run again
     assert job.state == "done"
-    assert job.history[:2] == ["starting the model on the video", "restoring round 1/1"]
+    assert calls == [second]
+    assert job.history[0] == "starting the model on the video"
+    assert not any("restoring" in m for m in job.history)
     assert resumed.state.annotated() == [frame, second]
     np.testing.assert_array_equal(resumed.state.masks, straight.state.masks)
     assert resumed.state.drafts == {}
+
+
+def test_without_a_usable_backend_state_the_saved_rounds_are_replayed(app_video, tmp_path):
+    frames_dir, video = app_video
+    frame, strokes = first_strokes(video)
+    with open_session(frames_dir, tmp_path / "s", video) as first:
+        first.set_strokes(frame, strokes)
+        first.run_round(frame)
+        state_file = tmp_path / "s" / first.state.backend_state["file"]
+    state_file.write_bytes(b"not a state")  # damaged: the rounds run again, with a warning naming it
+    with open_session(frames_dir, tmp_path / "s", video) as resumed:
+        calls = _count_interactions(resumed)
+        resumed.set_strokes(frame, strokes)
+        with pytest.warns(UserWarning, match=f"cannot read the backend state {re.escape(str(state_file))}"):
+            job = resumed.run_round(frame)
+        assert calls == [frame, frame] and "restoring round 1/1" in job.history
+        with open_session(frames_dir, tmp_path / "again", video) as straight:
+            straight.set_strokes(frame, strokes)
+            straight.run_round(frame)
+            straight.set_strokes(frame, strokes)
+            straight.run_round(frame)
+            np.testing.assert_array_equal(resumed.state.masks, straight.state.masks)
+
+
+def test_a_round_reports_every_frame_as_it_is_propagated(app_video, tmp_path):
+    frames_dir, video = app_video
+    frame, strokes = first_strokes(video)
+    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+        annotator.set_strokes(frame, strokes)
+        job = annotator.run_round(frame)
+        done = job.frames_done
+        assert sorted(done) == list(range(video.num_frames)) and done[0] == frame  # the annotated frame first
+        for t in range(video.num_frames):
+            np.testing.assert_array_equal(job.frame_mask(t), annotator.state.masks[t])
+        assert job.to_dict()["frames_total"] == video.num_frames
+
+
+def test_job_progress_and_message_count_the_frames_done():
+    from vos_recommender.app.jobs import Job
+
+    release = threading.Event()
+    job = Job("run", lambda j: release.wait(10)).start()
+    job.phase(1, 4, "propagating from frame 2")
+    job.track_frames(5)
+    assert job.progress == pytest.approx(1 / 4)
+    assert job.message == "propagating from frame 2: 0/5 frames"
+    mask = np.ones((3, 4), dtype=np.uint8)
+    job.frame_done(2, mask)
+    job.frame_done(3, mask * 2)
+    assert job.message == "propagating from frame 2: 2/5 frames"
+    assert job.progress == pytest.approx((1 + 2 / 5) / 4)
+    assert job.to_dict()["frames_done"] == [2, 3] and job.frame_mask(4) is None
+    np.testing.assert_array_equal(job.frame_mask(3), mask * 2)
+    job.cancel()
+    with pytest.raises(JobCancelled):  # a cancel stops a backend between two frames
+        job.frame_done(4, mask)
+    release.set()
+    job.wait(10)
 
 
 def test_session_of_another_video_is_refused(app_video, tmp_path):

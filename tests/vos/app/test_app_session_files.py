@@ -26,7 +26,7 @@ from tests.vos.app.conftest import first_strokes, local_client, open_session
 from vos_recommender.app import Annotator, load_video
 from vos_recommender.app.errors import SessionInUseError
 from vos_recommender.app.server import AppConfig, create_app
-from vos_recommender.app.state import load_session
+from vos_recommender.app.state import BACKEND_CACHE, load_session
 
 ROOT = Path(__file__).resolve().parents[3]
 FILE_OPERATIONS = [
@@ -41,6 +41,10 @@ FILE_OPERATIONS = [
 ]
 
 
+def _without_cache(folder: str, names: list[str]) -> list[str]:
+    return [BACKEND_CACHE] if BACKEND_CACHE in names else []
+
+
 class CrashPoints:
     """Copies ``folder`` into ``<copies>/NNN`` just before each file operation inside it."""
 
@@ -53,9 +57,12 @@ class CrashPoints:
             monkeypatch.setattr(module, name, self._wrap(getattr(module, name), name))
 
     def _inside(self, value) -> bool:
-        return isinstance(value, (str, os.PathLike)) and os.path.abspath(os.fspath(value)).startswith(
-            self.folder
-        )
+        """A path of the session (the backend's cache of per-video work, written by the backend's own
+        thread, is not part of it)."""
+        if not isinstance(value, (str, os.PathLike)):
+            return False
+        path = os.path.abspath(os.fspath(value))
+        return path.startswith(self.folder) and not path.startswith(os.path.join(self.folder, BACKEND_CACHE))
 
     def _wrap(self, real, name):
         def operation(*args, **kwargs):
@@ -65,7 +72,7 @@ class CrashPoints:
                     self.operations.append(f"{name} {args[0] if args else kwargs.get('dir')}")
                     if os.path.isdir(self.folder):  # else a crash leaves no folder (and no copy)
                         copy = self.copies / f"{len(self.operations):03d}"
-                        shutil.copytree(self.folder, copy, symlinks=True)
+                        shutil.copytree(self.folder, copy, symlinks=True, ignore=_without_cache)
                 finally:
                     self._copying = False
             return real(*args, **kwargs)
@@ -98,11 +105,22 @@ def _named_files(folder: Path) -> set[str]:
     rounds = {entry["file"] for entry in data["rounds"]}
     rounds |= {entry["annotations_file"] for entry in data["rounds"] if entry.get("annotations_file")}
     history = SessionHistory.from_json(data.get("history")).files()  # masks and rounds undo can go back to
-    return rounds | history | ({data["masks_file"]} if data["masks_file"] else set())
+    backend_state = data.get("backend_state")
+    return (
+        rounds
+        | history
+        | ({data["masks_file"]} if data["masks_file"] else set())
+        | ({backend_state["file"]} if backend_state else set())
+    )
 
 
 def _session_files(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    """The session's own files (not the backend's cache of per-video work, which any save may leave)."""
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).parts[0] != "backend-cache"
+    }
 
 
 @pytest.fixture(scope="module")

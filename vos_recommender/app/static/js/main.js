@@ -137,15 +137,18 @@ class App {
     $("scrub").value = String(t);
     $("frame-counter").textContent = `${t + 1} / ${n}`;
     const version = this.state.mask_version;
+    let live = null;
     try {
       if (!this.frames[t]) this.frames[t] = await loadImage(`/api/frame/${t}`);
-      if (this.state.has_masks && !this.overlays[t]) this.overlays[t] = await loadImage(`/api/overlay/${t}?v=${version}`);
+      live = await this.run.liveOverlay(t); // the running round's new mask of this frame, once it has one
+      if (!live && this.state.has_masks && !this.overlays[t]) this.overlays[t] = await loadImage(`/api/overlay/${t}?v=${version}`);
     } catch (err) {
       banner(err.message, "error", 5000);
     }
     if (t !== this.current) return; // a later goto won the race
     if (!this.strokes[t]) this.strokes[t] = [];
-    this.editor.show(this.frames[t], this.state.has_masks ? this.overlays[t] : null, this.strokes[t]);
+    const overlay = live || (this.state.has_masks ? this.overlays[t] : null);
+    this.editor.show(this.frames[t], overlay, this.strokes[t]);
     this.filmstrip.update(this.state, t);
     this.filmstrip.reveal(t);
     const quality = qualityText(this.state, t);
@@ -202,9 +205,15 @@ class App {
   }
 
   async exportDavis() {
-    await this.flushStrokes();
-    const info = await guarded(() => api("POST", "/api/export", {}));
-    if (info) banner(`Exported ${info.frames} masks and ${info.scribbles} scribbles (DAVIS layout) to ${info.root}`, "ok", 8000);
+    if (this.exporting) return;
+    this.exporting = $("export-btn").disabled = true;
+    try {
+      await this.flushStrokes();
+      const info = await this.run.busy("exporting frames, masks and scribbles", () => guarded(() => api("POST", "/api/export", {})));
+      if (info) banner(`Exported ${info.frames} masks and ${info.scribbles} scribbles (DAVIS layout) to ${info.root}`, "ok", 8000);
+    } finally {
+      this.exporting = $("export-btn").disabled = false;
+    }
   }
 
   bindControls() {
@@ -217,6 +226,7 @@ class App {
     $("mode-neg").onclick = () => this.setNegative(true);
     $("goto-rec-btn").onclick = () => this.state && this.goto(this.state.recommendation.frame);
     $("export-btn").onclick = () => this.exportDavis();
+    $("download-btn").addEventListener("click", () => banner("Preparing the .zip of the DAVIS export; the download starts when it is ready.", "info", 4000));
     $("brush").oninput = (e) => this.setBrush(Number(e.target.value));
     $("opacity").oninput = (e) => {
       this.editor.opacity = Number(e.target.value) / 100;
