@@ -353,3 +353,34 @@ def test_two_videos_in_folders_named_frames_get_their_own_default_sessions(app_v
     # The same folder reached by another path (relative, with "..") is the same session.
     again = load_video(tmp_path / "b" / ".." / "a" / "frames")
     assert session_folder(config, again) == folders[0]
+
+
+def test_a_restart_after_a_round_from_an_edited_mask_continues_from_the_saved_state(app_video, tmp_path):
+    frames_dir, video = app_video
+    frame, strokes = first_strokes(video)
+    height, width = video.masks.shape[1:]
+    box = [[x / width, y / height] for x, y in ((2, 2), (20, 2), (20, 14), (2, 14))]
+    edit = {"op": "polygon", "object_id": 1, "points": box}
+
+    def first_rounds(annotator):
+        annotator.set_strokes(frame, strokes)
+        annotator.run_round(frame)
+        edited = annotator.state.recommendation["frame"]
+        annotator.edit_mask(edited, edit)
+        annotator.run_round(edited)  # a round of the edited mask only
+        return edited
+
+    with open_session(frames_dir, tmp_path / "straight", video) as straight:
+        edited = first_rounds(straight)
+        second = straight.state.recommendation["frame"]
+        straight.set_strokes(second, _correct(straight, video, second))
+        straight.run_round(second)
+        expected = straight.state.masks.copy()
+    with open_session(frames_dir, tmp_path / "resumed", video) as first:
+        assert first_rounds(first) == edited
+    with open_session(frames_dir, tmp_path / "resumed", video) as resumed:
+        calls = _count_interactions(resumed)
+        resumed.set_strokes(second, _correct(resumed, video, second))
+        job = resumed.run_round(second)
+        assert calls == [second] and not any("restoring" in m for m in job.history)
+        np.testing.assert_array_equal(resumed.state.masks, expected)  # the edited key frame was in the state
