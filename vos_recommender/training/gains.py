@@ -18,7 +18,8 @@ estimator's per-frame quality when a checkpoint is given, the annotation counts)
 oracle and the wild setting and every layout (:func:`vos_recommender.envs.observation.build_observation`).
 The ``.npz`` holds, for ``S`` states padded to ``N`` frames: ``jf`` and ``estimate`` (``S x N`` float32,
 ``estimate`` NaN without an estimator), ``counts`` (``S x N`` int16), ``gains`` (``S x N`` float32, NaN on
-frames not tried and on padding), ``valid`` (``S x N`` bool), ``round`` / ``scribble`` / ``video`` (``S``
+frames not tried and on padding), ``valid`` (``S x N`` bool), ``annotated`` (``S x num_rounds`` int16: the frames annotated so far in
+order, -1 after them), ``round`` / ``scribble`` / ``video`` (``S``
 int; ``video`` indexes ``video_names``), ``driver`` (``S`` index into ``driver_names``), ``num_rounds``
 and ``settings`` (JSON).
 """
@@ -164,9 +165,7 @@ def record_trajectory(
     return records
 
 
-def _stack(
-    records: Sequence[dict[str, Any]], width: int, key: str, dtype: Any, fill: float
-) -> np.ndarray:
+def _stack(records: Sequence[dict[str, Any]], width: int, key: str, dtype: Any, fill: float) -> np.ndarray:
     out = np.full((len(records), width), fill, dtype=dtype)
     for row, record in enumerate(records):
         value = record[key]
@@ -191,7 +190,9 @@ def record(settings: GainSettings) -> dict[str, Any]:
     if settings.max_videos > 0:
         names = names[: settings.max_videos]
     if settings.quality_checkpoint and not Path(settings.quality_checkpoint).is_file():
-        raise FileNotFoundError(f"quality_checkpoint (--quality-checkpoint): no file at {settings.quality_checkpoint}")
+        raise FileNotFoundError(
+            f"quality_checkpoint (--quality-checkpoint): no file at {settings.quality_checkpoint}"
+        )
     try:
         backend_kwargs = json.loads(settings.backend_kwargs)
     except json.JSONDecodeError as error:
@@ -234,6 +235,7 @@ def record(settings: GainSettings) -> dict[str, Any]:
         "counts": _stack(rows, width, "counts", np.int16, 0),
         "gains": _stack(rows, width, "gains", np.float32, np.nan),
         "valid": valid,
+        "annotated": _stack(rows, settings.num_rounds, "annotated", np.int16, -1),
         "round": np.asarray([r["round"] for r in rows], dtype=np.int16),
         "scribble": np.asarray([r["scribble"] for r in rows], dtype=np.int16),
         "video": np.asarray([r["video"] for r in rows], dtype=np.int32),
