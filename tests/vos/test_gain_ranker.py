@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.vos.generated import generated_videos
 from vos_recommender.agent.ranker import GainRanker, RankerConfig
 from vos_recommender.envs.observation import (
     LAYOUTS,

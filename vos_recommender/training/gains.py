@@ -54,8 +54,10 @@ class GainSettings:
     """DAVIS-layout dataset root (the training videos)."""
     split: str = "train"
     """Split of the dataset."""
+    first_video: int = 0
+    """Skip the videos of the split before this one (to record shards in parallel)."""
     max_videos: int = 0
-    """Use only the first this many videos (0: all)."""
+    """Use only this many videos from --first-video on (0: all)."""
     scribbles: int = 1
     """First scribbles per video."""
     drivers: str = "random,stride,farthest,uncertain_far,worst,greedy"
@@ -186,9 +188,13 @@ def record(settings: GainSettings) -> dict[str, Any]:
 
     torch.set_num_threads(settings.threads)
     dataset = DavisDataset(settings.data, split=settings.split)
-    names = list(dataset.sequences)
+    names = list(dataset.sequences)[settings.first_video :]
     if settings.max_videos > 0:
         names = names[: settings.max_videos]
+    if not names:
+        raise ValueError(
+            f"first_video (--first-video) {settings.first_video}: the split has no video from there"
+        )
     if settings.quality_checkpoint and not Path(settings.quality_checkpoint).is_file():
         raise FileNotFoundError(
             f"quality_checkpoint (--quality-checkpoint): no file at {settings.quality_checkpoint}"
@@ -204,7 +210,7 @@ def record(settings: GainSettings) -> dict[str, Any]:
         quality="wild" if settings.quality_checkpoint else "oracle",
         quality_kwargs={"checkpoint": settings.quality_checkpoint} if settings.quality_checkpoint else None,
     )
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng([settings.seed, settings.first_video])
     drivers = settings.driver_list()
     rows: list[dict[str, Any]] = []
     tic = time.perf_counter()
@@ -257,12 +263,28 @@ def record(settings: GainSettings) -> dict[str, Any]:
 
 
 def load_gains(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a gains file (see the module's documentation).
+    """The arrays of a gains file (see the module's documentation); several comma-separated files (shards
+    of one recording, same rounds and width) are concatenated, their videos numbered one after another.
 
     Raises:
         FileNotFoundError: If there is no file at ``path``.
-        ValueError: If the file lacks one of the arrays.
+        ValueError: If the file lacks one of the arrays, or shards differ in rounds or width.
     """
+    parts = [p.strip() for p in str(path).split(",") if p.strip()]
+    if len(parts) > 1:
+        shards = [load_gains(part) for part in parts]
+        if len({(int(s["num_rounds"]), s["gains"].shape[1]) for s in shards}) > 1:
+            raise ValueError(f"{path}: the gains files differ in rounds or frame width")
+        merged = {}
+        for key, first in shards[0].items():
+            if key == "video":
+                offsets = np.cumsum([0] + [len(s["video_names"]) for s in shards[:-1]])
+                merged[key] = np.concatenate([s[key] + o for s, o in zip(shards, offsets)])
+            elif first.ndim and key not in ("driver_names",):
+                merged[key] = np.concatenate([s[key] for s in shards])
+            else:
+                merged[key] = first
+        return merged
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no gains file at {path} (python -m vos_recommender.training.gains)")
