@@ -5,13 +5,13 @@ data,quality --backends flow``) and the rankers are trained (``python -m vos_rec
 then ``python -m vos_recommender.training.ranker``)::
 
     python benchmarks/vos_learned_recommender.py --ranker runs/ranker/oracle.pt --ranker-wild runs/ranker/wild.pt \\
-        --ablation "paper layout=runs/ranker/paper_oracle.pt:runs/ranker/paper_wild.pt" --lookahead
+        --ablation "paper layout=runs/ranker/paper_oracle.pt:runs/ranker/paper_wild.pt" --lookahead default
 
 For each held-out dataset (``default`` and ``shifted`` of ``--work``), interactive sessions of 8 rounds run
 through ``vos_recommender.evaluate`` on the first ``--videos`` videos x ``--scribbles`` first scribbles, in the
 oracle and the wild setting: the rules (Random over ``--seeds`` seeds, Linspace, Stride, Farthest, Worst,
 UncertainFar), the ranker (``--ranker``; ``--ranker-wild`` in the wild setting), each ``--ablation`` ranker,
-and with ``--lookahead`` the one-step-lookahead ceiling. Each part is an evaluation folder under
+and on the datasets of ``--lookahead`` the one-step-lookahead ceiling. Each part is an evaluation folder under
 ``<work>/eval_learned/<dataset>/<part>``, kept when it exists (rerun to continue). Reported per (dataset,
 setting): AUC and J&F@5 (x100) of every row, and for every learned row the paired AUC difference to the
 best rule of that cell (highest mean AUC among the rules) with its bootstrap 95% interval, pairs won/lost,
@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=10, help="first held-out videos per dataset")
     parser.add_argument("--scribbles", type=int, default=2, help="first scribbles per video")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of Random")
-    parser.add_argument("--lookahead", action="store_true", help="add the one-step-lookahead ceiling")
+    parser.add_argument(
+        "--lookahead", default="", help="datasets that get the one-step-lookahead ceiling row (comma-separated)"
+    )
     parser.add_argument(
         "--lookahead-candidates", type=int, default=0, help="lookahead: candidate cap (0: every frame)"
     )
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         sessions = evaluate_part(args, dataset, "rules", ",".join(RULES), "oracle,wild")
-        if args.lookahead:
+        if dataset in args.lookahead.split(","):
             part = evaluate_part(args, dataset, "lookahead", "lookahead", "oracle,wild")
             for setting in sessions:
                 sessions[setting]["lookahead"] = part[setting]["lookahead"]
