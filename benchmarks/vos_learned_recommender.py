@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scribbles", type=int, default=2, help="first scribbles per video")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of Random")
     parser.add_argument(
-        "--lookahead", default="", help="datasets that get the one-step-lookahead ceiling row (comma-separated)"
+        "--lookahead",
+        default="",
+        help="datasets that get the one-step-lookahead ceiling row (comma-separated)",
     )
     parser.add_argument(
         "--lookahead-candidates", type=int, default=0, help="lookahead: candidate cap (0: every frame)"
