@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.scribbles} first scribbles per dataset, {ROUNDS} rounds, Random over {args.seeds} seeds, "
         f"backend flow, simulated DAVIS robot. Wild quality: {args.quality}. Rankers: oracle {args.ranker}, "
         f"wild {args.ranker_wild or args.ranker}.",
-        f"Run time {seconds:.0f} s (parts kept from earlier runs not counted) on {machine}.",
+        f"Run time {seconds:.0f} s (evaluation parts kept from earlier runs not counted; their times in "
+        f"docs/recommender.md) on {machine['cpu']} ({machine['cores']} cores, load "
+        f"{machine['load_average_at_start']}), {machine['date_utc']}.",
         "",
     ]
     for (dataset, setting), cell in cells.items():
