@@ -169,13 +169,13 @@ def planted_states(count: int, rng: np.random.Generator) -> tuple[list, list]:
 def test_ranker_learns_a_planted_rule_and_ranks_by_it():
     rng = np.random.default_rng(0)
     ranker = GainRanker(RankerConfig(recurrent=False, embed_dim=16, head_dim=16), seed=0)
-    states, gains = planted_states(160, rng)
+    states, gains = planted_states(100, rng)
     width = 12
     obs = np.stack([ranker.observation(q, h, max_frames=width) for q, h, _ in states])
     padded = np.full((len(gains), width), np.nan)
     for row, gain in enumerate(gains):
         padded[row, : len(gain)] = gain
-    history = fit(ranker, obs, padded, epochs=300, lr=1e-2)
+    history = fit(ranker, obs, padded, epochs=200, lr=1e-2)
     assert history[-1] < 0.1 * history[0]
     test_states, test_gains = planted_states(40, rng)
     strategy = RankerStrategy(ranker)
