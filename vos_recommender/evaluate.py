@@ -2,7 +2,8 @@
 
 On held-out videos, every strategy (the paper's Random, Linspace and Worst; the rules a person would try:
 Stride every T/5 frames, Farthest from every annotated frame, UncertainFar = arg-max of (1 - q) x distance
-to the nearest annotation; Ours = the trained agent; and, when asked, Lookahead, the one-step-lookahead
+to the nearest annotation; Ours = the trained agent; Ranker = the gain ranker, ``--ranker``, trained on
+measured gains; and, when asked, Lookahead, the one-step-lookahead
 ceiling that tries every candidate frame with the ground truth) runs full interactive sessions (8 rounds by
 default) with the simulated user, in the oracle setting (state quality = true J&F) and the wild setting
 (state quality = the learned estimator's prediction). Reported per (setting, strategy), over samples =
@@ -69,6 +70,7 @@ STRATEGY_NAMES = {
     "worst": "Worst",
     "uncertain_far": "UncertainFar",
     "lookahead": "Lookahead",
+    "ranker": "Ranker",
     "ours": "Ours",
 }
 #: Strategies that do not read the observed quality: one run serves both settings.
@@ -97,6 +99,10 @@ class EvalConfig:
 
     agent: str = "runs/recommender/final_model.zip"
     """Trained agent (.zip written by python -m vos_recommender.train); comma-separated: one per training seed."""
+    ranker: str = ""
+    """Gain ranker checkpoint(s) of the ranker strategy (python -m vos_recommender.training.ranker); comma-separated: one per training seed."""
+    ranker_wild: str = ""
+    """Gain ranker checkpoint(s) used instead of --ranker in the wild setting (empty: --ranker)."""
     env: EnvConfig = dataclasses.field(default_factory=evaluation_env)
     """The environment's settings (vos_recommender.envs.EnvConfig); session.quality is set per --settings."""
     generate: bool = False
@@ -108,7 +114,7 @@ class EvalConfig:
     settings: str = "oracle,wild"
     """Comma-separated settings to evaluate."""
     strategies: str = DEFAULT_STRATEGIES
-    """Comma-separated strategies: random, linspace, stride, farthest, worst, uncertain_far, ours, lookahead."""
+    """Comma-separated strategies: random, linspace, stride, farthest, worst, uncertain_far, ours, lookahead, ranker."""
     lookahead_candidates: int = 0
     """Lookahead: try at most this many evenly spaced frames per round (0: every frame)."""
     paired_reference: str = "ours"
@@ -307,6 +313,17 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 f"Ours (seed {len(agents) - 1}): {path} ({agents[-1].num_timesteps} training steps, "
                 f"reward form {agents[-1].reward_form})."
             )
+    rankers: dict[str, list] = {}
+    if "ranker" in strategies:
+        from vos_recommender.agent.ranker import GainRanker
+
+        for setting in settings:
+            paths = config.ranker_wild if setting == "wild" and config.ranker_wild else config.ranker
+            names = [p.strip() for p in paths.split(",") if p.strip()]
+            if not names:
+                raise ValueError("--strategies ranker needs --ranker (a gain ranker checkpoint)")
+            rankers[setting] = [GainRanker.load(name) for name in names]
+            notes.append(f"Ranker ({setting}): {', '.join(names)}.")
     session = config.env.session
     if "wild" in settings and not Path(session.quality_checkpoint).is_file():
         if config.train_quality_if_missing:
@@ -355,7 +372,11 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 sessions[setting][key] = sessions[settings[0]][key]
                 continue
             runs = []
-            repeats = {"random": config.seeds, "ours": len(agents)}.get(key, 1)
+            repeats = {
+                "random": config.seeds,
+                "ours": len(agents),
+                "ranker": len(rankers.get(setting, [])),
+            }.get(key, 1)
             probes, tic = 0, time.perf_counter()
             for repeat in range(repeats):
                 for video, scribble in samples:
@@ -369,6 +390,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                             seed=config.seed + repeat,
                             session=env.session,
                             candidates=config.lookahead_candidates or None,
+                            ranker=rankers[setting][repeat] if key == "ranker" else None,
                         )
                     runs.append(
                         {

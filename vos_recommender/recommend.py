@@ -6,7 +6,8 @@ scores every frame, and the best-scoring frame is returned. With ``--strategy`` 
 ``worst`` (lowest estimated quality), ``uncertain_far`` (far from annotated frames and likely wrong:
 ``(1 - q) x distance``), ``farthest``, ``stride`` (every T/5 frames from the first annotated frame),
 ``linspace`` or ``random``; ``stride``, ``farthest``, ``linspace`` and ``random`` need no quality
-estimator. Without an agent and without ``--strategy`` the recommendation is ``worst``. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
+estimator; ``ranker`` (with ``--ranker``, a gain ranker of ``python -m vos_recommender.training.ranker``)
+picks the frame whose correction it predicts to raise the mean J&F most. Without an agent and without ``--strategy`` the recommendation is ``worst``. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
 chosen in plain words.
 
 Python::
@@ -52,6 +53,7 @@ RECOMMEND_STRATEGIES = {
     "agent": True,
     "worst": True,
     "uncertain_far": True,
+    "ranker": True,
     "farthest": False,
     "stride": False,
     "linspace": False,
@@ -67,7 +69,8 @@ class Recommendation:
     Attributes:
         frame: Frame to annotate next.
         scores: Score of every frame (higher: better to annotate): the agent's Q-values, ``(1 - q) x
-            distance`` for uncertain_far, the distance for farthest; None for the other rules.
+            distance`` for uncertain_far, the distance for farthest, the predicted gain for ranker; None for
+            the other rules.
         quality: Predicted quality of every frame (the agent's input, with the annotation counts); None
             for a rule that does not read it.
         counts: Annotation count of every frame.
@@ -190,6 +193,7 @@ def recommend(
     num_objects: int | None = None,
     quality: np.ndarray | None = None,
     strategy: str | None = None,
+    ranker_path: str | os.PathLike | Any | None = None,
 ) -> Recommendation:
     """Recommend the next frame to annotate, with every frame's score.
 
@@ -207,6 +211,8 @@ def recommend(
         strategy: One of :data:`RECOMMEND_STRATEGIES` (case-insensitive; ``ours`` is ``agent``). None: the
             agent when one is given, else ``worst`` (with an estimator no rule was measured ahead of it;
             the app does the same, docs/app.md).
+        ranker_path: Gain ranker checkpoint (``python -m vos_recommender.training.ranker``) or a loaded
+            ``GainRanker`` (needed by the ``ranker`` strategy only).
 
     Returns:
         A :class:`Recommendation`.
@@ -217,6 +223,8 @@ def recommend(
             the strategy is unknown or needs the ground truth, or ``agent`` has no agent.
     """
     name = _strategy_name(strategy, agent_path)
+    if name == "ranker" and ranker_path is None:
+        raise ValueError("the ranker strategy needs a trained gain ranker (ranker_path / --ranker)")
     video = _load_frames(frames)
     raw = load_masks_or_probs(masks_or_probs)
     num_frames = video.shape[0]
@@ -276,7 +284,9 @@ def recommend(
         raise ValueError(f"the {name} strategy recommends from the annotated frames: give at least one")
     # A rule that ignores the quality sees a neutral one (it is not reported).
     seen = quality if quality is not None else np.ones(num_frames, dtype=np.float32)
-    chooser = AgentStrategy(agent_path) if name == "agent" else build_strategy(name, seed=None)
+    chooser = (
+        AgentStrategy(agent_path) if name == "agent" else build_strategy(name, seed=None, ranker=ranker_path)
+    )
     if annotated:
         chooser.reset(num_frames, annotated[0])
     frame = int(chooser.recommend(seen, counts, annotated))
@@ -373,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         help="trained agent .zip (python -m vos_recommender.train; for --strategy agent)",
     )
     parser.add_argument(
+        "--ranker",
+        default=None,
+        help="gain ranker checkpoint (python -m vos_recommender.training.ranker; for --strategy ranker)",
+    )
+    parser.add_argument(
         "--quality", default=None, help=f"wild quality estimator checkpoint (default {DEFAULT_QUALITY})"
     )
     parser.add_argument("--num-objects", type=int, default=None, help="object count (default: inferred)")
@@ -387,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             args.quality,
             args.num_objects,
             strategy=args.strategy,
+            ranker_path=args.ranker,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

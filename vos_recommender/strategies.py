@@ -1,5 +1,6 @@
 """Frame recommendation strategies: the paper's baselines (Random, Linspace, Worst), the rules a person
-would try (Stride, Farthest, UncertainFar), the one-step-lookahead ceiling and the learned agent.
+would try (Stride, Farthest, UncertainFar), the one-step-lookahead ceiling, the learned agent and the gain
+ranker (trained on what annotating each frame actually gained).
 
 Every strategy answers one question per round: given the per-frame quality ``q`` (true J&F in the
 oracle setting, the estimator's prediction in the wild), the annotation counts ``h`` and the frames
@@ -32,6 +33,7 @@ __all__ = [
     "LinspaceStrategy",
     "LookaheadStrategy",
     "RandomStrategy",
+    "RankerStrategy",
     "STRATEGIES",
     "RecommendationStrategy",
     "StrideStrategy",
@@ -480,6 +482,50 @@ class AgentStrategy(RecommendationStrategy):
         return f"the learned agent expects correcting it to help most (Q = {value:.3f})"
 
 
+class RankerStrategy(RecommendationStrategy):
+    """The gain ranker: the frame whose correction it predicts to raise the mean J&F most
+    (:class:`~vos_recommender.agent.ranker.GainRanker`, trained on measured gains by
+    ``python -m vos_recommender.training.ranker``). Ties go to the earliest frame; annotated frames are
+    candidates too.
+
+    Args:
+        model: A :class:`~vos_recommender.agent.ranker.GainRanker` or the path of its checkpoint.
+    """
+
+    name = "Ranker"
+
+    def __init__(self, model: object) -> None:
+        if isinstance(model, (str, os.PathLike)):
+            from vos_recommender.agent.ranker import GainRanker
+
+            model = GainRanker.load(model)
+        self.model = model
+
+    def scores(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int] = ()) -> np.ndarray:
+        """Predicted gain in mean J&F of correcting each frame next."""
+        return self.model.scores(quality, counts)  # type: ignore[attr-defined]
+
+    def recommend(self, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> int:
+        """See :meth:`RecommendationStrategy.recommend`."""
+        return int(np.argmax(self.scores(quality, counts, annotated)))
+
+    def reason(self, frame: int, quality: np.ndarray, counts: np.ndarray, annotated: Sequence[int]) -> str:
+        """See :meth:`RecommendationStrategy.reason`."""
+        gain = float(self.scores(quality, counts, annotated)[frame]) * 100
+        return (
+            f"correcting it is expected to help most (about {gain:+.1f} J&F points over the video): "
+            f"{_away(frame, len(quality), annotated)}, estimated quality {float(quality[frame]):.2f}"
+        )
+
+
+def _ranker_strategy(ranker: object | None = None, **_: object) -> RankerStrategy:
+    if ranker is None:
+        raise ValueError(
+            "the 'ranker' strategy needs a trained gain ranker (python -m vos_recommender.training.ranker)"
+        )
+    return RankerStrategy(ranker)
+
+
 def _agent_strategy(seed: int | None = None, agent: object | None = None, **_: object) -> AgentStrategy:
     if agent is None:
         raise ValueError("the 'ours' strategy needs a trained agent")
@@ -497,7 +543,7 @@ def _lookahead_strategy(
     return LookaheadStrategy(session, candidates)
 
 
-#: name -> builder called as ``builder(seed=..., agent=..., session=..., candidates=...)``; names are
+#: name -> builder called as ``builder(seed=..., agent=..., session=..., candidates=..., ranker=...)``; names are
 #: case-insensitive; ``agent`` is an alias of ``ours``.
 STRATEGIES: Registry[RecommendationStrategy] = Registry(
     "strategy",
@@ -509,6 +555,7 @@ STRATEGIES: Registry[RecommendationStrategy] = Registry(
         "worst": lambda **_: WorstStrategy(),
         "uncertain_far": lambda **_: UncertainFarStrategy(),
         "lookahead": _lookahead_strategy,
+        "ranker": _ranker_strategy,
         "ours": _agent_strategy,
     },
     aliases={"agent": "ours"},
@@ -522,9 +569,11 @@ def build_strategy(
     agent: object | None = None,
     session: InteractionSession | None = None,
     candidates: int | None = None,
+    ranker: object | None = None,
 ) -> RecommendationStrategy:
     """A strategy by name: ``random``, ``linspace``, ``stride``, ``farthest``, ``worst``,
-    ``uncertain_far``, ``lookahead`` (needs ``session``) or ``ours`` (needs ``agent``).
+    ``uncertain_far``, ``lookahead`` (needs ``session``), ``ranker`` (needs ``ranker``) or ``ours`` (needs
+    ``agent``).
 
     Args:
         name: Strategy name (case-insensitive).
@@ -532,9 +581,13 @@ def build_strategy(
         agent: Model or checkpoint path of ``ours``.
         session: The started interactive session ``lookahead`` tries frames on.
         candidates: ``lookahead``'s cap on the frames tried per round (None: every frame).
+        ranker: Gain ranker or checkpoint path of ``ranker``.
 
     Raises:
         KeyError: If the name is unknown.
-        ValueError: If ``ours`` is asked without an agent or ``lookahead`` without a session.
+        ValueError: If ``ours`` is asked without an agent, ``lookahead`` without a session or ``ranker``
+            without a ranker.
     """
-    return STRATEGIES.build(name, seed=seed, agent=agent, session=session, candidates=candidates)
+    return STRATEGIES.build(
+        name, seed=seed, agent=agent, session=session, candidates=candidates, ranker=ranker
+    )

@@ -194,3 +194,31 @@ def test_the_rules_by_name_and_the_lookahead_refused(
     assert captured.out.strip() == "0" and "why: farthest from annotated frames" in captured.err
     assert main([*args, "--strategy", "lookahead"]) == 2
     assert "ground truth" in capsys.readouterr().err
+
+
+def test_the_gain_ranker_by_name(video: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    from vos_recommender.agent.ranker import GainRanker
+
+    ranker = GainRanker(seed=0)
+    ranker.save(video["base"] / "ranker.pt")
+    mine = np.linspace(0.1, 0.9, 7)
+    answer = recommend(
+        video["frames"],
+        video["masks"],
+        [0, 3],
+        quality=mine,
+        strategy="ranker",
+        ranker_path=video["base"] / "ranker.pt",
+    )
+    scores = ranker.scores(mine, answer.counts)
+    assert answer.frame == int(np.argmax(scores)) and answer.strategy == "ranker"
+    np.testing.assert_allclose(answer.scores, scores)
+    assert answer.reason.startswith("correcting it is expected to help most")
+    with pytest.raises(ValueError, match="needs a trained gain ranker"):
+        recommend(video["frames"], video["masks"], [0], quality=mine, strategy="ranker")
+    args = ["--frames", str(video["frames"]), "--masks", str(video["masks"]), "--annotated", "0,3"]
+    quality = ["--quality", str(video["quality"])]
+    assert main([*args, *quality, "--strategy", "ranker", "--ranker", str(video["base"] / "ranker.pt")]) == 0
+    assert "why: correcting it is expected to help most" in capsys.readouterr().err
+    assert main([*args, *quality, "--strategy", "ranker", "--ranker", str(video["base"] / "none.pt")]) == 2
+    assert "ranker checkpoint not found" in capsys.readouterr().err

@@ -113,6 +113,41 @@ def test_missing_wild_estimator_evaluates_oracle_only_and_says_so(setup: dict[st
     assert "| AUC | J&F@3 |" in table and "J&F@8" not in table
 
 
+def test_the_gain_ranker_by_name_with_one_checkpoint_per_setting(setup: dict[str, Path]) -> None:
+    from vos_recommender.agent.ranker import GainRanker
+    from vos_recommender.strategies import RankerStrategy
+
+    for seed in (0, 1):
+        GainRanker(seed=seed).save(setup["base"] / f"ranker{seed}.pt")
+    out = setup["base"] / "eval_ranker"
+    args = [*common_args(setup), "--quality-checkpoint", str(setup["quality"]), "--out", str(out)]
+    ranker = str(setup["base"] / "ranker0.pt")
+    wild = str(setup["base"] / "ranker1.pt")
+    main(
+        [
+            *args,
+            "--strategies",
+            "ranker,farthest",
+            "--paired-reference",
+            "ranker",
+            "--ranker",
+            ranker,
+            "--ranker-wild",
+            wild,
+        ]
+    )
+    table = (out / "results.md").read_text()
+    assert "| oracle | Ranker |" in table and "| wild | Ranker |" in table
+    results = json.loads((out / "results.json").read_text())
+    assert "Ranker - Farthest" in results["paired"]["oracle"]
+    # Each setting names the ranker it followed.
+    assert f"Ranker (oracle): {ranker}." in table and f"Ranker (wild): {wild}." in table
+    assert all(len(s["frames"]) == 3 for runs in results["sessions"].values() for s in runs["ranker"])
+    assert RankerStrategy(ranker).model.config.layout == "context"
+    with pytest.raises(ValueError, match="needs --ranker"):
+        main([*args, "--strategies", "ranker"])
+
+
 def test_a_mistyped_data_path_is_an_error_not_a_new_dataset(setup: dict[str, Path]) -> None:
     typo = setup["base"] / "davsi"
     args = [arg if arg != str(setup["data"]) else str(typo) for arg in common_args(setup)]

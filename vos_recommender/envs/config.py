@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from vos_recommender.envs.observation import LAYOUTS
 from vos_recommender.session import SessionConfig
 from vos_recommender.utils.nested_config import check_fields, expand_aliases, override
 
@@ -55,6 +56,8 @@ class EpisodeConfig:
     """A padded frame as action: raise (ValueError) or skip (the round passes, auxiliary reward -1)."""
     info_timing: bool = False
     """Also put the wall-clock times in info (they differ between identical runs)."""
+    observation: str = "paper"
+    """Observation layout (vos_recommender.envs.observation): paper (quality, count, validity) or context (also distances to the annotations on each side, position, round, quality slope)."""
 
     def __post_init__(self) -> None:
         check_fields(self, "episode")
@@ -67,6 +70,7 @@ class EpisodeConfig:
         if self.max_frames < 0:
             raise ValueError(f"episode.max_frames must be >= 0 (0: the longest video), got {self.max_frames}")
         _choice("episode.invalid_action", self.invalid_action, INVALID_ACTIONS)
+        _choice("episode.observation", self.observation, tuple(LAYOUTS))
 
 
 @dataclasses.dataclass

@@ -79,10 +79,13 @@ class Episode:
         """Whether ``frame`` is among the least annotated frames of the video (``argmin h``)."""
         return bool(self.counts[frame] == self.counts[: self.num_frames].min())
 
-    def observation(self, num_rounds: int) -> np.ndarray:
-        """The ``3 x max_frames`` observation (:func:`vos_recommender.envs.observation.build_observation`)."""
+    def observation(self, num_rounds: int, layout: str = "paper") -> np.ndarray:
+        """The ``rows x max_frames`` observation of ``layout``
+        (:func:`vos_recommender.envs.observation.build_observation`)."""
         n = self.num_frames
-        return build_observation(self.quality[:n], self.counts[:n], self.max_frames, max_count=num_rounds)
+        return build_observation(
+            self.quality[:n], self.counts[:n], self.max_frames, max_count=num_rounds, layout=layout
+        )
 
     def info(self, num_rounds: int) -> dict[str, Any]:
         """The episode's part of the environment's ``info``."""

@@ -56,7 +56,10 @@ class FrameRecommendationEnv(gym.Env):
     estimator's prediction with ``"wild"``), row 1 the annotation count ``h`` (rounds that annotated the
     frame so far, raw counts as released, at most ``num_rounds``), row 2 the validity (1 for frames of
     the video, 0 for padding). Padded columns are all zero. The paper's state is ``concat(q, h)`` over
-    the valid columns.
+    the valid columns. With ``episode.observation="context"`` the observation is ``Box(8, max_frames)``:
+    the same quality and count rows, then each frame's distances to the nearest annotation on each side,
+    its normalised position, the round and the local quality slope, the validity last (see
+    :mod:`vos_recommender.envs.observation`).
 
     ## Rewards
 
@@ -180,7 +183,8 @@ class FrameRecommendationEnv(gym.Env):
         self.timing: dict[str, Any] = {}
 
         self.action_space = spaces.Discrete(self.max_frames)
-        self.observation_space = observation_space(self.max_frames, self.num_rounds)
+        self.layout = episode_config.observation
+        self.observation_space = observation_space(self.max_frames, self.num_rounds, self.layout)
 
         #: The current episode's record (None before :meth:`reset`).
         self.episode: Episode | None = None
@@ -286,7 +290,7 @@ class FrameRecommendationEnv(gym.Env):
         self.episode = episode = Episode(self.videos[name], index, self.max_frames)
         episode.record(self.session.start(episode.video, index))
         info = self._info(episode.result.elapsed, time.perf_counter() - tic, 0.0, 0.0)
-        return episode.observation(self.num_rounds), info
+        return episode.observation(self.num_rounds, self.layout), info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
         """Annotate frame ``action``: robot scribble there, backend round, rewards.
@@ -331,7 +335,8 @@ class FrameRecommendationEnv(gym.Env):
         info = self._info(0.0 if skip else episode.result.elapsed, time.perf_counter() - tic, r_goal, r_aux)
         if skip:
             info["invalid_action"] = frame
-        return episode.observation(self.num_rounds), float(reward), bool(terminated), False, info
+        observation = episode.observation(self.num_rounds, self.layout)
+        return observation, float(reward), bool(terminated), False, info
 
     def render(self) -> np.ndarray | None:
         """``rgb_array``: the session's state as an image (None before :meth:`reset`).
