@@ -12,6 +12,11 @@ backward from the nearest one on the right; the two are blended with weights lin
 distance (the nearer annotated frame counts more), as in the released IPN propagation. Each warp step
 accumulates flow error and misses occlusions, so the quality really decays with distance from the
 annotated frames, which is what frame recommendation needs to exploit.
+
+Refinement (``refine``): each warped frame can be refined against its image before it is warped on
+(:mod:`vos_recommender.backends.refinement`: a graph cut with colour models of the annotated frames), so the
+trails and spills of a wrong flow vector neither show nor travel further. The annotated frames are never
+refined: a correction shows in its frame as the random walker segmented it and spreads from there.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from skimage.color import rgb2lab
 from skimage.segmentation import random_walker
 
 from vos_recommender.backends.base import VOSBackend, probs_to_masks
+from vos_recommender.backends.refinement import build_refinement
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
 __all__ = ["FlowBackend", "warp_probs", "dense_flow"]
@@ -91,6 +97,9 @@ class FlowBackend(VOSBackend):
             direct solve) takes a steady ~0.1-0.2 s on 120 x 216 frames; the iterative ``"cg_j"``
             converged badly (values far outside [0, 1], tens of seconds) at the strong edge weights
             used here.
+        refine: Refinement of every propagated frame against its image before it is warped on: None
+            (plain warping), ``"grabcut"`` or a dict ``{"method": "grabcut", ...settings}``
+            (:func:`vos_recommender.backends.refinement.build_refinement`).
     """
 
     name = "flow"
@@ -104,6 +113,7 @@ class FlowBackend(VOSBackend):
         protect_fraction: float = 0.03,
         flow_method: str = "dis",
         rw_mode: str = "bf",
+        refine: str | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if flow_method not in ("dis", "farneback"):
@@ -117,6 +127,7 @@ class FlowBackend(VOSBackend):
         self.protect_fraction = float(protect_fraction)
         self.flow_method = flow_method
         self.rw_mode = rw_mode
+        self.refinement = build_refinement(refine)
         self._key_probs: dict[int, np.ndarray] = {}
         self._seed_labels: dict[int, np.ndarray] = {}
         self._flow_from_prev: list[np.ndarray | None] = []
@@ -241,18 +252,19 @@ class FlowBackend(VOSBackend):
         assert self.frames is not None
         num_frames = self.frames.shape[0]
         keys = sorted(self._key_probs)
+        step = self._warp_step()
         forward: list[np.ndarray | None] = [None] * num_frames
         backward: list[np.ndarray | None] = [None] * num_frames
         for t in range(num_frames):
             if t in self._key_probs:
                 forward[t] = self._key_probs[t]
             elif forward[t - 1] is not None if t > 0 else False:
-                forward[t] = warp_probs(forward[t - 1], self._flow_from_prev[t])
+                forward[t] = step(forward[t - 1], self._flow_from_prev[t], t)
         for t in reversed(range(num_frames)):
             if t in self._key_probs:
                 backward[t] = self._key_probs[t]
             elif backward[t + 1] is not None if t < num_frames - 1 else False:
-                backward[t] = warp_probs(backward[t + 1], self._flow_from_next[t])
+                backward[t] = step(backward[t + 1], self._flow_from_next[t], t)
         out = np.empty((num_frames,) + self._key_probs[keys[0]].shape, dtype=np.float32)
         for t in range(num_frames):
             left = max((k for k in keys if k <= t), default=None)
@@ -265,3 +277,18 @@ class FlowBackend(VOSBackend):
             else:
                 out[t] = backward[t]
         return out
+
+    def _warp_step(self):
+        """``step(probs, flow, t)``: the probabilities warped into frame ``t``, refined when set."""
+        assert self.frames is not None
+        frames = self.frames
+        if self.refinement is None:
+            return lambda probs, flow, t: warp_probs(probs, flow)
+        keys = sorted(self._key_probs)
+        models = self.refinement.fit(
+            [frames[k] for k in keys],
+            [np.argmax(self._key_probs[k], axis=0) for k in keys],
+            self.num_objects,
+        )
+        refinement = self.refinement
+        return lambda probs, flow, t: refinement.refine(frames[t], warp_probs(probs, flow), models)
