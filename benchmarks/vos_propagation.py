@@ -54,7 +54,9 @@ def play(video, scribble_index: int, backend_kwargs: dict, rounds: int) -> dict:
     run: dict[str, list] = {"frames": frames, "J": [], "F": [], "jf": [], "seconds": []}
     for index in range(rounds):
         if index > 0:
-            frame = WorstStrategy().recommend(outcome.jf, np.bincount(frames, minlength=len(outcome.jf)), frames)
+            frame = WorstStrategy().recommend(
+                outcome.jf, np.bincount(frames, minlength=len(outcome.jf)), frames
+            )
             outcome = session.correct(frame, with_quality=False)
         frames.append(int(outcome.frame))
         scores = _scores(video, outcome.result.masks)
@@ -162,7 +164,9 @@ def markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", default="data/vos_propagation", help="generated videos (made if missing)")
+    parser.add_argument(
+        "--data-root", default="data/vos_propagation", help="generated videos (made if missing)"
+    )
     parser.add_argument("--data-seed", type=int, default=7, help="seed of the generated videos")
     parser.add_argument("--videos", type=int, default=6, help="videos")
     parser.add_argument("--frames", type=int, default=40, help="frames per video")
@@ -172,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per session")
     parser.add_argument("--old", type=json.loads, default=OLD, help="flow settings of the old side (JSON)")
     parser.add_argument("--new", type=json.loads, default=NEW, help="flow settings of the new side (JSON)")
-    parser.add_argument("--quick", action="store_true", help="2 videos of 12 frames at 216x120, 1 scribble, 2 rounds")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 videos of 12 frames at 216x120, 1 scribble, 2 rounds"
+    )
     add_out_dir(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -228,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(report)
     print(text)
-    md_path, json_path = write_results("vos_propagation" + ("_quick" if args.quick else ""), text, report, args.out_dir)
+    md_path, json_path = write_results(
+        "vos_propagation" + ("_quick" if args.quick else ""), text, report, args.out_dir
+    )
     print(f"wrote {md_path} and {json_path}")
     return 0
 

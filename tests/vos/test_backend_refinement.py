@@ -20,7 +20,9 @@ def _scene(squares: list[tuple[int, int, int, tuple[int, int, int]]], seed: int 
     image = np.clip(rng.normal((70, 90, 120), 12, size=(HEIGHT, WIDTH, 3)), 0, 255)
     labels = np.zeros((HEIGHT, WIDTH), np.int64)
     for k, (top, left, side, rgb) in enumerate(squares):
-        image[top : top + side, left : left + side] = np.clip(rng.normal(rgb, 12, size=(side, side, 3)), 0, 255)
+        image[top : top + side, left : left + side] = np.clip(
+            rng.normal(rgb, 12, size=(side, side, 3)), 0, 255
+        )
         labels[top : top + side, left : left + side] = k + 1
     return image.astype(np.uint8), labels
 
@@ -145,7 +147,9 @@ def _moving_object_video(num_frames: int = 8):
     for t in range(num_frames):
         left = 20 + 3 * t
         image, labels = _scene([(30, left, 26, (200, 40, 40))], seed=10 + t)
-        image[30:56, left + 26 : left + 38] = np.clip(rng.normal((230, 220, 60), 12, size=(26, 12, 3)), 0, 255)
+        image[30:56, left + 26 : left + 38] = np.clip(
+            rng.normal((230, 220, 60), 12, size=(26, 12, 3)), 0, 255
+        )
         labels[30:56, left + 26 : left + 38] = 1
         part = np.zeros_like(labels, dtype=bool)
         part[30:56, left + 26 : left + 38] = True
@@ -155,7 +159,9 @@ def _moving_object_video(num_frames: int = 8):
     return np.stack(frames), np.stack(truth).astype(np.uint8), np.stack(band)
 
 
-def _strokes(frame: int, num_frames: int, inside: list[tuple[float, float]], outside: list[tuple[float, float]]):
+def _strokes(
+    frame: int, num_frames: int, inside: list[tuple[float, float]], outside: list[tuple[float, float]]
+):
     scribble = empty_scribble("square", num_frames)
     scribble["scribbles"][frame] = [
         {"path": [[x / WIDTH, y / HEIGHT] for x, y in inside], "object_id": 1},
@@ -185,5 +191,8 @@ def test_flow_backend_refines_propagated_frames_and_corrections_spread_from_the_
     # The correction shows in the corrected frame and spreads from there, the refinement keeping it.
     assert band_share(second, 7) > 0.9 and _iou(second.masks[7] == 1, truth[7] == 1) > 0.9
     assert band_share(second, 6) > 0.8 and band_share(second, 5) > 0.8
-    ious = {refine: np.mean([_iou(r[1].masks[t] == 1, truth[t] == 1) for t in range(8)]) for refine, r in results.items()}
+    ious = {
+        refine: np.mean([_iou(r[1].masks[t] == 1, truth[t] == 1) for t in range(8)])
+        for refine, r in results.items()
+    }
     assert ious["grabcut"] >= ious[None] - 0.01, ious

@@ -82,7 +82,9 @@ class GrabCutRefinement:
             raise ValueError(f"refine.min_pixels must be an integer >= 1, got {self.min_pixels!r}")
 
     # ------------------------------------------------------------------ colour models
-    def fit(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], num_objects: int) -> ColourModels:
+    def fit(
+        self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], num_objects: int
+    ) -> ColourModels:
         """Colour models of every object against the rest, from annotated frames and their label maps.
 
         Args:
@@ -98,8 +100,12 @@ class GrabCutRefinement:
         for image, label in zip(images, labels):
             if image.shape[:2] != label.shape:
                 raise ValueError(f"label map {label.shape} does not fit image {image.shape[:2]}")
-        pixels = np.concatenate([_lab(image).reshape(-1, 3) for image in images]) if images else np.zeros((0, 3))
-        flat = np.concatenate([label.reshape(-1) for label in labels]) if labels else np.zeros(0, dtype=np.int64)
+        pixels = (
+            np.concatenate([_lab(image).reshape(-1, 3) for image in images]) if images else np.zeros((0, 3))
+        )
+        flat = (
+            np.concatenate([label.reshape(-1) for label in labels]) if labels else np.zeros(0, dtype=np.int64)
+        )
         models: list[tuple[np.ndarray, np.ndarray] | None] = []
         for obj in range(1, num_objects + 1):
             inside = flat == obj
