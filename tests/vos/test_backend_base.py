@@ -73,6 +73,20 @@ def test_result_validation():
         result.validate(2, 3, 4, 5)
 
 
+def test_probs_to_masks_is_the_arg_max_over_classes_first_class_on_ties():
+    rng = np.random.default_rng(0)
+    for shape in [(2, 4, 6, 7), (1, 2, 3, 3), (3, 1, 2, 5)]:
+        probs = rng.uniform(size=shape).astype(np.float32)
+        masks = probs_to_masks(probs)
+        assert masks.dtype == np.uint8
+        np.testing.assert_array_equal(masks, np.argmax(probs, axis=1))
+    tied = np.zeros((1, 3, 2, 2), np.float32)
+    tied[0, 1:] = 0.5
+    np.testing.assert_array_equal(probs_to_masks(tied), np.argmax(tied, axis=1))  # class 1 wins the tie
+    with pytest.raises(ValueError, match="T x \\(O\\+1\\) x H x W"):
+        probs_to_masks(tied[0])
+
+
 def test_objects_to_probs_matches_reference():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.01, 0.99, size=(2, 3, 4, 5)).astype(np.float32)

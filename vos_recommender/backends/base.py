@@ -279,8 +279,21 @@ class VOSBackend(abc.ABC):
 
 
 def probs_to_masks(probs: np.ndarray) -> np.ndarray:
-    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis)."""
-    return np.argmax(probs, axis=1).astype(np.uint8)
+    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis, the first class
+    on ties).
+
+    Compared class by class: each step reads whole contiguous planes, many times faster at 854 x 480 than
+    ``np.argmax(probs, axis=1)``, which walks the class axis with a stride of a frame.
+    """
+    if probs.ndim != 4 or probs.shape[1] > 256:
+        raise ValueError(f"probs must be T x (O+1) x H x W with at most 255 objects, got shape {probs.shape}")
+    labels = np.zeros((probs.shape[0],) + probs.shape[2:], dtype=np.uint8)
+    best = probs[:, 0].copy()
+    for index in range(1, probs.shape[1]):
+        plane = probs[:, index]
+        labels[plane > best] = index
+        np.maximum(best, plane, out=best)
+    return labels
 
 
 def objects_to_probs(object_probs: np.ndarray) -> np.ndarray:

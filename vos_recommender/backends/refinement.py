@@ -32,6 +32,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vos_recommender.backends.base import probs_to_masks
+
 __all__ = ["REFINEMENTS", "ColourModels", "GrabCutRefinement", "build_refinement"]
 
 #: Pixels per class sampled (evenly, deterministically) from the annotated frames to fit a colour model.
@@ -64,12 +66,15 @@ class GrabCutRefinement:
         onehot_weight: Weight of the refined label in the refined probabilities (in (0.5, 1]).
         min_pixels: Fewest pixels of an object (and of the rest) in the annotated frames for its colour
             models; an object with fewer keeps its warped mask.
+        max_pixels: Largest box (pixels) cut at full resolution; a larger one is cut downscaled to this
+            size, which bounds the cost per object at 854 x 480 and above.
     """
 
     band_fraction: float = 0.02
     sure_fraction: float = 0.0
     onehot_weight: float = 0.6
     min_pixels: int = 20
+    max_pixels: int = 40_000
 
     def __post_init__(self) -> None:
         for name in ("band_fraction", "sure_fraction"):
@@ -80,6 +85,8 @@ class GrabCutRefinement:
             raise ValueError(f"refine.onehot_weight must be in (0.5, 1], got {self.onehot_weight!r}")
         if not isinstance(self.min_pixels, int) or isinstance(self.min_pixels, bool) or self.min_pixels < 1:
             raise ValueError(f"refine.min_pixels must be an integer >= 1, got {self.min_pixels!r}")
+        if not isinstance(self.max_pixels, int) or isinstance(self.max_pixels, bool) or self.max_pixels < 64:
+            raise ValueError(f"refine.max_pixels must be an integer >= 64, got {self.max_pixels!r}")
 
     # ------------------------------------------------------------------ colour models
     def fit(
@@ -137,11 +144,10 @@ class GrabCutRefinement:
             raise ValueError(
                 f"probabilities have {num_classes - 1} objects, the colour models {models.num_objects}"
             )
-        labels = np.argmax(probs, axis=0)
+        labels = probs_to_masks(probs[None])[0]
         diagonal = float(np.hypot(height, width))
         band = max(1, round(self.band_fraction * diagonal))
         sure = round(self.sure_fraction * diagonal)
-        lab = _lab(image)
         claims = np.zeros((num_classes, height, width), dtype=bool)
         for obj in range(1, num_classes):
             mask = labels == obj
@@ -149,12 +155,12 @@ class GrabCutRefinement:
             if pair is None or not mask.any():
                 claims[obj] = mask
                 continue
-            claims[obj] = _cut_object(lab, mask, pair, band, sure)
+            claims[obj] = _cut_object(image, mask, pair, band, sure, self.max_pixels)
         claimed = claims[1:].any(axis=0)
         # Where several objects claim a pixel, the one of highest warped probability wins.
-        masked = np.where(claims, probs, -1.0)
+        masked = np.where(claims, probs, np.float32(-1.0))
         masked[0] = np.where(claimed, -1.0, 1.0)
-        refined = np.argmax(masked, axis=0)
+        refined = probs_to_masks(masked[None])[0]
         onehot = (refined[None] == np.arange(num_classes)[:, None, None]).astype(np.float32)
         return (self.onehot_weight * onehot + (1.0 - self.onehot_weight) * probs).astype(np.float32)
 
@@ -188,27 +194,41 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _cut_object(
-    lab: np.ndarray, mask: np.ndarray, pair: tuple[np.ndarray, np.ndarray], band: int, sure: int
+    image: np.ndarray,
+    mask: np.ndarray,
+    pair: tuple[np.ndarray, np.ndarray],
+    band: int,
+    sure: int,
+    max_pixels: int,
 ) -> np.ndarray:
     """The object's pixels after one frozen-model graph cut in the box around its dilated mask."""
     height, width = mask.shape
-    mask_u8 = mask.astype(np.uint8)
-    outer = cv2.dilate(mask_u8, _disk(band)).astype(bool)
-    rows, cols = np.flatnonzero(outer.any(axis=1)), np.flatnonzero(outer.any(axis=0))
-    # One more band of margin so the box's edge is definite background.
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1 = max(0, rows[0] - band), min(height, rows[-1] + band + 1)
     x0, x1 = max(0, cols[0] - band), min(width, cols[-1] + band + 1)
-    trimap = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, dtype=np.uint8)
-    trimap[outer[y0:y1, x0:x1]] = cv2.GC_PR_BGD
-    trimap[mask[y0:y1, x0:x1]] = cv2.GC_PR_FGD
+    inner = mask[y0:y1, x0:x1].astype(np.uint8)
+    crop = _lab(image[y0:y1, x0:x1])
+    scale = min(1.0, float(np.sqrt(max_pixels / inner.size)))
+    if scale < 1.0:
+        # A large object is cut at a lower resolution: the cost stays bounded, the boundary moves by about
+        # 1 / scale pixels.
+        size = (max(1, round(inner.shape[1] * scale)), max(1, round(inner.shape[0] * scale)))
+        inner = cv2.resize(inner, size, interpolation=cv2.INTER_NEAREST)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        band, sure = max(1, round(band * scale)), round(sure * scale)
+    outer = cv2.dilate(inner, _disk(band), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    trimap = np.where(outer > 0, cv2.GC_PR_BGD, cv2.GC_BGD).astype(np.uint8)
+    trimap[inner > 0] = cv2.GC_PR_FGD
     if sure > 0:
-        core = cv2.erode(mask_u8[y0:y1, x0:x1], _disk(sure), borderType=cv2.BORDER_REPLICATE).astype(bool)
-        trimap[core] = cv2.GC_FGD
+        core = cv2.erode(inner, _disk(sure), borderType=cv2.BORDER_REPLICATE)
+        trimap[core > 0] = cv2.GC_FGD
     bgd_model, fgd_model = pair[0].copy(), pair[1].copy()
-    crop = np.ascontiguousarray(lab[y0:y1, x0:x1])
-    cv2.grabCut(crop, trimap, None, bgd_model, fgd_model, 1, cv2.GC_EVAL_FREEZE_MODEL)
+    cv2.grabCut(np.ascontiguousarray(crop), trimap, None, bgd_model, fgd_model, 1, cv2.GC_EVAL_FREEZE_MODEL)
+    cut = ((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)).astype(np.float32)
+    if scale < 1.0:
+        cut = cv2.resize(cut, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     result = np.zeros_like(mask)
-    result[y0:y1, x0:x1] = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
+    result[y0:y1, x0:x1] = cut > 0.5
     return result
 
 
