@@ -74,7 +74,7 @@ class GrabCutRefinement:
     sure_fraction: float = 0.0
     onehot_weight: float = 0.6
     min_pixels: int = 20
-    max_pixels: int = 40_000
+    max_pixels: int = 30_000
 
     def __post_init__(self) -> None:
         for name in ("band_fraction", "sure_fraction"):
@@ -148,21 +148,25 @@ class GrabCutRefinement:
         diagonal = float(np.hypot(height, width))
         band = max(1, round(self.band_fraction * diagonal))
         sure = round(self.sure_fraction * diagonal)
-        claims = np.zeros((num_classes, height, width), dtype=bool)
+        refined = np.zeros((height, width), dtype=np.uint8)
+        # Where several objects claim a pixel, the one of highest warped probability wins.
+        best = np.full((height, width), -1.0, dtype=np.float32)
         for obj in range(1, num_classes):
             mask = labels == obj
-            pair = models.models[obj - 1]
-            if pair is None or not mask.any():
-                claims[obj] = mask
+            if not mask.any():
                 continue
-            claims[obj] = _cut_object(image, mask, pair, band, sure, self.max_pixels)
-        claimed = claims[1:].any(axis=0)
-        # Where several objects claim a pixel, the one of highest warped probability wins.
-        masked = np.where(claims, probs, np.float32(-1.0))
-        masked[0] = np.where(claimed, -1.0, 1.0)
-        refined = probs_to_masks(masked[None])[0]
-        onehot = (refined[None] == np.arange(num_classes)[:, None, None]).astype(np.float32)
-        return (self.onehot_weight * onehot + (1.0 - self.onehot_weight) * probs).astype(np.float32)
+            pair = models.models[obj - 1]
+            if pair is None:
+                box, claim = (slice(None), slice(None)), mask
+            else:
+                box, claim = _cut_object(image, mask, pair, band, sure, self.max_pixels)
+            take = claim & (probs[obj][box] > best[box])
+            refined[box][take] = obj
+            best[box][take] = probs[obj][box][take]
+        out = (1.0 - self.onehot_weight) * probs.astype(np.float32)
+        for cls in range(num_classes):
+            out[cls][refined == cls] += self.onehot_weight
+        return out
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -200,8 +204,9 @@ def _cut_object(
     band: int,
     sure: int,
     max_pixels: int,
-) -> np.ndarray:
-    """The object's pixels after one frozen-model graph cut in the box around its dilated mask."""
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The box around the object's dilated mask and the object's pixels in it after one frozen-model
+    graph cut."""
     height, width = mask.shape
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     y0, y1 = max(0, rows[0] - band), min(height, rows[-1] + band + 1)
@@ -227,9 +232,7 @@ def _cut_object(
     cut = ((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)).astype(np.float32)
     if scale < 1.0:
         cut = cv2.resize(cut, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    result = np.zeros_like(mask)
-    result[y0:y1, x0:x1] = cut > 0.5
-    return result
+    return (slice(y0, y1), slice(x0, x1)), cut > 0.5
 
 
 #: Refinement methods by name.
