@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "BackendStateError",
     "VOSBackend",
     "VOSResult",
+    "backend_namespace",
     "scribble_frames",
 ]
 
@@ -107,6 +109,21 @@ class VOSResult:
             )
 
 
+def backend_namespace(name: str, backend_kwargs: dict[str, Any] | None, defaults_revision: int = 0) -> str:
+    """The JSON naming a backend and its settings in cache keys and goal statistics.
+
+    Args:
+        name: Registry name of the backend.
+        backend_kwargs: Its constructor arguments as given.
+        defaults_revision: :attr:`VOSBackend.defaults_revision` of the backend (left out when 0, so the
+            namespaces recorded before revisions existed stay valid).
+    """
+    parts: list[Any] = [name, backend_kwargs or {}]
+    if defaults_revision:
+        parts.append({"defaults_revision": int(defaults_revision)})
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
 def scribble_frames(scribble: dict[str, Any]) -> list[int]:
     """Indices of the frames that carry at least one stroke in a DAVIS scribble dict."""
     return [t for t, strokes in enumerate(scribble.get("scribbles", [])) if strokes]
@@ -127,10 +144,14 @@ class VOSBackend(abc.ABC):
         simulated_user: Settings of the DAVIS simulated user (the robot) the backend was evaluated
             with, e.g. ``{"min_nb_nodes": 2}`` for ATNet; empty for the davisinteractive defaults.
             Interaction sessions use them unless the caller sets the same keys explicitly.
+        defaults_revision: Raised whenever what the backend computes with its default settings changes;
+            part of the namespace of caches and goal statistics (:func:`backend_namespace`) when not 0, so
+            results recorded under the old defaults are not replayed as if they were the new ones.
     """
 
     name: str = "base"
     simulated_user: dict[str, Any] = {}  # noqa: RUF012 (read-only class default, never mutated)
+    defaults_revision: int = 0
 
     def __init__(self) -> None:
         self.frames: np.ndarray | None = None

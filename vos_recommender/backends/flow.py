@@ -13,10 +13,12 @@ distance (the nearer annotated frame counts more), as in the released IPN propag
 accumulates flow error and misses occlusions, so the quality really decays with distance from the
 annotated frames, which is what frame recommendation needs to exploit.
 
-Refinement (``refine``): each warped frame can be refined against its image before it is warped on
-(:mod:`vos_recommender.backends.refinement`: a graph cut with colour models of the annotated frames), so the
-trails and spills of a wrong flow vector neither show nor travel further. The annotated frames are never
-refined: a correction shows in its frame as the random walker segmented it and spreads from there.
+Refinement (``refine``, on by default): each warped frame is refined against its image before it is
+warped on (:mod:`vos_recommender.backends.refinement`: a graph cut with colour models of the annotated
+frames), so the trails and spills of a wrong flow vector neither show nor travel further; the quality
+still decays with distance (motion blur, occlusions, objects changing colour), more slowly. The annotated
+frames are not refined: a correction shows in its frame as the random walker segmented it and spreads
+from there.
 """
 
 from __future__ import annotations
@@ -97,12 +99,15 @@ class FlowBackend(VOSBackend):
             direct solve) takes a steady ~0.1-0.2 s on 120 x 216 frames; the iterative ``"cg_j"``
             converged badly (values far outside [0, 1], tens of seconds) at the strong edge weights
             used here.
-        refine: Refinement of every propagated frame against its image before it is warped on: None
-            (plain warping), ``"grabcut"`` or a dict ``{"method": "grabcut", ...settings}``
-            (:func:`vos_recommender.backends.refinement.build_refinement`).
+        refine: Refinement of every propagated frame against its image before it is warped on:
+            ``"grabcut"`` (default), a dict ``{"method": "grabcut", ...settings}``
+            (:func:`vos_recommender.backends.refinement.build_refinement`) or None (plain warping, the
+            propagation before refinement existed).
     """
 
     name = "flow"
+    #: 1: refinement by default (``refine="grabcut"``); before, plain warping.
+    defaults_revision = 1
 
     def __init__(
         self,
@@ -113,7 +118,7 @@ class FlowBackend(VOSBackend):
         protect_fraction: float = 0.03,
         flow_method: str = "dis",
         rw_mode: str = "bf",
-        refine: str | dict[str, Any] | None = None,
+        refine: str | dict[str, Any] | None = "grabcut",
     ) -> None:
         super().__init__()
         if flow_method not in ("dis", "farneback"):
@@ -278,17 +283,21 @@ class FlowBackend(VOSBackend):
                 out[t] = backward[t]
         return out
 
+    def _colour_models(self):
+        """The refinement's colour models of the annotated frames' current segmentations."""
+        assert self.frames is not None and self.refinement is not None
+        keys = sorted(self._key_probs)
+        return self.refinement.fit(
+            [self.frames[k] for k in keys],
+            [probs_to_masks(self._key_probs[k][None])[0] for k in keys],
+            self.num_objects,
+        )
+
     def _warp_step(self):
         """``step(probs, flow, t)``: the probabilities warped into frame ``t``, refined when set."""
         assert self.frames is not None
-        frames = self.frames
-        if self.refinement is None:
+        frames, refinement = self.frames, self.refinement
+        if refinement is None:
             return lambda probs, flow, t: warp_probs(probs, flow)
-        keys = sorted(self._key_probs)
-        models = self.refinement.fit(
-            [frames[k] for k in keys],
-            [np.argmax(self._key_probs[k], axis=0) for k in keys],
-            self.num_objects,
-        )
-        refinement = self.refinement
+        models = self._colour_models()
         return lambda probs, flow, t: refinement.refine(frames[t], warp_probs(probs, flow), models)

@@ -65,19 +65,30 @@ class GrabCutRefinement:
             thickness.
         onehot_weight: Weight of the refined label in the refined probabilities (in (0.5, 1]).
         min_pixels: Fewest pixels of an object (and of the rest) in the annotated frames for its colour
-            models; an object with fewer keeps its warped mask.
+            models, and of its warped mask in a frame for a cut; an object with fewer keeps its warped
+            mask. Below a few hundred pixels (objects of the 48 x 80 to 64 x 112 videos of training and
+            tests) the colour models are too uncertain and the cut's boundary cost dominates, so a
+            correction could end up worse than plain warping.
         max_pixels: Largest box (pixels) cut at full resolution; a larger one is cut downscaled to this
             size, which bounds the cost per object at 854 x 480 and above.
+        fit_margin_fraction: Pixels of the annotated frames closer than this fraction of the diagonal to a
+            mask's boundary do not enter the colour models (at least 1 pixel).
+        min_kept: When the cut keeps less than this fraction of the warped mask, the warped mask stays:
+            colour evidence too weak to tell the object from its surroundings (a small or dark object, a
+            colour the annotated frames did not show) must not delete it, since a deleted object is lost
+            for every later frame of the propagation.
     """
 
     band_fraction: float = 0.02
     sure_fraction: float = 0.0
     onehot_weight: float = 0.6
-    min_pixels: int = 20
+    min_pixels: int = 500
     max_pixels: int = 30_000
+    min_kept: float = 0.2
+    fit_margin_fraction: float = 0.005
 
     def __post_init__(self) -> None:
-        for name in ("band_fraction", "sure_fraction"):
+        for name in ("band_fraction", "sure_fraction", "fit_margin_fraction"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 0.5:
                 raise ValueError(f"refine.{name} must be a number in [0, 0.5), got {value!r}")
@@ -85,6 +96,8 @@ class GrabCutRefinement:
             raise ValueError(f"refine.onehot_weight must be in (0.5, 1], got {self.onehot_weight!r}")
         if not isinstance(self.min_pixels, int) or isinstance(self.min_pixels, bool) or self.min_pixels < 1:
             raise ValueError(f"refine.min_pixels must be an integer >= 1, got {self.min_pixels!r}")
+        if not isinstance(self.min_kept, (int, float)) or not 0.0 <= self.min_kept <= 1.0:
+            raise ValueError(f"refine.min_kept must be in [0, 1], got {self.min_kept!r}")
         if not isinstance(self.max_pixels, int) or isinstance(self.max_pixels, bool) or self.max_pixels < 64:
             raise ValueError(f"refine.max_pixels must be an integer >= 64, got {self.max_pixels!r}")
 
@@ -107,19 +120,22 @@ class GrabCutRefinement:
         for image, label in zip(images, labels):
             if image.shape[:2] != label.shape:
                 raise ValueError(f"label map {label.shape} does not fit image {image.shape[:2]}")
-        pixels = (
-            np.concatenate([_lab(image).reshape(-1, 3) for image in images]) if images else np.zeros((0, 3))
-        )
-        flat = (
-            np.concatenate([label.reshape(-1) for label in labels]) if labels else np.zeros(0, dtype=np.int64)
-        )
         models: list[tuple[np.ndarray, np.ndarray] | None] = []
         for obj in range(1, num_objects + 1):
-            inside = flat == obj
-            if inside.sum() < self.min_pixels or (~inside).sum() < self.min_pixels:
+            inside, outside = [], []
+            for image, label in zip(images, labels):
+                # Pixels near a mask's boundary are where the annotated frame's segmentation is least
+                # sure: the models learn from the object's interior and from the rest away from it.
+                margin = _disk(max(1, round(self.fit_margin_fraction * float(np.hypot(*label.shape)))))
+                mask = (label == obj).astype(np.uint8)
+                lab = _lab(image)
+                inside.append(lab[cv2.erode(mask, margin, borderType=cv2.BORDER_REPLICATE) > 0])
+                outside.append(lab[cv2.dilate(mask, margin) == 0])
+            fg, bg = np.concatenate(inside), np.concatenate(outside)
+            if len(fg) < self.min_pixels or len(bg) < self.min_pixels:
                 models.append(None)
                 continue
-            models.append(_fit_pair(_even_sample(pixels[~inside]), _even_sample(pixels[inside])))
+            models.append(_fit_pair(_even_sample(bg), _even_sample(fg)))
         return ColourModels(tuple(models))
 
     # ------------------------------------------------------------------ refinement
@@ -128,7 +144,7 @@ class GrabCutRefinement:
 
         Args:
             image: ``H x W x 3`` uint8 RGB frame.
-            probs: ``(O+1) x H x W`` propagated probabilities (channel 0 the background).
+            probs: ``(O+1) x H x W`` probabilities (channel 0 the background).
             models: Colour models of the ``O`` objects (:meth:`fit`).
 
         Returns:
@@ -145,6 +161,7 @@ class GrabCutRefinement:
                 f"probabilities have {num_classes - 1} objects, the colour models {models.num_objects}"
             )
         labels = probs_to_masks(probs[None])[0]
+
         diagonal = float(np.hypot(height, width))
         band = max(1, round(self.band_fraction * diagonal))
         sure = round(self.sure_fraction * diagonal)
@@ -156,10 +173,10 @@ class GrabCutRefinement:
             if not mask.any():
                 continue
             pair = models.models[obj - 1]
-            if pair is None:
+            if pair is None or np.count_nonzero(mask) < self.min_pixels:
                 box, claim = (slice(None), slice(None)), mask
             else:
-                box, claim = _cut_object(image, mask, pair, band, sure, self.max_pixels)
+                box, claim = _cut_object(image, mask, pair, band, sure, self.max_pixels, self.min_kept)
             take = claim & (probs[obj][box] > best[box])
             refined[box][take] = obj
             best[box][take] = probs[obj][box][take]
@@ -204,6 +221,7 @@ def _cut_object(
     band: int,
     sure: int,
     max_pixels: int,
+    min_kept: float,
 ) -> tuple[tuple[slice, slice], np.ndarray]:
     """The box around the object's dilated mask and the object's pixels in it after one frozen-model
     graph cut."""
@@ -230,9 +248,12 @@ def _cut_object(
     bgd_model, fgd_model = pair[0].copy(), pair[1].copy()
     cv2.grabCut(np.ascontiguousarray(crop), trimap, None, bgd_model, fgd_model, 1, cv2.GC_EVAL_FREEZE_MODEL)
     cut = ((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)).astype(np.float32)
+    box = (slice(y0, y1), slice(x0, x1))
+    if cut[inner > 0].sum() < min_kept * np.count_nonzero(inner):
+        return box, mask[box]
     if scale < 1.0:
         cut = cv2.resize(cut, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    return (slice(y0, y1), slice(x0, x1)), cut > 0.5
+    return box, cut > 0.5
 
 
 #: Refinement methods by name.
