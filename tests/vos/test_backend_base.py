@@ -87,6 +87,17 @@ def test_probs_to_masks_is_the_arg_max_over_classes_first_class_on_ties():
         probs_to_masks(tied[0])
 
 
+def test_backend_namespace_names_the_defaults_revision_when_there_is_one(tmp_path):
+    from vos_recommender.backends.base import backend_namespace
+    from vos_recommender.backends.cache import CachingBackend
+
+    assert backend_namespace("learned", {"checkpoint": "c"}) == '["learned", {"checkpoint": "c"}]'
+    assert backend_namespace("flow", None, 1) == '["flow", {}, {"defaults_revision": 1}]'
+    # Results of flow's defaults before refinement (namespace '["flow", {}]') are not replayed.
+    cache = CachingBackend("flow", tmp_path / "cache")
+    assert cache.defaults_revision == 1 and cache.namespace == '["flow", {}, {"defaults_revision": 1}]'
+
+
 def test_objects_to_probs_matches_reference():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.01, 0.99, size=(2, 3, 4, 5)).astype(np.float32)
