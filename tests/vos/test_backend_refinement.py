@@ -196,3 +196,17 @@ def test_flow_backend_refines_propagated_frames_and_corrections_spread_from_the_
         for refine, r in results.items()
     }
     assert ious["grabcut"] >= ious[None] - 0.01, ious
+
+
+def test_flow_backend_with_refinement_is_deterministic():
+    frames, _, _ = _moving_object_video()
+    scribble = _strokes(0, len(frames), [(26, 42), (40, 42)], [(4, 4), (120, 4), (120, 90), (60, 44)])
+    results = []
+    for _ in range(2):
+        backend = FlowBackend()  # refine="grabcut" by default
+        backend.start_video(frames, 1)
+        results.append(backend.interact(scribble, 0))
+    np.testing.assert_array_equal(results[0].probs, results[1].probs)
+    plain = FlowBackend(refine=None)
+    plain.start_video(frames, 1)
+    assert not np.array_equal(plain.interact(scribble, 0).probs, results[0].probs)  # the refinement acted

@@ -9,10 +9,14 @@ Iterated Graph Cuts", SIGGRAPH 2004; ``cv2.grabCut`` with the models frozen).
 Per object ``k`` of a propagated frame, in the bounding box of its dilated mask:
 
 * colour models: two Gaussian mixtures in CIE Lab (OpenCV's 5 components each), object ``k`` against
-  everything else (background and the other objects), fitted on the annotated frames' masks;
+  everything else (background and the other objects), fitted on the annotated frames' masks (their
+  interiors, and the rest away from them);
 * the warped mask is probable foreground, the band around it (the dilation) probable background, pixels
   farther out definite background, and with ``sure_fraction`` the mask's deep interior definite foreground;
-* one graph cut (colour likelihood + contrast-sensitive smoothness) decides.
+* one graph cut (colour likelihood + contrast-sensitive smoothness) decides; a large box is cut at a
+  bounded resolution (``max_pixels``);
+* guards: an object smaller than ``min_pixels`` keeps its warped mask, and so does one the cut would
+  shrink below ``min_kept`` of it (weak colour evidence must not delete an object from every later frame).
 
 Objects are refined one by one; a pixel claimed by several objects goes to the one of highest warped
 probability, a pixel claimed by none to the background. The refined probabilities put weight
