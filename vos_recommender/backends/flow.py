@@ -23,6 +23,7 @@ from there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -32,7 +33,7 @@ from skimage.color import rgb2lab
 from skimage.segmentation import random_walker
 
 from vos_recommender.backends.base import VOSBackend, probs_to_masks
-from vos_recommender.backends.refinement import build_refinement
+from vos_recommender.backends.refinement import ColourModels, build_refinement
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
 __all__ = ["FlowBackend", "warp_probs", "dense_flow"]
@@ -283,7 +284,7 @@ class FlowBackend(VOSBackend):
                 out[t] = backward[t]
         return out
 
-    def _colour_models(self):
+    def _colour_models(self) -> ColourModels:
         """The refinement's colour models of the annotated frames' current segmentations."""
         assert self.frames is not None and self.refinement is not None
         keys = sorted(self._key_probs)
@@ -293,7 +294,7 @@ class FlowBackend(VOSBackend):
             self.num_objects,
         )
 
-    def _warp_step(self):
+    def _warp_step(self) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
         """``step(probs, flow, t)``: the probabilities warped into frame ``t``, refined when set."""
         assert self.frames is not None
         frames, refinement = self.frames, self.refinement
