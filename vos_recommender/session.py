@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from vos_recommender.backends import BACKENDS, VOSBackend, VOSResult, build_backend
+from vos_recommender.backends.base import backend_namespace
 from vos_recommender.backends.cache import CachingBackend, scribble_hash
 from vos_recommender.backends.cache_format import parse_bytes
 from vos_recommender.interaction.robot import InteractiveRobot
@@ -164,7 +165,7 @@ class InteractionSession:
     ) -> None:
         inner = build_backend(backend, **(backend_kwargs or {})) if isinstance(backend, str) else backend
         name = backend if isinstance(backend, str) else backend.name
-        self.namespace = json.dumps([name, backend_kwargs or {}], sort_keys=True, default=str)
+        self.namespace = backend_namespace(name, backend_kwargs, inner.defaults_revision)
         if cache_dir is not None:
             inner = CachingBackend(inner, cache_dir, namespace=self.namespace, **(cache_kwargs or {}))
         self.backend: VOSBackend = inner

@@ -73,6 +73,31 @@ def test_result_validation():
         result.validate(2, 3, 4, 5)
 
 
+def test_probs_to_masks_is_the_arg_max_over_classes_first_class_on_ties():
+    rng = np.random.default_rng(0)
+    for shape in [(2, 4, 6, 7), (1, 2, 3, 3), (3, 1, 2, 5)]:
+        probs = rng.uniform(size=shape).astype(np.float32)
+        masks = probs_to_masks(probs)
+        assert masks.dtype == np.uint8
+        np.testing.assert_array_equal(masks, np.argmax(probs, axis=1))
+    tied = np.zeros((1, 3, 2, 2), np.float32)
+    tied[0, 1:] = 0.5
+    np.testing.assert_array_equal(probs_to_masks(tied), np.argmax(tied, axis=1))  # class 1 wins the tie
+    with pytest.raises(ValueError, match="T x \\(O\\+1\\) x H x W"):
+        probs_to_masks(tied[0])
+
+
+def test_backend_namespace_names_the_defaults_revision_when_there_is_one(tmp_path):
+    from vos_recommender.backends.base import backend_namespace
+    from vos_recommender.backends.cache import CachingBackend
+
+    assert backend_namespace("learned", {"checkpoint": "c"}) == '["learned", {"checkpoint": "c"}]'
+    assert backend_namespace("flow", None, 1) == '["flow", {}, {"defaults_revision": 1}]'
+    # Results of flow's defaults before refinement (namespace '["flow", {}]') are not replayed.
+    cache = CachingBackend("flow", tmp_path / "cache")
+    assert cache.defaults_revision == 1 and cache.namespace == '["flow", {}, {"defaults_revision": 1}]'
+
+
 def test_objects_to_probs_matches_reference():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.01, 0.99, size=(2, 3, 4, 5)).astype(np.float32)

@@ -100,7 +100,9 @@ def test_session_config_builds_the_session_and_checks_its_fields(videos, tmp_pat
     )
     session = InteractionSession.from_config(config)
     assert isinstance(session.backend, CachingBackend) and session.backend.store.max_bytes == 10**9
-    assert session.robot.min_nb_nodes == 3 and session.namespace == '["flow", {"beta": 900.0}]'
+    assert session.robot.min_nb_nodes == 3 and session.namespace == (
+        '["flow", {"beta": 900.0}, {"defaults_revision": 1}]'
+    )
     assert session.user.store_dir == tmp_path / "cache" / "scribbles"
     # The same rounds as the session built from the arguments directly.
     direct = InteractionSession("flow", {"beta": 900.0}, robot_kwargs={"min_nb_nodes": 3})

@@ -3,8 +3,8 @@
 ``build_backend(name, **kwargs)`` builds one of the registered backends:
 
 ============  ==========================================================================
-``flow``      random-walker segmentation of the scribbles + optical-flow propagation
-              (no weights; runs anywhere)
+``flow``      random-walker segmentation of the scribbles + optical-flow propagation,
+              each propagated frame refined by a graph cut (no weights; runs anywhere)
 ``learned``   small interaction + propagation networks trained here
               (``python -m vos_recommender.training.learned``)
 ``cache``     wraps another backend and replays recorded results from disk

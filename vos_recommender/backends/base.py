@@ -45,6 +45,7 @@ __all__ = [
     "VOSBackend",
     "FrameCallback",
     "VOSResult",
+    "backend_namespace",
     "scribble_frames",
 ]
 
@@ -127,6 +128,21 @@ class VOSResult:
             )
 
 
+def backend_namespace(name: str, backend_kwargs: dict[str, Any] | None, defaults_revision: int = 0) -> str:
+    """The JSON naming a backend and its settings in cache keys and goal statistics.
+
+    Args:
+        name: Registry name of the backend.
+        backend_kwargs: Its constructor arguments as given.
+        defaults_revision: :attr:`VOSBackend.defaults_revision` of the backend (left out when 0, so the
+            namespaces recorded before revisions existed stay valid).
+    """
+    parts: list[Any] = [name, backend_kwargs or {}]
+    if defaults_revision:
+        parts.append({"defaults_revision": int(defaults_revision)})
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
 def scribble_frames(scribble: dict[str, Any]) -> list[int]:
     """Indices of the frames that carry at least one stroke in a DAVIS scribble dict."""
     return [t for t, strokes in enumerate(scribble.get("scribbles", [])) if strokes]
@@ -147,10 +163,14 @@ class VOSBackend(abc.ABC):
         simulated_user: Settings of the DAVIS simulated user (the robot) the backend was evaluated
             with, e.g. ``{"min_nb_nodes": 2}`` for ATNet; empty for the davisinteractive defaults.
             Interaction sessions use them unless the caller sets the same keys explicitly.
+        defaults_revision: Raised whenever what the backend computes with its default settings changes;
+            part of the namespace of caches and goal statistics (:func:`backend_namespace`) when not 0, so
+            results recorded under the old defaults are not replayed as if they were the new ones.
     """
 
     name: str = "base"
     simulated_user: dict[str, Any] = {}  # noqa: RUF012 (read-only class default, never mutated)
+    defaults_revision: int = 0
 
     def __init__(self) -> None:
         self.frames: np.ndarray | None = None
@@ -470,13 +490,17 @@ class VOSBackend(abc.ABC):
 
 
 def probs_to_masks(probs: np.ndarray) -> np.ndarray:
-    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis, the first on ties).
+    """Label masks from ``T x (O+1) x H x W`` probabilities (arg-max over the class axis, the first class
+    on ties).
 
-    Computed class by class (a running maximum), which gives ``np.argmax(probs, axis=1)`` exactly and is
-    about three times faster than its reduction over the strided class axis; with NaNs it is that arg-max.
+    Compared class by class (a running maximum): each step reads whole contiguous planes, which gives
+    ``np.argmax(probs, axis=1)`` exactly and is several times faster at 854 x 480 than that reduction over
+    the class axis (strided by a frame); with NaNs it is that arg-max.
     """
     probs = np.asarray(probs)
-    if probs.ndim != 4 or probs.shape[1] > 255 or np.isnan(probs).any():
+    if probs.ndim != 4 or probs.shape[1] > 256:
+        raise ValueError(f"probs must be T x (O+1) x H x W with at most 255 objects, got shape {probs.shape}")
+    if np.isnan(probs).any():
         return np.argmax(probs, axis=1).astype(np.uint8)
     best = probs[:, 0].copy()
     labels = np.zeros(best.shape, dtype=np.uint8)

@@ -34,7 +34,13 @@ from typing import Any, Union
 
 import numpy as np
 
-from vos_recommender.backends.base import BackendStateError, FrameCallback, VOSBackend, VOSResult
+from vos_recommender.backends.base import (
+    BackendStateError,
+    FrameCallback,
+    VOSBackend,
+    VOSResult,
+    backend_namespace,
+)
 from vos_recommender.backends.cache_result import CachedVOSResult, scribble_hash, video_hash
 from vos_recommender.backends.cache_store import FOLDER_BUDGET, CacheStore
 from vos_recommender.backends.memory_lru import LRUDict
@@ -125,7 +131,7 @@ class CachingBackend(VOSBackend):
         self.compress = self.store.compress
         self.cache_dir = self.store.folder
         if namespace is None:
-            namespace = json.dumps([self.inner.name, backend_kwargs or {}], sort_keys=True, default=str)
+            namespace = backend_namespace(self.inner.name, backend_kwargs, self.inner.defaults_revision)
         self.namespace = namespace
         self.hits = 0
         self.misses = 0
@@ -147,6 +153,11 @@ class CachingBackend(VOSBackend):
         They are not part of the key: a result depends on the scribbles, whose digests are.
         """
         return dict(self.inner.simulated_user)
+
+    @property
+    def defaults_revision(self) -> int:  # type: ignore[override]
+        """The wrapped backend's :attr:`~vos_recommender.backends.base.VOSBackend.defaults_revision`."""
+        return self.inner.defaults_revision
 
     @property
     def hit_rate(self) -> float:

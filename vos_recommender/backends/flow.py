@@ -18,11 +18,19 @@ annotated frames, which is what frame recommendation needs to exploit. The flows
 :class:`~vos_recommender.backends.flow_store.FlowStore`: each is computed the first time a round needs it
 (or ahead of time by :meth:`FlowBackend.precompute`, optionally kept on disk) and reused by every later
 round. Each frame's mask is reported (``on_frame``) as soon as the propagation has finished it.
+
+Refinement (``refine``, on by default): each warped frame is refined against its image before it is
+warped on (:mod:`vos_recommender.backends.refinement`: a graph cut with colour models of the annotated
+frames), so the trails and spills of a wrong flow vector neither show nor travel further; the quality
+still decays with distance (motion blur, occlusions, objects changing colour), more slowly. The annotated
+frames are not refined: a correction shows in its frame as the random walker segmented it and spreads
+from there.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -33,6 +41,7 @@ from skimage.segmentation import random_walker
 
 from vos_recommender.backends.base import BackendStateError, VOSBackend, probs_to_masks
 from vos_recommender.backends.flow_store import FLOW_METHODS, FlowStore, dense_flow
+from vos_recommender.backends.refinement import ColourModels, build_refinement
 from vos_recommender.interaction.scribbles import rasterize_scribble
 
 __all__ = ["FlowBackend", "warp_probs", "dense_flow"]
@@ -80,9 +89,15 @@ class FlowBackend(VOSBackend):
             direct solve) takes a steady ~0.1-0.2 s on 120 x 216 frames; the iterative ``"cg_j"``
             converged badly (values far outside [0, 1], tens of seconds) at the strong edge weights
             used here.
+        refine: Refinement of every propagated frame against its image before it is warped on:
+            ``"grabcut"`` (default), a dict ``{"method": "grabcut", ...settings}``
+            (:func:`vos_recommender.backends.refinement.build_refinement`) or None (plain warping, the
+            propagation before refinement existed).
     """
 
     name = "flow"
+    #: 1: refinement by default (``refine="grabcut"``); before, plain warping.
+    defaults_revision = 1
 
     def __init__(
         self,
@@ -93,6 +108,7 @@ class FlowBackend(VOSBackend):
         protect_fraction: float = 0.03,
         flow_method: str = "dis",
         rw_mode: str = "bf",
+        refine: str | dict[str, Any] | None = "grabcut",
     ) -> None:
         super().__init__()
         if flow_method not in FLOW_METHODS:
@@ -106,6 +122,7 @@ class FlowBackend(VOSBackend):
         self.protect_fraction = float(protect_fraction)
         self.flow_method = flow_method
         self.rw_mode = rw_mode
+        self.refinement = build_refinement(refine)
         self._key_probs: dict[int, np.ndarray] = {}
         self._seed_labels: dict[int, np.ndarray] = {}
         self._flows: FlowStore | None = None
@@ -317,6 +334,7 @@ class FlowBackend(VOSBackend):
         assert self.frames is not None and self._flows is not None
         num_frames = self.frames.shape[0]
         keys = sorted(self._key_probs)
+        step = self._warp_step()
         out = np.empty((num_frames,) + self._key_probs[keys[0]].shape, dtype=np.float32)
         for t in keys:
             out[t] = self._key_probs[t]
@@ -327,7 +345,7 @@ class FlowBackend(VOSBackend):
             if t in self._key_probs:
                 forward[t] = self._key_probs[t]
             elif forward[t - 1] is not None if t > 0 else False:
-                forward[t] = warp_probs(forward[t - 1], self._flows.from_prev(t))
+                forward[t] = step(forward[t - 1], self._flows.from_prev(t), t)
                 if t > keys[-1]:  # no annotated frame on the right: only the forward warp counts
                     out[t] = forward[t]
                     self._finish_frame(t, out[t])
@@ -335,7 +353,7 @@ class FlowBackend(VOSBackend):
             if t in self._key_probs:
                 backward[t] = self._key_probs[t]
             elif backward[t + 1] is not None if t < num_frames - 1 else False:
-                backward[t] = warp_probs(backward[t + 1], self._flows.from_next(t))
+                backward[t] = step(backward[t + 1], self._flows.from_next(t), t)
                 left = max((k for k in keys if k <= t), default=None)
                 right = min(k for k in keys if k >= t)
                 if left is not None:  # between two annotated frames: the nearer one counts more
@@ -345,3 +363,22 @@ class FlowBackend(VOSBackend):
                     out[t] = backward[t]
                 self._finish_frame(t, out[t])
         return out
+
+    def _colour_models(self) -> ColourModels:
+        """The refinement's colour models of the annotated frames' current segmentations."""
+        assert self.frames is not None and self.refinement is not None
+        keys = sorted(self._key_probs)
+        return self.refinement.fit(
+            [self.frames[k] for k in keys],
+            [probs_to_masks(self._key_probs[k][None])[0] for k in keys],
+            self.num_objects,
+        )
+
+    def _warp_step(self) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+        """``step(probs, flow, t)``: the probabilities warped into frame ``t``, refined when set."""
+        assert self.frames is not None
+        frames, refinement = self.frames, self.refinement
+        if refinement is None:
+            return lambda probs, flow, t: warp_probs(probs, flow)
+        models = self._colour_models()
+        return lambda probs, flow, t: refinement.refine(frames[t], warp_probs(probs, flow), models)
