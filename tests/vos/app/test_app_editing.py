@@ -146,7 +146,10 @@ def _box(frame_shape, top, left, bottom, right):
 def test_an_edited_frame_is_annotated_saved_and_drives_the_next_round(app_video, tmp_path):
     frames_dir, video = app_video
     size = video.masks.shape[1:]
-    with open_session(frames_dir, tmp_path / "s", video) as annotator:
+    # Plain warping: the patch painted below has the background's colours, so the default refinement
+    # would (rightly) cut it from the propagated frames as a spill; here it shows how far an edit travels.
+    plain = {"refine": None}
+    with open_session(frames_dir, tmp_path / "s", video, backend_kwargs=plain) as annotator:
         frame, strokes = first_strokes(video)
         annotator.set_strokes(frame, strokes)
         annotator.run_round(frame)
@@ -170,7 +173,7 @@ def test_an_edited_frame_is_annotated_saved_and_drives_the_next_round(app_video,
         np.testing.assert_array_equal(
             np.delete(annotator.state.masks, edited_frame, 0), np.delete(before, edited_frame, 0)
         )
-    with open_session(frames_dir, tmp_path / "s", video) as annotator:  # saved with the session
+    with open_session(frames_dir, tmp_path / "s", video, backend_kwargs=plain) as annotator:  # saved
         np.testing.assert_array_equal(annotator.state.masks[edited_frame], edit)
         assert annotator.state.edited == [edited_frame]
         other = next(t for t in range(video.num_frames) if t not in (frame, edited_frame))
@@ -189,7 +192,7 @@ def test_an_edited_frame_is_annotated_saved_and_drives_the_next_round(app_video,
     # The same as the backend given the same rounds directly.
     from vos_recommender.backends import build_backend
 
-    backend = build_backend("flow")
+    backend = build_backend("flow", **plain)
     backend.start_video(video.frames, video.num_objects)
     backend.interact(annotator.state.rounds[0].scribble, frame)
     backend.set_annotated_mask(edited_frame, edit)
