@@ -10,8 +10,11 @@ weighted by their interpolation weights, as in max pooling.
 
 Pairs with the same displacement share all their sample offsets, so D is evaluated for blocks of
 displacements of similar length at once, over all source pixels for which the target lies in the map
-(exact, no per-pair Python loop). D is symmetric, so only half of the displacements are evaluated. Only the
-arg-max step of every pair is kept for the backward pass instead of the autograd graph of all samples.
+(exact, no per-pair Python loop). The blocks are planned on the host from the map size alone and built
+on the tensor's device from index arithmetic, so the operator never waits for the device (no host sync):
+it is the operator that runs on accelerators, as a few dozen batched blocks per image. D is symmetric, so only half of the displacements are evaluated. Only the
+arg-max step of every pair is kept for the backward pass instead of the autograd graph of all samples,
+and only when a backward can follow (grad mode on and the map requiring grad).
 On exact ties both directions of a pair route their gradient to the first maximal sample counted from the
 raster-earlier pixel.
 
@@ -22,6 +25,7 @@ otherwise; ``impl='torch'`` and ``impl='compiled'`` force one of them.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -32,6 +36,7 @@ from .boundary_endpoints import with_endpoints
 
 # Samples (batch x pairs x padded steps) evaluated at once; bounds the peak memory of a block.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
+DEVICE_CHUNK_ELEMENTS = 1 << 26
 
 
 def segment_sample_geometry(
@@ -61,25 +66,56 @@ def segment_sample_geometry(
     return floor_y, floor_x, upper_dy, upper_dx, upper_weight
 
 
-def _half_displacements_by_length(
-    height: int, width: int, device: torch.device
-) -> tuple[Tensor, Tensor, Tensor]:
-    """One displacement of every +/- pair with at least one interior sample (L >= 2), sorted by L.
+def _half_displacement_order(height: int, width: int) -> tuple[list[int], list[int], list[int]]:
+    """One displacement of every +/- pair with at least one interior sample (L >= 2), sorted by L (stable).
 
     D is symmetric: the segment from j to i visits the same sample points (step L - t instead of t, the
     same rational position, hence bitwise the same interpolation), so half of the displacements suffice.
+    Computed on the host from the map size alone, as plain Python integers (dy, dx, L).
     """
-    dy, dx = torch.meshgrid(
-        torch.arange(0, height, device=device),
-        torch.arange(-(width - 1), width, device=device),
-        indexing="ij",
-    )
-    dy, dx = dy.reshape(-1), dx.reshape(-1)
-    length = torch.maximum(dy.abs(), dx.abs())
-    keep = (length >= 2) & ((dy > 0) | (dx > 0))
-    dy, dx, length = dy[keep], dx[keep], length[keep]
-    order = torch.argsort(length, stable=True)
-    return dy[order], dx[order], length[order]
+    kept = [
+        (max(abs(dy), abs(dx)), dy, dx)
+        for dy in range(height)
+        for dx in range(-(width - 1), width)
+        if max(abs(dy), abs(dx)) >= 2 and (dy > 0 or dx > 0)
+    ]
+    kept.sort(key=lambda item: item[0])  # stable: raster order of (dy, dx) inside one length
+    return [dy for _, dy, _ in kept], [dx for _, _, dx in kept], [length for length, _, _ in kept]
+
+
+class _BlockPlan(NamedTuple):
+    """Host-side description of one block: displacements [start, stop), its pairs and padded steps."""
+
+    start: int
+    stop: int
+    num_pairs: int
+    steps: int  # largest L - 1 of the block (samples are padded to it)
+
+
+@functools.lru_cache(maxsize=16)
+def _block_plans(
+    height: int, width: int, batch: int, chunk_elements: int
+) -> tuple[tuple, tuple[_BlockPlan, ...]]:
+    """The displacements (dy, dx, L lists) and their split into blocks, from the map size alone.
+
+    Blocks are sized so that pairs x padded steps x batch stays within ``chunk_elements`` (at least one
+    displacement per block). Nothing here reads a tensor, so planning never waits for a device.
+    """
+    all_dy, all_dx, all_length = _half_displacement_order(height, width)
+    pairs = [(height - dy) * (width - abs(dx)) for dy, dx in zip(all_dy, all_dx)]
+    plans = []
+    start = 0
+    while start < len(all_length):
+        stop, total = start, 0
+        while stop < len(all_length):
+            grown = (total + pairs[stop]) * (all_length[stop] - 1) * batch
+            if grown > chunk_elements and stop > start:
+                break
+            total += pairs[stop]
+            stop += 1
+        plans.append(_BlockPlan(start, stop, total, all_length[stop - 1] - 1))
+        start = stop
+    return (tuple(all_dy), tuple(all_dx), tuple(all_length)), tuple(plans)
 
 
 class _PairBlock(NamedTuple):
@@ -99,37 +135,54 @@ class _PairBlock(NamedTuple):
 def _pair_blocks(height: int, width: int, batch: int, chunk_elements: int, device: torch.device, dtype):
     """Yield all pairs i < j (raster order) with L >= 2 in blocks of displacements of similar length.
 
-    Blocks are sized so that pairs x padded steps x batch stays within ``chunk_elements`` (at least one
-    displacement per block). A sample of a valid pair lies inside the map, so its flat index is the
-    source index plus a per-displacement flat offset; only the offsets depend on the displacement.
+    The split into blocks is planned on the host from the map size (``_block_plans``); every tensor of a
+    block is built on ``device`` from ``arange`` arithmetic, so no host sync and no host-to-device copy
+    happens. A sample of a valid pair lies inside the map, so its flat index is the source index plus a
+    per-displacement flat offset; only the offsets depend on the displacement. The pairs of one
+    displacement are the sources of a rectangle, enumerated in raster order.
     """
-    all_dy, all_dx, all_length = _half_displacements_by_length(height, width, device)
-    pairs = (height - all_dy.abs()) * (width - all_dx.abs())
-    src_y, src_x = torch.meshgrid(
-        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
+    (_, _, lengths), plans = _block_plans(height, width, batch, chunk_elements)
+    if not plans:
+        return
+    # The same stable order as the host plan, built on the device: (dy, dx) in raster order, sorted by L.
+    grid_dy, grid_dx = torch.meshgrid(
+        torch.arange(0, height, device=device),
+        torch.arange(-(width - 1), width, device=device),
+        indexing="ij",
     )
-    src_y, src_x = src_y.reshape(1, -1), src_x.reshape(1, -1)
-    start = 0
-    while start < all_length.numel():
-        block = (pairs[start:].cumsum(0) * (all_length[start:] - 1)) * batch
-        stop = start + max(1, int((block <= chunk_elements).sum()))
-        dy, dx = all_dy[start:stop].view(-1, 1), all_dx[start:stop].view(-1, 1)
-        tgt_y, tgt_x = src_y + dy, src_x + dx
-        valid = (tgt_y >= 0) & (tgt_y < height) & (tgt_x >= 0) & (tgt_x < width)
-        displacement, source = valid.nonzero(as_tuple=True)
-        target = source + (dy * width + dx).view(-1)[displacement]
-        step = torch.arange(0, int(all_length[stop - 1]), device=device).view(1, -1)
-        lo_dy, lo_dx, up_dy, up_dx, upper_weight = segment_sample_geometry(dy, dx, step, dtype)
+    grid_dy, grid_dx = grid_dy.reshape(-1), grid_dx.reshape(-1)
+    grid_length = torch.maximum(grid_dy.abs(), grid_dx.abs())
+    # Displacements left out (L < 2 or the mirrored half) sort last: their key is past every length.
+    kept = (grid_length >= 2) & ((grid_dy > 0) | (grid_dx > 0))
+    order = torch.argsort(torch.where(kept, grid_length, height + width), stable=True)[: len(lengths)]
+    all_dy, all_dx, all_length = grid_dy[order], grid_dx[order], grid_length[order]
+    for plan in plans:
+        dy = all_dy[plan.start : plan.stop]
+        dx = all_dx[plan.start : plan.stop]
+        rect_width = width - dx.abs()
+        counts = (height - dy) * rect_width
+        ends = counts.cumsum(0)
+        pair = torch.arange(plan.num_pairs, device=device)
+        displacement = torch.searchsorted(ends, pair, right=True)
+        local = pair - (ends - counts)[displacement]
+        pair_width = rect_width[displacement]
+        src_y = torch.div(local, pair_width, rounding_mode="floor")
+        src_x = local - src_y * pair_width + (-dx[displacement]).clamp_min(0)
+        source = src_y * width + src_x
+        target = source + (dy * width + dx)[displacement]
+        step = torch.arange(0, plan.steps + 1, device=device).view(1, -1)
+        lo_dy, lo_dx, up_dy, up_dx, upper_weight = segment_sample_geometry(
+            dy.view(-1, 1), dx.view(-1, 1), step, dtype
+        )
         yield _PairBlock(
             source,
             target,
             displacement,
-            all_length[start:stop][displacement],
+            all_length[plan.start : plan.stop][displacement],
             lo_dy * width + lo_dx,
             up_dy * width + up_dx,
             upper_weight,
         )
-        start = stop
 
 
 def _boundary_max_forward(
@@ -202,8 +255,9 @@ class BoundaryMaxTable(torch.autograd.Function):
     """Autograd function behind :func:`boundary_max_table` (stores only the arg-max step per pair)."""
 
     @staticmethod
-    def forward(ctx, boundary: Tensor, chunk_elements: int) -> Tensor:  # type: ignore[override]
-        keep_argmax = ctx.needs_input_grad[0]
+    def forward(ctx, boundary: Tensor, chunk_elements: int, keep_argmax: bool) -> Tensor:  # type: ignore[override]
+        # ``keep_argmax`` is decided by the caller: inside forward grad mode is always off, so only the
+        # caller knows whether a backward can follow (no N x N step table in a no-grad forward).
         table, argmax_step = _boundary_max_forward(boundary, chunk_elements, keep_argmax)
         if keep_argmax:
             ctx.save_for_backward(argmax_step)
@@ -212,21 +266,27 @@ class BoundaryMaxTable(torch.autograd.Function):
         return table
 
     @staticmethod
-    def backward(ctx, grad_table: Tensor) -> tuple[Tensor | None, None]:  # type: ignore[override]
+    def backward(ctx, grad_table: Tensor) -> tuple[Tensor | None, None, None]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return None, None
+            return None, None, None
         (argmax_step,) = ctx.saved_tensors
         height, width = ctx.map_size
         grad = _boundary_max_backward(grad_table.contiguous(), argmax_step, height, width, ctx.chunk_elements)
-        return grad, None
+        return grad, None, None
 
 
 BOUNDARY_IMPLS = IMPLS
 
 
+def default_chunk_elements(device: torch.device) -> int:
+    """Samples per block of the PyTorch operator on ``device``: 2**22 on the CPU, 2**26 on an accelerator
+    (a few GB of temporaries per block, and a few dozen blocks for a 97x97 map instead of hundreds)."""
+    return DEFAULT_CHUNK_ELEMENTS if torch.device(device).type == "cpu" else DEVICE_CHUNK_ELEMENTS
+
+
 def boundary_max_table(
     boundary: Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
     impl: str = "auto",
     endpoints: bool = False,
 ) -> Tensor:
@@ -234,8 +294,8 @@ def boundary_max_table(
 
     Args:
         boundary (Tensor): Boundary probabilities, shape (B, H, W).
-        chunk_elements (int): Upper bound on the number of samples evaluated at once by the PyTorch
-            operator (memory knob). Defaults to 2**22.
+        chunk_elements (int, optional): Upper bound on the number of samples evaluated at once by the
+            PyTorch operator (memory knob). Defaults to :func:`default_chunk_elements` of the device.
         impl (str): ``'auto'`` (the compiled operator when available for this input, else PyTorch),
             ``'compiled'`` or ``'torch'``.
         endpoints (bool): Count the two end pixels too: D'_ij = max(D_ij, b_i, b_j) (see
@@ -248,6 +308,8 @@ def boundary_max_table(
     """
     if boundary.dim() != 3:
         raise ValueError(f"boundary must have shape (B, H, W), got {tuple(boundary.shape)}")
+    if chunk_elements is None:
+        chunk_elements = default_chunk_elements(boundary.device)
     if chunk_elements < 1:
         raise ValueError(f"chunk_elements must be >= 1, got {chunk_elements}")
     from ._compiled import boundary_max_table_compiled, use_compiled
@@ -257,5 +319,6 @@ def boundary_max_table(
     else:
         if max(boundary.shape[1:]) > torch.iinfo(torch.int16).max:
             raise ValueError(f"boundary map too large for int16 arg-max steps: {tuple(boundary.shape)}")
-        table = BoundaryMaxTable.apply(boundary, chunk_elements)
+        keep_argmax = torch.is_grad_enabled() and boundary.requires_grad
+        table = BoundaryMaxTable.apply(boundary, chunk_elements, keep_argmax)
     return with_endpoints(table, boundary) if endpoints else table
