@@ -17,6 +17,7 @@ from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_t
 from .forced_regions import FORCED_REGIONS, forced_regions, forced_regions_and_sums
 from .ground_truth_regions import ground_truth_regions, region_counts
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
+from .masked_batch_norm import masked_batch_norm
 from .pair_scores import pair_boundary_term, pair_semantic_term
 from .precision import autocast_off, full_precision, in_full_precision
 from .region_attention import (
@@ -75,6 +76,7 @@ __all__ = [
     "jensen_shannon_rows",
     "jensen_shannon_table",
     "local_collection",
+    "masked_batch_norm",
     "masked_softmax",
     "pair_boundary_term",
     "pair_semantic_term",

@@ -147,6 +147,7 @@ def global_interaction(
     query: Tensor | None = None,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     single_shortcut: bool = True,
+    bounded: bool = False,
 ) -> Tensor:
     """Global context A^g_qk = J(p_qk) A^l_qk + sum_{s != q} sum_{i in phi(R_s)} W^g_qski J(p_si) A^l_si.
 
@@ -171,6 +172,9 @@ def global_interaction(
         chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
         single_shortcut (bool): Sum single-representative regions without scores (same values and
             gradients). Defaults to True.
+        bounded (bool): Size the scored keys and their segments by static bounds (all M list entries,
+            ``num_regions`` segments) instead of the counts of the batch, which are read on the host (a
+            sync on an accelerator). Same values. Defaults to False.
 
     Returns:
         Tensor: A^g, (B, M, C); zero rows where padded.
@@ -198,7 +202,7 @@ def global_interaction(
         single_part = single_part - single_values
     # Scored keys: the representatives of regions with several of them, first in each row.
     keep = rep_valid & ~single
-    width = int(keep.sum(dim=1).max())
+    width = rep_valid.shape[1] if bounded else int(keep.sum(dim=1).max())
     if width == 0:
         return (weighted + single_part) * rep_valid.unsqueeze(-1)
     order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :width]
@@ -208,7 +212,8 @@ def global_interaction(
     # Segment ids numbered over the scored regions only, so the per-region tables stay that small.
     renumber = several.long().cumsum(dim=1) - 1
     key_segment = renumber.gather(1, key_region.clamp_min(0)).clamp_min(0)
-    fn = functools.partial(fn, num_segments=max(1, int(several.sum(dim=1).max())))
+    num_segments = num_regions if bounded else int(several.sum(dim=1).max())
+    fn = functools.partial(fn, num_segments=max(1, num_segments))
     shared = [key_weighted, key_region, key_valid, key_segment]
     scored = _by_query_chunks(fn, rows, shared, width, chunk_elements)
     return scored + single_part * rep_valid.unsqueeze(-1)

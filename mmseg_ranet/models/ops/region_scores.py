@@ -119,14 +119,18 @@ def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> 
     return table
 
 
-def _margin(values: Tensor, weight: float | None, bias: float) -> Tensor:
+def _margin(values: Tensor, weight: Tensor | float | None, bias: Tensor | float) -> Tensor:
     """F^g = w F + b, or F - threshold (``bias``) without a learnable decision."""
     return values * weight + bias if weight is not None else values + bias
 
 
 @torch.no_grad()
 def _decide(
-    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+    score: Tensor,
+    weight: Tensor | float | None,
+    bias: Tensor | float,
+    log_probs: Tensor,
+    spec: RegionScoreSpec,
 ) -> Tensor:
     """G_ij = [(F^g_ij + F^g_ji) / 2 > 0] for F^g = w F + b (or F - threshold), in row blocks."""
     num_pixels = score.shape[0]
@@ -139,7 +143,9 @@ def _decide(
 
 
 def _region_sizes(region: Tensor) -> Tensor:
-    return torch.bincount(region, minlength=region.numel()).gather(0, region)
+    # A scatter rather than bincount, which sizes its output by reading the largest id on the host.
+    sizes = torch.zeros_like(region).scatter_add_(0, region, torch.ones_like(region))
+    return sizes.gather(0, region)
 
 
 REGION_IMPLS = IMPLS
@@ -147,7 +153,11 @@ REGION_IMPLS = IMPLS
 
 @torch.no_grad()
 def _regions_and_sums(
-    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+    score: Tensor,
+    weight: Tensor | float | None,
+    bias: Tensor | float,
+    log_probs: Tensor,
+    spec: RegionScoreSpec,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
     if spec.force_regions == "ground_truth":
@@ -165,8 +175,9 @@ def _regions_and_sums(
         return region, count[0], _region_row_sums(score, region, log_probs, spec)
     if use_compiled(score, spec.region_impl, "region_impl"):
         module = load_extension()
+        # The compiled pass runs on CPU tensors, where reading w and b as floats waits for nothing.
         roots = module.region_roots_from_scores(
-            score, 1.0 if weight is None else weight, bias, spec.region_rule == "components"
+            score, 1.0 if weight is None else float(weight), float(bias), spec.region_rule == "components"
         )
         if spec.region_rule == "greedy":
             roots = jump_to_roots(roots.unsqueeze(0))[0]
@@ -298,8 +309,8 @@ def streamed_region_scores(
     boundary: Tensor,
     log_probs: Tensor,
     spec: RegionScoreSpec,
-    decision_weight: float | None = None,
-    decision_bias: float = -0.8,
+    decision_weight: Tensor | float | None = None,
+    decision_bias: Tensor | float = -0.8,
     given_regions: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Regions and the region mean of the score F, without N x N tables held for autograd.
@@ -308,9 +319,10 @@ def streamed_region_scores(
         boundary (Tensor): Boundary probabilities b (B, H, W).
         log_probs (Tensor): Log class probabilities (B, C, H*W).
         spec (RegionScoreSpec): Switches of the block.
-        decision_weight (float, optional): w of a learnable 1x1 decision F^g = w F + b; None for the
-            released fixed threshold (F^g = F + decision_bias).
-        decision_bias (float): b of the decision, or minus the threshold. Defaults to -0.8.
+        decision_weight (Tensor | float, optional): w of a learnable 1x1 decision F^g = w F + b (a float
+            or a 0-dim tensor, e.g. the detached parameter: no host sync to read it); None for the released
+            fixed threshold (F^g = F + decision_bias).
+        decision_bias (Tensor | float): b of the decision, or minus the threshold. Defaults to -0.8.
         given_regions (Tensor, optional): int64 region ids (B, N), contiguous from 0 per image, that
             replace the decision's regions; required when ``spec.force_regions == 'ground_truth'``.
 
@@ -337,5 +349,16 @@ def streamed_region_scores(
             f"given_regions must have shape (B, N) = {tuple(log_probs.shape[::2])}, got {tuple(given_regions.shape)}"
         )
     return _StreamedRegionScores.apply(
-        boundary, log_probs, spec, decision_weight, float(decision_bias), given_regions
+        boundary, log_probs, spec, _affine_term(decision_weight), _affine_term(decision_bias), given_regions
     )
+
+
+def _affine_term(value: Tensor | float | None) -> Tensor | float | None:
+    """A term of the decision F^g = w F + b: None and 0-dim tensors as given, numbers as floats."""
+    if value is None or isinstance(value, Tensor):
+        if value is not None and value.numel() != 1:
+            raise ValueError(
+                f"the decision weight and bias must be numbers or 0-dim tensors, got {tuple(value.shape)}"
+            )
+        return None if value is None else value.detach().reshape(())
+    return float(value)
