@@ -6,6 +6,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+from mmseg_ranet.models.decode_heads import DEVICE_PATH_SETTINGS
+
 MODEL_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "_base_" / "models"
 VARIANTS = ("paper", "official", "object_regions")
 
@@ -29,10 +31,7 @@ def variant_settings(variant: str, construction: dict | None = None, interaction
 
 #: Settings that put the head on the path it takes on an accelerator, on any device: the PyTorch
 #: operators (``'torch'``, which ``'auto'`` picks for a non-CPU tensor) and lists sized by static bounds.
-DEVICE_PATH = dict(
-    construction=dict(boundary_impl="torch", semantic_impl="torch", region_impl="torch"),
-    interaction=dict(list_sizes="bounded"),
-)
+DEVICE_PATH = DEVICE_PATH_SETTINGS
 #: The CPU path: the compiled operators and lists sized by the batch.
 COMPILED_PATH = dict(
     construction=dict(boundary_impl="compiled", semantic_impl="compiled", region_impl="compiled"),
