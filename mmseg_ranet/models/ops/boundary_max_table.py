@@ -67,7 +67,7 @@ def segment_sample_geometry(
 
 
 def _half_displacement_order(height: int, width: int) -> tuple[list[int], list[int], list[int]]:
-    """One displacement of every +/- pair with at least one interior sample (L >= 2), sorted by L (stable).
+    """One displacement of every +/- pair with at least one interior sample (L >= 2), sorted by L.
 
     D is symmetric: the segment from j to i visits the same sample points (step L - t instead of t, the
     same rational position, hence bitwise the same interpolation), so half of the displacements suffice.
@@ -79,7 +79,9 @@ def _half_displacement_order(height: int, width: int) -> tuple[list[int], list[i
         for dx in range(-(width - 1), width)
         if max(abs(dy), abs(dx)) >= 2 and (dy > 0 or dx > 0)
     ]
-    kept.sort(key=lambda item: item[0])  # stable: raster order of (dy, dx) inside one length
+    # By length, then by decreasing number of valid sources (blocks pad their sources to the largest),
+    # then in raster order of (dy, dx) (the sort is stable).
+    kept.sort(key=lambda item: (item[0], -(height - item[1]) * (width - abs(item[2]))))
     return [dy for _, dy, _ in kept], [dx for _, _, dx in kept], [length for length, _, _ in kept]
 
 
@@ -177,7 +179,7 @@ def _blocks(height: int, width: int, batch: int, chunk_elements: int, device: to
     (_, _, lengths), plans = _block_plans(height, width, batch, chunk_elements)
     if not plans:
         return
-    # The same stable order as the host plan, built on the device: (dy, dx) in raster order, sorted by L.
+    # The host plan's order, built on the device: by L, then by decreasing source count, then raster order.
     grid_dy, grid_dx = torch.meshgrid(
         torch.arange(0, height, device=device),
         torch.arange(-(width - 1), width, device=device),
@@ -187,7 +189,10 @@ def _blocks(height: int, width: int, batch: int, chunk_elements: int, device: to
     grid_length = torch.maximum(grid_dy.abs(), grid_dx.abs())
     # Displacements left out (L < 2 or the mirrored half) sort last: their key is past every length.
     kept = (grid_length >= 2) & ((grid_dy > 0) | (grid_dx > 0))
-    order = torch.argsort(torch.where(kept, grid_length, height + width), stable=True)[: len(lengths)]
+    num_pixels = height * width
+    key = grid_length * (num_pixels + 1) + num_pixels - (height - grid_dy) * (width - grid_dx.abs())
+    order = torch.argsort(torch.where(kept, key, (height + width) * (num_pixels + 1)), stable=True)
+    order = order[: len(lengths)]
     all_dy, all_dx, all_length = grid_dy[order], grid_dx[order], grid_length[order]
     padded_width = width + 1
     size = _padded_size(height, width)
