@@ -10,8 +10,8 @@ needs them whole with gradient:
 
 :func:`streamed_region_scores` therefore computes, per image and without autograd, one N x N score table
 (D is written into it and turned into F in place, E arriving in row blocks), then the regions and S in one
-tiled pass over F (compiled; the PyTorch fallback builds the bool decision table, a quarter of a float
-table, in row blocks). Only the small inputs (the boundary map and the log class probabilities) are kept
+tiled pass over F (compiled; the PyTorch path builds the bool decision table, a quarter of a float
+table, in row blocks, and labels it in a fixed number of rounds, without host sync). Only the small inputs (the boundary map and the log class probabilities) are kept
 for the backward pass, which recomputes D (one table) and E in row blocks: dS_i/dF_ij = 1[j in R(i)] /
 |R(i)|, so the gradient of the D table is -(dL/dS_i) 1[j in R(i)] (1 - E_ij) / |R(i)|, built in place of D
 block by block, and the gradient of every E block is formed and consumed immediately. Peak memory: one
@@ -58,7 +58,7 @@ class RegionScoreSpec:
         semantic_impl: Implementation of E (``'auto'``, ``'compiled'``, ``'torch'``).
         region_impl: Implementation of the decision, the regions and the region sums (``'auto'``,
             ``'compiled'``: one tiled pass over F without a decision table; ``'torch'``: a bool decision
-            table in row blocks and min-label propagation).
+            table in row blocks and fixed-round tree hooking, ``region_labels``, on the tensor's device).
         boundary_endpoints: D counts the end pixels: D'_ij = max(D_ij, b_i, b_j) (``boundary_endpoints``).
         force_regions: None (regions from G), ``'image'`` (one region per image), ``'pixel'`` (one
             region per cell) or ``'ground_truth'`` (the regions given with the call, from the label): the
