@@ -15,11 +15,15 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 GLOBAL_SOFTMAX_MODES = ("per_region", "joint")
-# Score-table elements (batch x query rows x keys) of one chunk of queries.
+# Score-table elements (batch x query rows x keys) of one chunk of queries: on the CPU, and on an
+# accelerator (larger chunks, fewer kernels: the bounded lists of the device path make the tables N x N).
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
+DEVICE_CHUNK_ELEMENTS = 1 << 26
 
 
-def _by_query_chunks(fn, rows: list[Tensor], shared: list[Tensor], keys: int, chunk_elements: int) -> Tensor:
+def _by_query_chunks(
+    fn, rows: list[Tensor], shared: list[Tensor], keys: int, chunk_elements: int | None
+) -> Tensor:
     """``fn(*rows, *shared)`` evaluated for chunks of query rows (dim 1 of every tensor in ``rows``).
 
     Every query's output depends on its own row only, so chunks give the same result as one call. With
@@ -28,6 +32,8 @@ def _by_query_chunks(fn, rows: list[Tensor], shared: list[Tensor], keys: int, ch
     when regions are small and the representatives number in the thousands.
     """
     batch, num_rows = rows[0].shape[:2]
+    if chunk_elements is None:
+        chunk_elements = DEFAULT_CHUNK_ELEMENTS if rows[0].device.type == "cpu" else DEVICE_CHUNK_ELEMENTS
     step = max(1, chunk_elements // max(1, batch * keys))
     if step >= num_rows:
         return fn(*rows, *shared)
@@ -89,7 +95,7 @@ def local_collection(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
 ) -> Tensor:
     """Local context A^l_qk = J(p) A(p) + sum_i W^l_qki (J_i A_i) for every representative p = p_qk.
 
@@ -104,7 +110,8 @@ def local_collection(
         rep_pixel, rep_region, rep_valid (Tensor): The padded representative list, (B, M).
         restrict_to_region (bool): Region-restricted collection. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False (neither paper nor code scales).
-        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of representatives (memory knob);
+            None: 2**22 for CPU tensors, 2**26 elsewhere.
 
     Returns:
         Tensor: A^l, (B, M, C); zero rows where padded.
@@ -145,7 +152,7 @@ def global_interaction(
     softmax_mode: str = "per_region",
     scale: bool = False,
     query: Tensor | None = None,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
     single_shortcut: bool = True,
     bounded: bool = False,
 ) -> Tensor:
@@ -169,7 +176,8 @@ def global_interaction(
         softmax_mode (str): ``'per_region'`` or ``'joint'``. Defaults to ``'per_region'``.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
         query (Tensor, optional): Query features (B, M, C); defaults to ``local``.
-        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of representatives (memory knob);
+            None: 2**22 for CPU tensors, 2**26 elsewhere.
         single_shortcut (bool): Sum single-representative regions without scores (same values and
             gradients). Defaults to True.
         bounded (bool): Size the scored keys and their segments by static bounds (all M list entries,
@@ -256,7 +264,7 @@ def distribution(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
 ) -> Tensor:
     """O_i = J_i A_i + sum_p W^d_ip J(p) A^g_p, W^d = softmax_p(A_i . J(p) A^g_p).
 
@@ -271,7 +279,8 @@ def distribution(
         rep_representativeness, rep_region, rep_valid (Tensor): J and the padded list, (B, M).
         restrict_to_region (bool): Own region's representatives only. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
-        chunk_elements (int): Score-table elements per chunk of pixels (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of pixels (memory knob); None:
+            2**22 for CPU tensors, 2**26 elsewhere.
 
     Returns:
         Tensor: O, (B, N, C).
