@@ -289,6 +289,8 @@ def _measure(
 def worker_agreement(variant: str, size: int) -> dict:
     """The compiled CPU path against the device path of one variant: one train step, same weights, inputs
     and dropout masks; max abs differences of the outputs and of every gradient."""
+    import time
+
     import torch
 
     compiled = build_head(f"ranet_{variant}")[0]
@@ -298,13 +300,15 @@ def worker_agreement(variant: str, size: int) -> dict:
     inputs = [
         torch.randn(2, channels, size, size, generator=generator) for channels in (256, 512, 1024, 2048)
     ]
-    steps = {}
+    steps, times = {}, {}
     for name, head in (("compiled", compiled), ("device", device_path)):
         head.train()
         leaves = [x.clone().requires_grad_() for x in inputs]
         torch.manual_seed(1)  # the same dropout masks
+        start = time.perf_counter()
         outputs = head.forward_regions(leaves)
         _outputs_loss(tuple(outputs[:4])).backward()
+        times[name] = time.perf_counter() - start
         grads = {f"input{i}": x.grad for i, x in enumerate(leaves) if x.grad is not None}
         grads.update({n: p.grad for n, p in head.named_parameters() if p.grad is not None})
         steps[name] = (outputs, grads)
@@ -328,6 +332,7 @@ def worker_agreement(variant: str, size: int) -> dict:
             grad_diff[n] / max(float(g.abs().max()), 1e-30) for n, g in reference_grads.items()
         ),
         "same_gradient_set": set(grads) == set(reference_grads),
+        "train_time_s": times,
     }
 
 
@@ -341,12 +346,13 @@ def _agreement_table(cells: dict) -> str:
         "max abs diff J",
         "max abs diff gradient (of, its max abs)",
         "max relative diff gradient",
+        "train step compiled / device path",
     ]
     rows = []
     for key, cell in cells.items():
         size, variant = key.split("/")
         if cell.get("status") != "ok":
-            rows.append([f"{size}x{size}", variant, cell.get("status", "?"), "-", "-", "-", "-", "-"])
+            rows.append([f"{size}x{size}", variant, cell.get("status", "?"), "-", "-", "-", "-", "-", "-"])
             continue
         rows.append(
             [
@@ -358,6 +364,7 @@ def _agreement_table(cells: dict) -> str:
                 f"{cell['j_max_abs_diff']:.2e}",
                 f"{cell['grad_max_abs_diff']:.2e} ({cell['grad_worst']}, {cell['grad_worst_max_abs']:.2e})",
                 f"{cell['grad_max_relative_diff']:.2e}",
+                f"{fmt_time(cell['train_time_s']['compiled'])} / {fmt_time(cell['train_time_s']['device'])}",
             ]
         )
     return markdown_table(headers, rows)
@@ -430,9 +437,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="feature map sizes (default 65 97)")
     parser.add_argument(
         "--heads",
-        nargs="+",
+        nargs="*",
         choices=list(HEADS),
-        help="heads to run (default: all but the pure-PyTorch RANet row)",
+        help="heads to run (default: all but the pure-PyTorch RANet rows; none: only --agreement)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell after a warm-up run")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
@@ -449,6 +456,7 @@ def main() -> None:
         help="also compare the compiled and the device path of these variants (one train step per size)",
     )
     add_out_dir(parser)
+    parser.add_argument("--jobs", type=int, default=1, help="agreement rows measured at once")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -462,7 +470,7 @@ def main() -> None:
         return
 
     sizes = args.sizes or ([9] if args.quick else [65, 97])
-    heads = args.heads or (QUICK_ORDER if args.quick else ORDER)
+    heads = args.heads if args.heads is not None else (QUICK_ORDER if args.quick else ORDER)
     if args.quick:
         args.output += "_quick"
         args.repeats = min(args.repeats, 1)
@@ -482,16 +490,22 @@ def main() -> None:
     markdown = "## Decode heads (batch 2, float32, CPU)\n\n" + _table(cells, heads, sizes) + "\n\n" + note
     payload = {"machine": machine, "cells": cells}
     if args.agreement:
-        agreement = {}
-        for size in sizes:
-            for variant in args.agreement:
-                result = run_worker(
-                    [script, "--worker", "agreement", variant, str(size)],
-                    args.timeout,
-                    args.memory_cap_gib * 1024,
-                )
-                agreement[f"{size}/{variant}"] = result
-                print(f"  agreement {variant}/{size}: {result.get('status')}", flush=True)
+        from concurrent.futures import ThreadPoolExecutor
+
+        keys = [f"{size}/{variant}" for size in sizes for variant in args.agreement]
+
+        def compare(key: str) -> dict:
+            size, variant = key.split("/")
+            result = run_worker(
+                [script, "--worker", "agreement", variant, size], args.timeout, args.memory_cap_gib * 1024
+            )
+            print(f"  agreement {variant}/{size}: {result.get('status')}", flush=True)
+            return result
+
+        # --jobs processes at once (each a fresh process; on a shared machine their times are comparable
+        # only within one row: the compiled and the device path of a row run in the same process).
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            agreement = dict(zip(keys, pool.map(compare, keys)))
         markdown += (
             "\n\n## Compiled CPU path vs device path (one train step, batch 2, float32, same weights, inputs "
             "and dropout masks; loss: sum of the means of the four outputs)\n\n" + _agreement_table(agreement)
