@@ -41,12 +41,14 @@ def masked_batch_norm(norm: nn.modules.batchnorm._BatchNorm, x: Tensor, mask: Te
     count = weight.sum()
     total = (x * weight).sum(dim=(0, 2, 3))
     if isinstance(norm, nn.SyncBatchNorm) and dist.is_available() and dist.is_initialized():
-        packed = torch.cat([total, count.view(1)])
-        dist.all_reduce(packed)
+        # The differentiable all-reduce: its backward sums the gradients of the shared statistics over
+        # the processes, as SyncBatchNorm's backward does.
+        from torch.distributed.nn.functional import all_reduce
+
+        packed = all_reduce(torch.cat([total, count.view(1)]))
         total, count = packed[:-1], packed[-1]
         mean = total / count
-        squares = (((x - mean.view(1, -1, 1, 1)) ** 2) * weight).sum(dim=(0, 2, 3))
-        dist.all_reduce(squares)
+        squares = all_reduce((((x - mean.view(1, -1, 1, 1)) ** 2) * weight).sum(dim=(0, 2, 3)))
     else:
         mean = total / count
         squares = (((x - mean.view(1, -1, 1, 1)) ** 2) * weight).sum(dim=(0, 2, 3))
