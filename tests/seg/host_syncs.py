@@ -1,7 +1,7 @@
 """Counting host syncs: every conversion of a tensor to a Python value made through the tensor API.
 
 On an accelerator each such conversion (``item``, ``tolist``, ``bool(t)``, ``int(t)``, ``float(t)``,
-``range(t)``, ``nonzero``, whose result size has to be read back) makes the host wait for the device. On
+``range(t)``, ``torch.equal``, ``nonzero``, whose result size has to be read back) makes the host wait for the device. On
 the CPU they cost nothing, so :class:`HostSyncCounter` makes them visible there: it wraps those methods
 and records the caller of each call made while it is active. Indexing with Python ints and shapes is not
 a conversion and is not counted. On CUDA, ``torch.cuda.set_sync_debug_mode`` catches the syncs that
@@ -15,7 +15,9 @@ import traceback
 
 import torch
 
-CONVERSIONS = ("item", "tolist", "nonzero", "__bool__", "__int__", "__float__", "__index__")
+CONVERSIONS = ("item", "tolist", "nonzero", "__bool__", "__int__", "__float__", "__index__", "equal")
+# torch functions that return Python values computed from tensors.
+TORCH_CONVERSIONS = ("nonzero", "equal", "allclose", "is_nonzero")
 
 
 class HostSyncCounter(contextlib.AbstractContextManager):
@@ -45,7 +47,8 @@ class HostSyncCounter(contextlib.AbstractContextManager):
     def __enter__(self) -> HostSyncCounter:
         for name in CONVERSIONS:
             self._wrap(torch.Tensor, name)
-        self._wrap(torch, "nonzero")
+        for name in TORCH_CONVERSIONS:
+            self._wrap(torch, name)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -119,7 +119,14 @@ def test_the_sync_counter_sees_conversions():
         torch.nonzero(tensor)
         if tensor.any():
             pass
-    assert [call.split(" ")[0] for call in counter.calls] == ["tolist", "__int__", "nonzero", "__bool__"]
+        torch.equal(tensor, tensor)
+    assert [call.split(" ")[0] for call in counter.calls] == [
+        "tolist",
+        "__int__",
+        "nonzero",
+        "__bool__",
+        "equal",
+    ]
     assert "test_device_path.py" in counter.calls[0]
     assert "__bool__" not in vars(torch.Tensor), "the wrapped methods are restored"
 
