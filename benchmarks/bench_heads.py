@@ -65,6 +65,14 @@ HEADS = {
         "configs/_base_/models/ranet_r50-d8.py",
         "RANetHead (paper variant), pure PyTorch ops (no compiled D, E)",
     ),
+    "ranet_paper_device": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead (paper variant), device path on the CPU (PyTorch operators, bounded lists: no host sync)",
+    ),
+    "ranet_official_device": (
+        "configs/_base_/models/ranet_r50-d8.py",
+        "RANetHead (official variant), device path on the CPU (PyTorch operators, bounded lists: no host sync)",
+    ),
     "ranet_paper_regions_image": (
         "configs/_base_/models/ranet_r50-d8.py",
         "RANetHead (paper variant), regions forced: 1 per image",
@@ -90,8 +98,8 @@ FORCED = {
     "ranet_paper_regions_pixel": "pixel",
     "ranet_paper_regions_pixel_dense": "pixel",
 }
-# The pure-PyTorch RANet row is left out of the default run: at 65x65 and 97x97 its D alone takes minutes
-# (see bench_boundary_table.py); ask for it with --heads.
+# The pure-PyTorch RANet rows (``_torch``, ``_device``) are left out of the default run: at 65x65 and 97x97
+# their D alone takes minutes on a CPU (see bench_boundary_table.py); ask for them with --heads.
 ORDER = [
     "nl",
     "ocr",
@@ -159,7 +167,7 @@ def build_head(name: str):
         head_cfg.norm_cfg = dict(type="BN", requires_grad=True)
         head_cfg.num_classes = 19
         if name.startswith("ranet_"):
-            if name == "ranet_official":
+            if name in ("ranet_official", "ranet_official_device"):
                 head_cfg.update(official_settings())
             # The default rows are the head as users get it (compiled operators when available, streamed
             # tables); the other rows switch one thing off.
@@ -172,6 +180,12 @@ def build_head(name: str):
                 head_cfg.construction.stream_tables = False
             if name == "ranet_paper_torch":
                 head_cfg.construction.boundary_impl = head_cfg.construction.semantic_impl = "torch"
+            if name.endswith("_device"):
+                # What a CUDA tensor gets with the default 'auto' settings, forced on the CPU.
+                from mmseg_ranet.models.decode_heads import DEVICE_PATH_SETTINGS
+
+                head_cfg.construction.update(DEVICE_PATH_SETTINGS["construction"])
+                head_cfg.interaction.update(DEVICE_PATH_SETTINGS["interaction"])
             if name.endswith("_dense") and name in FORCED:
                 head_cfg.interaction.attention_impl = "dense"
         modules.append(revert_sync_batchnorm(MODELS.build(head_cfg)))
@@ -272,6 +286,90 @@ def _measure(
     return result
 
 
+def worker_agreement(variant: str, size: int) -> dict:
+    """The compiled CPU path against the device path of one variant: one train step, same weights, inputs
+    and dropout masks; max abs differences of the outputs and of every gradient."""
+    import time
+
+    import torch
+
+    compiled = build_head(f"ranet_{variant}")[0]
+    device_path = build_head(f"ranet_{variant}_device")[0]
+    device_path.load_state_dict(compiled.state_dict())
+    generator = torch.Generator().manual_seed(size)
+    inputs = [
+        torch.randn(2, channels, size, size, generator=generator) for channels in (256, 512, 1024, 2048)
+    ]
+    steps, times = {}, {}
+    for name, head in (("compiled", compiled), ("device", device_path)):
+        head.train()
+        leaves = [x.clone().requires_grad_() for x in inputs]
+        torch.manual_seed(1)  # the same dropout masks
+        start = time.perf_counter()
+        outputs = head.forward_regions(leaves)
+        _outputs_loss(tuple(outputs[:4])).backward()
+        times[name] = time.perf_counter() - start
+        grads = {f"input{i}": x.grad for i, x in enumerate(leaves) if x.grad is not None}
+        grads.update({n: p.grad for n, p in head.named_parameters() if p.grad is not None})
+        steps[name] = (outputs, grads)
+    (reference, reference_grads), (outputs, grads) = steps["compiled"], steps["device"]
+    logits = ("seg_logits", "stage3_logits", "boundary_logits", "stage3_boundary_logits")
+    grad_diff = {n: float((grads[n] - g).abs().max()) for n, g in reference_grads.items()}
+    worst = max(grad_diff, key=grad_diff.get)
+    return {
+        "status": "ok",
+        "same_regions": bool(torch.equal(outputs.region, reference.region)),
+        "num_regions": reference.num_regions.tolist(),
+        "logits_max_abs_diff": max(
+            float((getattr(outputs, n) - getattr(reference, n)).abs().max()) for n in logits
+        ),
+        "logits_max_abs": max(float(getattr(reference, n).abs().max()) for n in logits),
+        "j_max_abs_diff": float((outputs.representativeness - reference.representativeness).abs().max()),
+        "grad_max_abs_diff": grad_diff[worst],
+        "grad_worst": worst,
+        "grad_worst_max_abs": float(reference_grads[worst].abs().max()),
+        "grad_max_relative_diff": max(
+            grad_diff[n] / max(float(g.abs().max()), 1e-30) for n, g in reference_grads.items()
+        ),
+        "same_gradient_set": set(grads) == set(reference_grads),
+        "train_time_s": times,
+    }
+
+
+def _agreement_table(cells: dict) -> str:
+    headers = [
+        "map",
+        "variant",
+        "regions (per image)",
+        "same regions",
+        "max abs diff logits (max abs logit)",
+        "max abs diff J",
+        "max abs diff gradient (of, its max abs)",
+        "max relative diff gradient",
+        "train step compiled / device path",
+    ]
+    rows = []
+    for key, cell in cells.items():
+        size, variant = key.split("/")
+        if cell.get("status") != "ok":
+            rows.append([f"{size}x{size}", variant, cell.get("status", "?"), "-", "-", "-", "-", "-", "-"])
+            continue
+        rows.append(
+            [
+                f"{size}x{size}",
+                variant,
+                ", ".join(str(n) for n in cell["num_regions"]),
+                "yes" if cell["same_regions"] else "no",
+                f"{cell['logits_max_abs_diff']:.2e} ({cell['logits_max_abs']:.2f})",
+                f"{cell['j_max_abs_diff']:.2e}",
+                f"{cell['grad_max_abs_diff']:.2e} ({cell['grad_worst']}, {cell['grad_worst_max_abs']:.2e})",
+                f"{cell['grad_max_relative_diff']:.2e}",
+                f"{fmt_time(cell['train_time_s']['compiled'])} / {fmt_time(cell['train_time_s']['device'])}",
+            ]
+        )
+    return markdown_table(headers, rows)
+
+
 def _measure_cells(
     script: str, heads: list[str], sizes: list[int], common: list[str], args, device: str
 ) -> dict:
@@ -292,7 +390,7 @@ def _measure_cells(
                         f"  {name}/{size}/{mode}: {cell['status']} {fmt_time(cell.get('time_s'))}", flush=True
                     )
                 continue
-            for mode in ("train", "infer"):
+            for mode in args.modes:
                 result = run_worker(
                     [script, "--worker", name, str(size), mode, device, *common],
                     args.timeout,
@@ -320,7 +418,7 @@ def _table(cells: dict, heads: list[str], sizes: list[int]) -> str:
         for name in heads:
             row = [f"{size}x{size}", HEADS[name][1]]
             for mode in ("train", "infer"):
-                cell = cells[f"{name}/{size}/{mode}"]
+                cell = cells.get(f"{name}/{size}/{mode}", {"status": "not run"})
                 base = cells.get(f"nl/{size}/{mode}", {})
                 if cell.get("status") != "ok":
                     row += [cell.get("status", "?"), "-", "-"]
@@ -339,19 +437,32 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="feature map sizes (default 65 97)")
     parser.add_argument(
         "--heads",
-        nargs="+",
+        nargs="*",
         choices=list(HEADS),
-        help="heads to run (default: all but the pure-PyTorch RANet row)",
+        help="heads to run (default: all but the pure-PyTorch RANet rows; none: only --agreement)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell after a warm-up run")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of runs per cell before stopping")
     parser.add_argument("--timeout", type=float, default=240.0, help="wall-clock limit of one cell's process")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0, help="stop a cell's process above this")
     parser.add_argument("--output", default="heads", help="name of the result files (without suffix)")
+    parser.add_argument(
+        "--modes", nargs="+", choices=["train", "infer"], default=["train", "infer"], help="modes to measure"
+    )
+    parser.add_argument(
+        "--agreement",
+        nargs="+",
+        choices=["paper", "official"],
+        help="also compare the compiled and the device path of these variants (one train step per size)",
+    )
     add_out_dir(parser)
+    parser.add_argument("--jobs", type=int, default=1, help="agreement rows measured at once")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker and args.worker[0] == "agreement":
+        emit(worker_agreement(args.worker[1], int(args.worker[2])))
+        return
     if args.worker:
         name, size, modes = args.worker[0], int(args.worker[1]), args.worker[2].split(",")
         device = args.worker[3] if len(args.worker) > 3 else "cpu"
@@ -359,7 +470,7 @@ def main() -> None:
         return
 
     sizes = args.sizes or ([9] if args.quick else [65, 97])
-    heads = args.heads or (QUICK_ORDER if args.quick else ORDER)
+    heads = args.heads if args.heads is not None else (QUICK_ORDER if args.quick else ORDER)
     if args.quick:
         args.output += "_quick"
         args.repeats = min(args.repeats, 1)
@@ -378,6 +489,28 @@ def main() -> None:
     )
     markdown = "## Decode heads (batch 2, float32, CPU)\n\n" + _table(cells, heads, sizes) + "\n\n" + note
     payload = {"machine": machine, "cells": cells}
+    if args.agreement:
+        from concurrent.futures import ThreadPoolExecutor
+
+        keys = [f"{size}/{variant}" for size in sizes for variant in args.agreement]
+
+        def compare(key: str) -> dict:
+            size, variant = key.split("/")
+            result = run_worker(
+                [script, "--worker", "agreement", variant, size], args.timeout, args.memory_cap_gib * 1024
+            )
+            print(f"  agreement {variant}/{size}: {result.get('status')}", flush=True)
+            return result
+
+        # --jobs processes at once (each a fresh process; on a shared machine their times are comparable
+        # only within one row: the compiled and the device path of a row run in the same process).
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            agreement = dict(zip(keys, pool.map(compare, keys)))
+        markdown += (
+            "\n\n## Compiled CPU path vs device path (one train step, batch 2, float32, same weights, inputs "
+            "and dropout masks; loss: sum of the means of the four outputs)\n\n" + _agreement_table(agreement)
+        )
+        payload["agreement"] = agreement
 
     import torch
 

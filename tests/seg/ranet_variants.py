@@ -6,6 +6,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+from mmseg_ranet.models.decode_heads import DEVICE_PATH_SETTINGS
+
 MODEL_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "_base_" / "models"
 VARIANTS = ("paper", "official", "object_regions")
 
@@ -25,3 +27,25 @@ def variant_settings(variant: str, construction: dict | None = None, interaction
     settings["construction"].update(construction or {})
     settings["interaction"].update(interaction or {})
     return settings
+
+
+#: Settings that put the head on the path it takes on an accelerator, on any device: the PyTorch
+#: operators (``'torch'``, which ``'auto'`` picks for a non-CPU tensor) and lists sized by static bounds.
+DEVICE_PATH = DEVICE_PATH_SETTINGS
+#: The CPU path: the compiled operators and lists sized by the batch.
+COMPILED_PATH = dict(
+    construction=dict(boundary_impl="compiled", semantic_impl="compiled", region_impl="compiled"),
+    interaction=dict(list_sizes="counted"),
+)
+
+
+def path_settings(
+    variant: str, path: dict, construction: dict | None = None, interaction: dict | None = None
+) -> dict:
+    """:func:`variant_settings` with the implementation settings of ``path`` (``DEVICE_PATH``,
+    ``COMPILED_PATH``) on top of ``construction`` and ``interaction``."""
+    return variant_settings(
+        variant,
+        {**(construction or {}), **path["construction"]},
+        {**(interaction or {}), **path["interaction"]},
+    )

@@ -68,10 +68,12 @@ def boundary_case():
 
 
 @pytest.mark.parametrize("chunk_elements", [2_000, 1 << 22])
-def test_boundary_max_table_values_and_gradients_match_reference(boundary_case, chunk_elements):
+def test_boundary_max_table_values_and_gradients_match_reference(boundary_case, chunk_elements, device):
     boundary, upstream, reference, reference_grad = boundary_case
+    boundary = boundary.detach().to(device).requires_grad_()
     table = boundary_max_table(boundary, chunk_elements=chunk_elements, impl="torch")
-    (grad,) = torch.autograd.grad((table * upstream).sum(), boundary)
+    (grad,) = torch.autograd.grad((table * upstream.to(device)).sum(), boundary)
+    table, grad = table.cpu(), grad.cpu()
     torch.testing.assert_close(table, reference, rtol=0, atol=1e-12)
     torch.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-10)
     assert torch.all(torch.diagonal(table, dim1=1, dim2=2) == 0)
@@ -140,18 +142,18 @@ def _random_symmetric_graph(num_pixels: int, density: float, seed: int) -> torch
     return graph | graph.T | torch.eye(num_pixels, dtype=torch.bool)
 
 
-def test_connected_components_match_breadth_first_search():
+def test_connected_components_match_breadth_first_search(device):
     num_pixels = HEIGHT * WIDTH
     graphs = torch.stack(
         [_random_symmetric_graph(num_pixels, 0.01, 4), _random_symmetric_graph(num_pixels, 0.04, 5)]
     )
-    region, counts = region_labels(graphs, "components")
+    region, counts = (t.cpu() for t in region_labels(graphs.to(device), "components"))
     for b in range(2):
         reference = components_reference(graphs[b])
         assert canonical_partition(region[b].tolist()) == canonical_partition(reference)
         assert int(counts[b]) == len(set(reference))
     assert counts[0] != counts[1], "the two graphs should have different region counts"
-    roots = connected_component_roots(graphs)
+    roots = connected_component_roots(graphs.to(device)).cpu()
     # A component's root is its smallest pixel index.
     for b in range(2):
         for i in range(num_pixels):
@@ -183,13 +185,13 @@ def test_connected_components_match_scipy_label_on_grid_graphs():
         assert not set(ours[~fg]) & set(ours[fg])
 
 
-def test_greedy_partition_matches_released_rule():
+def test_greedy_partition_matches_released_rule(device):
     num_pixels = HEIGHT * WIDTH
     graphs = torch.stack(
         [_random_symmetric_graph(num_pixels, 0.05, 7), _random_symmetric_graph(num_pixels, 0.15, 8)]
     )
-    roots = greedy_pointer_roots(graphs)
-    region, counts = region_labels(graphs, "greedy")
+    roots = greedy_pointer_roots(graphs.to(device)).cpu()
+    region, counts = (t.cpu() for t in region_labels(graphs.to(device), "greedy"))
     for b in range(2):
         reference = greedy_reference(graphs[b])
         assert roots[b].tolist() == reference
@@ -226,13 +228,18 @@ def test_representativeness_values_and_gradients_match_reference():
         torch.testing.assert_close(grad[b], reference_grad[b])
 
 
+@pytest.mark.parametrize("bounded", [False, True], ids=["counted", "bounded"])
 @pytest.mark.parametrize("k", [1, 3, 8, 100])
-def test_representatives_match_reference_and_stay_inside_their_region(k):
+def test_representatives_match_reference_and_stay_inside_their_region(k, bounded, device):
     torch.manual_seed(10)
     region = _region_maps()
     j_values = torch.rand(2, HEIGHT * WIDTH)
     j_values[0, :4] = 0.5  # ties are broken by raster order
-    reps = select_representatives(j_values, region, k)
+    # Bounded: the list is as long as the map (any partition fits), whatever the batch holds.
+    width = HEIGHT * WIDTH if bounded else None
+    reps = select_representatives(j_values.to(device), region.to(device), k, width=width)
+    reps = type(reps)(*(t.cpu() for t in reps))
+    assert not bounded or reps.pixel.shape[1] == HEIGHT * WIDTH
     for b in range(2):
         expected = representatives_reference(j_values[b], region[b].tolist(), k)
         got: dict[int, list[int]] = {}
@@ -266,7 +273,7 @@ def test_masked_and_segment_softmax_handle_empty_rows():
     assert torch.isfinite(scores.grad).all()
 
 
-def _rib(features, j_values, region, reps, paper, scale):
+def _rib(features, j_values, region, reps, paper, scale, bounded=False):
     local = local_collection(
         features,
         features,
@@ -284,10 +291,11 @@ def _rib(features, j_values, region, reps, paper, scale):
         rep_j,
         reps.region,
         reps.valid,
-        int(region.max()) + 1,
+        region.shape[1] if bounded else int(region.max()) + 1,
         exclude_own_region=paper,
         softmax_mode="per_region" if paper else "joint",
         scale=scale,
+        bounded=bounded,
     )
     out = distribution(
         features,
@@ -304,17 +312,22 @@ def _rib(features, j_values, region, reps, paper, scale):
     return local, glob, out
 
 
+@pytest.mark.parametrize("bounded", [False, True], ids=["counted", "bounded"])
 @pytest.mark.parametrize("paper", [True, False], ids=["paper", "official"])
-def test_region_attentions_values_and_gradients_match_reference(paper):
+def test_region_attentions_values_and_gradients_match_reference(paper, bounded, device):
     torch.manual_seed(11)
     region = _region_maps()
     num_pixels, channels = HEIGHT * WIDTH, 4
     features = torch.randn(2, num_pixels, channels, dtype=torch.float64, requires_grad=True)
     j_values = torch.rand(2, num_pixels, dtype=torch.float64, requires_grad=True)
-    reps = select_representatives(j_values.detach(), region, 3)
-    local, glob, out = _rib(features, j_values, region, reps, paper, scale=not paper)
-    upstream = torch.randn_like(out)
-    grads = torch.autograd.grad((out * upstream).sum(), (features, j_values))
+    on_device = [t.detach().to(device).requires_grad_() for t in (features, j_values)]
+    width = num_pixels if bounded else None
+    reps = select_representatives(on_device[1].detach(), region.to(device), 3, width=width)
+    local, glob, out = _rib(*on_device, region.to(device), reps, paper, scale=not paper, bounded=bounded)
+    upstream = torch.randn(out.shape, dtype=out.dtype)
+    grads = [g.cpu() for g in torch.autograd.grad((out * upstream.to(device)).sum(), on_device)]
+    reps = type(reps)(*(t.cpu() for t in reps))
+    local, glob, out = local.cpu(), glob.cpu(), out.cpu()
     for b in range(2):
         groups = representatives_reference(j_values[b].detach(), region[b].tolist(), 3)
         ref_local, ref_glob, ref_out = rib_reference(

@@ -19,15 +19,20 @@ from mmseg.structures import SegDataSample
 
 import mmseg_ranet  # noqa: F401
 
-from .ranet_variants import variant_settings
+from .ranet_variants import DEVICE_PATH, path_settings, variant_settings
 
 RECORD = Path(__file__).resolve().parent / "data" / "ranet_variant_numbers.pt"
 VARIANTS = ("paper", "official")
 SIZE = 9
 
 
-def _head(variant: str):
+def _head(variant: str, path: dict | None = None):
     init_default_scope("mmseg")
+    construction, interaction = dict(region_threshold=0.9), dict(num_representatives=3)
+    if path is None:
+        settings = variant_settings(variant, construction, interaction)
+    else:
+        settings = path_settings(variant, path, construction, interaction)
     torch.manual_seed(0)
     head = MODELS.build(
         dict(
@@ -39,7 +44,7 @@ def _head(variant: str):
             num_classes=4,
             dropout_ratio=0.0,
             norm_cfg=dict(type="BN"),
-            **variant_settings(variant, dict(region_threshold=0.9), dict(num_representatives=3)),
+            **settings,
         )
     ).double()
     with torch.no_grad():
@@ -61,17 +66,20 @@ def _samples():
     return samples
 
 
-def compute_numbers(variant: str) -> dict[str, torch.Tensor]:
-    """Training outputs, regions, losses and every gradient of the tiny head for one variant."""
-    head = _head(variant)
+def compute_numbers(
+    variant: str, path: dict | None = None, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Training outputs, regions, losses and every gradient of the tiny head for one variant (on the
+    operators ``path`` selects, e.g. ``DEVICE_PATH``, and on ``device``), as CPU tensors."""
+    head = _head(variant, path).to(device)
     head.train()
     generator = torch.Generator().manual_seed(1)
     inputs = [
-        torch.randn(2, c, SIZE, SIZE, generator=generator, dtype=torch.float64).requires_grad_()
+        torch.randn(2, c, SIZE, SIZE, generator=generator, dtype=torch.float64).to(device).requires_grad_()
         for c in (4, 4, 8, 12)
     ]
     outputs = head.forward_regions(inputs)
-    losses = head.loss_by_feat(tuple(outputs[:4]), _samples())
+    losses = head.loss_by_feat(tuple(outputs[:4]), [sample.to(device) for sample in _samples()])
     total = sum(value for name, value in losses.items() if name.startswith("loss"))
     total.backward()
     numbers = {f"output.{name}": getattr(outputs, name).detach() for name in outputs._fields[:4]}
@@ -81,7 +89,7 @@ def compute_numbers(variant: str) -> dict[str, torch.Tensor]:
     numbers.update({f"loss.{name}": value.detach() for name, value in losses.items()})
     numbers.update({f"grad.input{i}": x.grad for i, x in enumerate(inputs) if x.grad is not None})
     numbers.update({f"grad.{name}": p.grad for name, p in head.named_parameters() if p.grad is not None})
-    return numbers
+    return {name: value.cpu() for name, value in numbers.items()}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -92,6 +100,17 @@ def test_variant_keeps_its_recorded_numbers(variant):
     assert int(recorded["num_regions"].min()) > 1, "the recorded images should split into several regions"
     for name, value in recorded.items():
         torch.testing.assert_close(numbers[name], value, rtol=1e-9, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_keeps_its_recorded_numbers_on_the_device_path(variant, device):
+    """The path of an accelerator (PyTorch operators, bounded lists), on every device: the same numbers
+    up to float64 summation order."""
+    recorded = torch.load(RECORD)[variant]
+    numbers = compute_numbers(variant, DEVICE_PATH, device)
+    assert set(numbers) == set(recorded)
+    for name, value in recorded.items():
+        torch.testing.assert_close(numbers[name], value, rtol=1e-7, atol=1e-10, msg=name)
 
 
 if __name__ == "__main__":

@@ -116,23 +116,33 @@ def test_segment_distribution_equals_masked_dense(kinds, scale, large_row):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("bounded", [False, True], ids=["counted", "bounded"])
 @pytest.mark.parametrize("kinds", [("few",), ("mixed",), ("small",), ("one", "pixel")])
-def test_segment_attentions_equal_the_loop_reference(kinds, large_row):
-    features, _, j_values, region, reps = _inputs(kinds, num_pixels=12, channels=4, k=3, seed=5)
-    slots = region_slots(region, reps)
-    local = segment_local_collection(features, features, j_values, reps, slots)
-    rep_j = j_values.gather(1, reps.pixel)
-    glob = global_interaction(local, rep_j, reps.region, reps.valid, int(region.max()) + 1)
-    out = segment_distribution(features, features, j_values, glob, rep_j, slots)
+def test_segment_attentions_equal_the_loop_reference(kinds, large_row, bounded, device):
+    """Counted lists and tables, and those sized by static bounds (N list entries and regions, K slots: the
+    device path, no host sync), on every device."""
+    k = 3
+    features, _, j_values, region, _ = _inputs(kinds, num_pixels=12, channels=4, k=k, seed=5)
+    num_pixels = region.shape[1]
+    moved = [t.detach().to(device).requires_grad_() for t in (features, j_values)]
+    region_on = region.to(device)
+    reps = select_representatives(moved[1].detach(), region_on, k, width=num_pixels if bounded else None)
+    slots = region_slots(region_on, reps, k if bounded else None)
+    assert slots.bounded == bounded
+    local = segment_local_collection(moved[0], moved[0], moved[1], reps, slots)
+    rep_j = moved[1].gather(1, reps.pixel)
+    num_regions = num_pixels if bounded else int(region.max()) + 1
+    glob = global_interaction(local, rep_j, reps.region, reps.valid, num_regions, bounded=bounded)
+    out = segment_distribution(moved[0], moved[0], moved[1], glob, rep_j, slots)
     for b in range(len(kinds)):
         labels = region[b].tolist()
-        ref_reps = representatives_reference(j_values[b].detach(), labels, 3)
+        ref_reps = representatives_reference(j_values[b].detach(), labels, k)
         _, _, ref_out = rib_reference(features[b], j_values[b], labels, ref_reps, paper=True)
-        torch.testing.assert_close(out[b], ref_out, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(out[b].cpu(), ref_out, rtol=1e-10, atol=1e-12)
         ref_grads = _grads(ref_out, (features, j_values), seed=b)
-        got_grads = _grads(out[b], (features, j_values), seed=b)
+        got_grads = _grads(out[b].cpu(), moved, seed=b)
         for got, expected in zip(got_grads, ref_grads):
-            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(got.cpu(), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_region_slots_place_every_representative_once_in_its_region_row():

@@ -20,6 +20,15 @@ from .region_interaction import RegionInteractionBlock, RegionInteractionSpec
 from .region_outputs import RegionOutputs
 from .region_partition_loss import RegionPartitionLoss  # noqa: F401  (registers the loss)
 
+#: The block settings that a non-CPU tensor gets from the defaults (``'auto'``): the PyTorch operators
+#: and lists sized by static bounds, so that no step waits for the device. Given explicitly they put the
+#: head on that path on the CPU as well (to test it, or to compare it with the compiled CPU path):
+#: ``RANetHead(construction=dict(..., **DEVICE_PATH_SETTINGS['construction']), ...)``.
+DEVICE_PATH_SETTINGS = dict(
+    construction=dict(boundary_impl="torch", semantic_impl="torch", region_impl="torch"),
+    interaction=dict(list_sizes="bounded"),
+)
+
 
 @MODELS.register_module()
 class RANetHead(BaseDecodeHead):

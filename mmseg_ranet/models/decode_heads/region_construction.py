@@ -262,8 +262,9 @@ class RegionConstructionBlock(BaseModule):
             bias = self.decision_conv.bias.view(())
             if not self.spec.representativeness_trains_decision:
                 weight, bias = weight.detach(), bias.detach()
+            # w and b stay 0-dim tensors on the device (a float() would wait for it).
             mean_score, region, num_regions = streamed_region_scores(
-                boundary_prob, log_probs, spec, float(weight.detach()), float(bias.detach()), given_regions
+                boundary_prob, log_probs, spec, weight.detach(), bias.detach(), given_regions
             )
         else:
             mean_score, region, num_regions = streamed_region_scores(
@@ -275,10 +276,11 @@ class RegionConstructionBlock(BaseModule):
             j_values = mean_score
         return boundary_prob, j_values, region, num_regions
 
-    def _decision_affine(self) -> tuple[float | None, float]:
-        """(w, b) of the 1x1 decision F^g = w F + b as floats, or (None, -threshold) without W^g."""
+    def _decision_affine(self) -> tuple[Tensor | None, Tensor | float]:
+        """(w, b) of the 1x1 decision F^g = w F + b as detached 0-dim tensors, or (None, -threshold)
+        without W^g."""
         if self.spec.learnable_decision:
-            return float(self.decision_conv.weight.detach().view(())), float(self.decision_conv.bias.detach())
+            return self.decision_conv.weight.detach().view(()), self.decision_conv.bias.detach().view(())
         return None, -self.spec.region_threshold
 
     @in_full_precision

@@ -20,6 +20,7 @@ from ..ops import (
     distribution,
     global_interaction,
     local_collection,
+    masked_batch_norm,
     region_slots,
     segment_distribution,
     segment_local_collection,
@@ -33,6 +34,7 @@ ATTENTION_IMPLS = ("auto", "segment", "dense")
 # form's gathers at up to a few hundred representatives (one region per image: 8, a dozen regions: 96);
 # longer lists (small regions, up to one per pixel) use the segment form.
 DENSE_MAX_REPRESENTATIVES = 512
+LIST_SIZES = ("auto", "counted", "bounded")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class RegionInteractionSpec(BlockSpec):
             reference), ``'auto'`` takes ``'dense'`` while M <= ``DENSE_MAX_REPRESENTATIVES`` and
             ``'segment'`` beyond. The results agree to float rounding. The unrestricted attentions are
             dense in all three. Defaults to ``'auto'``.
+        list_sizes (str): How the representative list and the region tables are sized. ``'counted'``:
+            by the batch (the most representatives of an image, the most regions, the largest region),
+            read on the host, which on an accelerator waits for the device several times per step.
+            ``'bounded'``: by static bounds that hold for every partition (M = N list entries, R = N
+            regions, K slots per region), with masks, so no shape depends on the data and nothing is
+            read on the host; the attentions then cost what they cost with one representative per pixel
+            (at most that of a non-local block) and the segment tables hold B x N x K x C floats.
+            ``'auto'``: ``'counted'`` for CPU tensors, ``'bounded'`` elsewhere. Same values either way
+            (to float rounding). Defaults to ``'auto'``.
     """
 
     section: ClassVar[str] = "interaction"
@@ -71,6 +82,7 @@ class RegionInteractionSpec(BlockSpec):
     refine_convs: bool = False
     attention_scale: bool = False
     attention_impl: str = "auto"
+    list_sizes: str = "auto"
 
     def __post_init__(self) -> None:
         self.check_int("num_representatives", 1)
@@ -84,6 +96,13 @@ class RegionInteractionSpec(BlockSpec):
         )
         self.check_choice("global_softmax", GLOBAL_SOFTMAX_MODES)
         self.check_choice("attention_impl", ATTENTION_IMPLS)
+        self.check_choice("list_sizes", LIST_SIZES)
+
+    def bounded_lists(self, device: torch.device) -> bool:
+        """Whether the lists of a batch on ``device`` are sized by static bounds (``list_sizes``)."""
+        if self.list_sizes == "auto":
+            return torch.device(device).type != "cpu"
+        return self.list_sizes == "bounded"
 
 
 class RegionInteractionBlock(BaseModule):
@@ -165,14 +184,20 @@ class RegionInteractionBlock(BaseModule):
         """The attentions on query and value maps (B, C, h, w) and J (B, h*w) of one dtype."""
         spec = self.spec
         batch, channels, height, width = value.shape
-        reps = select_representatives(j_values.detach(), region, spec.num_representatives)
+        num_pixels = height * width
+        bounded = spec.bounded_lists(value.device)
+        reps = select_representatives(
+            j_values.detach(), region, spec.num_representatives, width=num_pixels if bounded else None
+        )
         query = query.flatten(2).transpose(1, 2)
         value = value.flatten(2).transpose(1, 2)
         segments = spec.attention_impl == "segment" or (
             spec.attention_impl == "auto" and reps.pixel.shape[1] > DENSE_MAX_REPRESENTATIVES
         )
         slots = (
-            region_slots(region, reps) if segments and (spec.local_mask or spec.distribution_mask) else None
+            region_slots(region, reps, spec.num_representatives if bounded else None)
+            if segments and (spec.local_mask or spec.distribution_mask)
+            else None
         )
         if segments and spec.local_mask:
             local = segment_local_collection(query, value, j_values, reps, slots, spec.attention_scale)
@@ -189,20 +214,21 @@ class RegionInteractionBlock(BaseModule):
                 spec.attention_scale,
             )
         if spec.refine_convs:
-            local = self._refine_list(self.collection_refine, local, reps.valid)
+            local = self._refine_list(self.collection_refine, local, reps.valid, bounded)
         rep_j = j_values.gather(1, reps.pixel)
         glob = global_interaction(
             local,
             rep_j,
             reps.region,
             reps.valid,
-            int(num_regions.max()),
+            num_pixels if bounded else int(num_regions.max()),
             exclude_own_region=spec.global_mask,
             softmax_mode=spec.global_softmax,
             scale=spec.attention_scale,
+            bounded=bounded,
         )
         if spec.refine_convs:
-            glob = self._refine_list(self.interaction_refine, glob, reps.valid)
+            glob = self._refine_list(self.interaction_refine, glob, reps.valid, bounded)
         if segments and spec.distribution_mask:
             context = segment_distribution(query, value, j_values, glob, rep_j, slots, spec.attention_scale)
         else:
@@ -224,8 +250,25 @@ class RegionInteractionBlock(BaseModule):
         return context, reps
 
     @staticmethod
-    def _refine_list(conv: ConvModule, items: Tensor, valid: Tensor) -> Tensor:
-        """3x3 convolution over a padded (B, M, C) list laid out as a (B, C, 1, M) map; padding stays zero."""
+    def _refine_list(conv: ConvModule, items: Tensor, valid: Tensor, bounded: bool = False) -> Tensor:
+        """3x3 convolution over a padded (B, M, C) list laid out as a (B, C, 1, M) map; padding stays zero.
+
+        With a ``bounded`` list (M = N) the batch norm takes its statistics over the first M' positions,
+        M' the longest list of the batch (a device tensor), as it does over the counted list of length M'.
+        """
         mask = valid.unsqueeze(-1).to(items.dtype)
-        refined = conv((items * mask).transpose(1, 2).unsqueeze(2))
+        grid = (items * mask).transpose(1, 2).unsqueeze(2)
+        if bounded and conv.with_norm:
+            if tuple(conv.order) != ("conv", "norm", "act"):
+                raise ValueError(
+                    f"a bounded list needs refinement convolutions ordered conv-norm-act, got {conv.order}"
+                )
+            refined = conv.conv(grid)
+            longest = valid.sum(dim=1).max()
+            counted = torch.arange(valid.shape[1], device=valid.device) < longest
+            refined = masked_batch_norm(conv.norm, refined, counted.view(1, 1, 1, -1))
+            if conv.with_activation:
+                refined = conv.activate(refined)
+        else:
+            refined = conv(grid)
         return refined.squeeze(2).transpose(1, 2) * mask

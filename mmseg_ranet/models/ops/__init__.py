@@ -7,9 +7,11 @@ and representatives (``region_representatives``) and the three region attentions
 the region-restricted ones also as segment operations in ``region_segment_attention``).
 
 Every operator has a pure-PyTorch path written with tensor operations (no Python loop over pixels). D,
-E and the streamed region pass also have compiled C++/OpenMP kernels (sources in ``csrc/``, loaded by
-``_compiled``), chosen with ``impl='auto' | 'compiled' | 'torch'``; the PyTorch path is the fallback
-and the tests' reference.
+E and the streamed region pass also have compiled C++/OpenMP kernels for CPU tensors (sources in
+``csrc/``, loaded by ``_compiled``), chosen with ``impl='auto' | 'compiled' | 'torch'``. The PyTorch path
+is what runs on an accelerator (``'auto'`` picks it for a non-CPU tensor): it runs on the tensor's device
+and never reads a tensor on the host inside a forward or backward (no host sync; shapes come from the map
+size and static bounds), and it is the tests' reference for the compiled kernels.
 """
 
 from .boundary_endpoints import BoundaryEndpointMax, with_endpoints
@@ -17,6 +19,7 @@ from .boundary_max_table import BOUNDARY_IMPLS, BoundaryMaxTable, boundary_max_t
 from .forced_regions import FORCED_REGIONS, forced_regions, forced_regions_and_sums
 from .ground_truth_regions import ground_truth_regions, region_counts
 from .jensen_shannon import DIVERGENCE_FORMS, JSD_IMPLS, jensen_shannon_rows, jensen_shannon_table
+from .masked_batch_norm import masked_batch_norm
 from .pair_scores import pair_boundary_term, pair_semantic_term
 from .precision import autocast_off, full_precision, in_full_precision
 from .region_attention import (
@@ -75,6 +78,7 @@ __all__ = [
     "jensen_shannon_rows",
     "jensen_shannon_table",
     "local_collection",
+    "masked_batch_norm",
     "masked_softmax",
     "pair_boundary_term",
     "pair_semantic_term",

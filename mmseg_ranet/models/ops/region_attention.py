@@ -15,11 +15,15 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 GLOBAL_SOFTMAX_MODES = ("per_region", "joint")
-# Score-table elements (batch x query rows x keys) of one chunk of queries.
+# Score-table elements (batch x query rows x keys) of one chunk of queries: on the CPU, and on an
+# accelerator (larger chunks, fewer kernels: the bounded lists of the device path make the tables N x N).
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
+DEVICE_CHUNK_ELEMENTS = 1 << 26
 
 
-def _by_query_chunks(fn, rows: list[Tensor], shared: list[Tensor], keys: int, chunk_elements: int) -> Tensor:
+def _by_query_chunks(
+    fn, rows: list[Tensor], shared: list[Tensor], keys: int, chunk_elements: int | None
+) -> Tensor:
     """``fn(*rows, *shared)`` evaluated for chunks of query rows (dim 1 of every tensor in ``rows``).
 
     Every query's output depends on its own row only, so chunks give the same result as one call. With
@@ -28,6 +32,8 @@ def _by_query_chunks(fn, rows: list[Tensor], shared: list[Tensor], keys: int, ch
     when regions are small and the representatives number in the thousands.
     """
     batch, num_rows = rows[0].shape[:2]
+    if chunk_elements is None:
+        chunk_elements = DEFAULT_CHUNK_ELEMENTS if rows[0].device.type == "cpu" else DEVICE_CHUNK_ELEMENTS
     step = max(1, chunk_elements // max(1, batch * keys))
     if step >= num_rows:
         return fn(*rows, *shared)
@@ -89,7 +95,7 @@ def local_collection(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
 ) -> Tensor:
     """Local context A^l_qk = J(p) A(p) + sum_i W^l_qki (J_i A_i) for every representative p = p_qk.
 
@@ -104,7 +110,8 @@ def local_collection(
         rep_pixel, rep_region, rep_valid (Tensor): The padded representative list, (B, M).
         restrict_to_region (bool): Region-restricted collection. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False (neither paper nor code scales).
-        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of representatives (memory knob);
+            None: 2**22 for CPU tensors, 2**26 elsewhere.
 
     Returns:
         Tensor: A^l, (B, M, C); zero rows where padded.
@@ -145,8 +152,9 @@ def global_interaction(
     softmax_mode: str = "per_region",
     scale: bool = False,
     query: Tensor | None = None,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
     single_shortcut: bool = True,
+    bounded: bool = False,
 ) -> Tensor:
     """Global context A^g_qk = J(p_qk) A^l_qk + sum_{s != q} sum_{i in phi(R_s)} W^g_qski J(p_si) A^l_si.
 
@@ -168,9 +176,13 @@ def global_interaction(
         softmax_mode (str): ``'per_region'`` or ``'joint'``. Defaults to ``'per_region'``.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
         query (Tensor, optional): Query features (B, M, C); defaults to ``local``.
-        chunk_elements (int): Score-table elements per chunk of representatives (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of representatives (memory knob);
+            None: 2**22 for CPU tensors, 2**26 elsewhere.
         single_shortcut (bool): Sum single-representative regions without scores (same values and
             gradients). Defaults to True.
+        bounded (bool): Size the scored keys and their segments by static bounds (all M list entries,
+            ``num_regions`` segments) instead of the counts of the batch, which are read on the host (a
+            sync on an accelerator). Same values. Defaults to False.
 
     Returns:
         Tensor: A^g, (B, M, C); zero rows where padded.
@@ -198,7 +210,7 @@ def global_interaction(
         single_part = single_part - single_values
     # Scored keys: the representatives of regions with several of them, first in each row.
     keep = rep_valid & ~single
-    width = int(keep.sum(dim=1).max())
+    width = rep_valid.shape[1] if bounded else int(keep.sum(dim=1).max())
     if width == 0:
         return (weighted + single_part) * rep_valid.unsqueeze(-1)
     order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :width]
@@ -208,7 +220,8 @@ def global_interaction(
     # Segment ids numbered over the scored regions only, so the per-region tables stay that small.
     renumber = several.long().cumsum(dim=1) - 1
     key_segment = renumber.gather(1, key_region.clamp_min(0)).clamp_min(0)
-    fn = functools.partial(fn, num_segments=max(1, int(several.sum(dim=1).max())))
+    num_segments = num_regions if bounded else int(several.sum(dim=1).max())
+    fn = functools.partial(fn, num_segments=max(1, num_segments))
     shared = [key_weighted, key_region, key_valid, key_segment]
     scored = _by_query_chunks(fn, rows, shared, width, chunk_elements)
     return scored + single_part * rep_valid.unsqueeze(-1)
@@ -251,7 +264,7 @@ def distribution(
     rep_valid: Tensor,
     restrict_to_region: bool = True,
     scale: bool = False,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: int | None = None,
 ) -> Tensor:
     """O_i = J_i A_i + sum_p W^d_ip J(p) A^g_p, W^d = softmax_p(A_i . J(p) A^g_p).
 
@@ -266,7 +279,8 @@ def distribution(
         rep_representativeness, rep_region, rep_valid (Tensor): J and the padded list, (B, M).
         restrict_to_region (bool): Own region's representatives only. Defaults to True.
         scale (bool): Divide scores by sqrt(C). Defaults to False.
-        chunk_elements (int): Score-table elements per chunk of pixels (memory knob).
+        chunk_elements (int, optional): Score-table elements per chunk of pixels (memory knob); None:
+            2**22 for CPU tensors, 2**26 elsewhere.
 
     Returns:
         Tensor: O, (B, N, C).

@@ -17,25 +17,36 @@ def _check_adjacency(adjacency: Tensor) -> None:
         )
 
 
-def _neighbour_min(adjacency: Tensor, labels: Tensor, chunk_elements: int) -> Tensor:
+def _other_tree_min(adjacency: Tensor, root: Tensor, chunk_elements: int) -> Tensor:
+    """For every pixel i, the smallest root label of a neighbour j in another tree (N where none)."""
     batch, num_pixels, _ = adjacency.shape
     rows = max(1, chunk_elements // max(1, batch * num_pixels))
+    columns = root.unsqueeze(1)
     blocks = []
     for start in range(0, num_pixels, rows):
-        block = adjacency[:, start : start + rows]
-        candidate = torch.where(block, labels.unsqueeze(1), num_pixels)
-        blocks.append(candidate.amin(dim=2))
+        block = adjacency[:, start : start + rows] & (columns != root[:, start : start + rows].unsqueeze(2))
+        blocks.append(torch.where(block, columns, num_pixels).amin(dim=2))
     return torch.cat(blocks, dim=1)
+
+
+def _jump(parent: Tensor, jumps: int) -> Tensor:
+    for _ in range(jumps):
+        parent = parent.gather(1, parent)
+    return parent
 
 
 @torch.no_grad()
 def connected_component_roots(adjacency: Tensor, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
     """Smallest pixel index of each pixel's connected component in the undirected graph ``adjacency``.
 
-    Min-label propagation over the neighbours interleaved with pointer jumping (a label is always the
-    index of a pixel of the same component and never larger than its holder, so ``label[label]`` is a
-    valid shortcut). Each round either changes a label or proves the fixed point; the graph diameter
-    (< N) bounds the number of rounds.
+    Boruvka-style tree hooking, a fixed number of rounds that depends on N only (no convergence test,
+    so no host sync): pixels start as one tree each; in every round each tree hooks onto the adjacent tree
+    with the smallest root label (for a tree that is the lightest incident edge under the edge weight
+    (min root, max root), so the hooks form a forest in which only mutual pairs close a cycle: the
+    smaller root of a mutual pair stays a root). Every tree with a neighbour thus merges with at least one
+    other, the trees of a component at least halve per round, and ceil(log2 N) rounds join every
+    component; pointer jumping (log2 N + 1 gathers) flattens the hooks after each round. Each round is one
+    pass over the adjacency in row blocks. The root of each tree is finally replaced by its smallest pixel.
 
     Args:
         adjacency (Tensor): Symmetric bool tensor (B, N, N).
@@ -46,16 +57,23 @@ def connected_component_roots(adjacency: Tensor, chunk_elements: int = DEFAULT_C
     """
     _check_adjacency(adjacency)
     batch, num_pixels, _ = adjacency.shape
-    labels = torch.arange(num_pixels, device=adjacency.device).expand(batch, num_pixels).clone()
-    labels_dtype = torch.int32 if num_pixels < 2**31 - 1 else torch.int64
-    labels = labels.to(labels_dtype)
-    for _ in range(num_pixels + 1):
-        updated = torch.minimum(labels, _neighbour_min(adjacency, labels, chunk_elements).to(labels_dtype))
-        updated = updated.gather(1, updated.long())
-        if torch.equal(updated, labels):
-            return labels.long()
-        labels = updated
-    raise RuntimeError("connected_component_roots did not converge; adjacency is probably not symmetric")
+    index = torch.arange(num_pixels, device=adjacency.device).expand(batch, num_pixels)
+    root = index.clone()
+    jumps = max(1, num_pixels.bit_length())  # 2**jumps > N: flattens any hook chain
+    for _ in range(max(1, (num_pixels - 1).bit_length())):  # ceil(log2 N) rounds
+        candidate = _other_tree_min(adjacency, root, chunk_elements)
+        partner = torch.full_like(root, num_pixels).scatter_reduce(
+            1, root, candidate, reduce="amin", include_self=True
+        )
+        hooked = partner < num_pixels
+        mutual = partner.gather(1, partner.clamp_max(num_pixels - 1)) == index
+        hooked = hooked & ~(mutual & (index < partner))
+        parent = torch.where((root == index) & hooked, partner, root)
+        root = _jump(parent, jumps)
+    smallest = torch.full_like(root, num_pixels).scatter_reduce(
+        1, root, index, reduce="amin", include_self=True
+    )
+    return smallest.gather(1, root)
 
 
 @torch.no_grad()
@@ -85,14 +103,10 @@ def greedy_pointer_roots(adjacency: Tensor) -> Tensor:
 def jump_to_roots(parent: Tensor) -> Tensor:
     """Follow parent pointers with parent(i) <= i to their roots by pointer jumping, (B, N) -> (B, N).
 
-    The chains strictly decrease, so log2(N) + 1 jumps reach the roots.
+    The chains strictly decrease, so log2(N) + 1 jumps reach the roots; all of them are made (a fixed
+    number, no convergence test: no host sync).
     """
-    for _ in range(max(1, parent.shape[1].bit_length() + 1)):
-        jumped = parent.gather(1, parent)
-        if torch.equal(jumped, parent):
-            break
-        parent = jumped
-    return parent
+    return _jump(parent, max(1, parent.shape[1].bit_length() + 1))
 
 
 def compact_region_labels(roots: Tensor) -> tuple[Tensor, Tensor]:

@@ -42,7 +42,7 @@ class Representatives(NamedTuple):
 
 @torch.no_grad()
 def select_representatives(
-    representativeness: Tensor, region: Tensor, num_representatives: int
+    representativeness: Tensor, region: Tensor, num_representatives: int, width: int | None = None
 ) -> Representatives:
     """phi(R_q): the K pixels of every region with the highest J (all pixels of a region smaller than K).
 
@@ -54,6 +54,9 @@ def select_representatives(
         representativeness (Tensor): J, shape (B, N).
         region (Tensor): Region ids (B, N), contiguous from 0.
         num_representatives (int): K.
+        width (int, optional): Length M of the padded list. None counts the longest list of the batch
+            (read on the host, a sync on an accelerator); a static bound such as N (every pixel at most
+            once) keeps every shape independent of the data.
 
     Returns:
         Representatives: representatives ordered by region, then by decreasing J.
@@ -72,12 +75,14 @@ def select_representatives(
     rank = torch.arange(num_pixels, device=device).view(1, -1) - region_start.gather(1, sorted_region)
     keep = rank < num_representatives
     slot = keep.long().cumsum(dim=1) - 1
-    width = int(keep.sum(dim=1).max()) if num_pixels else 0
-    pixel = torch.zeros(batch, width, dtype=torch.long, device=device)
-    rep_region = torch.full((batch, width), -1, dtype=torch.long, device=device)
-    valid = torch.zeros(batch, width, dtype=torch.bool, device=device)
-    image = torch.arange(batch, device=device).view(-1, 1).expand(batch, num_pixels)
-    pixel[image[keep], slot[keep]] = order[keep]
-    rep_region[image[keep], slot[keep]] = sorted_region[keep]
-    valid[image[keep], slot[keep]] = True
-    return Representatives(pixel, rep_region, valid)
+    if width is None:
+        width = int(keep.sum(dim=1).max()) if num_pixels else 0
+    elif width < 0:
+        raise ValueError(f"width must be >= 0, got {width}")
+    # Pixels left out (and any beyond ``width``) are scattered into one spare column, cut off after.
+    slot = torch.where(keep, slot, width).clamp_max(width)
+    pixel = torch.zeros(batch, width + 1, dtype=torch.long, device=device).scatter_(1, slot, order)
+    rep_region = torch.full((batch, width + 1), -1, dtype=torch.long, device=device)
+    rep_region = rep_region.scatter_(1, slot, sorted_region)
+    valid = torch.zeros(batch, width + 1, dtype=torch.bool, device=device).scatter_(1, slot, keep)
+    return Representatives(pixel[:, :width], rep_region[:, :width], valid[:, :width])

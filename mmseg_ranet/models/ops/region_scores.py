@@ -10,8 +10,8 @@ needs them whole with gradient:
 
 :func:`streamed_region_scores` therefore computes, per image and without autograd, one N x N score table
 (D is written into it and turned into F in place, E arriving in row blocks), then the regions and S in one
-tiled pass over F (compiled; the PyTorch fallback builds the bool decision table, a quarter of a float
-table, in row blocks). Only the small inputs (the boundary map and the log class probabilities) are kept
+tiled pass over F (compiled; the PyTorch path builds the bool decision table, a quarter of a float
+table, in row blocks, and labels it in a fixed number of rounds, without host sync). Only the small inputs (the boundary map and the log class probabilities) are kept
 for the backward pass, which recomputes D (one table) and E in row blocks: dS_i/dF_ij = 1[j in R(i)] /
 |R(i)|, so the gradient of the D table is -(dL/dS_i) 1[j in R(i)] (1 - E_ij) / |R(i)|, built in place of D
 block by block, and the gradient of every E block is formed and consumed immediately. Peak memory: one
@@ -42,6 +42,8 @@ from .region_linkage import average_linkage_labels
 
 # Elements (rows x N, times the number of classes for the PyTorch full JSD) of one row block.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
+# On an accelerator: blocks 16x larger, so that a 97x97 map takes a few dozen blocks of kernels.
+DEVICE_BLOCK_ELEMENTS = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,12 @@ class RegionScoreSpec:
         semantic_impl: Implementation of E (``'auto'``, ``'compiled'``, ``'torch'``).
         region_impl: Implementation of the decision, the regions and the region sums (``'auto'``,
             ``'compiled'``: one tiled pass over F without a decision table; ``'torch'``: a bool decision
-            table in row blocks and min-label propagation).
+            table in row blocks and fixed-round tree hooking, ``region_labels``, on the tensor's device).
         boundary_endpoints: D counts the end pixels: D'_ij = max(D_ij, b_i, b_j) (``boundary_endpoints``).
         force_regions: None (regions from G), ``'image'`` (one region per image), ``'pixel'`` (one
             region per cell) or ``'ground_truth'`` (the regions given with the call, from the label): the
             partition is replaced, the scores and J are computed as usual.
-        block_elements: Size of a row block (memory knob).
+        block_elements: Size of a row block (memory knob); None: 2**22 for CPU tensors, 2**26 elsewhere.
     """
 
     use_boundary_term: bool = True
@@ -76,7 +78,7 @@ class RegionScoreSpec:
     region_impl: str = "auto"
     boundary_endpoints: bool = False
     force_regions: str | None = None
-    block_elements: int = DEFAULT_BLOCK_ELEMENTS
+    block_elements: int | None = None
 
     def __post_init__(self) -> None:
         if self.force_regions not in FORCED_REGIONS:
@@ -91,7 +93,10 @@ def _row_blocks(num_pixels: int, log_probs: Tensor, spec: RegionScoreSpec):
         and not use_compiled(log_probs, spec.semantic_impl, "semantic_impl")
     ):
         per_row *= log_probs.shape[1]  # the PyTorch full form holds (rows, N, C) intermediates
-    rows = max(1, spec.block_elements // max(1, per_row))
+    elements = spec.block_elements
+    if elements is None:
+        elements = DEFAULT_BLOCK_ELEMENTS if log_probs.device.type == "cpu" else DEVICE_BLOCK_ELEMENTS
+    rows = max(1, elements // max(1, per_row))
     for start in range(0, num_pixels, rows):
         yield start, min(num_pixels, start + rows)
 
@@ -119,14 +124,18 @@ def _score_table(boundary: Tensor, log_probs: Tensor, spec: RegionScoreSpec) -> 
     return table
 
 
-def _margin(values: Tensor, weight: float | None, bias: float) -> Tensor:
+def _margin(values: Tensor, weight: Tensor | float | None, bias: Tensor | float) -> Tensor:
     """F^g = w F + b, or F - threshold (``bias``) without a learnable decision."""
     return values * weight + bias if weight is not None else values + bias
 
 
 @torch.no_grad()
 def _decide(
-    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+    score: Tensor,
+    weight: Tensor | float | None,
+    bias: Tensor | float,
+    log_probs: Tensor,
+    spec: RegionScoreSpec,
 ) -> Tensor:
     """G_ij = [(F^g_ij + F^g_ji) / 2 > 0] for F^g = w F + b (or F - threshold), in row blocks."""
     num_pixels = score.shape[0]
@@ -139,7 +148,9 @@ def _decide(
 
 
 def _region_sizes(region: Tensor) -> Tensor:
-    return torch.bincount(region, minlength=region.numel()).gather(0, region)
+    # A scatter rather than bincount, which sizes its output by reading the largest id on the host.
+    sizes = torch.zeros_like(region).scatter_add_(0, region, torch.ones_like(region))
+    return sizes.gather(0, region)
 
 
 REGION_IMPLS = IMPLS
@@ -147,7 +158,11 @@ REGION_IMPLS = IMPLS
 
 @torch.no_grad()
 def _regions_and_sums(
-    score: Tensor, weight: float | None, bias: float, log_probs: Tensor, spec: RegionScoreSpec
+    score: Tensor,
+    weight: Tensor | float | None,
+    bias: Tensor | float,
+    log_probs: Tensor,
+    spec: RegionScoreSpec,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Region ids (N,), region count and sum_j F_ij [j in R(i)] (N,) of one image's score table."""
     if spec.force_regions == "ground_truth":
@@ -165,8 +180,9 @@ def _regions_and_sums(
         return region, count[0], _region_row_sums(score, region, log_probs, spec)
     if use_compiled(score, spec.region_impl, "region_impl"):
         module = load_extension()
+        # The compiled pass runs on CPU tensors, where reading w and b as floats waits for nothing.
         roots = module.region_roots_from_scores(
-            score, 1.0 if weight is None else weight, bias, spec.region_rule == "components"
+            score, 1.0 if weight is None else float(weight), float(bias), spec.region_rule == "components"
         )
         if spec.region_rule == "greedy":
             roots = jump_to_roots(roots.unsqueeze(0))[0]
@@ -298,8 +314,8 @@ def streamed_region_scores(
     boundary: Tensor,
     log_probs: Tensor,
     spec: RegionScoreSpec,
-    decision_weight: float | None = None,
-    decision_bias: float = -0.8,
+    decision_weight: Tensor | float | None = None,
+    decision_bias: Tensor | float = -0.8,
     given_regions: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Regions and the region mean of the score F, without N x N tables held for autograd.
@@ -308,9 +324,10 @@ def streamed_region_scores(
         boundary (Tensor): Boundary probabilities b (B, H, W).
         log_probs (Tensor): Log class probabilities (B, C, H*W).
         spec (RegionScoreSpec): Switches of the block.
-        decision_weight (float, optional): w of a learnable 1x1 decision F^g = w F + b; None for the
-            released fixed threshold (F^g = F + decision_bias).
-        decision_bias (float): b of the decision, or minus the threshold. Defaults to -0.8.
+        decision_weight (Tensor | float, optional): w of a learnable 1x1 decision F^g = w F + b (a float
+            or a 0-dim tensor, e.g. the detached parameter: no host sync to read it); None for the released
+            fixed threshold (F^g = F + decision_bias).
+        decision_bias (Tensor | float): b of the decision, or minus the threshold. Defaults to -0.8.
         given_regions (Tensor, optional): int64 region ids (B, N), contiguous from 0 per image, that
             replace the decision's regions; required when ``spec.force_regions == 'ground_truth'``.
 
@@ -337,5 +354,16 @@ def streamed_region_scores(
             f"given_regions must have shape (B, N) = {tuple(log_probs.shape[::2])}, got {tuple(given_regions.shape)}"
         )
     return _StreamedRegionScores.apply(
-        boundary, log_probs, spec, decision_weight, float(decision_bias), given_regions
+        boundary, log_probs, spec, _affine_term(decision_weight), _affine_term(decision_bias), given_regions
     )
+
+
+def _affine_term(value: Tensor | float | None) -> Tensor | float | None:
+    """A term of the decision F^g = w F + b: None and 0-dim tensors as given, numbers as floats."""
+    if value is None or isinstance(value, Tensor):
+        if value is not None and value.numel() != 1:
+            raise ValueError(
+                f"the decision weight and bias must be numbers or 0-dim tensors, got {tuple(value.shape)}"
+            )
+        return None if value is None else value.detach().reshape(())
+    return float(value)

@@ -92,7 +92,8 @@ def segment_local_collection(
     # Pixels in region order: every region's pixels are then one contiguous run (see segment_products).
     weighted = slots.sorted_pixels(weighted)
     pixel_row = slots.sorted_pixels(slots.pixel_row)
-    scores = gathered_dot(rep_query, weighted, pixel_row)
+    large_rows = not slots.bounded
+    scores = gathered_dot(rep_query, weighted, pixel_row, large_rows)
     if scale:
         scores = scores / math.sqrt(channels)
     # The representatives themselves are left out of every collection.
@@ -101,7 +102,7 @@ def segment_local_collection(
     is_rep = slots.sorted_pixels(is_rep.scatter(1, pixel_or_spare, True)[:, :num_pixels].reshape(-1))
     allowed = slots.slot_valid.index_select(0, pixel_row) & ~is_rep.unsqueeze(1)
     weights = grouped_softmax(scores, allowed, pixel_row, slots.num_rows)
-    collected = segment_sum(weights, weighted, pixel_row, slots.num_rows)
+    collected = segment_sum(weights, weighted, pixel_row, slots.num_rows, large_rows)
     return (rep_term + slots.to_list(collected, batch)) * reps.valid.unsqueeze(-1)
 
 
@@ -134,9 +135,12 @@ def segment_distribution(
     keys = slots.to_table(rep_representativeness.unsqueeze(-1) * global_context)
     # Pixels in region order: every region's pixels are then one contiguous run (see segment_products).
     pixel_row = slots.sorted_pixels(slots.pixel_row)
-    scores = gathered_dot(keys, slots.sorted_pixels(query.reshape(-1, channels)), pixel_row)
+    large_rows = not slots.bounded
+    scores = gathered_dot(keys, slots.sorted_pixels(query.reshape(-1, channels)), pixel_row, large_rows)
     if scale:
         scores = scores / math.sqrt(channels)
     weights = _masked_softmax(scores, slots.slot_valid.index_select(0, pixel_row))
-    context = slots.unsorted_pixels(gathered_sum(weights, keys, pixel_row)).view(batch, num_pixels, channels)
+    context = slots.unsorted_pixels(gathered_sum(weights, keys, pixel_row, large_rows)).view(
+        batch, num_pixels, channels
+    )
     return representativeness.unsqueeze(-1) * value + context

@@ -31,6 +31,9 @@ class RegionSlots(NamedTuple):
         pixel_order (Tensor, optional): int64 (B * N,) pixels sorted by table row (stable), so that every
             region is a contiguous run; None when they already are (e.g. one region per image).
         pixel_unorder (Tensor, optional): The inverse permutation of ``pixel_order``.
+        bounded (bool): The table is sized by static bounds (R = N regions, K slots), not by the counts
+            of the batch: nothing about it was read on the host, and the products over it must not read
+            anything either (``segment_products``' ``large_rows=False``).
     """
 
     pixel_row: Tensor
@@ -41,6 +44,7 @@ class RegionSlots(NamedTuple):
     slot_to_list: Tensor
     pixel_order: Tensor | None = None
     pixel_unorder: Tensor | None = None
+    bounded: bool = False
 
     def sorted_pixels(self, items: Tensor) -> Tensor:
         """Per-pixel (B * N, ...) items in ``pixel_order``."""
@@ -64,13 +68,17 @@ class RegionSlots(NamedTuple):
 
 
 @torch.no_grad()
-def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
+def region_slots(region: Tensor, reps: Representatives, slots_per_region: int | None = None) -> RegionSlots:
     """The table layout of ``reps`` for the region map ``region``.
 
     Args:
         region (Tensor): Region ids (B, N), from 0.
         reps (Representatives): The padded representative list (B, M); its entries of one region keep
             their list order inside the row (the decreasing-J order of :func:`select_representatives`).
+        slots_per_region (int, optional): None sizes the table by the batch (the largest region id and
+            the most representatives of a region, read on the host: a sync on an accelerator). A number
+            (K) sizes it by static bounds instead: R = N rows per image and that many slots per row, with
+            pixels always sorted by row; the table is then ``bounded``.
 
     Returns:
         RegionSlots: the layout.
@@ -83,7 +91,11 @@ def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
     batch, num_pixels = region.shape
     num_items = reps.pixel.shape[1]
     device = region.device
-    num_regions = int(region.max()) + 1 if region.numel() else 1
+    bounded = slots_per_region is not None
+    if bounded:
+        num_regions = max(1, num_pixels)
+    else:
+        num_regions = int(region.max()) + 1 if region.numel() else 1
     rep_region = torch.where(reps.valid, reps.region, num_regions)
     # Rank of each entry among its region's entries, in list order (stable sort by region).
     order = torch.argsort(rep_region, dim=1, stable=True)
@@ -93,20 +105,25 @@ def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
     start = counts.cumsum(dim=1) - counts
     sorted_rank = torch.arange(num_items, device=device).view(1, -1) - start.gather(1, sorted_region)
     rank = torch.empty_like(sorted_rank).scatter_(1, order, sorted_rank)
-    width = max(1, int(counts[:, :num_regions].max())) if num_items else 1
+    if bounded:
+        width = max(1, slots_per_region)
+    else:
+        width = max(1, int(counts[:, :num_regions].max())) if num_items else 1
     num_rows = batch * num_regions
     num_slots = num_rows * width
     image = torch.arange(batch, device=device).view(-1, 1)
     slot = ((image * num_regions + rep_region.clamp_max(num_regions - 1)) * width + rank).clamp_max(num_slots)
-    slot = torch.where(reps.valid, slot, num_slots)
-    entry = (image * num_items + torch.arange(num_items, device=device).view(1, -1))[reps.valid]
+    slot = torch.where(reps.valid, slot, num_slots).reshape(-1)
+    entry = (image * num_items + torch.arange(num_items, device=device).view(1, -1)).reshape(-1)
+    # Padded entries all land in the spare last slot, which is cut off.
     slot_to_list = torch.full((num_slots + 1,), batch * num_items, dtype=torch.long, device=device)
-    slot_to_list[slot[reps.valid]] = entry
-    slot_valid = torch.zeros(num_slots + 1, dtype=torch.bool, device=device)
-    slot_valid[slot[reps.valid]] = True
+    slot_to_list.scatter_(0, slot, torch.where(reps.valid.reshape(-1), entry, batch * num_items))
+    slot_valid = torch.zeros(num_slots + 1, dtype=torch.bool, device=device).scatter_(
+        0, slot, reps.valid.reshape(-1)
+    )
     pixel_row = (image * num_regions + region).reshape(-1)
     pixel_order = pixel_unorder = None
-    if pixel_row.numel() > 1 and not bool((pixel_row[1:] >= pixel_row[:-1]).all()):
+    if pixel_row.numel() > 1 and (bounded or not bool((pixel_row[1:] >= pixel_row[:-1]).all())):
         pixel_order = torch.argsort(pixel_row, stable=True)
         pixel_unorder = torch.empty_like(pixel_order)
         pixel_unorder[pixel_order] = torch.arange(pixel_order.numel(), device=device)
@@ -115,8 +132,9 @@ def region_slots(region: Tensor, reps: Representatives) -> RegionSlots:
         num_rows=num_rows,
         width=width,
         slot_valid=slot_valid[:num_slots].view(num_rows, width),
-        list_to_slot=slot.reshape(-1),
+        list_to_slot=slot,
         slot_to_list=slot_to_list[:num_slots],
         pixel_order=pixel_order,
         pixel_unorder=pixel_unorder,
+        bounded=bounded,
     )

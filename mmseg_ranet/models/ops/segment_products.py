@@ -51,11 +51,17 @@ LARGE_ROW_ITEMS = 128
 SMALL_CHUNK_ELEMENTS = 1 << 22
 
 
-def _split_rows(index: Tensor, num_rows: int) -> tuple[list[tuple[int, Tensor | slice]], Tensor | None]:
+def _split_rows(
+    index: Tensor, num_rows: int, large_rows: bool
+) -> tuple[list[tuple[int, Tensor | slice]], Tensor | None]:
     """The large rows with their items, and the items of the other rows (None when there are none).
 
     When ``index`` is sorted the items of a row are a slice, so a large row's features are a view.
+    Finding the large rows reads counts on the host; with ``large_rows=False`` every item goes through
+    the gathered chunks instead, whose sizes depend on the shapes only (no host sync).
     """
+    if not large_rows:
+        return [], torch.arange(index.shape[0], device=index.device)
     counts = torch.bincount(index, minlength=num_rows)
     is_large = counts >= LARGE_ROW_ITEMS
     large = is_large.nonzero().flatten().tolist()
@@ -87,10 +93,10 @@ def _gather_slots(table: Tensor, rows: Tensor) -> Tensor:
     return flat.index_select(0, rows.reshape(-1)).view(*rows.shape, table.shape[2])
 
 
-def _dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
+def _dot(table: Tensor, features: Tensor, index: Tensor, large_rows: bool) -> Tensor:
     with autocast_off(index.device):
         out = features.new_empty(features.shape[0], table.shape[1])
-        groups, small = _split_rows(index, table.shape[0])
+        groups, small = _split_rows(index, table.shape[0], large_rows)
         for row, items in groups:
             out[items] = features[items] @ table[row].t()
         for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
@@ -98,10 +104,10 @@ def _dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
         return out
 
 
-def _sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
+def _sum(weights: Tensor, table: Tensor, index: Tensor, large_rows: bool) -> Tensor:
     with autocast_off(index.device):
         out = table.new_empty(index.shape[0], table.shape[2])
-        groups, small = _split_rows(index, table.shape[0])
+        groups, small = _split_rows(index, table.shape[0], large_rows)
         for row, items in groups:
             out[items] = weights[items] @ table[row]
         for items, rows in _small_chunks(small, index, table.shape[1], table.shape[2]):
@@ -109,11 +115,11 @@ def _sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
         return out
 
 
-def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) -> Tensor:
+def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int, large_rows: bool) -> Tensor:
     with autocast_off(index.device):
         slots, channels = weights.shape[1], features.shape[1]
         out = features.new_zeros(num_rows, slots, channels)
-        groups, small = _split_rows(index, num_rows)
+        groups, small = _split_rows(index, num_rows, large_rows)
         for row, items in groups:
             out[row] = weights[items].t() @ features[items]
         flat = out.view(num_rows * slots, channels)
@@ -125,78 +131,85 @@ def _segment(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) ->
 
 class _GatheredDot(Function):
     @staticmethod
-    def forward(ctx, table, features, index):  # type: ignore[override]
+    def forward(ctx, table, features, index, large_rows):  # type: ignore[override]
         ctx.save_for_backward(table, features, index)
-        return _dot(table, features, index)
+        ctx.large_rows = large_rows
+        return _dot(table, features, index, large_rows)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         table, features, index = ctx.saved_tensors
         grad_table = grad_features = None
         if ctx.needs_input_grad[0]:
-            grad_table = segment_sum(grad, features, index, table.shape[0])
+            grad_table = segment_sum(grad, features, index, table.shape[0], ctx.large_rows)
         if ctx.needs_input_grad[1]:
-            grad_features = gathered_sum(grad, table, index)
-        return grad_table, grad_features, None
+            grad_features = gathered_sum(grad, table, index, ctx.large_rows)
+        return grad_table, grad_features, None, None
 
 
 class _GatheredSum(Function):
     @staticmethod
-    def forward(ctx, weights, table, index):  # type: ignore[override]
+    def forward(ctx, weights, table, index, large_rows):  # type: ignore[override]
         ctx.save_for_backward(weights, table, index)
-        return _sum(weights, table, index)
+        ctx.large_rows = large_rows
+        return _sum(weights, table, index, large_rows)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         weights, table, index = ctx.saved_tensors
         grad_weights = grad_table = None
         if ctx.needs_input_grad[0]:
-            grad_weights = gathered_dot(table, grad, index)
+            grad_weights = gathered_dot(table, grad, index, ctx.large_rows)
         if ctx.needs_input_grad[1]:
-            grad_table = segment_sum(weights, grad, index, table.shape[0])
-        return grad_weights, grad_table, None
+            grad_table = segment_sum(weights, grad, index, table.shape[0], ctx.large_rows)
+        return grad_weights, grad_table, None, None
 
 
 class _SegmentSum(Function):
     @staticmethod
-    def forward(ctx, weights, features, index, num_rows):  # type: ignore[override]
+    def forward(ctx, weights, features, index, num_rows, large_rows):  # type: ignore[override]
         ctx.save_for_backward(weights, features, index)
-        return _segment(weights, features, index, num_rows)
+        ctx.large_rows = large_rows
+        return _segment(weights, features, index, num_rows, large_rows)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         weights, features, index = ctx.saved_tensors
         grad_weights = grad_features = None
         if ctx.needs_input_grad[0]:
-            grad_weights = gathered_dot(grad, features, index)
+            grad_weights = gathered_dot(grad, features, index, ctx.large_rows)
         if ctx.needs_input_grad[1]:
-            grad_features = gathered_sum(weights, grad, index)
-        return grad_weights, grad_features, None, None
+            grad_features = gathered_sum(weights, grad, index, ctx.large_rows)
+        return grad_weights, grad_features, None, None, None
 
 
-def gathered_dot(table: Tensor, features: Tensor, index: Tensor) -> Tensor:
+def gathered_dot(table: Tensor, features: Tensor, index: Tensor, large_rows: bool = True) -> Tensor:
     """s[i, k] = table[index[i], k] . features[i].
 
     Args:
         table (Tensor): (rows, K, C).
         features (Tensor): (N, C).
         index (Tensor): int64 (N,) row of every item, in [0, rows).
+        large_rows (bool): Multiply rows with many items as one matrix product each (they are found
+            by reading counts on the host). False: every item through bounded gathered chunks, no host
+            sync. Same values. Defaults to True.
 
     Returns:
         Tensor: (N, K).
     """
     _check(table, index, features.shape[0], features, "features")
     _check_dtypes(table=table, features=features)
-    return _GatheredDot.apply(table, features, index)
+    return _GatheredDot.apply(table, features, index, large_rows)
 
 
-def gathered_sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
+def gathered_sum(weights: Tensor, table: Tensor, index: Tensor, large_rows: bool = True) -> Tensor:
     """y[i] = sum_k weights[i, k] table[index[i], k].
 
     Args:
         weights (Tensor): (N, K).
         table (Tensor): (rows, K, C).
         index (Tensor): int64 (N,) row of every item, in [0, rows).
+        large_rows (bool): As in :func:`gathered_dot`. Defaults to True.
 
     Returns:
         Tensor: (N, C).
@@ -205,10 +218,12 @@ def gathered_sum(weights: Tensor, table: Tensor, index: Tensor) -> Tensor:
     if weights.shape[1] != table.shape[1]:
         raise ValueError(f"weights {tuple(weights.shape)} and table {tuple(table.shape)} disagree on K")
     _check_dtypes(weights=weights, table=table)
-    return _GatheredSum.apply(weights, table, index)
+    return _GatheredSum.apply(weights, table, index, large_rows)
 
 
-def segment_sum(weights: Tensor, features: Tensor, index: Tensor, num_rows: int) -> Tensor:
+def segment_sum(
+    weights: Tensor, features: Tensor, index: Tensor, num_rows: int, large_rows: bool = True
+) -> Tensor:
     """t[r, k] = sum over the items i with index[i] = r of weights[i, k] features[i].
 
     Args:
@@ -216,6 +231,7 @@ def segment_sum(weights: Tensor, features: Tensor, index: Tensor, num_rows: int)
         features (Tensor): (N, C).
         index (Tensor): int64 (N,) row of every item, in [0, num_rows).
         num_rows (int): Rows of the result.
+        large_rows (bool): As in :func:`gathered_dot`. Defaults to True.
 
     Returns:
         Tensor: (num_rows, K, C).
@@ -227,4 +243,4 @@ def segment_sum(weights: Tensor, features: Tensor, index: Tensor, num_rows: int)
     if index.shape != (features.shape[0],):
         raise ValueError(f"index must be ({features.shape[0]},), got {tuple(index.shape)}")
     _check_dtypes(weights=weights, features=features)
-    return _SegmentSum.apply(weights, features, index, int(num_rows))
+    return _SegmentSum.apply(weights, features, index, int(num_rows), large_rows)
