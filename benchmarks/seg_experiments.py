@@ -330,7 +330,10 @@ def main(argv=None) -> int:
             + (f"{iters}it" if args.iters else "")
             + (f"b{batch_size}" if args.batch_size else "")
         )
-        schedule = dataclasses.replace(schedule, name=name, iters=iters, batch_size=batch_size, warmup=warmup)
+        val_interval = min(schedule.val_interval, iters) if schedule.val_interval else None
+        schedule = dataclasses.replace(
+            schedule, name=name, iters=iters, batch_size=batch_size, warmup=warmup, val_interval=val_interval
+        )
     seeds = tuple(args.seeds) if args.seeds else schedule.seeds
     default_root = "work_dirs/seg_experiments" + ("" if schedule.name == "default" else f"_{schedule.name}")
     args.work_dir = (args.work_dir or ROOT / default_root).resolve()
