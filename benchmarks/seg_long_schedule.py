@@ -44,14 +44,18 @@ LONG4X_STEPS = (600, 1200, 1800, 2400)
 LONG_STEPS = (300, 400, 500, 600)
 
 
-def run_curves(work_root: Path, stem: str) -> dict[int, list[list[float]]]:
-    """Seed -> [[iteration, val mIoU], ...] of every finished run (``result.json``) of ``stem`` on cue 3."""
+def run_curves(work_root: Path, stem: str, unfinished: bool = False) -> dict[int, list[list[float]]]:
+    """Seed -> [[iteration, val mIoU], ...] of every finished run (``result.json``) of ``stem`` on cue 3;
+    with ``unfinished`` also the validations so far of runs still training."""
     curves = {}
     for seed_dir in sorted((work_root / "runs" / stem / "cue3").glob("seed*")):
         scalars = latest_scalars(seed_dir)
-        if not (seed_dir / "result.json").exists() or scalars is None:
+        if scalars is None or not ((seed_dir / "result.json").exists() or unfinished):
             continue
-        curves[int(seed_dir.name[len("seed") :])] = parse_scalars(scalars)["curve"]
+        try:
+            curves[int(seed_dir.name[len("seed") :])] = parse_scalars(scalars)["curve"]
+        except ValueError:  # still training, no validation yet
+            continue
     return curves
 
 
@@ -78,7 +82,7 @@ def _cells(curve: list[list[float]] | None, steps) -> str:
     return " / ".join("-" if _at(curve, s) is None else f"{_at(curve, s):.1f}" for s in steps)
 
 
-def build(long_root: Path, long4x_root: Path, results_dir: Path) -> dict:
+def build(long_root: Path, long4x_root: Path, results_dir: Path, unfinished: bool = False) -> dict:
     finals = stored_finals(results_dir)
     models = []
     for label, stem in MODELS:
@@ -92,8 +96,8 @@ def build(long_root: Path, long4x_root: Path, results_dir: Path) -> dict:
                 "long_final_per_seed": seeds,
                 "long_final_mean": mean,
                 "long_final_std": std,
-                "long_curves": run_curves(long_root, stem),
-                "long4x_curves": run_curves(long4x_root, stem),
+                "long_curves": run_curves(long_root, stem, unfinished),
+                "long4x_curves": run_curves(long4x_root, stem, unfinished),
             }
         )
     return {"models": models}
@@ -183,12 +187,18 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--plot", type=Path, default=ROOT / "docs" / "ranet_long_schedule.png", help="where the figure goes"
     )
+    parser.add_argument(
+        "--include-unfinished",
+        action="store_true",
+        help="also the validations so far of runs still training (said so under the table)",
+    )
     add_out_dir(parser)
     args = parser.parse_args(argv)
     for option in ("long_root", "long4x_root"):
         if not getattr(args, option).is_dir():
             parser.error(f"--{option.replace('_', '-')} {getattr(args, option)} is not a folder of runs")
-    data = build(args.long_root, args.long4x_root, args.results_dir)
+    data = build(args.long_root, args.long4x_root, args.results_dir, args.include_unfinished)
+    data["include_unfinished"] = args.include_unfinished
     if not any(model["long_curves"] or model["long4x_curves"] for model in data["models"]):
         parser.error(
             f"no finished run of {[stem for _, stem in MODELS]} under {args.long_root} or {args.long4x_root}"
@@ -203,6 +213,12 @@ def main(argv=None) -> int:
         "Both validate every 100 iterations. Final results over seeds 0-2 from "
         + ", ".join(f"`{name}`" for name in LONG_TABLES)
         + "; curves from each run's `scalars.json`."
+        + (
+            " **Runs still training are included** (`--include-unfinished`): a curve that stops before its "
+            "schedule's end is one of them."
+            if args.include_unfinished
+            else ""
+        )
     )
     data["plot"] = str(args.plot.relative_to(ROOT)) if args.plot.is_relative_to(ROOT) else str(args.plot)
     write_results("seg_long_schedule", markdown, data, args.out_dir)
