@@ -89,6 +89,7 @@ def run_device_tests(tests: list[str], keyword: str, timeout_s: float) -> dict:
         "-k",
         keyword,
         "-q",
+        "-rfEp",
         "-p",
         "no:cacheprovider",
     ]
@@ -105,6 +106,10 @@ def run_device_tests(tests: list[str], keyword: str, timeout_s: float) -> dict:
         "seconds": round(time.monotonic() - start, 1),
         "tail": output.strip().splitlines()[-1:] if output.strip() else [],
     }
+    # -rfEp: one "PASSED id" / "FAILED id - reason" / "ERROR id - reason" line per test.
+    for outcome in ("PASSED", "FAILED", "ERROR"):
+        ids = [line.split()[1] for line in output.splitlines() if line.startswith(outcome + " ")]
+        result[outcome.lower()] = ids
     try:
         result["counts"] = parse_pytest_summary(output)
     except ValueError as error:
@@ -146,9 +151,15 @@ def _tests_section(tests: dict | None) -> str:
     shown = ", ".join(
         f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped", "deselected")
     )
-    return f"Device tests (`pytest {tests['selection']}`): **{tests['status']}**; {shown}" + (
+    text = f"Device tests (`pytest {tests['selection']}`): **{tests['status']}**; {shown}" + (
         f", exit code {tests['returncode']}, {tests['seconds']:.0f} s." if "returncode" in tests else "."
     )
+    for key, heading in (("failed", "Failed"), ("error", "Errors"), ("passed", "Passed")):
+        ids = tests.get(key, [])
+        if ids:
+            text += f" {heading}: " + ", ".join(f"`{test_id}`" for test_id in ids[:20])
+            text += f" and {len(ids) - 20} more." if len(ids) > 20 else "."
+    return text
 
 
 def _heads_table(cells: dict, amp: str) -> str:

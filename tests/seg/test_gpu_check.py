@@ -41,6 +41,8 @@ def test_device_tests_are_selected_by_keyword_and_counted(tmp_path):
     result = gpu_check.run_device_tests([str(tests)], "cuda", timeout_s=300)
     assert result["status"] == "ok" and result["returncode"] == 0
     assert result["counts"] == {"passed": 1, "deselected": 2}
+    assert [test_id.rsplit("/", 1)[-1] for test_id in result["passed"]] == ["test_devices.py::test_op[cuda]"]
+    assert result["failed"] == result["error"] == []
     nothing = gpu_check.run_device_tests([str(tests)], "tpu", timeout_s=300)
     assert nothing["status"] == "no tests selected" and nothing["counts"]["deselected"] == 3
 
