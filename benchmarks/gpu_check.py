@@ -258,7 +258,7 @@ def parse_args(argv=None):
     parser.add_argument("--tests", nargs="+", default=["tests/seg"], help="test paths of the device tests")
     parser.add_argument("-k", "--keyword", default="cuda", help="pytest -k expression selecting them")
     parser.add_argument("--skip-tests", action="store_true", help="leave the device tests out")
-    parser.add_argument("--test-timeout", type=float, default=1200.0, help="seconds for the device tests")
+    parser.add_argument("--test-timeout", type=float, default=3600.0, help="seconds for the device tests")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per head cell after a warm-up")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds of runs per head cell")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit of one head cell")

@@ -106,7 +106,7 @@ def build(long_root: Path, long4x_root: Path, results_dir: Path, unfinished: boo
 def table(data: dict) -> str:
     headers = [
         "model",
-        "600 x 8 final, seeds 0-2",
+        "600 x 8 final (seeds)",
         f"600 x 8 seed 0 at {' / '.join(map(str, LONG_STEPS))}",
         f"2400 x 8 seed 0 at {' / '.join(map(str, LONG4X_STEPS))}",
         "2400 x 8 end - 600 x 8 mean",
@@ -114,8 +114,14 @@ def table(data: dict) -> str:
     rows = []
     for model in data["models"]:
         mean, std = model["long_final_mean"], model["long_final_std"]
-        final = "-" if mean is None else f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f}"
+        seeds = len(model["long_final_per_seed"])
+        final = "-"
+        if mean is not None:
+            final = (f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f}") + f" ({seeds})"
         curve4x = model["long4x_curves"].get(0)
+        cells4x = _cells(curve4x, LONG4X_STEPS)
+        if curve4x and curve4x[-1][0] < LONG4X.iters:
+            cells4x += f" (unfinished: {curve4x[-1][1]:.1f} at {curve4x[-1][0]})"
         end = _at(curve4x, LONG4X.iters) if curve4x else None
         gain = "-" if end is None or mean is None else f"{end - mean:+.2f}"
         rows.append(
@@ -123,7 +129,7 @@ def table(data: dict) -> str:
                 model["label"],
                 final,
                 _cells(model["long_curves"].get(0), LONG_STEPS),
-                _cells(curve4x, LONG4X_STEPS),
+                cells4x,
                 gain,
             ]
         )

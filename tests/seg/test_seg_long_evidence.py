@@ -93,7 +93,7 @@ def test_long_schedule_table_reads_the_curves_of_finished_runs(tmp_path):
         if "RANet paper" in line
     )
     # 600 x 8 over seeds, seed 0 at 300/400/500/600, 2400 x 8 at 600/1200/1800/2400, end minus the mean.
-    assert "85.00 ± 1.00" in row and "55.0 / 60.0 / 65.0 / 70.0" in row
+    assert "85.00 ± 1.00 (3)" in row and "55.0 / 60.0 / 65.0 / 70.0" in row
     assert "56.0 / 62.0 / 68.0 / 74.0" in row and "-11.00" in row
     # A run still training joins the table only when asked, and the table says so.
     assert (
@@ -102,7 +102,10 @@ def test_long_schedule_table_reads_the_curves_of_finished_runs(tmp_path):
     data = json.loads((tmp_path / "now" / "seg_long_schedule.json").read_text())
     fcn = next(m for m in data["models"] if m["label"] == "FCN (no context)")
     assert fcn["long4x_curves"] == {"0": [[100, 20.0]]}
-    assert "Runs still training are included" in (tmp_path / "now" / "seg_long_schedule.md").read_text()
+    markdown = (tmp_path / "now" / "seg_long_schedule.md").read_text()
+    assert "Runs still training are included" in markdown and "20.0 at 100 (unfinished)" not in markdown
+    fcn_row = next(line for line in markdown.splitlines() if line.startswith("| FCN"))
+    assert "(unfinished: 20.0 at 100)" in fcn_row
 
 
 def test_long_schedule_names_a_missing_run_folder(tmp_path, capsys):
