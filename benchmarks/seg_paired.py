@@ -96,8 +96,8 @@ def main(argv=None) -> int:
                 " + ".join(datasets),
                 ", ".join(f"{v:+.2f}" for v in result["per_seed"].values()),
                 f"{result['mean']:+.2f}",
-                f"[{low_t:+.2f}, {high_t:+.2f}]",
-                f"[{low_b:+.2f}, {high_b:+.2f}]",
+                "- (one pair)" if result["pairs"] < 2 else f"[{low_t:+.2f}, {high_t:+.2f}]",
+                "- (one pair)" if result["pairs"] < 2 else f"[{low_b:+.2f}, {high_b:+.2f}]",
                 f"{result['pairs_won']} / {result['pairs_lost']} of {result['pairs']}",
             ]
         )
@@ -115,8 +115,8 @@ def main(argv=None) -> int:
     markdown = (
         "## Paired seed differences of val mIoU, 600 x 8\n\n"
         + markdown_table(headers, rows)
-        + f"\n\n`python benchmarks/seg_paired.py`, from {sources} (seeds 0, 1, 2 of each model; the pooled "
-        "row pairs the seeds of both datasets). Intervals: Student t and percentile bootstrap (10000 "
+        + f"\n\n`python benchmarks/seg_paired.py`, from {sources} (the seeds both models have, 0-2 where "
+        "complete; the pooled row pairs the seeds of both datasets). Intervals: Student t and percentile bootstrap (10000 "
         "resamples) over the pairs."
     )
     write_results(args.output, markdown, {"comparisons": payload}, args.out_dir)
