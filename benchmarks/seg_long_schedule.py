@@ -160,6 +160,7 @@ def plot(data: dict, out: Path) -> None:
                 color=colour,
                 marker="s",
                 capsize=3,
+                label=f"{model['label']}, 600 x 8 final ({len(model['long_final_per_seed'])} seeds)",
             )
     ax.axvline(LONG.iters, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("training iteration (batch 8)")
