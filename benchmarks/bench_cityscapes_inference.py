@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     ROOT,
     add_out_dir,
+    cuda_time_and_memory,
     emit,
     fmt_mib,
     fmt_time,
@@ -41,7 +42,8 @@ from benchmarks.common import (  # noqa: E402
 CONFIG = "configs/ranet/ranet_r101-d8_4xb2-80k_cityscapes-769x769.py"
 
 
-def worker_measure(config: str, mode: str, height: int, width: int) -> dict:
+def worker_measure(config: str, mode: str, height: int, width: int, device: str = "cpu") -> dict:
+    """Time and peak memory of one ``EncoderDecoder.predict`` of a random image on ``device``."""
     import torch
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -57,9 +59,9 @@ def worker_measure(config: str, mode: str, height: int, width: int) -> dict:
     cfg.model.pretrained = None
     if mode == "whole":
         cfg.model.test_cfg = dict(mode="whole")
-    model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+    model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval().to(device)
     torch.manual_seed(0)
-    image = torch.rand(1, 3, height, width) * 255
+    image = (torch.rand(1, 3, height, width) * 255).to(device)
     meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width))
     regions: list[int] = []
     head = model.decode_head
@@ -80,7 +82,8 @@ def worker_measure(config: str, mode: str, height: int, width: int) -> dict:
             predictions = model.predict(data["inputs"], data["data_samples"])
         assert predictions[0].pred_sem_seg.data.shape[-2:] == (height, width)
 
-    result = time_and_memory(run, repeats=0, budget_s=0.0)
+    measure = cuda_time_and_memory if device == "cuda" else time_and_memory
+    result = measure(run, repeats=0, budget_s=0.0)
     result["windows"] = len(regions)
     result["regions"] = regions
     return result
@@ -102,7 +105,8 @@ def main() -> None:
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        emit(worker_measure(args.config, args.worker[0], *args.size))
+        device = args.worker[1] if len(args.worker) > 1 else "cpu"
+        emit(worker_measure(args.config, args.worker[0], *args.size, device=device))
         return
 
     machine = machine_description()

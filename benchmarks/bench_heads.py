@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     ROOT,
     add_out_dir,
+    cuda_time_and_memory,
     emit,
     fmt_mib,
     fmt_time,
@@ -208,51 +209,47 @@ def _forward(modules, inputs):
     return first, modules[1](inputs, first)
 
 
-def _cuda_time_and_memory(run, repeats: int, budget_s: float) -> dict:
-    """Like ``time_and_memory`` for CUDA: synchronised wall time and ``torch.cuda.max_memory_allocated``."""
-    import statistics
-    import time
-
-    import torch
-
-    times, peaks, spent = [], [], 0.0
-    for _ in range(max(1, repeats) + 1):
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
-        run()
-        torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        peaks.append((torch.cuda.max_memory_allocated() - base) / 2**20)
-        spent += elapsed
-        if len(times) > repeats or spent + elapsed > budget_s:
-            break
-    timed = times[1:] if len(times) > 1 else times
-    return {
-        "time_s": statistics.median(timed),
-        "times_s": times,
-        "warmup_counted": len(times) == 1,
-        "peak_mib": max(peaks),
-        "memory_method": "torch.cuda.max_memory_allocated above the resident tensors",
-    }
+#: ``--worker`` precisions: ``fp32``, or the forward under ``torch.autocast`` in that dtype (the backward
+#: outside it, no loss scaling: a timing, not a training step).
+PRECISIONS = ("fp32", "float16", "bfloat16")
 
 
 def worker_measure(
-    name: str, size: int, modes: list[str], repeats: int, budget_s: float, device: str = "cpu"
+    name: str,
+    size: int,
+    modes: list[str],
+    repeats: int,
+    budget_s: float,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     modules = [module.to(device) for module in build_head(name)]
     if name in FORCED:
         with forcing_regions(FORCED[name]):
-            return _measure(modules, name, size, modes, repeats, budget_s, device)
-    return _measure(modules, name, size, modes, repeats, budget_s, device)
+            return _measure(modules, name, size, modes, repeats, budget_s, device, precision)
+    return _measure(modules, name, size, modes, repeats, budget_s, device, precision)
 
 
 def _measure(
-    modules, name: str, size: int, modes: list[str], repeats: int, budget_s: float, device: str
+    modules,
+    name: str,
+    size: int,
+    modes: list[str],
+    repeats: int,
+    budget_s: float,
+    device: str,
+    precision: str = "fp32",
 ) -> dict:
+    import contextlib
+
     import torch
+
+    def autocast():
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device, dtype=getattr(torch, precision))
 
     generator = torch.Generator().manual_seed(size)
     inputs = [
@@ -268,18 +265,20 @@ def _measure(
             def run():
                 for module in modules:
                     module.zero_grad(set_to_none=True)
-                _outputs_loss(_forward(modules, inputs)).backward()
+                with autocast():
+                    loss = _outputs_loss(_forward(modules, inputs))
+                loss.backward()
 
         else:
             for module in modules:
                 module.eval()
 
             def run():
-                with torch.no_grad():
+                with torch.no_grad(), autocast():
                     _forward(modules, inputs)
 
         if device == "cuda":
-            result[mode] = _cuda_time_and_memory(run, repeats, budget_s)
+            result[mode] = cuda_time_and_memory(run, repeats, budget_s)
         else:
             result[mode] = time_and_memory(run, repeats, budget_s)
     result["parameters"] = sum(p.numel() for module in modules for p in module.parameters())
@@ -466,7 +465,8 @@ def main() -> None:
     if args.worker:
         name, size, modes = args.worker[0], int(args.worker[1]), args.worker[2].split(",")
         device = args.worker[3] if len(args.worker) > 3 else "cpu"
-        emit(worker_measure(name, size, modes, args.repeats, args.budget, device))
+        precision = args.worker[4] if len(args.worker) > 4 else "fp32"
+        emit(worker_measure(name, size, modes, args.repeats, args.budget, device, precision))
         return
 
     sizes = args.sizes or ([9] if args.quick else [65, 97])

@@ -105,6 +105,34 @@ def time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float) -> 
     }
 
 
+def cuda_time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float) -> dict:
+    """Like ``time_and_memory`` for CUDA: synchronised wall time and ``torch.cuda.max_memory_allocated``."""
+    import torch
+
+    times, peaks, spent = [], [], 0.0
+    for _ in range(max(1, repeats) + 1):
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        peaks.append((torch.cuda.max_memory_allocated() - base) / 2**20)
+        spent += elapsed
+        if len(times) > repeats or spent + elapsed > budget_s:
+            break
+    timed = times[1:] if len(times) > 1 else times
+    return {
+        "time_s": statistics.median(timed),
+        "times_s": times,
+        "warmup_counted": len(times) == 1,
+        "peak_mib": max(peaks),
+        "memory_method": "torch.cuda.max_memory_allocated above the resident tensors",
+    }
+
+
 def emit(result: dict) -> None:
     """Hand a worker's result to the parent (last line of stdout)."""
     sys.stdout.write("\n" + "RESULT " + json.dumps(result) + "\n")

@@ -11,7 +11,8 @@ by itself.
     python benchmarks/seg_experiments.py all --jobs 2  # all three (about an hour on 2 cores)
     python benchmarks/seg_experiments.py all --quick   # reduced schedule and sweep, one seed (minutes)
     python benchmarks/seg_experiments.py objects       # FCN, NL, OCRNet, RANet x2 on the objects scenes
-    python benchmarks/seg_experiments.py objects --schedule long   # the same near convergence
+    python benchmarks/seg_experiments.py objects --schedule long   # the same at the demo's 600 x 8
+    python benchmarks/seg_experiments.py main --schedule long4x --only <stems>   # 2400 x 8, seed 0
 
 ``objects`` trains on the generator's ``--scene objects`` data (touching objects of different classes that
 share one texture, where pooling over the pixel's own object is needed: ``mmseg_ranet.datasets.oracles``);
@@ -20,9 +21,11 @@ share one texture, where pooling over the pixel's own object is needed: ``mmseg_
 Schedules (``--schedule``; ``--quick`` is ``--schedule quick``): ``default`` 300 iterations x batch 4
 (models end at 30-40 mIoU on the context data, far from converged), ``quick`` 30 x 2 (a smoke run),
 ``long`` 600 x 8, the demo configs' own schedule (the RANet demo reaches about 82 mIoU with it on the
-context data). Cost of ``long``, measured with one FCN run of 40 iterations at batch 8 on the objects data
-(one thread, 2026-11-30, 2 cores at load average 11-13): 3.6 s per iteration of wall time and about 0.9 s
-of CPU time. The main table's 0.19 s per iteration at batch 4 (load 2.6) puts a free core at about 0.4 s
+context data), ``long4x`` 2400 x 8 with one seed (whether 600 x 8 has levelled off:
+``benchmarks/seg_long_schedule.py``). ``long`` and ``long4x`` validate every 100 iterations, so every run
+stores its val mIoU curve (``curve`` in its result). Cost of ``long``, measured with one FCN run of 40
+iterations at batch 8 on the objects data (one thread, 2026-11-30, 2 cores at load average 11-13): 3.6 s
+per iteration of wall time and about 0.9 s of CPU time. The main table's 0.19 s per iteration at batch 4 (load 2.6) puts a free core at about 0.4 s
 per iteration at batch 8, so a ``long`` run takes about 5-10 min per model with a free core (600 x
 0.4-0.9 s, plus under a minute of start-up and validation), RANet about a fifth more, and
 ``objects --schedule long`` (5 models x 3 seeds) about 1.2-2.5 h of one core; at the load measured it
@@ -330,7 +333,10 @@ def main(argv=None) -> int:
             + (f"{iters}it" if args.iters else "")
             + (f"b{batch_size}" if args.batch_size else "")
         )
-        schedule = dataclasses.replace(schedule, name=name, iters=iters, batch_size=batch_size, warmup=warmup)
+        val_interval = min(schedule.val_interval, iters) if schedule.val_interval else None
+        schedule = dataclasses.replace(
+            schedule, name=name, iters=iters, batch_size=batch_size, warmup=warmup, val_interval=val_interval
+        )
     seeds = tuple(args.seeds) if args.seeds else schedule.seeds
     default_root = "work_dirs/seg_experiments" + ("" if schedule.name == "default" else f"_{schedule.name}")
     args.work_dir = (args.work_dir or ROOT / default_root).resolve()

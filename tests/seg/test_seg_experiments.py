@@ -91,6 +91,47 @@ def test_schedule_options_and_train_command(tmp_path):
     assert sr._env()["OMP_NUM_THREADS"] == "1"
 
 
+def test_long_schedules_validate_every_100_iterations_and_record_the_curve(tmp_path, monkeypatch):
+    assert "train_cfg.val_interval=100" in sr.LONG.cfg_options()
+    four = sr.SCHEDULES["long4x"]
+    assert (four.iters, four.batch_size, four.warmup, four.seeds, four.val_interval) == (
+        2400,
+        8,
+        200,
+        (0,),
+        100,
+    )
+    assert {"train_cfg.max_iters=2400", "train_cfg.val_interval=100", "param_scheduler.1.end=2400"} <= set(
+        four.cfg_options()
+    )
+    with pytest.raises(ValueError, match="'bad': val_interval must be in 1..iters \\(50\\), got 100"):
+        sr.Schedule("bad", iters=50, batch_size=2, warmup=5, seeds=(0,), cue_radii=(3,), val_interval=100)
+    # --iters shorter than the validation interval validates once, at the end.
+    seen = []
+    monkeypatch.setattr(
+        se, "run_all", lambda runs, *a, **k: seen.extend(runs) or [_result(1.0, 0)] * len(runs)
+    )
+    argv = [
+        "main",
+        "--schedule",
+        "long",
+        "--iters",
+        "60",
+        "--seeds",
+        "0",
+        "--only",
+        "fcn_r18-d8_1xb8-600_synthetic-128x128",
+    ]
+    assert se.main(argv + ["--no-write", "--data-dir", str(tmp_path)]) == 0
+    assert {run.schedule.val_interval for run in seen} == {60}
+    # Every validation of the log is one point of the curve; mIoU and step stay those of the last one.
+    records = SCALARS + [dict(SCALARS[1], step=200, iter=200), dict(SCALARS[2], mIoU=55.5, step=200)]
+    path = _write_scalars(tmp_path, "20260103_000000", records)
+    parsed = sr.parse_scalars(path)
+    assert parsed["curve"] == [[100, 47.3], [200, 55.5]]
+    assert (parsed["mIoU"], parsed["step"]) == (55.5, 200)
+
+
 def test_every_listed_config_exists():
     for _, config in se.MAIN_MODELS + se.ABLATIONS:
         assert (REPO / config).is_file(), config
