@@ -213,11 +213,22 @@ class FlowBackend(VOSBackend):
         self._key_probs, self._seed_labels, self._labels = key_probs, seed_labels, labels
 
     def _interact(self, scribble: dict[str, Any], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._annotate(frame, lambda: self._segment_frame(scribble, frame))
+
+    def _set_annotated_mask(self, frame: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The mask is the frame's annotation as it stands: a one-hot key frame; the strokes of earlier
+        # rounds on it are dropped (a later round's strokes seed from this mask, as from any result).
+        classes = np.arange(self.num_objects + 1, dtype=np.uint8)[:, None, None]
+        self._seed_labels.pop(frame, None)
+        return self._annotate(frame, lambda: (mask[None] == classes).astype(np.float32))
+
+    def _annotate(self, frame: int, key_probs: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """One round: ``frame``'s new key probabilities (``key_probs()``), then the propagation from them."""
         assert self.frames is not None and self._flows is not None
         # The flows this round's propagation needs are computed meanwhile, nearest the frame first.
         annotated = [*self._key_probs, frame]
         self._flows.prefetch(FlowStore.propagation_order(annotated, frame, self.frames.shape[0]))
-        self._key_probs[frame] = self._segment_frame(scribble, frame)
+        self._key_probs[frame] = key_probs()
         self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
         probs = self._propagate()
         self._labels, self._round_labels = self._round_labels, None
@@ -228,21 +239,6 @@ class FlowBackend(VOSBackend):
         assert self._round_labels is not None
         self._round_labels[t] = probs_to_masks(probs[None])[0]
         self._frame_done(t, self._round_labels[t])
-
-    def _set_annotated_mask(self, frame: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # The mask is the frame's annotation as it stands: a one-hot key frame; the strokes of earlier
-        # rounds on it are dropped (a later round's strokes seed from this mask, as from any result).
-        classes = np.arange(self.num_objects + 1, dtype=np.uint8)[:, None, None]
-        assert self.frames is not None and self._flows is not None
-        self._flows.prefetch(
-            FlowStore.propagation_order([*self._key_probs, frame], frame, self.frames.shape[0])
-        )
-        self._key_probs[frame] = (mask[None] == classes).astype(np.float32)
-        self._seed_labels.pop(frame, None)
-        self._round_labels = np.empty(self.frames.shape[:3], dtype=np.uint8)
-        probs = self._propagate()
-        self._labels, self._round_labels = self._round_labels, None
-        return self._labels.copy(), probs
 
     # ------------------------------------------------------------------ interaction
     def _segment_frame(self, scribble: dict[str, Any], frame: int) -> np.ndarray:
