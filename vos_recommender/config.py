@@ -123,6 +123,8 @@ class TrainConfig:
     """LSTM hidden size (released: 128)."""
     head_dim: int = 128
     """Head hidden width (released: 128)."""
+    init_from: str = ""
+    """Start the Q-network from a gain ranker (.pt of python -m vos_recommender.training.ranker; beyond the paper); its layout, rounds and widths must equal the run's (empty: random initialisation)."""
     n_envs: int = 1
     """Parallel environments (more than 1 uses SubprocVecEnv)."""
 

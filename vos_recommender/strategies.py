@@ -437,6 +437,10 @@ class LookaheadStrategy(RecommendationStrategy):
 class AgentStrategy(RecommendationStrategy):
     """The learned agent: greedy arg-max of its Q-values over the video's frames (repeats allowed).
 
+    The observation is built in the layout the agent was trained on (its ``observation_layout``, saved in
+    the checkpoint: ``paper``, or ``context`` for an agent trained with ``env.episode.observation
+    context``), so an agent sees here what its environment showed it in training.
+
     Args:
         model: A :class:`~vos_recommender.agent.RecurrentDQN` or the path of its ``.zip``.
         max_count: Clip annotation counts to this value, as the environment does with its ``num_rounds``
@@ -457,10 +461,13 @@ class AgentStrategy(RecommendationStrategy):
             if high is not None and np.ndim(high) == 2 and np.isfinite(high[COUNT_ROW]).all():
                 max_count = int(np.max(high[COUNT_ROW]))
         self.max_count = max_count
+        #: The agent's observation layout (checkpoints written before layouts existed read ``paper``).
+        self.layout = str(getattr(model, "observation_layout", "paper"))
 
     def observation(self, quality: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """The agent's observation of a video in the given state (counts clipped to ``max_count``)."""
-        return frame_observation(quality, counts, max_count=self.max_count)
+        """The agent's observation of a video in the given state, in its layout (counts clipped to
+        ``max_count``)."""
+        return build_observation(quality, counts, max_count=self.max_count, layout=self.layout)
 
     def scores(self, quality: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Q-value of every frame.

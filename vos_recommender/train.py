@@ -205,6 +205,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             f"{run_dir} already holds a run: pass --resume to continue it, --overwrite or another --name"
         )
     torch.set_num_threads(config.threads)
+    if config.init_from and not config.resume and not Path(config.init_from).is_file():
+        raise FileNotFoundError(f"--init-from: no gain ranker checkpoint at {config.init_from}")
 
     # Data
     data = training_data(config)
@@ -253,6 +255,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             gamma=config.gamma,
             reward_scale=config.reward_scale,
             reward_form=config.env.reward.mode,
+            observation_layout=config.env.episode.observation,
             train_freq=config.train_freq,
             gradient_steps=config.gradient_steps,
             target_update_prob=config.target_update_prob,
@@ -270,6 +273,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             seed=config.seed,
             verbose=config.verbose,
         )
+        if config.init_from:
+            model.start_from_ranker(config.init_from)
     model.set_logger(configure(str(run_dir), formats))
 
     callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / EPISODES_FILE)]
@@ -336,6 +341,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         "wall_seconds_this_session": wall,
         "warmup_episodes": model.warmup_episodes,
         "reward_mode": config.env.reward.mode,
+        "observation_layout": config.env.episode.observation,
+        "init_from": config.init_from,
         "learning_curve": learning_curve_summary(run_dir / EPISODES_FILE),
     }
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
@@ -349,7 +356,11 @@ def main(argv: list[str] | None = None) -> None:
     config, explicit = parse_config(TrainConfig, argv, description=__doc__.splitlines()[0])
     try:
         train(config, explicit)
-    except (CacheFormatError, NothingToResumeError) as error:  # say what to do, no traceback
+    except (
+        CacheFormatError,
+        NothingToResumeError,
+        FileNotFoundError,
+    ) as error:  # say what to do, no traceback
         raise SystemExit(f"error: {error}") from None
 
 

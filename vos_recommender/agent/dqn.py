@@ -39,12 +39,14 @@ from vos_recommender.agent.loss import REWARD_FORMS, double_dqn_loss
 from vos_recommender.agent.masks import choice_masks, random_choice
 from vos_recommender.agent.persistence import load_model, save_model
 from vos_recommender.agent.qnet import FrameQPolicy
+from vos_recommender.agent.ranker import GainRanker
 from vos_recommender.agent.resume import (
     ResumeCallback,
     env_episode_states,
     load_resume_state,
     save_resume_state,
 )
+from vos_recommender.envs.observation import COUNT_ROW, LAYOUTS, num_rows
 
 __all__ = ["RecurrentDQN"]
 
@@ -67,9 +69,15 @@ class RecurrentDQN(OffPolicyAlgorithm):
         gamma: Discount (released: 0.95).
         reward_scale: ``delta``, the scale of both reward terms (released: 0.1).
         reward_form: ``"seed"`` (default, the paper's target: ``delta * r_goal`` at the last step,
-            ``delta * r_aux + gamma * Q_tgt`` before it, one MSE) or ``"released"`` (the released code:
+            ``delta * r_aux + gamma * Q_tgt`` before it, one MSE), ``"released"`` (the released code:
             ``MSE(Q, gamma * Q_tgt + delta * r_aux) + MSE(Q, delta * r_goal)`` at every step, no done flag;
-            needs ``info["reward_goal"]`` and ``info["reward_aux"]`` from the environment).
+            needs ``info["reward_goal"]`` and ``info["reward_aux"]`` from the environment) or ``"gain"``
+            (the environment's per-round-gain reward, ``reward.mode="gain"``: ``delta * r + gamma *
+            Q_tgt``, one MSE, as the seed form).
+        observation_layout: The environment's observation layout (``paper`` or ``context``,
+            :mod:`vos_recommender.envs.observation`); saved with the model, so whoever loads it builds the
+            same observation (:class:`~vos_recommender.strategies.AgentStrategy`). Its row count must match
+            the observation space's.
         train_freq: Update every ``train_freq`` environment steps (SB3 semantics; released: 1).
         gradient_steps: Updates per training call (released: 1).
         target_update_prob: Probability of copying the online network into the target network after each
@@ -108,6 +116,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
         gamma: float = 0.95,
         reward_scale: float = 0.1,
         reward_form: str = "seed",
+        observation_layout: str = "paper",
         train_freq: int | tuple[int, str] = 1,
         gradient_steps: int = 1,
         target_update_prob: float = 0.05,
@@ -127,6 +136,8 @@ class RecurrentDQN(OffPolicyAlgorithm):
     ) -> None:
         if reward_form not in REWARD_FORMS:
             raise ValueError(f"reward_form must be one of {REWARD_FORMS}, got {reward_form!r}")
+        if observation_layout not in LAYOUTS:
+            raise ValueError(f"observation_layout must be one of {list(LAYOUTS)}, got {observation_layout!r}")
         if not 0.0 <= target_update_prob <= 1.0:
             raise ValueError(f"target_update_prob must be in [0, 1], got {target_update_prob}")
         if exploration_decay <= 0:
@@ -159,6 +170,13 @@ class RecurrentDQN(OffPolicyAlgorithm):
         )
         self.reward_scale = float(reward_scale)
         self.reward_form = reward_form
+        self.observation_layout = observation_layout
+        space = getattr(self, "observation_space", None)
+        if space is not None and space.shape[0] != num_rows(observation_layout):
+            raise ValueError(
+                f"observation_layout={observation_layout!r} has {num_rows(observation_layout)} rows but the "
+                f"environment's observations have {space.shape[0]} (episode.observation of the environment?)"
+            )
         self.target_update_prob = float(target_update_prob)
         self.exploration_final_eps = float(exploration_final_eps)
         self.exploration_amplitude = float(exploration_amplitude)
@@ -203,6 +221,49 @@ class RecurrentDQN(OffPolicyAlgorithm):
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         # Which environments start a new episode now: resume checkpoints are written at such points.
         self._last_episode_starts = np.asarray(dones, dtype=bool).copy()
+
+    def start_from_ranker(self, ranker: GainRanker | str | os.PathLike) -> GainRanker:
+        """Start the online and the target Q-network from a gain ranker's weights (same architecture).
+
+        The ranker predicts the gain of correcting each frame, scaled by its ``gain_scale``; copied here, the
+        Q-network ranks the frames of every state as the ranker does until training changes it.
+
+        Args:
+            ranker: A :class:`~vos_recommender.agent.ranker.GainRanker` or the path of its checkpoint.
+
+        Returns:
+            The ranker.
+
+        Raises:
+            ValueError: If the ranker's layout, rounds, recurrence or widths differ from the agent's
+                (the message names both values and the setting to change).
+        """
+        source = str(ranker) if isinstance(ranker, (str, os.PathLike)) else "the ranker"
+        if isinstance(ranker, (str, os.PathLike)):
+            ranker = GainRanker.load(ranker)
+        config, net = ranker.config, self.policy.net_kwargs
+        high = np.asarray(self.observation_space.high)[COUNT_ROW]
+        rounds = int(np.max(high)) if np.isfinite(high).all() else None
+        mismatches = [
+            f"{name}: ranker {theirs!r}, agent {ours!r}"
+            for name, theirs, ours in (
+                ("observation layout (env.episode.observation)", config.layout, self.observation_layout),
+                ("rounds (env.episode.num_rounds)", config.num_rounds, rounds),
+                ("recurrent", config.recurrent, net["recurrent"]),
+                ("embed_dim", config.embed_dim, net["embed_dim"]),
+                ("lstm_dim", config.lstm_dim, net["lstm_dim"]),
+                ("head_dim", config.head_dim, net["head_dim"]),
+            )
+            if theirs != ours
+        ]
+        if mismatches:
+            raise ValueError(
+                f"cannot start the Q-network from {source}: the architectures differ ({'; '.join(mismatches)})"
+            )
+        state = ranker.net.state_dict()
+        self.q_net.load_state_dict(state)
+        self.q_net_target.load_state_dict(state)
+        return ranker
 
     # ------------------------------------------------------------------ acting
     def epsilon(self, actions_taken: int) -> float:

@@ -1,4 +1,5 @@
-"""The double-DQN loss of the frame recommender, in the paper's form and in the released code's form."""
+"""The double-DQN loss of the frame recommender: the paper's form, the released code's form, and the one-reward
+form of the per-round-gain reward."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from vos_recommender.envs.observation import split_observation
 
 __all__ = ["REWARD_FORMS", "double_dqn_loss"]
 
-REWARD_FORMS = ("seed", "released")
+REWARD_FORMS = ("seed", "released", "gain")
+#: The forms whose transitions carry one reward: one TD target with the done flag.
+_ONE_REWARD = ("seed", "gain")
 
 
 def double_dqn_loss(
@@ -39,7 +42,8 @@ def double_dqn_loss(
         batch: Replayed transitions.
         gamma: Discount.
         reward_scale: ``delta``, the scale of both reward terms.
-        reward_form: ``"seed"``: ``MSE(Q, delta * r + (1 - done) * gamma * Q_tgt)``; ``"released"``:
+        reward_form: ``"seed"`` and ``"gain"`` (the environment's per-round-gain reward, one reward per
+            step like the seed form): ``MSE(Q, delta * r + (1 - done) * gamma * Q_tgt)``; ``"released"``:
             ``MSE(Q, gamma * Q_tgt + delta * r_aux) + MSE(Q, delta * r_goal)`` (no done flag).
 
     Returns:
@@ -53,7 +57,7 @@ def double_dqn_loss(
     # The seed form multiplies a terminal step's next value by zero: those rows need no next-state pass.
     live = (
         (batch.dones.reshape(-1) == 0)
-        if reward_form == "seed"
+        if reward_form in _ONE_REWARD
         else th.ones_like(batch.dones.reshape(-1), dtype=th.bool)
     )
     next_q = th.zeros_like(batch.rewards)
@@ -65,7 +69,7 @@ def double_dqn_loss(
             live_q = q_net_target.values_at(live_features, live_valid, next_actions)
             next_q[rows] = th.where(th.isfinite(live_q), live_q, th.zeros_like(live_q))
     q = q_net.values_at(features, valid, batch.actions)
-    if reward_form == "seed":
+    if reward_form in _ONE_REWARD:
         return F.mse_loss(q, reward_scale * batch.rewards + (1.0 - batch.dones) * gamma * next_q), q
     if th.isnan(batch.goal_rewards).any() or th.isnan(batch.aux_rewards).any():
         raise ValueError(

@@ -30,7 +30,7 @@ from vos_recommender.utils.nested_config import check_fields, expand_aliases, ov
 
 __all__ = ["FLAT_KEYS", "EnvConfig", "EpisodeConfig", "RewardConfig", "SessionConfig"]
 
-REWARD_MODES = ("seed", "released")
+REWARD_MODES = ("seed", "released", "gain")
 GOAL_BASELINES = ("mean", "mean_plus_std")
 INVALID_ACTIONS = ("raise", "skip")
 
@@ -78,7 +78,7 @@ class RewardConfig:
     """The reward: its form, the goal reward's baseline and the random-recommendation statistics behind it."""
 
     mode: str = "seed"
-    """seed (goal reward at the last step, auxiliary before; one loss) or released (both every round, two losses)."""
+    """seed (goal reward at the last step, auxiliary before; one loss), released (both every round, two losses) or gain (beyond the paper: the round's gain in mean J&F times its remaining AUC weight at every step; the undiscounted return is the round-index AUC minus a constant; no goal statistics)."""
     goal_baseline: str = "mean_plus_std"
     """Goal reward baseline: mean_plus_std (released, stricter) or mean."""
     num_random_runs: int = 30

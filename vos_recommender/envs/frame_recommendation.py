@@ -19,6 +19,7 @@ from vos_recommender.envs.goal_statistics import GoalStatistics, goal_reward
 from vos_recommender.envs.observation import observation_space
 from vos_recommender.interaction.robot import InteractiveRobot
 from vos_recommender.interaction.validation import check_video
+from vos_recommender.metrics.auc import remaining_round_weight
 from vos_recommender.quality import QualitySource
 from vos_recommender.session import InteractionSession
 
@@ -77,6 +78,13 @@ class FrameRecommendationEnv(gym.Env):
     released code trains on the two terms with separate losses; both are also in ``info`` as
     ``reward_goal`` / ``reward_aux`` so an agent can rebuild them). No ``delta`` scale is applied here;
     the agent applies it.
+
+    ``reward.mode="gain"`` (beyond the paper): the reward matches the metric. With ``m_t`` the mean J&F
+    after round ``t`` and ``R = num_rounds``, the round-index AUC is ``sum_t w_t m_t`` (``w_t = 1/R``,
+    ``1/(2R)`` for the last round; :func:`~vos_recommender.metrics.auc.round_weights`). Step ``s`` (round
+    ``s``, ``2 <= s <= R``) pays ``(m_s - m_{s-1}) * sum_{t >= s} w_t``, so an episode's undiscounted
+    return is the AUC minus ``m_1 * sum_t w_t``, a constant of the first scribble. No goal statistics are
+    computed in this mode (``reward_goal`` is 0); ``reward_aux`` is still reported.
 
     ## Starting State
 
@@ -172,7 +180,8 @@ class FrameRecommendationEnv(gym.Env):
         self.reward_mode = reward.mode
         self.goal_baseline = reward.goal_baseline
         self.min_sigma = reward.min_sigma
-        self.goal_reward_enabled = reward.goal_reward
+        # The gain reward needs no random-recommendation statistics.
+        self.goal_reward_enabled = reward.goal_reward and reward.mode != "gain"
         stats_dir = reward.stats_dir
         if stats_dir is None and config.session.cache_dir is not None:
             stats_dir = str(Path(config.session.cache_dir) / "goal_stats")
@@ -328,7 +337,10 @@ class FrameRecommendationEnv(gym.Env):
             episode.record(self.session.correct(frame))
         r_goal = self.goal_reward(float(episode.jf.mean()), episode.round)
         terminated = episode.round >= self.num_rounds
-        if self.reward_mode == "seed":
+        if self.reward_mode == "gain":
+            gain = episode.jf_rounds[-1] - episode.jf_rounds[-2]
+            reward = gain * remaining_round_weight(episode.round, self.num_rounds)
+        elif self.reward_mode == "seed":
             reward = r_goal if terminated else r_aux
         else:
             reward = r_goal + r_aux

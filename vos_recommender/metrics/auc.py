@@ -38,7 +38,9 @@ __all__ = [
     "davis_time_budget",
     "jf_at_time",
     "per_sample_time_summary",
+    "remaining_round_weight",
     "round_auc",
+    "round_weights",
     "time_auc",
     "time_curve",
 ]
@@ -80,6 +82,36 @@ def round_auc(jf_per_round: Sequence[float] | np.ndarray, num_rounds: int = 8) -
         values = np.concatenate([values, np.full(num_rounds - values.size, values[-1])])
     curve = np.concatenate([[0.0], values])
     return float(np.trapezoid(curve, dx=1.0) / num_rounds)
+
+
+def round_weights(num_rounds: int = 8) -> np.ndarray:
+    """The weight of each round's J&F in :func:`round_auc`: ``AUC = sum_t w_t m_t`` with ``w_t = 1 / R``
+    for ``t < R`` and ``1 / (2R)`` for the last round.
+
+    Returns:
+        ``num_rounds`` float64 weights, for rounds ``1..R``.
+    """
+    if num_rounds < 1:
+        raise ValueError(f"num_rounds must be >= 1, got {num_rounds}")
+    weights = np.full(num_rounds, 1.0 / num_rounds)
+    weights[-1] /= 2.0
+    return weights
+
+
+def remaining_round_weight(round_number: int, num_rounds: int = 8) -> float:
+    """``sum_{t >= s} w_t`` of :func:`round_weights` from round ``s = round_number`` (1-based) on.
+
+    Since ``m_t = m_1 + sum_{2 <= s <= t} g_s`` with ``g_s = m_s - m_{s-1}`` the gain of round ``s``,
+    ``round_auc = m_1 * remaining_round_weight(1) + sum_s g_s * remaining_round_weight(s)``: a reward of
+    ``g_s * remaining_round_weight(s)`` per round sums, undiscounted, to the AUC minus a constant of the
+    first round. That is ``(R - s + 1/2) / R``.
+
+    Raises:
+        ValueError: If ``round_number`` is not in ``1..num_rounds``.
+    """
+    if not 1 <= round_number <= num_rounds:
+        raise ValueError(f"round_number must be in 1..{num_rounds}, got {round_number}")
+    return float(round_weights(num_rounds)[round_number - 1 :].sum())
 
 
 def time_curve(
