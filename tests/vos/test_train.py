@@ -305,7 +305,7 @@ def old_flat_config(nested: dict) -> dict:
         goal_baseline=reward["goal_baseline"],
         num_random_runs=reward["num_random_runs"],
     )
-    assert len(flat) == 48  # every field of the flat TrainConfig
+    assert len(flat) == 49  # every field of the flat TrainConfig
     return flat
 
 
