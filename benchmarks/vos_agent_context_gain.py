@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         payload["rows"][label] = {"auc": auc, "jf_final": final, "paired": stats, "run": run}
     for spec in args.compare:
-        a, _, b = spec.partition("-")
+        a, _, b = spec.rpartition("-")
         if a not in agent_pairs or b not in agent_pairs:
             raise SystemExit(f"--compare {spec!r}: both must be --agents labels ({', '.join(agent_pairs)})")
         payload["compare"][f"{a} - {b}"] = paired_difference(agent_pairs[a], agent_pairs[b])
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
     pairs = len(rule_pairs["worst"])
     lines = [
         "# The agent on the context layout with the per-round-gain reward (flow, oracle quality)",
+        "",
+        f"Command: `python benchmarks/vos_agent_context_gain.py {shlex.join(sys.argv[1:] if argv is None else argv)}`",
         "",
         f"Data: `{first['data']}` ({first['split']}), {pairs} (video, first scribble) pairs, "
         f"{num_rounds} rounds, backend {first['backend']}, oracle quality. Values x100; paired differences of "
