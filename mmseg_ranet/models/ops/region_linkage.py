@@ -18,20 +18,28 @@ smallest region index among equal ones), and in every round merges all *mutual* 
 margin is positive: for average linkage a mutually nearest pair is merged by any merge order (the
 reducibility that scipy's nearest-neighbour chain rests on), so merging all of them at once gives the same
 regions as one merge at a time, in far fewer rounds. A merge of regions a and b writes the merged row by the
-Lance-Williams formula of average linkage, m(k, a u b) = (n_a m(k, a) + n_b m(k, b)) / (n_a + n_b), and
-nothing else of the table (``_Clustering``); only the regions whose best candidates fell in a merge search
-their row again (a mean of two rows is never larger than the larger of them). A mean margin of exactly 0
+Lance-Williams formula of average linkage, m(k, a u b) = (n_a m(k, a) + n_b m(k, b)) / (n_a + n_b),
+computed and stored in the table's precision, and a transposed copy of it that stands for the merged
+region's column (``_Clustering``); only the regions whose best candidates fell in a merge search their row
+again (a mean of two rows is never larger than the larger of them). A region whose best mean margin is at
+most 0 is final (every later mean against it is a mean of such margins), so compaction drops it. A mean margin of exactly 0
 stays unlinked, as a tie in G does. Where two different merges tie exactly (equal mean margins that share a
 region), average linkage itself depends on the merge order (scipy's chain follows its own); this one
 resolves them towards the smaller region index, as does a scan for the largest mean.
 
 Host reads: each round reads a few counts back (how many pairs merge, how many rows were written, how many
-regions live and how many search again, plus a rare count of best partners tied beyond the candidates), to
+regions can still merge and how many search again, plus a rare count of best partners tied beyond the candidates), to
 size the round's tensors; nothing else leaves the device. The loop stops at the first round without a
 merge and every round merges at least one pair (the globally best pair is mutual), so there are at most
 N - 1 rounds (64 at 65x65 and 77 at 97x97 on the benchmark's margins). Memory: the working table (the
 caller's own with ``overwrite=True``), rows of the merged and re-searching regions, and O(N) per region;
-the table is compacted to the live regions whenever half of them have merged.
+the transposed copies of the rows written since the last compaction (at most half the table); the table
+is compacted to the regions that can still merge whenever at most half of its rows can, or the copies are
+full.
+
+Speed (``benchmarks/bench_region_linkage.py``): the table is read by rows only. Writing a merged region's
+column into a row-major table touches every row of it, and gathering the fresh entries across the written
+rows (the former reader) is a scattered read; the transposed copies turn both into contiguous rows.
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ from .region_labels import compact_region_labels
 
 #: Candidates kept per region (its best partners at its last full search, see ``_Clustering``).
 NUM_CANDIDATES = 8
+
+#: Transposed copies of written rows kept between compactions, as a fraction of the table's width.
+FRESH_FRACTION = 0.5
 
 
 def _first_max(values: Tensor, dim: int) -> tuple[Tensor, Tensor]:
@@ -56,9 +67,10 @@ class _Clustering:
 
     ``table[p, q]`` is the mean margin between the regions at positions p and q as of the later of the
     rounds in which rows p and q were last written (``stamp``): a merge writes only the merged region's
-    row, and a reader takes the entries of regions written after its row from their rows (the table is
-    symmetric), so no round rewrites columns across the table. Positions keep the order of the regions'
-    names (smallest pixels) when the table is compacted, so a smaller position is a smaller name.
+    row in the table, and its transpose as a column of ``fresh`` (``slot``); a reader takes the entries of
+    regions written after its row from their copies (the table is symmetric), so no round rewrites columns
+    across the table. Positions keep the order of the regions' names (smallest pixels) when the table is
+    compacted, so a smaller position is a smaller name.
 
     Each region keeps its ``NUM_CANDIDATES`` best partners from its last full search and ``floor``, the
     largest mean margin it found outside them. A merge only lowers a mean below the larger of the two
@@ -72,9 +84,13 @@ class _Clustering:
         self.table = table
         self.names = torch.arange(num, device=device)
         self.owner = self.names.clone()  # each pixel's region, as a position
+        self.finished = torch.full_like(self.names, -1)  # root of each pixel whose region is final
         self.size = torch.ones(num, dtype=torch.float64, device=device)
         self.alive = torch.ones(num, dtype=torch.bool, device=device)
         self.stamp = torch.zeros(num, dtype=torch.long, device=device)
+        self.fresh = table.new_empty(num, max(1, int(num * FRESH_FRACTION)))
+        self.slot = torch.zeros(num, dtype=torch.long, device=device)
+        self.used = 0
         self.best = torch.empty(num, dtype=torch.float64, device=device)
         self.partner = torch.empty(num, dtype=torch.long, device=device)
         self.candidates = torch.empty(num, NUM_CANDIDATES, dtype=torch.float64, device=device)
@@ -91,10 +107,13 @@ class _Clustering:
         table = self.table
         rows = table.index_select(0, positions)
         if written.numel():
-            theirs = table[written[:, None], positions[None, :]]  # (C, s): their rows' entries
-            later = self.stamp.gather(0, written)[:, None] > self.stamp.gather(0, positions)[None, :]
-            mine = rows.index_select(1, written).t()
-            rows.index_copy_(1, written, torch.where(later, theirs, mine).t())
+            # Their rows' entries, read as rows of the transposed copies (contiguous, not a gather
+            # across the table's rows).
+            fresh = self.fresh.narrow(1, 0, self.used).index_select(0, positions)
+            theirs = fresh.index_select(1, self.slot.gather(0, written))  # (s, C)
+            later = self.stamp.gather(0, written)[None, :] > self.stamp.gather(0, positions)[:, None]
+            mine = rows.index_select(1, written)
+            rows.index_copy_(1, written, torch.where(later, theirs, mine))
         if masked:
             rows.masked_fill_(~self.alive[None, :], float("-inf"))
             rows.scatter_(1, positions[:, None], float("-inf"))
@@ -132,8 +151,11 @@ class _Clustering:
         num_pairs, num = kept.numel(), self.table.shape[0]
         size_kept, size_gone = self.size.gather(0, kept), self.size.gather(0, gone)
         total = size_kept + size_gone
+        # Sizes are whole numbers, exact in either precision: the means are computed in the table's.
+        dtype = self.table.dtype
+        size_kept, size_gone, total = size_kept.to(dtype), size_gone.to(dtype), total.to(dtype)
         # Lance-Williams: the merged rows against every old region, then the columns of the merged ones.
-        merged = torch.mul(self.rows(kept, written, masked=False), size_kept[:, None])
+        merged = self.rows(kept, written, masked=False).mul_(size_kept[:, None])
         merged.addcmul_(self.rows(gone, written, masked=False), size_gone[:, None]).div_(total[:, None])
         between = (
             merged.index_select(1, kept) * size_kept + merged.index_select(1, gone) * size_gone
@@ -145,9 +167,18 @@ class _Clustering:
         merged.index_copy_(1, kept, between)
         self.alive.index_fill_(0, gone, False)
         merged.masked_fill_(~self.alive[None, :], float("-inf"))
-        self.table.index_copy_(0, kept, merged.to(self.table.dtype))
+        # From here on the merged rows are read as stored, in the table's precision, so that candidates
+        # and searches see the same values.
+        merged = merged.to(self.table.dtype)
+        self.table.index_copy_(0, kept, merged)
+        # The columns of the merged regions, as rows of a contiguous transpose (a blocked copy; writing
+        # them into the table's columns would touch every row of the table).
+        merged_t = merged.t().contiguous()
+        self.fresh.narrow(1, self.used, num_pairs).copy_(merged_t)
+        self.slot.index_copy_(0, kept, torch.arange(self.used, self.used + num_pairs, device=device))
+        self.used += num_pairs
         self.stamp.index_fill_(0, kept, stamp)
-        self.size.index_copy_(0, kept, total)
+        self.size.index_copy_(0, kept, total.double())
         pair = torch.full((num,), -1, dtype=torch.long, device=device)
         pair.index_copy_(0, kept, torch.arange(num_pairs, device=device))
         pair.index_copy_(0, gone, torch.arange(num_pairs, device=device))
@@ -157,7 +188,7 @@ class _Clustering:
         candidate_pair = pair[self.candidate_positions]
         hit = candidate_pair >= 0
         flat = candidate_pair.clamp(min=0) * num + torch.arange(num, device=device)[:, None]
-        self.candidates = torch.where(hit, merged.view(-1)[flat], self.candidates)
+        self.candidates = torch.where(hit, merged.view(-1)[flat].double(), self.candidates)
         self.candidate_positions = torch.where(
             hit, kept[candidate_pair.clamp(min=0)], self.candidate_positions
         )
@@ -166,7 +197,7 @@ class _Clustering:
         partner = ties.amin(dim=1)
         # A merged region that beats a region's best outside its candidates (only by a tie or rounding:
         # a merge does not raise a mean above both merged means) sends that region to search again.
-        column_best, column_arg = _first_max(merged, 0)
+        column_best, column_arg = _first_max(merged_t, 1)
         column_partner = kept.gather(0, column_arg)
         beaten = (column_best > best) | ((column_best == best) & (column_partner < partner))
         self.best, self.partner = best, partner
@@ -174,28 +205,46 @@ class _Clustering:
         self.best.index_fill_(0, gone, float("-inf"))
         return (beaten | (hit.any(dim=1) & ~(best > self.floor))) & self.alive & (pair < 0)
 
-    def compact(self, num_alive: int, num_written: int) -> None:
-        """Keep only the live regions; the table becomes symmetric again (every stamp 0)."""
+    def compact(self, keep: Tensor, num_keep: int, num_written: int) -> None:
+        """Keep only the regions in ``keep``; the table becomes symmetric again (every stamp 0).
+
+        A live region left out is final: its pixels' root is recorded (``finished``).
+        """
         device = self.table.device
-        live = torch.nonzero_static(self.alive, size=num_alive).squeeze(1)
-        written = torch.nonzero_static(self.alive & (self.stamp > 0), size=num_written).squeeze(1)
-        moved = torch.zeros_like(self.names).index_copy_(0, live, torch.arange(num_alive, device=device))
+        live = torch.nonzero_static(keep, size=num_keep).squeeze(1)
+        moved = torch.zeros_like(self.names).index_copy_(0, live, torch.arange(num_keep, device=device))
+        done = (self.finished < 0) & ~keep.gather(0, self.owner)
+        self.finished = torch.where(done, self.names.gather(0, self.owner), self.finished)
         table = self.table.index_select(0, live).index_select(1, live)
         stamp = self.stamp.gather(0, live)
         if num_written:
-            written = moved.gather(0, written)
+            # Entry (p, q) is current in row p unless row q was written later: take it from q's
+            # transposed copy.
+            written = torch.nonzero_static(stamp > 0, size=num_written).squeeze(1)
+            theirs = self.fresh.narrow(1, 0, self.used).index_select(0, live)
+            theirs = theirs.index_select(1, self.slot.gather(0, live.gather(0, written)))
             later = stamp.gather(0, written)[None, :] > stamp[:, None]
-            theirs = table.index_select(0, written).t()
             table.index_copy_(1, written, torch.where(later, theirs, table.index_select(1, written)))
         self.table = table
         self.stamp = torch.zeros_like(stamp)
+        self.fresh = table.new_empty(num_keep, max(1, int(num_keep * FRESH_FRACTION)))
+        self.slot = torch.zeros(num_keep, dtype=torch.long, device=device)
+        self.used = 0
         self.names, self.size = self.names.gather(0, live), self.size.gather(0, live)
         self.best, self.floor = self.best.gather(0, live), self.floor.gather(0, live)
         self.partner = moved.gather(0, self.partner.gather(0, live))
-        self.candidates = self.candidates.index_select(0, live)
+        # Candidates that were left out are forgotten (their means are at most 0, below a kept region's
+        # best); the floor stays an upper bound of every mean outside the candidates.
+        dropped = ~keep[self.candidate_positions.index_select(0, live)]
+        self.candidates = self.candidates.index_select(0, live).masked_fill_(dropped, float("-inf"))
         self.candidate_positions = moved[self.candidate_positions.index_select(0, live)]
         self.owner = moved.gather(0, self.owner)
         self.alive = self.alive.gather(0, live)
+
+    def roots(self) -> Tensor:
+        """Root (smallest pixel index) of each pixel's region."""
+        current = self.names.gather(0, self.owner)
+        return torch.where(self.finished >= 0, self.finished, current)
 
 
 @torch.no_grad()
@@ -233,14 +282,15 @@ def average_linkage_roots(margin: Tensor, overwrite: bool = False) -> Tensor:
         mutual = (state.partner.gather(0, state.partner) == position) & (state.best > 0)
         keeps = mutual & (position < state.partner)  # the smaller position (and name) names the merged region
         written = state.stamp > 0
-        counts = torch.stack([keeps.sum(), written.sum(), state.alive.sum(), (written & state.alive).sum()])
-        num_pairs, num_written, num_alive, num_written_alive = counts.tolist()
+        active = state.alive & (state.best > 0)
+        counts = torch.stack([keeps.sum(), written.sum(), active.sum(), (written & active).sum()])
+        num_pairs, num_written, num_active, num_written_active = counts.tolist()
         if num_pairs == 0:
             break
-        if 2 * num_alive <= state.table.shape[0]:
-            # Drop the merged-away regions: later rounds read half the table or less.
-            state.compact(num_alive, num_written_alive)
-            position = torch.arange(num_alive, device=device)
+        if 2 * num_active <= state.table.shape[0] or state.used + num_pairs > state.fresh.shape[1]:
+            # Keep only the regions that can still merge: later rounds read half the table or less.
+            state.compact(active, num_active, num_written_active)
+            position = torch.arange(num_active, device=device)
             keeps = (
                 (state.partner.gather(0, state.partner) == position)
                 & (state.best > 0)
@@ -256,7 +306,7 @@ def average_linkage_roots(margin: Tensor, overwrite: bool = False) -> Tensor:
             searching = torch.nonzero_static(searches, size=num_searches).squeeze(1)
             written = torch.cat([written, kept])
             state.set_candidates(searching, state.rows(searching, written))
-    return state.names.gather(0, state.owner)
+    return state.roots()
 
 
 @torch.no_grad()
