@@ -11,27 +11,34 @@ links across a border of many pairs leave the mean negative; the rule equals con
 margin inside a component is positive and every margin between components negative.
 
 The clustering runs on the margin table's device, without gradient (G carries none), in the table's own
-precision: float64 tables (the tests') exactly as scipy's ``linkage(method='average')`` clusters them (the
-former implementation, now the tests' reference), the head's float32 tables in float32. It keeps the table
-of mean margins between the current regions and each region's best partner (largest mean margin, the
-smallest region index among equal ones), and in every round merges all *mutual* best pairs whose mean
-margin is positive: for average linkage a mutually nearest pair is merged by any merge order (the
-reducibility that scipy's nearest-neighbour chain rests on), so merging all of them at once gives the same
-regions as one merge at a time, in far fewer rounds. A merge of regions a and b writes the merged row by the
-Lance-Williams formula of average linkage, m(k, a u b) = (n_a m(k, a) + n_b m(k, b)) / (n_a + n_b), and
-nothing else of the table (``_Clustering``); only the regions whose best candidates fell in a merge search
-their row again (a mean of two rows is never larger than the larger of them). A mean margin of exactly 0
-stays unlinked, as a tie in G does. Where two different merges tie exactly (equal mean margins that share a
+precision: float64 tables (the tests') as scipy's ``linkage(method='average')`` clusters them (the former
+implementation, now the tests' reference), the head's float32 tables in float32. Each region keeps its best
+partner (largest mean margin, the smallest region index among equal ones), and every round merges all
+*mutual* best pairs whose mean margin is positive: for average linkage a mutually nearest pair is merged by
+any merge order (the reducibility that scipy's nearest-neighbour chain rests on), so merging all of them at
+once gives the same regions as one merge at a time, in far fewer rounds. A mean margin of exactly 0 stays
+unlinked, as a tie in G does. Where two different merges tie exactly (equal mean margins that share a
 region), average linkage itself depends on the merge order (scipy's chain follows its own); this one
 resolves them towards the smaller region index, as does a scan for the largest mean.
 
-Host reads: each round reads a few counts back (how many pairs merge, how many rows were written, how many
-regions live and how many search again, plus a rare count of best partners tied beyond the candidates), to
-size the round's tensors; nothing else leaves the device. The loop stops at the first round without a
-merge and every round merges at least one pair (the globally best pair is mutual), so there are at most
-N - 1 rounds (64 at 65x65 and 77 at 97x97 on the benchmark's margins). Memory: the working table (the
-caller's own with ``overwrite=True``), rows of the merged and re-searching regions, and O(N) per region;
-the table is compacted to the live regions whenever half of them have merged.
+The table holds *sums* of margins, between each region (rows) and each group of pixels (columns: the
+regions as of the last compaction, each inside one current region). Merging a and b adds b's row to a's
+and writes nothing else: the mean margin of a u b against a region c is the row summed over c's groups
+divided by n_{a u b} n_c, the mean over all pixel pairs, which is what the Lance-Williams recursion of
+average linkage computes step by step. (That recursion writes the merged region's column as well, and a
+column of a row-major table touches every row of it; reading sums by region keeps every access a row.)
+Only the regions whose best candidates fell in a merge search their row again (a merged mean is never
+larger than the larger of the two merged means). A region whose best mean margin is at most 0 is final
+(every later mean against it is a mean of such margins), so compaction drops it; compaction also sums the
+columns into the current regions.
+
+Host reads: each round reads a few counts back (how many pairs merge, how many regions can still merge,
+how many search again, how many columns tie a region's best, plus a rare count of best partners tied
+beyond the candidates), to size the round's tensors; nothing else leaves the device. The loop stops at the
+first round without a merge and every round merges at least one pair (the globally best pair is mutual),
+so there are at most N - 1 rounds (64 at 65x65 and 77 at 97x97 on the benchmark's margins). Memory: the
+working table (the caller's own with ``overwrite=True``), the means of the merged and re-searching regions,
+and O(N) per region; the table is compacted whenever at most half of its rows can still merge.
 """
 
 from __future__ import annotations
@@ -45,6 +52,29 @@ from .region_labels import compact_region_labels
 NUM_CANDIDATES = 8
 
 
+def _topk(rows: Tensor, count: int) -> tuple[Tensor, Tensor]:
+    """The ``count`` largest values of each row and their columns, largest first (as ``Tensor.topk``).
+
+    ``topk`` over long rows costs ten times a row maximum on a CPU, so the rows are cut into chunks of
+    about sqrt(width) columns: every one of a row's ``count`` largest values lies in one of the ``count``
+    chunks with the largest maxima (a chunk holding one of them has a maximum at least as large as the
+    ``count``-th value, and at most ``count`` chunks do), and ``topk`` runs on those chunks only.
+    """
+    num_rows, width = rows.shape
+    chunk = max(count, int(width**0.5))
+    num_full = width // chunk
+    if num_full < count + 1:
+        return rows.topk(count, dim=1)
+    maxima = rows[:, : num_full * chunk].unflatten(1, (num_full, chunk)).amax(dim=2)
+    if num_full * chunk < width:
+        maxima = torch.cat([maxima, rows[:, num_full * chunk :].amax(dim=1, keepdim=True)], dim=1)
+    chosen = maxima.topk(count, dim=1).indices  # (rows, count) chunk numbers
+    columns = (chosen[:, :, None] * chunk + torch.arange(chunk, device=rows.device)).view(num_rows, -1)
+    pool = rows.gather(1, columns.clamp(max=width - 1)).masked_fill_(columns >= width, float("-inf"))
+    values, where = pool.topk(count, dim=1)
+    return values, columns.gather(1, where).clamp_(max=width - 1)
+
+
 def _first_max(values: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """Largest value along ``dim`` and the first index holding it (``argmax`` documents the first)."""
     index = values.argmax(dim=dim, keepdim=True)
@@ -52,13 +82,13 @@ def _first_max(values: Tensor, dim: int) -> tuple[Tensor, Tensor]:
 
 
 class _Clustering:
-    """State of one image's clustering: the table of mean margins, the regions and their best partners.
+    """State of one image's clustering: sums of margins between regions and groups, regions' partners.
 
-    ``table[p, q]`` is the mean margin between the regions at positions p and q as of the later of the
-    rounds in which rows p and q were last written (``stamp``): a merge writes only the merged region's
-    row, and a reader takes the entries of regions written after its row from their rows (the table is
-    symmetric), so no round rewrites columns across the table. Positions keep the order of the regions'
-    names (smallest pixels) when the table is compacted, so a smaller position is a smaller name.
+    ``table[p, j]`` is the sum of the margins between the pixels of the region at position p and those of
+    group j, the regions as of the last compaction (every group lies inside one current region,
+    ``group_region``). A merge adds the gone region's row to the kept one's and nothing else; a region's
+    mean margins against the current regions are its row summed by region and divided by the sizes
+    (``means``), so no column is ever written.
 
     Each region keeps its ``NUM_CANDIDATES`` best partners from its last full search and ``floor``, the
     largest mean margin it found outside them. A merge only lowers a mean below the larger of the two
@@ -72,9 +102,10 @@ class _Clustering:
         self.table = table
         self.names = torch.arange(num, device=device)
         self.owner = self.names.clone()  # each pixel's region, as a position
-        self.size = torch.ones(num, dtype=torch.float64, device=device)
+        self.finished = torch.full_like(self.names, -1)  # root of each pixel whose region is final
+        self.group_region = self.names.clone()
+        self.size = torch.ones(num, dtype=table.dtype, device=device)
         self.alive = torch.ones(num, dtype=torch.bool, device=device)
-        self.stamp = torch.zeros(num, dtype=torch.long, device=device)
         self.best = torch.empty(num, dtype=torch.float64, device=device)
         self.partner = torch.empty(num, dtype=torch.long, device=device)
         self.candidates = torch.empty(num, NUM_CANDIDATES, dtype=torch.float64, device=device)
@@ -82,28 +113,20 @@ class _Clustering:
         self.floor = torch.empty(num, dtype=torch.float64, device=device)
         self.set_candidates(self.names, table)
 
-    def rows(self, positions: Tensor, written: Tensor, masked: bool = True) -> Tensor:
-        """Current rows (in the table's dtype) of the regions at ``positions``.
-
-        ``written`` lists the positions whose rows were written since the last compaction; ``masked``
-        puts -inf at the regions themselves and at dead regions.
-        """
-        table = self.table
-        rows = table.index_select(0, positions)
-        if written.numel():
-            theirs = table[written[:, None], positions[None, :]]  # (C, s): their rows' entries
-            later = self.stamp.gather(0, written)[:, None] > self.stamp.gather(0, positions)[None, :]
-            mine = rows.index_select(1, written).t()
-            rows.index_copy_(1, written, torch.where(later, theirs, mine).t())
-        if masked:
-            rows.masked_fill_(~self.alive[None, :], float("-inf"))
-            rows.scatter_(1, positions[:, None], float("-inf"))
-        return rows
+    def means(self, positions: Tensor) -> Tensor:
+        """Mean margins (s, regions) of the regions at ``positions``; -inf at themselves and dead ones."""
+        rows = self.table.index_select(0, positions)
+        index = self.group_region.expand(rows.shape[0], -1)
+        # Dead regions receive no group: they keep the starting -inf.
+        start = torch.where(self.alive, 0.0, float("-inf")).to(rows.dtype)
+        sums = start.expand_as(rows).clone().scatter_add_(1, index, rows)
+        sums.div_(self.size.gather(0, positions)[:, None]).div_(self.size[None, :])
+        return sums.scatter_(1, positions[:, None], float("-inf"))
 
     def set_candidates(self, positions: Tensor, rows: Tensor) -> None:
         """Candidates, floor, best and partner of the regions at ``positions`` from their full ``rows``."""
         count = min(NUM_CANDIDATES + 1, rows.shape[1])
-        values, columns = rows.topk(count, dim=1)
+        values, columns = _topk(rows, count)
         if count < NUM_CANDIDATES + 1:
             pad = NUM_CANDIDATES + 1 - count
             values = torch.nn.functional.pad(values, (0, pad), value=float("-inf"))
@@ -126,38 +149,32 @@ class _Clustering:
         self.best.index_copy_(0, positions, best)
         self.partner.index_copy_(0, positions, partner)
 
-    def merge(self, kept: Tensor, gone: Tensor, written: Tensor, stamp: int) -> Tensor:
+    def merge(self, kept: Tensor, gone: Tensor) -> Tensor:
         """Merge the regions at ``gone`` into those at ``kept``; the regions that must search again."""
         device = kept.device
         num_pairs, num = kept.numel(), self.table.shape[0]
-        size_kept, size_gone = self.size.gather(0, kept), self.size.gather(0, gone)
-        total = size_kept + size_gone
-        # Lance-Williams: the merged rows against every old region, then the columns of the merged ones.
-        merged = torch.mul(self.rows(kept, written, masked=False), size_kept[:, None])
-        merged.addcmul_(self.rows(gone, written, masked=False), size_gone[:, None]).div_(total[:, None])
-        between = (
-            merged.index_select(1, kept) * size_kept + merged.index_select(1, gone) * size_gone
-        ) / total
-        # One value per pair of merged regions in both orders, so the table stays exactly symmetric.
-        upper = torch.ones(num_pairs, num_pairs, dtype=torch.bool, device=device).triu_()
-        between = torch.where(upper, between, between.t())
-        between.fill_diagonal_(float("-inf"))
-        merged.index_copy_(1, kept, between)
+        self.table.index_add_(0, kept, self.table.index_select(0, gone))
+        self.size.index_add_(0, kept, self.size.gather(0, gone))
         self.alive.index_fill_(0, gone, False)
-        merged.masked_fill_(~self.alive[None, :], float("-inf"))
-        self.table.index_copy_(0, kept, merged.to(self.table.dtype))
-        self.stamp.index_fill_(0, kept, stamp)
-        self.size.index_copy_(0, kept, total)
         pair = torch.full((num,), -1, dtype=torch.long, device=device)
         pair.index_copy_(0, kept, torch.arange(num_pairs, device=device))
         pair.index_copy_(0, gone, torch.arange(num_pairs, device=device))
         owner_pair = pair.gather(0, self.owner)
         self.owner = torch.where(owner_pair >= 0, kept.gather(0, owner_pair.clamp(min=0)), self.owner)
+        group_pair = pair.gather(0, self.group_region)
+        self.group_region = torch.where(
+            group_pair >= 0, kept.gather(0, group_pair.clamp(min=0)), self.group_region
+        )
+        merged = self.means(kept)
+        # One value per pair of merged regions in both orders (the two sums may round differently).
+        between = merged.index_select(1, kept)
+        upper = torch.ones(num_pairs, num_pairs, dtype=torch.bool, device=device).triu_()
+        merged.index_copy_(1, kept, torch.where(upper, between, between.t()))
         # Candidates that merged take the merged region's mean margin and position.
         candidate_pair = pair[self.candidate_positions]
         hit = candidate_pair >= 0
         flat = candidate_pair.clamp(min=0) * num + torch.arange(num, device=device)[:, None]
-        self.candidates = torch.where(hit, merged.view(-1)[flat], self.candidates)
+        self.candidates = torch.where(hit, merged.view(-1)[flat].double(), self.candidates)
         self.candidate_positions = torch.where(
             hit, kept[candidate_pair.clamp(min=0)], self.candidate_positions
         )
@@ -166,36 +183,56 @@ class _Clustering:
         partner = ties.amin(dim=1)
         # A merged region that beats a region's best outside its candidates (only by a tie or rounding:
         # a merge does not raise a mean above both merged means) sends that region to search again.
-        column_best, column_arg = _first_max(merged, 0)
-        column_partner = kept.gather(0, column_arg)
-        beaten = (column_best > best) | ((column_best == best) & (column_partner < partner))
+        column_best = merged.amax(dim=0)
+        beaten = column_best > best
+        tied = column_best == best
+        num_tied = int(tied.sum())
+        if num_tied:
+            # Equal means: the smaller position wins (an arg-max down the columns only where needed; over
+            # all columns it costs ten times the maximum on a CPU).
+            columns = torch.nonzero_static(tied, size=num_tied).squeeze(1)
+            _, first = _first_max(merged.index_select(1, columns), 0)
+            beaten.index_copy_(0, columns, kept.gather(0, first) < partner.gather(0, columns))
+            beaten |= column_best > best
         self.best, self.partner = best, partner
         self.set_candidates(kept, merged)
         self.best.index_fill_(0, gone, float("-inf"))
         return (beaten | (hit.any(dim=1) & ~(best > self.floor))) & self.alive & (pair < 0)
 
-    def compact(self, num_alive: int, num_written: int) -> None:
-        """Keep only the live regions; the table becomes symmetric again (every stamp 0)."""
+    def compact(self, keep: Tensor, num_keep: int) -> None:
+        """Keep only the regions in ``keep``, each its own group again.
+
+        A live region left out is final: its pixels' root is recorded (``finished``).
+        """
         device = self.table.device
-        live = torch.nonzero_static(self.alive, size=num_alive).squeeze(1)
-        written = torch.nonzero_static(self.alive & (self.stamp > 0), size=num_written).squeeze(1)
-        moved = torch.zeros_like(self.names).index_copy_(0, live, torch.arange(num_alive, device=device))
-        table = self.table.index_select(0, live).index_select(1, live)
-        stamp = self.stamp.gather(0, live)
-        if num_written:
-            written = moved.gather(0, written)
-            later = stamp.gather(0, written)[None, :] > stamp[:, None]
-            theirs = table.index_select(0, written).t()
-            table.index_copy_(1, written, torch.where(later, theirs, table.index_select(1, written)))
-        self.table = table
-        self.stamp = torch.zeros_like(stamp)
+        live = torch.nonzero_static(keep, size=num_keep).squeeze(1)
+        moved = torch.full_like(self.names, num_keep).index_copy_(
+            0, live, torch.arange(num_keep, device=device)
+        )
+        done = (self.finished < 0) & ~keep.gather(0, self.owner)
+        self.finished = torch.where(done, self.names.gather(0, self.owner), self.finished)
+        rows = self.table.index_select(0, live)
+        index = moved.gather(0, self.group_region).expand(num_keep, -1)
+        table = rows.new_zeros(num_keep, num_keep + 1).scatter_add_(1, index, rows)
+        self.table = table[:, :num_keep].contiguous()
+        self.group_region = torch.arange(num_keep, device=device)
         self.names, self.size = self.names.gather(0, live), self.size.gather(0, live)
         self.best, self.floor = self.best.gather(0, live), self.floor.gather(0, live)
         self.partner = moved.gather(0, self.partner.gather(0, live))
-        self.candidates = self.candidates.index_select(0, live)
-        self.candidate_positions = moved[self.candidate_positions.index_select(0, live)]
-        self.owner = moved.gather(0, self.owner)
+        # Candidates that were left out are forgotten (their means are at most 0, below a kept region's
+        # best); the floor stays an upper bound of every mean outside the candidates.
+        dropped = ~keep[self.candidate_positions.index_select(0, live)]
+        self.candidates = self.candidates.index_select(0, live).masked_fill_(dropped, float("-inf"))
+        self.candidate_positions = moved[self.candidate_positions.index_select(0, live)].clamp_(
+            max=num_keep - 1
+        )
+        self.owner = moved.gather(0, self.owner).clamp_(max=num_keep - 1)
         self.alive = self.alive.gather(0, live)
+
+    def roots(self) -> Tensor:
+        """Root (smallest pixel index) of each pixel's region."""
+        current = self.names.gather(0, self.owner)
+        return torch.where(self.finished >= 0, self.finished, current)
 
 
 @torch.no_grad()
@@ -228,35 +265,31 @@ def average_linkage_roots(margin: Tensor, overwrite: bool = False) -> Tensor:
         )
     table.fill_diagonal_(float("-inf"))
     state = _Clustering(table)
-    for stamp in range(1, num_pixels):
+    for _ in range(1, num_pixels):
         position = torch.arange(state.table.shape[0], device=device)
         mutual = (state.partner.gather(0, state.partner) == position) & (state.best > 0)
         keeps = mutual & (position < state.partner)  # the smaller position (and name) names the merged region
-        written = state.stamp > 0
-        counts = torch.stack([keeps.sum(), written.sum(), state.alive.sum(), (written & state.alive).sum()])
-        num_pairs, num_written, num_alive, num_written_alive = counts.tolist()
+        active = state.alive & (state.best > 0)
+        num_pairs, num_active = torch.stack([keeps.sum(), active.sum()]).tolist()
         if num_pairs == 0:
             break
-        if 2 * num_alive <= state.table.shape[0]:
-            # Drop the merged-away regions: later rounds read half the table or less.
-            state.compact(num_alive, num_written_alive)
-            position = torch.arange(num_alive, device=device)
+        if 2 * num_active <= state.table.shape[0]:
+            # Keep only the regions that can still merge: later rounds read half the table or less.
+            state.compact(active, num_active)
+            position = torch.arange(num_active, device=device)
             keeps = (
                 (state.partner.gather(0, state.partner) == position)
                 & (state.best > 0)
                 & (position < state.partner)
             )
-            num_written = 0
         kept = torch.nonzero_static(keeps, size=num_pairs).squeeze(1)  # ascending
         gone = state.partner.gather(0, kept)
-        written = torch.nonzero_static(state.stamp > 0, size=num_written).squeeze(1)
-        searches = state.merge(kept, gone, written, stamp)
+        searches = state.merge(kept, gone)
         num_searches = int(searches.sum())
         if num_searches:
             searching = torch.nonzero_static(searches, size=num_searches).squeeze(1)
-            written = torch.cat([written, kept])
-            state.set_candidates(searching, state.rows(searching, written))
-    return state.names.gather(0, state.owner)
+            state.set_candidates(searching, state.means(searching))
+    return state.roots()
 
 
 @torch.no_grad()
