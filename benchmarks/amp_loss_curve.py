@@ -115,22 +115,31 @@ def train(config: Path, work_dir: Path, options: list[str], amp: bool, timeout_s
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
+    """Both loss curves (top) and their difference (bottom), against the iteration."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     steps = [row["iter"] for row in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(steps, [row["fp32"] for row in rows], marker="o", markersize=3, label="fp32")
-    ax.plot(
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 4.8), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
+    )
+    top.plot(steps, [row["fp32"] for row in rows], marker="o", markersize=3, label="fp32")
+    top.plot(
         steps, [row["bf16"] for row in rows], marker="x", markersize=4, linestyle="--", label="--amp (bf16)"
     )
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("training loss")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    top.set_ylabel("training loss")
+    top.set_title(title, fontsize=9)
+    top.legend()
+    bottom.axhline(0.0, color="grey", linewidth=0.8)
+    bottom.plot(steps, [row["diff"] for row in rows], marker="o", markersize=3, color="C3")
+    bottom.set_ylabel("bf16 - fp32")
+    bottom.set_xlabel("iteration")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -203,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Largest absolute difference: {comparison['max_abs_diff']:.4f} (iteration "
         f"{comparison['max_abs_diff_iter']}).\n\n{summary}\n\n"
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads, torch "
-        f"{machine['torch']}, load average {machine['load_average_at_start']} at start, {machine['date_utc']}."
+        f"{machine['torch']}, load average {machine['load_average_at_start']} at start, {machine['date_utc']}. "
+        "One run of each, one after the other, on a shared machine: the times are not a speed comparison."
     )
     payload = {
         "machine": machine,
