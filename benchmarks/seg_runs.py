@@ -128,6 +128,23 @@ def latest_scalars(work_dir: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+def logged_losses(work_dir: Path) -> dict[int, float]:
+    """``{iteration: loss}`` from every ``vis_data/scalars.json`` under ``work_dir`` (later runs win).
+
+    The logged loss is the mean over the logger's window: log every iteration with a window of 1
+    (``default_hooks.logger.interval=1``, ``log_processor.window_size=1``) for the loss of each iteration.
+    """
+    losses: dict[int, float] = {}
+    for path in sorted(Path(work_dir).glob("*/vis_data/scalars.json")):
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if "loss" in record:
+                losses[int(record["step"])] = float(record["loss"])
+    return losses
+
+
 def parse_scalars(path: Path) -> dict:
     """Val mIoU (last validation), its step, every validation's (step, mIoU) (``curve``), and the mean
     train iteration time from a scalars log."""

@@ -13,10 +13,11 @@ import pytest
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
+from benchmarks.seg_runs import logged_losses
 from mmseg_ranet.datasets.generate import SceneConfig, generate_dataset
 from mmseg_ranet.utils.distributed import MeanLogVarsHook, prepare_cpu_distributed
 
-from .train_runs import DEMO, REPO, free_port, logged_losses, run, small_options
+from .train_runs import DEMO, REPO, free_port, run, small_options
 
 REPO_R101 = REPO / "configs/ranet/ranet_r101-d8_4xb2-80k_cityscapes-769x769.py"
 

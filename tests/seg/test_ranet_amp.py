@@ -16,13 +16,14 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_ranet  # noqa: F401  (registers the head)
+from benchmarks.seg_runs import logged_losses
 from mmseg_ranet.datasets.generate import SceneConfig, generate_dataset
 from mmseg_ranet.engine import AutocastOptimWrapper
 from mmseg_ranet.models.decode_heads import RegionInteractionBlock
 from mmseg_ranet.models.ops import autocast_off, full_precision, gathered_dot, in_full_precision
 
 from .ranet_variants import variant_settings
-from .train_runs import DEMO, REPO, logged_losses, run, small_options
+from .train_runs import DEMO, REPO, run, small_options
 
 HEIGHT, WIDTH, NUM_CLASSES = 12, 12, 5
 LABEL_SIZE = (HEIGHT * 8, WIDTH * 8)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.seg_runs import logged_losses
 from mmseg_ranet.datasets.generate import SceneConfig, generate_dataset
 
-from .train_runs import DEMO, logged_losses, run, small_options
+from .train_runs import DEMO, run, small_options
 
 
 @pytest.fixture(scope="module")

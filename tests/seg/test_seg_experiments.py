@@ -67,6 +67,14 @@ def test_parse_scalars_without_validation_fails(tmp_path):
     assert sr.latest_scalars(tmp_path / "missing") is None
 
 
+def test_logged_losses_reads_every_train_loss_and_later_runs_win(tmp_path):
+    # A first run logged iterations 50 and 100; a resumed one logged 100 again with another loss.
+    _write_scalars(tmp_path, "20260101_000000", SCALARS)
+    _write_scalars(tmp_path, "20260102_000000", [dict(SCALARS[1], loss=0.35), SCALARS[2]])
+    assert sr.logged_losses(tmp_path) == {50: pytest.approx(0.60), 100: pytest.approx(0.35)}
+    assert sr.logged_losses(tmp_path / "missing") == {}
+
+
 def test_schedule_options_and_train_command(tmp_path):
     schedule = sr.Schedule("t", iters=120, batch_size=4, warmup=10, seeds=(0,), cue_radii=(3,))
     options = schedule.cfg_options()

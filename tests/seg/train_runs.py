@@ -1,8 +1,8 @@
-"""Short tools/train.py runs on generated data, and the losses they log (shared by the resume tests)."""
+"""Short tools/train.py runs on generated data (shared by the resume tests); the losses they log are read
+with ``benchmarks.seg_runs.logged_losses``."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -41,17 +41,6 @@ def run(args: list[str], env: dict | None = None, timeout: int = 600) -> subproc
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env)
-
-
-def logged_losses(work_dir: Path) -> dict[int, float]:
-    """``{iteration: loss}`` from every ``vis_data/scalars.json`` under ``work_dir`` (later runs win)."""
-    losses: dict[int, float] = {}
-    for path in sorted(work_dir.glob("*/vis_data/scalars.json")):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if "loss" in record:
-                losses[int(record["step"])] = float(record["loss"])
-    return losses
 
 
 def free_port() -> int:
