@@ -12,13 +12,14 @@ the user goes to a frame and draws the DAVIS robot's correction of it (``Simulat
 error regions' skeletons, positive and negative strokes) and presses Run. Which frame:
 
 * ``naive stride``: what a user does without advice: the next unannotated frame at a stride of
-  ``round(T / 5)`` frames from the first annotated frame (wrapping around);
-* ``app: worst, model confidence``: the app's recommendation with no checkpoint (the unannotated frame of
+  ``round(T / 5)`` frames from the first annotated frame (wrapping around); also what the app recommends
+  without a checkpoint (``DEFAULT_RULE``), so it has no row of its own;
+* ``app: worst, model confidence``: ``--strategy worst`` with no checkpoint (the unannotated frame of
   lowest model confidence, :func:`vos_recommender.app.confidence_quality`);
 * ``app: farthest``: ``--strategy farthest``, the frame farthest from every annotated frame;
 * ``app: far and likely wrong, model confidence``: ``--strategy uncertain_far``, the arg-max of
   ``(1 - q) x distance`` to the nearest annotated frame (with ``--quality`` also on the wild estimator);
-* ``app: worst, wild estimator``: the app's recommendation with ``--quality`` (the unannotated frame of
+* ``app: worst, wild estimator``: ``--strategy worst`` with ``--quality`` (the unannotated frame of
   lowest predicted quality);
 * ``app: agent``: with ``--agent``;
 * ``reference: worst, true J&F``: not something the app can do (it needs the ground truth); it separates
@@ -147,14 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     dataset = DavisDataset(root, split="val")
     videos = [dataset[i] for i in range(args.videos)]
     strategies = {"naive": ("naive stride (every T/5 frames)", FrameAdvisor())}
-    strategies["confidence"] = ("app: worst, model confidence", FrameAdvisor())
+    strategies["confidence"] = ("app: worst, model confidence", FrameAdvisor(strategy="worst"))
     strategies["farthest"] = ("app: farthest", FrameAdvisor(strategy="farthest"))
     strategies["uncertain_far"] = (
         "app: far and likely wrong, model confidence",
         FrameAdvisor(strategy="uncertain_far"),
     )
     if args.quality:
-        strategies["wild"] = ("app: worst, wild estimator", FrameAdvisor(quality=args.quality))
+        strategies["wild"] = (
+            "app: worst, wild estimator",
+            FrameAdvisor(quality=args.quality, strategy="worst"),
+        )
         strategies["uncertain_far_wild"] = (
             "app: far and likely wrong, wild estimator",
             FrameAdvisor(quality=args.quality, strategy="uncertain_far"),
