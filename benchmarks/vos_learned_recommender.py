@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     labels = {**NAMES, **{k: v[0] for k, v in learned.items()}}
     order = [*RULES, *learned, "lookahead"]
     lines = [
-        "# Gain ranker vs the rules (Table 1 protocol, flow)",
+        "# Gain ranker vs the rules (Table 1 protocol, flow)"
+        if learned
+        else "# The rules and the one-step-lookahead ceiling (Table 1 protocol, flow)",
         "",
         f"Command: `{payload['command']}`",
         "",
