@@ -22,8 +22,8 @@ is kept as well: remove it, or pass another ``--work``, after the backend or the
 that exists. Reported per (dataset,
 setting): AUC and J&F@5 (x100) of every row, and for every learned row the paired AUC difference to the
 best rule of that cell (highest mean AUC among the rules) with its bootstrap 95% interval, pairs won/lost,
-and the share of the gap between that rule and the lookahead it closes; the lookahead row's paired
-difference is the headroom left above the best rule.
+and the share of the gap between that rule and the lookahead it closes; the other rules get the same paired
+difference (how far behind the best one they are), and the lookahead row's is the headroom left above it.
 
 Writes ``benchmarks/results/vos_learned_recommender.{md,json}`` (another folder with ``--out-dir``).
 """
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     "jf5": float(np.mean([100 * run["jf"][min(4, len(run["jf"]) - 1)] for run in runs])),
                     "sessions": len(runs),
                 }
-                if key in learned or key == "lookahead":
+                if key != best_rule:
                     diff = paired_difference(auc[key], auc[best_rule], bootstrap=args.bootstrap, seed=0)
                     row["vs_best_rule"] = diff
                     if key in learned and "lookahead" in mean_auc:
