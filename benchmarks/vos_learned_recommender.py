@@ -7,15 +7,23 @@ then ``python -m vos_recommender.training.ranker``)::
     python benchmarks/vos_learned_recommender.py --ranker runs/ranker/oracle.pt --ranker-wild runs/ranker/wild.pt \\
         --ablation "paper layout=runs/ranker/paper_oracle.pt:runs/ranker/paper_wild.pt" --lookahead default
 
+Without ``--ranker`` only the rules and the ceiling are evaluated (how much headroom is there?).
+
 For each held-out dataset (``default`` and ``shifted`` of ``--work``), interactive sessions of 8 rounds run
 through ``vos_recommender.evaluate`` on the first ``--videos`` videos x ``--scribbles`` first scribbles, in the
 oracle and the wild setting: the rules (Random over ``--seeds`` seeds, Linspace, Stride, Farthest, Worst,
 UncertainFar), the ranker (``--ranker``; ``--ranker-wild`` in the wild setting), each ``--ablation`` ranker,
-and on the datasets of ``--lookahead`` the one-step-lookahead ceiling. Each part is an evaluation folder under
-``<work>/eval_learned/<dataset>/<part>``, kept when it exists (rerun to continue). Reported per (dataset,
+and on the datasets of ``--lookahead`` the one-step-lookahead ceiling (it ignores the observed quality: its
+sessions run once, in the oracle setting, and serve both). Each part is an evaluation folder under
+``<work>/eval_learned/<dataset>/<part>``, kept when it exists (rerun to continue; the folder records the
+backend and the cache keys carry the backend's ``defaults_revision``, but a folder evaluated by older code
+is kept as well: remove it, or pass another ``--work``, after the backend or the simulated user changed).
+``--parts`` evaluates only some parts (to run parts as separate processes); the report takes every part
+that exists. Reported per (dataset,
 setting): AUC and J&F@5 (x100) of every row, and for every learned row the paired AUC difference to the
 best rule of that cell (highest mean AUC among the rules) with its bootstrap 95% interval, pairs won/lost,
-and the share of the gap between that rule and the lookahead it closes.
+and the share of the gap between that rule and the lookahead it closes; the other rules get the same paired
+difference (how far behind the best one they are), and the lookahead row's is the headroom left above it.
 
 Writes ``benchmarks/results/vos_learned_recommender.{md,json}`` (another folder with ``--out-dir``).
 """
@@ -48,17 +56,22 @@ NAMES = {
     "lookahead": "Lookahead (ceiling, ground truth)",
 }
 ROUNDS = 8
+PARTS = ("rules", "lookahead", "learned")
 
 
 def evaluate_part(
     args, dataset: str, part: str, strategies: str, settings: str, ranker: str = "", ranker_wild: str = ""
 ):
-    """Sessions of one part (an evaluation folder, kept when it exists)."""
+    """Sessions of one part (an evaluation folder, kept when it exists); None when the part is neither
+    there nor to be computed by this run (``--parts``)."""
     from vos_recommender.evaluate import EvalConfig, evaluate, evaluation_env
 
     work = Path(args.work)
     out = work / "eval_learned" / dataset / part
+    kind = part if part in ("rules", "lookahead") else "learned"
     if not (out / "results.json").is_file():
+        if kind not in args.parts:
+            return None
         env = evaluation_env().replace(
             {
                 "session.backend": "flow",
@@ -102,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--ranker",
-        required=True,
-        help="gain ranker of the oracle setting (and the wild one without --ranker-wild)",
+        default="",
+        help="gain ranker of the oracle setting (and the wild one without --ranker-wild); none: rules only",
     )
     parser.add_argument("--ranker-wild", default="", help="gain ranker of the wild setting")
     parser.add_argument(
@@ -124,13 +137,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lookahead-candidates", type=int, default=0, help="lookahead: candidate cap (0: every frame)"
     )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="evaluation parts this run may compute (comma-separated of rules, lookahead, learned); the "
+        "others are read when their folder exists and left out of the report otherwise",
+    )
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples")
     add_out_dir(parser)
     args = parser.parse_args(argv)
+    args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if args.parts - set(PARTS):
+        parser.error(f"--parts: unknown parts {sorted(args.parts - set(PARTS))}; known: {', '.join(PARTS)}")
+    if args.ablation and not args.ranker:
+        parser.error("--ablation needs --ranker")
     args.quality = args.quality or str(Path(args.work) / "quality" / "flow" / "quality_estimator.pt")
     from vos_recommender.evaluation.paired import pair_means, paired_difference
 
-    learned = {"ranker": ("Ranker", args.ranker, args.ranker_wild)}
+    learned = {"ranker": ("Ranker", args.ranker, args.ranker_wild)} if args.ranker else {}
     for index, spec in enumerate(args.ablation):
         label, _, paths = spec.partition("=")
         oracle, _, wild = paths.partition(":")
@@ -146,13 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         "cells": {},
     }
     for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        sessions = evaluate_part(args, dataset, "rules", ",".join(RULES), "oracle,wild")
         if dataset in args.lookahead.split(","):
-            part = evaluate_part(args, dataset, "lookahead", "lookahead", "oracle,wild")
+            lookahead = evaluate_part(args, dataset, "lookahead", "lookahead", "oracle")
+        else:
+            lookahead = None
+        sessions = evaluate_part(args, dataset, "rules", ",".join(RULES), "oracle,wild")
+        if sessions is None:
+            continue
+        if lookahead is not None:
             for setting in sessions:
-                sessions[setting]["lookahead"] = part[setting]["lookahead"]
+                sessions[setting]["lookahead"] = lookahead["oracle"]["lookahead"]
         for key, (_, oracle, wild) in learned.items():
             part = evaluate_part(args, dataset, key, "ranker", "oracle,wild", oracle, wild)
+            if part is None:
+                continue
             for setting in sessions:
                 sessions[setting][key] = part[setting]["ranker"]
         for setting, by_key in sessions.items():
@@ -166,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                     "jf5": float(np.mean([100 * run["jf"][min(4, len(run["jf"]) - 1)] for run in runs])),
                     "sessions": len(runs),
                 }
-                if key in learned:
+                if key != best_rule:
                     diff = paired_difference(auc[key], auc[best_rule], bootstrap=args.bootstrap, seed=0)
                     row["vs_best_rule"] = diff
-                    if "lookahead" in mean_auc:
+                    if key in learned and "lookahead" in mean_auc:
                         gap = mean_auc["lookahead"] - mean_auc[best_rule]
                         row["gap_closed"] = diff["mean"] / gap if gap > 0 else float("nan")
                 cell["rows"][key] = row
@@ -179,14 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     labels = {**NAMES, **{k: v[0] for k, v in learned.items()}}
     order = [*RULES, *learned, "lookahead"]
     lines = [
-        "# Gain ranker vs the rules (Table 1 protocol, flow)",
+        "# Gain ranker vs the rules (Table 1 protocol, flow)"
+        if learned
+        else "# The rules and the one-step-lookahead ceiling (Table 1 protocol, flow)",
         "",
         f"Command: `{payload['command']}`",
         "",
         f"Held-out generated videos of `{args.work}/data/<dataset>` (64x112): the first {args.videos} x "
         f"{args.scribbles} first scribbles per dataset, {ROUNDS} rounds, Random over {args.seeds} seeds, "
-        f"backend flow, simulated DAVIS robot. Wild quality: {args.quality}. Rankers: oracle {args.ranker}, "
-        f"wild {args.ranker_wild or args.ranker}.",
+        f"backend flow, simulated DAVIS robot. Wild quality: {args.quality}. "
+        + (
+            f"Rankers: oracle {args.ranker}, wild {args.ranker_wild or args.ranker}."
+            if learned
+            else "Rules only."
+        ),
         f"Run time {seconds:.0f} s (evaluation parts kept from earlier runs not counted; their times in "
         f"docs/recommender.md) on {machine['cpu']} ({machine['cores']} cores, load "
         f"{machine['load_average_at_start']}), {machine['date_utc']}.",
