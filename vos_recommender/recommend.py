@@ -7,8 +7,10 @@ scores every frame, and the best-scoring frame is returned. With ``--strategy`` 
 ``(1 - q) x distance``), ``farthest``, ``stride`` (every T/5 frames from the first annotated frame),
 ``linspace`` or ``random``; ``stride``, ``farthest``, ``linspace`` and ``random`` need no quality
 estimator; ``ranker`` (with ``--ranker``, a gain ranker of ``python -m vos_recommender.training.ranker``)
-picks the frame whose correction it predicts to raise the mean J&F most. Without an agent and without ``--strategy`` the recommendation is ``worst``. The one-step lookahead needs the ground truth and is refused. The answer says why the frame was
-chosen in plain words.
+picks the frame whose correction it predicts to raise the mean J&F most. Without an agent and without
+``--strategy`` the recommendation is ``uncertain_far``, the best measured rule with an estimator
+(``vos_recommender.strategies.DEFAULT_RULE``). The one-step lookahead needs the ground truth and is
+refused. The answer says why the frame was chosen in plain words.
 
 Python::
 
@@ -209,8 +211,8 @@ def recommend(
         num_objects: Object count (default: inferred from the masks/probabilities).
         quality: Per-frame quality to use instead of the estimator (e.g. your own estimate in [0, 1]).
         strategy: One of :data:`RECOMMEND_STRATEGIES` (case-insensitive; ``ours`` is ``agent``). None: the
-            agent when one is given, else ``worst`` (with an estimator no rule was measured ahead of it;
-            the app does the same, docs/app.md).
+            agent when one is given, else the best measured rule with an estimator,
+            ``DEFAULT_RULE["with_quality"]`` (``uncertain_far``; the app does the same, docs/app.md).
         ranker_path: Gain ranker checkpoint (``python -m vos_recommender.training.ranker``) or a loaded
             ``GainRanker`` (needed by the ``ranker`` strategy only).
 
@@ -302,10 +304,10 @@ def recommend(
 
 def _strategy_name(strategy: str | None, agent_path: Any) -> str:
     """The strategy to follow, checked (errors name the known strategies)."""
-    from vos_recommender.strategies import STRATEGIES
+    from vos_recommender.strategies import DEFAULT_RULE, STRATEGIES
 
     if strategy is None:
-        return "agent" if agent_path is not None else "worst"
+        return "agent" if agent_path is not None else DEFAULT_RULE["with_quality"]
     name = str(strategy).strip().lower()
     name = "agent" if name == "ours" else name
     if name in STRATEGIES and name not in RECOMMEND_STRATEGIES:
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "--strategy",
         default=None,
         help=f"which frame to recommend: {', '.join(RECOMMEND_STRATEGIES)} "
-        "(default: agent with --agent, else worst)",
+        "(default: agent with --agent, else uncertain_far)",
     )
     parser.add_argument(
         "--agent",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentStrategy",
+    "DEFAULT_RULE",
     "FarthestStrategy",
     "LinspaceStrategy",
     "LookaheadStrategy",
@@ -568,6 +569,16 @@ STRATEGIES: Registry[RecommendationStrategy] = Registry(
     aliases={"agent": "ours"},
     case_sensitive=False,
 )
+
+#: The rule followed without an agent and without a named strategy (the app, ``recommend``), with a quality
+#: estimate and without one. With an estimate, (1 - q) x distance: on the refined ``flow`` and the DAVIS
+#: robot it is the best rule of Table 1's default wild cell and never behind the best rule by more than its
+#: interval in a wild cell, while Worst on the same estimate falls behind the stride on shifted videos
+#: (-1.88 [-3.52, -0.45]; ``benchmarks/results/vos_learned_recommender.md``); in the app's own benchmark
+#: it is +0.011 [-0.019, +0.041] J&F@5 over the stride against Worst's +0.004 (``app_recommendation_gain``).
+#: Without an estimate the model's confidence misleads Worst, and the stride was ahead of every rule
+#: (docs/app.md, "Is the recommendation worth following?").
+DEFAULT_RULE = {"with_quality": "uncertain_far", "without_quality": "stride"}
 
 
 def build_strategy(

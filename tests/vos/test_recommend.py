@@ -176,13 +176,11 @@ def test_the_rules_by_name_and_the_lookahead_refused(
         recommend(video["frames"], video["masks"], [0], strategy="best")
     with pytest.raises(ValueError, match="the agent strategy needs a trained agent"):
         recommend(video["frames"], video["masks"], [0], strategy="agent")
-    # No agent and no strategy: Worst on the estimate, with its reason.
+    # No agent and no strategy: (1 - q) x distance on the estimate, with its reason.
     answer = recommend(video["frames"], video["masks"], [0], quality=mine)
-    assert (
-        answer.strategy == "worst"
-        and answer.frame == 1
-        and answer.reason == "the lowest estimated quality (0.23) of the frames not annotated yet"
-    )
+    expected = build_strategy("uncertain_far").recommend(mine, answer.counts, [0])
+    assert answer.strategy == "uncertain_far" and answer.frame == expected
+    assert answer.reason.startswith("far from annotated frames and likely wrong")
     with pytest.raises(ValueError, match="give at least one"):
         recommend(video["frames"], video["masks"], [], strategy="farthest")
     args = ["--frames", str(video["frames"]), "--masks", str(video["masks"]), "--annotated", "3"]

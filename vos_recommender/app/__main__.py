@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strategy",
         default=None,
         help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random "
-        "(default: the agent with --agent; else worst with --quality, stride without: the best measured)",
+        "(default: the agent with --agent; else uncertain_far with --quality, stride without: the best measured)",
     )
     parser.add_argument(
         "--session",

@@ -22,6 +22,7 @@ from vos_recommender.app.quality_signal import describe_rank, quality_ranks
 from vos_recommender.backends.base import VOSResult, probs_to_masks
 from vos_recommender.recommend import to_probs
 from vos_recommender.strategies import (
+    DEFAULT_RULE,
     STRATEGIES,
     AgentStrategy,
     FarthestStrategy,
@@ -30,14 +31,8 @@ from vos_recommender.strategies import (
     build_strategy,
 )
 
-__all__ = ["ADVISOR_STRATEGIES", "DEFAULT_RULE", "QUALITY_STRATEGIES", "FrameAdvisor", "confidence_quality"]
+__all__ = ["ADVISOR_STRATEGIES", "QUALITY_STRATEGIES", "FrameAdvisor", "confidence_quality"]
 
-#: What the app follows without ``--strategy`` and without an agent, with a quality estimator and without one.
-#: Measured in the app's own setting (docs/app.md, "Is the recommendation worth following?"): without an
-#: estimator the model's confidence misleads Worst (J&F@5 -0.048 [-0.077, -0.018] against the stride) and
-#: the stride was ahead of every rule; with the estimator no rule beat Worst with an interval above 0 (in the
-#: app or in ``evaluate``'s wild setting), so Worst stays.
-DEFAULT_RULE = {"with_quality": "worst", "without_quality": "stride"}
 
 #: Strategies the app can follow, with the words the page shows for them.
 ADVISOR_STRATEGIES = {
@@ -86,8 +81,8 @@ class FrameAdvisor:
         quality: Wild quality-estimator checkpoint (``python -m vos_recommender.training.quality``) or None
             (use :func:`confidence_quality`).
         strategy: One of :data:`ADVISOR_STRATEGIES` (``agent`` needs ``agent``). None: the agent when one is
-            given, else the best measured rule (:data:`DEFAULT_RULE`): ``worst`` with ``quality``, ``stride``
-            without.
+            given, else the best measured rule (:data:`vos_recommender.strategies.DEFAULT_RULE`):
+            ``uncertain_far`` with ``quality``, ``stride`` without.
 
     Raises:
         AppInputError: If a checkpoint is missing or unreadable, or the strategy is unknown, needs the

@@ -59,7 +59,7 @@ class Annotator:
         session_dir: Where the session is saved after every change; an existing session there continues.
         backend: Backend registry name (``flow``, ``learned``, ``ipn``, ``manet``, ``atnet``, ``cache``...).
         backend_kwargs: The backend's constructor arguments (e.g. ``{"weights": ...}``).
-        advisor: The :class:`FrameAdvisor` (default: Worst by model confidence).
+        advisor: The :class:`FrameAdvisor` (default: ``FrameAdvisor()``, the stride).
 
     The session folder stays locked (:class:`~vos_recommender.app.session_lock.SessionLock`) until
     :meth:`close`, so a second app on the same folder is refused. From the start the backend computes its

@@ -127,7 +127,7 @@ def test_the_app_refuses_the_lookahead_and_unknown_strategies(checkpoints):
 def test_without_an_agent_the_app_follows_the_best_measured_rule(checkpoints):
     agent, quality = checkpoints
     assert FrameAdvisor().description["strategy"] == "stride"
-    assert FrameAdvisor(quality=quality).description["strategy"] == "worst"
+    assert FrameAdvisor(quality=quality).description["strategy"] == "uncertain_far"
     answer = FrameAdvisor().recommend(np.ones(10, np.float32), np.zeros(10), [3])
     assert answer["frame"] == 5 and answer["reason"].startswith("the next frame at a stride of 2 frames")
     # Starting masks and no round yet: no annotated frame to measure from, the middle frame.
