@@ -574,8 +574,8 @@ STRATEGIES: Registry[RecommendationStrategy] = Registry(
 #: estimate and without one. With an estimate, (1 - q) x distance: on the refined ``flow`` and the DAVIS
 #: robot it is the best rule of Table 1's default wild cell and never behind the best rule by more than its
 #: interval in a wild cell, while Worst on the same estimate falls behind the stride on shifted videos
-#: (-1.88 [-3.52, -0.45]; ``benchmarks/results/vos_learned_recommender.md``); in the app's own benchmark
-#: it is +0.011 [-0.019, +0.041] J&F@5 over the stride against Worst's +0.004 (``app_recommendation_gain``).
+#: (-1.88 [-3.52, -0.45]; docs/recommender.md, "The gain ranker"); in the app's own measurement it is
+#: +0.011 [-0.019, +0.041] J&F@5 over the stride against Worst's +0.004 (docs/app.md).
 #: Without an estimate the model's confidence misleads Worst, and the stride was ahead of every rule
 #: (docs/app.md, "Is the recommendation worth following?").
 DEFAULT_RULE = {"with_quality": "uncertain_far", "without_quality": "stride"}
