@@ -152,6 +152,58 @@ def test_gain_file_round_trip(dataset_root, tmp_path):
         load_gains(tmp_path / "missing.npz")
 
 
+def _gain_file(path, width, frames, drivers, driver, rounds=3):
+    """A small gains file of one video of ``frames`` frames padded to ``width``, one state per driver index."""
+    states = len(driver)
+    valid = np.zeros((states, width), bool)
+    valid[:, :frames] = True
+    gains = np.where(valid, 0.1, np.nan).astype(np.float32)
+    np.savez(
+        path,
+        jf=np.where(valid, 0.5, 0.0).astype(np.float32),
+        estimate=np.where(valid, 0.4, np.nan).astype(np.float32),
+        counts=np.zeros((states, width), np.int16),
+        gains=gains,
+        valid=valid,
+        annotated=np.full((states, rounds), -1, np.int16),
+        round=np.zeros(states, np.int16),
+        scribble=np.zeros(states, np.int16),
+        video=np.zeros(states, np.int32),
+        driver=np.asarray(driver, np.int16),
+        video_names=np.asarray(["synth-000"]),
+        driver_names=np.asarray(drivers),
+        num_rounds=np.asarray(rounds),
+        settings=np.asarray("{}"),
+    )
+
+
+def test_gain_files_of_different_video_lengths_merge(tmp_path):
+    short, long = tmp_path / "short.npz", tmp_path / "long.npz"
+    _gain_file(short, width=5, frames=5, drivers=["random", "farthest"], driver=[0, 1])
+    _gain_file(long, width=7, frames=6, drivers=["greedy", "random"], driver=[0, 1, 1])
+    data = load_gains(f"{short},{long}")
+    assert data["gains"].shape == (5, 7)
+    # The shorter file's frames past its width are padded like a recording pads its shorter videos.
+    assert data["valid"].sum(axis=1).tolist() == [5, 5, 6, 6, 6]
+    assert np.isnan(data["gains"][:2, 5:]).all() and np.isnan(data["estimate"][:2, 5:]).all()
+    assert (data["jf"][:2, 5:] == 0).all() and (data["counts"][:2, 5:] == 0).all()
+    np.testing.assert_allclose(data["gains"][data["valid"]], 0.1)
+    # Videos are numbered one after another, drivers indexed into the union of the names.
+    assert data["video"].tolist() == [0, 0, 1, 1, 1]
+    assert data["driver_names"].tolist() == ["random", "farthest", "greedy"]
+    assert [data["driver_names"][d] for d in data["driver"]] == [
+        "random",
+        "farthest",
+        "greedy",
+        "random",
+        "random",
+    ]
+    other = tmp_path / "other.npz"
+    _gain_file(other, width=5, frames=5, drivers=["random"], driver=[0], rounds=4)
+    with pytest.raises(ValueError, match="differ in rounds"):
+        load_gains(f"{short},{other}")
+
+
 # ------------------------------------------------------------------ the ranker
 def planted_states(count: int, rng: np.random.Generator) -> tuple[list, list]:
     """States of random videos and annotations whose gain is the distance to the nearest annotation."""

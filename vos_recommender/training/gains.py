@@ -264,27 +264,18 @@ def record(settings: GainSettings) -> dict[str, Any]:
 
 def load_gains(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of a gains file (see the module's documentation); several comma-separated files (shards
-    of one recording, same rounds and width) are concatenated, their videos numbered one after another.
+    of one recording, or recordings of data sets with different video lengths, same rounds) are
+    concatenated: their videos numbered one after another, their per-frame arrays padded to the longest
+    video (as one recording pads its shorter videos) and their drivers indexed into the union of their
+    driver names.
 
     Raises:
         FileNotFoundError: If there is no file at ``path``.
-        ValueError: If the file lacks one of the arrays, or shards differ in rounds or width.
+        ValueError: If the file lacks one of the arrays, or files differ in rounds.
     """
     parts = [p.strip() for p in str(path).split(",") if p.strip()]
     if len(parts) > 1:
-        shards = [load_gains(part) for part in parts]
-        if len({(int(s["num_rounds"]), s["gains"].shape[1]) for s in shards}) > 1:
-            raise ValueError(f"{path}: the gains files differ in rounds or frame width")
-        merged = {}
-        for key, first in shards[0].items():
-            if key == "video":
-                offsets = np.cumsum([0] + [len(s["video_names"]) for s in shards[:-1]])
-                merged[key] = np.concatenate([s[key] + o for s, o in zip(shards, offsets)])
-            elif first.ndim and key not in ("driver_names",):
-                merged[key] = np.concatenate([s[key] for s in shards])
-            else:
-                merged[key] = first
-        return merged
+        return _merge([load_gains(part) for part in parts], str(path))
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no gains file at {path} (python -m vos_recommender.training.gains)")
@@ -294,6 +285,41 @@ def load_gains(path: str | Path) -> dict[str, np.ndarray]:
     if missing:
         raise ValueError(f"{path}: not a gains file, missing {sorted(missing)}")
     return arrays
+
+
+# Per-frame arrays of a gains file and the value that pads them past a video's last frame (as ``_stack``).
+_FRAME_FILL = {"jf": 0.0, "estimate": np.nan, "counts": 0, "gains": np.nan, "valid": False}
+
+
+def _merge(shards: list[dict[str, np.ndarray]], path: str) -> dict[str, np.ndarray]:
+    """Concatenate loaded gains files (see :func:`load_gains`)."""
+    if len({int(s["num_rounds"]) for s in shards}) > 1:
+        raise ValueError(f"{path}: the gains files differ in rounds")
+    width = max(s["gains"].shape[1] for s in shards)
+    drivers = list(dict.fromkeys(str(name) for s in shards for name in s["driver_names"]))
+    merged = {}
+    for key, first in shards[0].items():
+        if key == "video":
+            offsets = np.cumsum([0] + [len(s["video_names"]) for s in shards[:-1]])
+            merged[key] = np.concatenate([s[key] + o for s, o in zip(shards, offsets)])
+        elif key == "driver":
+            merged[key] = np.concatenate(
+                [np.asarray([drivers.index(str(n)) for n in s["driver_names"]])[s[key]] for s in shards]
+            ).astype(first.dtype)
+        elif key == "driver_names":
+            merged[key] = np.asarray(drivers)
+        elif key in _FRAME_FILL:
+            padded = []
+            for s in shards:
+                part = np.full((len(s[key]), width), _FRAME_FILL[key], dtype=s[key].dtype)
+                part[:, : s[key].shape[1]] = s[key]
+                padded.append(part)
+            merged[key] = np.concatenate(padded)
+        elif first.ndim:
+            merged[key] = np.concatenate([s[key] for s in shards])
+        else:
+            merged[key] = first
+    return merged
 
 
 def main(argv: list[str] | None = None) -> None:
