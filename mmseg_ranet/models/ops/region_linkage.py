@@ -75,12 +75,6 @@ def _topk(rows: Tensor, count: int) -> tuple[Tensor, Tensor]:
     return values, columns.gather(1, where).clamp_(max=width - 1)
 
 
-def _first_max(values: Tensor, dim: int) -> tuple[Tensor, Tensor]:
-    """Largest value along ``dim`` and the first index holding it (``argmax`` documents the first)."""
-    index = values.argmax(dim=dim, keepdim=True)
-    return values.gather(dim, index).squeeze(dim), index.squeeze(dim)
-
-
 class _Clustering:
     """State of one image's clustering: sums of margins between regions and groups, regions' partners.
 
@@ -191,9 +185,8 @@ class _Clustering:
             # Equal means: the smaller position wins (an arg-max down the columns only where needed; over
             # all columns it costs ten times the maximum on a CPU).
             columns = torch.nonzero_static(tied, size=num_tied).squeeze(1)
-            _, first = _first_max(merged.index_select(1, columns), 0)
+            first = merged.index_select(1, columns).argmax(dim=0)  # argmax documents the first
             beaten.index_copy_(0, columns, kept.gather(0, first) < partner.gather(0, columns))
-            beaten |= column_best > best
         self.best, self.partner = best, partner
         self.set_candidates(kept, merged)
         self.best.index_fill_(0, gone, float("-inf"))
@@ -228,6 +221,13 @@ class _Clustering:
         )
         self.owner = moved.gather(0, self.owner).clamp_(max=num_keep - 1)
         self.alive = self.alive.gather(0, live)
+
+    def mergers(self) -> Tensor:
+        """Which regions merge this round: the smaller position of each mutual best pair with a positive
+        mean margin (it names the merged region)."""
+        position = torch.arange(self.table.shape[0], device=self.table.device)
+        mutual = (self.partner.gather(0, self.partner) == position) & (self.best > 0)
+        return mutual & (position < self.partner)
 
     def roots(self) -> Tensor:
         """Root (smallest pixel index) of each pixel's region."""
@@ -266,9 +266,7 @@ def average_linkage_roots(margin: Tensor, overwrite: bool = False) -> Tensor:
     table.fill_diagonal_(float("-inf"))
     state = _Clustering(table)
     for _ in range(1, num_pixels):
-        position = torch.arange(state.table.shape[0], device=device)
-        mutual = (state.partner.gather(0, state.partner) == position) & (state.best > 0)
-        keeps = mutual & (position < state.partner)  # the smaller position (and name) names the merged region
+        keeps = state.mergers()
         active = state.alive & (state.best > 0)
         num_pairs, num_active = torch.stack([keeps.sum(), active.sum()]).tolist()
         if num_pairs == 0:
@@ -276,12 +274,7 @@ def average_linkage_roots(margin: Tensor, overwrite: bool = False) -> Tensor:
         if 2 * num_active <= state.table.shape[0]:
             # Keep only the regions that can still merge: later rounds read half the table or less.
             state.compact(active, num_active)
-            position = torch.arange(num_active, device=device)
-            keeps = (
-                (state.partner.gather(0, state.partner) == position)
-                & (state.best > 0)
-                & (position < state.partner)
-            )
+            keeps = state.mergers()
         kept = torch.nonzero_static(keeps, size=num_pairs).squeeze(1)  # ascending
         gone = state.partner.gather(0, kept)
         searches = state.merge(kept, gone)
