@@ -27,7 +27,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import ROOT, add_out_dir, machine_description, markdown_table, write_results  # noqa: E402
-from benchmarks.seg_runs import latest_scalars, logged_losses, parse_scalars  # noqa: E402
+from benchmarks.seg_runs import latest_scalars, loader_options, logged_losses, parse_scalars  # noqa: E402
 
 DEMO = ROOT / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"
 NAME = "amp_loss_curve"
@@ -59,16 +59,9 @@ def compare_curves(fp32: dict[int, float], bf16: dict[int, float]) -> dict:
 
 def train_options(data_root: Path, iters: int, seed: int) -> list[str]:
     """``--cfg-options`` of one run: the generated data, ``iters`` iterations, the loss of every iteration."""
-    options = []
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        options += [
-            f"{loader}.dataset.data_root={data_root}",
-            f"{loader}.num_workers=0",
-            f"{loader}.persistent_workers=False",
-        ]
     return [
         "--cfg-options",
-        *options,
+        *loader_options(data_root),
         f"randomness.seed={seed}",
         f"train_cfg.max_iters={iters}",
         f"train_cfg.val_interval={iters}",

@@ -122,6 +122,18 @@ class Run:
 # Reading mmengine's outputs
 
 
+def loader_options(data_root: Path) -> list[str]:
+    """``--cfg-options`` entries that point the train, val and test loaders at ``data_root``, in-process."""
+    options = []
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        options += [
+            f"{loader}.dataset.data_root={data_root}",
+            f"{loader}.num_workers=0",
+            f"{loader}.persistent_workers=False",
+        ]
+    return options
+
+
 def latest_scalars(work_dir: Path) -> Path | None:
     """The ``vis_data/scalars.json`` of the newest timestamped run directory under ``work_dir``."""
     candidates = sorted(work_dir.glob("*/vis_data/scalars.json"))

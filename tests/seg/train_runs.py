@@ -9,22 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.seg_runs import loader_options
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "configs/ranet/ranet_r18-d8_1xb8-600_synthetic-128x128.py"
 
 
 def small_options(data_root: Path, max_iters: int, batch_size: int = 2) -> list[str]:
     """``--cfg-options`` for a few iterations on 64x64 images, checkpoints every 2, unsmoothed losses."""
-    options = []
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        options += [
-            f"{loader}.dataset.data_root={data_root}",
-            f"{loader}.num_workers=0",
-            f"{loader}.persistent_workers=False",
-        ]
     return [
         "--cfg-options",
-        *options,
+        *loader_options(data_root),
         f"train_dataloader.batch_size={batch_size}",
         "model.data_preprocessor.size=(64,64)",
         f"train_cfg.max_iters={max_iters}",
