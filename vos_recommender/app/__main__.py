@@ -1,5 +1,5 @@
 """``python -m vos_recommender.app --frames DIR [--masks DIR] [--backend NAME] [--agent ZIP] [--quality CKPT]
-[--session DIR]``: serve the annotation page on this machine.
+[--ranker CKPT] [--session DIR]``: serve the annotation page on this machine.
 
 Bad input is reported here at start (``error: ...``) and, unless ``--check`` is given, the page still
 opens with the message in a banner and a form to open another folder.
@@ -77,8 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--strategy",
         default=None,
-        help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random "
-        "(default: the agent with --agent; else uncertain_far with --quality, stride without: the best measured)",
+        help="which frame to recommend: agent, worst, uncertain_far, farthest, stride, linspace, random, ranker "
+        "(default: the agent with --agent; the gain ranker with --ranker; else uncertain_far with --quality, "
+        "stride without: the best measured rule)",
+    )
+    parser.add_argument(
+        "--ranker",
+        default=None,
+        help="gain ranker checkpoint (python -m vos_recommender.training.ranker); needs --quality",
     )
     parser.add_argument(
         "--session",
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         agent=args.agent,
         quality=args.quality,
         strategy=args.strategy,
+        ranker=args.ranker,
     )
     annotator, error, listener = None, None, None
     if not args.check:

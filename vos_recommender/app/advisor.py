@@ -1,5 +1,5 @@
-"""Which frame to correct next, and why: per-frame quality estimate plus a strategy (the agent, Worst or
-one of the rules a person would try: stride, farthest, uncertain_far).
+"""Which frame to correct next, and why: per-frame quality estimate plus a strategy (the agent, the gain
+ranker, Worst or one of the rules a person would try: stride, farthest, uncertain_far).
 
 The pieces are the ones ``python -m vos_recommender.recommend`` uses (:class:`WildQuality`, the strategies
 of :mod:`vos_recommender.strategies`), loaded once per app instead of once per call. Without a
@@ -43,10 +43,11 @@ ADVISOR_STRATEGIES = {
     "stride": "every fifth of the video",
     "linspace": "evenly spaced frames",
     "random": "random frame",
+    "ranker": "largest expected gain (gain ranker)",
 }
 
 #: The strategies whose choice reads the quality estimate (the others measure from annotated frames).
-QUALITY_STRATEGIES = frozenset({"agent", "worst", "uncertain_far"})
+QUALITY_STRATEGIES = frozenset({"agent", "ranker", "worst", "uncertain_far"})
 
 
 def confidence_quality(probs: np.ndarray) -> np.ndarray:
@@ -80,13 +81,18 @@ class FrameAdvisor:
         agent: Trained agent ``.zip`` (``python -m vos_recommender.train``), a loaded model, or None.
         quality: Wild quality-estimator checkpoint (``python -m vos_recommender.training.quality``) or None
             (use :func:`confidence_quality`).
-        strategy: One of :data:`ADVISOR_STRATEGIES` (``agent`` needs ``agent``). None: the agent when one is
-            given, else the best measured rule (:data:`vos_recommender.strategies.DEFAULT_RULE`):
-            ``uncertain_far`` with ``quality``, ``stride`` without.
+        strategy: One of :data:`ADVISOR_STRATEGIES` (``agent`` needs ``agent``, ``ranker`` needs
+            ``ranker``). None: the agent when one is given, else the ranker when one is given, else the best
+            measured rule (:data:`vos_recommender.strategies.DEFAULT_RULE`): ``uncertain_far`` with
+            ``quality``, ``stride`` without.
+        ranker: Gain-ranker checkpoint (``python -m vos_recommender.training.ranker``), a loaded
+            :class:`~vos_recommender.agent.ranker.GainRanker`, or None. It was trained on the wild
+            estimator's quality, so it needs ``quality`` too (the model's confidence is another signal).
 
     Raises:
         AppInputError: If a checkpoint is missing or unreadable, or the strategy is unknown, needs the
-            ground truth, or is ``agent`` without one.
+            ground truth, or is ``agent`` or ``ranker`` without its checkpoint (``ranker`` also without
+            ``quality``).
     """
 
     def __init__(
@@ -94,15 +100,17 @@ class FrameAdvisor:
         agent: str | os.PathLike | Any | None = None,
         quality: str | os.PathLike | None = None,
         strategy: str | None = None,
+        ranker: str | os.PathLike | Any | None = None,
     ):
         self.agent_name = str(agent) if isinstance(agent, (str, os.PathLike)) else None
         self.quality_name = str(quality) if quality is not None else None
+        self.ranker_name = str(ranker) if isinstance(ranker, (str, os.PathLike)) else None
         self._agent: AgentStrategy | None = None
         self._wild = None
-        self.strategy = self._strategy_name(strategy, agent, quality)
+        self.strategy = self._strategy_name(strategy, agent, quality, ranker)
         self._rule: RecommendationStrategy | None = None
         if self.strategy != "agent":
-            self._rule = build_strategy(self.strategy)
+            self._rule = build_strategy(self.strategy, ranker=self._load_ranker(ranker))
             agent = None  # the agent is not followed: not loaded either
         if agent is not None:
             if isinstance(agent, (str, os.PathLike)) and not Path(agent).is_file():
@@ -121,13 +129,31 @@ class FrameAdvisor:
             except Exception as err:  # noqa: BLE001
                 raise AppInputError(f"--quality: cannot load {quality}: {err}") from err
 
+    def _load_ranker(self, ranker: Any) -> Any:
+        """The gain ranker the ``ranker`` strategy follows (None for the other strategies)."""
+        if self.strategy != "ranker":
+            return None
+        if not isinstance(ranker, (str, os.PathLike)):
+            return ranker
+        if not Path(ranker).is_file():
+            raise AppInputError(f"--ranker: gain ranker checkpoint not found: {ranker}")
+        from vos_recommender.agent.ranker import GainRanker
+
+        try:
+            return GainRanker.load(ranker)
+        except Exception as err:  # noqa: BLE001 (any load failure is reported with the file name)
+            raise AppInputError(f"--ranker: cannot load {ranker}: {err}") from err
+
     @staticmethod
-    def _strategy_name(strategy: str | None, agent: Any, quality: Any) -> str:
+    def _strategy_name(strategy: str | None, agent: Any, quality: Any, ranker: Any = None) -> str:
         """The strategy to follow, checked (errors name ``--strategy`` and the known names)."""
         if strategy is None:
             if agent is not None:
                 return "agent"
-            return DEFAULT_RULE["with_quality" if quality is not None else "without_quality"]
+            if ranker is not None:
+                strategy = "ranker"
+            else:
+                return DEFAULT_RULE["with_quality" if quality is not None else "without_quality"]
         name = strategy.strip().lower()
         name = "agent" if name == "ours" else name
         if name in STRATEGIES and name not in ADVISOR_STRATEGIES:
@@ -140,6 +166,15 @@ class FrameAdvisor:
             raise AppInputError(f"--strategy {strategy}: unknown; use one of {', '.join(ADVISOR_STRATEGIES)}")
         if name == "agent" and agent is None:
             raise AppInputError("--strategy agent needs a trained agent (--agent)")
+        if name == "ranker" and ranker is None:
+            raise AppInputError(
+                "--strategy ranker needs a trained gain ranker (--ranker; python -m vos_recommender.training.ranker)"
+            )
+        if name == "ranker" and quality is None:
+            raise AppInputError(
+                "--ranker: the gain ranker reads the wild estimator's quality, which it was trained on; give "
+                "--quality (the model's confidence is another signal)"
+            )
         return name
 
     @property
@@ -151,6 +186,7 @@ class FrameAdvisor:
             "agent": self.agent_name or ("loaded model" if self._agent is not None else "none"),
             "quality": "wild estimator" if self._wild is not None else "model confidence",
             "quality_checkpoint": self.quality_name or "none",
+            "ranker": self.ranker_name or ("loaded model" if self.strategy == "ranker" else "none"),
         }
 
     def quality(

@@ -77,7 +77,9 @@ class AppConfig:
         agent: Agent ``.zip`` or None.
         quality: Quality-estimator checkpoint or None.
         strategy: The recommendation strategy (see :data:`~vos_recommender.app.advisor.ADVISOR_STRATEGIES`;
-            None: the agent when one is given, else Worst).
+            None: the agent when one is given, else the gain ranker when one is given, else the best measured
+            rule).
+        ranker: Gain-ranker checkpoint or None.
     """
 
     backend: str = "flow"
@@ -87,6 +89,11 @@ class AppConfig:
     agent: str | None = None
     quality: str | None = None
     strategy: str | None = None
+    ranker: str | None = None
+
+    def advisor(self) -> FrameAdvisor:
+        """The recommender these settings describe."""
+        return FrameAdvisor(self.agent, self.quality, self.strategy, self.ranker)
 
 
 def session_folder(config: AppConfig, video) -> Path:
@@ -104,7 +111,7 @@ def session_folder(config: AppConfig, video) -> Path:
 def open_annotator(config: AppConfig, frames: str, masks: str | None = None, advisor=None) -> Annotator:
     """Open a video as configured (raises :class:`AppInputError` with a message for the user)."""
     video = load_video(frames, masks)
-    advisor = advisor or FrameAdvisor(config.agent, config.quality, config.strategy)
+    advisor = advisor or config.advisor()
     return Annotator(video, session_folder(config, video), config.backend, config.backend_kwargs, advisor)
 
 
@@ -203,7 +210,7 @@ def create_app(
             raise AppBusyError("a round is running; cancel it before opening another video")
         config = holder["config"]
         video = load_video(body.frames, body.masks)
-        advisor = FrameAdvisor(config.agent, config.quality, config.strategy)
+        advisor = config.advisor()
         session = _page_session(body.session) if body.session else session_folder(config, video)
         if old is not None and old.session_dir.resolve() == session.resolve():
             holder["annotator"] = None  # the same session again: release its lock before reopening it

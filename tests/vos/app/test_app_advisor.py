@@ -8,10 +8,12 @@ import pytest
 from tests.vos.app.conftest import first_strokes, open_session
 from tests.vos.generated import tiny_checkpoints
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
+from vos_recommender.agent.ranker import GainRanker, RankerConfig
 from vos_recommender.app import FrameAdvisor, confidence_quality
 from vos_recommender.app.errors import AppInputError
 from vos_recommender.data.davis import write_mask
 from vos_recommender.recommend import recommend
+from vos_recommender.strategies import build_strategy
 
 
 def test_confidence_quality_prefers_sharp_probabilities():
@@ -41,6 +43,7 @@ def test_worst_is_the_lowest_unannotated_frame():
         "agent": "none",
         "quality": "model confidence",
         "quality_checkpoint": "none",
+        "ranker": "none",
     }
 
 
@@ -133,3 +136,33 @@ def test_without_an_agent_the_app_follows_the_best_measured_rule(checkpoints):
     # Starting masks and no round yet: no annotated frame to measure from, the middle frame.
     answer = FrameAdvisor(strategy="farthest").recommend(np.ones(9, np.float32), np.zeros(9), [])
     assert answer["frame"] == 4 and answer["reason"].startswith("no frame annotated yet")
+
+
+def test_the_app_follows_a_gain_ranker_as_the_command_line_recommender(tmp_path, checkpoints):
+    _, quality = checkpoints
+    path = tmp_path / "ranker.pt"
+    GainRanker(RankerConfig(num_rounds=8), seed=3).save(path)
+    advisor = FrameAdvisor(quality=quality, ranker=path)  # a ranker given: followed by default
+    assert advisor.description["strategy"] == "ranker" and advisor.description["ranker"] == str(path)
+    estimate = np.array([0.9, 0.4, 0.8, 0.2, 0.7, 0.95, 0.5, 0.6], np.float32)
+    counts = np.array([1, 0, 0, 0, 0, 0, 1, 0])
+    answer = advisor.recommend(estimate, counts, [0, 6])
+    # The frame and the scores are the ranker's, and recommend --strategy ranker says the same.
+    scores = GainRanker.load(path).scores(estimate, counts)
+    assert answer["frame"] == int(np.argmax(scores)) and answer["strategy"] == "ranker"
+    np.testing.assert_allclose(answer["scores"], scores, rtol=1e-6)
+    assert answer["value"] == pytest.approx(scores[answer["frame"]])
+    expected = build_strategy("ranker", ranker=path)
+    assert answer["reason"].startswith(expected.reason(answer["frame"], estimate, counts, [0, 6]))
+    assert answer["reason"].startswith("correcting it is expected to help most (about ")
+    # Asked for by name beside an agent, and refused without what it reads.
+    assert FrameAdvisor(quality=quality, ranker=path, strategy="ranker").strategy == "ranker"
+    with pytest.raises(AppInputError, match="--strategy ranker needs a trained gain ranker"):
+        FrameAdvisor(quality=quality, strategy="ranker")
+    with pytest.raises(AppInputError, match="--ranker: the gain ranker reads the wild estimator's quality"):
+        FrameAdvisor(ranker=path)
+    with pytest.raises(AppInputError, match="--ranker: gain ranker checkpoint not found: .*missing.pt"):
+        FrameAdvisor(quality=quality, ranker=tmp_path / "missing.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(AppInputError, match="--ranker: cannot load .*broken.pt"):
+        FrameAdvisor(quality=quality, ranker=tmp_path / "broken.pt")

@@ -137,6 +137,10 @@ def test_bad_input_is_a_message_on_the_command_line_and_in_the_page(app_video, t
             "--strategy lookahead: it tries frames with",
         ),
         (["--frames", str(frames_dir), "--strategy", "agent"], "--strategy agent needs a trained agent"),
+        (
+            ["--frames", str(frames_dir), "--ranker", str(tmp_path / "r.pt")],
+            "--ranker: the gain ranker reads",
+        ),
     ]
     for argv, message in cases:
         assert main([*argv, "--session", str(tmp_path / "sess"), "--check"]) == 2
