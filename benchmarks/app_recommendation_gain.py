@@ -22,6 +22,8 @@ error regions' skeletons, positive and negative strokes) and presses Run. Which 
 * ``app: worst, wild estimator``: ``--strategy worst`` with ``--quality`` (the unannotated frame of
   lowest predicted quality);
 * ``app: agent``: with ``--agent``;
+* ``app: gain ranker, wild estimator``: with ``--ranker`` (and ``--quality``, which it reads); one row per
+  checkpoint when several are given (comma-separated: rankers trained with different seeds);
 * ``reference: worst, true J&F``: not something the app can do (it needs the ground truth); it separates
   what Worst itself is worth on these videos from what the quality estimate loses.
 
@@ -131,9 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per session")
     parser.add_argument("--quality", default=None, help="wild quality-estimator checkpoint (adds its row)")
     parser.add_argument("--agent", default=None, help="trained agent .zip (adds its row)")
+    parser.add_argument(
+        "--ranker",
+        default=None,
+        help="gain ranker checkpoint(s), comma-separated (a row each; needs --quality)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 videos, 1 scribble, 3 rounds")
     add_out_dir(parser)
     args = parser.parse_args(argv)
+    if args.ranker and not args.quality:
+        parser.error("--ranker needs --quality: the gain ranker reads the wild estimator's quality")
     if args.quick:
         args.videos, args.scribbles, args.rounds = 2, 1, 3
     from vos_recommender.app import FrameAdvisor
@@ -165,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.agent:
         strategies["agent"] = ("app: agent", FrameAdvisor(agent=args.agent, quality=args.quality))
+    rankers = [r.strip() for r in (args.ranker or "").split(",") if r.strip()]
+    for index, ranker in enumerate(rankers):
+        strategies[f"ranker{index}"] = (
+            "app: gain ranker, wild estimator" + (f" ({Path(ranker).stem})" if len(rankers) > 1 else ""),
+            FrameAdvisor(quality=args.quality, ranker=ranker),
+        )
     strategies["oracle"] = ("reference: worst, true J&F", FrameAdvisor())
     machine = machine_description()
     tic = time.perf_counter()
@@ -233,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Command: `python benchmarks/app_recommendation_gain.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
             "",
             setting + ".",
-            f"Quality estimator: {args.quality or 'none'}; agent: {args.agent or 'none'}.",
+            f"Quality estimator: {args.quality or 'none'}; agent: {args.agent or 'none'}; "
+            f"gain ranker: {args.ranker or 'none'}.",
             f"Run time {seconds:.0f} s on {machine['cpu']} ({machine['cores']} cores, load {machine['load_average_at_start']}), "
             f"{machine['date_utc']}.",
             "",
