@@ -1,0 +1,45 @@
+"""benchmarks/vos_ranker_limits.py: the seed ensemble's pick and the description of the recorded states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.vos_ranker_limits import ensemble_picks, state_diagnostics
+
+
+def test_the_ensemble_averages_standardised_scores_and_skips_padding():
+    # Two rankers on different scales: standardised per state, the frame both put high wins.
+    first = np.array([[1.0, 3.0, 2.9, -np.inf], [0.0, 0.0, 1.0, 0.5]])
+    second = np.array([[10.0, 20.0, 30.0, -np.inf], [5.0, 9.0, 1.0, 9.5]])
+    picks = ensemble_picks([first, second])
+    # State 0: z-scores (-1.41, 0.77, 0.65) and (-1.22, 0, 1.22): frame 2 (0.93) over frame 1 (0.38).
+    # State 1: (-0.90, -0.90, 1.51, 0.30) and (-0.43, 0.61, -1.47, 0.74): frame 3 (0.52) over frame 2.
+    assert picks.tolist() == [2, 3]
+    assert ensemble_picks([first]).tolist() == [1, 2]  # one ranker: its own arg-max
+
+
+def _data():
+    gains = np.array([[0.01, 0.05, 0.02, np.nan], [0.04, 0.01, 0.03, 0.00]], np.float32)
+    gains[0, 3] = 0.0
+    return {
+        "gains": gains,
+        "valid": np.array([[True, True, True, False], [True, True, True, True]]),
+        "jf": np.array([[0.9, 0.5, 0.2, 0.0], [0.3, 0.8, 0.6, 0.9]], np.float32),
+        "estimate": np.array([[0.9, 0.2, 0.5, 0.0], [0.4, 0.8, 0.7, 0.3]], np.float32),
+        "annotated": np.array([[0, -1], [2, 0]], np.int16),
+    }
+
+
+def test_state_diagnostics_by_hand():
+    d = state_diagnostics(_data())
+    # State 0: best frame 1 (not annotated; 1 frame of lower true quality, 0 of lower estimate; 1 frame
+    # from frame 0), gains 5 then 2. State 1: best frame 0 (annotated; 0 lower true, 1 lower estimate).
+    assert d["states"] == 2 and d["best_is_annotated"] == 0.5
+    assert d["best_rank_true_quality"] == 0.5 and d["best_rank_estimate"] == 0.5
+    assert d["best_distance_median"] == 0.5
+    assert d["best_gain"] == pytest.approx(4.5) and d["second_gain"] == pytest.approx(2.5)
+    r0 = np.corrcoef([0.01, 0.05, 0.02], [0.1, 0.5, 0.8])[0, 1]
+    r1 = np.corrcoef([0.04, 0.01, 0.03, 0.0], [0.7, 0.2, 0.4, 0.1])[0, 1]
+    assert d["r_gain_true"] == pytest.approx((r0 + r1) / 2)
+    assert d["frames"] == 3.5
