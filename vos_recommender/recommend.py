@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from vos_recommender.strategies import DEPLOYABLE_STRATEGIES
+
 __all__ = [
     "RECOMMEND_STRATEGIES",
     "Recommendation",
@@ -50,17 +52,9 @@ __all__ = [
 ]
 
 DEFAULT_QUALITY = "runs/quality/quality_estimator.pt"
-#: Strategies ``recommend`` follows (``agent`` needs an agent); those marked False need no quality.
-RECOMMEND_STRATEGIES = {
-    "agent": True,
-    "worst": True,
-    "uncertain_far": True,
-    "ranker": True,
-    "farthest": False,
-    "stride": False,
-    "linspace": False,
-    "random": False,
-}
+#: Strategies ``recommend`` follows (``agent`` needs an agent, ``ranker`` a gain ranker); those marked
+#: False need no quality.
+RECOMMEND_STRATEGIES = DEPLOYABLE_STRATEGIES
 MASK_SUFFIXES = (".png",)
 
 
@@ -224,9 +218,7 @@ def recommend(
         ValueError: If inputs do not fit together (frame count vs mask count, sizes, annotated indices),
             the strategy is unknown or needs the ground truth, or ``agent`` has no agent.
     """
-    name = _strategy_name(strategy, agent_path)
-    if name == "ranker" and ranker_path is None:
-        raise ValueError("the ranker strategy needs a trained gain ranker (ranker_path / --ranker)")
+    name = _strategy_name(strategy, agent_path, ranker_path)
     video = _load_frames(frames)
     raw = load_masks_or_probs(masks_or_probs)
     num_frames = video.shape[0]
@@ -302,25 +294,13 @@ def recommend(
     return Recommendation(frame, scores, quality, counts, strategy=name, reason=reason)
 
 
-def _strategy_name(strategy: str | None, agent_path: Any) -> str:
+def _strategy_name(strategy: str | None, agent_path: Any, ranker_path: Any = None) -> str:
     """The strategy to follow, checked (errors name the known strategies)."""
-    from vos_recommender.strategies import DEFAULT_RULE, STRATEGIES
+    from vos_recommender.strategies import DEFAULT_RULE, deployable_strategy_name
 
     if strategy is None:
         return "agent" if agent_path is not None else DEFAULT_RULE["with_quality"]
-    name = str(strategy).strip().lower()
-    name = "agent" if name == "ours" else name
-    if name in STRATEGIES and name not in RECOMMEND_STRATEGIES:
-        raise ValueError(
-            f"strategy {strategy!r} tries frames with the ground truth, which a video of your own does not "
-            "have (an evaluation ceiling: python -m vos_recommender.evaluate --strategies lookahead); use one "
-            f"of {', '.join(RECOMMEND_STRATEGIES)}"
-        )
-    if name not in RECOMMEND_STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(RECOMMEND_STRATEGIES)}")
-    if name == "agent" and agent_path is None:
-        raise ValueError("the agent strategy needs a trained agent (agent_path / --agent)")
-    return name
+    return deployable_strategy_name(strategy, "strategy", agent=agent_path, ranker=ranker_path)
 
 
 def recommend_next_frame(

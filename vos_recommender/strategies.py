@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentStrategy",
     "DEFAULT_RULE",
+    "DEPLOYABLE_STRATEGIES",
     "FarthestStrategy",
     "LinspaceStrategy",
     "LookaheadStrategy",
@@ -42,6 +43,7 @@ __all__ = [
     "WorstStrategy",
     "annotation_distance",
     "build_strategy",
+    "deployable_strategy_name",
     "frame_observation",
     "linspace_candidates",
     "stride_order",
@@ -579,6 +581,61 @@ STRATEGIES: Registry[RecommendationStrategy] = Registry(
 #: Without an estimate the model's confidence misleads Worst, and the stride was ahead of every rule
 #: (docs/app.md, "Is the recommendation worth following?").
 DEFAULT_RULE = {"with_quality": "uncertain_far", "without_quality": "stride"}
+
+#: The strategies that recommend without the ground truth (the ones the app and ``recommend`` follow),
+#: each with whether its choice reads the quality estimate.
+DEPLOYABLE_STRATEGIES = {
+    "agent": True,
+    "worst": True,
+    "uncertain_far": True,
+    "farthest": False,
+    "stride": False,
+    "linspace": False,
+    "random": False,
+    "ranker": True,
+}
+
+
+def deployable_strategy_name(
+    strategy: str,
+    option: str = "strategy",
+    agent: object | None = None,
+    ranker: object | None = None,
+    where: str = "a video of your own",
+) -> str:
+    """Check the name of a strategy followed without the ground truth (the app, ``recommend``).
+
+    Args:
+        strategy: The name given (case-insensitive; ``ours`` is ``agent``).
+        option: How the caller's user gave it (``--strategy``, ``strategy``), named in the errors.
+        agent: The agent, if any (``agent`` needs one).
+        ranker: The gain ranker, if any (``ranker`` needs one).
+        where: What has no ground truth, for the lookahead's error.
+
+    Returns:
+        The canonical name, a key of :data:`DEPLOYABLE_STRATEGIES`.
+
+    Raises:
+        ValueError: If the strategy is unknown, needs the ground truth, or is ``agent`` or ``ranker``
+            without its checkpoint; the message names ``option`` and the strategies that can be followed.
+    """
+    name = str(strategy).strip().lower()
+    name = "agent" if name == "ours" else name
+    known = ", ".join(DEPLOYABLE_STRATEGIES)
+    if name in STRATEGIES and name not in DEPLOYABLE_STRATEGIES:
+        raise ValueError(
+            f"{option} {strategy}: it tries frames with the ground truth, which {where} does not have (an "
+            f"evaluation ceiling: python -m vos_recommender.evaluate --strategies {name}); use one of {known}"
+        )
+    if name not in DEPLOYABLE_STRATEGIES:
+        raise ValueError(f"{option} {strategy}: unknown; use one of {known}")
+    if name == "agent" and agent is None:
+        raise ValueError(f"{option} agent needs a trained agent (--agent; python -m vos_recommender.train)")
+    if name == "ranker" and ranker is None:
+        raise ValueError(
+            f"{option} ranker needs a trained gain ranker (--ranker; python -m vos_recommender.training.ranker)"
+        )
+    return name
 
 
 def build_strategy(

@@ -170,11 +170,14 @@ def test_the_rules_by_name_and_the_lookahead_refused(
     assert answer.frame == expected and answer.reason.startswith("far from annotated frames and likely wrong")
     mine = np.linspace(0.1, 0.9, 7)
     assert recommend(video["frames"], video["masks"], [0], quality=mine, strategy="worst").frame == 1
-    with pytest.raises(ValueError, match="'lookahead' tries frames with the ground truth"):
+    with pytest.raises(
+        ValueError,
+        match="strategy lookahead: it tries frames with the ground truth, which a video of your own",
+    ):
         recommend(video["frames"], video["masks"], [0], strategy="lookahead")
-    with pytest.raises(ValueError, match="unknown strategy 'best'; use one of agent, worst"):
+    with pytest.raises(ValueError, match="strategy best: unknown; use one of agent, worst"):
         recommend(video["frames"], video["masks"], [0], strategy="best")
-    with pytest.raises(ValueError, match="the agent strategy needs a trained agent"):
+    with pytest.raises(ValueError, match="strategy agent needs a trained agent"):
         recommend(video["frames"], video["masks"], [0], strategy="agent")
     # No agent and no strategy: (1 - q) x distance on the estimate, with its reason.
     answer = recommend(video["frames"], video["masks"], [0], quality=mine)

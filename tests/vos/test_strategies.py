@@ -222,3 +222,23 @@ def test_each_strategy_says_why_in_plain_words() -> None:
         "estimated quality 0.30",
     }
     assert build_strategy("farthest").reason(8, quality, counts, [0, 8]).endswith(": an annotated frame")
+
+
+def test_deployable_strategy_names_are_checked_once_for_the_app_and_recommend():
+    from vos_recommender.strategies import DEPLOYABLE_STRATEGIES, STRATEGIES, deployable_strategy_name
+
+    assert deployable_strategy_name(" Uncertain_Far ") == "uncertain_far"
+    assert deployable_strategy_name("Ours", agent="agent.zip") == "agent"
+    assert deployable_strategy_name("ranker", ranker="r.pt") == "ranker"
+    # Every strategy but the ground-truth lookahead can be followed without it ("ours" is the agent).
+    assert set(STRATEGIES) - set(DEPLOYABLE_STRATEGIES) == {"lookahead", "ours"}
+    with pytest.raises(
+        ValueError, match="--strategy lookahead: it tries frames with the ground truth, which X"
+    ):
+        deployable_strategy_name("lookahead", "--strategy", where="X")
+    with pytest.raises(ValueError, match="--strategy best: unknown; use one of agent, worst, uncertain_far"):
+        deployable_strategy_name("best", "--strategy")
+    with pytest.raises(ValueError, match="strategy agent needs a trained agent"):
+        deployable_strategy_name("agent")
+    with pytest.raises(ValueError, match="strategy ranker needs a trained gain ranker"):
+        deployable_strategy_name("ranker")

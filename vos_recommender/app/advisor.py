@@ -23,12 +23,13 @@ from vos_recommender.backends.base import VOSResult, probs_to_masks
 from vos_recommender.recommend import to_probs
 from vos_recommender.strategies import (
     DEFAULT_RULE,
-    STRATEGIES,
+    DEPLOYABLE_STRATEGIES,
     AgentStrategy,
     FarthestStrategy,
     RecommendationStrategy,
     WorstStrategy,
     build_strategy,
+    deployable_strategy_name,
 )
 
 __all__ = ["ADVISOR_STRATEGIES", "QUALITY_STRATEGIES", "FrameAdvisor", "confidence_quality"]
@@ -47,7 +48,7 @@ ADVISOR_STRATEGIES = {
 }
 
 #: The strategies whose choice reads the quality estimate (the others measure from annotated frames).
-QUALITY_STRATEGIES = frozenset({"agent", "ranker", "worst", "uncertain_far"})
+QUALITY_STRATEGIES = frozenset(name for name, reads in DEPLOYABLE_STRATEGIES.items() if reads)
 
 
 def confidence_quality(probs: np.ndarray) -> np.ndarray:
@@ -150,26 +151,13 @@ class FrameAdvisor:
         if strategy is None:
             if agent is not None:
                 return "agent"
-            if ranker is not None:
-                strategy = "ranker"
-            else:
+            if ranker is None:
                 return DEFAULT_RULE["with_quality" if quality is not None else "without_quality"]
-        name = strategy.strip().lower()
-        name = "agent" if name == "ours" else name
-        if name in STRATEGIES and name not in ADVISOR_STRATEGIES:
-            raise AppInputError(
-                f"--strategy {strategy}: it tries frames with the ground truth, which the app does not have "
-                "(an evaluation ceiling: python -m vos_recommender.evaluate --strategies lookahead); use one "
-                f"of {', '.join(ADVISOR_STRATEGIES)}"
-            )
-        if name not in ADVISOR_STRATEGIES:
-            raise AppInputError(f"--strategy {strategy}: unknown; use one of {', '.join(ADVISOR_STRATEGIES)}")
-        if name == "agent" and agent is None:
-            raise AppInputError("--strategy agent needs a trained agent (--agent)")
-        if name == "ranker" and ranker is None:
-            raise AppInputError(
-                "--strategy ranker needs a trained gain ranker (--ranker; python -m vos_recommender.training.ranker)"
-            )
+            strategy = "ranker"
+        try:
+            name = deployable_strategy_name(strategy, "--strategy", agent, ranker, where="the app")
+        except ValueError as err:
+            raise AppInputError(str(err)) from None
         if name == "ranker" and quality is None:
             raise AppInputError(
                 "--ranker: the gain ranker reads the wild estimator's quality, which it was trained on; give "

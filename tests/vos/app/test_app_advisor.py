@@ -113,7 +113,10 @@ def test_the_rules_recommend_and_say_why_in_plain_words():
 
 
 def test_the_app_refuses_the_lookahead_and_unknown_strategies(checkpoints):
-    with pytest.raises(AppInputError, match="--strategy lookahead: it tries frames with the ground truth"):
+    with pytest.raises(
+        AppInputError,
+        match="--strategy lookahead: it tries frames with the ground truth, which the app does not",
+    ):
         FrameAdvisor(strategy="lookahead")
     with pytest.raises(
         AppInputError, match="--strategy best: unknown; use one of agent, worst, uncertain_far"
