@@ -75,42 +75,58 @@ class PeakMemory:
         self.mib = max(0, peak - self.start_kib) / 1024
 
 
-def time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float) -> dict:
-    """Run ``fn`` up to ``repeats`` times (fewer once ``budget_s`` is spent): times and peak memory.
-
-    The first run is a warm-up and is excluded from the median whenever at least one more run fits in the
-    budget (``warmup_counted`` says which); the memory is the largest peak over all runs.
-    """
-    times, peaks = [], []
-    exact = True
-    spent = 0.0
+def _repeat(run_once: Callable[[], tuple[float, float]], repeats: int, budget_s: float) -> tuple[list, list]:
+    """Call ``run_once`` (it returns the run's seconds and peak MiB) up to ``repeats`` + 1 times, fewer once
+    ``budget_s`` is spent or would be by one more run."""
+    times, peaks, spent = [], [], 0.0
     for _ in range(max(1, repeats) + 1):
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            fn()
-            elapsed = time.perf_counter() - start
-        exact &= memory.exact
+        elapsed, peak = run_once()
         times.append(elapsed)
-        peaks.append(memory.mib)
+        peaks.append(peak)
         spent += elapsed
         if len(times) > repeats or spent + elapsed > budget_s:
             break
+    return times, peaks
+
+
+def _summary(times: list, peaks: list, memory_method: str) -> dict:
+    """Median time without the warm-up run (when there is another), every time, and the largest peak."""
     timed = times[1:] if len(times) > 1 else times
     return {
         "time_s": statistics.median(timed),
         "times_s": times,
         "warmup_counted": len(times) == 1,
         "peak_mib": max(peaks),
-        "memory_method": "VmHWM after clear_refs" if exact else "ru_maxrss delta (upper bound)",
+        "memory_method": memory_method,
     }
+
+
+def time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float) -> dict:
+    """Run ``fn`` up to ``repeats`` times (fewer once ``budget_s`` is spent): times and peak memory.
+
+    The first run is a warm-up and is excluded from the median whenever at least one more run fits in the
+    budget (``warmup_counted`` says which); the memory is the largest peak over all runs.
+    """
+    exact = True
+
+    def run_once() -> tuple[float, float]:
+        nonlocal exact
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+        exact &= memory.exact
+        return elapsed, memory.mib
+
+    times, peaks = _repeat(run_once, repeats, budget_s)
+    return _summary(times, peaks, "VmHWM after clear_refs" if exact else "ru_maxrss delta (upper bound)")
 
 
 def cuda_time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float) -> dict:
     """Like ``time_and_memory`` for CUDA: synchronised wall time and ``torch.cuda.max_memory_allocated``."""
     import torch
 
-    times, peaks, spent = [], [], 0.0
-    for _ in range(max(1, repeats) + 1):
+    def run_once() -> tuple[float, float]:
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
@@ -118,19 +134,10 @@ def cuda_time_and_memory(fn: Callable[[], object], repeats: int, budget_s: float
         fn()
         torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        peaks.append((torch.cuda.max_memory_allocated() - base) / 2**20)
-        spent += elapsed
-        if len(times) > repeats or spent + elapsed > budget_s:
-            break
-    timed = times[1:] if len(times) > 1 else times
-    return {
-        "time_s": statistics.median(timed),
-        "times_s": times,
-        "warmup_counted": len(times) == 1,
-        "peak_mib": max(peaks),
-        "memory_method": "torch.cuda.max_memory_allocated above the resident tensors",
-    }
+        return elapsed, (torch.cuda.max_memory_allocated() - base) / 2**20
+
+    times, peaks = _repeat(run_once, repeats, budget_s)
+    return _summary(times, peaks, "torch.cuda.max_memory_allocated above the resident tensors")
 
 
 def emit(result: dict) -> None:
