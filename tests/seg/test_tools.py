@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.seg_runs import loader_options
 from mmseg_ranet.datasets.generate import SceneConfig, generate_dataset
 from mmseg_ranet.utils.checkpoint import load_trusted_local_checkpoint
 
@@ -42,16 +43,8 @@ def data_root(tmp_path_factory) -> Path:
 def _small(data_root: Path, max_iters: int) -> list[str]:
     return [
         "--cfg-options",
-        f"train_dataloader.dataset.data_root={data_root}",
-        f"val_dataloader.dataset.data_root={data_root}",
-        f"test_dataloader.dataset.data_root={data_root}",
+        *loader_options(data_root),
         "train_dataloader.batch_size=2",
-        "train_dataloader.num_workers=0",
-        "train_dataloader.persistent_workers=False",
-        "val_dataloader.num_workers=0",
-        "val_dataloader.persistent_workers=False",
-        "test_dataloader.num_workers=0",
-        "test_dataloader.persistent_workers=False",
         "model.data_preprocessor.size=(64,64)",
         f"train_cfg.max_iters={max_iters}",
         f"train_cfg.val_interval={max_iters}",
