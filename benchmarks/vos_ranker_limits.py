@@ -14,6 +14,14 @@ ranker's pick in each held-out state is scored by the gain that pick measured (J
 round); the seeds' mean and spread are reported, with the ensemble of the seeds (their per-state
 standardised scores averaged) and the rules and the best frame (the ceiling) on the same states.
 
+With ``--signals`` the recorded trajectories are replayed through their replay cache (the gains file
+names its data, backend and cache) to compute, for every state, three per-frame signals a deployed
+recommender could read without the ground truth: the model's confidence (:func:`confidence_quality`, as
+the app without an estimator), the jump of the foreground area against the neighbouring frames (relative
+to the video's mean area), and the share of pixels whose label the last round changed. The replayed J&F
+must equal the recorded one. Their within-state correlation with the gains is reported, and rankers given
+them as extra rows (wild setting, width 16, every training video) are scored as above.
+
 A second table describes the recorded states themselves (all videos): how often the frame that gains most
 is already annotated, where it ranks by quality (true and estimated), its distance to the annotations,
 and the within-state correlation of the gains with ``1 - q``: how much of the answer the per-frame quality
@@ -52,6 +60,71 @@ def ensemble_picks(predictions: list[np.ndarray]) -> np.ndarray:
         standardised.append((values - mean) / np.where(spread > 0, spread, 1.0))
     mean_score = np.mean(standardised, axis=0)
     return np.nanargmax(np.where(np.isnan(mean_score), -np.inf, mean_score), axis=1)
+
+
+SIGNALS = ("confidence", "area jump", "last-round change")
+
+
+def replay_signals(path: str) -> np.ndarray:
+    """``S x 3 x N`` per-frame signals (:data:`SIGNALS`) of every state of one gains file, replayed.
+
+    Raises:
+        RuntimeError: If a replayed round's J&F differs from the recorded one (another backend, cache or data).
+    """
+    import json
+
+    from vos_recommender.app.advisor import confidence_quality
+    from vos_recommender.data.davis import DavisDataset
+    from vos_recommender.session import InteractionSession
+
+    raw = np.load(path, allow_pickle=False)
+    settings = json.loads(str(raw["settings"]))
+    dataset = DavisDataset(settings["data"], split=settings["split"])
+    session = InteractionSession(
+        settings["backend"],
+        json.loads(settings["backend_kwargs"]),
+        cache_dir=settings["cache_dir"] or None,
+        quality="oracle",
+    )
+    names = [str(n) for n in raw["video_names"]]
+    states, width = raw["gains"].shape
+    signals = np.zeros((states, len(SIGNALS), width), dtype=np.float32)
+    outcome, video, previous = None, None, None
+    for row in range(states):
+        annotated = [int(a) for a in raw["annotated"][row] if a >= 0]
+        if raw["round"][row] == 1:  # a new trajectory
+            video = dataset[names[int(raw["video"][row])]]
+            outcome = session.start(video, int(raw["scribble"][row]), with_quality=False)
+            previous = None
+        else:
+            previous = outcome.result.masks.copy()
+            outcome = session.correct(annotated[-1], with_quality=False)
+        n = video.num_frames
+        if not np.allclose(outcome.jf, raw["jf"][row, :n], atol=1e-6):
+            raise RuntimeError(
+                f"{path}: state {row} replays to another J&F than recorded (backend, cache or data changed)"
+            )
+        masks = outcome.result.masks
+        area = (masks > 0).reshape(n, -1).mean(axis=1)
+        neighbours = np.empty(n)
+        neighbours[1:-1] = (area[:-2] + area[2:]) / 2
+        neighbours[0], neighbours[-1] = area[1], area[-2]
+        signals[row, 0, :n] = confidence_quality(outcome.result.probs)
+        signals[row, 1, :n] = np.abs(area - neighbours) / max(float(area.mean()), 1e-6)
+        if previous is not None:
+            signals[row, 2, :n] = (previous != masks).reshape(n, -1).mean(axis=1)
+    return signals
+
+
+def within_state_r(values: np.ndarray, data: dict[str, np.ndarray]) -> float:
+    """Mean over states of the Pearson r between a per-frame value and the gains (constant states skipped)."""
+    out = []
+    for row in range(len(values)):
+        n = int(data["valid"][row].sum())
+        gains, x = data["gains"][row, :n], values[row, :n]
+        if np.std(x) > 0 and np.std(gains) > 0:
+            out.append(float(np.corrcoef(gains, x)[0, 1]))
+    return float(np.mean(out))
 
 
 def state_diagnostics(data: dict[str, np.ndarray]) -> dict[str, float]:
@@ -99,10 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration")
     parser.add_argument("--epochs", type=int, default=RECIPE["epochs"], help="full-batch epochs per ranker")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--signals",
+        action="store_true",
+        help="replay the trajectories and add rankers given per-frame signals",
+    )
     add_out_dir(parser)
     args = parser.parse_args(argv)
     import torch as th
 
+    from vos_recommender.agent.qnet import FrameQNetwork
     from vos_recommender.agent.ranker import GainRanker, RankerConfig
     from vos_recommender.training.gains import load_gains
     from vos_recommender.training.ranker import (
@@ -128,10 +207,27 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     tic = time.perf_counter()
 
-    configs = [("wild", 16, f) for f in fractions] + [("wild", w, 1.0) for w in widths if w != 16]
-    configs.append(("oracle", 16, 1.0))
+    signals, signal_r = None, {}
+    if args.signals:
+        width_all = data["gains"].shape[1]
+        parts = []
+        for path in [p.strip() for p in args.gains.split(",") if p.strip()]:
+            part_signals = replay_signals(path)
+            padded = np.zeros((len(part_signals), len(SIGNALS), width_all), dtype=np.float32)
+            padded[:, :, : part_signals.shape[2]] = part_signals
+            parts.append(padded)
+            print(f"[limits] replayed {path}", flush=True)
+        signals = np.concatenate(parts)
+        signal_r = {name: within_state_r(signals[:, i], data) for i, name in enumerate(SIGNALS)}
+
+    configs = [("wild", 16, f, False) for f in fractions] + [
+        ("wild", w, 1.0, False) for w in widths if w != 16
+    ]
+    configs.append(("oracle", 16, 1.0, False))
+    if signals is not None:
+        configs.append(("wild", 16, 1.0, True))
     results = []
-    for quality_kind, width, fraction in configs:
+    for quality_kind, width, fraction, with_signals in configs:
         quality = state_quality(data, quality_kind)
         keep = training[: max(1, int(round(fraction * len(training))))]
         rows = np.isin(data["video"], keep)
@@ -144,6 +240,17 @@ def main(argv: list[str] | None = None) -> int:
                 seed=seed,
             )
             obs = observations(ranker, quality, data)
+            if with_signals:
+                # The signals go in as extra feature rows, before the validity row.
+                obs = np.concatenate([obs[:, :-1], signals, obs[:, -1:]], axis=1).astype(np.float32)
+                th.manual_seed(seed)
+                ranker.net = FrameQNetwork(
+                    in_features=obs.shape[1] - 1,
+                    embed_dim=width,
+                    lstm_dim=width,
+                    head_dim=width,
+                    recurrent=True,
+                )
             fit(ranker, obs[rows], data["gains"][rows], **{**RECIPE, "epochs": args.epochs})
             with th.no_grad():
                 predicted = ranker.forward(th.as_tensor(obs[held])).numpy()
@@ -156,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         rules = {name: score_picks(rule_picks(name, quality[held], part), gains)["gain"] for name in RULES}
         results.append(
             {
-                "quality": quality_kind,
+                "quality": quality_kind + (" + signals" if with_signals else ""),
                 "width": width,
                 "fraction": fraction,
                 "train_videos": len(keep),
@@ -195,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Held out: the last {args.val_videos} videos of the gains files ({int(held.sum())} states); training "
         f"videos drawn at random (seed 0) for the shares below. Recipe: listwise loss, temperature 0.05, "
-        f"{args.epochs} full-batch epochs, Adam 3e-3; {args.seeds} seeds per row. Run time {seconds:.0f} s on "
+        f"{args.epochs} full-batch epochs, Adam 3e-3; {args.seeds} seed(s) per row. Run time {seconds:.0f} s on "
         f"{machine['cpu']} ({machine['cores']} cores, load {machine['load_average_at_start']}), "
         f"{machine['date_utc']}.",
         "",
@@ -223,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(true quality) and {d['r_gain_estimate']:.2f} (estimate).",
         "",
     ]
+    if signal_r:
+        lines += [
+            "Per-frame signals without the ground truth, replayed from the cache (within-state Pearson r with "
+            "the gains): " + ", ".join(f"{name} {r:+.3f}" for name, r in signal_r.items()) + ".",
+            "",
+        ]
     markdown = "\n".join(lines)
     print(markdown)
     payload = {
@@ -233,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_gain": ceiling,
         "rows": results,
         "diagnostics": diagnostics,
+        "signal_r": signal_r,
     }
     write_results("vos_ranker_limits", markdown, payload, args.out_dir)
     return 0

@@ -43,3 +43,47 @@ def test_state_diagnostics_by_hand():
     r1 = np.corrcoef([0.04, 0.01, 0.03, 0.0], [0.7, 0.2, 0.4, 0.1])[0, 1]
     assert d["r_gain_true"] == pytest.approx((r0 + r1) / 2)
     assert d["frames"] == 3.5
+
+
+def test_within_state_r_skips_constant_states():
+    from benchmarks.vos_ranker_limits import within_state_r
+
+    data = _data()
+    values = np.array([[1.0, 5.0, 2.0, 9.0], [3.0, 3.0, 3.0, 3.0]])  # the second state is constant: skipped
+    assert within_state_r(values, data) == pytest.approx(np.corrcoef([0.01, 0.05, 0.02], [1, 5, 2])[0, 1])
+
+
+def test_replayed_signals_follow_the_recorded_trajectories(tmp_path):
+    from benchmarks.vos_ranker_limits import SIGNALS, replay_signals
+    from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.training.gains import GainSettings, record
+
+    root = generate_davis_dataset(
+        tmp_path / "data", num_train=1, num_val=0, num_frames=5, height=40, width=56, max_objects=1, seed=3
+    )
+    out = tmp_path / "gains.npz"
+    record(
+        GainSettings(
+            data=str(root),
+            drivers="greedy,random",
+            num_rounds=3,
+            cache_dir=str(tmp_path / "cache"),
+            out=str(out),
+            verbose=0,
+        )
+    )
+    signals = replay_signals(str(out))  # raises if a replayed J&F differs from the recorded one
+    assert signals.shape == (4, len(SIGNALS), 5)
+    assert ((signals[:, 0] >= 0) & (signals[:, 0] <= 1)).all()  # the model's confidence
+    assert (signals[:, 1] >= 0).all()
+    # The last round's change: none before the first correction (round 1 of each trajectory), and a
+    # correction changes some pixels somewhere.
+    rounds = np.load(out)["round"]
+    assert (signals[rounds == 1, 2] == 0).all() and (signals[rounds == 2, 2].sum(axis=1) > 0).all()
+    # Another cache (nothing recorded in it, so the rounds are computed again) replays the same masks.
+    raw = dict(np.load(out))
+    raw["settings"] = np.asarray(
+        str(raw["settings"]).replace(str(tmp_path / "cache"), str(tmp_path / "other"))
+    )
+    np.savez(tmp_path / "moved.npz", **raw)
+    np.testing.assert_allclose(replay_signals(str(tmp_path / "moved.npz")), signals, atol=1e-6)
