@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             predictions.append(predicted)
             per_seed.append(score_picks(predicted.argmax(axis=1), gains)["gain"])
             print(
-                f"[limits] {quality_kind} width {width} share {fraction:g} seed {seed}: {per_seed[-1]:.2f}",
+                f"[limits] {quality_kind}{' + signals' if with_signals else ''} width {width} share {fraction:g} "
+                f"seed {seed}: {per_seed[-1]:.2f}",
                 flush=True,
             )
         rules = {name: score_picks(rule_picks(name, quality[held], part), gains)["gain"] for name in RULES}
