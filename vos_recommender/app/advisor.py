@@ -11,7 +11,7 @@ one-step lookahead) is refused.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,17 @@ def confidence_quality(probs: np.ndarray) -> np.ndarray:
     return quality
 
 
+def _load_checkpoint(option: str, what: str, source: Any, load: Callable[[Any], Any]) -> Any:
+    """``load(source)``, where a path that is no file or does not load is an :class:`AppInputError` naming
+    ``option`` and the file (a loaded object is passed to ``load`` as it is)."""
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise AppInputError(f"{option}: {what} not found: {source}")
+    try:
+        return load(source)
+    except Exception as err:  # noqa: BLE001 (any load failure is reported with the file name)
+        raise AppInputError(f"{option}: cannot load {source}: {err}") from err
+
+
 class FrameAdvisor:
     """Estimates every frame's quality and recommends the next frame to correct.
 
@@ -114,36 +125,24 @@ class FrameAdvisor:
             self._rule = build_strategy(self.strategy, ranker=self._load_ranker(ranker))
             agent = None  # the agent is not followed: not loaded either
         if agent is not None:
-            if isinstance(agent, (str, os.PathLike)) and not Path(agent).is_file():
-                raise AppInputError(f"--agent: agent file not found: {agent}")
-            try:
-                self._agent = AgentStrategy(agent)
-            except Exception as err:  # noqa: BLE001 (any load failure is reported with the file name)
-                raise AppInputError(f"--agent: cannot load {agent}: {err}") from err
+            self._agent = _load_checkpoint("--agent", "agent file", agent, AgentStrategy)
         if quality is not None:
-            if not Path(quality).is_file():
-                raise AppInputError(f"--quality: quality estimator checkpoint not found: {quality}")
             from vos_recommender.quality.estimator import WildQuality
 
-            try:
-                self._wild = WildQuality(checkpoint=quality)
-            except Exception as err:  # noqa: BLE001
-                raise AppInputError(f"--quality: cannot load {quality}: {err}") from err
+            self._wild = _load_checkpoint(
+                "--quality",
+                "quality estimator checkpoint",
+                quality,
+                lambda path: WildQuality(checkpoint=path),
+            )
 
     def _load_ranker(self, ranker: Any) -> Any:
         """The gain ranker the ``ranker`` strategy follows (None for the other strategies)."""
-        if self.strategy != "ranker":
-            return None
-        if not isinstance(ranker, (str, os.PathLike)):
-            return ranker
-        if not Path(ranker).is_file():
-            raise AppInputError(f"--ranker: gain ranker checkpoint not found: {ranker}")
+        if self.strategy != "ranker" or not isinstance(ranker, (str, os.PathLike)):
+            return ranker if self.strategy == "ranker" else None
         from vos_recommender.agent.ranker import GainRanker
 
-        try:
-            return GainRanker.load(ranker)
-        except Exception as err:  # noqa: BLE001 (any load failure is reported with the file name)
-            raise AppInputError(f"--ranker: cannot load {ranker}: {err}") from err
+        return _load_checkpoint("--ranker", "gain ranker checkpoint", ranker, GainRanker.load)
 
     @staticmethod
     def _strategy_name(strategy: str | None, agent: Any, quality: Any, ranker: Any = None) -> str:
