@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.vos_ranker_limits import ensemble_picks, state_diagnostics
+from tests.vos.test_gain_ranker import dataset_root  # noqa: F401  (the recorder tests' tiny dataset)
 
 
 def test_the_ensemble_averages_standardised_scores_and_skips_padding():
@@ -53,18 +54,14 @@ def test_within_state_r_skips_constant_states():
     assert within_state_r(values, data) == pytest.approx(np.corrcoef([0.01, 0.05, 0.02], [1, 5, 2])[0, 1])
 
 
-def test_replayed_signals_follow_the_recorded_trajectories(tmp_path):
+def test_replayed_signals_follow_the_recorded_trajectories(dataset_root, tmp_path):  # noqa: F811 (fixture)
     from benchmarks.vos_ranker_limits import SIGNALS, replay_signals
-    from vos_recommender.data.generate import generate_davis_dataset
     from vos_recommender.training.gains import GainSettings, record
 
-    root = generate_davis_dataset(
-        tmp_path / "data", num_train=1, num_val=0, num_frames=5, height=40, width=56, max_objects=1, seed=3
-    )
     out = tmp_path / "gains.npz"
     record(
         GainSettings(
-            data=str(root),
+            data=str(dataset_root),
             drivers="greedy,random",
             num_rounds=3,
             cache_dir=str(tmp_path / "cache"),
