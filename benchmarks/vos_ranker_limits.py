@@ -66,44 +66,21 @@ SIGNALS = ("confidence", "area jump", "last-round change")
 
 
 def replay_signals(path: str) -> np.ndarray:
-    """``S x 3 x N`` per-frame signals (:data:`SIGNALS`) of every state of one gains file, replayed.
+    """``S x 3 x N`` per-frame signals (:data:`SIGNALS`) of every state of one gains file, replayed
+    (:func:`vos_recommender.training.gains.replay_states`).
 
     Raises:
         RuntimeError: If a replayed round's J&F differs from the recorded one (another backend, cache or data).
     """
-    import json
-
     from vos_recommender.app.advisor import confidence_quality
-    from vos_recommender.data.davis import DavisDataset
-    from vos_recommender.session import InteractionSession
+    from vos_recommender.training.gains import load_gains, replay_states
 
-    raw = np.load(path, allow_pickle=False)
-    settings = json.loads(str(raw["settings"]))
-    dataset = DavisDataset(settings["data"], split=settings["split"])
-    session = InteractionSession(
-        settings["backend"],
-        json.loads(settings["backend_kwargs"]),
-        cache_dir=settings["cache_dir"] or None,
-        quality="oracle",
-    )
-    names = [str(n) for n in raw["video_names"]]
-    states, width = raw["gains"].shape
+    recorded = load_gains(path)
+    states, width = recorded["gains"].shape
     signals = np.zeros((states, len(SIGNALS), width), dtype=np.float32)
-    outcome, video, previous = None, None, None
-    for row in range(states):
-        annotated = [int(a) for a in raw["annotated"][row] if a >= 0]
-        if raw["round"][row] == 1:  # a new trajectory
-            video = dataset[names[int(raw["video"][row])]]
-            outcome = session.start(video, int(raw["scribble"][row]), with_quality=False)
-            previous = None
-        else:
-            previous = outcome.result.masks.copy()
-            outcome = session.correct(annotated[-1], with_quality=False)
+    previous = None
+    for row, video, outcome in replay_states(path):
         n = video.num_frames
-        if not np.allclose(outcome.jf, raw["jf"][row, :n], atol=1e-6):
-            raise RuntimeError(
-                f"{path}: state {row} replays to another J&F than recorded (backend, cache or data changed)"
-            )
         masks = outcome.result.masks
         area = (masks > 0).reshape(n, -1).mean(axis=1)
         neighbours = np.empty(n)
@@ -111,8 +88,9 @@ def replay_signals(path: str) -> np.ndarray:
         neighbours[0], neighbours[-1] = area[1], area[-2]
         signals[row, 0, :n] = confidence_quality(outcome.result.probs)
         signals[row, 1, :n] = np.abs(area - neighbours) / max(float(area.mean()), 1e-6)
-        if previous is not None:
+        if recorded["round"][row] > 1:  # the change since the trajectory's previous round
             signals[row, 2, :n] = (previous != masks).reshape(n, -1).mean(axis=1)
+        previous = masks.copy()
     return signals
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from vos_recommender.agent.ranker import GainRanker, RankerConfig
 from vos_recommender.envs.observation import (
@@ -15,7 +18,14 @@ from vos_recommender.envs.observation import (
 )
 from vos_recommender.session import InteractionSession
 from vos_recommender.strategies import RankerStrategy, annotation_distance, build_strategy
-from vos_recommender.training.gains import GainSettings, load_gains, record, record_trajectory
+from vos_recommender.training.gains import (
+    GainSettings,
+    load_gains,
+    main,
+    record,
+    record_trajectory,
+    reestimate,
+)
 from vos_recommender.training.ranker import fit, score_picks
 
 
@@ -150,6 +160,63 @@ def test_gain_file_round_trip(dataset_root, tmp_path):
         GainSettings(drivers="greedy,bestest")
     with pytest.raises(FileNotFoundError, match="no gains file"):
         load_gains(tmp_path / "missing.npz")
+
+
+def _estimator(path, seed):
+    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
+
+    torch.manual_seed(seed)
+    net = QualityNet(QualityConfig(width=4, crop_size=16, min_box=8))
+    with torch.no_grad():  # an untrained net's output is mostly clipped to 0; lift it into (0, 1)
+        net.fc.weight.mul_(10.0)
+        net.fc.bias.fill_(0.5)
+    save_quality_checkpoint(path, net)
+    return str(path)
+
+
+def test_reestimate_replays_the_states_and_changes_only_the_estimate(dataset_root, tmp_path):
+    first, second = _estimator(tmp_path / "q0.pt", 0), _estimator(tmp_path / "q1.pt", 1)
+    recorded = tmp_path / "gains.npz"
+    record(
+        GainSettings(
+            data=str(dataset_root),
+            drivers="greedy,random",
+            num_rounds=3,
+            cache_dir=str(tmp_path / "cache"),
+            quality_checkpoint=first,
+            out=str(recorded),
+            verbose=0,
+        )
+    )
+    original = load_gains(recorded)
+    assert np.isfinite(original["estimate"]).all() and original["estimate"].std() > 0
+    # With the recording's estimator the estimate comes back unchanged.
+    reestimate(recorded, first, tmp_path / "same.npz", verbose=0)
+    np.testing.assert_allclose(load_gains(tmp_path / "same.npz")["estimate"], original["estimate"], atol=1e-6)
+    # With another one only the estimate (and the settings naming it) changes; through the command line.
+    main(["--reestimate", str(recorded), "--quality-checkpoint", second, "--out", str(tmp_path / "new.npz")])
+    new = load_gains(tmp_path / "new.npz")
+    assert np.abs(new["estimate"] - original["estimate"]).max() > 1e-4
+    for key in original:
+        if key not in ("estimate", "settings"):
+            np.testing.assert_array_equal(new[key], original[key], err_msg=key)
+    settings = json.loads(str(new["settings"]))
+    assert settings["quality_checkpoint"] == second and settings["reestimated_from"] == str(recorded)
+    # A changed backend setting no longer replays the recorded J&F: refused, nothing written.
+    raw = dict(np.load(recorded))
+    changed = json.loads(str(raw["settings"]))
+    changed["backend_kwargs"] = json.dumps({"refine": None})
+    raw["settings"] = np.asarray(json.dumps(changed))
+    np.savez(tmp_path / "changed.npz", **raw)
+    with pytest.raises(RuntimeError, match="replays to another J&F"):
+        reestimate(tmp_path / "changed.npz", second, tmp_path / "broken.npz", verbose=0)
+    assert not (tmp_path / "broken.npz").exists()
+    with pytest.raises(FileNotFoundError, match="--quality-checkpoint"):
+        reestimate(recorded, str(tmp_path / "missing.pt"), tmp_path / "x.npz")
+    with pytest.raises(ValueError, match="one gains file"):
+        reestimate(f"{recorded},{recorded}", second, tmp_path / "x.npz")
+    with pytest.raises(SystemExit, match="needs --quality-checkpoint"):
+        main(["--reestimate", str(recorded), "--out", str(tmp_path / "x.npz")])
 
 
 def _gain_file(path, width, frames, drivers, driver, rounds=3):

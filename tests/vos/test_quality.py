@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -161,6 +162,46 @@ def test_training_entry_point_reports_correlation(tmp_path):
     assert -1.0 <= held["pearson_frame"] <= 1.0 or np.isnan(held["pearson_frame"])
     assert np.isfinite(held["mse_object"])
     assert load_quality_checkpoint(out / "quality_estimator.pt").config.crop_size == 16
+
+
+def test_extra_data_adds_the_training_videos_of_another_dataset(tmp_path):
+    from vos_recommender.data.generate import generate_davis_dataset
+    from vos_recommender.training import quality as train
+
+    root = generate_davis_dataset(
+        tmp_path / "d", num_train=2, num_val=1, num_frames=5, height=32, width=48, seed=4
+    )
+    other = generate_davis_dataset(
+        tmp_path / "o", num_train=1, num_val=0, num_frames=4, height=32, width=48, seed=5
+    )
+    settings = train.QualityTrainSettings(
+        data=str(root),
+        out=str(tmp_path / "run"),
+        rounds=2,
+        passes=1,
+        epochs=1,
+        width=4,
+        crop_size=16,
+        min_box=8,
+    )
+    metrics = train.train(dataclasses.replace(settings, extra_data=f"{other}, "))
+    # 2 videos x 2 rounds x 5 frames, and the other dataset's 1 video x 2 rounds x 4 frames.
+    assert metrics["train"]["num_frames"] == 2 * 2 * 5 + 2 * 4
+    assert metrics["heldout"]["num_frames"] == 2 * 5  # held out: the first dataset's split only
+    # Frame keys of the two datasets never collide.
+    a = {
+        "crops": np.zeros((1, 4, 2, 2)),
+        "target": np.ones(1),
+        "keys": [(0, 0, 0, 0)],
+        "frame_jf": {(0, 0, 0, 0): 0.5},
+    }
+    merged = train.merge_samples(a, dict(a, frame_jf={(0, 0, 0, 0): 0.25}), 1)
+    assert merged["keys"] == [(0, 0, 0, 0), (1, 0, 0, 0, 0)] and len(merged["crops"]) == 2
+    assert merged["frame_jf"] == {(0, 0, 0, 0): 0.5, (1, 0, 0, 0, 0): 0.25}
+    with pytest.raises(FileNotFoundError, match="--extra-data: .*missing"):
+        train.train(
+            dataclasses.replace(settings, extra_data=str(tmp_path / "missing"), out=str(tmp_path / "r2"))
+        )
 
 
 @pytest.mark.slow

@@ -22,6 +22,11 @@ frames not tried and on padding), ``valid`` (``S x N`` bool), ``annotated`` (``S
 order, -1 after them), ``round`` / ``scribble`` / ``video`` (``S``
 int; ``video`` indexes ``video_names``), ``driver`` (``S`` index into ``driver_names``), ``num_rounds``
 and ``settings`` (JSON).
+
+A recording's estimate can be replaced by another estimator's without probing again: ``--reestimate
+runs/gains/flow.npz --quality-checkpoint <new.pt> --out runs/gains/flow_new.npz`` replays every state
+through the recording's backend and cache (:func:`replay_states`, which refuses a state whose J&F no longer
+replays) and records the new estimate (:func:`reestimate`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +42,19 @@ import numpy as np
 
 from vos_recommender.config import parse_config
 from vos_recommender.quality.oracle import OracleQuality
-from vos_recommender.session import InteractionSession
+from vos_recommender.session import InteractionSession, RoundOutcome
 from vos_recommender.strategies import build_strategy
 
-__all__ = ["DRIVERS", "GainSettings", "load_gains", "main", "record", "record_trajectory"]
+__all__ = [
+    "DRIVERS",
+    "GainSettings",
+    "load_gains",
+    "main",
+    "record",
+    "record_trajectory",
+    "reestimate",
+    "replay_states",
+]
 
 #: Drivers of the trajectories: ``greedy`` follows the largest measured gain, the others are strategies.
 DRIVERS = ("random", "stride", "farthest", "uncertain_far", "worst", "greedy")
@@ -82,6 +96,9 @@ class GainSettings:
     """Torch CPU threads."""
     verbose: int = 1
     """0: quiet, 1: one line per trajectory."""
+    reestimate: str = ""
+    """A recorded gains file: instead of recording, replay its states and write it again to --out with the
+    estimate of --quality-checkpoint (the gains are not probed again)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.driver_list()) - set(DRIVERS))
@@ -251,15 +268,21 @@ def record(settings: GainSettings) -> dict[str, Any]:
         "num_rounds": np.asarray(settings.num_rounds),
         "settings": np.asarray(json.dumps(dataclasses.asdict(settings))),
     }
-    out = Path(settings.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial.npz")
-    np.savez_compressed(partial, **arrays)
-    partial.replace(out)
+    out = _save(arrays, settings.out)
     seconds = time.perf_counter() - tic
     if settings.verbose:
         print(f"[gains] wrote {out}: {len(rows)} states, {probes} probed rounds, {seconds:.0f} s", flush=True)
     return {"out": str(out), "states": len(rows), "probes": probes, "seconds": seconds}
+
+
+def _save(arrays: dict[str, np.ndarray], out: str | Path) -> Path:
+    """Write a gains file atomically (a partial file renamed over ``out``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial.npz")
+    np.savez_compressed(partial, **arrays)
+    partial.replace(out)
+    return out
 
 
 def load_gains(path: str | Path) -> dict[str, np.ndarray]:
@@ -322,13 +345,110 @@ def _merge(shards: list[dict[str, np.ndarray]], path: str) -> dict[str, np.ndarr
     return merged
 
 
+def replay_states(
+    path: str | Path, quality_checkpoint: str = "", threads: int = 1
+) -> Iterator[tuple[int, Any, RoundOutcome]]:
+    """Replay every recorded state of one gains file through the session it was recorded on.
+
+    The file names its data, split, backend and replay cache; each trajectory starts again from its first
+    scribble and corrects its annotated frames in order, so the rounds replay from the cache (or are
+    recomputed, exactly, where the cache lost them).
+
+    Args:
+        path: One gains file.
+        quality_checkpoint: A wild estimator whose quality each outcome carries (empty: none asked for).
+        threads: Torch CPU threads.
+
+    Yields:
+        ``(row, video, outcome)`` for every state in the file's order.
+
+    Raises:
+        RuntimeError: If a replayed round's J&F differs from the recorded one (another backend, cache or data).
+    """
+    import torch
+
+    from vos_recommender.data.davis import DavisDataset
+
+    torch.set_num_threads(threads)
+    raw = load_gains(path)
+    settings = json.loads(str(raw["settings"]))
+    dataset = DavisDataset(settings["data"], split=settings["split"])
+    session = InteractionSession(
+        settings["backend"],
+        json.loads(settings["backend_kwargs"]),
+        cache_dir=settings["cache_dir"] or None,
+        quality="wild" if quality_checkpoint else "oracle",
+        quality_kwargs={"checkpoint": quality_checkpoint} if quality_checkpoint else None,
+    )
+    names = [str(name) for name in raw["video_names"]]
+    with_quality = bool(quality_checkpoint)
+    outcome, video = None, None
+    for row in range(len(raw["round"])):
+        annotated = [int(a) for a in raw["annotated"][row] if a >= 0]
+        if raw["round"][row] == 1:  # a new trajectory
+            video = dataset[names[int(raw["video"][row])]]
+            outcome = session.start(video, int(raw["scribble"][row]), with_quality=with_quality)
+        else:
+            outcome = session.correct(annotated[-1], with_quality=with_quality)
+        if not np.allclose(outcome.jf, raw["jf"][row, : video.num_frames], atol=1e-6):
+            raise RuntimeError(
+                f"{path}: state {row} replays to another J&F than recorded (backend, cache or data changed)"
+            )
+        yield row, video, outcome
+
+
+def reestimate(
+    path: str | Path, quality_checkpoint: str, out: str | Path, verbose: int = 1
+) -> dict[str, Any]:
+    """Write the gains file ``path`` again with ``estimate`` from another estimator; nothing is re-probed.
+
+    The states are replayed (:func:`replay_states`) and only the wild quality is recomputed, so the true
+    J&F, the counts and the measured gains stay as recorded; ``settings`` names the new checkpoint. The
+    output is written atomically.
+
+    Returns:
+        ``{"out", "states", "seconds"}``.
+
+    Raises:
+        FileNotFoundError: If the gains file or the checkpoint is missing.
+    """
+    if "," in str(path):
+        raise ValueError(f"reestimate takes one gains file, got {path!r}")
+    if not Path(quality_checkpoint).is_file():
+        raise FileNotFoundError(f"quality_checkpoint (--quality-checkpoint): no file at {quality_checkpoint}")
+    arrays = load_gains(path)
+    tic = time.perf_counter()
+    estimate = np.full_like(arrays["estimate"], np.nan)
+    for row, video, outcome in replay_states(path, quality_checkpoint):
+        estimate[row, : video.num_frames] = outcome.quality
+        if verbose and (row + 1) % 50 == 0:
+            print(
+                f"[gains] re-estimated {row + 1}/{len(estimate)} states, {time.perf_counter() - tic:.0f} s",
+                flush=True,
+            )
+    arrays["estimate"] = estimate
+    settings = json.loads(str(arrays["settings"]))
+    settings.update(quality_checkpoint=str(quality_checkpoint), reestimated_from=str(path))
+    arrays["settings"] = np.asarray(json.dumps(settings))
+    _save(arrays, out)
+    seconds = time.perf_counter() - tic
+    if verbose:
+        print(f"[gains] wrote {out}: {len(estimate)} states re-estimated, {seconds:.0f} s", flush=True)
+    return {"out": str(out), "states": len(estimate), "seconds": seconds}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     try:
         settings, _ = parse_config(GainSettings, argv, description=__doc__.splitlines()[0])
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
-    record(settings)
+    if settings.reestimate:
+        if not settings.quality_checkpoint:
+            raise SystemExit("error: --reestimate needs --quality-checkpoint (the estimator to record)")
+        reestimate(settings.reestimate, settings.quality_checkpoint, settings.out, settings.verbose)
+    else:
+        record(settings)
 
 
 if __name__ == "__main__":

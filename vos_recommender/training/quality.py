@@ -6,7 +6,8 @@ Usage::
 
 Sections run in this order: settings; sample collection (for every video: the human first scribble,
 then simulated corrections on random frames, and after every round one crop per frame and object with
-the object's true J&F, its mask being ``prob > 0.8``); training with MSE; evaluation on the held-out
+the object's true J&F, its mask being ``prob > 0.8``; ``--extra-data`` adds the training videos of
+further datasets, e.g. videos of another style); training with MSE; evaluation on the held-out
 split: Pearson correlation of the predicted and true per-object J&F and of the predicted per-frame
 quality (mean over objects) with the true per-frame J&F of the label masks. The checkpoint
 (``quality_estimator.pt``, written atomically), ``settings.json`` and ``metrics.json`` go to ``--out``.
@@ -42,6 +43,9 @@ class QualityTrainSettings:
     """JSON constructor arguments of the backend (e.g. '{"checkpoint": "runs/learned_vos/learned_vos.pt"}')."""
     train_split: str = "train"
     """Split the samples are collected from."""
+    extra_data: str = ""
+    """Comma-separated further dataset roots whose ``train_split`` videos are added to the training
+    samples (videos of another style, so the estimator also judges results on them)."""
     eval_split: str = "val"
     """Held-out split for the correlation."""
     rounds: int = 4
@@ -68,8 +72,10 @@ class QualityTrainSettings:
     """Torch CPU threads."""
 
 
-def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.random.Generator) -> dict:
-    """Run the backend on a split and gather crops with their true J&F.
+def collect(
+    settings: QualityTrainSettings, split: str, passes: int, rng: np.random.Generator, root: str | None = None
+) -> dict:
+    """Run the backend on a split of ``root`` (default ``settings.data``) and gather crops with their true J&F.
 
     Returns:
         ``{"crops": N x 4 x S x S, "target": N, "frame_key": N (video, pass, round, frame id),
@@ -82,7 +88,7 @@ def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.ran
     from vos_recommender.metrics.jf import per_frame_jf
 
     cropper = WildQuality(net=QualityNet(_config(settings)))
-    dataset = DavisDataset(settings.data, split=split)
+    dataset = DavisDataset(root or settings.data, split=split)
     backend = build_backend(settings.backend, **json.loads(settings.backend_kwargs))
     robot = InteractiveRobot()
     crops, targets, keys, frame_jf = [], [], [], {}
@@ -117,6 +123,29 @@ def collect(settings: QualityTrainSettings, split: str, passes: int, rng: np.ran
         "crops": np.concatenate(crops),
         "target": np.concatenate(targets),
         "keys": keys,
+        "frame_jf": frame_jf,
+    }
+
+
+def extra_data_roots(settings: QualityTrainSettings) -> list[str]:
+    """The roots of ``--extra-data`` (each must be a folder)."""
+    roots = [part.strip() for part in settings.extra_data.split(",") if part.strip()]
+    for root in roots:
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"--extra-data: {root!r} is not a dataset folder")
+    return roots
+
+
+def merge_samples(first: dict, second: dict, dataset_index: int) -> dict:
+    """The samples of two :func:`collect` calls as one; ``second``'s frame keys get ``dataset_index`` in
+    front, so the frames of two datasets never share a key."""
+    keys = [(dataset_index, *key) for key in second["keys"]]
+    frame_jf = dict(first["frame_jf"])
+    frame_jf.update({(dataset_index, *key): value for key, value in second["frame_jf"].items()})
+    return {
+        "crops": np.concatenate([first["crops"], second["crops"]]),
+        "target": np.concatenate([first["target"], second["target"]]),
+        "keys": list(first["keys"]) + keys,
         "frame_jf": frame_jf,
     }
 
@@ -169,6 +198,7 @@ def evaluate(net: QualityNet, data: dict) -> dict:
 
 def train(settings: QualityTrainSettings) -> dict:
     """Collect samples, train, evaluate, and write checkpoint, settings and metrics."""
+    extra_roots = extra_data_roots(settings)  # checked before anything is written or collected
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     rng = np.random.default_rng(settings.seed)
@@ -179,6 +209,10 @@ def train(settings: QualityTrainSettings) -> dict:
 
     # ---- samples
     train_data = collect(settings, settings.train_split, settings.passes, rng)
+    for index, root in enumerate(extra_roots, start=1):
+        train_data = merge_samples(
+            train_data, collect(settings, settings.train_split, settings.passes, rng, root), index
+        )
     eval_data = collect(settings, settings.eval_split, 1, rng)
     print(
         f"[training.quality] {len(train_data['target'])} training and {len(eval_data['target'])} held-out samples "
