@@ -164,6 +164,44 @@ def test_training_entry_point_reports_correlation(tmp_path):
     assert load_quality_checkpoint(out / "quality_estimator.pt").config.crop_size == 16
 
 
+def test_evaluate_reports_the_correlation_within_each_state_by_hand():
+    from vos_recommender.training import quality as train
+
+    class Reads(torch.nn.Module):  # "predicts" the value stored in the crop's first pixel
+        def forward(self, crops):
+            return crops[:, 0, 0, 0]
+
+    # Three states (video, episode, round) of three frames, one object each: the estimate orders the first
+    # as the truth does (r = +1), the second the other way round (r = -1); the third is constant (skipped).
+    pred = [0.1, 0.5, 0.9, 0.2, 0.4, 0.6, 0.3, 0.3, 0.3]
+    truth = [0.2, 0.4, 0.6, 0.9, 0.5, 0.1, 0.5, 0.6, 0.7]
+    keys = [(state, 0, 0, frame) for state in range(3) for frame in range(3)]
+    crops = np.zeros((9, 4, 2, 2), np.float32)
+    crops[:, 0, 0, 0] = pred
+    data = {"crops": crops, "target": np.asarray(truth), "keys": keys, "frame_jf": dict(zip(keys, truth))}
+    metrics = train.evaluate(Reads(), data)
+    assert metrics["pearson_within_state"] == pytest.approx(0.0, abs=1e-9)
+    assert metrics["pearson_frame"] == pytest.approx(np.corrcoef(pred, truth)[0, 1])
+
+
+def test_cross_fitting_leaves_one_contiguous_part_of_the_training_videos_out():
+    from vos_recommender.training import quality as train
+
+    settings = train.QualityTrainSettings(parts=2, leave_out=0)
+    assert train.training_videos(settings, 14) == list(range(7, 14))
+    assert train.training_videos(dataclasses.replace(settings, leave_out=1), 14) == list(range(7))
+    assert train.training_videos(settings, 5) == [3, 4]  # array_split: the first part is the longer one
+    assert train.training_videos(train.QualityTrainSettings(), 5) == list(range(5))
+    with pytest.raises(ValueError, match="--leave-out"):
+        train.QualityTrainSettings(parts=1, leave_out=0)
+    with pytest.raises(ValueError, match="--leave-out"):
+        train.QualityTrainSettings(parts=2, leave_out=2)
+    with pytest.raises(ValueError, match="--parts"):
+        train.QualityTrainSettings(parts=0)
+    with pytest.raises(SystemExit, match="--leave-out"):
+        train.main(["--parts", "3", "--leave-out", "3"])
+
+
 def test_extra_data_adds_the_training_videos_of_another_dataset(tmp_path):
     from vos_recommender.data.generate import generate_davis_dataset
     from vos_recommender.training import quality as train
@@ -187,6 +225,9 @@ def test_extra_data_adds_the_training_videos_of_another_dataset(tmp_path):
     metrics = train.train(dataclasses.replace(settings, extra_data=f"{other}, "))
     # 2 videos x 2 rounds x 5 frames, and the other dataset's 1 video x 2 rounds x 4 frames.
     assert metrics["train"]["num_frames"] == 2 * 2 * 5 + 2 * 4
+    # Leaving out the second half: the first dataset's first video and the other dataset's only one.
+    half = train.train(dataclasses.replace(settings, extra_data=str(other), parts=2, leave_out=1, epochs=0))
+    assert half["train"]["num_frames"] == 2 * 5 + 2 * 4
     assert metrics["heldout"]["num_frames"] == 2 * 5  # held out: the first dataset's split only
     # Frame keys of the two datasets never collide.
     a = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,12 @@ class QualityTrainSettings:
     extra_data: str = ""
     """Comma-separated further dataset roots whose ``train_split`` videos are added to the training
     samples (videos of another style, so the estimator also judges results on them)."""
+    parts: int = 1
+    """Cross-fitting: each dataset's training videos in this many contiguous parts (see ``leave_out``)."""
+    leave_out: int = -1
+    """With ``parts`` > 1: the part of every dataset's training videos left out of training, so this
+    estimator's estimates on them are out of sample (as on new videos), e.g. for recording the gain
+    ranker's wild quality on those videos (-1: none)."""
     eval_split: str = "val"
     """Held-out split for the correlation."""
     rounds: int = 4
@@ -71,11 +78,27 @@ class QualityTrainSettings:
     threads: int = 2
     """Torch CPU threads."""
 
+    def __post_init__(self) -> None:
+        if self.parts < 1:
+            raise ValueError(f"parts (--parts) must be >= 1, got {self.parts}")
+        if self.leave_out != -1 and not (self.parts >= 2 and 0 <= self.leave_out < self.parts):
+            raise ValueError(
+                f"leave_out (--leave-out) {self.leave_out}: needs --parts >= 2 and a part in 0..parts-1 "
+                f"(parts {self.parts})"
+            )
+
 
 def collect(
-    settings: QualityTrainSettings, split: str, passes: int, rng: np.random.Generator, root: str | None = None
+    settings: QualityTrainSettings,
+    split: str,
+    passes: int,
+    rng: np.random.Generator,
+    root: str | None = None,
+    videos: Sequence[int] | None = None,
 ) -> dict:
     """Run the backend on a split of ``root`` (default ``settings.data``) and gather crops with their true J&F.
+
+    ``videos``: indices into the split (default: all of them).
 
     Returns:
         ``{"crops": N x 4 x S x S, "target": N, "frame_key": N (video, pass, round, frame id),
@@ -92,7 +115,7 @@ def collect(
     backend = build_backend(settings.backend, **json.loads(settings.backend_kwargs))
     robot = InteractiveRobot()
     crops, targets, keys, frame_jf = [], [], [], {}
-    for index in range(len(dataset.sequences)):
+    for index in range(len(dataset.sequences)) if videos is None else videos:
         video = dataset[index]
         for episode in range(passes):
             backend.start_video(video.frames, video.num_objects, video_id=video.name)
@@ -125,6 +148,15 @@ def collect(
         "keys": keys,
         "frame_jf": frame_jf,
     }
+
+
+def training_videos(settings: QualityTrainSettings, count: int) -> list[int]:
+    """Indices of the training videos of a split of ``count`` videos: all of them, or without the part
+    ``leave_out`` of ``parts`` contiguous parts (``numpy.array_split``'s: the first ones one longer)."""
+    if settings.leave_out == -1:
+        return list(range(count))
+    left_out = np.array_split(np.arange(count), settings.parts)[settings.leave_out]
+    return [index for index in range(count) if index not in set(left_out.tolist())]
 
 
 def extra_data_roots(settings: QualityTrainSettings) -> list[str]:
@@ -179,7 +211,8 @@ def predict(net: QualityNet, crops: np.ndarray, batch_size: int = 256) -> np.nda
 
 
 def evaluate(net: QualityNet, data: dict) -> dict:
-    """Pearson r per object sample and per frame (prediction averaged over objects)."""
+    """Pearson r per object sample, per frame (prediction averaged over objects) and within a state (the
+    frames of one round of one video, averaged over states)."""
     pred = predict(net, data["crops"])
     per_frame: dict[tuple, list[float]] = {}
     for key, value in zip(data["keys"], pred):
@@ -187,9 +220,17 @@ def evaluate(net: QualityNet, data: dict) -> dict:
     frame_keys = sorted(per_frame)
     frame_pred = np.array([np.mean(per_frame[k]) for k in frame_keys])
     frame_true = np.array([data["frame_jf"][k] for k in frame_keys])
+    # Within one state (video, episode, round): how well the estimate orders that state's frames, which
+    # is what a recommender reading it needs; states of constant quality are skipped.
+    states: dict[tuple, list[int]] = {}
+    for index, key in enumerate(frame_keys):
+        states.setdefault(tuple(key[:-1]), []).append(index)
+    within = [pearson(frame_pred[rows], frame_true[rows]) for rows in states.values()]
+    within = [r for r in within if np.isfinite(r)]
     return {
         "pearson_object": pearson(pred, data["target"]),
         "pearson_frame": pearson(frame_pred, frame_true),
+        "pearson_within_state": float(np.mean(within)) if within else float("nan"),
         "mse_object": float(np.mean((pred - data["target"]) ** 2)),
         "num_object_samples": int(len(pred)),
         "num_frames": int(len(frame_keys)),
@@ -198,6 +239,8 @@ def evaluate(net: QualityNet, data: dict) -> dict:
 
 def train(settings: QualityTrainSettings) -> dict:
     """Collect samples, train, evaluate, and write checkpoint, settings and metrics."""
+    from vos_recommender.data.davis import DavisDataset
+
     extra_roots = extra_data_roots(settings)  # checked before anything is written or collected
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
@@ -208,11 +251,11 @@ def train(settings: QualityTrainSettings) -> dict:
     tic = time.time()
 
     # ---- samples
-    train_data = collect(settings, settings.train_split, settings.passes, rng)
-    for index, root in enumerate(extra_roots, start=1):
-        train_data = merge_samples(
-            train_data, collect(settings, settings.train_split, settings.passes, rng, root), index
-        )
+    train_data = None
+    for index, root in enumerate([settings.data, *extra_roots]):
+        videos = training_videos(settings, len(DavisDataset(root, split=settings.train_split).sequences))
+        samples = collect(settings, settings.train_split, settings.passes, rng, root, videos)
+        train_data = samples if train_data is None else merge_samples(train_data, samples, index)
     eval_data = collect(settings, settings.eval_split, 1, rng)
     print(
         f"[training.quality] {len(train_data['target'])} training and {len(eval_data['target'])} held-out samples "
@@ -271,7 +314,11 @@ def parse_args(argv: list[str] | None = None) -> QualityTrainSettings:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    train(parse_args(argv))
+    try:
+        settings = parse_args(argv)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    train(settings)
 
 
 if __name__ == "__main__":
