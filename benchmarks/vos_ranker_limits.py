@@ -15,12 +15,16 @@ round); the seeds' mean and spread are reported, with the ensemble of the seeds 
 standardised scores averaged) and the rules and the best frame (the ceiling) on the same states.
 
 With ``--signals`` the recorded trajectories are replayed through their replay cache (the gains file
-names its data, backend and cache) to compute, for every state, three per-frame signals a deployed
-recommender could read without the ground truth: the model's confidence (:func:`confidence_quality`, as
-the app without an estimator), the jump of the foreground area against the neighbouring frames (relative
-to the video's mean area), and the share of pixels whose label the last round changed. The replayed J&F
-must equal the recorded one. Their within-state correlation with the gains is reported, and rankers given
-them as extra rows (wild setting, width 16, every training video) are scored as above.
+names its data, backend and cache) to compute, for every state, per-frame signals a deployed
+recommender could read without the ground truth (:data:`SIGNALS`): the model's confidence
+(:func:`confidence_quality`, as the app without an estimator), the jump of the foreground area against the
+neighbouring frames (relative to the video's mean area), the share of pixels whose label the last round
+changed, and two of how far a correction would carry: the object's motion (mean optical-flow length to
+the next frame on the frame's foreground, over the image diagonal) and the flow's inconsistency there (the
+share of foreground pixels whose forward and backward flows disagree by more than a pixel: occlusions and
+flow failures, where a propagated fix breaks). The replayed J&F must equal the recorded one. The
+within-state correlation of every signal with the gains is reported, and a ranker given the chosen ones as
+extra rows (wild setting, width 16, every training video) is scored as above.
 
 A second table describes the recorded states themselves (all videos): how often the frame that gains most
 is already annotated, where it ranks by quality (true and estimated), its distance to the annotations,
@@ -62,12 +66,49 @@ def ensemble_picks(predictions: list[np.ndarray]) -> np.ndarray:
     return np.nanargmax(np.where(np.isnan(mean_score), -np.inf, mean_score), axis=1)
 
 
-SIGNALS = ("confidence", "area jump", "last-round change")
+#: Per-frame signals a deployed recommender has without the ground truth: option key -> name in the report.
+SIGNALS = {
+    "confidence": "confidence",
+    "area": "area jump",
+    "change": "last-round change",
+    "motion": "object motion",
+    "inconsistency": "flow inconsistency",
+}
+
+
+def video_flows(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's flow to its next frame (the last one: to its previous) and that flow's backward check:
+    ``T x H x W x 2`` flows and ``T x H x W`` forward-backward errors in pixels (OpenCV DIS, as ``flow``)."""
+    import cv2
+
+    from vos_recommender.backends.flow import dense_flow
+
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    n = len(gray)
+    height, width = gray[0].shape
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    flows, errors = [], []
+    for t in range(n):
+        other = t + 1 if t + 1 < n else t - 1
+        forward = dense_flow(gray[t], gray[other])
+        backward = dense_flow(gray[other], gray[t])
+        # The backward flow where each pixel lands: about minus the forward flow where the flow holds.
+        map_x, map_y = grid_x + forward[..., 0], grid_y + forward[..., 1]
+        back_at = np.stack(
+            [
+                cv2.remap(backward[..., c], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                for c in range(2)
+            ],
+            axis=-1,
+        )
+        flows.append(forward)
+        errors.append(np.linalg.norm(forward + back_at, axis=-1))
+    return np.stack(flows), np.stack(errors)
 
 
 def replay_signals(path: str) -> np.ndarray:
-    """``S x 3 x N`` per-frame signals (:data:`SIGNALS`) of every state of one gains file, replayed
-    (:func:`vos_recommender.training.gains.replay_states`).
+    """``S x len(SIGNALS) x N`` per-frame signals (:data:`SIGNALS`, in order) of every state of one gains
+    file, replayed (:func:`vos_recommender.training.gains.replay_states`).
 
     Raises:
         RuntimeError: If a replayed round's J&F differs from the recorded one (another backend, cache or data).
@@ -78,11 +119,12 @@ def replay_signals(path: str) -> np.ndarray:
     recorded = load_gains(path)
     states, width = recorded["gains"].shape
     signals = np.zeros((states, len(SIGNALS), width), dtype=np.float32)
-    previous = None
+    previous, flows = None, {}
     for row, video, outcome in replay_states(path):
         n = video.num_frames
         masks = outcome.result.masks
-        area = (masks > 0).reshape(n, -1).mean(axis=1)
+        foreground = (masks > 0).reshape(n, -1)
+        area = foreground.mean(axis=1)
         neighbours = np.empty(n)
         neighbours[1:-1] = (area[:-2] + area[2:]) / 2
         neighbours[0], neighbours[-1] = area[1], area[-2]
@@ -91,6 +133,15 @@ def replay_signals(path: str) -> np.ndarray:
         if recorded["round"][row] > 1:  # the change since the trajectory's previous round
             signals[row, 2, :n] = (previous != masks).reshape(n, -1).mean(axis=1)
         previous = masks.copy()
+        if video.name not in flows:
+            flows = {video.name: video_flows(video.frames)}  # one video at a time
+        flow, error = flows[video.name]
+        speed = np.linalg.norm(flow, axis=-1).reshape(n, -1) / float(np.hypot(*masks.shape[1:]))
+        broken = (error > 1.0).reshape(n, -1)
+        # On each frame's foreground (the whole frame where the mask is empty).
+        region = np.where(foreground.any(axis=1, keepdims=True), foreground, True)
+        signals[row, 3, :n] = (speed * region).sum(axis=1) / region.sum(axis=1)
+        signals[row, 4, :n] = (broken * region).sum(axis=1) / region.sum(axis=1)
     return signals
 
 
@@ -152,11 +203,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
         "--signals",
-        action="store_true",
-        help="replay the trajectories and add rankers given per-frame signals",
+        nargs="?",
+        const="confidence,area,change",
+        default="",
+        help="replay the trajectories and add a ranker given these per-frame signals as extra rows "
+        f"(comma-separated of {', '.join(SIGNALS)}; alone: the first three)",
     )
     add_out_dir(parser)
     args = parser.parse_args(argv)
+    chosen = [key.strip() for key in args.signals.split(",") if key.strip()]
+    unknown = sorted(set(chosen) - set(SIGNALS))
+    if unknown:
+        parser.error(f"--signals: unknown {unknown}; use some of {', '.join(SIGNALS)}")
     import torch as th
 
     from vos_recommender.agent.qnet import FrameQNetwork
@@ -195,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             padded[:, :, : part_signals.shape[2]] = part_signals
             parts.append(padded)
             print(f"[limits] replayed {path}", flush=True)
-        signals = np.concatenate(parts)
-        signal_r = {name: within_state_r(signals[:, i], data) for i, name in enumerate(SIGNALS)}
+        every = np.concatenate(parts)
+        signal_r = {name: within_state_r(every[:, i], data) for i, name in enumerate(SIGNALS.values())}
+        signals = every[:, [list(SIGNALS).index(key) for key in chosen]]
+    signal_label = " + " + ", ".join(SIGNALS[key] for key in chosen)
 
     configs = [("wild", 16, f, False) for f in fractions] + [
         ("wild", w, 1.0, False) for w in widths if w != 16
@@ -235,14 +295,14 @@ def main(argv: list[str] | None = None) -> int:
             predictions.append(predicted)
             per_seed.append(score_picks(predicted.argmax(axis=1), gains)["gain"])
             print(
-                f"[limits] {quality_kind}{' + signals' if with_signals else ''} width {width} share {fraction:g} "
+                f"[limits] {quality_kind}{signal_label if with_signals else ''} width {width} share {fraction:g} "
                 f"seed {seed}: {per_seed[-1]:.2f}",
                 flush=True,
             )
         rules = {name: score_picks(rule_picks(name, quality[held], part), gains)["gain"] for name in RULES}
         results.append(
             {
-                "quality": quality_kind + (" + signals" if with_signals else ""),
+                "quality": quality_kind + (signal_label if with_signals else ""),
                 "width": width,
                 "fraction": fraction,
                 "train_videos": len(keep),

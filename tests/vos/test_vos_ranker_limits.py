@@ -73,6 +73,10 @@ def test_replayed_signals_follow_the_recorded_trajectories(dataset_root, tmp_pat
     assert signals.shape == (4, len(SIGNALS), 5)
     assert ((signals[:, 0] >= 0) & (signals[:, 0] <= 1)).all()  # the model's confidence
     assert (signals[:, 1] >= 0).all()
+    # How far a correction would carry: the object's motion (flow length over the diagonal; the generated
+    # objects move) and the share of its pixels where the forward and backward flows disagree.
+    assert (signals[:, 3] >= 0).all() and signals[:, 3].max() > 0
+    assert ((signals[:, 4] >= 0) & (signals[:, 4] <= 1)).all()
     # The last round's change: none before the first correction (round 1 of each trajectory), and a
     # correction changes some pixels somewhere.
     rounds = np.load(out)["round"]
@@ -84,3 +88,28 @@ def test_replayed_signals_follow_the_recorded_trajectories(dataset_root, tmp_pat
     )
     np.savez(tmp_path / "moved.npz", **raw)
     np.testing.assert_allclose(replay_signals(str(tmp_path / "moved.npz")), signals, atol=1e-6)
+
+
+def test_video_flows_are_consistent_where_a_frame_only_moves():
+    import cv2
+
+    from benchmarks.vos_ranker_limits import video_flows
+
+    rng = np.random.default_rng(0)
+    texture = (rng.random((48, 80, 3)) * 255).astype(np.uint8)
+    texture = cv2.GaussianBlur(texture, (5, 5), 1.5)
+    frames = np.stack([np.roll(texture, shift, axis=1) for shift in (0, 2, 4)])  # 2 px to the right per frame
+    flows, errors = video_flows(frames)
+    assert flows.shape == (3, 48, 80, 2) and errors.shape == (3, 48, 80)
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.median(flows[0][inner][..., 0]) == pytest.approx(2.0, abs=0.3)
+    assert np.median(flows[2][inner][..., 0]) == pytest.approx(-2.0, abs=0.3)  # the last frame looks back
+    assert np.median(errors[0][inner]) < 0.5
+
+
+def test_signals_option_names_the_known_signals(capsys):
+    from benchmarks.vos_ranker_limits import main
+
+    with pytest.raises(SystemExit):
+        main(["--gains", "unused.npz", "--signals", "motion,colour"])
+    assert "unknown ['colour']" in capsys.readouterr().err
