@@ -1,7 +1,8 @@
 """Settings of agent training, and a command-line / config-file parser generated from a dataclass.
 
 Every field of :class:`TrainConfig` has a one-line description (the string under it). Its environment
-settings are one :class:`~vos_recommender.envs.config.EnvConfig`, embedded as the field ``env``. The
+settings are one :class:`~vos_recommender.envs.config.EnvConfig`, embedded as the field ``env``, and its
+Q-network's one :class:`QNetworkConfig`, the field ``net`` (``--embed-dim`` ... ``--init-from`` are aliases). The
 parser turns each plain setting into ``--field-name`` (``--field_name`` works too) and each nested one
 into its dotted path (``--env.session.backend flow``, ``--env.episode.num-rounds 3``), booleans into
 ``--flag / --no-flag``, mappings into JSON objects; the flat flags of earlier versions (``--backend``,
@@ -27,6 +28,7 @@ from vos_recommender.utils.nested_config import expand_aliases, leaf_value, leav
 
 __all__ = [
     "env_flag_aliases",
+    "QNetworkConfig",
     "TrainConfig",
     "field_help",
     "load_config_file",
@@ -56,6 +58,32 @@ def env_flag_aliases(*names: str) -> dict[str, str]:
     """Aliases of a command's former flat flags: each name mapped to its nested ``env.`` setting, as the
     environment's :data:`~vos_recommender.envs.config.FLAT_KEYS` place it (``data`` is ``data_root`` there)."""
     return {name: "env." + FLAT_KEYS[_FORMER_NAMES.get(name, name)] for name in names}
+
+
+@dataclasses.dataclass
+class QNetworkConfig:
+    """The agent's frame Q-network (:class:`~vos_recommender.agent.qnet.FrameQNetwork`; defaults: the
+    released architecture)."""
+
+    embed_dim: int = 128
+    """Per-frame MLP width (released: 128)."""
+    lstm_dim: int = 128
+    """LSTM hidden size (released: 128)."""
+    head_dim: int = 128
+    """Head hidden width (released: 128)."""
+    init_from: str = ""
+    """Start the Q-network from a gain ranker (.pt of python -m vos_recommender.training.ranker; beyond the paper); its layout, rounds and widths must equal the run's (empty: random initialisation)."""
+
+    def __post_init__(self) -> None:
+        for name in ("embed_dim", "lstm_dim", "head_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"net.{name} (--{name.replace('_', '-')}) must be >= 1, got {getattr(self, name)}"
+                )
+
+    def policy_kwargs(self) -> dict[str, int]:
+        """The widths as the policy (:class:`~vos_recommender.agent.qnet.FrameQPolicy`) takes them."""
+        return {"embed_dim": self.embed_dim, "lstm_dim": self.lstm_dim, "head_dim": self.head_dim}
 
 
 @dataclasses.dataclass
@@ -117,14 +145,8 @@ class TrainConfig:
     """Environment steps (per environment) between updates."""
     gradient_steps: int = 1
     """Updates per training call."""
-    embed_dim: int = 128
-    """Per-frame MLP width (released: 128)."""
-    lstm_dim: int = 128
-    """LSTM hidden size (released: 128)."""
-    head_dim: int = 128
-    """Head hidden width (released: 128)."""
-    init_from: str = ""
-    """Start the Q-network from a gain ranker (.pt of python -m vos_recommender.training.ranker; beyond the paper); its layout, rounds and widths must equal the run's (empty: random initialisation)."""
+    net: QNetworkConfig = dataclasses.field(default_factory=QNetworkConfig)
+    """The frame Q-network: its widths and where it starts from (--net.embed_dim, ...)."""
     n_envs: int = 1
     """Parallel environments (more than 1 uses SubprocVecEnv)."""
 
@@ -143,23 +165,26 @@ class TrainConfig:
     """Episodes per evaluation."""
 
     #: The flat flags and setting names of earlier versions, kept as aliases of the nested settings.
-    FLAG_ALIASES: ClassVar[dict[str, str]] = env_flag_aliases(
-        "data",
-        "split",
-        "backend",
-        "backend_kwargs",
-        "cache_dir",
-        "cache_budget",
-        "quality",
-        "quality_checkpoint",
-        "num_rounds",
-        "max_frames",
-        "reward_form",
-        "reward_mode",
-        "goal_baseline",
-        "num_random_runs",
-        "stats_dir",
-    )
+    FLAG_ALIASES: ClassVar[dict[str, str]] = {
+        **env_flag_aliases(
+            "data",
+            "split",
+            "backend",
+            "backend_kwargs",
+            "cache_dir",
+            "cache_budget",
+            "quality",
+            "quality_checkpoint",
+            "num_rounds",
+            "max_frames",
+            "reward_form",
+            "reward_mode",
+            "goal_baseline",
+            "num_random_runs",
+            "stats_dir",
+        ),
+        **{name: f"net.{name}" for name in ("embed_dim", "lstm_dim", "head_dim", "init_from")},
+    }
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -205,8 +205,8 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             f"{run_dir} already holds a run: pass --resume to continue it, --overwrite or another --name"
         )
     torch.set_num_threads(config.threads)
-    if config.init_from and not config.resume and not Path(config.init_from).is_file():
-        raise FileNotFoundError(f"--init-from: no gain ranker checkpoint at {config.init_from}")
+    if config.net.init_from and not config.resume and not Path(config.net.init_from).is_file():
+        raise FileNotFoundError(f"--init-from: no gain ranker checkpoint at {config.net.init_from}")
 
     # Data
     data = training_data(config)
@@ -265,16 +265,14 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
             grad_clip=config.grad_clip,
             warmup_episodes=int(round(config.warmup_epochs * num_videos)),
             policy_kwargs={
-                "embed_dim": config.embed_dim,
-                "lstm_dim": config.lstm_dim,
-                "head_dim": config.head_dim,
+                **config.net.policy_kwargs(),
                 "optimizer_kwargs": {"weight_decay": config.weight_decay},
             },
             seed=config.seed,
             verbose=config.verbose,
         )
-        if config.init_from:
-            model.start_from_ranker(config.init_from)
+        if config.net.init_from:
+            model.start_from_ranker(config.net.init_from)
     model.set_logger(configure(str(run_dir), formats))
 
     callbacks: list[BaseCallback] = [EpisodeLogCallback(run_dir / EPISODES_FILE)]
@@ -342,7 +340,7 @@ def train(config: TrainConfig, explicit: dict[str, Any] | None = None) -> Path:
         "warmup_episodes": model.warmup_episodes,
         "reward_mode": config.env.reward.mode,
         "observation_layout": config.env.episode.observation,
-        "init_from": config.init_from,
+        "init_from": config.net.init_from,
         "learning_curve": learning_curve_summary(run_dir / EPISODES_FILE),
     }
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))

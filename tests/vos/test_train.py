@@ -12,7 +12,7 @@ import torch
 
 from tests.vos.test_agent_toy_env import single_torch_thread  # noqa: F401  (autouse fixture)
 from vos_recommender.agent import RecurrentDQN
-from vos_recommender.config import TrainConfig, field_help, parse_config
+from vos_recommender.config import TrainConfig, field_help, parse_config, settings_from_dict
 from vos_recommender.train import NothingToResumeError, main, train
 from vos_recommender.utils.nested_config import leaves, to_dict
 
@@ -40,7 +40,7 @@ def test_defaults_are_the_released_hyper_parameters() -> None:
         5,
         "oracle",
     )
-    assert (config.embed_dim, config.lstm_dim, config.head_dim) == (128, 128, 128)
+    assert (config.net.embed_dim, config.net.lstm_dim, config.net.head_dim) == (128, 128, 128)
     # The training command's environment defaults (they differ from the environment's own: 8 rounds, 30 runs).
     assert config.env.reward.num_random_runs == 10 and config.env.reward.mode == "seed"
     assert (config.env.session.cache_dir, config.env.session.cache_budget) == ("data/cache/vos", "1GB")
@@ -86,6 +86,19 @@ def test_nested_settings_take_dotted_flags_and_the_flat_flags_are_aliases() -> N
         parse_config(TrainConfig, ["--quality", "wild"])
     config, _ = parse_config(TrainConfig, ["--quality", "wild", "--quality-checkpoint", "q.pt"])
     assert config.env.session.quality_arguments() == {"checkpoint": "q.pt"}
+
+
+def test_the_q_network_settings_are_one_nested_config_with_the_flat_flags_as_aliases() -> None:
+    dotted, explicit = parse_config(TrainConfig, ["--net.embed_dim", "8", "--net.init-from", "r.pt"])
+    assert explicit == {"net.embed_dim": 8, "net.init_from": "r.pt"}
+    flat, flat_explicit = parse_config(TrainConfig, ["--embed-dim", "8", "--init-from", "r.pt"])
+    assert flat == dotted and flat_explicit == explicit
+    assert dotted.net.policy_kwargs() == {"embed_dim": 8, "lstm_dim": 128, "head_dim": 128}
+    # A run folder of an earlier version saved the widths flat: they still load.
+    old = settings_from_dict(TrainConfig, {"embed_dim": 16, "lstm_dim": 12, "init_from": "", "lr": 1e-3})
+    assert (old.net.embed_dim, old.net.lstm_dim, old.net.head_dim, old.lr) == (16, 12, 128, 1e-3)
+    with pytest.raises(ValueError, match="net.lstm_dim .*must be >= 1, got 0"):
+        parse_config(TrainConfig, ["--lstm-dim", "0"])
 
 
 def test_help_lists_the_dotted_flags_with_their_aliases(capsys: pytest.CaptureFixture) -> None:
@@ -283,11 +296,13 @@ def test_train_writes_run_folder_and_resume_matches_uninterrupted_run(
         assert torch.equal(a, b)
     upgraded = json.loads(saved.read_text())
     assert upgraded["env"]["episode"]["num_rounds"] == 3 and "num_rounds" not in upgraded
+    assert upgraded["net"]["embed_dim"] == 8 and "embed_dim" not in upgraded
 
 
 def old_flat_config(nested: dict) -> dict:
     """The ``config.json`` the flat settings of earlier versions held for the same run."""
-    flat = {key: value for key, value in nested.items() if key != "env"}
+    flat = {key: value for key, value in nested.items() if key not in ("env", "net")}
+    flat.update(nested["net"])  # the Q-network's widths and init_from were flat fields too
     session, episode, reward = (nested["env"][key] for key in ("session", "episode", "reward"))
     flat.update(
         data=episode["data_root"],
