@@ -410,7 +410,9 @@ def reestimate(
         ``{"out", "states", "seconds"}``.
 
     Raises:
+        ValueError: If ``path`` names several files.
         FileNotFoundError: If the gains file or the checkpoint is missing.
+        RuntimeError: If a state no longer replays (nothing is written then).
     """
     if "," in str(path):
         raise ValueError(f"reestimate takes one gains file, got {path!r}")

@@ -155,8 +155,8 @@ def training_videos(settings: QualityTrainSettings, count: int) -> list[int]:
     ``leave_out`` of ``parts`` contiguous parts (``numpy.array_split``'s: the first ones one longer)."""
     if settings.leave_out == -1:
         return list(range(count))
-    left_out = np.array_split(np.arange(count), settings.parts)[settings.leave_out]
-    return [index for index in range(count) if index not in set(left_out.tolist())]
+    left_out = set(np.array_split(np.arange(count), settings.parts)[settings.leave_out].tolist())
+    return [index for index in range(count) if index not in left_out]
 
 
 def extra_data_roots(settings: QualityTrainSettings) -> list[str]:
