@@ -175,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             lookahead = None
         sessions = evaluate_part(args, dataset, "rules", ",".join(RULES), "oracle,wild")
+        # The learned parts do not need the rules' (another process may still be computing them).
+        parts = {
+            key: evaluate_part(args, dataset, key, "ranker", "oracle,wild", oracle, wild)
+            for key, (_, oracle, wild) in learned.items()
+        }
         if sessions is None:
+            print(f"[learned] {dataset}: no rules part yet, so no table (run --parts rules)", flush=True)
             continue
         if lookahead is not None:
             for setting in sessions:
                 sessions[setting]["lookahead"] = lookahead["oracle"]["lookahead"]
-        for key, (_, oracle, wild) in learned.items():
-            part = evaluate_part(args, dataset, key, "ranker", "oracle,wild", oracle, wild)
+        for key, part in parts.items():
             if part is None:
                 continue
             for setting in sessions:

@@ -85,3 +85,33 @@ def test_bad_arguments_are_named(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit):
         benchmark_main(["--work", str(tmp_path), "--out-dir", str(tmp_path / "out"), *argv])
     assert message in capsys.readouterr().err
+
+
+def test_a_learned_part_is_evaluated_while_the_rules_part_is_still_missing(tmp_path, monkeypatch, capsys):
+    # Run as separate processes, the learned parts must not wait for (or silently skip without) the rules'.
+    import vos_recommender.evaluate as evaluation
+
+    evaluated = []
+
+    def fake_evaluate(config):
+        evaluated.append(config.ranker)
+        out = Path(config.out)
+        out.mkdir(parents=True)
+        (out / "results.json").write_text(json.dumps({"sessions": {"oracle": {}, "wild": {}}}))
+
+    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    argv = [
+        "--work",
+        str(tmp_path / "work"),
+        "--datasets",
+        "default",
+        "--parts",
+        "learned",
+        "--ranker",
+        "r.pt",
+    ]
+    with committed_outputs_untouched():
+        assert benchmark_main([*argv, "--out-dir", str(tmp_path / "out")]) == 0
+    assert evaluated == ["r.pt"]
+    assert (tmp_path / "work" / "eval_learned" / "default" / "ranker" / "results.json").is_file()
+    assert "default: no rules part yet" in capsys.readouterr().out
