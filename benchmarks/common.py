@@ -219,6 +219,23 @@ def add_out_dir(parser) -> None:
     )
 
 
+def parse_labelled(text: str, option: str) -> list[tuple[str, str]]:
+    """``label=path,label=path`` (an option naming several labelled files or folders) -> ``[(label, path)]``.
+
+    Raises:
+        ValueError: Naming ``option`` on an item that is not ``label=path`` or when none is given.
+    """
+    pairs = []
+    for item in [part.strip() for part in text.split(",") if part.strip()]:
+        label, sep, path = item.partition("=")
+        if not sep or not label.strip() or not path.strip():
+            raise ValueError(f"{option}: {item!r} is not label=path")
+        pairs.append((label.strip(), path.strip()))
+    if not pairs:
+        raise ValueError(f"{option}: none given")
+    return pairs
+
+
 def write_results(name: str, markdown: str, payload: dict, out_dir: Path = RESULTS) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.md`` (the table) and ``<name>.json`` (the raw numbers); return both paths."""
     out_dir = Path(out_dir)

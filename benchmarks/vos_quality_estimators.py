@@ -30,20 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import add_out_dir, machine_description, markdown_table, write_results  # noqa: E402
-
-
-def parse_estimators(text: str) -> list[tuple[str, str]]:
-    """``label=path,label=path`` -> ``[(label, path), ...]``."""
-    pairs = []
-    for item in [part.strip() for part in text.split(",") if part.strip()]:
-        label, sep, path = item.partition("=")
-        if not sep or not label.strip() or not path.strip():
-            raise ValueError(f"--estimators: {item!r} is not label=path")
-        pairs.append((label.strip(), path.strip()))
-    if not pairs:
-        raise ValueError("--estimators: none given")
-    return pairs
+from benchmarks.common import (  # noqa: E402
+    add_out_dir,
+    machine_description,
+    markdown_table,
+    parse_labelled,
+    write_results,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     add_out_dir(parser)
     args = parser.parse_args(argv)
     try:
-        estimators = parse_estimators(args.estimators)
+        estimators = parse_labelled(args.estimators, "--estimators")
     except ValueError as error:
         parser.error(str(error))
     for label, path in estimators:

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from benchmarks.vos_quality_estimators import main, parse_estimators
+from benchmarks.common import parse_labelled
+from benchmarks.vos_quality_estimators import main
 from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
 
 
@@ -21,11 +22,11 @@ def _estimator(path, seed, crop_size=16):
     return str(path)
 
 
-def test_parse_estimators():
-    assert parse_estimators("a=x.pt, b c=y/z.pt") == [("a", "x.pt"), ("b c", "y/z.pt")]
+def test_parse_labelled():
+    assert parse_labelled("a=x.pt, b c=y/z.pt", "--estimators") == [("a", "x.pt"), ("b c", "y/z.pt")]
     for bad in ("x.pt", "=x.pt", "a=", ""):
         with pytest.raises(ValueError, match="--estimators"):
-            parse_estimators(bad)
+            parse_labelled(bad, "--estimators")
 
 
 def test_estimators_are_compared_on_the_same_samples(tmp_path, capsys):
