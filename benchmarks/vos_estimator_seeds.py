@@ -8,7 +8,7 @@ averaged over the folders first (as the ranker's and Random's seeds are averaged
 paired as there. Nothing is evaluated::
 
     python benchmarks/vos_estimator_seeds.py \\
-        --works "mixed, seed 0=work_dirs/vos_table1_20x3_qmixed,mixed, seed 1=work_dirs/vos_table1_20x3_qmixed_s1" \\
+        --works "mixed seed 0=work_dirs/vos_table1_20x3_qmixed,mixed seed 1=work_dirs/vos_table1_20x3_qmixed_s1" \\
         --part ranker
 
 Writes ``benchmarks/results/vos_estimator_seeds.{md,json}`` (another folder with ``--out-dir``; ``--name``
