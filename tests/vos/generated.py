@@ -37,3 +37,19 @@ def tiny_checkpoints(folder: Path) -> tuple[Path, Path]:
         folder / "quality.pt", QualityNet(QualityConfig(width=4, crop_size=32, min_box=16))
     )
     return folder / "agent.zip", folder / "quality.pt"
+
+
+def seeded_estimator(path: Path, seed: int, crop_size: int = 16) -> str:
+    """An untrained tiny quality estimator of the given seed, written to ``path``, whose scores spread
+    inside (0, 1) (an untrained net's output is mostly clipped to 0), so two seeds score differently."""
+    import torch
+
+    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
+
+    torch.manual_seed(seed)
+    net = QualityNet(QualityConfig(width=4, crop_size=crop_size, min_box=8))
+    with torch.no_grad():
+        net.fc.weight.mul_(10.0)
+        net.fc.bias.fill_(0.5)
+    save_quality_checkpoint(path, net)
+    return str(path)

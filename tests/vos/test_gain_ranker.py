@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
+from tests.vos.generated import seeded_estimator
 from vos_recommender.agent.ranker import GainRanker, RankerConfig
 from vos_recommender.envs.observation import (
     LAYOUTS,
@@ -138,17 +139,7 @@ def test_recorded_gains_equal_a_brute_force_probe_loop(video, tmp_path):
 
 
 def test_gain_file_round_trip(dataset_root, tmp_path):
-    out = tmp_path / "gains.npz"
-    made = record(
-        GainSettings(
-            data=str(dataset_root),
-            drivers="greedy,random",
-            num_rounds=3,
-            cache_dir=str(tmp_path / "cache"),
-            out=str(out),
-            verbose=0,
-        )
-    )
+    out, made = record_small(dataset_root, tmp_path)
     assert made["states"] == 4 and made["probes"] == 4 * 5
     data = load_gains(out)
     assert data["gains"].shape == (4, 5) and np.isfinite(data["gains"]).all()
@@ -162,32 +153,26 @@ def test_gain_file_round_trip(dataset_root, tmp_path):
         load_gains(tmp_path / "missing.npz")
 
 
-def _estimator(path, seed):
-    from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
-
-    torch.manual_seed(seed)
-    net = QualityNet(QualityConfig(width=4, crop_size=16, min_box=8))
-    with torch.no_grad():  # an untrained net's output is mostly clipped to 0; lift it into (0, 1)
-        net.fc.weight.mul_(10.0)
-        net.fc.bias.fill_(0.5)
-    save_quality_checkpoint(path, net)
-    return str(path)
-
-
-def test_reestimate_replays_the_states_and_changes_only_the_estimate(dataset_root, tmp_path):
-    first, second = _estimator(tmp_path / "q0.pt", 0), _estimator(tmp_path / "q1.pt", 1)
-    recorded = tmp_path / "gains.npz"
-    record(
+def record_small(dataset_root, tmp_path, **settings) -> tuple[Path, dict]:
+    """A recording of the tiny dataset (greedy and random trajectories of 3 rounds: 4 states) in ``tmp_path``."""
+    out = tmp_path / "gains.npz"
+    made = record(
         GainSettings(
             data=str(dataset_root),
             drivers="greedy,random",
             num_rounds=3,
             cache_dir=str(tmp_path / "cache"),
-            quality_checkpoint=first,
-            out=str(recorded),
+            out=str(out),
             verbose=0,
+            **settings,
         )
     )
+    return out, made
+
+
+def test_reestimate_replays_the_states_and_changes_only_the_estimate(dataset_root, tmp_path):
+    first, second = seeded_estimator(tmp_path / "q0.pt", 0), seeded_estimator(tmp_path / "q1.pt", 1)
+    recorded, _ = record_small(dataset_root, tmp_path, quality_checkpoint=first)
     original = load_gains(recorded)
     assert np.isfinite(original["estimate"]).all() and original["estimate"].std() > 0
     # With the recording's estimator the estimate comes back unchanged.

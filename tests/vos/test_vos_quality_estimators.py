@@ -5,21 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from benchmarks.common import parse_labelled
 from benchmarks.vos_quality_estimators import main
-from vos_recommender.quality.estimator import QualityConfig, QualityNet, save_quality_checkpoint
-
-
-def _estimator(path, seed, crop_size=16):
-    torch.manual_seed(seed)
-    net = QualityNet(QualityConfig(width=4, crop_size=crop_size, min_box=8))
-    with torch.no_grad():  # an untrained net's output is mostly clipped to 0; lift it into (0, 1)
-        net.fc.weight.mul_(10.0)
-        net.fc.bias.fill_(0.5)
-    save_quality_checkpoint(path, net)
-    return str(path)
+from tests.vos.generated import seeded_estimator
 
 
 def test_parse_labelled():
@@ -41,7 +30,7 @@ def test_estimators_are_compared_on_the_same_samples(tmp_path, capsys):
         width=48,
         seed=7,
     )
-    first, second = _estimator(tmp_path / "a.pt", 0), _estimator(tmp_path / "b.pt", 1)
+    first, second = seeded_estimator(tmp_path / "a.pt", 0), seeded_estimator(tmp_path / "b.pt", 1)
     argv = [
         "--estimators",
         f"one={first},two={second}",
@@ -68,7 +57,7 @@ def test_estimators_are_compared_on_the_same_samples(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv[:4], "--datasets", "shifted", "--out-dir", str(tmp_path / "out")])
     assert "no dataset at" in capsys.readouterr().err
-    other = _estimator(tmp_path / "c.pt", 2, crop_size=32)
+    other = seeded_estimator(tmp_path / "c.pt", 2, crop_size=32)
     with pytest.raises(SystemExit):
         main(["--estimators", f"one={first},big={other}", "--work", str(tmp_path / "work")])
     assert "differ in crop size" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.vos_ranker_limits import ensemble_picks, state_diagnostics
-from tests.vos.test_gain_ranker import dataset_root  # noqa: F401  (the recorder tests' tiny dataset)
+from tests.vos.test_gain_ranker import dataset_root, record_small  # noqa: F401  (the recorder tests' tiny dataset)
 
 
 def test_the_ensemble_averages_standardised_scores_and_skips_padding():
@@ -56,19 +56,8 @@ def test_within_state_r_skips_constant_states():
 
 def test_replayed_signals_follow_the_recorded_trajectories(dataset_root, tmp_path):  # noqa: F811 (fixture)
     from benchmarks.vos_ranker_limits import SIGNALS, replay_signals
-    from vos_recommender.training.gains import GainSettings, record
 
-    out = tmp_path / "gains.npz"
-    record(
-        GainSettings(
-            data=str(dataset_root),
-            drivers="greedy,random",
-            num_rounds=3,
-            cache_dir=str(tmp_path / "cache"),
-            out=str(out),
-            verbose=0,
-        )
-    )
+    out, _ = record_small(dataset_root, tmp_path)
     signals = replay_signals(str(out))  # raises if a replayed J&F differs from the recorded one
     assert signals.shape == (4, len(SIGNALS), 5)
     assert ((signals[:, 0] >= 0) & (signals[:, 0] <= 1)).all()  # the model's confidence
